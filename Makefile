@@ -1,0 +1,37 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO_OUT ?= demo_out
+
+.PHONY: install demo test test-fast benchmark qgis-plugin clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first and pinned: the CPU wheel on disk; an open range would pull CUDA builds
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/hsigeo demo --out $(DEMO_OUT) --overwrite
+
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -m "not slow and not qgis"
+
+benchmark: $(STAMP)
+	$(PY) benchmarks/accuracy.py
+	$(PY) benchmarks/inference.py
+
+qgis-plugin:
+	$(PYTHON) qgis_plugin/build_zip.py --out dist/hsigeo_qgis_plugin.zip
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) dist build *.egg-info

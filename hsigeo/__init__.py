@@ -1,0 +1,45 @@
+"""hsigeo: prompt-anchored vision-language classification of hyperspectral imagery.
+
+Importing hsigeo registers the ``.hsi`` DataArray accessor.  torch and
+transformers are imported only when a model is trained, loaded or run.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from . import errors
+from .errors import HsigeoError
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it; resolved on first access (PEP 562)
+_LAZY = {
+    "open_hsi": "hsigeo.raster",
+    "load_dataset": "hsigeo.datasets",
+    "load_prompts": "hsigeo.prompts",
+    "train": "hsigeo.model.training",
+    "load_model": "hsigeo.model.modelfile",
+    "classify_raster": "hsigeo.inference.tiled",
+    "make_synthetic_scene": "hsigeo.synthetic",
+}
+
+__all__ = ["HsigeoError", "errors", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'hsigeo' has no attribute {name!r}")
+
+
+def _register_accessor() -> None:
+    try:
+        import_module("hsigeo.accessor")
+    except ModuleNotFoundError as exc:  # accessor not written yet during bootstrap
+        if exc.name != "hsigeo.accessor":
+            raise
+
+
+_register_accessor()
