@@ -1,0 +1,1 @@
+"""hsigeo model: spectral-spatial backbone, text probe, contrastive loss, training and model files."""
