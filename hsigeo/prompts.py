@@ -579,9 +579,7 @@ def _parse(data: Any, source: Path | None) -> PromptSet:
         cleaned: list[str] = []
         for k, p in enumerate(raw_prompts):
             if not isinstance(p, str):
-                raise fail(
-                    f"{cls_where}: prompt {k} is a {type(p).__name__} ({p!r}), not text. Quote it."
-                )
+                raise fail(f"{cls_where}: prompt {k} ({p!r}) is not text but {type(p).__name__}. Quote it.")
             text = " ".join(p.split())  # YAML folded/literal blocks leave newlines and runs of spaces
             if not text:
                 raise fail(f"{cls_where}: prompt {k} is empty or whitespace. Write a description or delete it.")

@@ -1,0 +1,191 @@
+"""The ``.hsi`` DataArray accessor (registered when :mod:`hsigeo` is imported).
+
+In the rioxarray style: methods return new objects and take keyword-only
+options.  Works on scenes from :func:`hsigeo.raster.open_hsi` (dims
+``("band", "y", "x")`` with a ``wavelength`` coordinate in nm), eager or
+dask-backed::
+
+    import hsigeo
+    da = hsigeo.open_hsi("scene.tif", chunks={"y": 512, "x": 512})
+    vnir = da.hsi.sel_wavelength(min=400, max=1000)
+    clean = da.hsi.drop_bad_bands(ranges=hsigeo.accessor.WATER_ABSORPTION)
+    stats = clean.hsi.band_stats().compute()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["HSIAccessor", "WATER_ABSORPTION"]
+
+#: Atmospheric water-vapour absorption windows (nm) usually dropped from airborne data.
+WATER_ABSORPTION: tuple[tuple[float, float], ...] = ((1340.0, 1450.0), (1790.0, 1960.0), (2450.0, float("inf")))
+
+
+@xr.register_dataarray_accessor("hsi")
+class HSIAccessor:
+    """Hyperspectral helpers on a ``("band", "y", "x")`` DataArray (``da.hsi``)."""
+
+    def __init__(self, obj: xr.DataArray) -> None:
+        self._obj = obj
+
+    # -- properties ------------------------------------------------------- #
+    @property
+    def wavelengths(self) -> np.ndarray:
+        """Band centre wavelengths in nm (NaN where unknown; all NaN without the coordinate)."""
+        da = self._obj
+        if "wavelength" in da.coords:
+            return np.asarray(da.coords["wavelength"].values, dtype="float64")
+        return np.full(da.sizes.get("band", 0), np.nan)
+
+    def _require_wavelengths(self, what: str) -> np.ndarray:
+        wl = self.wavelengths
+        if wl.size == 0 or not np.isfinite(wl).any():
+            from .errors import BandMismatchError
+
+            src = self._obj.attrs.get("source", "this scene")
+            raise BandMismatchError(
+                f"{src}: {what} needs band wavelengths, but the file gives none; add 'wavelength' to the ENVI "
+                "header or band metadata, or select bands by index with da.isel(band=...)."
+            )
+        return wl
+
+    # -- selection -------------------------------------------------------- #
+    def sel_wavelength(
+        self,
+        *,
+        min: float | None = None,  # noqa: A002 - mirrors the documented API
+        max: float | None = None,  # noqa: A002
+        nearest: float | Sequence[float] | None = None,
+    ) -> xr.DataArray:
+        """Select bands by wavelength (nm).
+
+        Parameters
+        ----------
+        min, max
+            Keep bands with ``min <= wavelength <= max`` (either may be None).
+        nearest
+            A wavelength or a list of them: keep the band nearest to each (in
+            the order given; duplicates are kept once).  Exclusive with
+            ``min``/``max``.
+
+        Returns
+        -------
+        xarray.DataArray
+            The selected bands (lazy when the input is).
+        """
+        wl = self._require_wavelengths("sel_wavelength")
+        if nearest is not None:
+            if min is not None or max is not None:
+                raise ValueError("give nearest= or min=/max=, not both")
+            targets = np.atleast_1d(np.asarray(nearest, dtype="float64"))
+            finite = np.where(np.isfinite(wl), wl, np.inf)
+            idx = [int(np.argmin(np.abs(finite - t))) for t in targets]
+            idx = list(dict.fromkeys(idx))
+            return self._obj.isel(band=idx)
+        keep = np.isfinite(wl)
+        if min is not None:
+            keep &= wl >= float(min)
+        if max is not None:
+            keep &= wl <= float(max)
+        return self._obj.isel(band=np.flatnonzero(keep))
+
+    def drop_bad_bands(
+        self,
+        *,
+        ranges: Sequence[tuple[float, float]] | None = None,
+        use_flags: bool = True,
+    ) -> xr.DataArray:
+        """Drop bands flagged bad and/or lying in wavelength ranges.
+
+        Parameters
+        ----------
+        ranges
+            ``(low, high)`` nm windows to drop, inclusive, e.g.
+            :data:`WATER_ABSORPTION` = 1340-1450, 1790-1960, 2450+.
+        use_flags
+            Drop bands whose ``bad_band`` coordinate is True.
+
+        Returns
+        -------
+        xarray.DataArray
+            The remaining bands.
+        """
+        da = self._obj
+        drop = np.zeros(da.sizes["band"], dtype=bool)
+        if use_flags and "bad_band" in da.coords:
+            drop |= np.asarray(da.coords["bad_band"].values, dtype=bool)
+        if ranges:
+            wl = self._require_wavelengths("drop_bad_bands(ranges=...)")
+            for lo, hi in ranges:
+                drop |= (wl >= float(lo)) & (wl <= float(hi))
+        if drop.all():
+            raise ValueError("drop_bad_bands would drop every band; check the ranges and the bad_band flags")
+        return da.isel(band=np.flatnonzero(~drop))
+
+    # -- statistics ------------------------------------------------------- #
+    def valid_mask(self, **kwargs: Any) -> xr.DataArray:
+        """Valid pixels (not nodata, NaN or inf); see :func:`hsigeo.raster.valid_mask`."""
+        from .raster import valid_mask
+
+        return valid_mask(self._obj, **kwargs)
+
+    def band_stats(self, *, mask: xr.DataArray | np.ndarray | None = None) -> xr.Dataset:
+        """Per-band mean, std, min, max and count over valid pixels.
+
+        Nodata, NaN and inf are ignored per band (a pixel missing in one band
+        still counts in the others).  Lazy for dask-backed input: call
+        ``.compute()`` on the result.
+
+        Parameters
+        ----------
+        mask
+            Optional bool ``(y, x)``: only pixels where it is True count.
+
+        Returns
+        -------
+        xarray.Dataset
+            Variables ``mean``, ``std`` (population), ``min``, ``max``
+            (float64) and ``count`` (int64), each on ``band`` with the band
+            coordinates (``wavelength``...).
+        """
+        da = self._obj
+        data = da.astype("float64")
+        ok = np.isfinite(data)
+        nodata = da.rio.nodata if hasattr(da, "rio") else None
+        if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+            ok = ok & (da != nodata)
+        if mask is not None:
+            # positional (no coordinates): a mask comes from the same grid, float coords may differ in the last bit
+            raw = mask.data if isinstance(mask, xr.DataArray) else np.asarray(mask)
+            ok = ok & xr.DataArray(raw, dims=("y", "x")).astype(bool)
+        vals = data.where(ok)
+        dims = ("y", "x")
+        out = xr.Dataset(
+            {
+                "mean": vals.mean(dims, skipna=True),
+                "std": vals.std(dims, skipna=True),
+                "min": vals.min(dims, skipna=True),
+                "max": vals.max(dims, skipna=True),
+                "count": ok.sum(dims).astype("int64"),
+            }
+        )
+        drop = [c for c in out.coords if c != "band" and "band" not in out.coords[c].dims]
+        return out.drop_vars(drop)
+
+    # -- models (delegated to hsigeo.inference) --------------------------- #
+    def classify(self, model: Any, **kwargs: Any) -> Any:
+        """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`."""
+        from .inference.distributed import classify_dataarray
+
+        return classify_dataarray(self._obj, model, **kwargs)
+
+    def embed(self, model: Any, **kwargs: Any) -> Any:
+        """Per-pixel embeddings; see :func:`hsigeo.inference.distributed.embed_dataarray`."""
+        from .inference.distributed import embed_dataarray
+
+        return embed_dataarray(self._obj, model, **kwargs)
