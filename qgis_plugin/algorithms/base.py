@@ -1,0 +1,235 @@
+"""Shared base of the hsigeo algorithms: one algorithm = one ``hsigeo`` subcommand.
+
+A subclass declares its parameters in ``initAlgorithm`` and turns parameter
+values into CLI arguments in :meth:`HsigeoAlgorithm.build_command`; running the
+program, progress, cancelling, errors and clean-up happen here and in
+:mod:`..runner`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterNumber,
+    QgsProviderRegistry,
+)
+from qgis.PyQt.QtGui import QIcon
+
+from ..config import ICON_PATH, hsigeo_executable, tr
+from ..runner import run_hsigeo
+
+DEVICES = ("auto", "cpu", "cuda")
+#: Formats the CLI reads labels from; other vector layers are exported to GeoPackage first.
+VECTOR_FORMATS = ["gpkg", "shp", "geojson"]
+
+
+@dataclass
+class Command:
+    """What one run needs: the subcommand's arguments and the algorithm's results.
+
+    Attributes
+    ----------
+    arguments
+        Arguments after the subcommand name.
+    results
+        Output name -> path, returned by the algorithm as is.
+    """
+
+    arguments: list[str] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, flag: str, value: Any) -> None:
+        """Append ``flag value`` unless ``value`` is ``None``."""
+        if value is not None:
+            self.arguments += [flag, str(value)]
+
+
+class HsigeoAlgorithm(QgsProcessingAlgorithm):
+    """Base of the algorithms; subclasses set the class attributes and two methods.
+
+    Attributes
+    ----------
+    command
+        The ``hsigeo`` subcommand, also the algorithm's id (``hsigeo:<command>``).
+    title
+        Display name.
+    help_text
+        Short help (HTML allowed) shown beside the dialog.
+    """
+
+    command = ""
+    title = ""
+    help_text = ""
+
+    # -- identity --------------------------------------------------------------------------
+
+    def name(self) -> str:
+        return self.command
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API
+        return tr(self.title)
+
+    def group(self) -> str:
+        return tr("Hyperspectral classification")
+
+    def groupId(self) -> str:  # noqa: N802 - QGIS API
+        return "classification"
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        return tr(self.help_text) + tr(
+            "<p>Runs <code>hsigeo {0}</code> in its own environment; the program is set in "
+            "Settings &gt; Options &gt; Processing &gt; Providers &gt; hsigeo.</p>"
+        ).format(self.command)
+
+    def tags(self) -> list[str]:
+        return [self.command, "hsigeo", "hyperspectral", "classification", "vision-language", "deep learning"]
+
+    def icon(self) -> QIcon:
+        return QIcon(ICON_PATH)
+
+    def createInstance(self) -> "HsigeoAlgorithm":  # noqa: N802 - QGIS API
+        return type(self)()
+
+    def canExecute(self) -> tuple[bool, str]:  # noqa: N802 - QGIS API
+        """Whether the ``hsigeo`` program can be found (the dialog shows the reason if not)."""
+        try:
+            hsigeo_executable()
+        except QgsProcessingException as exc:
+            return False, str(exc)
+        return True, ""
+
+    # -- to implement ----------------------------------------------------------------------
+
+    def build_command(
+        self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> Command:
+        """Turn parameter values into CLI arguments and the results to return."""
+        raise NotImplementedError
+
+    def after_run(
+        self, command: Command, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> None:
+        """Hook after a successful run (styling, optional outputs); does nothing by default."""
+
+    # -- running ---------------------------------------------------------------------------
+
+    def processAlgorithm(  # noqa: N802 - QGIS API
+        self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> dict[str, Any]:
+        command = self.build_command(parameters, context, feedback)
+        run_hsigeo(
+            [self.command, *command.arguments, "--overwrite"],  # QGIS's file widgets already asked
+            feedback,
+            executable=hsigeo_executable(),
+            outputs=[v for v in command.results.values() if isinstance(v, str)],
+        )
+        self.after_run(command, parameters, context, feedback)
+        return command.results
+
+    # -- parameter helpers -----------------------------------------------------------------
+
+    @staticmethod
+    def is_set(parameters: dict[str, Any], name: str) -> bool:
+        """Whether an optional parameter has a value."""
+        value = parameters.get(name)
+        return value is not None and value != "" and not (hasattr(value, "isNull") and value.isNull())
+
+    def raster_path(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> Optional[str]:
+        """File path of a raster layer parameter (``None`` when optional and unset)."""
+        if not self.is_set(parameters, name):
+            return None
+        layer = self.parameterAsRasterLayer(parameters, name, context)
+        if layer is None:
+            raise QgsProcessingException(self.invalidRasterError(parameters, name))
+        if layer.providerType() != "gdal":
+            raise QgsProcessingException(
+                tr("{0}: hsigeo reads raster files only; save the layer as GeoTIFF first.").format(layer.name())
+            )
+        # drop GDAL open options and the like: the CLI wants a plain path
+        return QgsProviderRegistry.instance().decodeUri("gdal", layer.source()).get("path") or layer.source()
+
+    def vector_path(
+        self, parameters: dict[str, Any], name: str, context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> Optional[str]:
+        """File the CLI can read for a vector parameter (``None`` when unset).
+
+        Layers in other formats, with a filter or a selection, are exported to a
+        temporary GeoPackage by QGIS.
+        """
+        if not self.is_set(parameters, name):
+            return None
+        path = self.parameterAsCompatibleSourceLayerPath(parameters, name, context, VECTOR_FORMATS, "gpkg", feedback)
+        if not path:
+            raise QgsProcessingException(self.invalidSourceError(parameters, name))
+        return path
+
+    def file_path(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> Optional[str]:
+        """Value of a file parameter (``None`` when unset)."""
+        return self.parameterAsFile(parameters, name, context) or None
+
+    def layer_output(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> Optional[str]:
+        """Path of a raster/vector destination (``None`` when an optional output is skipped)."""
+        if name in parameters and parameters[name] is None:
+            return None
+        return self.parameterAsOutputLayer(parameters, name, context) or None
+
+    def file_output(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> Optional[str]:
+        """Path of a file/folder destination (``None`` when an optional output is skipped)."""
+        if name in parameters and parameters[name] is None:
+            return None
+        return self.parameterAsFileOutput(parameters, name, context) or None
+
+    def number(
+        self, parameters: dict[str, Any], name: str, context: QgsProcessingContext, kind: type = int
+    ) -> Optional[float]:
+        """Value of an optional number parameter, ``None`` when unset."""
+        if not self.is_set(parameters, name):
+            return None
+        if kind is int:
+            return self.parameterAsInt(parameters, name, context)
+        return self.parameterAsDouble(parameters, name, context)
+
+    def require_one(
+        self, parameters: dict[str, Any], names: tuple[str, ...], *, at_most_one: bool = False
+    ) -> tuple[bool, str]:
+        """Check that one of ``names`` is set (and, with ``at_most_one``, not several)."""
+        given = [n for n in names if self.is_set(parameters, n)]
+        labels = " / ".join(self.parameterDefinition(n).description() for n in names)
+        if not given:
+            return False, tr("Give one of: {0}.").format(labels)
+        if at_most_one and len(given) > 1:
+            return False, tr("Give only one of: {0}.").format(labels)
+        return True, ""
+
+    # -- shared parameters -----------------------------------------------------------------
+
+    def add_advanced(self, parameter: QgsProcessingParameterDefinition) -> None:
+        """Add ``parameter`` in the dialog's "Advanced parameters" section."""
+        parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(parameter)
+
+    def add_device_parameter(self) -> None:
+        """``DEVICE``: where the model runs."""
+        self.add_advanced(
+            QgsProcessingParameterEnum("DEVICE", tr("Device"), options=list(DEVICES), defaultValue=0)
+        )
+
+    def device_value(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """The ``--device`` value chosen."""
+        return DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]
+
+    def add_count_parameter(self, name: str, description: str, *, minimum: int = 1) -> None:
+        """An optional advanced integer (unset = the CLI's default)."""
+        self.add_advanced(
+            QgsProcessingParameterNumber(
+                name, description, QgsProcessingParameterNumber.Integer, optional=True, minValue=minimum
+            )
+        )

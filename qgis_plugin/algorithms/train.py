@@ -1,0 +1,120 @@
+"""Train model: ``hsigeo train``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingOutputHtml,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+)
+
+from ..config import tr
+from .base import Command, HsigeoAlgorithm
+
+PROMPTS_FILTER = "YAML (*.yaml *.yml)"
+MODEL_FILTER = "hsigeo model (*.hsigeo)"
+
+
+class TrainAlgorithm(HsigeoAlgorithm):
+    """Train a prompt-anchored model on a scene and training labels."""
+
+    command = "train"
+    title = "Train model"
+    help_text = (
+        "<p>Trains a model that matches pixels of a hyperspectral scene to the text prompts of its classes.</p>"
+        "<p>Labels are training polygons with a class field (class names or label values of the prompts "
+        "file) or a label raster on the scene's grid (0 = unlabelled). Part of the labelled pixels is held "
+        "out for the accuracy report.</p>"
+    )
+
+    def initAlgorithm(self, config: Optional[dict[str, Any]] = None) -> None:  # noqa: N802 - QGIS API
+        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", tr("Hyperspectral scene")))
+        self.addParameter(
+            QgsProcessingParameterFeatureSource(
+                "LABELS_VECTOR", tr("Training polygons"), [QgsProcessing.TypeVectorPolygon], optional=True
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterField(
+                "LABEL_FIELD", tr("Class field of the polygons"), parentLayerParameterName="LABELS_VECTOR", optional=True
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterRasterLayer("LABELS_RASTER", tr("Label raster (instead of polygons)"), optional=True)
+        )
+        self.addParameter(QgsProcessingParameterFile("PROMPTS", tr("Class prompts (YAML)"), fileFilter=PROMPTS_FILTER))
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                "EPOCHS", tr("Epochs"), QgsProcessingParameterNumber.Integer, optional=True, minValue=1
+            )
+        )
+        self.add_advanced(
+            QgsProcessingParameterNumber(
+                "TRAIN_FRACTION",
+                tr("Fraction of labelled pixels used for training"),
+                QgsProcessingParameterNumber.Double,
+                optional=True,
+                minValue=0.0,
+                maxValue=1.0,
+            )
+        )
+        self.add_count_parameter("TRAIN_COUNT", tr("Number of training pixels (instead of a fraction)"))
+        self.add_count_parameter("SEED", tr("Random seed"), minimum=0)
+        self.add_device_parameter()
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT", tr("Model file"), fileFilter=MODEL_FILTER))
+        self.addParameter(
+            QgsProcessingParameterFolderDestination("REPORT_DIR", tr("Accuracy report folder"), optional=True)
+        )
+        self.addOutput(QgsProcessingOutputHtml("REPORT_HTML", tr("Accuracy report")))
+
+    def checkParameterValues(  # noqa: N802 - QGIS API
+        self, parameters: dict[str, Any], context: QgsProcessingContext
+    ) -> tuple[bool, str]:
+        ok, message = super().checkParameterValues(parameters, context)
+        if ok:
+            ok, message = self.require_one(parameters, ("LABELS_VECTOR", "LABELS_RASTER"), at_most_one=True)
+        if ok and self.is_set(parameters, "TRAIN_FRACTION") and self.is_set(parameters, "TRAIN_COUNT"):
+            ok, message = False, tr("Give a training fraction or a count per class, not both.")
+        return ok, message
+
+    def build_command(
+        self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> Command:
+        labels = self.vector_path(parameters, "LABELS_VECTOR", context, feedback)
+        fields = self.parameterAsFields(parameters, "LABEL_FIELD", context) if labels else []
+        if labels is None:
+            labels = self.raster_path(parameters, "LABELS_RASTER", context)
+        model = self.file_output(parameters, "OUTPUT", context)
+        report = self.file_output(parameters, "REPORT_DIR", context)
+
+        command = Command([self.raster_path(parameters, "INPUT", context)], {"OUTPUT": model, "REPORT_DIR": report})
+        command.add("--labels", labels)
+        command.add("--label-field", fields[0] if fields else None)
+        command.add("--prompts", self.file_path(parameters, "PROMPTS", context))
+        command.add("-o", model)
+        command.add("--train-fraction", self.number(parameters, "TRAIN_FRACTION", context, float))
+        command.add("--train-count", self.number(parameters, "TRAIN_COUNT", context))
+        command.add("--epochs", self.number(parameters, "EPOCHS", context))
+        command.add("--seed", self.number(parameters, "SEED", context))
+        command.add("--device", self.device_value(parameters, context))
+        command.add("--report-dir", report)
+        return command
+
+    def after_run(
+        self, command: Command, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> None:
+        report = command.results.get("REPORT_DIR")
+        html = Path(report, "report.html") if report else None
+        if html is not None and html.is_file():
+            command.results["REPORT_HTML"] = str(html)
