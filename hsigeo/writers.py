@@ -46,7 +46,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -58,6 +57,8 @@ import numpy as np
 import xarray as xr
 
 from ._atomic import atomic_output, check_output
+from .prompts import DEFAULT_PALETTE
+from .prompts import parse_colour as _parse_colour_strict
 
 __all__ = [
     "ClassEntry",
@@ -80,13 +81,8 @@ __all__ = [
 CLASS_TABLE_TAG = "HSIGEO_CLASSES"
 
 #: Fallback class colours (qualitative, distinct at small class counts).
-DEFAULT_COLOURS: tuple[tuple[int, int, int], ...] = (
-    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
-    (174, 199, 232), (255, 187, 120), (152, 223, 138), (255, 152, 150), (197, 176, 213),
-    (196, 156, 148), (247, 182, 210), (199, 199, 199), (219, 219, 141), (158, 218, 229),
-)
-_HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
+# one palette for the whole library: the prompts module owns it
+DEFAULT_COLOURS = DEFAULT_PALETTE
 
 
 # --------------------------------------------------------------------------- #
@@ -107,21 +103,17 @@ class ClassEntry:
 
 
 def parse_colour(colour: Any) -> tuple[int, int, int] | None:
-    """``"#2ca02c"``, ``"2ca02c"``, ``"#2c2"`` or ``(r, g, b[, a])`` -> ``(r, g, b)``; None stays None."""
+    """``"#2ca02c"``, ``"2ca02c"``, ``"#2c2"`` or ``(r, g, b[, a])`` -> ``(r, g, b)``; None stays None.
+
+    Lenient front of :func:`hsigeo.prompts.parse_colour`: an alpha component is
+    dropped and float components are rounded, as colour tables from GDAL or
+    matplotlib come that way.
+    """
     if colour is None:
         return None
-    if isinstance(colour, str):
-        m = _HEX.match(colour.strip())
-        if not m:
-            raise ValueError(f"not a hex colour: {colour!r} (use '#rrggbb')")
-        h = m.group(1)
-        if len(h) == 3:
-            h = "".join(c * 2 for c in h)
-        return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
-    vals = [int(round(float(c))) for c in colour][:3]
-    if len(vals) != 3 or not all(0 <= v <= 255 for v in vals):
-        raise ValueError(f"not an RGB colour: {colour!r} (use three ints in 0..255)")
-    return (vals[0], vals[1], vals[2])
+    if not isinstance(colour, str):
+        colour = [int(round(float(c))) for c in colour][:3]
+    return _parse_colour_strict(colour)
 
 
 def normalize_classes(classes: Any) -> list[ClassEntry]:
