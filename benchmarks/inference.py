@@ -1,0 +1,272 @@
+"""Inference throughput and peak memory of tiled (streaming) classification.
+
+For scenes of 0.25, 1, 4 and 16 megapixels x 200 bands (synthetic int16,
+written window by window to a temporary folder), runs, each in a fresh
+Python process so that peak RSS is that run's alone:
+
+* ``dense``  - :func:`hsigeo.classify_raster`, the model's shared-work path;
+* ``naive``  - the same with one patch per pixel (small sizes only: slow);
+* ``memory`` - whole-scene in-memory inference
+  (:func:`hsigeo.inference.core.predict_array` on the loaded cube; small sizes only).
+
+Prints a Markdown table and a verdict against the goals (memory flat within
+1.5x from 1 to 16 MP, time linear in pixels, >= 10,000 px/s, dense >= 3x
+naive) and writes JSON to ``benchmarks/results/``.  The model is an untrained
+default :class:`~hsigeo.model.classifier.HsigeoModel` (speed does not depend
+on training), or ``--model FILE``.
+
+Timings are only comparable on a quiet machine: the JSON records the load
+average before each run.  ``--quick`` runs 0.25 and 1 MP only;
+``--profile`` adds a cProfile of the dense path on the smallest size.
+
+Usage::
+
+    python benchmarks/inference.py [--quick] [--sizes 0.25 1 4 16] [--bands 200]
+                                   [--tile-size 512] [--naive-max-mp 0.25] [--model FILE] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+GOAL_PX_S = 10_000
+GOAL_NAIVE_RATIO = 3.0
+GOAL_MEMORY_FLAT = 1.5
+
+
+# --------------------------------------------------------------------------- #
+# Worker: one measurement in a fresh process
+# --------------------------------------------------------------------------- #
+def _peak_rss_mb() -> float:
+    import resource
+
+    # ru_maxrss is KiB on Linux, bytes on macOS
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Run one mode on one scene; print one JSON line."""
+    import psutil
+
+    from hsigeo.model.modelfile import load_model
+
+    model = load_model(args.model_file)
+    import torch  # noqa: F401 - imported by the model already; counted in the baseline
+
+    baseline = psutil.Process().memory_info().rss / 2**20
+    t0 = time.perf_counter()
+    if args.mode == "memory":
+        import rasterio
+
+        from hsigeo.inference.core import predict_array
+
+        with rasterio.open(args.scene) as src:
+            cube = src.read()
+            nodata = src.nodata
+        predict_array(cube, model, nodata=nodata, device=args.device, batch_size=args.batch_size)
+        pixels = cube.shape[1] * cube.shape[2]
+    else:
+        from hsigeo.inference.tiled import classify_raster
+
+        def run() -> Any:
+            return classify_raster(args.scene, model, Path(args.out_dir) / f"classes-{args.mode}.tif",
+                                   tile_size=args.tile_size, batch_size=args.batch_size, device=args.device,
+                                   naive=args.mode == "naive", overwrite=True, progress=False)
+
+        if args.profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            result = prof.runcall(run)
+            stats = pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime")
+            stats.print_stats(25)
+        else:
+            result = run()
+        pixels = result.width * result.height
+    seconds = time.perf_counter() - t0
+    print(json.dumps({
+        "mode": args.mode, "pixels": pixels, "seconds": seconds, "px_per_s": pixels / seconds,
+        "peak_rss_mb": _peak_rss_mb(), "baseline_rss_mb": baseline,
+    }))
+
+
+# --------------------------------------------------------------------------- #
+# Driver
+# --------------------------------------------------------------------------- #
+def _default_model(bands: int, out: Path) -> Path:
+    """Save an untrained model with the training defaults' architecture (speed does not depend on training)."""
+    import numpy as np
+    import torch
+
+    from hsigeo.model.classifier import ClassInfo, HsigeoModel, HsigeoNet
+    from hsigeo.model.modelfile import save_model
+    from hsigeo.model.training import TrainConfig
+    from hsigeo.synthetic import synthetic_wavelengths
+
+    torch.manual_seed(0)
+    config = TrainConfig().backbone(bands)
+    text_dim, n_classes = 384, 6  # the bundled MiniLM text encoder's width; the synthetic scene's classes
+    rng = np.random.default_rng(0)
+    model = HsigeoModel(
+        net=HsigeoNet(config, text_dim), config=config, mean=np.full(bands, 3000.0), std=np.full(bands, 1500.0),
+        classes=[ClassInfo(i + 1, f"class {i + 1}", (40 * i, 100, 200 - 30 * i)) for i in range(n_classes)],
+        text_embeddings=rng.normal(size=(n_classes, text_dim)).astype(np.float32),
+        wavelengths=synthetic_wavelengths(bands),
+    )
+    save_model(model, out)
+    return out
+
+
+def _run_worker(scene: Path, mode: str, args: argparse.Namespace, model_file: Path, out_dir: Path,
+                *, profile: bool = False) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--worker", "--scene", str(scene), "--mode", mode,
+           "--model-file", str(model_file), "--out-dir", str(out_dir), "--tile-size", str(args.tile_size),
+           "--device", args.device]
+    if args.batch_size:
+        cmd += ["--batch-size", str(args.batch_size)]
+    if profile:
+        cmd.append("--profile")
+    load = os.getloadavg()[0]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{mode} on {scene.name} failed:\n{proc.stderr[-4000:]}")
+    if profile:
+        print(proc.stderr, file=sys.stderr)
+    rec = json.loads(proc.stdout.strip().splitlines()[-1])
+    rec["load_before"] = load
+    return rec
+
+
+def _side(mp: float) -> int:
+    return int(round(math.sqrt(mp * 1e6)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="0.25 and 1 MP only")
+    p.add_argument("--sizes", type=float, nargs="+", default=None, help="scene sizes in megapixels")
+    p.add_argument("--bands", type=int, default=200)
+    p.add_argument("--tile-size", type=int, default=512)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--naive-max-mp", type=float, default=0.25, help="largest size run with the naive path")
+    p.add_argument("--memory-max-mp", type=float, default=1.0, help="largest size run whole-scene in memory")
+    p.add_argument("--model", type=Path, default=None, help="model file (default: untrained default model)")
+    p.add_argument("--profile", action="store_true", help="cProfile the dense path on the smallest size")
+    p.add_argument("--workdir", type=Path, default=None, help="where scenes go (default: a temporary folder)")
+    # worker-only options
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--scene", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--mode", choices=["dense", "naive", "memory"], help=argparse.SUPPRESS)
+    p.add_argument("--model-file", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--out-dir", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        worker(args)
+        return
+
+    sizes = args.sizes or ([0.25, 1.0] if args.quick else [0.25, 1.0, 4.0, 16.0])
+    with tempfile.TemporaryDirectory(prefix="hsigeo-bench-", dir=args.workdir) as tmp:
+        tmp_path = Path(tmp)
+        model_file = args.model or _default_model(args.bands, tmp_path / "default.hsigeo")
+        from hsigeo.synthetic import write_large_synthetic
+
+        rows: list[dict[str, Any]] = []
+        for mp in sizes:
+            side = _side(mp)
+            scene = tmp_path / f"scene-{side}.tif"
+            t0 = time.perf_counter()
+            write_large_synthetic(scene, height=side, width=side, bands=args.bands, seed=0, progress=False)
+            print(f"wrote {side} x {side} x {args.bands} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            modes = ["dense"]
+            if mp <= args.naive_max_mp:
+                modes.append("naive")
+            if mp <= args.memory_max_mp:
+                modes.append("memory")
+            for mode in modes:
+                rec = _run_worker(scene, mode, args, model_file, tmp_path,
+                                  profile=args.profile and mode == "dense" and mp == sizes[0])
+                rec.update(size_mp=mp, side=side)
+                rows.append(rec)
+                print(f"  {mp:g} MP {mode:<6} {rec['px_per_s']:>10,.0f} px/s  {rec['seconds']:7.1f} s  "
+                      f"peak {rec['peak_rss_mb']:7.0f} MB", file=sys.stderr)
+            scene.unlink()
+
+    table = _table(rows)
+    verdict = _verdict(rows)
+    print(table)
+    print()
+    print("\n".join(verdict))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = RESULTS / f"inference-{stamp}.json"
+    import torch
+
+    out.write_text(json.dumps({
+        "rows": rows, "verdict": verdict, "bands": args.bands, "tile_size": args.tile_size,
+        "batch_size": args.batch_size, "device": args.device, "model": str(args.model or "untrained default"),
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "python": platform.python_version(), "torch": torch.__version__,
+                    "platform": platform.platform()},
+    }, indent=2))
+    print(f"\nresults: {out}", file=sys.stderr)
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    dense = {r["size_mp"]: r for r in rows if r["mode"] == "dense"}
+    lines = ["| size (MP) | pixels | path | seconds | px/s | peak RSS (MB) | RSS - baseline (MB) | time / dense |",
+             "|---:|---:|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        d = dense.get(r["size_mp"])
+        ratio = f"{r['seconds'] / d['seconds']:.1f}x" if d and r["mode"] != "dense" else ""
+        lines.append(f"| {r['size_mp']:g} | {r['pixels']:,} | {r['mode']} | {r['seconds']:.1f} | "
+                     f"{r['px_per_s']:,.0f} | {r['peak_rss_mb']:.0f} | "
+                     f"{r['peak_rss_mb'] - r['baseline_rss_mb']:.0f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def _verdict(rows: list[dict[str, Any]]) -> list[str]:
+    dense = sorted((r for r in rows if r["mode"] == "dense"), key=lambda r: r["pixels"])
+    out: list[str] = []
+    if not dense:
+        return out
+    best = max(r["px_per_s"] for r in dense)
+    out.append(f"- throughput: best {best:,.0f} px/s (goal >= {GOAL_PX_S:,}): {'OK' if best >= GOAL_PX_S else 'MISSED'}")
+    big = [r for r in dense if r["size_mp"] >= 1]
+    if len(big) >= 2:
+        ratio = big[-1]["peak_rss_mb"] / big[0]["peak_rss_mb"]
+        out.append(f"- memory: peak RSS {big[-1]['size_mp']:g} MP / {big[0]['size_mp']:g} MP = {ratio:.2f} "
+                   f"(goal <= {GOAL_MEMORY_FLAT}): {'OK' if ratio <= GOAL_MEMORY_FLAT else 'MISSED'}")
+        per_px = [r["seconds"] / r["pixels"] * 1e6 for r in big]
+        spread = max(per_px) / min(per_px)
+        out.append(f"- linearity: {', '.join(f'{v:.1f}' for v in per_px)} s per megapixel "
+                   f"(max/min {spread:.2f}; ~1 = linear)")
+    for r in rows:
+        if r["mode"] == "naive":
+            d = next(x for x in dense if x["size_mp"] == r["size_mp"])
+            ratio = r["seconds"] / d["seconds"]
+            out.append(f"- dense vs naive at {r['size_mp']:g} MP: {ratio:.1f}x (goal >= {GOAL_NAIVE_RATIO}): "
+                       f"{'OK' if ratio >= GOAL_NAIVE_RATIO else 'MISSED'}")
+        if r["mode"] == "memory":
+            d = next(x for x in dense if x["size_mp"] == r["size_mp"])
+            out.append(f"- tiled vs whole-scene in memory at {r['size_mp']:g} MP: time {d['seconds'] / r['seconds']:.2f}x, "
+                       f"peak RSS {d['peak_rss_mb']:.0f} vs {r['peak_rss_mb']:.0f} MB")
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""``hsigeo classify``: classify a scene tile by tile into a GeoTIFF (and polygons)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+_PATH = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command()
+@click.argument("scene", type=_PATH)
+@click.option("--model", "model_path", type=_PATH, default=None,
+              help="Trained model file (.hsigeo). Default: the model named by --prompts (its 'model:' key), "
+                   "else the one `hsigeo train` wrote last.")
+@click.option("--prompts", "prompts_path", type=_PATH, default=None,
+              help="Prompts YAML. When its classes differ from the model's, the model is re-anchored to them "
+                   "(zero-shot / open-set classes).")
+@click.option("-o", "--output", "output", type=_PATH, required=True, help="Classification GeoTIFF to write.")
+@click.option("--vector", type=_PATH, default=None, help="Also write class polygons (GeoPackage).")
+@click.option("--confidence", type=_PATH, default=None, help="Also write the winning class's probability (float32 GeoTIFF).")
+@click.option("--probabilities", type=_PATH, default=None,
+              help="Also write per-class probabilities (float32 GeoTIFF, one band per class).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where the model runs; auto picks CUDA when available (mixed precision there).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Patches per forward pass (default: the model's on CPU, 8192 on CUDA).")
+@click.option("--tile-size", type=click.IntRange(min=16), default=None,
+              help="Window size in pixels (default 512 on CPU, 1024 on CUDA). Smaller uses less memory; "
+                   "the result does not change.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("--resume", is_flag=True,
+              help="Reuse outputs that an identical earlier run (same model, same scene file) finished; "
+                   "only missing outputs are made.")
+def classify(scene: Path, model_path: Path | None, prompts_path: Path | None, output: Path, vector: Path | None,
+             confidence: Path | None, probabilities: Path | None, device: str, batch_size: int | None,
+             tile_size: int | None, overwrite: bool, resume: bool) -> None:
+    """Classify SCENE (GeoTIFF/COG/ENVI) with a trained model, window by window.
+
+    Writes a tiled classification GeoTIFF (class values, 0 = nodata, colour
+    table, category names, a .qml style beside it), optionally confidence,
+    probabilities and polygons.  Memory stays flat whatever the scene size;
+    outputs appear only when complete.
+    """
+    from hsigeo.inference.core import default_tile_size, resolve_device
+    from hsigeo.inference.tiled import classify_raster
+
+    model, prompts = _load_model_and_prompts(model_path, prompts_path)
+    dev = resolve_device(device)
+    result = classify_raster(
+        scene, model, output, confidence_path=confidence, probabilities_path=probabilities,
+        vector_path=vector, tile_size=tile_size or default_tile_size(dev), batch_size=batch_size, device=dev,
+        overwrite=overwrite, resume=resume, progress=True,
+    )
+    _report(result, model)
+
+
+def _load_model_and_prompts(model_path: Path | None, prompts_path: Path | None) -> tuple[Any, Any]:
+    """Pick the model (saying which and why) and re-anchor it to the prompts when they differ."""
+    from hsigeo.errors import ModelFileError
+    from hsigeo.model.modelfile import last_model_path, load_model
+    from hsigeo.prompts import load_prompts
+
+    prompts = load_prompts(prompts_path) if prompts_path is not None else None
+    if model_path is not None:
+        why = "--model"
+    elif prompts is not None and prompts.model_path is not None:
+        model_path, why = prompts.model_path, f"named by {prompts_path} (model:)"
+    else:
+        model_path = last_model_path()
+        why = "the most recent `hsigeo train` output"
+        if model_path is None:
+            raise ModelFileError(
+                "no model to run: pass --model MODEL.hsigeo, name one under 'model:' in the prompts file, "
+                "or train one first with `hsigeo train`."
+            )
+    model = load_model(model_path)
+    click.echo(f"Model: {model_path} ({why}); {len(model.classes)} classes, {model.n_bands} bands.", err=True)
+    if prompts is not None and not _same_classes(model, prompts):
+        model = model.with_prompts(prompts)
+        click.echo(f"Classes: re-anchored to the {len(prompts)} classes of {prompts_path} "
+                   f"({', '.join(prompts.names)}).", err=True)
+    return model, prompts
+
+
+def _same_classes(model: Any, prompts: Any) -> bool:
+    """Whether the prompts file describes exactly the model's classes (names, values and prompt texts)."""
+    own = getattr(model, "prompts", None)
+    if own is not None and hasattr(own, "classes"):
+        return [(c.name, c.value, tuple(c.prompts)) for c in own.classes] == \
+            [(c.name, c.value, tuple(c.prompts)) for c in prompts.classes]
+    return [(c.name, c.value) for c in model.classes] == [(c.name, c.value) for c in prompts.classes]
+
+
+def _report(result: Any, model: Any) -> None:
+    """One summary line, the outputs, and the class areas."""
+    if result.skipped:
+        click.echo(f"Up to date: {result.out_path} was made by this model from this scene (--resume); "
+                   "nothing recomputed.")
+    else:
+        click.echo(
+            f"Classified {result.width} x {result.height} pixels ({result.n_valid:,} valid) in "
+            f"{result.seconds:.1f} s, {result.pixels_per_second:,.0f} px/s on {result.device} "
+            f"({result.n_windows} windows of {result.tile_size} px)."
+        )
+    for label, path in (("classes", result.out_path), ("confidence", result.confidence_path),
+                        ("probabilities", result.probabilities_path), ("polygons", result.vector_path)):
+        if path is not None:
+            click.echo(f"  {label:<13} {path}")
+    names = {int(c.value): c.name for c in model.classes}
+    total = max(result.n_valid, 1)
+    for value, count in result.class_counts.items():
+        click.echo(f"  {value:>5}  {names.get(value, '?'):<30} {count:>12,} px  {100 * count / total:5.1f} %")

@@ -1,0 +1,78 @@
+"""``hsigeo evaluate``: accuracy report of a classification raster against reference labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command()
+@click.argument("classes_path", metavar="CLASSES.tif", type=_FILE)
+@click.option("--reference", "reference_path", type=click.Path(path_type=Path), required=True,
+              help="Reference labels: a raster on the classification grid or a vector file (.gpkg/.shp/.geojson).")
+@click.option("--label-field", default=None, help="Vector attribute holding the reference class (value or name).")
+@click.option("--prompts", "prompts_path", type=_FILE, default=None,
+              help="Prompts YAML naming the classes (default: the class table stored in CLASSES.tif).")
+@click.option("--model", "model_path", type=_FILE, default=None,
+              help="Take the class table from this model file instead.")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Report folder to write (report.json, report.md, report.html, confusion.png, classmap.png).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
+def evaluate(classes_path: Path, reference_path: Path, label_field: str | None, prompts_path: Path | None,
+             model_path: Path | None, out_dir: Path, overwrite: bool) -> None:
+    """Compare CLASSES.tif (an `hsigeo classify` output) with reference labels.
+
+    Reports overall accuracy, average (per-class) accuracy, Cohen's kappa,
+    per-class producer's/user's accuracy and the confusion matrix.  Unlabelled
+    reference pixels (0) are ignored; labelled pixels classified as nodata (0)
+    count as errors.
+    """
+    import numpy as np
+
+    from hsigeo._atomic import check_output
+    from hsigeo.labels import read_labels
+    from hsigeo.metrics import evaluate as run_evaluation
+    from hsigeo.writers import normalize_classes, read_classification
+
+    if prompts_path is not None and model_path is not None:
+        raise click.UsageError("--prompts and --model exclude each other.")
+    check_output(out_dir, overwrite=overwrite)
+    predicted = read_classification(classes_path)
+    classes = _class_table(predicted, prompts_path, model_path)
+    reference = read_labels(reference_path, like=predicted, field=label_field, classes=classes or None,
+                            on_unknown="error")
+    pred = np.asarray(predicted.values)
+    ref = np.asarray(reference.values)
+    if not classes:
+        classes = [(int(v), str(n)) for v, n in sorted(reference.attrs.get("class_names", {}).items())]
+    report = run_evaluation(
+        pred, ref, classes=normalize_classes(classes), out_dir=out_dir, overwrite=overwrite,
+        title=f"Accuracy of {classes_path.name}",
+        extra={"classification": str(classes_path), "reference": str(reference_path)},
+    )
+    click.echo(f"{report.n_samples:,} reference pixels: OA {100 * report.overall_accuracy:.2f} %, "
+               f"AA {100 * report.average_accuracy:.2f} %, kappa {report.kappa:.4f}"
+               + (f"; {report.n_other:,} classified as nodata/other" if report.n_other else ""))
+    for row in report.per_class:
+        acc = "n/a" if row["accuracy"] is None else f"{100 * row['accuracy']:6.2f} %"
+        click.echo(f"  {row['value']:>5}  {row['name'][:30]:<30} {row['support']:>10,} px  {acc}")
+    click.echo(f"Report: {out_dir}")
+
+
+def _class_table(predicted: Any, prompts_path: Path | None, model_path: Path | None) -> list[Any]:
+    """Class entries (value, name, colour) from the prompts, the model, or the raster's own table."""
+    if prompts_path is not None:
+        from hsigeo.prompts import load_prompts
+
+        return list(load_prompts(prompts_path).classes)
+    if model_path is not None:
+        from hsigeo.model.modelfile import read_metadata
+
+        return [(int(c["value"]), str(c["name"]), tuple(c["colour"])) for c in read_metadata(model_path)["classes"]]
+    names = predicted.attrs.get("class_names") or {}
+    colours = predicted.attrs.get("class_colours") or {}
+    return [(int(v), str(n), colours.get(v)) for v, n in sorted(names.items())]

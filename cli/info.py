@@ -1,0 +1,186 @@
+"""``hsigeo info``: describe a scene, a classification raster or a model file."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+
+_MODEL_SUFFIXES = (".hsigeo",)
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+def info(path: Path) -> None:
+    """Describe PATH: a hyperspectral scene (bands, wavelengths, CRS, size, nodata),
+    a classification raster (its classes) or a model file (classes, configuration,
+    training summary, parameter counts)."""
+    import zipfile
+
+    # model files are zip archives (or a folder holding their two members)
+    is_model = (path.suffix.lower() in _MODEL_SUFFIXES or (path.is_dir() and (path / "metadata.json").exists())
+                or (path.is_file() and zipfile.is_zipfile(path)))
+    if is_model:
+        _model_info(path)
+    else:
+        _raster_info(path)
+
+
+# --------------------------------------------------------------------------- #
+# Rasters
+# --------------------------------------------------------------------------- #
+def _raster_info(path: Path) -> None:
+    import numpy as np
+
+    from hsigeo.errors import RasterReadError
+    from hsigeo.raster import open_hsi
+
+    try:
+        da = open_hsi(path)
+    except RasterReadError as exc:
+        # a single-band raster: most likely a classification or label map
+        if "band(s)" in str(exc):
+            _classification_info(path)
+            return
+        raise
+    count, height, width = (int(s) for s in da.shape)
+    res = da.rio.resolution()
+    _line("file", str(path))
+    _line("driver", str(da.attrs.get("driver", "")))
+    _line("size", f"{width} x {height} pixels ({width * height / 1e6:.2f} megapixels), {count} bands, "
+                  f"{da.dtype}")
+    _line("pixel size", f"{abs(res[0]):g} x {abs(res[1]):g}" + _units(da))
+    _line("CRS", _crs_text(da.rio.crs) + (f"  ({da.attrs['crs_note']})" if "crs_note" in da.attrs else ""))
+    b = da.rio.bounds()
+    _line("bounds", f"{b[0]:.3f}, {b[1]:.3f}, {b[2]:.3f}, {b[3]:.3f} (left, bottom, right, top)")
+    nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
+    _line("nodata", "none" if nodata is None else f"{nodata:g}")
+    wl = np.asarray(da.coords["wavelength"].values, dtype=float)
+    known = wl[np.isfinite(wl)]
+    if known.size:
+        step = np.median(np.diff(np.sort(known))) if known.size > 1 else math.nan
+        _line("wavelengths", f"{known.min():.1f}-{known.max():.1f} nm, {known.size} of {count} bands known"
+                             + (f", median step {step:.2f} nm" if math.isfinite(step) else ""))
+    else:
+        _line("wavelengths", f"unknown for all {count} bands (models will match bands by count only)")
+    if "fwhm" in da.coords:
+        fw = np.asarray(da.coords["fwhm"].values, dtype=float)
+        fw = fw[np.isfinite(fw)]
+        if fw.size:
+            _line("FWHM", f"{fw.min():.2f}-{fw.max():.2f} nm")
+    if "bad_band" in da.coords:
+        bad = np.asarray(da.coords["bad_band"].values, dtype=bool)
+        _line("bad bands", f"{int(bad.sum())} flagged" + (f" ({_band_ranges(np.flatnonzero(bad) + 1)})"
+                                                           if bad.any() else ""))
+
+
+def _classification_info(path: Path) -> None:
+    import rasterio
+
+    from hsigeo.writers import read_class_table
+
+    with rasterio.open(path) as src:
+        _line("file", str(path))
+        _line("size", f"{src.width} x {src.height} pixels, {src.count} band, {src.dtypes[0]}")
+        _line("CRS", _crs_text(src.crs))
+        _line("nodata", "none" if src.nodata is None else f"{src.nodata:g}")
+        run = src.tags().get("HSIGEO_RUN")
+    table = read_class_table(path)
+    _line("classes", f"{len(table)}" if table else "none named (not an hsigeo classification raster?)")
+    for e in table:
+        click.echo(f"    {e.value:>5}  {e.colour_hex}  {e.name}")
+    if run:
+        _line("made by", run)
+
+
+def _crs_text(crs: Any) -> str:
+    if crs is None:
+        return "none"
+    epsg = crs.to_epsg()
+    name = crs.to_dict().get("proj", "") if epsg is None else ""
+    try:
+        from pyproj import CRS
+
+        name = CRS.from_user_input(crs.to_wkt()).name
+    except Exception:  # noqa: BLE001 - the name is decoration
+        pass
+    return f"EPSG:{epsg} ({name})" if epsg else (name or crs.to_string())
+
+
+def _units(da: Any) -> str:
+    crs = da.rio.crs
+    if crs is None:
+        return " (pixel units)"
+    try:
+        return f" {crs.linear_units}" if crs.is_projected else " degrees"
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _band_ranges(bands: Any) -> str:
+    """``[1, 2, 3, 7, 9, 10]`` -> ``"1-3, 7, 9-10"``."""
+    parts: list[str] = []
+    start = prev = None
+    for b in list(bands) + [None]:
+        if start is None:
+            start = prev = b
+        elif b is not None and b == prev + 1:
+            prev = b
+        else:
+            parts.append(f"{start}" if start == prev else f"{start}-{prev}")
+            start = prev = b
+    return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------- #
+# Models
+# --------------------------------------------------------------------------- #
+def _model_info(path: Path) -> None:
+    import numpy as np
+
+    from hsigeo.model.modelfile import load_model, read_metadata
+
+    model = load_model(path)
+    meta = read_metadata(path)
+    _line("file", f"{path}  (format {meta.get('format_version')}, hsigeo {meta.get('hsigeo_version')}, "
+                  f"created {meta.get('created', '?')})")
+    _line("bands", f"{model.n_bands}")
+    wl = model.wavelengths
+    if wl is not None and np.isfinite(wl).any():
+        _line("wavelengths", f"{np.nanmin(wl):.1f}-{np.nanmax(wl):.1f} nm ({int(np.isfinite(wl).sum())} known)")
+    else:
+        _line("wavelengths", "unknown (scenes are matched by band count only)")
+    _line("patch", f"{2 * model.radius + 1} x {2 * model.radius + 1} pixels (tiles need a {model.radius}-pixel halo)")
+    _line("classes", f"{len(model.classes)}")
+    for c in model.classes:
+        click.echo(f"    {c.value:>5}  {'#{:02x}{:02x}{:02x}'.format(*c.colour)}  {c.name}"
+                   + (f"  ({len(c.prompts)} prompt{'s' if len(c.prompts) != 1 else ''})" if c.prompts else ""))
+    _line("config", "")
+    for k, v in model.config.to_dict().items():
+        click.echo(f"    {k}: {v}")
+    counts = model.n_parameters()
+    _line("parameters", ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    tm = model.text_model or {}
+    if tm:
+        _line("text model", f"{tm.get('id', '?')} ({tm.get('dim', '?')}-d, prompts combined by "
+                            f"{tm.get('combine', '?')})")
+    _line("temperature", f"{model.temperature:.2f}")
+    report = model.report or {}
+    if report:
+        _line("training", "")
+        for k, v in report.items():
+            if isinstance(v, (dict, list)) and len(str(v)) > 160:
+                continue  # per-epoch histories and matrices do not fit a summary
+            click.echo(f"    {k}: {_fmt(v)}")
+    else:
+        _line("training", "no report (untrained or made outside `hsigeo train`)")
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _line(key: str, value: str) -> None:
+    click.echo(f"{key + ':':<14}{value}")

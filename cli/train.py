@@ -1,0 +1,165 @@
+"""``hsigeo train``: train a prompt-anchored model on a scene (or a benchmark dataset) and labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+_ANY = click.Path(path_type=Path)
+
+
+@click.command()
+@click.argument("scene", type=_FILE, required=False)
+@click.option("--labels", "labels_path", type=_ANY, default=None,
+              help="Training labels: a raster on the scene grid or a vector file (.gpkg/.shp/.geojson).")
+@click.option("--label-field", default=None, help="Vector attribute holding the class (value or name).")
+@click.option("--prompts", "prompts_path", type=_FILE, default=None,
+              help="Prompts YAML naming the classes (values, colours, descriptive prompts). "
+                   "Default with --dataset: the prompts shipped for it.")
+@click.option("--dataset", default=None, help="Train on a benchmark scene instead of SCENE (e.g. salinas-a).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder with the benchmark .mat files (default: $HSIGEO_DATA_DIR or ../shared/datasets).")
+@click.option("-o", "--output", type=_FILE, required=True, help="Model file to write (MODEL.hsigeo).")
+@click.option("--train-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Train on this share of each class's labelled pixels (at least one each); the rest are "
+                   "the test set of the report. Default: all labels for SCENE, 0.05 for --dataset.")
+@click.option("--train-count", type=click.IntRange(min=1), default=None,
+              help="Train on this many pixels per class instead of a fraction.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (default: the library default).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Patches per training step.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Peak learning rate.")
+@click.option("--loss", type=click.Choice(["hard_negative", "softmax"]), default=None,
+              help="Contrastive loss: hard + semi-hard negatives (default) or all classes.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and the training.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="auto = CUDA with mixed precision when available, else CPU.")
+@click.option("--text-model", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Local transformers folder of the frozen text encoder (default: all-MiniLM-L6-v2).")
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Accuracy report folder (default: beside the model, MODEL_report/).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing model file and report folder.")
+def train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
+          dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
+          train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
+          loss: str | None, seed: int, device: str, text_model: Path | None, report_dir: Path | None,
+          overwrite: bool) -> None:
+    """Train a model on SCENE with --labels and --prompts, or on a benchmark --dataset.
+
+    Writes MODEL.hsigeo (weights + metadata, no pickle) and a report folder
+    (report.json, report.md, report.html, confusion.png, classmap.png,
+    training_curve.png).  With --train-fraction/--train-count the report scores
+    the held-out labelled pixels; otherwise it scores the training pixels
+    themselves, which flatters the model.  The model becomes the default of
+    `hsigeo classify`.
+    """
+    import numpy as np
+
+    from hsigeo._atomic import check_output
+
+    if (scene is None) == (dataset is None):
+        raise click.UsageError("give either SCENE (with --labels and --prompts) or --dataset NAME.")
+    if train_fraction is not None and train_count is not None:
+        raise click.UsageError("--train-fraction and --train-count exclude each other.")
+    # fail before any work when outputs exist
+    check_output(output, overwrite=overwrite)
+    report_dir = report_dir or output.with_name(output.stem + "_report")
+    check_output(report_dir, overwrite=overwrite)
+
+    cube, labels, prompts, title = _inputs(scene, labels_path, label_field, prompts_path, dataset, data_dir)
+    if dataset is not None and train_fraction is None and train_count is None:
+        train_fraction = 0.05
+    lab = np.asarray(labels.values)
+    valid_labels = lab > 0
+    if train_fraction is not None or train_count is not None:
+        from hsigeo.sampling import stratified_split
+
+        train_mask, test_mask = stratified_split(lab, fraction=train_fraction, count=train_count, seed=seed)
+        scored = "held-out labelled pixels"
+    else:
+        train_mask, test_mask = valid_labels, valid_labels
+        scored = "training pixels (no held-out set: optimistic)"
+
+    from hsigeo.metrics import evaluate
+    from hsigeo.model.modelfile import remember_model, save_model
+    from hsigeo.model.training import train as train_model
+
+    options: dict[str, Any] = {"seed": seed}
+    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("loss", loss)):
+        if value is not None:
+            options[key] = value
+    n_train = int(train_mask.sum())
+    click.echo(f"Training on {n_train:,} labelled pixels of {title} ({len(prompts)} classes), device {device}.",
+               err=True)
+    model, report = train_model(cube, labels, prompts, train_mask=train_mask, device=device, progress=True,
+                                text_model=str(text_model) if text_model else None, **options)
+    path = save_model(model, output, overwrite=overwrite)
+    remember_model(path)
+
+    predicted = _predict_for_report(model, cube, test_mask)
+    counts = model.n_parameters()
+    extra = {
+        "model": str(path), "scene": title, "scored": scored, "train_pixels": n_train,
+        "test_pixels": int(test_mask.sum()), "seed": seed, "train_seconds": round(report.train_seconds, 1),
+        "trainable_parameters": counts["trainable"], "total_parameters": counts["total"],
+        "trainable_share": f"{100 * counts['trainable'] / max(counts['total'], 1):.3f} %",
+        "device": report.device, "config": report.config,
+    }
+    acc = evaluate(predicted, lab, classes=model.classes, mask=test_mask, out_dir=report_dir,
+                   overwrite=overwrite, title=f"hsigeo model on {title}", history=report.history, extra=extra)
+    click.echo(f"Model: {path}  ({counts['trainable']:,} trainable parameters = "
+               f"{100 * counts['trainable'] / max(counts['total'], 1):.2f} % of {counts['total']:,} "
+               f"with the frozen text model; trained in {report.train_seconds:.1f} s on {report.device})")
+    click.echo(f"Accuracy on {acc.n_samples:,} {scored}: OA {100 * acc.overall_accuracy:.2f} %, "
+               f"AA {100 * acc.average_accuracy:.2f} %, kappa {acc.kappa:.4f}")
+    click.echo(f"Report: {report_dir}")
+
+
+def _inputs(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
+            dataset: str | None, data_dir: Path | None) -> tuple[Any, Any, Any, str]:
+    """(cube DataArray, labels DataArray, PromptSet, description) from the command line."""
+    from hsigeo.prompts import load_prompts
+
+    if dataset is not None:
+        from hsigeo.datasets import load_dataset
+
+        if labels_path is not None:
+            raise click.UsageError("--labels goes with SCENE; --dataset brings its own labels.")
+        ds = load_dataset(dataset, data_dir=data_dir)
+        prompts = load_prompts(prompts_path or ds.prompts_path)
+        return ds.cube, ds.labels, prompts, ds.name
+    if labels_path is None or prompts_path is None:
+        raise click.UsageError("training on SCENE needs --labels and --prompts.")
+    from hsigeo.labels import read_labels
+    from hsigeo.raster import open_hsi
+
+    prompts = load_prompts(prompts_path)
+    da = open_hsi(scene)
+    labels = read_labels(labels_path, like=da, field=label_field, classes=prompts)
+    rep = labels.attrs.get("label_report")
+    if rep is not None and hasattr(rep, "summary"):
+        click.echo(rep.summary(), err=True)
+    return da, labels, prompts, str(scene)
+
+
+def _predict_for_report(model: Any, cube: Any, mask: Any) -> Any:
+    """Predicted class values: the whole map for small scenes, else only at the scored pixels."""
+    import numpy as np
+
+    arr = cube.values if hasattr(cube, "values") else np.asarray(cube)
+    nodata = None
+    try:
+        nodata = cube.rio.nodata
+    except Exception:  # plain arrays, scenes without georeferencing
+        pass
+    h, w = arr.shape[1:]
+    if h * w <= 4_000_000:
+        values, _ = model.predict_array(arr, nodata=nodata)
+        return values
+    rows, cols = np.nonzero(mask)
+    out = np.zeros((h, w), dtype=np.int32)
+    values, _ = model.predict_pixels(arr, rows, cols)
+    out[rows, cols] = values
+    return out

@@ -1,0 +1,36 @@
+"""``hsigeo vectorize``: turn a classification GeoTIFF into GeoPackage polygons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+_PATH = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command()
+@click.argument("classes", type=_PATH)
+@click.option("-o", "--output", type=_PATH, required=True,
+              help="Vector file to write (.gpkg GeoPackage 1.2; .shp, .geojson and .fgb work too).")
+@click.option("--min-area", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Drop polygons smaller than this area, in CRS units squared (m² for a metric CRS).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+def vectorize(classes: Path, output: Path, min_area: float, overwrite: bool) -> None:
+    """Polygonise CLASSES (a classification GeoTIFF, e.g. from `hsigeo classify`).
+
+    Each polygon gets class_id, class_name (from the raster's class table) and area.
+    """
+    from hsigeo._atomic import check_output
+    from hsigeo.vectorize import vectorize_classes, write_vector
+    from hsigeo.writers import read_classification
+
+    check_output(output, overwrite=overwrite)  # fail before the work, not after
+    class_da = read_classification(classes)
+    gdf = vectorize_classes(class_da, min_area=min_area)
+    write_vector(gdf, output, overwrite=overwrite)
+    click.echo(f"Wrote {len(gdf):,} polygons to {output}.")
+    if len(gdf):
+        summary = gdf.groupby(["class_id", "class_name"])["area"].agg(["count", "sum"])
+        for (value, name), row in summary.iterrows():
+            click.echo(f"  {value:>5}  {name:<30} {int(row['count']):>8,} polygons  {row['sum']:>14,.1f} area")

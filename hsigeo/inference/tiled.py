@@ -1,0 +1,587 @@
+"""Windowed, streaming classification of a raster on disk.
+
+:func:`classify_raster` cuts the scene into ``tile_size`` windows, reads each
+with a halo of ``model.radius`` pixels, normalises it, runs the model and
+writes the window's classes (and optionally confidence and per-class
+probabilities) into tiled GeoTIFFs.  Three stages overlap::
+
+    reader thread  --(queue: 1 tile)-->  model (caller's thread)  --(queue: 2 results)-->  writer thread
+
+so reading/decompressing the next window and writing the last one happen
+while the model runs, and at most a handful of tiles is ever in memory: peak
+memory depends on ``tile_size`` and the band count, not on the scene size.
+
+Equality with whole-scene inference
+    Halo pixels outside the scene are taken by the same reflection that
+    whole-scene inference uses (``numpy.pad(mode="reflect")`` of the whole
+    scene, see :func:`hsigeo.inference.core.reflect_indices`), so the stitched
+    map equals :func:`hsigeo.inference.core.classify_array` pixel for pixel,
+    for any tile size.
+
+Outputs
+    Every output is written to a temporary file beside its target and renamed
+    into place only when the whole scene is done (the block writers of
+    :mod:`hsigeo.writers`): an exception or Ctrl-C leaves neither a partial
+    output nor a temporary file.  Each raster records the run in its
+    ``HSIGEO_RUN`` metadata item (model digest, scene path/size/mtime,
+    hsigeo version).
+
+Resume
+    ``resume=True`` makes a rerun cheap and safe: when every requested raster
+    already exists and its ``HSIGEO_RUN`` matches this run (same model, same
+    scene file, same hsigeo version) the classification is not recomputed and
+    only missing extras (the vector file) are produced; outputs from another
+    model or scene are never silently reused (that needs ``overwrite``).
+    Since outputs are written atomically there is never a half-finished file
+    to continue from: an interrupted run simply starts again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._atomic import check_output
+from ..errors import HsigeoError, OutputExistsError, RasterReadError
+from .core import (
+    class_dtype,
+    class_entries,
+    class_values,
+    default_batch_size,
+    file_identity,
+    good_band_mask,
+    model_digest,
+    reflect_indices,
+    resolve_device,
+    run_model,
+    to_class_map,
+    valid_pixels,
+)
+
+__all__ = ["classify_raster", "ClassificationResult", "plan_windows", "RUN_TAG"]
+
+#: Metadata item (inside each output GeoTIFF) identifying the run that wrote it.
+RUN_TAG = "HSIGEO_RUN"
+
+# Tiles waiting between stages.  One normalised tile waiting (plus one being read and one
+# in the model) keeps the model busy; results are small, so the writer may lag by two.
+_READ_QUEUE_SIZE = 1
+_WRITE_QUEUE_SIZE = 2
+_NORMALIZE_ROWS = 64
+# GDAL block cache for the reader: enough for halo re-reads between
+# neighbouring windows, small enough that memory stays flat with scene size.
+_READ_CACHE_BYTES = 256 * 1024 * 1024
+_POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class ClassificationResult:
+    """What :func:`classify_raster` produced.
+
+    Attributes
+    ----------
+    out_path, confidence_path, probabilities_path, vector_path
+        The outputs written (``None`` when not asked for).
+    width, height
+        Scene size in pixels.
+    n_windows
+        Windows processed.
+    tile_size, batch_size, device, naive
+        The settings used (``batch_size`` ``None`` = the model's default).
+    seconds
+        Wall time of the classification (not counting vectorisation).
+    pixels_per_second
+        ``width * height / seconds``.
+    n_valid
+        Pixels classified (the rest are nodata).
+    class_counts
+        Pixels per class value.
+    skipped
+        True when ``resume`` found complete, matching outputs and nothing was
+        recomputed.
+    model_digest
+        Identity of the model (see :func:`hsigeo.inference.core.model_digest`).
+    """
+
+    out_path: Path
+    confidence_path: Path | None
+    probabilities_path: Path | None
+    vector_path: Path | None
+    width: int
+    height: int
+    n_windows: int
+    tile_size: int
+    batch_size: int | None
+    device: str
+    naive: bool
+    seconds: float
+    pixels_per_second: float
+    n_valid: int
+    class_counts: dict[int, int] = field(default_factory=dict)
+    skipped: bool = False
+    model_digest: str = ""
+
+
+def plan_windows(height: int, width: int, tile_size: int) -> list[tuple[int, int, int, int]]:
+    """Row-major ``(row_off, col_off, h, w)`` windows covering the scene; edge windows are smaller."""
+    if tile_size < 1:
+        raise ValueError(f"tile_size must be >= 1, not {tile_size}")
+    return [
+        (r, c, min(tile_size, height - r), min(tile_size, width - c))
+        for r in range(0, height, tile_size)
+        for c in range(0, width, tile_size)
+    ]
+
+
+# --------------------------------------------------------------------------- #
+# Scene access
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class _Scene:
+    path: Path  # what the user gave
+    data_path: Path  # what GDAL opens (the data file of an ENVI pair)
+    width: int
+    height: int
+    count: int
+    crs: Any
+    transform: Any
+    nodata: float | int | None
+    good_bands: np.ndarray | None
+
+
+def _open_scene(path: Path, model: Any) -> _Scene:
+    """Open the scene's metadata (no pixels), check its bands against the model."""
+    from ..raster import open_hsi
+
+    da = open_hsi(path)
+    model.check_bands(da)
+    data_path = Path(da.encoding.get("source", path))
+    nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
+    bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
+    return _Scene(
+        path=path, data_path=data_path, width=int(da.rio.width), height=int(da.rio.height),
+        count=int(da.sizes["band"]), crs=da.rio.crs, transform=da.rio.transform(), nodata=nodata,
+        good_bands=good_band_mask(bad, int(da.sizes["band"])),
+    )
+
+
+def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radius: int,
+               model: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Read one window plus halo; return the normalised tile and the window's validity.
+
+    Rows/columns of the halo outside the scene are gathered by reflection, so
+    the tile equals the matching crop of the reflect-padded whole scene.
+    """
+    from rasterio.errors import RasterioError
+    from rasterio.windows import Window
+
+    row, col, h, w = window
+    rows = reflect_indices(row - radius, row + h + radius, scene.height)
+    cols = reflect_indices(col - radius, col + w + radius, scene.width)
+    r0, r1 = int(rows.min()), int(rows.max()) + 1
+    c0, c1 = int(cols.min()), int(cols.max()) + 1
+    try:
+        raw = src.read(window=Window(c0, r0, c1 - c0, r1 - r0))
+    except (RasterioError, OSError) as exc:
+        # rasterio's own message only points at the GDAL error it chains
+        detail = exc.__cause__ or exc
+        raise RasterReadError(
+            f"{scene.data_path}: cannot read rows {r0}..{r1 - 1}, columns {c0}..{c1 - 1} "
+            f"(window at row {row}, column {col}, {h} x {w} pixels plus a {radius}-pixel halo): {detail}. "
+            "The file is probably truncated or corrupt; re-export or re-download it."
+        ) from exc
+    valid = valid_pixels(raw, nodata=scene.nodata, good_bands=scene.good_bands)
+    # normalisation is per pixel: doing it a strip of rows at a time gives the same values
+    # while its float temporaries stay small next to the tile
+    tile = np.empty(raw.shape, dtype=np.float32)
+    for y in range(0, raw.shape[1], _NORMALIZE_ROWS):
+        tile[:, y:y + _NORMALIZE_ROWS] = model.normalize(raw[:, y:y + _NORMALIZE_ROWS], valid[y:y + _NORMALIZE_ROWS])
+    del raw
+    # only edge windows need a gather; interior ones are already the right crop
+    if not (rows[0] == r0 and rows.size == r1 - r0):
+        tile, valid = np.take(tile, rows - r0, axis=1), np.take(valid, rows - r0, axis=0)
+    if not (cols[0] == c0 and cols.size == c1 - c0):
+        tile, valid = np.take(tile, cols - c0, axis=2), np.take(valid, cols - c0, axis=1)
+    return tile, valid[radius:radius + h, radius:radius + w]
+
+
+# --------------------------------------------------------------------------- #
+# Pipeline plumbing
+# --------------------------------------------------------------------------- #
+class _Done:
+    """End-of-stream marker."""
+
+
+@dataclass
+class _Failed:
+    exc: BaseException
+
+
+def _put(q: queue.Queue, item: Any, abort: threading.Event) -> bool:
+    """Put ``item`` unless the pipeline is aborted (returns False then)."""
+    while not abort.is_set():
+        try:
+            q.put(item, timeout=_POLL_S)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _get(q: queue.Queue, abort: threading.Event) -> Any:
+    """Get the next item; ``_Done`` when the pipeline is aborted."""
+    while not abort.is_set():
+        try:
+            return q.get(timeout=_POLL_S)
+        except queue.Empty:
+            continue
+    return _Done()
+
+
+def _set_tags(writer: Any, **tags: str) -> None:
+    """Record metadata items in an open output (the block writer exposes no tag API yet)."""
+    if hasattr(writer, "update_tags"):
+        writer.update_tags(**tags)
+    else:
+        writer._dst.update_tags(**tags)
+
+
+def _run_tag(path: Path) -> dict[str, Any] | None:
+    """The ``HSIGEO_RUN`` record of an existing output, or ``None``."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as src:
+            text = src.tags().get(RUN_TAG)
+        return json.loads(text) if text else None
+    except Exception:  # noqa: BLE001 - unreadable means "not a matching output"
+        return None
+
+
+def _block_size(tile_size: int) -> int:
+    """Output GeoTIFF tile size aligned with the windows, so each write fills whole tiles."""
+    if tile_size % 256 == 0:
+        return 256
+    if tile_size % 16 == 0 and tile_size <= 512:
+        return tile_size
+    return 256
+
+
+# --------------------------------------------------------------------------- #
+# Public entry point
+# --------------------------------------------------------------------------- #
+def classify_raster(
+    scene_path: str | os.PathLike,
+    model: Any,
+    out_path: str | os.PathLike,
+    *,
+    confidence_path: str | os.PathLike | None = None,
+    probabilities_path: str | os.PathLike | None = None,
+    vector_path: str | os.PathLike | None = None,
+    tile_size: int = 512,
+    batch_size: int | None = None,
+    device: str = "auto",
+    overwrite: bool = False,
+    resume: bool = False,
+    naive: bool = False,
+    progress: bool = True,
+    min_area: float = 0.0,
+) -> ClassificationResult:
+    """Classify a raster on disk window by window into a classification GeoTIFF.
+
+    Parameters
+    ----------
+    scene_path
+        Hyperspectral GeoTIFF/COG or ENVI file (see :func:`hsigeo.raster.open_hsi`).
+    model
+        A trained :class:`~hsigeo.model.classifier.HsigeoModel`.
+    out_path
+        Classification GeoTIFF (class values, ``0`` = nodata, colour table,
+        category names, ``.qml`` style beside it).
+    confidence_path
+        Optional float32 GeoTIFF of the winning class's probability (NaN = nodata).
+    probabilities_path
+        Optional float32 GeoTIFF with one band per class (descriptions = class names).
+    vector_path
+        Optional GeoPackage of class polygons made from the result.
+    tile_size
+        Window size in pixels (before the halo).  Memory per tile is about
+        ``bands * (tile_size + 2 * radius)**2 * 4`` bytes; a handful of tiles
+        are in flight.  The result does not depend on it.
+    batch_size
+        Patches per forward pass; ``None`` = the model's default on CPU, a
+        large batch on CUDA.
+    device
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+        On CUDA the model runs under mixed precision (autocast).
+    overwrite
+        Replace existing outputs.
+    resume
+        Reuse complete outputs of an identical earlier run instead of
+        recomputing (see the module notes); without it existing outputs raise
+        :class:`~hsigeo.errors.OutputExistsError` unless ``overwrite``.
+    naive
+        Use the model's one-patch-per-pixel path (slow; for checks).
+    progress
+        Report progress (pixels/s, ETA) through :mod:`hsigeo.progress`.
+    min_area
+        Smallest polygon area (map units²) kept in ``vector_path``.
+
+    Returns
+    -------
+    ClassificationResult
+        Paths, sizes, timings and class counts.
+
+    Raises
+    ------
+    RasterReadError
+        When the scene cannot be opened, or a block cannot be read (the
+        message names the file and the window).
+    BandMismatchError
+        When the scene's bands do not fit the model.
+    OutputExistsError
+        When an output exists and neither ``overwrite`` nor a matching
+        ``resume`` allows replacing it.
+    """
+    scene_path = Path(scene_path)
+    out_path = Path(out_path)
+    extras = {
+        "confidence": Path(confidence_path) if confidence_path is not None else None,
+        "probabilities": Path(probabilities_path) if probabilities_path is not None else None,
+    }
+    vec = Path(vector_path) if vector_path is not None else None
+    _check_distinct(scene_path, out_path, *extras.values(), vec)
+
+    dev = resolve_device(device)
+    bs = batch_size if batch_size is not None else default_batch_size(dev)
+    tile_size = int(tile_size)
+    scene = _open_scene(scene_path, model)
+    digest = model_digest(model)
+    run = _run_record(scene, digest)
+
+    rasters = {"classes": out_path, **{k: p for k, p in extras.items() if p is not None}}
+    if resume and all(_run_tag(p) == run for p in rasters.values()):
+        result = _summary_from_existing(out_path, extras, scene, tile_size, bs, dev, naive, digest)
+        if vec is not None and (overwrite or not vec.exists()):
+            _vectorize(out_path, vec, model, min_area=min_area, overwrite=overwrite)
+        return _replace(result, vector_path=vec)
+
+    for p in rasters.values():
+        # an identical earlier run's output may be replaced under resume
+        check_output(p, overwrite=overwrite or (resume and _run_tag(p) == run))
+    if vec is not None:
+        check_output(vec, overwrite=overwrite or resume)
+
+    t0 = time.perf_counter()
+    n_valid, counts, n_windows = _stream(
+        scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=bs, device=dev,
+        naive=naive, progress=progress, overwrite=True,
+    )
+    seconds = time.perf_counter() - t0
+    if vec is not None:
+        _vectorize(out_path, vec, model, min_area=min_area, overwrite=True)
+    return ClassificationResult(
+        out_path=out_path, confidence_path=extras["confidence"], probabilities_path=extras["probabilities"],
+        vector_path=vec, width=scene.width, height=scene.height, n_windows=n_windows, tile_size=tile_size,
+        batch_size=bs, device=dev, naive=naive, seconds=seconds,
+        pixels_per_second=scene.width * scene.height / max(seconds, 1e-9), n_valid=n_valid,
+        class_counts=counts, skipped=False, model_digest=digest,
+    )
+
+
+def _check_distinct(scene: Path, *outputs: Path | None) -> None:
+    paths = [p for p in outputs if p is not None]
+    real = [os.path.realpath(p) for p in paths]
+    if os.path.realpath(scene) in real:
+        raise HsigeoError(f"{scene}: an output path is the input scene; choose another output name.")
+    if len(set(real)) != len(real):
+        raise HsigeoError(f"output paths must differ; got {', '.join(map(str, paths))}.")
+
+
+def _run_record(scene: _Scene, digest: str) -> dict[str, Any]:
+    from .. import __version__
+
+    return {"model": digest, "scene": file_identity(scene.data_path), "hsigeo": __version__}
+
+
+def _replace(result: ClassificationResult, **changes: Any) -> ClassificationResult:
+    from dataclasses import replace
+
+    return replace(result, **changes)
+
+
+def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], scene: _Scene, tile_size: int,
+                           batch_size: int | None, device: str, naive: bool, digest: str) -> ClassificationResult:
+    """Result record for outputs that ``resume`` found complete (counts read back from the file)."""
+    import rasterio
+
+    counts: dict[int, int] = {}
+    with rasterio.open(out_path) as src:
+        for _, win in src.block_windows(1):
+            vals, n = np.unique(src.read(1, window=win), return_counts=True)
+            for v, k in zip(vals.tolist(), n.tolist()):
+                if v != 0:
+                    counts[v] = counts.get(v, 0) + k
+    return ClassificationResult(
+        out_path=out_path, confidence_path=extras["confidence"], probabilities_path=extras["probabilities"],
+        vector_path=None, width=scene.width, height=scene.height, n_windows=0, tile_size=tile_size,
+        batch_size=batch_size, device=device, naive=naive, seconds=0.0, pixels_per_second=0.0,
+        n_valid=sum(counts.values()), class_counts=dict(sorted(counts.items())), skipped=True,
+        model_digest=digest,
+    )
+
+
+def _vectorize(classes_path: Path, vector_path: Path, model: Any, *, min_area: float, overwrite: bool) -> None:
+    """Polygonise the finished class raster into a GeoPackage."""
+    from ..vectorize import vectorize_classes, write_vector
+    from ..writers import read_classification
+
+    class_da = read_classification(classes_path)
+    gdf = vectorize_classes(class_da, class_entries(model), min_area=min_area)
+    write_vector(gdf, vector_path, overwrite=overwrite)
+
+
+@contextlib.contextmanager
+def _open_outputs(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *,
+                  tile_size: int, overwrite: bool) -> Iterator[dict[str, Any]]:
+    """Open the block writers; all files appear together, only if the block exits cleanly."""
+    from ..writers import open_classification_writer, open_float_writer
+
+    grid = {"width": scene.width, "height": scene.height, "crs": scene.crs, "transform": scene.transform}
+    bs = _block_size(tile_size)
+    entries = class_entries(model)
+    with contextlib.ExitStack() as stack, warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)  # NotGeoreferencedWarning for CRS-less scenes
+        writers: dict[str, Any] = {}
+        # the class map is entered first so it exits (is renamed into place) last:
+        # a class map on disk then implies its extras are complete
+        writers["classes"] = stack.enter_context(open_classification_writer(
+            out_path, classes=entries, like=grid, dtype=str(class_dtype(model)), overwrite=overwrite,
+            blocksize=bs))
+        if extras["confidence"] is not None:
+            writers["confidence"] = stack.enter_context(open_float_writer(
+                extras["confidence"], count=1, band_names=["confidence"], like=grid, overwrite=overwrite,
+                blocksize=bs))
+        if extras["probabilities"] is not None:
+            writers["probabilities"] = stack.enter_context(open_float_writer(
+                extras["probabilities"], count=len(entries), band_names=[e[1] for e in entries], like=grid,
+                overwrite=overwrite, blocksize=bs))
+        yield writers
+
+
+def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *, run: dict[str, Any],
+            tile_size: int, batch_size: int | None, device: str, naive: bool, progress: bool,
+            overwrite: bool) -> tuple[int, dict[int, int], int]:
+    """Read -> model -> write every window through bounded queues; return (valid pixels, counts, windows)."""
+    import rasterio
+
+    from ..progress import Progress
+
+    radius = int(model.radius)
+    windows = plan_windows(scene.height, scene.width, tile_size)
+    values = class_values(model)
+    dtype = class_dtype(model)
+    counts: dict[int, int] = {}
+    read_q: queue.Queue = queue.Queue(maxsize=_READ_QUEUE_SIZE)
+    write_q: queue.Queue = queue.Queue(maxsize=_WRITE_QUEUE_SIZE)
+    abort = threading.Event()
+    writer_error: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            with rasterio.Env(GDAL_CACHEMAX=_READ_CACHE_BYTES), rasterio.open(scene.data_path) as src:
+                for window in windows:
+                    if abort.is_set():
+                        return
+                    item = (window, *_read_tile(src, scene, window, radius, model))
+                    if not _put(read_q, item, abort):
+                        return
+            _put(read_q, _Done(), abort)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which re-raises
+            _put(read_q, _Failed(exc), abort)
+
+    def writer(outputs: dict[str, Any], bar: Progress | None) -> None:
+        try:
+            while True:
+                item = _get(write_q, abort)
+                if isinstance(item, _Done):
+                    return
+                window, classes, conf, probs = item
+                outputs["classes"].write_window(window, classes)
+                if "confidence" in outputs:
+                    outputs["confidence"].write_window(window, conf)
+                if "probabilities" in outputs:
+                    outputs["probabilities"].write_window(window, probs)
+                if bar is not None:
+                    bar.update(window[2] * window[3])
+        except BaseException as exc:  # noqa: BLE001
+            writer_error.append(exc)
+            abort.set()
+
+    bar = Progress(scene.width * scene.height, f"classify {scene.path.name}", unit="px", unit_scale=True) \
+        if progress else None
+    with contextlib.ExitStack() as stack:
+        if bar is not None:
+            stack.enter_context(bar)
+        outputs = stack.enter_context(
+            _open_outputs(scene, model, out_path, extras, tile_size=tile_size, overwrite=overwrite))
+        threads = [threading.Thread(target=reader, name="hsigeo-reader", daemon=True),
+                   threading.Thread(target=writer, args=(outputs, bar), name="hsigeo-writer", daemon=True)]
+        for t in threads:
+            t.start()
+        try:
+            _compute_loop(read_q, write_q, abort, writer_error, model, values, dtype, counts,
+                          device=device, batch_size=batch_size, naive=naive,
+                          want_probs=extras["probabilities"] is not None)
+            _put(write_q, _Done(), abort)
+            threads[1].join()
+            if writer_error:
+                raise writer_error[0]
+            tag = json.dumps(run, sort_keys=True)
+            for w in outputs.values():
+                _set_tags(w, **{RUN_TAG: tag})
+        except BaseException:
+            # stop both threads before the writers close and delete their temporary files
+            abort.set()
+            raise
+        finally:
+            for t in threads:
+                t.join()
+    return sum(counts.values()), dict(sorted(counts.items())), len(windows)
+
+
+def _compute_loop(read_q: queue.Queue, write_q: queue.Queue, abort: threading.Event,
+                  writer_error: list[BaseException], model: Any, values: np.ndarray, dtype: np.dtype,
+                  counts: dict[int, int], *, device: str, batch_size: int | None, naive: bool,
+                  want_probs: bool) -> None:
+    """The model stage: runs in the caller's thread so Ctrl-C lands here."""
+    while True:
+        item = _get(read_q, abort)
+        if isinstance(item, _Done):
+            if writer_error:
+                raise writer_error[0]
+            return
+        if isinstance(item, _Failed):
+            raise item.exc
+        window, tile, valid = item
+        probs = run_model(model, tile, device=device, batch_size=batch_size, naive=naive)
+        del tile
+        classes, conf = to_class_map(probs, values, valid, dtype=dtype)
+        found, n = np.unique(classes[valid], return_counts=True)
+        for v, k in zip(found.tolist(), n.tolist()):
+            counts[v] = counts.get(v, 0) + k
+        if want_probs:
+            probs[:, ~valid] = np.nan
+        if not _put(write_q, (window, classes, conf, probs if want_probs else None), abort):
+            raise writer_error[0] if writer_error else HsigeoError("classification aborted")

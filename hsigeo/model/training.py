@@ -1,0 +1,550 @@
+"""Training a prompt-anchored classifier on one scene and its labels.
+
+:func:`train` standardises the scene per band, draws training (and optionally validation)
+pixels, and fits the backbone, the text probe and the temperature with a contrastive loss
+against the frozen text embeddings of the class prompts.  Patches are cut on the fly from the
+reflect-padded scene (so scene edges are handled exactly as at inference), augmented with the
+eight flips/rotations of the square and a small spectral brightness jitter.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import LabelError
+from .backbone import BackboneConfig
+from .classifier import ClassInfo, HsigeoModel, HsigeoNet, resolve_device
+from .loss import LOSSES, contrastive_loss
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from ..prompts import PromptSet
+    from ..text import TextEncoder
+
+__all__ = ["TrainConfig", "TrainReport", "train", "scene_statistics", "DEFAULTS"]
+
+
+@dataclass
+class TrainConfig:
+    """Every training hyper-parameter (the defaults are those :func:`train` uses)."""
+
+    epochs: int = 60
+    min_steps_per_epoch: int = 8
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_fraction: float = 0.05
+    k_hard: int = 4
+    m_semi: int = 4
+    loss: str = "hard_negative"
+    label_smoothing: float = 0.0
+    augment: bool = True
+    spectral_jitter: float = 0.05
+    noise: float = 0.0
+    val_fraction: float = 0.1
+    min_val_per_class: int = 3
+    patience: int | None = None
+    seed: int = 0
+    combine: str = "mean"
+    # backbone
+    stem_dim: int = 64
+    stem_layers: int = 1
+    kernel: int = 3
+    grid: int = 3
+    width: int = 64
+    depth: int = 2
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    embed_dim: int = 64
+    mixer: str = "class"
+    center_token: bool = True
+    dropout: float = 0.0
+
+    def backbone(self, n_bands: int) -> BackboneConfig:
+        """The backbone configuration for ``n_bands`` input bands."""
+        return BackboneConfig(
+            n_bands=n_bands, stem_dim=self.stem_dim, stem_layers=self.stem_layers, kernel=self.kernel,
+            grid=self.grid, width=self.width, depth=self.depth, heads=self.heads, mlp_ratio=self.mlp_ratio,
+            embed_dim=self.embed_dim, mixer=self.mixer, center_token=self.center_token, dropout=self.dropout,
+        )
+
+
+#: The default hyper-parameters, as a dict.
+DEFAULTS: dict[str, Any] = asdict(TrainConfig())
+
+
+@dataclass
+class TrainReport:
+    """What a training run did.
+
+    Attributes
+    ----------
+    config
+        All hyper-parameters used.
+    history
+        Per-epoch curves: ``epoch``, ``loss``, ``train_accuracy``, ``val_accuracy`` (NaN without
+        validation), ``val_loss``, ``lr``, ``temperature``.
+    train_seconds
+        Wall-clock training time.
+    n_parameters
+        ``trainable`` / ``backbone`` / ``probe`` / ``text_model`` / ``total`` counts.
+    val_accuracy
+        Validation accuracy of the kept weights (None without validation).
+    best_epoch
+        Epoch whose weights were kept (1-based).
+    n_train, n_val
+        Training and validation pixels.
+    per_class
+        ``{value: [train pixels, validation pixels]}``.
+    device
+        Where it ran.
+    """
+
+    config: dict[str, Any]
+    history: dict[str, list[float]] = field(default_factory=dict)
+    train_seconds: float = 0.0
+    n_parameters: dict[str, int] = field(default_factory=dict)
+    val_accuracy: float | None = None
+    best_epoch: int = 0
+    n_train: int = 0
+    n_val: int = 0
+    per_class: dict[int, list[int]] = field(default_factory=dict)
+    device: str = "cpu"
+    stopped_early: bool = False
+
+    @property
+    def trainable_share(self) -> float:
+        """Trainable parameters as a share of all (including the frozen text model)."""
+        total = self.n_parameters.get("total") or 0
+        return self.n_parameters.get("trainable", 0) / total if total else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (NaN becomes None)."""
+        d = asdict(self)
+        d["per_class"] = {str(k): v for k, v in self.per_class.items()}
+        d["history"] = {k: [None if isinstance(x, float) and math.isnan(x) else x for x in v]
+                        for k, v in self.history.items()}
+        d["trainable_share"] = self.trainable_share
+        return d
+
+    def summary(self) -> dict[str, Any]:
+        """Short JSON-able summary stored in model files (no per-epoch curves)."""
+        last = {k: (v[-1] if v else None) for k, v in self.history.items()}
+        return {
+            "train_seconds": round(self.train_seconds, 2),
+            "epochs_run": len(self.history.get("epoch", [])),
+            "best_epoch": self.best_epoch,
+            "val_accuracy": self.val_accuracy,
+            "final_loss": last.get("loss"),
+            "final_train_accuracy": last.get("train_accuracy"),
+            "n_train": self.n_train,
+            "n_val": self.n_val,
+            "n_parameters": self.n_parameters,
+            "trainable_share": self.trainable_share,
+            "device": self.device,
+            "config": self.config,
+        }
+
+
+# --------------------------------------------------------------------------- #
+# Inputs
+# --------------------------------------------------------------------------- #
+def _as_cube(cube: Any) -> tuple[np.ndarray, np.ndarray | None, float | None, np.ndarray | None]:
+    """(values (B,H,W), wavelengths or None, nodata or None, bad_band flags or None)."""
+    wavelengths = nodata = bad_band = None
+    if hasattr(cube, "dims") and hasattr(cube, "values"):
+        if tuple(cube.dims) != ("band", "y", "x"):
+            cube = cube.transpose("band", "y", "x")
+        if "wavelength" in cube.coords:
+            wl = np.asarray(cube.coords["wavelength"].values, dtype=np.float64)
+            wavelengths = wl if np.isfinite(wl).any() else None
+        if "bad_band" in cube.coords:
+            bad_band = np.asarray(cube.coords["bad_band"].values, dtype=bool)
+        try:
+            nodata = cube.rio.nodata
+        except Exception:  # no rioxarray accessor / no georeferencing
+            nodata = cube.attrs.get("nodata")
+        cube = cube.values
+    arr = np.asarray(cube)
+    if arr.ndim != 3:
+        raise ValueError(f"cube must be (band, y, x); got shape {arr.shape}")
+    return arr, wavelengths, nodata, bad_band
+
+
+def _valid_mask(arr: np.ndarray, nodata: float | None, bad_band: np.ndarray | None) -> np.ndarray:
+    """Valid pixels by the rule inference uses (:func:`hsigeo.inference.core.valid_pixels`)."""
+    from ..inference.core import good_band_mask, valid_pixels
+
+    return valid_pixels(arr, nodata=nodata, good_bands=good_band_mask(bad_band, arr.shape[0]))
+
+
+def scene_statistics(arr: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band mean and standard deviation over the valid pixels of a ``(B, H, W)`` scene.
+
+    Bands with (near) zero spread get a standard deviation of 1, so they standardise to 0
+    instead of blowing up.
+    """
+    pix = arr[:, valid].astype(np.float64)
+    if pix.shape[1] == 0:
+        raise LabelError("the scene has no valid pixels (all nodata or non-finite).")
+    pix = np.where(np.isfinite(pix), pix, np.nan)
+    mean = np.nanmean(pix, axis=1)
+    std = np.nanstd(pix, axis=1)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    std = np.where(np.isfinite(std) & (std > 1e-6 * (np.abs(mean) + 1.0)), std, 1.0)
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def _prompt_set(prompts: Any) -> PromptSet:
+    from ..prompts import PromptSet, load_prompts
+
+    if isinstance(prompts, PromptSet):
+        return prompts
+    if isinstance(prompts, (str, os.PathLike)):
+        return load_prompts(prompts)
+    raise TypeError(f"prompts must be a PromptSet or a path to a prompts YAML file, not {type(prompts).__name__}")
+
+
+def _text_side(prompt_set: PromptSet, text_model: Any, combine: str,
+               text_embeddings: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Class text embeddings and a description of the text model that made them."""
+    from ..prompts import prompt_hash
+
+    if text_embeddings is not None:
+        emb = np.asarray(text_embeddings, dtype=np.float32)
+        if emb.ndim != 2 or emb.shape[0] != len(prompt_set):
+            raise ValueError(f"text_embeddings must be (n_classes={len(prompt_set)}, dim); got {emb.shape}")
+        info = {"id": "user-supplied", "path": None, "dim": int(emb.shape[1]), "n_parameters": 0, "combine": combine,
+                "prompt_hash": prompt_hash(prompt_set, "user-supplied")}
+        return emb, info
+    from ..text import TextEncoder, class_embeddings
+
+    encoder = text_model if isinstance(text_model, TextEncoder) else TextEncoder(text_model)
+    emb = class_embeddings(prompt_set, encoder, combine="mean")
+    info = {"id": encoder.model_id, "path": str(encoder.model_path), "dim": int(encoder.dim),
+            "n_parameters": int(encoder.n_parameters), "combine": combine,
+            "prompt_hash": prompt_hash(prompt_set, encoder.model_id)}
+    return np.asarray(emb, dtype=np.float32), info
+
+
+def _split_validation(idx_by_class: dict[int, np.ndarray], val_fraction: float, min_val_per_class: int,
+                      rng: np.random.Generator) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Hold out ``val_fraction`` of each class's training pixels, keeping >= 1 for training.
+
+    Classes that would give fewer than ``min_val_per_class`` validation pixels give none: a
+    validation score over a handful of pixels is noise, and few-shot classes need every sample.
+    """
+    train, val = {}, {}
+    for c, idx in idx_by_class.items():
+        n_val = int(round(val_fraction * idx.size))
+        if n_val < min_val_per_class or idx.size - n_val < 1:
+            n_val = 0
+        perm = rng.permutation(idx)
+        val[c], train[c] = perm[:n_val], perm[n_val:]
+    return train, val
+
+
+# --------------------------------------------------------------------------- #
+# Batches
+# --------------------------------------------------------------------------- #
+def _gather(scene: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, s: int) -> torch.Tensor:
+    """Patches ``(n, B, s, s)`` with top-left corners ``(rows, cols)`` in the padded scene ``(B, H', W')``."""
+    off = torch.arange(s, device=scene.device)
+    yy = (rows[:, None] + off[None, :])[:, :, None]
+    xx = (cols[:, None] + off[None, :])[:, None, :]
+    return scene[:, yy, xx].permute(1, 0, 2, 3)
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator, *, jitter: float, noise: float,
+             shift: torch.Tensor) -> torch.Tensor:
+    """Random element of the dihedral group of the square per patch, plus spectral jitter.
+
+    ``jitter`` scales a patch's raw spectrum by ``1 + u``, ``u ~ U(-jitter, jitter)``: in
+    standardised units that is ``z (1 + u) + u mean/std`` (``shift`` = mean/std per band).
+    """
+    n = x.shape[0]
+    flips = torch.rand((n, 3), generator=gen).to(x.device) < 0.5
+    x = torch.where(flips[:, 0, None, None, None], x.flip(-1), x)
+    x = torch.where(flips[:, 1, None, None, None], x.flip(-2), x)
+    x = torch.where(flips[:, 2, None, None, None], x.transpose(-1, -2), x)
+    if jitter > 0:
+        u = ((torch.rand((n, 1, 1, 1), generator=gen) * 2 - 1) * jitter).to(x.device)
+        x = x * (1 + u) + u * shift[None, :, None, None]
+    if noise > 0:
+        x = x + noise * torch.randn(x.shape, generator=gen).to(x.device)
+    return x
+
+
+def _param_groups(net: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on matrices only: norms, biases, embeddings and the temperature are not shrunk."""
+    decay, no_decay = [], []
+    for name, p in net.named_parameters():
+        (decay if p.ndim >= 2 and "pos" not in name else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+# --------------------------------------------------------------------------- #
+# Training
+# --------------------------------------------------------------------------- #
+def train(
+    cube: xr.DataArray | np.ndarray,
+    labels: xr.DataArray | np.ndarray,
+    prompts: PromptSet | str | os.PathLike,
+    *,
+    train_mask: np.ndarray | None = None,
+    fraction: float | None = None,
+    count: int | None = None,
+    text_model: TextEncoder | str | os.PathLike | None = None,
+    text_embeddings: np.ndarray | None = None,
+    device: str = "auto",
+    progress: bool = True,
+    **options: Any,
+) -> tuple[HsigeoModel, TrainReport]:
+    """Train a prompt-anchored classifier on a scene.
+
+    Parameters
+    ----------
+    cube
+        The scene: DataArray ``(band, y, x)`` (wavelengths and nodata are taken from it) or
+        an array ``(B, H, W)``.
+    labels
+        Label values ``(y, x)``, ``0`` = unlabelled, matching the prompts' ``value`` s.
+    prompts
+        The classes: a :class:`~hsigeo.prompts.PromptSet` or the path of a prompts YAML file.
+        Its class order is the model's output order.
+    train_mask
+        Pixels that may be used for training (default: all labelled pixels, or a stratified
+        draw when ``fraction``/``count`` is given).
+    fraction, count
+        Draw a stratified training set of this share / this many pixels per class (at least
+        one per class) from ``train_mask`` (or all labelled pixels).
+    text_model
+        A :class:`~hsigeo.text.TextEncoder` or a local transformers folder (default: the
+        packaged all-MiniLM-L6-v2).
+    text_embeddings
+        Precomputed class text embeddings ``(C, T)`` instead of running a text model.
+    device
+        ``"auto"`` (CUDA with mixed precision when available, else CPU), ``"cpu"``, ``"cuda"``.
+    progress
+        Report progress per epoch (:class:`hsigeo.progress.Progress`).
+    **options
+        Any field of :class:`TrainConfig`: ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
+        ``k_hard``, ``m_semi``, ``loss`` (``"hard_negative"`` or ``"softmax"``), ``augment``,
+        ``val_fraction``, ``patience``, ``seed``, ``combine``, ``grid``, ``kernel``, ``width``,
+        ``depth``, ``heads``, ``mixer``...
+
+    Returns
+    -------
+    model : HsigeoModel
+        The trained model (weights of the best validation epoch when validating, else the last).
+    report : TrainReport
+        Curves, timings and counts.
+
+    Raises
+    ------
+    LabelError
+        When labels hold values that no prompt class has, or no training pixel is left.
+    """
+    unknown_opts = set(options) - set(DEFAULTS)
+    if unknown_opts:
+        raise TypeError(f"unknown training option(s) {sorted(unknown_opts)}; known: {sorted(DEFAULTS)}")
+    cfg = TrainConfig(**options)
+    if cfg.combine != "mean":
+        raise ValueError(f"combine must be 'mean' (one anchor per class), got {cfg.combine!r}")
+    if cfg.loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {cfg.loss!r}")
+    t_start = time.perf_counter()
+    prompt_set = _prompt_set(prompts)
+    arr, wavelengths, nodata, bad_band = _as_cube(cube)
+    lab = np.asarray(labels.values if hasattr(labels, "values") else labels)
+    if lab.shape != arr.shape[1:]:
+        raise LabelError(f"labels {lab.shape} do not match the scene grid {arr.shape[1:]}.")
+    lab = lab.astype(np.int64)
+
+    values = [c.value for c in prompt_set.classes]
+    present = set(np.unique(lab[lab > 0]).tolist())
+    unknown = sorted(present - set(values))
+    if unknown:
+        raise LabelError(
+            f"labels hold value(s) {unknown} that no class of the prompts has (values {values}); "
+            "add those classes to the prompts file or relabel them 0."
+        )
+    valid = _valid_mask(arr, nodata, bad_band)
+    pool = (lab > 0) & valid
+    if train_mask is not None:
+        pool &= np.asarray(train_mask, dtype=bool)
+    if fraction is not None or count is not None:
+        from ..sampling import stratified_split
+
+        pool, _ = stratified_split(np.where(pool, lab, 0), fraction=fraction, count=count, seed=cfg.seed)
+    if not pool.any():
+        raise LabelError("no labelled, valid training pixels (check the labels, the mask and nodata).")
+
+    # ---- pixels per class (class index = prompt order)
+    rng = np.random.default_rng(cfg.seed)
+    flat_idx = np.flatnonzero(pool.ravel())
+    cls_of = {v: i for i, v in enumerate(values)}
+    lab_idx = np.vectorize(cls_of.get, otypes=[np.int64])(lab.ravel()[flat_idx]) if flat_idx.size else flat_idx
+    by_class = {c: flat_idx[lab_idx == c] for c in range(len(values))}
+    missing = [prompt_set.classes[c].name for c, idx in by_class.items() if idx.size == 0]
+    if missing:
+        warnings.warn(f"no training pixels for class(es) {missing}; they are learnt only as negatives.", stacklevel=2)
+    tr_by, va_by = _split_validation(by_class, cfg.val_fraction, cfg.min_val_per_class, rng)
+    tr_idx = np.concatenate([tr_by[c] for c in tr_by])
+    tr_y = np.concatenate([np.full(tr_by[c].size, c) for c in tr_by])
+    va_idx = np.concatenate([va_by[c] for c in va_by])
+    va_y = np.concatenate([np.full(va_by[c].size, c) for c in va_by])
+
+    # ---- normalised, reflect-padded scene (edges exactly as at inference)
+    mean, std = scene_statistics(arr, valid)
+    bcfg = cfg.backbone(arr.shape[0])
+    r, s = bcfg.radius, bcfg.patch_size
+    norm = (arr.astype(np.float32) - mean[:, None, None]) / std[:, None, None]
+    norm[~np.isfinite(norm)] = 0.0
+    norm[:, ~valid] = 0.0
+    padded = np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect")
+
+    dev = resolve_device(device)
+    use_amp = dev.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    text_emb, text_info = _text_side(prompt_set, text_model, cfg.combine, text_embeddings)
+    net = HsigeoNet(bcfg, text_emb.shape[1]).to(dev)
+    scene_t = torch.from_numpy(padded).to(dev)
+    text_t = torch.from_numpy(text_emb).to(dev)
+    shift = torch.from_numpy(mean / std).to(dev)
+    w = arr.shape[2]
+    tr_rows, tr_cols = torch.from_numpy(tr_idx // w).to(dev), torch.from_numpy(tr_idx % w).to(dev)
+    tr_lab = torch.from_numpy(tr_y).to(dev)
+    va_rows, va_cols = torch.from_numpy(va_idx // w).to(dev), torch.from_numpy(va_idx % w).to(dev)
+    va_lab = torch.from_numpy(va_y).to(dev)
+
+    n_train = tr_idx.size
+    bs = max(1, min(cfg.batch_size, n_train))
+    steps_per_epoch = max(math.ceil(n_train / bs), cfg.min_steps_per_epoch)
+    total_steps = max(1, cfg.epochs * steps_per_epoch)
+    warmup = max(1, int(cfg.warmup_fraction * total_steps))
+    opt = torch.optim.AdamW(_param_groups(net, cfg.weight_decay), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: (i + 1) / warmup if i < warmup else 0.5 * (1 + math.cos(math.pi * (i - warmup) / max(1, total_steps - warmup)))
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+
+    history: dict[str, list[float]] = {k: [] for k in
+                                       ("epoch", "loss", "train_accuracy", "val_accuracy", "val_loss", "lr", "temperature")}
+    best = (-1.0, -math.inf)  # (val accuracy, -val loss)
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch, since_best, stopped = 0, 0, False
+    bar = None
+    if progress:
+        from ..progress import Progress
+
+        bar = Progress(cfg.epochs, "train", unit="epoch")
+    try:
+        order = rng.permutation(n_train)
+        pos = 0
+        for epoch in range(1, cfg.epochs + 1):
+            net.train()
+            loss_sum, correct, seen = 0.0, 0, 0
+            for _ in range(steps_per_epoch):
+                if pos + bs > n_train:  # reshuffle: every sample once per pass
+                    order, pos = rng.permutation(n_train), 0
+                sel = torch.from_numpy(order[pos : pos + bs]).to(dev)
+                pos += bs
+                x = _gather(scene_t, tr_rows[sel], tr_cols[sel], s)
+                if cfg.augment:
+                    x = _augment(x, gen, jitter=cfg.spectral_jitter, noise=cfg.noise, shift=shift)
+                y = tr_lab[sel]
+                with torch.autocast(device_type=dev.type, dtype=amp_dtype, enabled=use_amp):
+                    logits = net(x, text_t)
+                loss = contrastive_loss(cfg.loss, logits.float(), y, k_hard=cfg.k_hard, m_semi=cfg.m_semi,
+                                        generator=gen, label_smoothing=cfg.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                sched.step()
+                loss_sum += float(loss.detach()) * len(y)
+                correct += int((logits.detach().argmax(1) == y).sum())
+                seen += len(y)
+            val_acc, val_loss = _validate(net, scene_t, va_rows, va_cols, va_lab, text_t, s, cfg)
+            history["epoch"].append(epoch)
+            history["loss"].append(loss_sum / seen)
+            history["train_accuracy"].append(correct / seen)
+            history["val_accuracy"].append(val_acc)
+            history["val_loss"].append(val_loss)
+            history["lr"].append(float(sched.get_last_lr()[0]))
+            history["temperature"].append(float(net.scale().detach()))
+            if va_idx.size:
+                key = (val_acc, -val_loss)
+                if key >= best:  # ties go to the later epoch (further along the schedule)
+                    best, best_epoch, since_best = key, epoch, 0
+                    best_state = copy.deepcopy(net.state_dict())
+                else:
+                    since_best += 1
+            else:
+                best_epoch = epoch
+            if bar is not None:
+                post = {"loss": loss_sum / seen, "acc": correct / seen}
+                if va_idx.size:
+                    post["val"] = val_acc
+                bar.set_postfix(**post)
+                bar.update(1)
+            if cfg.patience is not None and va_idx.size and since_best >= cfg.patience:
+                stopped = True
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net = net.cpu().eval()
+
+    classes = [ClassInfo(c.value, c.name, tuple(c.colour), tuple(c.prompts)) for c in prompt_set.classes]
+    model = HsigeoModel(net=net, config=bcfg, mean=mean, std=std, classes=classes, text_embeddings=text_emb,
+                        wavelengths=wavelengths, text_model=text_info)
+    report = TrainReport(
+        config={**asdict(cfg), "fraction": fraction, "count": count, "steps_per_epoch": steps_per_epoch},
+        history=history,
+        train_seconds=time.perf_counter() - t_start,
+        n_parameters=model.n_parameters(),
+        val_accuracy=(best[0] if va_idx.size else None),
+        best_epoch=best_epoch,
+        n_train=int(n_train),
+        n_val=int(va_idx.size),
+        per_class={values[c]: [int(tr_by[c].size), int(va_by[c].size)] for c in range(len(values))},
+        device=str(dev),
+        stopped_early=stopped,
+    )
+    model.report = report.summary()
+    return model, report
+
+
+def _validate(net: HsigeoNet, scene: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, lab: torch.Tensor,
+              text: torch.Tensor, s: int, cfg: TrainConfig) -> tuple[float, float]:
+    """Validation accuracy and full-softmax loss (NaN, NaN without validation pixels)."""
+    if rows.numel() == 0:
+        return float("nan"), float("nan")
+    net.eval()
+    correct, loss_sum = 0, 0.0
+    with torch.inference_mode():
+        anchors = net.anchors(text)
+        for i in range(0, rows.numel(), 1024):
+            x = _gather(scene, rows[i : i + 1024], cols[i : i + 1024], s)
+            logits = net.logits(net.backbone.forward_patches(x), anchors).float()
+            y = lab[i : i + 1024]
+            correct += int((logits.argmax(1) == y).sum())
+            loss_sum += float(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
+    return correct / rows.numel(), loss_sum / rows.numel()

@@ -1,0 +1,294 @@
+"""The benchmark runner: identical masks for every method, scores, mean ± std, reports, CLI and script."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hsigeo import benchmark as bm
+from hsigeo.benchmark import BenchmarkConfig, Protocol, make_protocols, mean_std, score, summarize
+from hsigeo.errors import DatasetError, HsigeoError
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"height": 32, "width": 32, "bands": 24, "n_classes": 3, "seed": 0}
+
+
+def tiny_config(tmp_path: Path, **kw: Any) -> BenchmarkConfig:
+    """Synthetic scene only, two seeds, one stratified protocol + block, no figures."""
+    base = dict(datasets=("synthetic",), seeds=(0, 1), protocols=make_protocols((0.1,), block_size=8, gap=1),
+                methods=("svm", "rf"), out_dir=tmp_path / "out", synthetic=TINY, rf_trees=20, svm_C=(10.0,),
+                svm_gamma_factors=(1.0,), maps=False, fail_fast=True)
+    base.update(kw)
+    return BenchmarkConfig(**base)
+
+
+class Spy:
+    """A method that predicts the truth and records what it was given."""
+
+    calls: list[dict[str, Any]] = []
+    name = "spy"
+    parameter_note = "none"
+    n_trainable = 7
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def fit(self, cube, labels, train_mask, *, seed, prompts=None):
+        Spy.calls.append({"tag": self.tag, "train": train_mask, "seed": seed, "prompts": prompts})
+        self.labels = np.asarray(labels)
+        return self
+
+    def predict(self, cube):
+        return self.labels.copy()
+
+
+class SeedParity(Spy):
+    """Right everywhere on even seeds, 'unclassified' (0) on odd seeds: OA 1, 0, 1, 0..."""
+
+    def fit(self, cube, labels, train_mask, *, seed, prompts=None):
+        self.seed = seed
+        return super().fit(cube, labels, train_mask, seed=seed, prompts=prompts)
+
+    def predict(self, cube):
+        return self.labels.copy() if self.seed % 2 == 0 else np.zeros_like(self.labels)
+
+
+# --------------------------------------------------------------------------- #
+def test_score_hand_example():
+    labels = np.array([[1, 1, 1, 1], [2, 2, 3, 0]])
+    pred = np.array([[1, 1, 2, 0], [2, 2, 3, 3]])
+    test = np.ones_like(labels, bool)
+    s = score(pred, labels, test, [1, 2, 3])
+    assert s["n_test"] == 7  # the unlabelled pixel is ignored
+    assert s["oa"] == pytest.approx(5 / 7)
+    assert s["per_class"] == {1: 0.5, 2: 1.0, 3: 1.0}  # the 0 prediction counts as wrong
+    assert s["aa"] == pytest.approx(2.5 / 3)
+    # kappa by hand: rows (4, 2, 1), predicted columns (2, 3, 1) + 1 "other"
+    pe = (4 * 2 + 2 * 3 + 1 * 1) / 49
+    assert s["kappa"] == pytest.approx((5 / 7 - pe) / (1 - pe))
+    assert np.array(s["confusion"]).sum() == 7 and np.array(s["confusion"])[0, 3] == 1
+    only = score(pred, labels, labels == 1, [1, 2, 3])
+    assert only["per_class"][2] is None and only["aa"] == pytest.approx(0.5)
+
+
+def test_mean_std_is_sample_std():
+    s = mean_std([1.0, 2.0, 3.0, 4.0])
+    assert s["mean"] == pytest.approx(2.5) and s["std"] == pytest.approx(math.sqrt(5 / 3)) and s["n"] == 4
+    assert mean_std([0.7]) == {"mean": 0.7, "std": 0.0, "n": 1}
+    assert mean_std([None, 0.2, 0.4])["mean"] == pytest.approx(0.3)
+    assert mean_std([])["mean"] is None
+
+
+def test_summarize_skips_failed_runs():
+    runs = [
+        {"oa": 0.9, "aa": 0.8, "kappa": 0.7, "n_trainable": 10, "train_seconds": 1.0, "infer_pixels_per_s": 100.0,
+         "per_class": {"1": 1.0, "2": 0.6}},
+        {"oa": 0.7, "aa": 0.6, "kappa": 0.5, "n_trainable": 10, "train_seconds": 3.0, "infer_pixels_per_s": 300.0,
+         "per_class": {"1": 0.8, "2": None}},
+        {"error": "boom"},
+    ]
+    s = summarize(runs, [1, 2])
+    assert s["n_runs"] == 2 and s["n_failed"] == 1
+    assert s["oa"]["mean"] == pytest.approx(0.8) and s["oa"]["std"] == pytest.approx(math.sqrt(0.02))
+    assert s["per_class"]["2"] == {"mean": 0.6, "std": 0.0, "n": 1}
+    assert s["train_seconds"]["mean"] == pytest.approx(2.0)
+
+
+def test_protocols_and_parsers():
+    ps = make_protocols((0.01, 0.1))
+    assert [p.name for p in ps] == ["1%", "10%", "block"]
+    assert [p.slug for p in ps] == ["stratified1pct", "stratified10pct", "block"]
+    labels = np.zeros((40, 40), np.int32)
+    labels[:, :20], labels[:, 20:] = 1, 2
+    blk = Protocol("block", 0.2, block_size=8, gap=2)
+    tr, te = blk.split(labels, 0)
+    assert not (tr & te).any() and tr.any() and te.any()
+    tr2, te2 = blk.split(labels, 0)
+    assert np.array_equal(tr, tr2) and np.array_equal(te, te2)
+    assert bm.parse_seeds("3") == [0, 1, 2] and bm.parse_seeds("4,9") == [4, 9] and bm.parse_seeds(2) == [0, 1]
+    assert bm.parse_fractions("0.01, 5%,0.1") == [0.01, 0.05, 0.1]
+    with pytest.raises(ValueError):
+        bm.parse_fractions("1.5")
+    with pytest.raises(ValueError):
+        bm.parse_seeds("0")
+
+
+def test_all_methods_get_identical_read_only_masks(tmp_path):
+    Spy.calls = []
+    cfg = tiny_config(tmp_path, methods=("a", "b", "c"))
+    factories = {k: (lambda cfg, k=k: Spy(k)) for k in "abc"}
+    res = bm.run_benchmark(cfg, factories=factories, log=lambda m: None)
+    scene = bm.load_scene("synthetic", cfg)
+    assert len(Spy.calls) == 3 * len(cfg.seeds) * len(cfg.protocols)
+    groups = [Spy.calls[i : i + 3] for i in range(0, len(Spy.calls), 3)]
+    expected = [(p, s) for p in cfg.protocols for s in cfg.seeds]
+    for (proto, seed), group in zip(expected, groups, strict=True):
+        assert [c["tag"] for c in group] == ["a", "b", "c"]
+        train, _ = proto.split(scene.labels, seed)
+        for c in group:
+            assert c["seed"] == seed and c["train"] is group[0]["train"]  # the very same array
+            assert np.array_equal(c["train"], train) and not c["train"].flags.writeable
+            assert c["prompts"] is not None and len(c["prompts"]) == TINY["n_classes"]
+    for p in res["datasets"]["synthetic"]["protocols"].values():
+        shas = {(r["seed"], r["train_sha"], r["test_sha"]) for m in p["methods"].values() for r in m["runs"]}
+        assert shas == {(s["seed"], s["train_sha"], s["test_sha"]) for s in p["splits"]}
+        assert all(m["summary"]["oa"]["mean"] == 1.0 for m in p["methods"].values())
+
+
+def test_report_files_keys_and_mean_std(tmp_path):
+    cfg = tiny_config(tmp_path, seeds=(0, 1, 2, 3), methods=("parity", "svm"), maps=True)
+    res, paths = bm.run_and_report(cfg, factories={"parity": lambda c: SeedParity("p")}, log=lambda m: None)
+    data = json.loads(paths["json"].read_text())
+    assert "_maps" not in data
+    assert {"meta", "config", "methods", "datasets"} <= set(data)
+    assert data["meta"]["total_seconds"] > 0 and data["config"]["seeds"] == [0, 1, 2, 3]
+    d = data["datasets"]["synthetic"]
+    assert d["status"] == "ok" and set(d["classes"]) == {"1", "2", "3"} and d["shape"] == [24, 32, 32]
+    assert set(d["protocols"]) == {"stratified10pct", "block"}
+    p = d["protocols"]["stratified10pct"]
+    assert len(p["splits"]) == 4 and {"n_train", "n_test", "per_class"} <= set(p["splits"][0])
+    s = p["methods"]["parity"]["summary"]
+    assert set(s) >= {"oa", "aa", "kappa", "per_class", "n_trainable", "train_seconds", "infer_pixels_per_s"}
+    # OA per seed 1, 0, 1, 0 -> mean 0.5, sample std sqrt(1/3)
+    assert [r["oa"] for r in p["methods"]["parity"]["runs"]] == [1.0, 0.0, 1.0, 0.0]
+    assert s["oa"]["mean"] == pytest.approx(0.5) and s["oa"]["std"] == pytest.approx(math.sqrt(1 / 3))
+    assert s["per_class"]["2"]["mean"] == pytest.approx(0.5) and s["n_trainable"]["mean"] == 7
+    run = p["methods"]["svm"]["runs"][0]
+    assert {"oa", "aa", "kappa", "per_class", "confusion", "n_trainable", "train_seconds", "infer_pixels_per_s",
+            "extras"} <= set(run)
+    md = paths["markdown"].read_text()
+    assert "| method | OA % | AA % | κ × 100 | params | train s | infer px/s |" in md
+    assert "| parity | 50.00 ± 57.74 |" in md and "Per-class accuracy" in md and "## Findings" in md
+    block = paths["readme"].read_text()
+    assert "| synthetic | 10% |" in block and "indian-pines --dataset pavia-university" in block
+    assert "--fractions 0.10,0.05" in block
+    assert sorted(x.name for x in paths["maps"]) == ["synthetic_block.png", "synthetic_stratified10pct.png"]
+    assert all(x.read_bytes()[:4] == b"\x89PNG" for x in paths["maps"])
+
+
+def test_missing_cube_is_skipped_and_bad_names_fail(tmp_path):
+    empty = tmp_path / "nodata"
+    empty.mkdir()
+    cfg = tiny_config(tmp_path, datasets=("indian-pines", "synthetic"), data_dir=empty, seeds=(0,))
+    msgs: list[str] = []
+    res = bm.run_benchmark(cfg, log=msgs.append)
+    assert res["datasets"]["indian-pines"]["status"] == "skipped"
+    assert "not found" in res["datasets"]["indian-pines"]["reason"]
+    assert any("skipping indian-pines" in m for m in msgs)
+    assert res["datasets"]["synthetic"]["status"] == "ok"
+    md = bm.markdown_report(res)
+    assert "Skipped:" in md and "Not run (cube not in the data folder): indian-pines" in bm.readme_block(res)
+    with pytest.raises(DatasetError):
+        bm.run_benchmark(tiny_config(tmp_path, datasets=("atlantis",)), log=lambda m: None)
+    with pytest.raises(HsigeoError, match="unknown method"):
+        bm.run_benchmark(tiny_config(tmp_path, methods=("svm", "nope")), log=lambda m: None)
+
+
+def test_failures_are_recorded_or_raised(tmp_path):
+    class Broken(Spy):
+        def predict(self, cube):
+            raise RuntimeError("broken on purpose")
+
+    fac = {"broken": lambda c: Broken("x")}
+    res = bm.run_benchmark(tiny_config(tmp_path, methods=("broken", "rf"), fail_fast=False, seeds=(0,)),
+                           factories=fac, log=lambda m: None)
+    p = res["datasets"]["synthetic"]["protocols"]["stratified10pct"]["methods"]
+    assert "broken on purpose" in p["broken"]["runs"][0]["error"] and p["broken"]["summary"]["n_runs"] == 0
+    assert p["rf"]["summary"]["n_runs"] == 1
+    assert "failed" in bm.markdown_report(res)
+    with pytest.raises(RuntimeError, match="broken on purpose"):
+        bm.run_benchmark(tiny_config(tmp_path, methods=("broken",)), factories=fac, log=lambda m: None)
+
+
+def test_hsigeo_variants_call_train_as_agreed(tmp_path, monkeypatch):
+    """The three hsigeo variants differ only in loss and prompts; train's contract is used as documented."""
+    import hsigeo.model.training as training
+
+    seen: list[dict[str, Any]] = []
+
+    class FakeModel:
+        def __init__(self, labels):
+            self.labels = labels
+
+        def predict_array(self, cube):
+            assert isinstance(cube, np.ndarray) and cube.ndim == 3
+            return self.labels, np.ones(self.labels.shape, np.float32)
+
+    class FakeReport:
+        n_parameters = {"trainable": 1234, "text_model": 99}
+        best_epoch, history, val_accuracy, n_train, n_val = 2, {"epoch": [1, 2]}, None, 5, 0
+
+    def fake_train(cube, labels, prompts, **kw):
+        seen.append({"prompts": prompts, **kw})
+        return FakeModel(np.asarray(labels)), FakeReport()
+
+    monkeypatch.setattr(training, "train", fake_train)
+    cfg = tiny_config(tmp_path, methods=("hsigeo", "hsigeo-softmax", "hsigeo-names"), seeds=(0,),
+                      protocols=make_protocols((0.1,), block=False), hsigeo_epochs=5)
+    res = bm.run_benchmark(cfg, log=lambda m: None)
+    assert [s["loss"] for s in seen] == ["hard_negative", "softmax", "hard_negative"]
+    assert all(s["epochs"] == 5 and s["seed"] == 0 and s["progress"] is False for s in seen)
+    assert seen[0]["train_mask"] is seen[1]["train_mask"] is seen[2]["train_mask"]
+    assert seen[0]["prompts"] == seen[1]["prompts"]
+    assert all(len(c.prompts) == 1 for c in seen[2]["prompts"].classes)  # names only
+    assert seen[2]["prompts"].names == seen[0]["prompts"].names
+    runs = res["datasets"]["synthetic"]["protocols"]["stratified10pct"]["methods"]["hsigeo"]["runs"]
+    assert runs[0]["n_trainable"] == 1234 and runs[0]["extras"]["text_model_parameters"] == 99
+
+
+# --------------------------------------------------------------------------- #
+def _cli(args: list[str]):
+    from click.testing import CliRunner
+
+    from hsigeo_cli.main import cli
+
+    return CliRunner().invoke(cli, ["--progress", "none", *args], catch_exceptions=False)
+
+
+def test_cli_quick_baselines_writes_table(tmp_path):
+    out = tmp_path / "res"
+    r = _cli(["benchmark", "--quick", "--methods", "svm,rf", "--no-maps", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "| synthetic | 5% | " in r.output
+    data = json.loads((out / "results.json").read_text())
+    assert data["config"]["quick"] is True and data["config"]["methods"] == ["svm", "rf"]
+    md = (out / "results.md").read_text()
+    assert md.count("\n| svm | ") == 2  # one table row each for 5% and block
+    assert "Class maps" not in md  # --no-maps
+
+
+def test_cli_bad_values(tmp_path):
+    r = _cli(["benchmark", "--quick", "--seeds", "0", "--out", str(tmp_path)])
+    assert r.exit_code != 0 and "seeds" in r.output
+
+
+def test_script_runs(tmp_path):
+    spec = importlib.util.spec_from_file_location("accuracy_script", ROOT / "benchmarks" / "accuracy.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "s"
+    assert mod.main(["--quick", "--methods", "rf", "--no-maps", "--fractions", "0.1", "--no-block",
+                     "--out", str(out)]) == 0
+    data = json.loads((out / "results.json").read_text())
+    assert list(data["datasets"]["synthetic"]["protocols"]) == ["stratified10pct"]
+    assert mod.main(["--quick", "--methods", "nope", "--out", str(out)]) == 2
+
+
+@pytest.mark.slow
+def test_cli_quick_all_methods(tmp_path):
+    """The full quick run, hsigeo's three variants included (real training, short)."""
+    out = tmp_path / "all"
+    r = _cli(["benchmark", "--quick", "--out", str(out), "--fail-fast"])
+    assert r.exit_code == 0, r.output
+    data = json.loads((out / "results.json").read_text())
+    methods = data["datasets"]["synthetic"]["protocols"]["stratified5pct"]["methods"]
+    assert set(methods) == set(bm.DEFAULT_METHODS)
+    for m in methods.values():
+        assert m["summary"]["n_runs"] == 1 and m["summary"]["oa"]["mean"] > 0.5
+    assert (out / "maps" / "synthetic_block.png").exists()
