@@ -126,7 +126,8 @@ def run_demo(
     predicted_values = np.asarray(predicted.values if hasattr(predicted, "values") else predicted)
     reference = np.where(test_mask, labels.values, 0)
     report = evaluate(
-        predicted_values, reference, classes=prompts.class_names, out_dir=out / "report", overwrite=overwrite,
+        predicted_values, reference, classes=prompts.class_names, colours={c.value: c.colour for c in prompts.classes},
+        out_dir=out / "report", overwrite=overwrite, title="hsigeo demo: held-out test pixels",
     )
     import geopandas as gpd
 
