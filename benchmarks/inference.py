@@ -22,7 +22,7 @@ average before each run.  ``--quick`` runs 0.25 and 1 MP only;
 Usage::
 
     python benchmarks/inference.py [--quick] [--sizes 0.25 1 4 16] [--bands 200]
-                                   [--tile-size 512] [--naive-max-mp 0.25] [--model FILE] [--profile]
+                                   [--tile-size N] [--naive-max-mp 0.25] [--model FILE] [--profile]
 """
 
 from __future__ import annotations
@@ -64,10 +64,14 @@ def worker(args: argparse.Namespace) -> None:
     from hsigeo.model.modelfile import load_model
 
     model = load_model(args.model_file)
-    import torch  # noqa: F401 - imported by the model already; counted in the baseline
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)  # every mode alike
 
     baseline = psutil.Process().memory_info().rss / 2**20
     t0 = time.perf_counter()
+    stages: dict[str, float] = {}
     if args.mode == "memory":
         import rasterio
 
@@ -76,7 +80,8 @@ def worker(args: argparse.Namespace) -> None:
         with rasterio.open(args.scene) as src:
             cube = src.read()
             nodata = src.nodata
-        predict_array(cube, model, nodata=nodata, device=args.device, batch_size=args.batch_size)
+        # the model's own default batch: whole-scene strips are as wide as the scene
+        predict_array(cube, model, nodata=nodata, device=args.device, batch_size=args.memory_batch_size)
         pixels = cube.shape[1] * cube.shape[2]
     else:
         from hsigeo.inference.tiled import classify_raster
@@ -97,10 +102,12 @@ def worker(args: argparse.Namespace) -> None:
         else:
             result = run()
         pixels = result.width * result.height
+        stages = result.stage_seconds
     seconds = time.perf_counter() - t0
     print(json.dumps({
         "mode": args.mode, "pixels": pixels, "seconds": seconds, "px_per_s": pixels / seconds,
         "peak_rss_mb": _peak_rss_mb(), "baseline_rss_mb": baseline,
+        "stages": stages,
     }))
 
 
@@ -134,10 +141,15 @@ def _default_model(bands: int, out: Path) -> Path:
 def _run_worker(scene: Path, mode: str, args: argparse.Namespace, model_file: Path, out_dir: Path,
                 *, profile: bool = False) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--worker", "--scene", str(scene), "--mode", mode,
-           "--model-file", str(model_file), "--out-dir", str(out_dir), "--tile-size", str(args.tile_size),
-           "--device", args.device]
+           "--model-file", str(model_file), "--out-dir", str(out_dir), "--device", args.device]
+    if args.tile_size:
+        cmd += ["--tile-size", str(args.tile_size)]
     if args.batch_size:
         cmd += ["--batch-size", str(args.batch_size)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    if args.memory_batch_size:
+        cmd += ["--memory-batch-size", str(args.memory_batch_size)]
     if profile:
         cmd.append("--profile")
     load = os.getloadavg()[0]
@@ -160,11 +172,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="0.25 and 1 MP only")
     p.add_argument("--sizes", type=float, nargs="+", default=None, help="scene sizes in megapixels")
     p.add_argument("--bands", type=int, default=200)
-    p.add_argument("--tile-size", type=int, default=512)
+    p.add_argument("--tile-size", type=int, default=None, help="default: the library's (256 on CPU)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: torch's, one per core); 1 is steadier on a busy machine")
     p.add_argument("--naive-max-mp", type=float, default=0.25, help="largest size run with the naive path")
     p.add_argument("--memory-max-mp", type=float, default=1.0, help="largest size run whole-scene in memory")
+    p.add_argument("--memory-batch-size", type=int, default=None,
+                   help="batch of the whole-scene run (default: the model's)")
     p.add_argument("--model", type=Path, default=None, help="model file (default: untrained default model)")
     p.add_argument("--profile", action="store_true", help="cProfile the dense path on the smallest size")
     p.add_argument("--workdir", type=Path, default=None, help="where scenes go (default: a temporary folder)")
@@ -191,7 +207,8 @@ def main(argv: list[str] | None = None) -> None:
             scene = tmp_path / f"scene-{side}.tif"
             t0 = time.perf_counter()
             write_large_synthetic(scene, height=side, width=side, bands=args.bands, seed=0, progress=False)
-            print(f"wrote {side} x {side} x {args.bands} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            print(f"wrote {side} x {side} x {args.bands} in {time.perf_counter() - t0:.0f} s", file=sys.stderr,
+                  flush=True)
             modes = ["dense"]
             if mp <= args.naive_max_mp:
                 modes.append("naive")
@@ -203,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
                 rec.update(size_mp=mp, side=side)
                 rows.append(rec)
                 print(f"  {mp:g} MP {mode:<6} {rec['px_per_s']:>10,.0f} px/s  {rec['seconds']:7.1f} s  "
-                      f"peak {rec['peak_rss_mb']:7.0f} MB", file=sys.stderr)
+                      f"peak {rec['peak_rss_mb']:7.0f} MB  stages {rec['stages']}", file=sys.stderr, flush=True)
             scene.unlink()
 
     table = _table(rows)
@@ -219,7 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     out.write_text(json.dumps({
         "rows": rows, "verdict": verdict, "bands": args.bands, "tile_size": args.tile_size,
         "batch_size": args.batch_size, "device": args.device, "model": str(args.model or "untrained default"),
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "threads": args.threads or torch.get_num_threads(),
+        "machine": {"cpus": os.cpu_count(), "torch_threads_default": torch.get_num_threads(),
                     "python": platform.python_version(), "torch": torch.__version__,
                     "platform": platform.platform()},
     }, indent=2))
@@ -228,15 +246,21 @@ def main(argv: list[str] | None = None) -> None:
 
 def _table(rows: list[dict[str, Any]]) -> str:
     dense = {r["size_mp"]: r for r in rows if r["mode"] == "dense"}
-    lines = ["| size (MP) | pixels | path | seconds | px/s | peak RSS (MB) | RSS - baseline (MB) | time / dense |",
-             "|---:|---:|---|---:|---:|---:|---:|---:|"]
+    lines = ["| size (MP) | pixels | path | seconds | px/s | peak RSS (MB) | RSS - baseline (MB) | time / dense "
+             "| read / model / write / wait (s) |",
+             "|---:|---:|---|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         d = dense.get(r["size_mp"])
         ratio = f"{r['seconds'] / d['seconds']:.1f}x" if d and r["mode"] != "dense" else ""
         lines.append(f"| {r['size_mp']:g} | {r['pixels']:,} | {r['mode']} | {r['seconds']:.1f} | "
                      f"{r['px_per_s']:,.0f} | {r['peak_rss_mb']:.0f} | "
-                     f"{r['peak_rss_mb'] - r['baseline_rss_mb']:.0f} | {ratio} |")
+                     f"{r['peak_rss_mb'] - r['baseline_rss_mb']:.0f} | {ratio} | {_stages(r)} |")
     return "\n".join(lines)
+
+
+def _stages(r: dict[str, Any]) -> str:
+    st = r.get("stages") or {}
+    return " / ".join(f"{st[k]:.1f}" for k in ("read", "model", "write", "wait")) if st else ""
 
 
 def _verdict(rows: list[dict[str, Any]]) -> list[str]:

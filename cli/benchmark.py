@@ -25,14 +25,17 @@ import click
               help="Output folder (default benchmarks/results); its report files are replaced.")
 @click.option("--quick", is_flag=True,
               help="Smoke test: synthetic scene, one seed, 5% + block, short training (numbers not comparable).")
-@click.option("--hsigeo-epochs", type=click.IntRange(min=1), default=None, help="Epochs of the hsigeo variants (default 30).")
+@click.option("--hsigeo-epochs", type=click.IntRange(min=1), default=None, help="Epochs of the hsigeo variants (default: the trainer's, 60).")
 @click.option("--hybridsn-steps", type=click.IntRange(min=1), default=None,
               help="Optimiser steps of the HybridSN baseline (default 400).")
 @click.option("--maps/--no-maps", default=None, help="Write class-map figures (default: yes).")
+@click.option("--threads", type=click.IntRange(min=0), default=None,
+              help="CPU threads per method (torch, BLAS); 0 = library default. Default 1: equal compute for "
+                   "every method and stable timings on a busy machine.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failing method instead of recording the failure.")
 def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | None, fractions: str | None,
               block: bool | None, methods: str | None, out: Path | None, quick: bool, hsigeo_epochs: int | None,
-              hybridsn_steps: int | None, maps: bool | None, fail_fast: bool) -> None:
+              hybridsn_steps: int | None, maps: bool | None, threads: int | None, fail_fast: bool) -> None:
     """Compare hsigeo with baselines under one split protocol.
 
     Every method gets the same train/test masks per protocol and seed.
@@ -49,7 +52,7 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
         cfg = config_from_options(
             datasets=datasets or None, data_dir=data_dir, seeds=seeds, fractions=fractions, block=block,
             methods=methods, out=out, quick=quick, hsigeo_epochs=hsigeo_epochs, hybridsn_steps=hybridsn_steps,
-            maps=maps, fail_fast=fail_fast,
+            maps=maps, threads=threads, fail_fast=fail_fast,
         )
     except ValueError as exc:  # a malformed --seeds / --fractions value
         raise click.BadParameter(str(exc)) from exc

@@ -338,7 +338,7 @@ def _figure(size: tuple[float, float]) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size, dpi=110)
+    fig = Figure(figsize=size, dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
@@ -367,7 +367,6 @@ def plot_confusion(report: AccuracyReport, path: str | os.PathLike, *, normalize
                 if cm[i, j]:
                     ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=6,
                             color="white" if shade[i, j] > 0.6 else "black")
-    fig.tight_layout()
     fig.savefig(path)
     return Path(path)
 
@@ -412,8 +411,7 @@ def plot_class_map(predicted: np.ndarray, reference: np.ndarray, report: Accurac
 
     handles = [Patch(color=colours[i + 1], label=f"{v} {n}"[:28]) for i, (v, n) in
                enumerate(zip(values, report.names, strict=True))]
-    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0.08 + 0.03 * (len(handles) // 4), 1, 1))
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)), fontsize=7, frameon=False)
     fig.savefig(path)
     return Path(path)
 
@@ -436,7 +434,6 @@ def plot_training_curve(history: Mapping[str, Sequence[float]], path: str | os.P
     ax.set_xlabel("epoch")
     ax.set_ylim(0, 1.01)
     ax.legend(fontsize=7)
-    fig.tight_layout()
     fig.savefig(path)
     return Path(path)
 

@@ -14,6 +14,17 @@ from hsigeo.sampling import stratified_split
 VALUES = (1, 10, 14)  # non-contiguous on purpose, like Salinas-A
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: several-fold faster than two on a busy shared CPU, and as fast on a quiet one here."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def scene() -> tuple[np.ndarray, np.ndarray]:
     """A 24-band, 30 x 36 cube of three vertical field strips with distinct smooth spectra plus noise."""

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import math
 from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -280,9 +281,8 @@ def test_script_runs(tmp_path):
     assert mod.main(["--quick", "--methods", "nope", "--out", str(out)]) == 2
 
 
-@pytest.mark.slow
 def test_cli_quick_all_methods(tmp_path):
-    """The full quick run, hsigeo's three variants included (real training, short)."""
+    """The full quick run, hsigeo's three variants included (real training, short; ~10 s with one thread)."""
     out = tmp_path / "all"
     r = _cli(["benchmark", "--quick", "--out", str(out), "--fail-fast"])
     assert r.exit_code == 0, r.output
@@ -292,3 +292,38 @@ def test_cli_quick_all_methods(tmp_path):
     for m in methods.values():
         assert m["summary"]["n_runs"] == 1 and m["summary"]["oa"]["mean"] > 0.5
     assert (out / "maps" / "synthetic_block.png").exists()
+
+
+@pytest.mark.realdata
+def test_indian_pines_path_with_a_stand_in_cube(tmp_path):
+    """The IP protocol end to end on the real label map and a random cube of the published shape.
+
+    With checksum verification the stand-in is refused (a clean skip naming the sha256);
+    without it the scene runs with its 16 classes and the shipped prompts.
+    """
+    import shutil
+
+    from scipy.io import savemat
+
+    from hsigeo.datasets import find_data_dir
+
+    src = find_data_dir()
+    if src is None or not (src / "Indian_pines_gt.mat").is_file():
+        pytest.skip("Indian_pines_gt.mat not available")
+    folder = tmp_path / "gic"
+    folder.mkdir()
+    shutil.copy(src / "Indian_pines_gt.mat", folder)
+    rng = np.random.default_rng(0)
+    savemat(folder / "Indian_pines_corrected.mat",
+            {"indian_pines_corrected": rng.integers(0, 9000, (145, 145, 200), dtype=np.int16)})
+    cfg = tiny_config(tmp_path, datasets=("indian-pines",), data_dir=folder, seeds=(0,), methods=("rf",),
+                      protocols=make_protocols((0.1,), block=False))
+    res = bm.run_benchmark(cfg, log=lambda m: None)
+    assert res["datasets"]["indian-pines"]["status"] == "skipped"
+    assert "sha256" in res["datasets"]["indian-pines"]["reason"]
+    res = bm.run_benchmark(replace(cfg, verify=False), log=lambda m: None)
+    d = res["datasets"]["indian-pines"]
+    assert d["status"] == "ok" and d["shape"] == [200, 145, 145] and len(d["classes"]) == 16
+    split = d["protocols"]["stratified10pct"]["splits"][0]
+    assert split["per_class"]["9"][0] == 2 and split["n_train"] + split["n_test"] == 10249  # Oats: 10% of 20
+    assert bm.load_scene("indian-pines", replace(cfg, verify=False)).prompts is not None

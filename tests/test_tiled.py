@@ -261,3 +261,21 @@ def test_plain_progress_lines(tmp_path, small_scene, model, capsys):
         progress.set_mode(None)
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("hsigeo-progress:")]
     assert lines and lines[-1].split()[1] == "100.0"
+
+
+def test_device_choice_is_explicit():
+    import torch
+
+    from hsigeo.errors import HsigeoError
+    from hsigeo.inference.core import default_batch_size, default_tile_size, resolve_device
+
+    if torch.cuda.is_available():
+        assert resolve_device("auto") == "cuda"
+        assert default_batch_size("cuda") > default_batch_size("cpu")
+    else:
+        assert resolve_device("auto") == "cpu"
+        with pytest.raises(HsigeoError, match="sees no CUDA GPU"):
+            resolve_device("cuda")
+    assert default_tile_size("cpu") == 256
+    with pytest.raises(HsigeoError, match="unknown device"):
+        resolve_device("tpu")

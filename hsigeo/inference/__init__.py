@@ -1,1 +1,24 @@
-"""Scene-scale inference: tiled streaming over rasters on disk and lazy dask/xarray execution."""
+"""Scene-scale inference: tiled streaming over rasters on disk and lazy dask/xarray execution.
+
+- :func:`classify_raster` (:mod:`.tiled`): windowed, haloed, streaming classification of a
+  raster file into GeoTIFFs (and polygons), flat memory, atomic outputs.
+- :func:`classify_dataarray` / :func:`embed_dataarray` (:mod:`.distributed`): the same
+  computation as a lazy dask graph (``map_overlap``), for xarray scenes and dask clusters.
+- :func:`predict_array` / :func:`classify_array` (:mod:`.core`): whole-scene in-memory
+  inference, the reference both engines reproduce pixel for pixel.
+"""
+
+from __future__ import annotations
+
+from .core import classify_array, predict_array
+from .distributed import classify_dataarray, embed_dataarray
+from .tiled import ClassificationResult, classify_raster
+
+__all__ = [
+    "classify_raster",
+    "ClassificationResult",
+    "classify_dataarray",
+    "embed_dataarray",
+    "predict_array",
+    "classify_array",
+]

@@ -18,6 +18,11 @@ The model reaches dask workers as one graph key (a :class:`ModelRef`): in the
 threaded scheduler the in-memory model itself; across processes its model
 file bytes (safetensors + JSON, :mod:`hsigeo.model.modelfile`), loaded once
 per worker process and cached.
+
+CPU threads: every task runs torch with torch's own thread pool, so dask
+threads x torch threads should not exceed the cores; prefer one dask thread
+per worker process (``LocalCluster(threads_per_worker=1)``), or call
+``torch.set_num_threads(1)`` when using the threaded scheduler.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from .core import (
     class_dtype,
     class_entries,
     class_values,
+    default_batch_size,
+    default_tile_size,
     good_band_mask,
     model_digest,
     reflect_indices,
@@ -48,7 +55,6 @@ __all__ = ["classify_dataarray", "embed_dataarray", "ModelRef"]
 # (digest -> model) in each worker process, so a model is loaded once per process
 _MODEL_CACHE: dict[str, Any] = {}
 _CACHE_LOCK = threading.Lock()
-_DEFAULT_CHUNK = 512
 
 
 class ModelRef:
@@ -181,9 +187,11 @@ def _lazy_model_output(da: xr.DataArray, model: Any, *, n_out: int, embed: bool,
     da = da.transpose("band", "y", "x")
     model.check_bands(da)
     r = int(model.radius)
+    dev = resolve_device(device)
     data = da.data
     if not isinstance(data, dsa.Array):
-        data = dsa.from_array(np.asarray(data), chunks=(-1, _DEFAULT_CHUNK, _DEFAULT_CHUNK))
+        size = default_tile_size(dev)
+        data = dsa.from_array(np.asarray(data), chunks=(-1, size, size))
     data = data.rechunk((-1, _spatial_chunks(data.chunks[1], r), _spatial_chunks(data.chunks[2], r)))
     H, W = int(data.shape[1]), int(data.shape[2])
     offsets = tuple(tuple(int(v) for v in np.cumsum((0, *c))) for c in data.chunks[1:])
@@ -195,8 +203,8 @@ def _lazy_model_output(da: xr.DataArray, model: Any, *, n_out: int, embed: bool,
         chunks=((n_out,), data.chunks[1], data.chunks[2]), dtype=np.float32,
         meta=np.empty((0, 0, 0), dtype=np.float32),
         model_ref=ref, radius=r, offsets=offsets, shape=(H, W), nodata=nodata,
-        good_bands=good_band_mask(bad, int(data.shape[0])), device=resolve_device(device),
-        batch_size=batch_size, naive=naive, embed=embed,
+        good_bands=good_band_mask(bad, int(data.shape[0])), device=dev,
+        batch_size=batch_size if batch_size is not None else default_batch_size(dev), naive=naive, embed=embed,
     )
 
 
@@ -229,8 +237,10 @@ def classify_dataarray(
     Parameters
     ----------
     da
-        Scene ``("band", "y", "x")`` (numpy- or dask-backed; numpy is chunked
-        512 x 512).  Chunks smaller than ``model.radius`` are merged.
+        Scene ``("band", "y", "x")`` (numpy- or dask-backed; numpy input is
+        chunked like the tiled engine's windows, 256 x 256 on CPU).  The band
+        axis becomes one chunk; chunks smaller than ``model.radius`` are merged
+        into their neighbour.
     model
         A trained :class:`~hsigeo.model.classifier.HsigeoModel`.
     probabilities
@@ -238,7 +248,7 @@ def classify_dataarray(
     confidence
         Also return the winning class's probability.
     batch_size
-        Patches per forward pass (``None`` = the model's default).
+        Pixels per forward pass (``None``: 2048 on CPU, 65536 on CUDA).
     device
         Torch device for the tasks (``"cpu"``, ``"cuda"``, ``"auto"``).
     naive

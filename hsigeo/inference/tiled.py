@@ -53,12 +53,13 @@ from typing import Any
 import numpy as np
 
 from .._atomic import check_output
-from ..errors import HsigeoError, OutputExistsError, RasterReadError
+from ..errors import HsigeoError, RasterReadError
 from .core import (
     class_dtype,
     class_entries,
     class_values,
     default_batch_size,
+    default_tile_size,
     file_identity,
     good_band_mask,
     model_digest,
@@ -66,6 +67,7 @@ from .core import (
     resolve_device,
     run_model,
     to_class_map,
+    torch_threads,
     valid_pixels,
 )
 
@@ -98,7 +100,7 @@ class ClassificationResult:
     n_windows
         Windows processed.
     tile_size, batch_size, device, naive
-        The settings used (``batch_size`` ``None`` = the model's default).
+        The settings used.
     seconds
         Wall time of the classification (not counting vectorisation).
     pixels_per_second
@@ -110,6 +112,12 @@ class ClassificationResult:
     skipped
         True when ``resume`` found complete, matching outputs and nothing was
         recomputed.
+    stage_seconds
+        Busy time per pipeline stage: ``read`` (decompress, normalise; reader
+        thread), ``model`` (caller's thread), ``write`` (compress; writer
+        thread), and ``wait`` (the model stage idle, waiting for a tile).  The
+        stages overlap, so these add up to more than ``seconds``; a large
+        ``wait`` means reading is the bottleneck.
     model_digest
         Identity of the model (see :func:`hsigeo.inference.core.model_digest`).
     """
@@ -122,7 +130,7 @@ class ClassificationResult:
     height: int
     n_windows: int
     tile_size: int
-    batch_size: int | None
+    batch_size: int
     device: str
     naive: bool
     seconds: float
@@ -131,6 +139,7 @@ class ClassificationResult:
     class_counts: dict[int, int] = field(default_factory=dict)
     skipped: bool = False
     model_digest: str = ""
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def plan_windows(height: int, width: int, tile_size: int) -> list[tuple[int, int, int, int]]:
@@ -289,7 +298,7 @@ def classify_raster(
     confidence_path: str | os.PathLike | None = None,
     probabilities_path: str | os.PathLike | None = None,
     vector_path: str | os.PathLike | None = None,
-    tile_size: int = 512,
+    tile_size: int | None = None,
     batch_size: int | None = None,
     device: str = "auto",
     overwrite: bool = False,
@@ -297,6 +306,7 @@ def classify_raster(
     naive: bool = False,
     progress: bool = True,
     min_area: float = 0.0,
+    threads: int | None = None,
 ) -> ClassificationResult:
     """Classify a raster on disk window by window into a classification GeoTIFF.
 
@@ -316,12 +326,13 @@ def classify_raster(
     vector_path
         Optional GeoPackage of class polygons made from the result.
     tile_size
-        Window size in pixels (before the halo).  Memory per tile is about
-        ``bands * (tile_size + 2 * radius)**2 * 4`` bytes; a handful of tiles
-        are in flight.  The result does not depend on it.
+        Window size in pixels (before the halo); ``None`` = 256 on CPU, 1024
+        on CUDA (:func:`~hsigeo.inference.core.default_tile_size`).  Memory
+        per tile is about ``bands * (tile_size + 2 * radius)**2 * 4`` bytes
+        and three tiles are in flight.  The result does not depend on it.
     batch_size
-        Patches per forward pass; ``None`` = the model's default on CPU, a
-        large batch on CUDA.
+        Pixels per forward pass; ``None`` = 2048 on CPU, 65536 on CUDA
+        (:func:`~hsigeo.inference.core.default_batch_size`).
     device
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
         On CUDA the model runs under mixed precision (autocast).
@@ -337,6 +348,10 @@ def classify_raster(
         Report progress (pixels/s, ETA) through :mod:`hsigeo.progress`.
     min_area
         Smallest polygon area (map units²) kept in ``vector_path``.
+    threads
+        torch CPU threads for the run (``None``: torch's setting, normally one
+        per core).  On cores shared with other work, ``1`` is often several
+        times faster.
 
     Returns
     -------
@@ -365,7 +380,9 @@ def classify_raster(
 
     dev = resolve_device(device)
     bs = batch_size if batch_size is not None else default_batch_size(dev)
-    tile_size = int(tile_size)
+    tile_size = int(tile_size) if tile_size is not None else default_tile_size(dev)
+    if tile_size < 1:
+        raise ValueError(f"tile_size must be >= 1, not {tile_size}")
     scene = _open_scene(scene_path, model)
     digest = model_digest(model)
     run = _run_record(scene, digest)
@@ -381,13 +398,15 @@ def classify_raster(
         # an identical earlier run's output may be replaced under resume
         check_output(p, overwrite=overwrite or (resume and _run_tag(p) == run))
     if vec is not None:
-        check_output(vec, overwrite=overwrite or resume)
+        check_output(vec, overwrite=overwrite)
 
     t0 = time.perf_counter()
-    n_valid, counts, n_windows = _stream(
-        scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=bs, device=dev,
-        naive=naive, progress=progress, overwrite=True,
-    )
+    stages: dict[str, float] = {"read": 0.0, "model": 0.0, "write": 0.0, "wait": 0.0}
+    with torch_threads(threads):
+        n_valid, counts, n_windows = _stream(
+            scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=bs, device=dev,
+            naive=naive, progress=progress, overwrite=True, stages=stages,
+        )
     seconds = time.perf_counter() - t0
     if vec is not None:
         _vectorize(out_path, vec, model, min_area=min_area, overwrite=True)
@@ -397,6 +416,7 @@ def classify_raster(
         batch_size=bs, device=dev, naive=naive, seconds=seconds,
         pixels_per_second=scene.width * scene.height / max(seconds, 1e-9), n_valid=n_valid,
         class_counts=counts, skipped=False, model_digest=digest,
+        stage_seconds={k: round(v, 3) for k, v in stages.items()},
     )
 
 
@@ -461,8 +481,11 @@ def _open_outputs(scene: _Scene, model: Any, out_path: Path, extras: dict[str, P
     grid = {"width": scene.width, "height": scene.height, "crs": scene.crs, "transform": scene.transform}
     bs = _block_size(tile_size)
     entries = class_entries(model)
+    from rasterio.errors import NotGeoreferencedWarning
+
     with contextlib.ExitStack() as stack, warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)  # NotGeoreferencedWarning for CRS-less scenes
+        # a scene without CRS gives outputs without CRS; open_hsi has told the user already
+        warnings.simplefilter("ignore", category=NotGeoreferencedWarning)
         writers: dict[str, Any] = {}
         # the class map is entered first so it exits (is renamed into place) last:
         # a class map on disk then implies its extras are complete
@@ -482,8 +505,11 @@ def _open_outputs(scene: _Scene, model: Any, out_path: Path, extras: dict[str, P
 
 def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *, run: dict[str, Any],
             tile_size: int, batch_size: int | None, device: str, naive: bool, progress: bool,
-            overwrite: bool) -> tuple[int, dict[int, int], int]:
-    """Read -> model -> write every window through bounded queues; return (valid pixels, counts, windows)."""
+            overwrite: bool, stages: dict[str, float]) -> tuple[int, dict[int, int], int]:
+    """Read -> model -> write every window through bounded queues; return (valid pixels, counts, windows).
+
+    ``stages`` collects busy seconds per stage (each stage updates only its own key).
+    """
     import rasterio
 
     from ..progress import Progress
@@ -504,7 +530,9 @@ def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | 
                 for window in windows:
                     if abort.is_set():
                         return
+                    t0 = time.perf_counter()
                     item = (window, *_read_tile(src, scene, window, radius, model))
+                    stages["read"] += time.perf_counter() - t0
                     if not _put(read_q, item, abort):
                         return
             _put(read_q, _Done(), abort)
@@ -518,11 +546,13 @@ def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | 
                 if isinstance(item, _Done):
                     return
                 window, classes, conf, probs = item
+                t0 = time.perf_counter()
                 outputs["classes"].write_window(window, classes)
                 if "confidence" in outputs:
                     outputs["confidence"].write_window(window, conf)
                 if "probabilities" in outputs:
                     outputs["probabilities"].write_window(window, probs)
+                stages["write"] += time.perf_counter() - t0
                 if bar is not None:
                     bar.update(window[2] * window[3])
         except BaseException as exc:  # noqa: BLE001
@@ -543,7 +573,7 @@ def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | 
         try:
             _compute_loop(read_q, write_q, abort, writer_error, model, values, dtype, counts,
                           device=device, batch_size=batch_size, naive=naive,
-                          want_probs=extras["probabilities"] is not None)
+                          want_probs=extras["probabilities"] is not None, stages=stages)
             _put(write_q, _Done(), abort)
             threads[1].join()
             if writer_error:
@@ -564,10 +594,13 @@ def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | 
 def _compute_loop(read_q: queue.Queue, write_q: queue.Queue, abort: threading.Event,
                   writer_error: list[BaseException], model: Any, values: np.ndarray, dtype: np.dtype,
                   counts: dict[int, int], *, device: str, batch_size: int | None, naive: bool,
-                  want_probs: bool) -> None:
+                  want_probs: bool, stages: dict[str, float]) -> None:
     """The model stage: runs in the caller's thread so Ctrl-C lands here."""
     while True:
+        t0 = time.perf_counter()
         item = _get(read_q, abort)
+        t1 = time.perf_counter()
+        stages["wait"] += t1 - t0
         if isinstance(item, _Done):
             if writer_error:
                 raise writer_error[0]
@@ -583,5 +616,6 @@ def _compute_loop(read_q: queue.Queue, write_q: queue.Queue, abort: threading.Ev
             counts[v] = counts.get(v, 0) + k
         if want_probs:
             probs[:, ~valid] = np.nan
+        stages["model"] += time.perf_counter() - t1
         if not _put(write_q, (window, classes, conf, probs if want_probs else None), abort):
             raise writer_error[0] if writer_error else HsigeoError("classification aborted")

@@ -51,6 +51,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     augment: bool = True
     spectral_jitter: float = 0.05
+    border_mix: float = 0.0
+    stem_init: str = "pca"
     noise: float = 0.0
     val_fraction: float = 0.1
     min_val_per_class: int = 3
@@ -266,14 +268,37 @@ def _gather(scene: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, s: int)
     return scene[:, yy, xx].permute(1, 0, 2, 3)
 
 
+def _border_mix(x: torch.Tensor, other: torch.Tensor, gen: torch.Generator, p: float) -> torch.Tensor:
+    """Simulate field borders: replace the rows below a random cut with the rows of another patch.
+
+    With probability ``p`` per patch, rows ``r + d .. 2r`` (``d`` in ``1..r``) are taken from
+    ``other`` (patches cut at random places of the scene, labelled or not); the label stays the
+    centre's.  Most errors of a patch classifier sit on field edges, where the patch mixes the
+    field with a road, a gap or another crop that few-shot training patches never show; this
+    teaches it to trust the centre.  The dihedral transform applied afterwards turns the cut
+    into any of the four directions.
+    """
+    n, _, s, _ = x.shape
+    r = (s - 1) // 2
+    if r < 1:
+        return x
+    apply = (torch.rand(n, generator=gen) < p).to(x.device)
+    cut = r + torch.randint(1, r + 1, (n,), generator=gen).to(x.device)
+    rows = torch.arange(s, device=x.device)
+    take = apply[:, None] & (rows[None, :] >= cut[:, None])  # (n, s): rows taken from the other patch
+    return torch.where(take[:, None, :, None], other, x)
+
+
 def _augment(x: torch.Tensor, gen: torch.Generator, *, jitter: float, noise: float,
-             shift: torch.Tensor) -> torch.Tensor:
+             shift: torch.Tensor, border_mix: float = 0.0, other: torch.Tensor | None = None) -> torch.Tensor:
     """Random element of the dihedral group of the square per patch, plus spectral jitter.
 
     ``jitter`` scales a patch's raw spectrum by ``1 + u``, ``u ~ U(-jitter, jitter)``: in
     standardised units that is ``z (1 + u) + u mean/std`` (``shift`` = mean/std per band).
     """
     n = x.shape[0]
+    if border_mix > 0 and other is not None:
+        x = _border_mix(x, other, gen, border_mix)
     flips = torch.rand((n, 3), generator=gen).to(x.device) < 0.5
     x = torch.where(flips[:, 0, None, None, None], x.flip(-1), x)
     x = torch.where(flips[:, 1, None, None, None], x.flip(-2), x)
@@ -284,6 +309,37 @@ def _augment(x: torch.Tensor, gen: torch.Generator, *, jitter: float, noise: flo
     if noise > 0:
         x = x + noise * torch.randn(x.shape, generator=gen).to(x.device)
     return x
+
+
+def _pca_init(net: HsigeoNet, norm: np.ndarray, valid: np.ndarray, rng: np.random.Generator,
+              max_pixels: int = 50_000) -> None:
+    """Start the first stem layer as a whitening PCA of the scene's standardised spectra.
+
+    Unsupervised (every valid pixel, no labels): the stem then starts from the directions the
+    spectra actually vary along, with noise-dominated directions left out, which matters most
+    when only a few labelled pixels are available.
+    """
+    first = net.backbone.stem[0]
+    n_out = first.weight.shape[0]
+    pix = norm[:, valid].T  # (n, B), already centred by the scene mean
+    if pix.shape[0] > max_pixels:
+        pix = pix[rng.choice(pix.shape[0], max_pixels, replace=False)]
+    if pix.shape[0] < 2:
+        return
+    cov = np.cov(pix, rowvar=False).astype(np.float64)
+    evals, evecs = np.linalg.eigh(cov)
+    order = np.argsort(evals)[::-1]
+    k = min(n_out, evals.size)
+    evals, evecs = np.maximum(evals[order][:k], 0.0), evecs[:, order][:, :k]
+    # whiten, but cap the gain on near-zero-variance directions (pure noise otherwise)
+    gain = 1.0 / np.sqrt(evals + 1e-2 * evals[0] + 1e-6)
+    weight = np.zeros(tuple(first.weight.shape), dtype=np.float32)
+    weight[:k] = (evecs * gain).T
+    with torch.no_grad():
+        if k < n_out:  # more stem channels than bands: keep the random init on the rest
+            weight[k:] = first.weight[k:].numpy()
+        first.weight.copy_(torch.from_numpy(weight))
+        first.bias.zero_()
 
 
 def _param_groups(net: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -421,7 +477,12 @@ def train(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     text_emb, text_info = _text_side(prompt_set, text_model, cfg.combine, text_embeddings)
-    net = HsigeoNet(bcfg, text_emb.shape[1]).to(dev)
+    net = HsigeoNet(bcfg, text_emb.shape[1])
+    if cfg.stem_init == "pca":
+        _pca_init(net, norm, valid, rng)
+    elif cfg.stem_init != "random":
+        raise ValueError(f"stem_init must be 'pca' or 'random', got {cfg.stem_init!r}")
+    net = net.to(dev)
     scene_t = torch.from_numpy(padded).to(dev)
     text_t = torch.from_numpy(text_emb).to(dev)
     shift = torch.from_numpy(mean / std).to(dev)
@@ -430,6 +491,9 @@ def train(
     tr_lab = torch.from_numpy(tr_y).to(dev)
     va_rows, va_cols = torch.from_numpy(va_idx // w).to(dev), torch.from_numpy(va_idx % w).to(dev)
     va_lab = torch.from_numpy(va_y).to(dev)
+    # any valid pixel of the scene (labelled or not) can lend its patch to border mixing
+    valid_flat = np.flatnonzero(valid.ravel())
+    valid_rows, valid_cols = torch.from_numpy(valid_flat // w).to(dev), torch.from_numpy(valid_flat % w).to(dev)
 
     n_train = tr_idx.size
     bs = max(1, min(cfg.batch_size, n_train))
@@ -465,7 +529,12 @@ def train(
                 pos += bs
                 x = _gather(scene_t, tr_rows[sel], tr_cols[sel], s)
                 if cfg.augment:
-                    x = _augment(x, gen, jitter=cfg.spectral_jitter, noise=cfg.noise, shift=shift)
+                    other = None
+                    if cfg.border_mix > 0:
+                        pick = torch.randint(0, valid_rows.numel(), (len(sel),), generator=gen).to(dev)
+                        other = _gather(scene_t, valid_rows[pick], valid_cols[pick], s)
+                    x = _augment(x, gen, jitter=cfg.spectral_jitter, noise=cfg.noise, shift=shift,
+                                 border_mix=cfg.border_mix, other=other)
                 y = tr_lab[sel]
                 with torch.autocast(device_type=dev.type, dtype=amp_dtype, enabled=use_amp):
                     logits = net(x, text_t)
