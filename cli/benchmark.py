@@ -43,8 +43,9 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
     output folder and prints the README block.  For Indian Pines and Pavia
     University at the usual 10% / 5% per class:
 
-    hsigeo benchmark --dataset indian-pines --dataset pavia-university
-    --data-dir DIR --fractions 0.10,0.05 --no-block
+    \b
+      hsigeo benchmark --dataset indian-pines --dataset pavia-university \\
+          --data-dir DIR --fractions 0.10,0.05 --no-block
     """
     from hsigeo.benchmark import config_from_options, run_and_report
 

@@ -53,6 +53,7 @@ class TrainConfig:
     spectral_jitter: float = 0.05
     border_mix: float = 0.0
     stem_init: str = "pca"
+    class_balance: bool = False
     noise: float = 0.0
     val_fraction: float = 0.1
     min_val_per_class: int = 3
@@ -519,14 +520,22 @@ def train(
     try:
         order = rng.permutation(n_train)
         pos = 0
+        sample_p = None
+        if cfg.class_balance:
+            per_class = np.bincount(tr_y, minlength=len(values)).astype(np.float64)
+            sample_p = 1.0 / per_class[tr_y]
+            sample_p /= sample_p.sum()
         for epoch in range(1, cfg.epochs + 1):
             net.train()
             loss_sum, correct, seen = 0.0, 0, 0
             for _ in range(steps_per_epoch):
-                if pos + bs > n_train:  # reshuffle: every sample once per pass
-                    order, pos = rng.permutation(n_train), 0
-                sel = torch.from_numpy(order[pos : pos + bs]).to(dev)
-                pos += bs
+                if sample_p is not None:  # class-balanced draw
+                    sel = torch.from_numpy(rng.choice(n_train, bs, p=sample_p)).to(dev)
+                else:
+                    if pos + bs > n_train:  # reshuffle: every sample once per pass
+                        order, pos = rng.permutation(n_train), 0
+                    sel = torch.from_numpy(order[pos : pos + bs]).to(dev)
+                    pos += bs
                 x = _gather(scene_t, tr_rows[sel], tr_cols[sel], s)
                 if cfg.augment:
                     other = None
