@@ -60,14 +60,15 @@ def _peak_rss_mb() -> float:
 def worker(args: argparse.Namespace) -> None:
     """Run one mode on one scene; print one JSON line."""
     import psutil
+    import torch
 
+    from hsigeo.inference.core import default_threads
     from hsigeo.model.modelfile import load_model
 
     model = load_model(args.model_file)
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)  # every mode alike
+    # every mode alike: the library's default (all cores but one) unless given
+    torch.set_num_threads(args.threads or default_threads() or torch.get_num_threads())
+    threads = torch.get_num_threads()
 
     baseline = psutil.Process().memory_info().rss / 2**20
     t0 = time.perf_counter()
@@ -89,7 +90,7 @@ def worker(args: argparse.Namespace) -> None:
         def run() -> Any:
             return classify_raster(args.scene, model, Path(args.out_dir) / f"classes-{args.mode}.tif",
                                    tile_size=args.tile_size, batch_size=args.batch_size, device=args.device,
-                                   naive=args.mode == "naive", overwrite=True, progress=False)
+                                   naive=args.mode == "naive", overwrite=True, progress=False, threads=threads)
 
         if args.profile:
             import cProfile
@@ -107,7 +108,7 @@ def worker(args: argparse.Namespace) -> None:
     print(json.dumps({
         "mode": args.mode, "pixels": pixels, "seconds": seconds, "px_per_s": pixels / seconds,
         "peak_rss_mb": _peak_rss_mb(), "baseline_rss_mb": baseline,
-        "stages": stages,
+        "stages": stages, "threads": threads,
     }))
 
 
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None,
-                   help="torch threads (default: torch's, one per core); 1 is steadier on a busy machine")
+                   help="torch threads (default: the library's, all cores but one)")
     p.add_argument("--naive-max-mp", type=float, default=0.25, help="largest size run with the naive path")
     p.add_argument("--memory-max-mp", type=float, default=1.0, help="largest size run whole-scene in memory")
     p.add_argument("--memory-batch-size", type=int, default=None,
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     out.write_text(json.dumps({
         "rows": rows, "verdict": verdict, "bands": args.bands, "tile_size": args.tile_size,
         "batch_size": args.batch_size, "device": args.device, "model": str(args.model or "untrained default"),
-        "threads": args.threads or torch.get_num_threads(),
+        "threads": rows[0].get("threads") if rows else None,
         "machine": {"cpus": os.cpu_count(), "torch_threads_default": torch.get_num_threads(),
                     "python": platform.python_version(), "torch": torch.__version__,
                     "platform": platform.platform()},

@@ -31,8 +31,8 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
               help="Window size in pixels (default 256 on CPU, 1024 on CUDA). Smaller uses less memory; "
                    "the result does not change.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="CPU threads for the model (default: one per core). On a machine busy with other work, "
-                   "1 is often much faster.")
+              help="CPU threads for the model (default: all cores but one, which reads the scene). "
+                   "On a machine busy with other work, 1 is often much faster.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--resume", is_flag=True,
               help="Reuse outputs that an identical earlier run (same model, same scene file) finished; "

@@ -299,6 +299,10 @@ class RasterBlockWriter:
         """The file's internal tile windows (writing whole tiles is fastest)."""
         return [w for _, w in self._dst.block_windows(1)]
 
+    def update_tags(self, **tags: str) -> None:
+        """Record dataset metadata items (e.g. a run record) in the file being written."""
+        self._dst.update_tags(**tags)
+
     def write_window(self, window: Any, array: np.ndarray) -> None:
         """Write ``array`` into ``window``.
 

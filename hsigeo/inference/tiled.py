@@ -59,6 +59,7 @@ from .core import (
     class_entries,
     class_values,
     default_batch_size,
+    default_threads,
     default_tile_size,
     file_identity,
     good_band_mask,
@@ -258,14 +259,6 @@ def _get(q: queue.Queue, abort: threading.Event) -> Any:
     return _Done()
 
 
-def _set_tags(writer: Any, **tags: str) -> None:
-    """Record metadata items in an open output (the block writer exposes no tag API yet)."""
-    if hasattr(writer, "update_tags"):
-        writer.update_tags(**tags)
-    else:
-        writer._dst.update_tags(**tags)
-
-
 def _run_tag(path: Path) -> dict[str, Any] | None:
     """The ``HSIGEO_RUN`` record of an existing output, or ``None``."""
     import rasterio
@@ -349,9 +342,10 @@ def classify_raster(
     min_area
         Smallest polygon area (map units²) kept in ``vector_path``.
     threads
-        torch CPU threads for the run (``None``: torch's setting, normally one
-        per core).  On cores shared with other work, ``1`` is often several
-        times faster.
+        torch CPU threads during the run (``None``: all cores but one, which
+        the reader thread uses; see :func:`~hsigeo.inference.core.default_threads`).
+        Ignored on CUDA.  On cores shared with other work, ``1`` is often
+        several times faster.
 
     Returns
     -------
@@ -402,7 +396,7 @@ def classify_raster(
 
     t0 = time.perf_counter()
     stages: dict[str, float] = {"read": 0.0, "model": 0.0, "write": 0.0, "wait": 0.0}
-    with torch_threads(threads):
+    with torch_threads(threads if threads is not None else (default_threads() if dev == "cpu" else None)):
         n_valid, counts, n_windows = _stream(
             scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=bs, device=dev,
             naive=naive, progress=progress, overwrite=True, stages=stages,
@@ -580,7 +574,7 @@ def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | 
                 raise writer_error[0]
             tag = json.dumps(run, sort_keys=True)
             for w in outputs.values():
-                _set_tags(w, **{RUN_TAG: tag})
+                w.update_tags(**{RUN_TAG: tag})
         except BaseException:
             # stop both threads before the writers close and delete their temporary files
             abort.set()
