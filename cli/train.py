@@ -91,7 +91,7 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
         if value is not None:
             options[key] = value
     n_train = int(train_mask.sum())
-    click.echo(f"Training on {n_train:,} labelled pixels of {title} ({len(prompts)} classes), device {device}.",
+    click.echo(f"Training on {n_train:,} labelled pixels of {title} ({len(prompts)} classes).",
                err=True)
     model, report = train_model(cube, labels, prompts, train_mask=train_mask, device=device, progress=True,
                                 text_model=str(text_model) if text_model else None, **options)

@@ -68,6 +68,9 @@ class BackboneConfig:
         ``"class"`` (class-attention blocks, shareable) or ``"self"`` (ViT blocks).
     center_token
         Start the class token from the centre pixel's stem feature (plus a learned vector).
+    center_drop
+        Training only: probability of leaving the centre feature out of a sample's class
+        token, so the model cannot lean on the centre spectrum alone.
     dropout
         Dropout in attention outputs and MLPs (training only).
     """
@@ -84,6 +87,7 @@ class BackboneConfig:
     embed_dim: int = 64
     mixer: str = "class"
     center_token: bool = True
+    center_drop: float = 0.7
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
@@ -253,11 +257,20 @@ class SpectralSpatialBackbone(nn.Module):
         y = self.stem(x.permute(0, 2, 3, 1))
         return y.permute(0, 3, 1, 2)
 
+    def _start_token(self, center: torch.Tensor) -> torch.Tensor:
+        """Initial class token (P, D): learned vector, plus the centre pixel's feature if configured."""
+        cls = self.cls.expand(center.shape[0], -1)
+        if self.center is None:
+            return cls
+        c = self.center(center)
+        if self.training and self.config.center_drop > 0:
+            keep = torch.rand(c.shape[0], 1, device=c.device) >= self.config.center_drop
+            c = c * keep
+        return cls + c
+
     def _head(self, tokens: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
         """Self-attention head: tokens (P, T, D), centre stem features (P, C) -> (P, E)."""
-        cls = self.cls.expand(tokens.shape[0], -1)
-        if self.center is not None:
-            cls = cls + self.center(center)
+        cls = self._start_token(center)
         x = torch.cat([cls.unsqueeze(1), tokens], dim=1) + self.pos
         for blk in self.blocks:
             x = blk(x)
@@ -268,9 +281,7 @@ class SpectralSpatialBackbone(nn.Module):
         p, t, _ = kv.shape
         d, depth = self.config.width, self.config.depth
         kv = kv.view(p, t, depth, 2, d)
-        cls = self.cls.expand(p, -1)
-        if self.center is not None:
-            cls = cls + self.center(center)
+        cls = self._start_token(center)
         for i, blk in enumerate(self.blocks):
             k = kv[:, :, i, 0] + self.kv_pos[i, 0]
             v = kv[:, :, i, 1] + self.kv_pos[i, 1]

@@ -37,7 +37,39 @@ __all__ = ["TrainConfig", "TrainReport", "train", "scene_statistics", "DEFAULTS"
 
 @dataclass
 class TrainConfig:
-    """Every training hyper-parameter (the defaults are those :func:`train` uses)."""
+    """Every training hyper-parameter (the defaults are those :func:`train` uses).
+
+    Attributes
+    ----------
+    epochs
+        Passes over the training pixels (at least ``min_steps_per_epoch`` steps each, so a
+        few-shot set still gets enough optimisation steps).
+    batch_size, lr, weight_decay, warmup_fraction
+        AdamW with linear warm-up then cosine decay to 0; weight decay on matrices only.
+    k_hard, m_semi, loss, label_smoothing
+        Contrastive loss (:mod:`hsigeo.model.loss`): ``"hard_negative"`` (positive vs the
+        ``k_hard`` most similar wrong classes and ``m_semi`` random other ones) or
+        ``"softmax"`` (all classes).
+    augment, spectral_jitter, noise, border_mix
+        Training-time augmentation: the 8 flips/rotations of the patch, a per-patch
+        brightness factor ``1 +- spectral_jitter``, Gaussian noise (standardised units), and
+        the probability of replacing the far side of a patch with another scene patch.
+    stem_init
+        ``"pca"``: first stem layer starts as a whitening PCA of the scene's spectra
+        (unsupervised); ``"random"``.
+    class_balance
+        Draw batches with equal weight per class instead of per pixel.
+    val_fraction, min_val_per_class, patience
+        Share of each class's training pixels held out for validation (classes that would
+        give fewer than ``min_val_per_class`` give none), and early-stopping patience in
+        epochs (``None``: run all epochs; the best validation epoch is kept either way).
+    seed
+        Seeds weights, batches, augmentation and negative sampling.
+    combine
+        How a class's prompts become one anchor (``"mean"``).
+    stem_dim ... dropout
+        Backbone shape (:class:`~hsigeo.model.backbone.BackboneConfig`).
+    """
 
     epochs: int = 60
     min_steps_per_epoch: int = 8
@@ -72,6 +104,7 @@ class TrainConfig:
     embed_dim: int = 64
     mixer: str = "class"
     center_token: bool = True
+    center_drop: float = 0.7
     dropout: float = 0.0
 
     def backbone(self, n_bands: int) -> BackboneConfig:
@@ -79,7 +112,8 @@ class TrainConfig:
         return BackboneConfig(
             n_bands=n_bands, stem_dim=self.stem_dim, stem_layers=self.stem_layers, kernel=self.kernel,
             grid=self.grid, width=self.width, depth=self.depth, heads=self.heads, mlp_ratio=self.mlp_ratio,
-            embed_dim=self.embed_dim, mixer=self.mixer, center_token=self.center_token, dropout=self.dropout,
+            embed_dim=self.embed_dim, mixer=self.mixer, center_token=self.center_token,
+            center_drop=self.center_drop, dropout=self.dropout,
         )
 
 
