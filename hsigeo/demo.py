@@ -109,7 +109,7 @@ def run_demo(
 
     t0 = time.perf_counter()
     kwargs = {} if epochs is None else {"epochs": epochs}
-    model, _report = train(da, labels, prompts, train_mask=train_mask, seed=seed, device=device, **kwargs)
+    model, train_report = train(da, labels, prompts, train_mask=train_mask, seed=seed, device=device, **kwargs)
     model_path = save_model(model, out / "model.hsigeo", overwrite=overwrite)
     seconds["train"] = time.perf_counter() - t0
 
@@ -128,6 +128,7 @@ def run_demo(
     report = evaluate(
         predicted_values, reference, classes=prompts.class_names, colours={c.value: c.colour for c in prompts.classes},
         out_dir=out / "report", overwrite=overwrite, title="hsigeo demo: held-out test pixels",
+        history=train_report.history,
     )
     import geopandas as gpd
 

@@ -25,7 +25,8 @@ def test_demo_chain_outputs(tmp_path):
     assert set(polygons["class_name"]) <= set(prompts.names)
     assert polygons.crs.to_epsg() == 32611
     assert result.overall_accuracy > 0.9  # six well-separated classes: far above chance (1/6)
-    assert (result.report_dir / "report.json").is_file() and (result.report_dir / "confusion.png").is_file()
+    for name in ("report.json", "confusion.png", "classmap.png", "training_curve.png"):
+        assert (result.report_dir / name).is_file(), name
 
 
 def test_demo_cli_refuses_to_overwrite(tmp_path, capsys):
