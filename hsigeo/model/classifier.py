@@ -587,7 +587,10 @@ class HsigeoModel:
         new = copy.copy(self)
         new.classes = [ClassInfo(c.value, c.name, tuple(c.colour), tuple(c.prompts)) for c in prompt_set.classes]
         new.text_embeddings = np.asarray(emb, dtype=np.float32)
-        new.text_model = {**self.text_model, "id": encoder.model_id, "path": str(encoder.model_path)}
+        from ..prompts import prompt_hash
+
+        new.text_model = {**self.text_model, "id": encoder.model_id, "path": str(encoder.model_path),
+                          "prompt_hash": prompt_hash(prompt_set, encoder.model_id)}
         new._anchor_cache = {}
         new._lock = threading.Lock()
         return new
