@@ -64,7 +64,7 @@ def _load_model_and_prompts(model_path: Path | None, prompts_path: Path | None) 
     """Pick the model (saying which and why) and re-anchor it to the prompts when they differ."""
     from hsigeo.errors import ModelFileError
     from hsigeo.model.modelfile import last_model_path, load_model
-    from hsigeo.prompts import load_prompts
+    from hsigeo.text.prompts import load_prompts
 
     prompts = load_prompts(prompts_path) if prompts_path is not None else None
     if model_path is not None:

@@ -1,7 +1,7 @@
 """The ``.hsi`` DataArray accessor (registered when :mod:`hsigeo` is imported).
 
 In the rioxarray style: methods return new objects and take keyword-only
-options.  Works on scenes from :func:`hsigeo.raster.open_hsi` (dims
+options.  Works on scenes from :func:`hsigeo.io.raster.open_hsi` (dims
 ``("band", "y", "x")`` with a ``wavelength`` coordinate in nm), eager or
 dask-backed::
 
@@ -45,7 +45,7 @@ class HSIAccessor:
     def _require_wavelengths(self, what: str) -> np.ndarray:
         wl = self.wavelengths
         if wl.size == 0 or not np.isfinite(wl).any():
-            from .errors import BandMismatchError
+            from hsigeo.errors import BandMismatchError
 
             src = self._obj.attrs.get("source", "this scene")
             raise BandMismatchError(
@@ -129,8 +129,8 @@ class HSIAccessor:
 
     # -- statistics ------------------------------------------------------- #
     def valid_mask(self, **kwargs: Any) -> xr.DataArray:
-        """Valid pixels (not nodata, NaN or inf); see :func:`hsigeo.raster.valid_mask`."""
-        from .raster import valid_mask
+        """Valid pixels (not nodata, NaN or inf); see :func:`hsigeo.io.raster.valid_mask`."""
+        from hsigeo.io.raster import valid_mask
 
         return valid_mask(self._obj, **kwargs)
 
@@ -180,12 +180,12 @@ class HSIAccessor:
     # -- models (delegated to hsigeo.inference) --------------------------- #
     def classify(self, model: Any, **kwargs: Any) -> Any:
         """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`."""
-        from .inference.distributed import classify_dataarray
+        from hsigeo.inference.distributed import classify_dataarray
 
         return classify_dataarray(self._obj, model, **kwargs)
 
     def embed(self, model: Any, **kwargs: Any) -> Any:
         """Per-pixel embeddings; see :func:`hsigeo.inference.distributed.embed_dataarray`."""
-        from .inference.distributed import embed_dataarray
+        from hsigeo.inference.distributed import embed_dataarray
 
         return embed_dataarray(self._obj, model, **kwargs)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import HsigeoError
+from hsigeo.errors import HsigeoError
 
 __all__ = [
     "reflect_indices",
@@ -84,7 +84,7 @@ def reflect_indices(start: int, stop: int, n: int) -> np.ndarray:
 def good_band_mask(bad_band: Any, n_bands: int) -> np.ndarray | None:
     """Bands that decide validity: all but those flagged bad (``None`` = all).
 
-    Mirrors :func:`hsigeo.raster.valid_mask` with ``ignore_bad_bands=True``:
+    Mirrors :func:`hsigeo.io.raster.valid_mask` with ``ignore_bad_bands=True``:
     zero-filled water-absorption bands do not make a pixel invalid.
     """
     if bad_band is None:
@@ -100,7 +100,7 @@ def valid_pixels(block: np.ndarray, *, nodata: float | int | None = None,
     """Pixels with a usable spectrum in a ``(B, h, w)`` block (True = valid).
 
     A pixel is invalid when any (good) band equals ``nodata``, is NaN or is
-    infinite, the rule of :func:`hsigeo.raster.valid_mask`.
+    infinite, the rule of :func:`hsigeo.io.raster.valid_mask`.
 
     Parameters
     ----------

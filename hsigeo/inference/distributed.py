@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .core import (
+from hsigeo.inference.core import (
     class_dtype,
     class_entries,
     class_values,
@@ -104,7 +104,7 @@ class ModelRef:
 
 def _model_to_bytes(model: Any) -> bytes:
     """The model file (safetensors + JSON zip) of ``model``, as bytes."""
-    from ..model import modelfile
+    from hsigeo.model import modelfile
 
     if hasattr(modelfile, "model_bytes"):
         return modelfile.model_bytes(model)
@@ -115,7 +115,7 @@ def _model_to_bytes(model: Any) -> bytes:
 
 
 def _model_from_bytes(payload: bytes) -> Any:
-    from ..model.modelfile import load_model
+    from hsigeo.model.modelfile import load_model
 
     # load_model reads paths only; a private temporary file keeps the no-pickle loader
 
@@ -261,7 +261,7 @@ def classify_dataarray(
         (``0`` = nodata) named ``"classes"``, with the scene's CRS, transform
         and spatial coordinates, ``attrs["class_names"]`` ``{value: name}``
         and ``attrs["class_colours"]`` ``{value: "#rrggbb"}`` (the form
-        :func:`hsigeo.writers.write_classification` reads).  With
+        :func:`hsigeo.io.writers.write_classification` reads).  With
         ``probabilities`` or ``confidence``: a Dataset with ``classes`` plus
         ``probabilities`` ``("class", "y", "x")`` (coords ``class`` = value,
         ``class_name``) and/or ``confidence`` ``("y", "x")``, float32 with NaN

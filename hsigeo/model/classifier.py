@@ -32,14 +32,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import BandMismatchError
-from .backbone import BackboneConfig, SpectralSpatialBackbone
+from hsigeo.errors import BandMismatchError
+from hsigeo.model.backbone import BackboneConfig, SpectralSpatialBackbone
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from ..prompts import PromptSet
-    from ..text import TextEncoder
+    from hsigeo.text.prompts import PromptSet
+    from hsigeo.text.encoder import TextEncoder
 
 __all__ = ["ClassInfo", "TextProbe", "HsigeoNet", "HsigeoModel", "resolve_device", "MAX_LOGIT_SCALE"]
 
@@ -201,8 +201,8 @@ class HsigeoModel:
 
     @property
     def prompts(self) -> PromptSet:
-        """The classes as a :class:`~hsigeo.prompts.PromptSet` (names, values, colours, prompts)."""
-        from ..prompts import ClassPrompt, PromptSet
+        """The classes as a :class:`~hsigeo.text.prompts.PromptSet` (names, values, colours, prompts)."""
+        from hsigeo.text.prompts import ClassPrompt, PromptSet
 
         return PromptSet(tuple(ClassPrompt(c.name, c.value, c.colour, c.prompts or (c.name,)) for c in self.classes))
 
@@ -361,7 +361,7 @@ class HsigeoModel:
         if cube.ndim != 3:
             raise ValueError(f"cube must be (band, y, x), got shape {cube.shape}")
         if valid is None:
-            from ..inference.core import valid_pixels  # the rule every inference engine uses
+            from hsigeo.inference.core import valid_pixels  # the rule every inference engine uses
 
             valid = valid_pixels(cube, nodata=nodata)
         valid = np.asarray(valid, dtype=bool)
@@ -564,8 +564,8 @@ class HsigeoModel:
         ModelFileError
             When the encoder's dimension differs from the one the probe was trained on.
         """
-        from ..errors import ModelFileError
-        from ..text import TextEncoder, class_embeddings
+        from hsigeo.errors import ModelFileError
+        from hsigeo.text.encoder import TextEncoder, class_embeddings
 
         if encoder is None:
             path = self.text_model.get("path")
@@ -587,7 +587,7 @@ class HsigeoModel:
         new = copy.copy(self)
         new.classes = [ClassInfo(c.value, c.name, tuple(c.colour), tuple(c.prompts)) for c in prompt_set.classes]
         new.text_embeddings = np.asarray(emb, dtype=np.float32)
-        from ..prompts import prompt_hash
+        from hsigeo.text.prompts import prompt_hash
 
         new.text_model = {**self.text_model, "id": encoder.model_id, "path": str(encoder.model_path),
                           "prompt_hash": prompt_hash(prompt_set, encoder.model_id)}

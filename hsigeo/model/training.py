@@ -21,16 +21,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import LabelError
-from .backbone import BackboneConfig
-from .classifier import ClassInfo, HsigeoModel, HsigeoNet, resolve_device
-from .loss import LOSSES, contrastive_loss
+from hsigeo.errors import LabelError
+from hsigeo.model.backbone import BackboneConfig
+from hsigeo.model.classifier import ClassInfo, HsigeoModel, HsigeoNet, resolve_device
+from hsigeo.model.loss import LOSSES, contrastive_loss
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from ..prompts import PromptSet
-    from ..text import TextEncoder
+    from hsigeo.text.prompts import PromptSet
+    from hsigeo.text.encoder import TextEncoder
 
 __all__ = ["TrainConfig", "TrainReport", "train", "scene_statistics", "DEFAULTS"]
 
@@ -223,7 +223,7 @@ def _as_cube(cube: Any) -> tuple[np.ndarray, np.ndarray | None, float | None, np
 
 def _valid_mask(arr: np.ndarray, nodata: float | None, bad_band: np.ndarray | None) -> np.ndarray:
     """Valid pixels by the rule inference uses (:func:`hsigeo.inference.core.valid_pixels`)."""
-    from ..inference.core import good_band_mask, valid_pixels
+    from hsigeo.inference.core import good_band_mask, valid_pixels
 
     return valid_pixels(arr, nodata=nodata, good_bands=good_band_mask(bad_band, arr.shape[0]))
 
@@ -246,7 +246,7 @@ def scene_statistics(arr: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _prompt_set(prompts: Any) -> PromptSet:
-    from ..prompts import PromptSet, load_prompts
+    from hsigeo.text.prompts import PromptSet, load_prompts
 
     if isinstance(prompts, PromptSet):
         return prompts
@@ -258,7 +258,7 @@ def _prompt_set(prompts: Any) -> PromptSet:
 def _text_side(prompt_set: PromptSet, text_model: Any, combine: str,
                text_embeddings: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
     """Class text embeddings and a description of the text model that made them."""
-    from ..prompts import prompt_hash
+    from hsigeo.text.prompts import prompt_hash
 
     if text_embeddings is not None:
         emb = np.asarray(text_embeddings, dtype=np.float32)
@@ -267,7 +267,7 @@ def _text_side(prompt_set: PromptSet, text_model: Any, combine: str,
         info = {"id": "user-supplied", "path": None, "dim": int(emb.shape[1]), "n_parameters": 0, "combine": combine,
                 "prompt_hash": prompt_hash(prompt_set, "user-supplied")}
         return emb, info
-    from ..text import TextEncoder, class_embeddings
+    from hsigeo.text.encoder import TextEncoder, class_embeddings
 
     encoder = text_model if isinstance(text_model, TextEncoder) else TextEncoder(text_model)
     emb = class_embeddings(prompt_set, encoder, combine="mean")
@@ -414,7 +414,7 @@ def train(
     labels
         Label values ``(y, x)``, ``0`` = unlabelled, matching the prompts' ``value`` s.
     prompts
-        The classes: a :class:`~hsigeo.prompts.PromptSet` or the path of a prompts YAML file.
+        The classes: a :class:`~hsigeo.text.prompts.PromptSet` or the path of a prompts YAML file.
         Its class order is the model's output order.
     train_mask
         Pixels that may be used for training (default: all labelled pixels, or a stratified
@@ -423,7 +423,7 @@ def train(
         Draw a stratified training set of this share / this many pixels per class (at least
         one per class) from ``train_mask`` (or all labelled pixels).
     text_model
-        A :class:`~hsigeo.text.TextEncoder` or a local transformers folder (default: the
+        A :class:`~hsigeo.text.encoder.TextEncoder` or a local transformers folder (default: the
         packaged all-MiniLM-L6-v2).
     text_embeddings
         Precomputed class text embeddings ``(C, T)`` instead of running a text model.
@@ -478,7 +478,7 @@ def train(
     if train_mask is not None:
         pool &= np.asarray(train_mask, dtype=bool)
     if fraction is not None or count is not None:
-        from ..sampling import stratified_split
+        from hsigeo.sampling.splits import stratified_split
 
         pool, _ = stratified_split(np.where(pool, lab, 0), fraction=fraction, count=count, seed=cfg.seed)
     if not pool.any():
@@ -550,7 +550,7 @@ def train(
     best_epoch, since_best, stopped = 0, 0, False
     bar = None
     if progress:
-        from ..progress import Progress
+        from hsigeo.progress import Progress
 
         bar = Progress(cfg.epochs, "train", unit="epoch")
     try:

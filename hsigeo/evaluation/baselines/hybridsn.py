@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import as_cube, class_index, training_pixels
+from hsigeo.evaluation.baselines.base import as_cube, class_index, training_pixels
 
 __all__ = ["HybridSNBaseline"]
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import atomic_output
+from hsigeo.outputs import atomic_output
 
 __all__ = [
     "confusion_matrix",

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import as_cube, training_pixels
+from hsigeo.evaluation.baselines.base import as_cube, training_pixels
 
 __all__ = ["SVMBaseline", "RandomForestBaseline", "predict_pixels"]
 

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._atomic import atomic_output, check_output
-from .writers import normalize_classes
+from hsigeo.outputs import atomic_output, check_output
+from hsigeo.io.writers import normalize_classes
 
 __all__ = ["vectorize_classes", "write_vector", "VECTOR_DRIVERS"]
 
@@ -47,10 +47,10 @@ def vectorize_classes(
     class_da
         DataArray ``("y", "x")`` of class values with ``.rio`` georeferencing,
         or the path of a classification raster (read with
-        :func:`hsigeo.writers.read_classification`).
+        :func:`hsigeo.io.writers.read_classification`).
     classes
         Class table for the ``class_name`` column (anything
-        :func:`hsigeo.writers.normalize_classes` accepts); default
+        :func:`hsigeo.io.writers.normalize_classes` accepts); default
         ``class_da.attrs["class_names"]``; unnamed values get ``"class <v>"``.
     min_area
         Drop polygons smaller than this, in CRS units squared (m² for a
@@ -79,7 +79,7 @@ def vectorize_classes(
     if connectivity not in (4, 8):
         raise ValueError(f"connectivity must be 4 or 8, not {connectivity}")
     if isinstance(class_da, (str, os.PathLike)):
-        from .writers import read_classification
+        from hsigeo.io.writers import read_classification
 
         class_da = read_classification(class_da)
     names: dict[int, str] = dict(class_da.attrs.get("class_names", {}) or {})

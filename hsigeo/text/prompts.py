@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import PromptError
+from hsigeo.errors import PromptError
 
 __all__ = [
     "ClassPrompt",
@@ -363,7 +363,7 @@ def save_prompts(prompt_set: PromptSet, path: str | os.PathLike, *, overwrite: b
     """
     import yaml
 
-    from ._atomic import atomic_output
+    from hsigeo.outputs import atomic_output
 
     path = Path(path)
     data = prompt_set.to_dict(relative_to=path.parent)
@@ -386,7 +386,7 @@ def prompt_hash(texts: PromptSet | Sequence[str] | Sequence[Sequence[str]], mode
         class to another changes the digest), a flat list of texts, or a list
         of per-class lists.
     model_id
-        The text encoder's :attr:`~hsigeo.text.TextEncoder.model_id`.
+        The text encoder's :attr:`~hsigeo.text.encoder.TextEncoder.model_id`.
     """
     if isinstance(texts, PromptSet):
         payload: Any = [list(c.prompts) for c in texts.classes]
@@ -438,7 +438,7 @@ def colour_to_hex(rgb: Sequence[int]) -> str:
 # Validation
 # --------------------------------------------------------------------------- #
 def _shipped_dir() -> Path:
-    return Path(__file__).resolve().parent / "data" / "prompts"
+    return Path(__file__).resolve().parent.parent / "data" / "prompts"
 
 
 def _unknown_key_message(key: Any, known: Sequence[str]) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import LabelError
+from hsigeo.errors import LabelError
 
 __all__ = ["Method", "as_cube", "training_pixels", "class_index"]
 
@@ -56,7 +56,7 @@ class Method(Protocol):
         seed
             Seed for every random choice the method makes.
         prompts
-            The dataset's :class:`~hsigeo.prompts.PromptSet` (ignored by the
+            The dataset's :class:`~hsigeo.text.prompts.PromptSet` (ignored by the
             baselines).
         """
         ...

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
-from .errors import ModelFileError
+from hsigeo.errors import ModelFileError
 
 if TYPE_CHECKING:
-    from .prompts import PromptSet
+    from hsigeo.text.prompts import PromptSet
 
 __all__ = [
     "TextEncoder",
@@ -380,7 +380,7 @@ class TextEncoder:
     def model_id(self) -> str:
         """Stable identifier of the model: ``"<folder>:cfg-<sha256 of config.json>:w-<weights bytes>"``.
 
-        Stored with cached embeddings (see :func:`hsigeo.prompts.prompt_hash`);
+        Stored with cached embeddings (see :func:`hsigeo.text.prompts.prompt_hash`);
         the same model files give the same id on any machine.
         """
         return self._loaded.model_id

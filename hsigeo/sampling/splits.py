@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import LabelError
+from hsigeo.errors import LabelError
 
 __all__ = ["stratified_split", "block_split", "split_counts"]
 

@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._atomic import atomic_output
-from .errors import RasterReadError
+from hsigeo.outputs import atomic_output
+from hsigeo.errors import RasterReadError
 
 __all__ = [
     "open_hsi",
@@ -361,7 +361,7 @@ def open_hsi(
     if count < min_bands:
         raise RasterReadError(
             f"{data_path}: has {count} band(s) but a hyperspectral scene needs at least {min_bands}; "
-            "is this a label or classification raster? Use hsigeo.labels.read_labels for those."
+            "is this a label or classification raster? Use hsigeo.io.labels.read_labels for those."
         )
 
     info = dict(gdal_info)

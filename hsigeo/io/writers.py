@@ -30,7 +30,7 @@ Float rasters (:func:`write_float_raster`, :func:`open_float_writer`) are
 per-class probabilities).
 
 Every output is written to a temporary file beside the target and renamed into
-place only when complete (:func:`hsigeo._atomic.atomic_output`).  The block
+place only when complete (:func:`hsigeo.outputs.atomic_output`).  The block
 writers (:func:`open_classification_writer`, :func:`open_float_writer`) let
 tiled inference stream windows to disk::
 
@@ -56,9 +56,9 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 import xarray as xr
 
-from ._atomic import atomic_output, check_output
-from .prompts import DEFAULT_PALETTE
-from .prompts import parse_colour as _parse_colour_strict
+from hsigeo.outputs import atomic_output, check_output
+from hsigeo.text.prompts import DEFAULT_PALETTE
+from hsigeo.text.prompts import parse_colour as _parse_colour_strict
 
 __all__ = [
     "ClassEntry",
@@ -105,7 +105,7 @@ class ClassEntry:
 def parse_colour(colour: Any) -> tuple[int, int, int] | None:
     """``"#2ca02c"``, ``"2ca02c"``, ``"#2c2"`` or ``(r, g, b[, a])`` -> ``(r, g, b)``; None stays None.
 
-    Lenient front of :func:`hsigeo.prompts.parse_colour`: an alpha component is
+    Lenient front of :func:`hsigeo.text.prompts.parse_colour`: an alpha component is
     dropped and float components are rounded, as colour tables from GDAL or
     matplotlib come that way.
     """
@@ -119,7 +119,7 @@ def parse_colour(colour: Any) -> tuple[int, int, int] | None:
 def normalize_classes(classes: Any) -> list[ClassEntry]:
     """Turn any supported class description into a list of :class:`ClassEntry`.
 
-    Accepted: a :class:`hsigeo.prompts.PromptSet` (anything with ``.classes``),
+    Accepted: a :class:`hsigeo.text.prompts.PromptSet` (anything with ``.classes``),
     a sequence of objects with ``.value`` and ``.name`` (and optionally
     ``.colour`` as RGB tuple or hex string), a sequence of ``(value, name)`` or
     ``(value, name, colour)`` tuples, a mapping ``{value: name}``, or a
@@ -721,7 +721,7 @@ def read_classification(path: str | os.PathLike, *, chunks: Any = None) -> xr.Da
     """
     import rioxarray
 
-    from .errors import RasterReadError
+    from hsigeo.errors import RasterReadError
 
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
