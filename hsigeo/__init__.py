@@ -19,8 +19,9 @@ _LAZY = {
     "open_hsi": "hsigeo.io.raster",
     "load_dataset": "hsigeo.datasets.scenes",
     "load_prompts": "hsigeo.text.prompts",
-    "train": "hsigeo.model.training",
-    "load_model": "hsigeo.model.modelfile",
+    "HsigeoClassifier": "hsigeo.estimator",
+    "load_model": "hsigeo.estimator",
+    "save_model": "hsigeo.model.modelfile",
     "classify_raster": "hsigeo.inference.tiled",
     "make_synthetic_scene": "hsigeo.datasets.synthetic",
 }

@@ -179,13 +179,26 @@ class HSIAccessor:
 
     # -- models (delegated to hsigeo.inference) --------------------------- #
     def classify(self, model: Any, **kwargs: Any) -> Any:
-        """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`."""
+        """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`.
+
+        ``model`` is an :class:`~hsigeo.estimator.HsigeoClassifier` (e.g. from
+        :func:`hsigeo.load_model`) or an :class:`~hsigeo.model.classifier.HsigeoModel`.
+        """
         from hsigeo.inference.distributed import classify_dataarray
 
-        return classify_dataarray(self._obj, model, **kwargs)
+        return classify_dataarray(self._obj, _inference_model(model), **kwargs)
 
     def embed(self, model: Any, **kwargs: Any) -> Any:
         """Per-pixel embeddings; see :func:`hsigeo.inference.distributed.embed_dataarray`."""
         from hsigeo.inference.distributed import embed_dataarray
 
-        return embed_dataarray(self._obj, model, **kwargs)
+        return embed_dataarray(self._obj, _inference_model(model), **kwargs)
+
+
+def _inference_model(model: Any) -> Any:
+    """The model the engines run: an estimator's fitted ``model_``, or the model itself."""
+    from hsigeo.estimator import HsigeoClassifier
+
+    if isinstance(model, HsigeoClassifier):
+        return model.fitted_model()
+    return model

@@ -75,7 +75,7 @@ def test_model_named_by_prompts(files, tmp_path, capsys):
 
 
 def test_last_trained_model_is_used(files, tmp_path, capsys):
-    from hsigeo.model.modelfile import remember_model
+    from hsigeo_cli.state import remember_model
 
     remember_model(files["model"])
     code, _, err = _run(capsys, "--progress", "none", "classify", str(files["scene"]), "-o", str(tmp_path / "c.tif"))

@@ -11,7 +11,7 @@ import rasterio
 
 from _inference_models import NODATA, assert_same_classes, random_cube, tiny_model, write_scene
 from hsigeo.errors import BandMismatchError, OutputExistsError, RasterReadError
-from hsigeo.inference.core import class_values, predict_array, reflect_indices, to_class_map
+from hsigeo.inference.core import class_values, predict_proba_array, reflect_indices, to_class_map
 from hsigeo.inference.tiled import RUN_TAG, classify_raster, plan_windows
 
 H, W = 157, 203  # not a multiple of the tile size
@@ -45,7 +45,7 @@ def small_scene(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reference(cube, model):
     """Whole-scene in-memory probabilities (NaN at nodata)."""
-    return predict_array(cube, model, nodata=NODATA)
+    return predict_proba_array(cube, model, nodata=NODATA)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_tiled_equals_whole_scene(tiled_run, reference, model):
 
 def test_tile_size_does_not_change_result(tmp_path, small_scene, model):
     with rasterio.open(small_scene) as src:
-        want = predict_array(src.read(), model, nodata=NODATA)
+        want = predict_proba_array(src.read(), model, nodata=NODATA)
     for tile in (7, 16, 100):
         classify_raster(small_scene, model, tmp_path / f"c{tile}.tif", probabilities_path=tmp_path / f"p{tile}.tif",
                         tile_size=tile, progress=False)
@@ -165,7 +165,7 @@ def test_scene_smaller_than_patch(tmp_path, model):
     classify_raster(scene, model, tmp_path / "c.tif", probabilities_path=tmp_path / "p.tif", tile_size=2,
                     progress=False)
     probs, _, _ = _read(tmp_path / "p.tif")
-    np.testing.assert_allclose(probs, predict_array(cube, model, nodata=NODATA), atol=1e-5)
+    np.testing.assert_allclose(probs, predict_proba_array(cube, model, nodata=NODATA), atol=1e-5)
 
 
 def test_vector_output(tmp_path, small_scene, model):

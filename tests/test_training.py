@@ -7,6 +7,7 @@ import pytest
 
 from _model_helpers import TINY, block_scene, prompt_set, text_embeddings
 from hsigeo.errors import LabelError
+from hsigeo.inference.core import classify_array
 from hsigeo.model.training import DEFAULTS, TrainReport, scene_statistics, train
 from hsigeo.sampling.splits import stratified_split
 
@@ -28,7 +29,7 @@ def trained(scene):
 def test_accuracy_well_above_chance(scene, trained):
     cube, labels, _ = scene
     model, report, test_mask = trained
-    values, conf = model.predict_array(cube)
+    values, conf = classify_array(cube, model)
     oa = float(np.mean(values[test_mask] == labels[test_mask]))
     assert oa >= 0.9, oa  # chance is 0.25
     assert conf.min() > 0.25 - 1e-6 and conf.max() <= 1.0 + 1e-6

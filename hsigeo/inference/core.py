@@ -11,8 +11,8 @@ engine must
 * fill halo pixels that lie outside the scene exactly as ``numpy.pad(...,
   mode="reflect")`` of the *whole* scene would (:func:`reflect_indices`).
 
-:func:`predict_array` is that whole-scene reference, for scenes that fit in
-memory.
+:func:`predict_proba_array` (with :func:`classify_array` and :func:`embed_array`)
+is that whole-scene reference, for scenes that fit in memory.
 """
 
 from __future__ import annotations
@@ -23,11 +23,14 @@ import json
 import math
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hsigeo.errors import HsigeoError
+
+if TYPE_CHECKING:
+    from hsigeo.inference.protocol import InferenceModel
 
 __all__ = [
     "reflect_indices",
@@ -43,8 +46,9 @@ __all__ = [
     "class_entries",
     "class_dtype",
     "to_class_map",
-    "predict_array",
+    "predict_proba_array",
     "classify_array",
+    "embed_array",
     "model_digest",
 ]
 
@@ -230,14 +234,15 @@ def _autocast(device: str) -> Iterator[None]:
         yield
 
 
-def run_model(model: Any, tile: np.ndarray, *, device: str = "cpu", batch_size: int | None = None,
+def run_model(model: InferenceModel, tile: np.ndarray, *, device: str = "cpu", batch_size: int | None = None,
               naive: bool = False, embed: bool = False) -> np.ndarray:
     """Run ``model.predict_tile`` (or ``embed_tile``) on one normalised, haloed tile.
 
     Parameters
     ----------
     model
-        An :class:`~hsigeo.model.classifier.HsigeoModel` (or anything with its contract).
+        Any :class:`~hsigeo.inference.protocol.InferenceModel` (e.g. an
+        :class:`~hsigeo.model.classifier.HsigeoModel`).
     tile
         ``float32 (B, h + 2r, w + 2r)``, already normalised.
     device
@@ -270,12 +275,12 @@ def run_model(model: Any, tile: np.ndarray, *, device: str = "cpu", batch_size: 
 # --------------------------------------------------------------------------- #
 # Classes
 # --------------------------------------------------------------------------- #
-def class_values(model: Any) -> np.ndarray:
+def class_values(model: InferenceModel) -> np.ndarray:
     """Label value of each class, in the model's class (probability band) order."""
     return np.asarray([int(c.value) for c in model.classes], dtype=np.int64)
 
 
-def class_entries(model: Any) -> list[tuple[int, str, tuple[int, int, int]]]:
+def class_entries(model: InferenceModel) -> list[tuple[int, str, tuple[int, int, int]]]:
     """``(value, name, (r, g, b))`` per class, in class order (what the writers take)."""
     out = []
     for c in model.classes:
@@ -284,7 +289,7 @@ def class_entries(model: Any) -> list[tuple[int, str, tuple[int, int, int]]]:
     return out  # type: ignore[return-value]
 
 
-def class_dtype(model: Any) -> np.dtype:
+def class_dtype(model: InferenceModel) -> np.dtype:
     """Smallest unsigned type that holds every class value (and nodata 0)."""
     return np.dtype(np.uint8 if int(class_values(model).max(initial=0)) <= 255 else np.uint16)
 
@@ -309,10 +314,26 @@ def to_class_map(probs: np.ndarray, values: np.ndarray, valid: np.ndarray | None
 # --------------------------------------------------------------------------- #
 # Whole-scene reference
 # --------------------------------------------------------------------------- #
-def predict_array(cube: np.ndarray, model: Any, *, nodata: float | int | None = None,
-                  bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "cpu",
-                  batch_size: int | None = None, naive: bool = False, embed: bool = False) -> np.ndarray:
-    """Whole-scene in-memory inference: the reference the tiled and dask engines reproduce.
+def _whole_scene(cube: np.ndarray, model: InferenceModel, *, nodata: float | int | None,
+                 bad_band: Sequence[bool] | np.ndarray | None, device: str, batch_size: int | None, naive: bool,
+                 embed: bool) -> np.ndarray:
+    """The one whole-scene pass: normalise, reflect-pad by ``model.radius``, run as one tile."""
+    cube = np.asarray(cube)
+    if cube.ndim != 3:
+        raise ValueError(f"whole-scene inference needs a (band, y, x) cube; got shape {cube.shape}")
+    r = int(model.radius)
+    valid = valid_pixels(cube, nodata=nodata, good_bands=good_band_mask(bad_band, cube.shape[0]))
+    norm = model.normalize(cube, valid)
+    tile = np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect") if r else norm
+    out = run_model(model, tile, device=resolve_device(device), batch_size=batch_size, naive=naive, embed=embed)
+    out[:, ~valid] = np.nan
+    return out
+
+
+def predict_proba_array(cube: np.ndarray, model: InferenceModel, *, nodata: float | int | None = None,
+                        bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "cpu",
+                        batch_size: int | None = None, naive: bool = False) -> np.ndarray:
+    """Class probabilities of an in-memory scene: the reference the tiled and dask engines reproduce.
 
     The scene is normalised, reflect-padded by ``model.radius`` (numpy
     ``mode="reflect"``) and run as a single tile.
@@ -325,38 +346,47 @@ def predict_array(cube: np.ndarray, model: Any, *, nodata: float | int | None = 
         The model.
     nodata, bad_band
         How invalid pixels are recognised (see :func:`valid_pixels`).
-    device, batch_size, naive, embed
+    device, batch_size, naive
         As in :func:`run_model`.
 
     Returns
     -------
     numpy.ndarray
-        ``float32 (C, H, W)`` probabilities (or ``(E, H, W)`` embeddings),
-        NaN at invalid pixels.
+        ``float32 (C, H, W)`` probabilities summing to 1 over classes, NaN at invalid pixels.
     """
-    cube = np.asarray(cube)
-    if cube.ndim != 3:
-        raise ValueError(f"predict_array needs a (band, y, x) cube; got shape {cube.shape}")
-    r = int(model.radius)
-    valid = valid_pixels(cube, nodata=nodata, good_bands=good_band_mask(bad_band, cube.shape[0]))
-    norm = model.normalize(cube, valid)
-    tile = np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect") if r else norm
-    out = run_model(model, tile, device=resolve_device(device), batch_size=batch_size, naive=naive, embed=embed)
-    out[:, ~valid] = np.nan
-    return out
+    return _whole_scene(cube, model, nodata=nodata, bad_band=bad_band, device=device, batch_size=batch_size,
+                        naive=naive, embed=False)
 
 
-def classify_array(cube: np.ndarray, model: Any, **kwargs: Any) -> np.ndarray:
-    """Class map ``(H, W)`` of an in-memory scene (0 = nodata); ``kwargs`` as :func:`predict_array`."""
-    probs = predict_array(cube, model, **kwargs)
-    classes, _ = to_class_map(probs, class_values(model), dtype=class_dtype(model))
-    return classes
+def embed_array(cube: np.ndarray, model: InferenceModel, *, nodata: float | int | None = None,
+                bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "cpu",
+                batch_size: int | None = None, naive: bool = False) -> np.ndarray:
+    """Unit pixel embeddings ``float32 (E, H, W)`` of an in-memory scene, NaN at invalid pixels.
+
+    Arguments as :func:`predict_proba_array`.
+    """
+    return _whole_scene(cube, model, nodata=nodata, bad_band=bad_band, device=device, batch_size=batch_size,
+                        naive=naive, embed=True)
+
+
+def classify_array(cube: np.ndarray, model: InferenceModel, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Class map and confidence of an in-memory scene (``kwargs`` as :func:`predict_proba_array`).
+
+    Returns
+    -------
+    classes : numpy.ndarray
+        ``(H, W)`` class values in :func:`class_dtype`, ``0`` at invalid pixels.
+    confidence : numpy.ndarray
+        ``float32 (H, W)`` probability of the winning class, NaN at invalid pixels.
+    """
+    probs = predict_proba_array(cube, model, **kwargs)
+    return to_class_map(probs, class_values(model), dtype=class_dtype(model))
 
 
 # --------------------------------------------------------------------------- #
 # Identity
 # --------------------------------------------------------------------------- #
-def model_digest(model: Any) -> str:
+def model_digest(model: InferenceModel) -> str:
     """A short hash identifying the model's weights, normalisation and classes.
 
     Uses ``model.digest`` / ``model.fingerprint`` when the model provides one,

@@ -3,7 +3,7 @@
 :func:`classify_dataarray` and :func:`embed_dataarray` build a dask graph with
 :func:`dask.array.map_overlap` (depth = ``model.radius`` on ``y`` and ``x``)
 and compute nothing until asked.  The result equals whole-scene inference
-(:func:`hsigeo.inference.core.predict_array`) pixel for pixel:
+(:func:`hsigeo.inference.core.predict_proba_array`) pixel for pixel:
 
 * dask's ``boundary="reflect"`` repeats the edge pixel (numpy's
   ``"symmetric"``) while whole-scene inference pads with numpy's
@@ -30,7 +30,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -49,6 +49,9 @@ from hsigeo.inference.core import (
     to_class_map,
     valid_pixels,
 )
+
+if TYPE_CHECKING:
+    from hsigeo.inference.protocol import InferenceModel
 
 __all__ = ["classify_dataarray", "embed_dataarray", "ModelRef"]
 
@@ -72,7 +75,7 @@ class ModelRef:
         The model to ship.
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: InferenceModel) -> None:
         self._model: Any = model
         self.digest = model_digest(model)
         self._payload: bytes | None = None
@@ -102,7 +105,7 @@ class ModelRef:
         return self._model
 
 
-def _model_to_bytes(model: Any) -> bytes:
+def _model_to_bytes(model: InferenceModel) -> bytes:
     """The model file (safetensors + JSON zip) of ``model``, as bytes."""
     from hsigeo.model import modelfile
 
@@ -176,7 +179,7 @@ def _spatial_chunks(chunks: tuple[int, ...], radius: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _lazy_model_output(da: xr.DataArray, model: Any, *, n_out: int, embed: bool, batch_size: int | None,
+def _lazy_model_output(da: xr.DataArray, model: InferenceModel, *, n_out: int, embed: bool, batch_size: int | None,
                        device: str, naive: bool) -> Any:
     """The dask array ``(n_out, y, x)`` of probabilities or embeddings (NaN at invalid pixels)."""
     import dask
@@ -224,7 +227,7 @@ def _spatial_coords(da: xr.DataArray) -> dict[str, Any]:
 
 def classify_dataarray(
     da: xr.DataArray,
-    model: Any,
+    model: InferenceModel,
     *,
     probabilities: bool = False,
     confidence: bool = False,
@@ -301,7 +304,7 @@ def classify_dataarray(
 
 def embed_dataarray(
     da: xr.DataArray,
-    model: Any,
+    model: InferenceModel,
     *,
     batch_size: int | None = None,
     device: str = "cpu",
@@ -328,7 +331,7 @@ def embed_dataarray(
     return _georef(out, da, nodata=np.nan)
 
 
-def _embedding_size(model: Any) -> int:
+def _embedding_size(model: InferenceModel) -> int:
     """Embedding length: the model's attribute when it has one, else from a one-pixel probe."""
     for name in ("embed_dim", "embedding_dim", "embedding_size"):
         value = getattr(model, name, None)

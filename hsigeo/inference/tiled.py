@@ -48,7 +48,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -71,6 +71,9 @@ from hsigeo.inference.core import (
     torch_threads,
     valid_pixels,
 )
+
+if TYPE_CHECKING:
+    from hsigeo.inference.protocol import InferenceModel
 
 __all__ = ["classify_raster", "ClassificationResult", "plan_windows", "RUN_TAG"]
 
@@ -170,7 +173,7 @@ class _Scene:
     good_bands: np.ndarray | None
 
 
-def _open_scene(path: Path, model: Any) -> _Scene:
+def _open_scene(path: Path, model: InferenceModel) -> _Scene:
     """Open the scene's metadata (no pixels), check its bands against the model."""
     from hsigeo.io.raster import open_hsi
 
@@ -187,7 +190,7 @@ def _open_scene(path: Path, model: Any) -> _Scene:
 
 
 def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radius: int,
-               model: Any) -> tuple[np.ndarray, np.ndarray]:
+               model: InferenceModel) -> tuple[np.ndarray, np.ndarray]:
     """Read one window plus halo; return the normalised tile and the window's validity.
 
     Rows/columns of the halo outside the scene are gathered by reflection, so
@@ -285,7 +288,7 @@ def _block_size(tile_size: int) -> int:
 # --------------------------------------------------------------------------- #
 def classify_raster(
     scene_path: str | os.PathLike,
-    model: Any,
+    model: InferenceModel,
     out_path: str | os.PathLike,
     *,
     confidence_path: str | os.PathLike | None = None,
@@ -456,7 +459,7 @@ def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], scene
     )
 
 
-def _vectorize(classes_path: Path, vector_path: Path, model: Any, *, min_area: float, overwrite: bool) -> None:
+def _vectorize(classes_path: Path, vector_path: Path, model: InferenceModel, *, min_area: float, overwrite: bool) -> None:
     """Polygonise the finished class raster into a GeoPackage."""
     from hsigeo.io.vectors import vectorize_classes, write_vector
     from hsigeo.io.writers import read_classification
@@ -467,7 +470,7 @@ def _vectorize(classes_path: Path, vector_path: Path, model: Any, *, min_area: f
 
 
 @contextlib.contextmanager
-def _open_outputs(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *,
+def _open_outputs(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *,
                   tile_size: int, overwrite: bool) -> Iterator[dict[str, Any]]:
     """Open the block writers; all files appear together, only if the block exits cleanly."""
     from hsigeo.io.writers import open_classification_writer, open_float_writer
@@ -497,7 +500,7 @@ def _open_outputs(scene: _Scene, model: Any, out_path: Path, extras: dict[str, P
         yield writers
 
 
-def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *, run: dict[str, Any],
+def _stream(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *, run: dict[str, Any],
             tile_size: int, batch_size: int | None, device: str, naive: bool, progress: bool,
             overwrite: bool, stages: dict[str, float]) -> tuple[int, dict[int, int], int]:
     """Read -> model -> write every window through bounded queues; return (valid pixels, counts, windows).
@@ -586,7 +589,7 @@ def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | 
 
 
 def _compute_loop(read_q: queue.Queue, write_q: queue.Queue, abort: threading.Event,
-                  writer_error: list[BaseException], model: Any, values: np.ndarray, dtype: np.dtype,
+                  writer_error: list[BaseException], model: InferenceModel, values: np.ndarray, dtype: np.dtype,
                   counts: dict[int, int], *, device: str, batch_size: int | None, naive: bool,
                   want_probs: bool, stages: dict[str, float]) -> None:
     """The model stage: runs in the caller's thread so Ctrl-C lands here."""
