@@ -78,7 +78,8 @@ def _param_line(results: Mapping[str, Any]) -> str:
                     counts[m] = n
     if not counts:
         return ""
-    return "Trainable parameters (first dataset): " + ", ".join(f"{m} {format_count(n)}" for m, n in counts.items()) + "."
+    listed = ", ".join(f"{m} {format_count(n)}" for m, n in counts.items())
+    return f"Trainable parameters (first dataset): {listed}."
 
 
 def write_readme_block(results: Mapping[str, Any], out_dir: str | os.PathLike) -> Path:

@@ -33,6 +33,7 @@ from hsigeo.errors import HsigeoError, LabelError
 if TYPE_CHECKING:
     from hsigeo.inference.tiled import ClassificationResult
     from hsigeo.model.classifier import HsigeoModel
+    from hsigeo.model.training import TrainReport
     from hsigeo.text.encoder import TextEncoder
     from hsigeo.text.prompts import PromptSet
 
@@ -299,13 +300,13 @@ class HsigeoClassifier:
     @classmethod
     def from_model(cls, model: HsigeoModel, *, device: str = "auto") -> HsigeoClassifier:
         """A fitted estimator around a trained model; parameters from the model's training record."""
-        from hsigeo.model.training import DEFAULTS, TrainReport
+        from hsigeo.model.training import DEFAULTS
 
         summary = dict(model.report or {})
         recorded = summary.get("config") or {}
         clf = cls(device=device, **{k: v for k, v in recorded.items() if k in DEFAULTS})
         clf._set_model(model)
-        clf.report_ = TrainReport.from_summary(summary)
+        clf.report_ = _report_from_summary(summary)
         return clf
 
 
@@ -327,6 +328,16 @@ def load_model(path: str | os.PathLike, *, device: str = "auto") -> HsigeoClassi
     from hsigeo.model import modelfile
 
     return HsigeoClassifier.from_model(modelfile.load_model(path), device=device)
+
+
+def _report_from_summary(summary: dict[str, Any]) -> TrainReport:
+    """The training report as far as a model file keeps it (no curves, no per-class counts)."""
+    from hsigeo.model.training import TrainReport
+
+    return TrainReport(config=dict(summary.get("config") or {}), train_seconds=float(summary.get("train_seconds") or 0),
+                       n_parameters=dict(summary.get("n_parameters") or {}), val_accuracy=summary.get("val_accuracy"),
+                       best_epoch=int(summary.get("best_epoch") or 0), n_train=int(summary.get("n_train") or 0),
+                       n_val=int(summary.get("n_val") or 0), device=str(summary.get("device") or "cpu"))
 
 
 def _open(scene: Scene | str | os.PathLike) -> Scene:

@@ -67,7 +67,8 @@ def _isolated_home(home, monkeypatch):
 def trained(synthetic_scene, tmp_path_factory, home):
     """`hsigeo train` on 30 % of the labels (the rest scores the report)."""
     d = tmp_path_factory.mktemp("train")
-    with pytest.MonkeyPatch.context() as mp:
+    # the synthetic crop has no labelled Water pixel: training says so and goes on
+    with pytest.MonkeyPatch.context() as mp, pytest.warns(UserWarning, match=r"class\(es\) \['Water'\]"):
         mp.setenv("HSIGEO_HOME", str(home))
         main(["--progress", "none", "train", str(synthetic_scene.scene_path),
               "--labels", str(synthetic_scene.labels_path), "--prompts", str(synthetic_scene.prompts_path),
@@ -102,7 +103,8 @@ def test_train_report_is_consistent(trained, synthetic_scene):
     extra = report["extra"]
     assert extra["train_pixels"] == int(train_mask.sum()) and extra["test_pixels"] == int(test_mask.sum())
     assert report["n_samples"] == int(test_mask.sum())  # held-out pixels only
-    assert read_metadata(trained / "m.hsigeo")["training"]["n_train"] == int(train_mask.sum())
+    training = read_metadata(trained / "m.hsigeo")["training"]
+    assert training["n_train"] + training["n_val"] == int(train_mask.sum()) and training["n_val"] > 0  # 10 % validation
     assert report["overall_accuracy"] > 0.5  # five classes: chance is 0.2
     for name in ("report.md", "confusion.png", "classmap.png", "training_curve.png"):
         assert (trained / "m_report" / name).stat().st_size > 100, name

@@ -142,7 +142,9 @@ def test_outputs_georeferenced_and_described(tiled_run, scene, model):
         assert dst.colormap(1)[10][:3] == model.classes[0].colour
     with rasterio.open(out / "probs.tif") as dst:
         assert dst.descriptions == tuple(c.name for c in model.classes) and dst.dtypes[0] == "float32"
-    assert (out / "classes.qml").exists()  # QGIS style beside the class map
+    qml = (out / "classes.qml").read_text(encoding="utf-8")  # QGIS style beside the class map
+    for c in model.classes:
+        assert f'<paletteEntry value="{c.value}" color="#{bytes(c.colour).hex()}"' in qml and c.name in qml
 
 
 def test_dense_matches_naive(tmp_path, model):
@@ -221,7 +223,15 @@ def test_rerun_needs_overwrite_and_resume_skips(tmp_path, small_scene, model):
                             tile_size=64, progress=False)
     assert again.skipped and target.stat().st_mtime_ns == mtime
     assert again.class_counts == first.class_counts
-    assert (tmp_path / "v.gpkg").exists()  # a missing extra is made
+    import geopandas as gpd
+
+    polygons = gpd.read_file(tmp_path / "v.gpkg")  # a missing extra is made, from the existing class map
+    with rasterio.open(target) as dst:
+        classified = dst.read(1)
+        assert polygons.crs == dst.crs
+    counts = {int(v): int(n) for v, n in zip(*np.unique(classified[classified > 0], return_counts=True), strict=True)}
+    areas = polygons.groupby("class_id")["area"].sum()
+    assert {int(v): round(a / 4.0) for v, a in areas.items()} == counts  # 2 m pixels: 4 m² each
     # another model's output is never taken as done
     with pytest.raises(OutputExistsError):
         classify_raster(scene, tiny_model(seed=5), target, resume=True, tile_size=64, progress=False)

@@ -107,7 +107,8 @@ def markdown_report(results: Mapping[str, Any]) -> str:
                     continue
                 oa = format_pm(s["oa"])
                 oa = f"**{oa}**" if m == best else oa
-                lines.append(f"| {m} | {oa} | {format_pm(s['aa'])} | {format_pm(s['kappa'])} | {format_count(s['n_trainable']['mean'])} "
+                lines.append(f"| {m} | {oa} | {format_pm(s['aa'])} | {format_pm(s['kappa'])} "
+                             f"| {format_count(s['n_trainable']['mean'])} "
                              f"| {s['train_seconds']['mean']:.1f} | {format_count(s['infer_pixels_per_s']['mean'])} |")
             lines += ["", "Per-class accuracy %:", ""]
             names = list(p["methods"])

@@ -183,14 +183,6 @@ class TrainReport:
         d["trainable_share"] = self.trainable_share
         return d
 
-    @classmethod
-    def from_summary(cls, summary: dict[str, Any]) -> TrainReport:
-        """The report as far as a model file keeps it (:meth:`summary`; no curves, no per-class counts)."""
-        return cls(config=dict(summary.get("config") or {}), train_seconds=float(summary.get("train_seconds") or 0.0),
-                   n_parameters=dict(summary.get("n_parameters") or {}), val_accuracy=summary.get("val_accuracy"),
-                   best_epoch=int(summary.get("best_epoch") or 0), n_train=int(summary.get("n_train") or 0),
-                   n_val=int(summary.get("n_val") or 0), device=str(summary.get("device") or "cpu"))
-
     def summary(self) -> dict[str, Any]:
         """Short JSON-able summary stored in model files (no per-epoch curves)."""
         last = {k: (v[-1] if v else None) for k, v in self.history.items()}
