@@ -57,6 +57,9 @@ def test_fit_returns_self_with_fitted_attributes(fitted, synthetic_scene, synthe
     assert len(clf.report_.history["epoch"]) == TINY["epochs"]
     assert clf.report_.n_train == sum(v[0] for v in clf.report_.per_class.values()) > 0
     assert clf.model_.config.width == 16 and clf.model_.config.n_bands == synthetic_scene_kw["bands"]
+    from hsigeo.inference import InferenceModel
+
+    assert isinstance(clf.model_, InferenceModel)  # what every inference engine takes
 
 
 def test_predict_dataarray_is_georeferenced_and_accurate(fitted, scene, labels):
