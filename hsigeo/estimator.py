@@ -228,7 +228,9 @@ class HsigeoClassifier:
 
         model, scene = self.fitted_model(), _open(scene)
         if isinstance(scene, xr.DataArray):
-            return _eager_like(scene, classify_dataarray(scene, model, device=self.device, batch_size=batch_size))
+            classes = classify_dataarray(scene, model, device=self.device, batch_size=batch_size)
+            assert isinstance(classes, xr.DataArray)  # no extras asked for: the class map alone
+            return _eager_like(scene, classes)
         model.check_bands(scene)
         return classify_array(scene, model, device=self.device, batch_size=batch_size)[0]
 
