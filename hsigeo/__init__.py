@@ -1,6 +1,8 @@
 """hsigeo: prompt-anchored vision-language classification of hyperspectral imagery.
 
-Importing hsigeo registers the ``.hsi`` DataArray accessor.  torch and
+The estimator :class:`HsigeoClassifier` (``fit`` / ``predict`` / ``predict_proba`` /
+``embed`` / ``save``) and :func:`load_model` are the entry points; :func:`open_hsi` reads
+scenes.  Importing hsigeo registers the ``.hsi`` DataArray accessor.  torch and
 transformers are imported only when a model is trained, loaded or run.
 """
 

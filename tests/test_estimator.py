@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import rasterio
 import xarray as xr
 
 import hsigeo
@@ -168,3 +169,21 @@ def test_not_fitted_and_bad_labels(synthetic_scene, scene):
     assert isinstance(info.value, ValueError) and isinstance(info.value, HsigeoError)
     with pytest.raises(LabelError, match="georeferenced scene"):
         clf.fit(np.asarray(scene.values), synthetic_scene.labels_path, synthetic_scene.prompts_path)
+
+
+def test_engines_say_what_to_pass(fitted, scene, synthetic_scene, tmp_path):
+    """The engines take the trained model; handing them the estimator fails with one clear line."""
+    from hsigeo.inference import classify_dataarray, classify_raster, predict_proba_array
+
+    clf, _ = fitted
+    for call in (lambda: classify_raster(synthetic_scene.scene_path, clf, tmp_path / "c.tif"),
+                 lambda: classify_dataarray(scene, clf),
+                 lambda: predict_proba_array(np.asarray(scene.values), clf)):
+        with pytest.raises(TypeError, match=r"got HsigeoClassifier; .*clf\.model_"):
+            call()
+    assert not (tmp_path / "c.tif").exists()
+    result = clf.predict_raster(synthetic_scene.scene_path, tmp_path / "c.tif")
+    with rasterio.open(tmp_path / "c.tif") as dst:
+        assert dst.crs == scene.rio.crs and dst.transform == scene.rio.transform()
+        np.testing.assert_array_equal(dst.read(1), clf.predict(scene).values)
+    assert sum(result.class_counts.values()) == int((clf.predict(scene).values > 0).sum())

@@ -23,14 +23,12 @@ import json
 import math
 import os
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from hsigeo.errors import HsigeoError
-
-if TYPE_CHECKING:
-    from hsigeo.inference.protocol import InferenceModel
+from hsigeo.inference.protocol import InferenceModel, require_model
 
 __all__ = [
     "reflect_indices",
@@ -321,6 +319,7 @@ def _whole_scene(cube: np.ndarray, model: InferenceModel, *, nodata: float | int
     cube = np.asarray(cube)
     if cube.ndim != 3:
         raise ValueError(f"whole-scene inference needs a (band, y, x) cube; got shape {cube.shape}")
+    model = require_model(model)
     r = int(model.radius)
     valid = valid_pixels(cube, nodata=nodata, good_bands=good_band_mask(bad_band, cube.shape[0]))
     norm = model.normalize(cube, valid)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -49,9 +49,7 @@ from hsigeo.inference.core import (
     to_class_map,
     valid_pixels,
 )
-
-if TYPE_CHECKING:
-    from hsigeo.inference.protocol import InferenceModel
+from hsigeo.inference.protocol import InferenceModel, require_model
 
 __all__ = ["classify_dataarray", "embed_dataarray", "ModelRef"]
 
@@ -270,6 +268,7 @@ def classify_dataarray(
         ``class_name``) and/or ``confidence`` ``("y", "x")``, float32 with NaN
         at nodata.  Variables computed together share one model pass.
     """
+    model = require_model(model)
     entries = class_entries(model)
     values = class_values(model)
     probs = _lazy_model_output(da, model, n_out=len(entries), embed=False, batch_size=batch_size,
@@ -323,6 +322,7 @@ def embed_dataarray(
         Lazy ``float32`` ``("embedding", "y", "x")``, NaN at nodata pixels,
         georeferenced like ``da``.
     """
+    model = require_model(model)
     n_embed = _embedding_size(model)
     emb = _lazy_model_output(da, model, n_out=n_embed, embed=True, batch_size=batch_size, device=device,
                              naive=naive)

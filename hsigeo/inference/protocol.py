@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ModelClass", "InferenceModel"]
+__all__ = ["ModelClass", "InferenceModel", "require_model"]
 
 
 class ModelClass(Protocol):
@@ -76,3 +76,17 @@ class InferenceModel(Protocol):
 
     def digest(self) -> str:
         """Short hash of weights, normalisation and classes (identity for resume and caching)."""
+
+
+def require_model(model: object) -> InferenceModel:
+    """``model`` when it has every member of :class:`InferenceModel`; else a :class:`TypeError` saying what to pass.
+
+    The engines call this first, so a wrong object fails with one clear line instead of an
+    ``AttributeError`` deep inside a tile loop.
+    """
+    if isinstance(model, InferenceModel):
+        return model
+    raise TypeError(
+        f"expected a trained model (radius, n_bands, normalize, predict_tile, ...), got {type(model).__name__}; "
+        "an HsigeoClassifier's model is clf.model_ (or call clf.predict / clf.predict_raster)."
+    )

@@ -48,7 +48,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -71,9 +71,7 @@ from hsigeo.inference.core import (
     torch_threads,
     valid_pixels,
 )
-
-if TYPE_CHECKING:
-    from hsigeo.inference.protocol import InferenceModel
+from hsigeo.inference.protocol import InferenceModel, require_model
 
 __all__ = ["classify_raster", "ClassificationResult", "plan_windows", "RUN_TAG"]
 
@@ -380,6 +378,7 @@ def classify_raster(
     tile_size = int(tile_size) if tile_size is not None else default_tile_size(dev)
     if tile_size < 1:
         raise ValueError(f"tile_size must be >= 1, not {tile_size}")
+    model = require_model(model)
     scene = _open_scene(scene_path, model)
     digest = model_digest(model)
     run = _run_record(scene, digest)
