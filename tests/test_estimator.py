@@ -187,3 +187,15 @@ def test_engines_say_what_to_pass(fitted, scene, synthetic_scene, tmp_path):
         assert dst.crs == scene.rio.crs and dst.transform == scene.rio.transform()
         np.testing.assert_array_equal(dst.read(1), clf.predict(scene).values)
     assert sum(result.class_counts.values()) == int((clf.predict(scene).values > 0).sum())
+
+
+def test_model_files_of_earlier_versions_load_as_estimators():
+    """A training record with options this version no longer has (``combine``) still gives an estimator."""
+    from _inference_models import tiny_model
+
+    model = tiny_model()
+    model.report = {"config": {"epochs": 7, "combine": "mean", "width": 8, "fraction": 0.05}, "n_train": 12}
+    clf = HsigeoClassifier.from_model(model, device="cpu")
+    assert clf.get_params()["epochs"] == 7 and clf.get_params()["width"] == 8 and "combine" not in clf.get_params()
+    assert clf.report_.n_train == 12 and clf.report_.history == {}
+    assert clf.classes_.tolist() == [10, 20, 30, 40] and clf.n_features_in_ == 12
