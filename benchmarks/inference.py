@@ -62,7 +62,7 @@ def worker(args: argparse.Namespace) -> None:
     import psutil
     import torch
 
-    from hsigeo.inference.core import default_threads
+    from hsigeo.device import default_threads
     from hsigeo.model.modelfile import load_model
 
     model = load_model(args.model_file)

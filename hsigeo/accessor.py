@@ -14,6 +14,8 @@ dask-backed::
 
 from __future__ import annotations
 
+from hsigeo.errors import InvalidInputError
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -81,7 +83,7 @@ class HSIAccessor:
         wl = self._require_wavelengths("sel_wavelength")
         if nearest is not None:
             if min is not None or max is not None:
-                raise ValueError("give nearest= or min=/max=, not both")
+                raise InvalidInputError("give nearest= or min=/max=, not both")
             targets = np.atleast_1d(np.asarray(nearest, dtype="float64"))
             finite = np.where(np.isfinite(wl), wl, np.inf)
             idx = [int(np.argmin(np.abs(finite - t))) for t in targets]
@@ -124,7 +126,7 @@ class HSIAccessor:
             for lo, hi in ranges:
                 drop |= (wl >= float(lo)) & (wl <= float(hi))
         if drop.all():
-            raise ValueError("drop_bad_bands would drop every band; check the ranges and the bad_band flags")
+            raise InvalidInputError("drop_bad_bands would drop every band; check the ranges and the bad_band flags")
         return da.isel(band=np.flatnonzero(~drop))
 
     # -- statistics ------------------------------------------------------- #

@@ -20,6 +20,8 @@ cubes are float32 reflectance in 0..1.
 
 from __future__ import annotations
 
+from hsigeo.errors import InvalidInputError
+
 import contextlib
 import os
 from collections.abc import Sequence
@@ -185,7 +187,7 @@ def _bad_band_mask(wavelengths: np.ndarray) -> np.ndarray:
 
 def _classes(n_classes: int) -> list[ClassEntry]:
     if not 1 <= n_classes <= len(CLASS_LIBRARY):
-        raise ValueError(f"n_classes must be 1..{len(CLASS_LIBRARY)}, not {n_classes}")
+        raise InvalidInputError(f"n_classes must be 1..{len(CLASS_LIBRARY)}, not {n_classes}")
     from hsigeo.io.writers import parse_colour
 
     return [ClassEntry(i + 1, CLASS_LIBRARY[i][0], parse_colour(CLASS_LIBRARY[i][1]))  # type: ignore[arg-type]

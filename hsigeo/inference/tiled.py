@@ -53,22 +53,20 @@ from typing import Any
 import numpy as np
 
 from hsigeo.outputs import check_output
-from hsigeo.errors import HsigeoError, RasterReadError
+from hsigeo.errors import HsigeoError, InvalidInputError, RasterReadError
+from hsigeo.device import default_threads, resolve_device, torch_threads
 from hsigeo.inference.core import (
     class_dtype,
     class_entries,
     class_values,
     default_batch_size,
-    default_threads,
     default_tile_size,
     file_identity,
     good_band_mask,
     model_digest,
     reflect_indices,
-    resolve_device,
     run_model,
     to_class_map,
-    torch_threads,
     valid_pixels,
 )
 
@@ -146,7 +144,7 @@ class ClassificationResult:
 def plan_windows(height: int, width: int, tile_size: int) -> list[tuple[int, int, int, int]]:
     """Row-major ``(row_off, col_off, h, w)`` windows covering the scene; edge windows are smaller."""
     if tile_size < 1:
-        raise ValueError(f"tile_size must be >= 1, not {tile_size}")
+        raise InvalidInputError(f"tile_size must be >= 1, not {tile_size}")
     return [
         (r, c, min(tile_size, height - r), min(tile_size, width - c))
         for r in range(0, height, tile_size)
@@ -376,7 +374,7 @@ def classify_raster(
     bs = batch_size if batch_size is not None else default_batch_size(dev)
     tile_size = int(tile_size) if tile_size is not None else default_tile_size(dev)
     if tile_size < 1:
-        raise ValueError(f"tile_size must be >= 1, not {tile_size}")
+        raise InvalidInputError(f"tile_size must be >= 1, not {tile_size}")
     scene = _open_scene(scene_path, model)
     digest = model_digest(model)
     run = _run_record(scene, digest)

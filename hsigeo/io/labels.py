@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from hsigeo.errors import LabelError
+from hsigeo.errors import InvalidInputError, LabelError
 from hsigeo.io.writers import ClassEntry, normalize_classes
 
 __all__ = ["read_labels", "LabelReport", "label_report", "VECTOR_SUFFIXES", "RASTER_SUFFIXES"]
@@ -438,7 +438,7 @@ def read_labels(
         pixel on the scene.
     """
     if on_unknown not in ("error", "drop"):
-        raise ValueError(f"on_unknown must be 'error' or 'drop', not {on_unknown!r}")
+        raise InvalidInputError(f"on_unknown must be 'error' or 'drop', not {on_unknown!r}")
     path = Path(source)
     if not path.exists():
         raise LabelError(f"{path}: label file not found; check the path.")

@@ -9,6 +9,8 @@ Shapefile or GeoJSON, chosen by the file extension, atomically.
 
 from __future__ import annotations
 
+from hsigeo.errors import InvalidInputError
+
 import contextlib
 import os
 import shutil
@@ -77,7 +79,7 @@ def vectorize_classes(
     from shapely.geometry import shape
 
     if connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, not {connectivity}")
+        raise InvalidInputError(f"connectivity must be 4 or 8, not {connectivity}")
     if isinstance(class_da, (str, os.PathLike)):
         from hsigeo.io.writers import read_classification
 
@@ -92,7 +94,7 @@ def vectorize_classes(
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:
-        raise ValueError(f"vectorize_classes needs a 2-D class map; got shape {arr.shape}")
+        raise InvalidInputError(f"vectorize_classes needs a 2-D class map; got shape {arr.shape}")
     if np.issubdtype(arr.dtype, np.floating):
         arr = np.where(np.isfinite(arr), arr, nodata)
     # rasterio.features handles int16/int32/uint8/uint16/float32
@@ -155,7 +157,7 @@ def write_vector(
     path = Path(path)
     driver = VECTOR_DRIVERS.get(path.suffix.lower())
     if driver is None:
-        raise ValueError(f"{path}: unknown vector extension; use one of {', '.join(VECTOR_DRIVERS)}")
+        raise InvalidInputError(f"{path}: unknown vector extension; use one of {', '.join(VECTOR_DRIVERS)}")
     layer = layer or path.stem
     with warnings.catch_warnings():
         # shapefile field-name truncation and similar notices are expected

@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hsigeo.errors import BandMismatchError
+from hsigeo.device import torch_device
+from hsigeo.errors import BandMismatchError, InvalidInputError
 from hsigeo.model.backbone import BackboneConfig, SpectralSpatialBackbone
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from hsigeo.text.prompts import PromptSet
     from hsigeo.text.encoder import TextEncoder
 
-__all__ = ["ClassInfo", "TextProbe", "HsigeoNet", "HsigeoModel", "resolve_device", "MAX_LOGIT_SCALE"]
+__all__ = ["ClassInfo", "TextProbe", "HsigeoNet", "HsigeoModel", "MAX_LOGIT_SCALE"]
 
 #: CLIP's cap on the learnable temperature (logit scale), avoiding a collapse to one-hot logits.
 MAX_LOGIT_SCALE = 100.0
@@ -56,13 +57,6 @@ class ClassInfo(NamedTuple):
     name: str
     colour: tuple[int, int, int]
     prompts: tuple[str, ...] = ()
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/``"auto"`` -> CUDA when available else CPU; other strings as given."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class TextProbe(nn.Module):
@@ -166,9 +160,9 @@ class HsigeoModel:
         self.classes = [ClassInfo(int(c[0]), str(c[1]), tuple(int(v) for v in c[2]), tuple(c[3]) if len(c) > 3 else ())
                         for c in self.classes]
         if self.mean.shape != (self.config.n_bands,) or self.std.shape != (self.config.n_bands,):
-            raise ValueError("mean/std must have one value per band")
+            raise InvalidInputError("mean/std must have one value per band")
         if self.text_embeddings.shape[0] != len(self.classes):
-            raise ValueError("one text embedding per class is needed")
+            raise InvalidInputError("one text embedding per class is needed")
         self.net.eval()
 
     # ------------------------------------------------------------------ #
@@ -285,7 +279,7 @@ class HsigeoModel:
 
     def _run(self, tile: np.ndarray | torch.Tensor, *, device: Any, batch_size: int, naive: bool,
              probs: bool) -> np.ndarray:
-        dev = resolve_device(device)
+        dev = torch_device(device)
         net = self._net_on(dev)
         r = self.radius
         t = torch.as_tensor(np.asarray(tile, dtype=np.float32) if not isinstance(tile, torch.Tensor) else tile)
@@ -295,7 +289,7 @@ class HsigeoModel:
             )
         h, w = t.shape[1] - 2 * r, t.shape[2] - 2 * r
         if h < 1 or w < 1:
-            raise ValueError(f"tile {tuple(t.shape[1:])} is smaller than one patch (needs > {2 * r} per side)")
+            raise InvalidInputError(f"tile {tuple(t.shape[1:])} is smaller than one patch (needs > {2 * r} per side)")
         t = t.to(dev, torch.float32)
         anchors = self._anchors_on(dev) if probs else None
         n_out = self.n_classes if probs else self.config.embed_dim
@@ -359,7 +353,7 @@ class HsigeoModel:
     def _prepare(self, cube: np.ndarray, valid: np.ndarray | None, nodata: float | None) -> tuple[np.ndarray, np.ndarray]:
         cube = np.asarray(cube)
         if cube.ndim != 3:
-            raise ValueError(f"cube must be (band, y, x), got shape {cube.shape}")
+            raise InvalidInputError(f"cube must be (band, y, x), got shape {cube.shape}")
         if valid is None:
             from hsigeo.inference.core import valid_pixels  # the rule every inference engine uses
 
@@ -435,7 +429,7 @@ class HsigeoModel:
 
     def predict_patches(self, patches: np.ndarray, *, device: Any = None, batch_size: int = 4096) -> np.ndarray:
         """Probabilities ``(P, C)`` of normalised patches ``(P, B, S, S)``."""
-        dev = resolve_device(device)
+        dev = torch_device(device)
         net, anchors = self._net_on(dev), self._anchors_on(dev)
         out = []
         with torch.inference_mode():
