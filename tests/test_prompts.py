@@ -9,13 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hsigeo.classes import DEFAULT_PALETTE, ClassInfo, parse_colour
 from hsigeo.errors import OutputExistsError, PromptError
 from hsigeo.text.prompts import (
-    DEFAULT_PALETTE,
-    ClassPrompt,
     PromptSet,
     load_prompts,
-    parse_colour,
     prompt_hash,
     save_prompts,
 )
@@ -245,7 +243,7 @@ def test_save_refuses_to_overwrite(tmp_path: Path) -> None:
 
 
 def test_dataclasses_are_frozen() -> None:
-    c = ClassPrompt("a", 1, (0, 0, 0), ("x",))
+    c = ClassInfo(1, "a", (0, 0, 0), ("x",))
     with pytest.raises(AttributeError):
         c.name = "b"  # type: ignore[misc]
 
