@@ -102,14 +102,9 @@ class ModelRef:
 
 def _model_to_bytes(model: Any) -> bytes:
     """The model file (safetensors + JSON zip) of ``model``, as bytes."""
-    from hsigeo.model import modelfile
+    from hsigeo.model.modelfile import model_bytes
 
-    if hasattr(modelfile, "model_bytes"):
-        return modelfile.model_bytes(model)
-    with tempfile.TemporaryDirectory(prefix="hsigeo-ship-") as tmp:
-        path = Path(tmp) / "model.hsigeo"
-        modelfile.save_model(model, path)
-        return path.read_bytes()
+    return model_bytes(model)
 
 
 def _model_from_bytes(payload: bytes) -> Any:
