@@ -18,7 +18,7 @@ from hsigeo.text.prompts import (
     save_prompts,
 )
 
-PROMPT_DIR = Path(__file__).resolve().parents[1] / "hsigeo" / "data" / "prompts"
+PROMPT_DIR = Path(__file__).resolve().parents[2] / "hsigeo" / "data" / "prompts"
 
 SALINAS_NAMES = [
     "Brocoli_green_weeds_1", "Brocoli_green_weeds_2", "Fallow", "Fallow_rough_plow", "Fallow_smooth",

@@ -16,7 +16,7 @@ from hsigeo.errors import DatasetError, HsigeoError
 from hsigeo.evaluation import benchmark as bm
 from hsigeo.evaluation.benchmark import BenchmarkConfig, Protocol, make_protocols, mean_std, score, summarize
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = {"height": 32, "width": 32, "bands": 24, "n_classes": 3, "seed": 0}
 
 
