@@ -63,10 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print where the report went and the README block."""
     args = build_parser().parse_args(argv)
-    from hsigeo.errors import HsigeoError
-    from hsigeo.evaluation.runner import run_and_report
     from hsigeo_cli.benchmark import config_from_options
     from hsigeo_cli.readme_block import write_readme_block
+
+    from hsigeo.errors import HsigeoError
+    from hsigeo.evaluation.runner import run_and_report
 
     try:
         cfg = config_from_options(

@@ -44,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     from hsigeo.evaluation.metrics import accuracy_report
     from hsigeo.inference.core import classify_array
     from hsigeo.model.training import DEFAULTS, train
-    from hsigeo.text.prompts import load_prompts
     from hsigeo.sampling.splits import stratified_split
     from hsigeo.text.encoder import TextEncoder, class_embeddings
+    from hsigeo.text.prompts import load_prompts
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hsigeo.errors import HsigeoError
+from hsigeo.errors import HsigeoError, InvalidInputError
 
 if TYPE_CHECKING:
     from hsigeo.evaluation.protocol import BenchmarkConfig
@@ -60,8 +60,9 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
       hsigeo benchmark --dataset indian-pines --dataset pavia-university \\
           --data-dir DIR --fractions 0.10,0.05 --no-block
     """
-    from hsigeo.evaluation.runner import run_and_report
     from hsigeo_cli.readme_block import write_readme_block
+
+    from hsigeo.evaluation.runner import run_and_report
 
     try:
         cfg = config_from_options(
@@ -91,7 +92,7 @@ def parse_seeds(text: str | int | Sequence[int]) -> list[int]:
         return [int(s) for s in text.split(",") if s.strip()]
     n = int(text)
     if n < 1:
-        raise ValueError(f"--seeds must be >= 1, got {n}")
+        raise InvalidInputError(f"--seeds must be >= 1, got {n}")
     return list(range(n))
 
 
@@ -104,7 +105,7 @@ def parse_fractions(text: str) -> list[float]:
             continue
         f = float(part[:-1]) / 100 if part.endswith("%") else float(part)
         if not 0 < f < 1:
-            raise ValueError(f"training fraction {part!r} is not in (0, 1)")
+            raise InvalidInputError(f"training fraction {part!r} is not in (0, 1)")
         out.append(f)
     return out
 

@@ -84,14 +84,14 @@ def run_demo(
     """
     import numpy as np
 
-    from hsigeo.io.labels import read_labels
+    from hsigeo.datasets.synthetic import make_synthetic_scene
     from hsigeo.estimator import HsigeoClassifier
     from hsigeo.evaluation.metrics import evaluate
-    from hsigeo.text.prompts import load_prompts
+    from hsigeo.io.labels import read_labels
     from hsigeo.io.raster import open_hsi
-    from hsigeo.sampling.splits import stratified_split
-    from hsigeo.datasets.synthetic import make_synthetic_scene
     from hsigeo.io.writers import read_classification
+    from hsigeo.sampling.splits import stratified_split
+    from hsigeo.text.prompts import load_prompts
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -82,9 +82,10 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
         train_mask, test_mask = valid_labels, valid_labels
         scored = "training pixels (no held-out set: optimistic)"
 
+    from hsigeo_cli.state import remember_model
+
     from hsigeo.estimator import HsigeoClassifier
     from hsigeo.evaluation.metrics import evaluate
-    from hsigeo_cli.state import remember_model
 
     options: dict[str, Any] = {"seed": seed}
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("loss", loss)):

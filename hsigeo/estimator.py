@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from hsigeo.errors import HsigeoError, LabelError
+from hsigeo.errors import LabelError, NotFittedError
 
 if TYPE_CHECKING:
     from hsigeo.inference.tiled import ClassificationResult
@@ -37,16 +37,12 @@ if TYPE_CHECKING:
     from hsigeo.text.encoder import TextEncoder
     from hsigeo.text.prompts import PromptSet
 
-__all__ = ["HsigeoClassifier", "NotFittedError", "load_model"]
+__all__ = ["HsigeoClassifier", "load_model"]
 
 Scene = xr.DataArray | np.ndarray
 
 #: Constructor parameters that are not training options, with their defaults.
 _RUN_DEFAULTS: dict[str, Any] = {"device": "auto", "text_model": None, "progress": False}
-
-
-class NotFittedError(HsigeoError, ValueError, AttributeError):
-    """The estimator was used before :meth:`HsigeoClassifier.fit` (or :func:`load_model`)."""
 
 
 class HsigeoClassifier:
@@ -65,7 +61,8 @@ class HsigeoClassifier:
     **config
         Training options, any field of :class:`~hsigeo.model.training.TrainConfig` or of
         its backbone, flat (``epochs``, ``lr``, ``loss``, ``seed``, ``width``, ``depth``...).
-        Unknown names raise :class:`TypeError` here, not at :meth:`fit`.
+        Unknown names raise :class:`~hsigeo.errors.InvalidTypeError` (a :class:`TypeError`) here,
+        not at :meth:`fit`.
 
     Attributes
     ----------
@@ -87,7 +84,7 @@ class HsigeoClassifier:
                  progress: bool = False, **config: Any) -> None:
         from hsigeo.model.training import TrainConfig
 
-        TrainConfig.from_options(**config)  # unknown or ill-typed names fail now, as in scikit-learn's clone
+        TrainConfig.from_options(**config)  # a misspelt option fails here, not after fit has read the data
         self.device = device
         self.text_model = text_model
         self.progress = progress

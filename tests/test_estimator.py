@@ -13,8 +13,7 @@ import xarray as xr
 
 import hsigeo
 from hsigeo import HsigeoClassifier, load_model
-from hsigeo.errors import HsigeoError, LabelError
-from hsigeo.estimator import NotFittedError
+from hsigeo.errors import HsigeoError, LabelError, NotFittedError
 
 TINY = dict(stem_dim=16, width=16, heads=2, embed_dim=16, depth=1, epochs=8, min_steps_per_epoch=6,
             val_fraction=0.0, seed=0)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from hsigeo.errors import HsigeoError
+from hsigeo.errors import HsigeoError, NotFittedError
 from hsigeo.evaluation.baselines.base import Method
 from hsigeo.evaluation.protocol import BenchmarkConfig
 
@@ -74,7 +74,7 @@ class HsigeoMethod:
         from hsigeo.inference.core import classify_array
 
         if self.model is None:
-            raise RuntimeError(f"{self.name}: predict called before fit")
+            raise NotFittedError(f"{self.name}: predict called before fit")
         classes, _confidence = classify_array(np.asarray(getattr(cube, "values", cube)), self.model, device="auto")
         return np.asarray(classes, dtype=np.int32)
 

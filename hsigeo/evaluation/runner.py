@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from hsigeo.errors import DatasetError, HsigeoError
+from hsigeo.errors import DatasetError, HsigeoError, InvalidInputError
 from hsigeo.evaluation.methods import METHOD_NOTES, METHODS, MethodFactory
 from hsigeo.evaluation.protocol import BenchmarkConfig
 
@@ -81,8 +81,8 @@ class SceneUnavailable(Exception):
 def _synthetic_scene(kw: Mapping[str, Any]) -> Scene:
     import xarray as xr
 
-    from hsigeo.text.prompts import PromptSet
     from hsigeo.datasets.synthetic import CLASS_LIBRARY, synthetic_cube
+    from hsigeo.text.prompts import PromptSet
 
     syn = synthetic_cube(**kw)
     prompts = PromptSet.from_dict({
@@ -171,7 +171,7 @@ def score(pred: np.ndarray, labels: np.ndarray, test_mask: np.ndarray, class_val
     cm = metrics.confusion_matrix(np.asarray(labels)[mask], np.asarray(pred)[mask], values)
     n = int(cm.sum())
     if n == 0:
-        raise ValueError("no labelled test pixels to score")
+        raise InvalidInputError("no labelled test pixels to score")
     per = metrics.per_class_accuracy(cm)
     return {"oa": metrics.overall_accuracy(cm), "aa": metrics.average_accuracy(cm), "kappa": metrics.kappa(cm),
             "per_class": {v: (float(a) if np.isfinite(a) else None) for v, a in zip(values, per, strict=True)},
@@ -357,7 +357,8 @@ def _run_scene(scene: Scene, cfg: BenchmarkConfig, registry: Mapping[str, Method
                     pred = np.asarray(method.predict(cube))
                     t2 = time.perf_counter()
                     if pred.shape != labels.shape:
-                        raise ValueError(f"{mname} returned a class map of shape {pred.shape}, not {labels.shape}")
+                        raise InvalidInputError(
+                            f"{mname} returned a class map of shape {pred.shape}, not {labels.shape}")
                     s = score(pred, labels, test, values)
                     run.update(oa=s["oa"], aa=s["aa"], kappa=s["kappa"],
                                per_class={str(k): v for k, v in s["per_class"].items()}, confusion=s["confusion"],

@@ -11,7 +11,6 @@ import json
 import numpy as np
 import pytest
 import rasterio
-
 from hsigeo_cli.main import main
 
 EPOCHS = 3

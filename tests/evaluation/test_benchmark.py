@@ -5,21 +5,21 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hsigeo_cli.benchmark import parse_fractions, parse_seeds
+from hsigeo_cli.readme_block import readme_block, write_readme_block
 
 from hsigeo.errors import DatasetError, HsigeoError
 from hsigeo.evaluation.protocol import DEFAULT_METHODS, BenchmarkConfig, Protocol, make_protocols
 from hsigeo.evaluation.report import markdown_report
 from hsigeo.evaluation.runner import load_scene, mean_std, run_and_report, run_benchmark, score, summarize
-from hsigeo_cli.benchmark import parse_fractions, parse_seeds
-from hsigeo_cli.readme_block import readme_block, write_readme_block
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = {"height": 32, "width": 32, "bands": 24, "n_classes": 3, "seed": 0}
 
 
@@ -253,7 +253,6 @@ def test_hsigeo_variants_call_train_as_agreed(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- #
 def _cli(args: list[str]):
     from click.testing import CliRunner
-
     from hsigeo_cli.main import cli
 
     return CliRunner().invoke(cli, ["--progress", "none", *args], catch_exceptions=False)
