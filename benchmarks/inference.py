@@ -117,6 +117,8 @@ def worker(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- #
 def _default_model(bands: int, out: Path) -> Path:
     """Save an untrained model with the training defaults' architecture (speed does not depend on training)."""
+    from dataclasses import replace
+
     import numpy as np
     import torch
 
@@ -127,7 +129,7 @@ def _default_model(bands: int, out: Path) -> Path:
     from hsigeo.model.training import TrainConfig
 
     torch.manual_seed(0)
-    config = TrainConfig().backbone(bands)
+    config = replace(TrainConfig().backbone, n_bands=bands)
     text_dim, n_classes = 384, 6  # the bundled MiniLM text encoder's width; the synthetic scene's classes
     rng = np.random.default_rng(0)
     model = HsigeoModel(
