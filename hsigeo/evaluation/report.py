@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 __all__ = ["markdown_report", "write_report", "findings", "format_pm", "format_count", "best_oa"]
 
 
@@ -124,21 +122,6 @@ def markdown_report(results: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _jsonable(obj: Any) -> Any:
-    """Plain JSON types; NaN/inf become None (strict JSON has no NaN), numpy scalars become Python ones."""
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.integer, np.bool_)):
-        return obj.item()
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    return obj
-
-
 def write_report(results: dict[str, Any], out_dir: str | os.PathLike | None = None) -> dict[str, Path]:
     """Write ``results.json``, ``results.md`` and the class-map figures.
 
@@ -156,7 +139,7 @@ def write_report(results: dict[str, Any], out_dir: str | os.PathLike | None = No
         ``{"json": ..., "markdown": ..., "maps": [...]}`` paths.
     """
     from hsigeo.evaluation.figures import map_figure
-    from hsigeo.outputs import atomic_output
+    from hsigeo.outputs import atomic_output, json_safe
 
     out = Path(out_dir if out_dir is not None else results["config"]["out_dir"])
     out.mkdir(parents=True, exist_ok=True)
@@ -164,7 +147,7 @@ def write_report(results: dict[str, Any], out_dir: str | os.PathLike | None = No
     clean = {k: v for k, v in results.items() if not k.startswith("_")}
     paths: dict[str, Any] = {"json": out / "results.json", "markdown": out / "results.md", "maps": []}
     with atomic_output(paths["json"], overwrite=True) as tmp:
-        tmp.write_text(json.dumps(_jsonable(clean), indent=1, allow_nan=False), encoding="utf-8")
+        tmp.write_text(json.dumps(json_safe(clean), indent=1, allow_nan=False), encoding="utf-8")
     with atomic_output(paths["markdown"], overwrite=True) as tmp:
         tmp.write_text(markdown_report(clean), encoding="utf-8")
     if results["config"].get("maps", True):

@@ -35,7 +35,7 @@ from hsigeo.classes import ClassInfo
 from hsigeo.errors import ModelFileError
 from hsigeo.model.backbone import BackboneConfig
 from hsigeo.model.classifier import HsigeoModel, HsigeoNet
-from hsigeo.outputs import atomic_output
+from hsigeo.outputs import atomic_output, json_safe
 
 __all__ = [
     "FORMAT",
@@ -59,23 +59,6 @@ def _hsigeo_version() -> str:
     from hsigeo import __version__
 
     return __version__
-
-
-def _jsonable(obj: Any) -> Any:
-    """Recursively turn numpy scalars/arrays, tuples and NaN into plain JSON values."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return str(obj)
 
 
 def _payload(model: HsigeoModel) -> tuple[bytes, dict[str, Any]]:
@@ -104,7 +87,7 @@ def _payload(model: HsigeoModel) -> tuple[bytes, dict[str, Any]]:
         "training": model.report,
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }
-    return weights, _jsonable(meta)
+    return weights, json_safe(meta)
 
 
 def save_model(model: HsigeoModel, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
