@@ -57,7 +57,7 @@ def map_figure(path: Path, dname: str, proto: Mapping[str, Any], maps: Mapping[s
         ys, xs = np.nonzero(train)
         ax.scatter(xs, ys, s=1.5, c="black", marker=".", linewidths=0)
     ax.set_title("reference\n(black dots: training)", fontsize=8)
-    first = next(iter(proto["splits"]), {})
+    first: Mapping[str, Any] = next(iter(proto["splits"]), {})
     for ax, m in zip(axes[0, 1:], methods, strict=True):
         run = next((r for r in proto["methods"][m]["runs"] if r.get("seed") == first.get("seed") and "oa" in r), None)
         ax.imshow(paint(maps[m]), interpolation="nearest")
