@@ -16,6 +16,8 @@ __all__ = [
     "PromptError",
     "ModelFileError",
     "OutputExistsError",
+    "OutputPathError",
+    "OutputBusyError",
     "DatasetError",
 ]
 
@@ -50,6 +52,14 @@ class ModelFileError(HsigeoError):
 
 class OutputExistsError(HsigeoError):
     """An output exists already and overwriting was not asked for."""
+
+
+class OutputPathError(HsigeoError):
+    """An output path may not be written: it is an input, a foreign folder, a bad suffix or read-only."""
+
+
+class OutputBusyError(HsigeoError):
+    """Another hsigeo process is writing the same output right now."""
 
 
 class DatasetError(HsigeoError):
