@@ -14,6 +14,7 @@ dask-backed::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -179,13 +180,33 @@ class HSIAccessor:
 
     # -- models (delegated to hsigeo.inference) --------------------------- #
     def classify(self, model: Any, **kwargs: Any) -> Any:
-        """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`."""
+        """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`.
+
+        ``model`` is a loaded model or the path of a ``.hsigeo`` file.
+        """
         from hsigeo.inference.distributed import classify_dataarray
 
-        return classify_dataarray(self._obj, model, **kwargs)
+        return classify_dataarray(self._obj, _as_model(model), **kwargs)
 
     def embed(self, model: Any, **kwargs: Any) -> Any:
         """Per-pixel embeddings; see :func:`hsigeo.inference.distributed.embed_dataarray`."""
         from hsigeo.inference.distributed import embed_dataarray
 
-        return embed_dataarray(self._obj, model, **kwargs)
+        return embed_dataarray(self._obj, _as_model(model), **kwargs)
+
+
+def _as_model(model: Any) -> Any:
+    """A loaded model from a model or a model-file path; a clear error for anything else."""
+    from hsigeo.errors import ModelFileError
+
+    if isinstance(model, (str, os.PathLike)):
+        from hsigeo.model.modelfile import load_model
+
+        return load_model(model)
+    if model is None or not (hasattr(model, "classes") and hasattr(model, "predict_tile")):
+        got = "None" if model is None else type(model).__name__
+        raise ModelFileError(
+            f"classify needs a model, got {got}: pass hsigeo.load_model('model.hsigeo') or the path of a "
+            ".hsigeo file (train one with `hsigeo train`)."
+        )
+    return model

@@ -120,6 +120,38 @@ def valid_pixels(block: np.ndarray, *, nodata: float | int | None = None,
     return ~invalid
 
 
+def scale_ratio(block: np.ndarray, valid: np.ndarray, mean: np.ndarray) -> float | None:
+    """How many times larger a scene's values are than the model's training values.
+
+    The median over bands of the scene sample's band means, divided by the
+    median of the model's band means (absolute values).  About 1 for a scene
+    like the training scene; about 1e-4 for a 0..1 reflectance scene against
+    a model trained on reflectance x 10000.
+
+    Parameters
+    ----------
+    block
+        A raw sample of the scene, ``(B, h, w)``.
+    valid
+        Its valid pixels ``(h, w)``.
+    mean
+        The model's per-band normalisation mean ``(B,)``.
+
+    Returns
+    -------
+    float or None
+        The ratio, or ``None`` when the sample has no valid pixel or the model's means are 0.
+    """
+    if not valid.any():
+        return None
+    pixels = np.asarray(block)[:, valid].astype(np.float64)
+    scene = float(np.median(np.abs(np.nanmean(pixels, axis=1))))
+    model = float(np.median(np.abs(np.asarray(mean, dtype=np.float64))))
+    if not (math.isfinite(scene) and math.isfinite(model)) or model == 0.0:
+        return None
+    return scene / model
+
+
 def _fits(value: float | int, dtype: np.dtype) -> bool:
     """Whether ``value`` is representable in ``dtype`` (else no pixel can equal it)."""
     if np.issubdtype(dtype, np.integer):
@@ -285,8 +317,22 @@ def class_entries(model: Any) -> list[tuple[int, str, tuple[int, int, int]]]:
 
 
 def class_dtype(model: Any) -> np.dtype:
-    """Smallest unsigned type that holds every class value (and nodata 0)."""
-    return np.dtype(np.uint8 if int(class_values(model).max(initial=0)) <= 255 else np.uint16)
+    """Smallest unsigned type that holds every class value (and nodata 0).
+
+    Raises
+    ------
+    HsigeoError
+        When a class value does not fit uint16 (or is < 1): written anyway it would wrap
+        around (70000 -> 4464) into another class's value.
+    """
+    values = class_values(model)
+    bad = [int(v) for v in values if not 1 <= int(v) <= 65535]
+    if bad:
+        raise HsigeoError(
+            f"class value(s) {', '.join(map(str, bad[:5]))} cannot be stored in a classification raster "
+            "(values are 1..65535, uint16; 0 is nodata). Renumber the classes in the prompts file."
+        )
+    return np.dtype(np.uint8 if int(values.max(initial=0)) <= 255 else np.uint16)
 
 
 def to_class_map(probs: np.ndarray, values: np.ndarray, valid: np.ndarray | None = None, *,
