@@ -115,15 +115,18 @@ def main(argv: list[str] | None = None) -> None:
     """
     from hsigeo.errors import HsigeoError
 
-    warnings.showwarning = _show_warning
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread (an embedding application): leave signals alone
         previous = None
     try:
-        cli.main(args=argv, prog_name="hsigeo", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        with warnings.catch_warnings():  # restores the caller's warning display afterwards
+            # hsigeo's own warnings (UserWarning) show every run, even when main() runs twice in one process
+            warnings.filterwarnings("default", category=UserWarning)
+            warnings.showwarning = _show_warning
+            cli.main(args=argv, prog_name="hsigeo", standalone_mode=False)
+    except click.exceptions.Abort:  # click's form of Ctrl-C (KeyboardInterrupt)
+        click.echo("Interrupted; no partial output was kept.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

@@ -98,14 +98,26 @@ def input_files(path: str | os.PathLike, *, raster: bool = False) -> list[Path]:
         stem = path.name[: -len(path.suffix)]
         files += [path.with_name(stem + s) for s in _SHP_PARTS]
     if raster and path.is_file():
-        try:
-            import rasterio
-
-            with rasterio.Env(CPL_LOG="/dev/null"), rasterio.open(path) as src:
-                files += [Path(f) for f in src.files]
-        except Exception:  # noqa: BLE001 - not a raster (a vector label file): the path alone is its file
-            pass
+        listed = _gdal_files(path)
+        if not listed:
+            # an ENVI header is not what GDAL opens: its data file (same stem) is, and lists the header
+            for sibling in path.parent.glob(glob_escape(path.stem) + ".*"):
+                found = _gdal_files(sibling) if sibling != path else []
+                if any(os.path.realpath(f) == os.path.realpath(path) for f in found):
+                    listed += found
+        files += listed
     return files
+
+
+def _gdal_files(path: Path) -> list[Path]:
+    """GDAL's file list of a raster; empty when GDAL cannot open it."""
+    try:
+        import rasterio
+
+        with rasterio.Env(CPL_LOG="/dev/null"), rasterio.open(path) as src:
+            return [Path(f) for f in src.files]
+    except Exception:  # noqa: BLE001 - not a raster (a vector label file, a header): nothing more to protect
+        return []
 
 
 def _keys(path: Path) -> list[object]:
@@ -316,8 +328,9 @@ def output_lock(path: str | os.PathLike) -> Iterator[None]:
         if same:
             break
         os.close(fd)  # the holder removed the file between our open and our lock: take the new one
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode("ascii"))
+    with contextlib.suppress(OSError):  # the pid is for messages only; a full disk must not leak the lock
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode("ascii"))
     with _registry_lock:
         _held[key] = [fd, 1]
     try:

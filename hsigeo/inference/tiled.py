@@ -511,15 +511,40 @@ def _vectorize(classes_path: Path, vector_path: Path, model: Any, *, min_area: f
 def _open_outputs(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *,
                   tile_size: int, overwrite: bool) -> Iterator[dict[str, Any]]:
     """Open the block writers; all files appear together, only if the block exits cleanly."""
-    from hsigeo.io.writers import open_classification_writer, open_float_writer
-
     grid = {"width": scene.width, "height": scene.height, "crs": scene.crs, "transform": scene.transform}
-    bs = _block_size(tile_size)
-    entries = class_entries(model)
+    # identity of what the extras' paths hold now: if the class map fails after the extras were renamed
+    # into place, the extras this run wrote are removed again (all of the run's outputs, or none)
+    before = {p: _inode(p) for p in extras.values() if p is not None}
+    try:
+        with _writers(grid, model, out_path, extras, tile_size=tile_size, overwrite=overwrite) as writers:
+            yield writers
+    except BaseException:
+        for p, old in before.items():
+            now = _inode(p)
+            if now is not None and now != old:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+        raise
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+@contextlib.contextmanager
+def _writers(grid: dict[str, Any], model: Any, out_path: Path, extras: dict[str, Path | None], *,
+             tile_size: int, overwrite: bool) -> Iterator[dict[str, Any]]:
+    from hsigeo.io.writers import open_classification_writer, open_float_writer
     from rasterio.errors import NotGeoreferencedWarning
 
+    bs = _block_size(tile_size)
+    entries = class_entries(model)
     with contextlib.ExitStack() as stack, warnings.catch_warnings():
-        # a scene without CRS gives outputs without CRS; open_hsi has told the user already
+        # a scene without CRS gives outputs without CRS; the user was warned before the run
         warnings.simplefilter("ignore", category=NotGeoreferencedWarning)
         writers: dict[str, Any] = {}
         # the class map is entered first so it exits (is renamed into place) last:
