@@ -434,7 +434,7 @@ def test_disk_full_is_one_line_and_leaves_no_temporary(capsys, data, special_dir
     code, _, err = run(capsys, "classify", str(data["scene"]), "--model", str(data["model"]),
                        "-o", str(full / "c.tif"), "--confidence", str(full / "conf.tif"),
                        "--probabilities", str(full / "p.tif"))
-    assert_one_line_error(code, err, "No space left")
+    assert_one_line_error(code, err, str(full), "no space left on device")
     code, _, err = run(capsys, "vectorize", str(data["classes"]), "-o", str(full / "v.gpkg"))
     assert_one_line_error(code, err, str(full / "v.gpkg"))
     assert sorted(p.name for p in full.iterdir()) == []
