@@ -408,8 +408,9 @@ def test_provider_registers_the_four_algorithms(run_qgis):
     assert report["unloaded"] is True
 
 
-@pytest.mark.qgis
-def test_qgis_process_runs_the_installed_zip(qgis_python, plugin_zip, tmp_path, fake_env):
+@pytest.fixture
+def qgis_process_run(qgis_python, plugin_zip, tmp_path, fake_env):
+    """``qgis_process_run(*args, mode="ok")``: ``qgis_process.bin`` on a profile with the zip installed, fake CLI."""
     qgis_process = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
     if not os.access(qgis_process, os.X_OK):
         pytest.skip("qgis_process.bin not found")
@@ -420,13 +421,17 @@ def test_qgis_process_runs_the_installed_zip(qgis_python, plugin_zip, tmp_path, 
         archive.extractall(plugins)
     home = tmp_path / "home"  # qgis_process writes a few settings under ~/.config
     home.mkdir()
-    env = qgis_env(
-        tmp_path, HOME=str(home), QGIS_CUSTOM_CONFIG_PATH=str(profile), HSIGEO_EXECUTABLE=str(FAKE_HSIGEO), **fake_env()
-    )
 
-    def qgis_process_run(*args: str) -> subprocess.CompletedProcess:
+    def _run(*args: str, mode: str = "ok") -> subprocess.CompletedProcess:
+        env = qgis_env(tmp_path, HOME=str(home), QGIS_CUSTOM_CONFIG_PATH=str(profile),
+                       HSIGEO_EXECUTABLE=str(FAKE_HSIGEO), **fake_env(mode))
         return subprocess.run([qgis_process, *args], env=env, capture_output=True, text=True, timeout=120)
 
+    return _run
+
+
+@pytest.mark.qgis
+def test_qgis_process_runs_the_installed_zip(qgis_python, qgis_process_run, tmp_path, fake_env):
     enabled = qgis_process_run("plugins", "enable", PLUGIN_FOLDER)
     assert enabled.returncode == 0, enabled.stderr
     listing = qgis_process_run("list")
@@ -809,31 +814,15 @@ def test_console_progress_text_starts_its_own_line():
 
 
 @pytest.mark.qgis
-def test_qgis_process_prints_an_error_once_and_readable_progress(qgis_python, plugin_zip, tmp_path, fake_env):
-    qgis_process = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
-    if not os.access(qgis_process, os.X_OK):
-        pytest.skip("qgis_process.bin not found")
-    profile = tmp_path / "config"
-    plugins = profile / "profiles" / "default" / "python" / "plugins"
-    plugins.mkdir(parents=True)
-    with zipfile.ZipFile(plugin_zip) as archive:
-        archive.extractall(plugins)
-    home = tmp_path / "home"
-    home.mkdir()
+def test_qgis_process_prints_an_error_once_and_readable_progress(qgis_python, qgis_process_run, tmp_path):
     classes = make_layer(qgis_python, "scene", tmp_path / "classes.tif")
-
-    def qgis_process_run(mode: str, *args: str) -> subprocess.CompletedProcess:
-        env = qgis_env(tmp_path, HOME=str(home), QGIS_CUSTOM_CONFIG_PATH=str(profile),
-                       HSIGEO_EXECUTABLE=str(FAKE_HSIGEO), **fake_env(mode))
-        return subprocess.run([qgis_process, *args], env=env, capture_output=True, text=True, timeout=120)
-
-    assert qgis_process_run("ok", "plugins", "enable", PLUGIN_FOLDER).returncode == 0
+    assert qgis_process_run("plugins", "enable", PLUGIN_FOLDER).returncode == 0
     args = ("run", "hsigeo:vectorize", "--", f"INPUT={classes}", f"OUTPUT={tmp_path / 'p.gpkg'}")
-    failed = qgis_process_run("error", *args)
+    failed = qgis_process_run(*args, mode="error")
     text = failed.stdout + failed.stderr
     assert failed.returncode != 0
     assert text.count("/data/missing_scene.tif: no such raster file") == 1, text
-    ok = qgis_process_run("ok", *args)
+    ok = qgis_process_run(*args)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     lines = ok.stdout.splitlines()
     assert "reading scene" in lines and "training" in lines, ok.stdout
