@@ -37,6 +37,8 @@ class LazyGroup(click.Group):
             return None
         target, _ = SUBCOMMANDS[cmd_name]
         module_name, attr = target.split(":")
+        if not _debug():
+            _quiet_libtiff()
         return getattr(importlib.import_module(module_name), attr)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -99,6 +101,28 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
                   file: object = None, line: str | None = None) -> None:
     """Warnings as one ``Warning:`` line (the QGIS plugin shows those as warnings)."""
     click.echo(f"Warning: {_one_line(str(message))}", err=True)
+
+
+def _quiet_libtiff() -> None:
+    """Stop libtiff printing its own errors ("_tiffWriteProc: No space left on device." a dozen times).
+
+    GDAL reports every such failure through its own error, which hsigeo turns
+    into one ``Error:`` line naming the file; libtiff's global handler would
+    print to the terminal besides.  rasterio's wheels ship libtiff as a library
+    of their own, loaded here by the same path (so the same instance) and told
+    to keep quiet.  Nothing changes when it cannot be found.
+    """
+    import ctypes
+    from pathlib import Path
+
+    try:
+        import rasterio  # loads GDAL and its libtiff (whose own dependencies only GDAL's RPATH finds)
+
+        libs = Path(rasterio.__file__).parent.parent / "rasterio.libs"
+        for lib in sorted(libs.glob("libtiff*.so*")) if libs.is_dir() else []:
+            ctypes.CDLL(str(lib)).TIFFSetErrorHandler(None)
+    except (ImportError, OSError, AttributeError, ValueError):
+        pass
 
 
 def _debug() -> bool:
