@@ -92,8 +92,10 @@ def _os_error_message(exc: OSError) -> str:
     """``<file>: <what went wrong>`` for an operating-system error (disk full, read-only, permission)."""
     name = exc.filename if exc.filename is not None else None
     reason = exc.strerror or str(exc.__cause__ or exc) or type(exc).__name__
-    hint = {28: " Free some space or write elsewhere.", 30: " Write to another folder.",
-            13: " Check the permissions or write elsewhere."}.get(exc.errno or 0, "")
+    import errno
+
+    hint = {errno.ENOSPC: " Free some space or write elsewhere.", errno.EROFS: " Write to another folder.",
+            errno.EACCES: " Check the permissions or write elsewhere."}.get(exc.errno or 0, "")
     return f"{name}: {reason}.{hint}" if name else f"{reason}.{hint}"
 
 
