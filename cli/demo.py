@@ -17,8 +17,9 @@ def demo(out_dir: str, seed: int, epochs: int | None, device: str, overwrite: bo
     write the classification GeoTIFF, confidence raster, polygons and an accuracy report."""
     from pathlib import Path
 
-    from hsigeo.outputs import Output, guard_outputs, write_manifest
     from hsigeo_cli.demo_chain import run_demo
+
+    from hsigeo.outputs import Output, guard_outputs, write_manifest
 
     # the demo folder is hsigeo's own: a non-empty folder of anything else is refused, never written into
     with guard_outputs([Output(Path(out_dir), "--out", folder=True)], overwrite=overwrite):

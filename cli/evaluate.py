@@ -45,9 +45,10 @@ def _evaluate(classes_path: Path, reference_path: Path, label_field: str | None,
     """The work of :func:`evaluate`, once its report folder is secured."""
     import numpy as np
 
+    from hsigeo.classes import normalize_classes
     from hsigeo.evaluation.metrics import evaluate as run_evaluation
     from hsigeo.io.labels import read_labels
-    from hsigeo.io.writers import normalize_classes, read_classification
+    from hsigeo.io.writers import read_classification
 
     predicted = read_classification(classes_path)
     classes = _class_table(predicted, prompts_path, model_path)

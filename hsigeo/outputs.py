@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from hsigeo.errors import OutputBusyError, OutputExistsError, OutputPathError
+from hsigeo.errors import OutputBusyError, OutputError, OutputExistsError
 
 __all__ = [
     "MANIFEST",
@@ -166,7 +166,7 @@ def _refuse_input(path: Path) -> None:
         for key in _keys(path):
             what = _protected.get(key)
             if what is not None:
-                raise OutputPathError(
+                raise OutputError(
                     f"{path}: this output is {what}; hsigeo never writes over what it reads, even with "
                     "--overwrite. Choose another output name."
                 )
@@ -199,7 +199,7 @@ def _writable_folder(path: Path) -> None:
             break
         probe_dir = probe_dir.parent
     if not probe_dir.is_dir():
-        raise OutputPathError(f"{path}: {probe_dir} is a file, not a folder. Choose an output inside a folder.")
+        raise OutputError(f"{path}: {probe_dir} is a file, not a folder. Choose an output inside a folder.")
     try:
         fd, probe = tempfile.mkstemp(prefix=".hsigeo-probe-", dir=probe_dir)
         os.close(fd)
@@ -208,7 +208,7 @@ def _writable_folder(path: Path) -> None:
         reason = exc.strerror or str(exc)
         if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             reason = "read-only" if exc.errno == errno.EROFS else "not writable (permission denied)"
-        raise OutputPathError(
+        raise OutputError(
             f"{path}: cannot write in the folder {probe_dir} ({reason}). Choose an output in a folder you can write to."
         ) from exc
 
@@ -228,7 +228,7 @@ def check_output(path: str | os.PathLike, *, overwrite: bool, folder: bool = Fal
 
     Raises
     ------
-    OutputPathError
+    OutputError
         When ``path`` is an input of the running command, a folder where a
         file is wanted (or the reverse), a folder holding files hsigeo did not
         write, or its folder cannot be written.
@@ -241,13 +241,13 @@ def check_output(path: str | os.PathLike, *, overwrite: bool, folder: bool = Fal
         foreign = _foreign_entries(path)
         if foreign and not (path / MANIFEST).is_file():
             shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-            raise OutputPathError(
+            raise OutputError(
                 f"{path}: the folder is not empty and hsigeo did not write it ({shown}); hsigeo never deletes "
                 "files it did not write, even with --overwrite. Choose a new or empty folder."
             )
         if foreign:
             shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-            raise OutputPathError(
+            raise OutputError(
                 f"{path}: this hsigeo output folder also holds files hsigeo did not write ({shown}); they would "
                 "be lost if it were replaced. Move them out or choose another folder."
             )
@@ -256,12 +256,12 @@ def check_output(path: str | os.PathLike, *, overwrite: bool, folder: bool = Fal
                 f"{path}: output folder exists already; choose another name or pass overwrite=True (--overwrite)."
             )
     elif path.is_dir():
-        raise OutputPathError(
+        raise OutputError(
             f"{path}: is a folder; this output is a file, and hsigeo never replaces a folder by a file. "
             "Give a file name."
         )
     elif folder and path.exists():
-        raise OutputPathError(f"{path}: is a file; this output is a folder. Give a folder name.")
+        raise OutputError(f"{path}: is a file; this output is a folder. Give a folder name.")
     elif path.exists() and not overwrite:
         raise OutputExistsError(
             f"{path}: output exists already; choose another name or pass overwrite=True (--overwrite)."
@@ -432,7 +432,7 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
 
     Raises
     ------
-    OutputPathError, OutputExistsError
+    OutputError, OutputExistsError
         See :func:`check_output`.
     OutputBusyError
         When another process is writing the same output.
@@ -477,7 +477,7 @@ def atomic_folder(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
 
     Raises
     ------
-    OutputPathError, OutputExistsError
+    OutputError, OutputExistsError
         See :func:`check_output` (``folder=True``).
     """
     final = check_output(path, overwrite=overwrite, folder=True)
@@ -553,7 +553,7 @@ def guard_outputs(outputs: Iterable[Output | None], *, overwrite: bool,
 
     Raises
     ------
-    OutputPathError
+    OutputError
         A bad suffix, two outputs on one path, an output that is an input, an
         unwritable folder.
     OutputExistsError, OutputBusyError
@@ -565,13 +565,13 @@ def guard_outputs(outputs: Iterable[Output | None], *, overwrite: bool,
         for o in todo:
             path = Path(o.path)
             if o.suffixes and path.suffix.lower() not in o.suffixes:
-                raise OutputPathError(
+                raise OutputError(
                     f"{path}: {o.option} must end in {' or '.join(o.suffixes)}, not {path.suffix or 'nothing'}. "
                     "Rename the output."
                 )
             key = os.path.realpath(path)
             if key in seen:
-                raise OutputPathError(f"{path}: given for both {seen[key].option} and {o.option}; outputs must differ.")
+                raise OutputError(f"{path}: given for both {seen[key].option} and {o.option}; outputs must differ.")
             seen[key] = o
             check_output(path, overwrite=overwrite, folder=o.folder)
             for side in o.sidecars:

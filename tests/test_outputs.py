@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from hsigeo.errors import OutputExistsError, OutputPathError
+from hsigeo.errors import OutputError, OutputExistsError
 from hsigeo.outputs import (
     MANIFEST,
     atomic_folder,
@@ -44,9 +44,9 @@ def test_files_and_folders_never_replace_each_other(tmp_path):
     folder.mkdir()
     (folder / "x").write_text("x")
     file.write_text("f")
-    with pytest.raises(OutputPathError, match="is a folder"):
+    with pytest.raises(OutputError, match="is a folder"):
         check_output(folder, overwrite=True)
-    with pytest.raises(OutputPathError, match="is a file"):
+    with pytest.raises(OutputError, match="is a file"):
         check_output(file, overwrite=True, folder=True)
     with pytest.raises(OutputExistsError):
         check_output(file, overwrite=False)
@@ -62,7 +62,7 @@ def test_protected_inputs_are_refused_by_every_write_within_the_block(tmp_path):
     os.link(src, tmp_path / "twin.gpkg")
     with protect_inputs(src):
         for target in (src, tmp_path / "twin.gpkg"):
-            with pytest.raises(OutputPathError, match="never writes over what it reads"):
+            with pytest.raises(OutputError, match="never writes over what it reads"):
                 with atomic_output(target, overwrite=True) as tmp:
                     tmp.write_bytes(b"oops")
     with atomic_output(tmp_path / "twin.gpkg", overwrite=True) as tmp:  # outside the block: a plain output

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-
 from _inference_models import NODATA, random_cube, tiny_model, write_scene
 from hsigeo_cli.main import main
 
@@ -243,20 +242,20 @@ def test_evaluate_into_the_current_folder_is_refused(capsys, work, monkeypatch):
 
 
 def test_save_model_never_deletes_a_folder(tmp_path, data):
-    from hsigeo.errors import OutputPathError
+    from hsigeo.errors import OutputError
     from hsigeo.model.modelfile import save_model
 
     folder = tmp_path / "some_dir"
     folder.mkdir()
     (folder / "thesis.tex").write_text("years of work")
-    with pytest.raises(OutputPathError, match="is a folder"):
+    with pytest.raises(OutputError, match="is a folder"):
         save_model(data["model_obj"], folder, overwrite=True)
     assert (folder / "thesis.tex").read_text() == "years of work"
 
 
 @pytest.mark.parametrize("scene_key, out_key", [("envi_hdr", "envi_img"), ("envi_img", "envi_hdr")])
 def test_envi_cube_is_never_overwritten_through_its_other_half(capsys, data, tmp_path, scene_key, out_key):
-    from hsigeo.errors import OutputPathError
+    from hsigeo.errors import OutputError
     from hsigeo.inference.tiled import classify_raster
 
     envi = tmp_path / "envi"
@@ -266,7 +265,7 @@ def test_envi_cube_is_never_overwritten_through_its_other_half(capsys, data, tmp
     code, _, err = run(capsys, "classify", str(scene), "--model", str(data["model"]), "-o", str(out), "--overwrite")
     assert_one_line_error(code, err, str(out))
     # the rule lives in the output layer: the library refuses it too, whatever the suffix check says
-    with pytest.raises(OutputPathError, match="never writes over what it reads"):
+    with pytest.raises(OutputError, match="never writes over what it reads"):
         classify_raster(scene, data["model_obj"], out, overwrite=True)
     assert hashes(envi) == before
     assert temporaries(envi) == []

@@ -31,10 +31,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from hsigeo.outputs import atomic_output
+from hsigeo.classes import ClassInfo
 from hsigeo.errors import ModelFileError
 from hsigeo.model.backbone import BackboneConfig
-from hsigeo.model.classifier import ClassInfo, HsigeoModel, HsigeoNet
+from hsigeo.model.classifier import HsigeoModel, HsigeoNet
+from hsigeo.outputs import atomic_output
 
 __all__ = [
     "FORMAT",
@@ -235,7 +236,7 @@ def _check_shapes(path: Path, net_factory: Any, tensors: dict[str, torch.Tensor]
 
 def _check_classes(path: Path, meta: dict[str, Any]) -> None:
     """Class records: values 1..65535 and unique, printable unique names, colours of three 0..255 ints."""
-    from hsigeo.text.prompts import MAX_VALUE
+    from hsigeo.classes import MAX_VALUE
 
     classes = meta.get("classes")
     if not isinstance(classes, list) or not 0 < len(classes) <= MAX_CLASSES:
