@@ -33,6 +33,11 @@ _ANY = click.Path(path_type=Path)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Peak learning rate.")
 @click.option("--loss", type=click.Choice(["hard_negative", "softmax"]), default=None,
               help="Contrastive loss: hard + semi-hard negatives (default) or all classes.")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Share of each class's training pixels held out to pick the best epoch (default 0.1; "
+                   "classes with fewer than 10 such pixels keep all for training; 0 = no validation).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for training (default: torch's choice). On a busy machine 1 is often faster.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and the training.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto = CUDA with mixed precision when available, else CPU.")
@@ -44,7 +49,7 @@ _ANY = click.Path(path_type=Path)
 def train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
           dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
           train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
-          loss: str | None, seed: int, device: str, text_model: Path | None, report_dir: Path | None,
+          loss: str | None, val_fraction: float | None, threads: int | None, seed: int, device: str, text_model: Path | None, report_dir: Path | None,
           overwrite: bool) -> None:
     """Train a model on SCENE with --labels and --prompts, or on a benchmark --dataset.
 
@@ -87,14 +92,18 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
     from hsigeo.model.training import train as train_model
 
     options: dict[str, Any] = {"seed": seed}
-    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("loss", loss)):
+    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("loss", loss),
+                       ("val_fraction", val_fraction)):
         if value is not None:
             options[key] = value
     n_train = int(train_mask.sum())
     click.echo(f"Training on {n_train:,} labelled pixels of {title} ({len(prompts)} classes).",
                err=True)
-    model, report = train_model(cube, labels, prompts, train_mask=train_mask, device=device, progress=True,
-                                text_model=str(text_model) if text_model else None, **options)
+    from hsigeo.inference.core import torch_threads
+
+    with torch_threads(threads):
+        model, report = train_model(cube, labels, prompts, train_mask=train_mask, device=device, progress=True,
+                                    text_model=str(text_model) if text_model else None, **options)
     path = save_model(model, output, overwrite=overwrite)
     remember_model(path)
 

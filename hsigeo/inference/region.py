@@ -76,6 +76,9 @@ def read_mask(path: str | os.PathLike, crs: Any) -> list[Any]:
     file = Path(name)
     if not file.exists():
         raise HsigeoError(f"{file}: mask file not found; check the path.")
+    from hsigeo.io.vectors import feature_layer
+
+    layer = feature_layer(file, layer)
     try:
         gdf = gpd.read_file(file, layer=layer) if layer else gpd.read_file(file)
     except Exception as exc:  # noqa: BLE001 - pyogrio raises several types for the same user problem

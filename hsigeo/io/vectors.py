@@ -27,7 +27,7 @@ import xarray as xr
 from hsigeo.outputs import atomic_output, check_output
 from hsigeo.io.writers import normalize_classes
 
-__all__ = ["vectorize_classes", "write_vector", "embed_layer_style", "VECTOR_DRIVERS", "CLASSES_ATTR"]
+__all__ = ["vectorize_classes", "write_vector", "embed_layer_style", "feature_layer", "VECTOR_DRIVERS", "CLASSES_ATTR"]
 
 #: File extension -> OGR driver used by :func:`write_vector`.
 VECTOR_DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON",
@@ -195,6 +195,25 @@ def write_vector(
                 embed_layer_style(tmp, layer, categorized_vector_qml(classes, field="class_id"),
                                   geometry_column=_geometry_column(tmp, layer))
     return path
+
+
+def feature_layer(path: str | os.PathLike, layer: str | int | None = None) -> str | int | None:
+    """The layer to read from ``path``: ``layer`` when given, else its only layer with geometries.
+
+    A GeoPackage styled in QGIS (or written by hsigeo) also holds the
+    ``layer_styles`` table; naming the feature layer keeps readers from
+    warning about it.  ``None`` when the choice is not clear (the reader's
+    default applies).
+    """
+    if layer is not None:
+        return layer
+    try:
+        import pyogrio
+
+        layers = [str(name) for name, geometry in pyogrio.list_layers(path) if geometry is not None]
+    except Exception:  # noqa: BLE001 - unreadable files get the reader's own error later
+        return None
+    return layers[0] if len(layers) == 1 else None
 
 
 def _geometry_column(gpkg: Path, layer: str) -> str:
