@@ -61,8 +61,12 @@ def cli(progress: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; hsigeo errors become one 'Error:' line and exit status 2."""
+    import warnings
+
     from hsigeo.errors import HsigeoError
 
+    # one "Warning: ..." line per warning (no source line), which the QGIS plugin shows as a warning
+    warnings.formatwarning = _format_warning
     try:
         cli.main(args=argv, prog_name="hsigeo", standalone_mode=False)
     except click.exceptions.Abort:
@@ -77,6 +81,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted; no partial output was kept.", err=True)
         sys.exit(130)
+
+
+def _format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    line: str | None = None) -> str:
+    """``warnings`` display for the command line: ``Warning: <message>``."""
+    return f"Warning: {message}\n"
 
 
 if __name__ == "__main__":

@@ -179,8 +179,9 @@ def plan_region(width: int, height: int, transform: Any, crs: Any, *, extent: Ex
         bounds = _intersect(bounds, _to_pixels(transform, xmin, ymin, xmax, ymax))
         described["extent"] = [ext.xmin, ext.ymin, ext.xmax, ext.ymax, ext.crs]
         if bounds is None:
-            raise HsigeoError(f"extent {ext.xmin},{ext.ymin},{ext.xmax},{ext.ymax}{',' + ext.crs if ext.crs else ''}: "
-                              f"does not overlap {source} ({_bounds_text(transform, width, height)}).")
+            given = ",".join([f"{v:.10g}" for v in (ext.xmin, ext.ymin, ext.xmax, ext.ymax)] + [ext.crs or ""]).rstrip(",")
+            raise HsigeoError(f"extent {given}: does not overlap {source} ({_bounds_text(transform, width, height)}); "
+                              "give it in the scene's CRS, or add the CRS after the four numbers.")
     geometries = None
     if mask is not None:
         from shapely import unary_union
@@ -236,4 +237,4 @@ def _in_crs(ext: Extent, crs: Any) -> tuple[float, float, float, float]:
 def _bounds_text(transform: Any, width: int, height: int) -> str:
     x0, y0 = transform * (0, 0)
     x1, y1 = transform * (width, height)
-    return f"scene bounds {min(x0, x1):g},{min(y0, y1):g},{max(x0, x1):g},{max(y0, y1):g}"
+    return "scene bounds " + ",".join(f"{v:.10g}" for v in (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
