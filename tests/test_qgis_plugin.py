@@ -45,7 +45,7 @@ QGIS_PYTHON = os.environ.get("HSIGEO_QGIS_PYTHON", "/usr/bin/python3")
 VENV_BIN = Path(sys.prefix) / ("Scripts" if os.name == "nt" else "bin")
 # the CLI the end-to-end tests run (HSIGEO_TEST_CLI: another installation of hsigeo)
 HSIGEO_CLI = os.environ.get("HSIGEO_TEST_CLI") or shutil.which("hsigeo", path=str(VENV_BIN)) or ""
-ALGORITHM_IDS = {"hsigeo:train", "hsigeo:classify", "hsigeo:vectorize", "hsigeo:evaluate"}
+ALGORITHM_IDS = {"hsigeo:prompts", "hsigeo:train", "hsigeo:classify", "hsigeo:vectorize", "hsigeo:evaluate"}
 # variables of this venv that must not reach QGIS's Python
 VENV_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "HSIGEO_EXECUTABLE")
 # tiny scene: the end-to-end tests must stay well under a minute on 2 busy cores
@@ -179,6 +179,8 @@ def drive(
     executable: str | None = None,
     env: dict[str, str] | None = None,
     describe: dict[str, str] | None = None,
+    describe_after: dict[str, str] | None = None,
+    render: dict[str, Any] | None = None,
     timeout: float = 300,
 ) -> dict[str, Any]:
     """Run ``tests/qgis/driver.py`` in QGIS's Python with a fresh profile under ``work``; return its report."""
@@ -192,6 +194,8 @@ def drive(
         "plugin": PLUGIN_FOLDER,
         "executable": executable,
         "describe": describe or {},
+        "describe_after": describe_after or {},
+        "render": render,
         "runs": runs,
     }
     spec_path, result_path = work / f"spec{n}.json", work / f"result{n}.json"
@@ -382,7 +386,7 @@ def test_runner_streams_output_and_raises_cli_errors_without_qgis(tmp_path, monk
 # in QGIS: provider, arguments, progress, errors, cancelling (fake CLI)
 # -------------------------------------------------------------------------------------------- #
 @pytest.mark.qgis
-def test_provider_registers_the_four_algorithms(run_qgis):
+def test_provider_registers_the_algorithms(run_qgis):
     report = run_qgis([])
     provider = report["provider"]
     assert provider is not None, "the hsigeo provider was not registered"
@@ -391,11 +395,29 @@ def test_provider_registers_the_four_algorithms(run_qgis):
     algorithms = provider["algorithms"]
     assert algorithms["hsigeo:train"]["parameters"] == [
         "INPUT", "LABELS_VECTOR", "LABEL_FIELD", "LABELS_RASTER", "PROMPTS", "EPOCHS",
-        "TRAIN_FRACTION", "TRAIN_COUNT", "SEED", "DEVICE", "OUTPUT", "REPORT_DIR",
+        "TRAIN_FRACTION", "TRAIN_COUNT", "SEED", "DEVICE", "BATCH_SIZE", "LR", "VAL_FRACTION", "LOSS",
+        "TEXT_MODEL", "THREADS", "OUTPUT", "REPORT_DIR",
     ]  # fmt: skip
-    assert {"INPUT", "MODEL", "PROMPTS", "OUTPUT", "CONFIDENCE", "VECTOR"} <= set(
-        algorithms["hsigeo:classify"]["parameters"]
+    # the hidden CLI options are advanced parameters, with the CLI's defaults shown
+    assert {"BATCH_SIZE", "LR", "VAL_FRACTION", "LOSS", "TEXT_MODEL", "THREADS"} <= set(algorithms["hsigeo:train"]["advanced"])
+    assert {k: algorithms["hsigeo:train"]["defaults"][k] for k in ("LR", "VAL_FRACTION", "LOSS")} == {
+        "LR": 0.001, "VAL_FRACTION": 0.1, "LOSS": 0}
+    classify = algorithms["hsigeo:classify"]
+    assert {"INPUT", "MODEL", "PROMPTS", "OUTPUT", "CONFIDENCE", "VECTOR", "EXTENT", "MASK", "RESAMPLE"} <= set(
+        classify["parameters"]
     )
+    assert {"THREADS", "RESUME", "BATCH_SIZE", "TILE_SIZE", "DEVICE"} <= set(classify["advanced"])
+    assert "EXTENT" not in classify["advanced"] and classify["defaults"]["RESAMPLE"] is False
+    assert algorithms["hsigeo:prompts"]["parameters"] == ["INPUT", "FIELD", "DESCRIPTION_FIELD", "OUTPUT"]
+    # each algorithm's Help opens its README section
+    anchors = {alg_id: a["help_url"].rpartition("#")[2] for alg_id, a in algorithms.items()}
+    assert anchors == {"hsigeo:prompts": "create-class-prompts-from-layer", "hsigeo:train": "train-model",
+                       "hsigeo:classify": "classify-raster", "hsigeo:vectorize": "vectorize-classification",
+                       "hsigeo:evaluate": "accuracy-report"}
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for title in ("Create class prompts from layer", "Train model", "Classify raster",
+                  "Vectorize classification", "Accuracy report"):
+        assert f"\n#### {title}\n" in readme, title
     assert algorithms["hsigeo:vectorize"]["parameters"] == ["INPUT", "MIN_AREA", "OUTPUT"]
     assert {"INPUT", "REFERENCE_VECTOR", "REFERENCE_RASTER", "LABEL_FIELD", "OUTPUT"} <= set(
         algorithms["hsigeo:evaluate"]["parameters"]
