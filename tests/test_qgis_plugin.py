@@ -32,6 +32,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,10 +117,11 @@ def option(argv: list[str], flag: str) -> str | None:
     return argv[argv.index(flag) + 1] if flag in argv else None
 
 
-def make_layer(python: str, kind: str, path: Path) -> Path:
-    """Write a test layer with QGIS's own GDAL (``tests/qgis/make_layers.py``: scene, classes, polygons)."""
+def make_layer(python: str, kind: str, path: Path, *sources: Path) -> Path:
+    """Write a test layer with QGIS's own GDAL (``tests/qgis/make_layers.py``: scene, classes, polygons, training)."""
     env = qgis_env(path.parent)
-    subprocess.run([python, str(HELPERS / "make_layers.py"), kind, str(path)], env=env, check=True, timeout=60)
+    subprocess.run([python, str(HELPERS / "make_layers.py"), kind, str(path), *map(str, sources)],
+                   env=env, check=True, timeout=120)
     return path
 
 
@@ -763,3 +765,162 @@ def test_vectorize_and_accuracy_report_end_to_end(trained, run_qgis, scene, tmp_
     for output, name in (("REPORT_HTML", "report.html"), ("REPORT_JSON", "report.json")):
         assert evaluate["results"][output] == str(tmp_path / "report" / name)
         assert (tmp_path / "report" / name).is_file()
+
+
+# -------------------------------------------------------------------------------------------- #
+# in QGIS with the real CLI: from a layer of training polygons to a styled map
+# -------------------------------------------------------------------------------------------- #
+# what tests/qgis/make_layers.py's "training" layer holds: (field value, legend label, colour, note)
+TRAINING_STYLE = [
+    ("Water", "Open water", "#0050ff", ""),
+    ("Healthy vegetation", "Healthy vegetation", "#00aa00", "Green crops with a strong red edge"),
+    ("Bare soil", "Bare soil", "#c08040", ""),
+    ("Asphalt road", "Asphalt road", "#505050", ""),
+]
+# the scene covers 493000..493120 x 3764880..3765000 (60 x 60 px of 2 m); QGIS's extent text is
+# "xmin,xmax,ymin,ymax [CRS]": columns 5..54 and rows 5..54
+EXTENT = "493010,493110,3764890,3764990 [EPSG:32611]"
+
+
+@pytest.fixture(scope="module")
+def layer_chain(scene, tmp_path_factory, qgis_python, installed_plugin):
+    """Prompts from a categorized GeoPackage -> Train -> Classify (extent + mask) -> Vectorize -> Accuracy report."""
+    require_cli("prompts", "train", "classify", "vectorize", "evaluate")
+    from shapely.geometry import Polygon
+
+    import geopandas as gpd
+    from hsigeo.io.vectors import vectorize_classes, write_vector
+
+    work = tmp_path_factory.mktemp("layer_chain")
+    labels = write_vector(vectorize_classes(scene.labels_path), work / "labels.gpkg")
+    training = make_layer(qgis_python, "training", work / "training.gpkg", labels)
+    # the lower-left half of the scene
+    triangle = Polygon([(493000, 3764880), (493120, 3764880), (493000, 3765000)])
+    mask = write_vector(gpd.GeoDataFrame({"name": ["farm"]}, geometry=[triangle], crs="EPSG:32611"),
+                        work / "mask.gpkg")
+    paths = {name: work / name for name in (
+        "prompts.yaml", "model.hsigeo", "classes.tif", "confidence.tif", "probabilities.tif", "classes.gpkg",
+        "vectorized.gpkg", "report", "map.png")}  # fmt: skip
+    paths.update(training=training, mask=mask, triangle=triangle)
+    runs = [
+        {"key": "prompts", "algorithm": "hsigeo:prompts", "project_layers": [str(training)], "parameters": {
+            "INPUT": str(training), "FIELD": "crop", "DESCRIPTION_FIELD": "note",
+            "OUTPUT": str(paths["prompts.yaml"])}},
+        {"key": "train", "algorithm": "hsigeo:train", "parameters": {
+            "INPUT": str(scene.scene_path), "LABELS_VECTOR": str(training), "LABEL_FIELD": "crop",
+            "PROMPTS": str(paths["prompts.yaml"]), "EPOCHS": 3, "SEED": 0, "DEVICE": 1, "THREADS": 1,
+            "VAL_FRACTION": 0.0, "OUTPUT": str(paths["model.hsigeo"])}},
+        {"key": "classify", "algorithm": "hsigeo:classify", "load": True, "parameters": {
+            "INPUT": str(scene.scene_path), "MODEL": str(paths["model.hsigeo"]), "DEVICE": 1, "THREADS": 1,
+            "EXTENT": EXTENT, "MASK": str(mask), "OUTPUT": str(paths["classes.tif"]),
+            "CONFIDENCE": str(paths["confidence.tif"]), "PROBABILITIES": str(paths["probabilities.tif"]),
+            "VECTOR": str(paths["classes.gpkg"])}},
+        {"key": "vectorize", "algorithm": "hsigeo:vectorize", "load": True, "parameters": {
+            "INPUT": str(paths["classes.tif"]), "OUTPUT": str(paths["vectorized.gpkg"])}},
+        {"key": "evaluate", "algorithm": "hsigeo:evaluate", "parameters": {
+            "INPUT": str(paths["classes.tif"]), "REFERENCE_VECTOR": str(training), "LABEL_FIELD": "crop",
+            "PROMPTS": str(paths["prompts.yaml"]), "OUTPUT": str(paths["report"])}},
+    ]  # fmt: skip
+    by_hand = {name: str(paths[name]) for name in
+               ("classes.tif", "confidence.tif", "probabilities.tif", "classes.gpkg", "vectorized.gpkg")}
+    render = {"layers": [str(paths["classes.tif"])], "out": str(paths["map.png"]),
+              "names": {str(paths["classes.tif"]): "Classes (hsigeo)"},
+              "title": "hsigeo in QGIS: classes inside a mask polygon"}
+    report = drive(qgis_python, installed_plugin, work / "qgis", runs, executable=HSIGEO_CLI,
+                   describe_after=by_hand, render=render, timeout=600)
+    for run in report["runs"].values():
+        skip_if_cli_incomplete(run)
+    return report, paths
+
+
+@pytest.mark.qgis
+def test_prompts_from_a_categorized_geopackage_layer(layer_chain):
+    report, paths = layer_chain
+    run = report["runs"]["prompts"]
+    assert run["ok"], run["error"]
+    assert "--style" in run["commands"][0] and "--description-field note" in run["commands"][0]
+    from hsigeo.text.prompts import load_prompts
+
+    prompts = load_prompts(paths["prompts.yaml"])
+    # names = the field's values, values 1..4 in the legend's order, colours from the style, prompts from
+    # the description field, else the legend label
+    assert [(c.value, c.name, c.colour_hex) for c in prompts.classes] == [
+        (i + 1, value, colour) for i, (value, _, colour, _) in enumerate(TRAINING_STYLE)]
+    assert [c.prompts for c in prompts.classes] == [
+        (note or label,) for _, label, _, note in TRAINING_STYLE]
+
+
+@pytest.mark.qgis
+def test_train_and_classify_within_extent_and_mask(layer_chain):
+    import rasterio
+    from rasterio.features import geometry_mask
+
+    report, paths = layer_chain
+    for key in ("train", "classify"):
+        assert report["runs"][key]["ok"], (key, report["runs"][key]["error"])
+    command = report["runs"]["classify"]["commands"][0]
+    assert "--extent 493010,3764890,493110,3764990,EPSG:32611" in command and f"--mask {paths['mask']}" in command
+    with rasterio.open(paths["classes.tif"]) as c, rasterio.open(paths["confidence.tif"]) as f, \
+            rasterio.open(paths["probabilities.tif"]) as p:
+        classes, conf, probs, transform = c.read(1), f.read(1), p.read(), c.transform
+        assert (c.width, c.height) == (50, 50) and (transform.c, transform.f) == (493010, 3764990)
+        assert p.descriptions == tuple(name for name, *_ in TRAINING_STYLE)
+    inside = geometry_mask([paths["triangle"]], out_shape=(50, 50), transform=transform, invert=True)
+    assert 1000 < inside.sum() < 1500
+    # outside the mask: nodata in every output; inside: a class for every pixel
+    assert (classes[~inside] == 0).all() and np.isnan(conf[~inside]).all() and np.isnan(probs[:, ~inside]).all()
+    assert set(np.unique(classes[inside])) <= {1, 2, 3, 4} and np.isfinite(conf[inside]).all()
+    assert np.allclose(probs[:, inside].sum(axis=0), 1.0, atol=1e-4)
+
+
+@pytest.mark.qgis
+def test_outputs_load_styled_in_processing_and_by_hand(layer_chain):
+    report, paths = layer_chain
+    names = [name for name, *_ in TRAINING_STYLE]
+    colours = [colour for _, _, colour, _ in TRAINING_STYLE]
+    loaded = {Path(layer["source"].split("|")[0]).name: layer for layer in report["runs"]["classify"]["layers"]}
+    by_hand = report["describe_after"]
+    for layers in (loaded, by_hand):
+        confidence, probabilities = layers["confidence.tif"], layers["probabilities.tif"]
+        assert confidence["renderer"] == probabilities["renderer"] == "QgsSingleBandPseudoColorRenderer"
+        assert confidence["ramp"][0] == [0.0, "#440154"] and confidence["ramp"][-1] == [1.0, "#fde725"]
+        assert probabilities["band"] == 1 and probabilities["ramp"] == confidence["ramp"]
+        assert [b.split(": ", 1)[-1] for b in probabilities["band_names"]] == names
+        classes = layers["classes.tif"]
+        assert classes["renderer"] == "QgsPalettedRasterRenderer"
+        assert [(c["label"], c["color"]) for c in classes["classes"]] == list(zip(names, colours))
+        # polygons: the style stored in the GeoPackage, categories in class-value order like the raster
+        polygons = layers["classes.gpkg"]
+        assert polygons["renderer"] == "QgsCategorizedSymbolRenderer"
+        assert [(c["value"], c["label"], c["color"]) for c in polygons["classes"]] == [
+            (str(i + 1), n, c) for i, (n, c) in enumerate(zip(names, colours))]
+    vectorized = by_hand["vectorized.gpkg"]
+    assert vectorized["renderer"] == "QgsCategorizedSymbolRenderer" and vectorized["feature_count"] > 0
+    assert [c["label"] for c in vectorized["classes"]] == names
+
+    import sqlite3
+
+    with sqlite3.connect(paths["classes.gpkg"]) as db:
+        rows = db.execute("SELECT f_table_name, f_geometry_column, useAsDefault, styleQML FROM layer_styles").fetchall()
+        contents = db.execute("SELECT data_type FROM gpkg_contents WHERE table_name = 'layer_styles'").fetchall()
+    assert [(r[0], r[1], r[2]) for r in rows] == [("classes", "geom", 1)] and contents == [("attributes",)]
+    assert 'attr="class_id"' in rows[0][3]
+
+
+@pytest.mark.qgis
+def test_vectorize_report_and_rendered_map(layer_chain):
+    report, paths = layer_chain
+    for key in ("vectorize", "evaluate"):
+        assert report["runs"][key]["ok"], (key, report["runs"][key]["error"])
+    accuracy = json.loads((paths["report"] / "report.json").read_text())
+    assert accuracy["n_samples"] > 1000  # the training polygons inside the mask
+    render = report["render"]
+    assert render["status"] == 0 and paths["map.png"].stat().st_size > 5000
+    from PIL import Image
+
+    with Image.open(paths["map.png"]) as image:
+        assert image.size[0] > image.size[1] > 300
+        colours = {c for _, c in image.convert("RGB").getcolors(1 << 20)}
+    # the class colours of the style are on the map (and in the legend)
+    for _, _, colour, _ in TRAINING_STYLE:
+        assert tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5)) in colours, colour

@@ -194,11 +194,17 @@ def prompts_from_layer(
     if table.empty:
         raise PromptError(f"{file}: no feature has a value in field {field!r}; fill in the classes first.")
 
-    qml, style_source = (Path(style).read_text(encoding="utf-8"), str(style)) if style is not None else \
-        _layer_style(file, layer)
-    attr, categories = read_categories(qml, source=style_source) if qml else (None, [])
-    if attr is not None and attr.strip('"').casefold() != field.casefold():
-        categories = []  # the style colours another field: it says nothing about these classes
+    categories: list[StyleCategory] = []
+    style_source = ""
+    # the style given, else the one stored with the file; one that is not categorized on this field
+    # says nothing about these classes
+    for qml, style_source in ([(Path(style).read_text(encoding="utf-8"), str(style))] if style is not None else []) \
+            + [_layer_style(file, layer)]:
+        attr, categories = read_categories(qml, source=style_source) if qml else (None, [])
+        if attr is not None and attr.strip('"').casefold() != field.casefold():
+            categories = []
+        if categories:
+            break
 
     raw = list(dict.fromkeys(str(v).strip() for v in table[field]))  # distinct, in layer order
     ints = _whole_numbers(raw)
@@ -230,7 +236,7 @@ def prompts_from_layer(
 
     entries = []
     for key, class_name, value, cat in classes:
-        readable = cat.label if cat is not None and cat.label != key else class_name.replace("_", " ").strip()
+        readable = (cat.label if cat is not None and cat.label != key else class_name).replace("_", " ").strip()
         entry: dict[str, Any] = {"name": class_name, "value": value,
                                  "prompts": descriptions.get(key) or [readable]}
         if cat is not None and cat.colour is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from qgis.core import (
+    QgsCategorizedSymbolRenderer,
     QgsProcessing,
     QgsProcessingContext,
     QgsProcessingException,
@@ -71,7 +72,13 @@ class PromptsAlgorithm(HsigeoAlgorithm):
 
     @staticmethod
     def export_style(layer: Any, feedback: QgsProcessingFeedback) -> Optional[str]:
-        """The layer's current symbology as a temporary ``.qml`` (what the user sees, saved or not)."""
+        """The layer's categorized symbology as a temporary ``.qml`` (what the user sees, saved or not).
+
+        ``None`` when the layer is not categorized (e.g. opened from a path by a model or
+        ``qgis_process``): then hsigeo reads the style stored with the file itself.
+        """
+        if not isinstance(layer.renderer(), QgsCategorizedSymbolRenderer):
+            return None
         document = QDomDocument()
         error = layer.exportNamedStyle(document)
         if error:

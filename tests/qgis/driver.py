@@ -13,7 +13,7 @@ venv, whose numpy would break QGIS's GDAL bindings::
      "executable": "<value for the 'hsigeo executable' setting>" | null,
      "describe": {"<key>": "<layer path>", ...},
      "runs": [{"key": "...", "algorithm": "hsigeo:classify", "parameters": {...},
-               "load": false, "cancel_on_progress": false}, ...]}
+               "load": false, "cancel_on_progress": false, "project_layers": [paths]}, ...]}
 
 ``describe_after`` (layers described after the runs, opened by hand:
 default styles apply as when a user adds them) and ``render`` (``{"layers":
@@ -202,6 +202,9 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
 
     feedback = RecordingFeedback(spec.get("cancel_on_progress", False))
     QgsProject.instance().removeAllMapLayers()
+    # layers the user has in the project (default styles applied); a parameter naming their file uses them
+    for path in spec.get("project_layers", []):
+        QgsProject.instance().addMapLayer(open_layer(path))
     result: dict[str, Any] = {"ok": False, "error": None, "results": {}, "layers": []}
     started = time.monotonic()
     try:
