@@ -488,16 +488,25 @@ def test_algorithms_build_cli_arguments_and_report_progress(run_qgis, qgis_pytho
             "OUTPUT": str(tmp_path / "report")}},
         {"key": "no_labels", "algorithm": "hsigeo:train", "parameters": {
             "INPUT": str(scene), "PROMPTS": str(prompts), "OUTPUT": str(model)}},
+        {"key": "train_advanced", "algorithm": "hsigeo:train", "parameters": {
+            "INPUT": str(scene), "LABELS_RASTER": str(scene), "PROMPTS": str(prompts), "OUTPUT": str(model),
+            "BATCH_SIZE": 64, "LR": 0.0005, "VAL_FRACTION": 0.2, "LOSS": 1, "TEXT_MODEL": str(tmp_path),
+            "THREADS": 2}},
+        {"key": "classify_advanced", "algorithm": "hsigeo:classify", "parameters": {
+            "INPUT": str(scene), "MODEL": str(model), "OUTPUT": str(tmp_path / "c2.tif"), "RESAMPLE": True,
+            "RESUME": True, "THREADS": 1, "EXTENT": "493002,493006,3764994,3764998 [EPSG:32611]",
+            "MASK": str(polygons)}},
     ]  # fmt: skip
     # variables QGIS's Python may carry; none of them may reach the hsigeo environment
     leaky = {"PYTHONPATH": str(tmp_path / "qgis-python"), "PROJ_LIB": "/usr/share/proj", "GDAL_DATA": "/usr/share/gdal"}
     report = run_qgis(runs, executable=str(FAKE_HSIGEO), env=fake_env(**leaky))
     results = report["runs"]
-    invoked = ["train", "train_polygons", "classify", "vectorize", "evaluate"]
+    invoked = ["train", "train_polygons", "classify", "vectorize", "evaluate", "train_advanced", "classify_advanced"]
     for key in invoked:
         assert results[key]["ok"], (key, results[key]["error"])
     calls = dict(zip(invoked, log_records(fake_env.log)))
-    assert [rec["argv"][2] for rec in calls.values()] == ["train", "train", "classify", "vectorize", "evaluate"]
+    assert [rec["argv"][2] for rec in calls.values()] == [
+        "train", "train", "classify", "vectorize", "evaluate", "train", "classify"]
 
     train = calls["train"]["argv"]
     assert train[:4] == ["--progress", "plain", "train", str(scene)]
@@ -524,6 +533,18 @@ def test_algorithms_build_cli_arguments_and_report_progress(run_qgis, qgis_pytho
     evaluate = calls["evaluate"]["argv"]
     assert option(evaluate, "--reference") == str(scene) and option(evaluate, "-o") == str(tmp_path / "report")
     assert results["evaluate"]["results"]["REPORT_JSON"] == str(tmp_path / "report" / "report.json")
+
+    # advanced options reach the CLI only when set (LR and VAL_FRACTION at their defaults stay out)
+    advanced = calls["train_advanced"]["argv"]
+    assert [option(advanced, f) for f in ("--batch-size", "--lr", "--val-fraction", "--loss", "--text-model",
+                                          "--threads")] == ["64", "0.0005", "0.2", "softmax", str(tmp_path), "2"]
+    assert not {"--lr", "--val-fraction", "--loss", "--batch-size", "--threads"} & set(train)
+    classify_advanced = calls["classify_advanced"]["argv"]
+    assert "--resample" in classify_advanced and "--resume" in classify_advanced
+    assert option(classify_advanced, "--threads") == "1"
+    assert option(classify_advanced, "--extent") == "493002,3764994,493006,3764998,EPSG:32611"
+    assert option(classify_advanced, "--mask").endswith(".gpkg")
+    assert not {"--resample", "--resume", "--extent", "--mask"} & set(classify)
 
     # progress lines drive the bar, the stage (without figures) becomes the progress text
     run = results["classify"]
@@ -823,9 +844,10 @@ def layer_chain(scene, tmp_path_factory, qgis_python, installed_plugin):
     ]  # fmt: skip
     by_hand = {name: str(paths[name]) for name in
                ("classes.tif", "confidence.tif", "probabilities.tif", "classes.gpkg", "vectorized.gpkg")}
-    render = {"layers": [str(paths["classes.tif"])], "out": str(paths["map.png"]),
-              "names": {str(paths["classes.tif"]): "Classes (hsigeo)"},
-              "title": "hsigeo in QGIS: classes inside a mask polygon"}
+    # the classes over the scene (QGIS's default rendering of its first bands), legend of the classes only
+    render = {"layers": [str(paths["classes.tif"]), str(scene.scene_path)], "legend": [str(paths["classes.tif"])],
+              "out": str(paths["map.png"]), "names": {str(paths["classes.tif"]): "Classes (hsigeo)"},
+              "title": "hsigeo in QGIS: classes within an extent and a mask polygon", "page_mm": [175, 120]}
     report = drive(qgis_python, installed_plugin, work / "qgis", runs, executable=HSIGEO_CLI,
                    describe_after=by_hand, render=render, timeout=600)
     for run in report["runs"].values():
