@@ -493,7 +493,7 @@ def _replace(result: ClassificationResult, **changes: Any) -> ClassificationResu
     return replace(result, **changes)
 
 
-def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], scene: Region, tile_size: int,
+def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], region: Region, tile_size: int,
                            batch_size: int | None, device: str, naive: bool, digest: str) -> ClassificationResult:
     """Result record for outputs that ``resume`` found complete (counts read back from the file)."""
     import rasterio
@@ -507,7 +507,7 @@ def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], scene
                     counts[v] = counts.get(v, 0) + k
     return ClassificationResult(
         out_path=out_path, confidence_path=extras["confidence"], probabilities_path=extras["probabilities"],
-        vector_path=None, width=scene.width, height=scene.height, n_windows=0, tile_size=tile_size,
+        vector_path=None, width=region.width, height=region.height, n_windows=0, tile_size=tile_size,
         batch_size=batch_size, device=device, naive=naive, seconds=0.0, pixels_per_second=0.0,
         n_valid=sum(counts.values()), class_counts=dict(sorted(counts.items())), skipped=True,
         model_digest=digest,
