@@ -58,7 +58,7 @@ def classify(scene: Path, model_path: Path | None, prompts_path: Path | None, ou
     probabilities and polygons.  Memory stays flat whatever the scene size;
     outputs appear only when complete.
     """
-    from hsigeo.inference.core import resolve_device
+    from hsigeo.device import resolve_device
     from hsigeo.inference.tiled import classify_raster
 
     model, _ = _load_model_and_prompts(model_path, prompts_path)

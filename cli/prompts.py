@@ -29,13 +29,13 @@ def prompts(layer_path: str, field: str, layer_name: str | None, style: Path | N
     edit them to describe what each class looks like.  Train and classify take
     the file as it is, with LAYER and --field as labels.
     """
-    from hsigeo.outputs import check_output
     from hsigeo.io.layer_prompts import prompts_from_layer
-    from hsigeo.text.prompts import save_prompts
+    from hsigeo.outputs import check_output
+    from hsigeo.text.prompts import PromptSet, save_prompts
 
     check_output(output, overwrite=overwrite)
-    prompt_set = prompts_from_layer(layer_path, field, layer=layer_name, style=style,
-                                    description_field=description_field)
+    prompt_set = PromptSet.from_dict(prompts_from_layer(layer_path, field, layer=layer_name, style=style,
+                                                        description_field=description_field), source=layer_path)
     save_prompts(prompt_set, output, overwrite=overwrite)
     click.echo(f"Wrote {len(prompt_set)} classes to {output}:")
     for c in prompt_set.classes:

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from hsigeo.errors import InvalidInputError
+
 __all__ = ["HSIAccessor", "WATER_ABSORPTION"]
 
 #: Atmospheric water-vapour absorption windows (nm) usually dropped from airborne data.
@@ -81,7 +83,7 @@ class HSIAccessor:
         wl = self._require_wavelengths("sel_wavelength")
         if nearest is not None:
             if min is not None or max is not None:
-                raise ValueError("give nearest= or min=/max=, not both")
+                raise InvalidInputError("give nearest= or min=/max=, not both")
             targets = np.atleast_1d(np.asarray(nearest, dtype="float64"))
             finite = np.where(np.isfinite(wl), wl, np.inf)
             idx = [int(np.argmin(np.abs(finite - t))) for t in targets]
@@ -124,7 +126,7 @@ class HSIAccessor:
             for lo, hi in ranges:
                 drop |= (wl >= float(lo)) & (wl <= float(hi))
         if drop.all():
-            raise ValueError("drop_bad_bands would drop every band; check the ranges and the bad_band flags")
+            raise InvalidInputError("drop_bad_bands would drop every band; check the ranges and the bad_band flags")
         return da.isel(band=np.flatnonzero(~drop))
 
     # -- statistics ------------------------------------------------------- #

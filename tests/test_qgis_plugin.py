@@ -807,9 +807,9 @@ EXTENT = "493010,493110,3764890,3764990 [EPSG:32611]"
 def layer_chain(scene, tmp_path_factory, qgis_python, installed_plugin):
     """Prompts from a categorized GeoPackage -> Train -> Classify (extent + mask) -> Vectorize -> Accuracy report."""
     require_cli("prompts", "train", "classify", "vectorize", "evaluate")
+    import geopandas as gpd
     from shapely.geometry import Polygon
 
-    import geopandas as gpd
     from hsigeo.io.vectors import vectorize_classes, write_vector
 
     work = tmp_path_factory.mktemp("layer_chain")

@@ -33,8 +33,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from hsigeo.errors import DatasetError, HsigeoError, InvalidInputError, NotFittedError
 from hsigeo.evaluation.baselines.base import Method
-from hsigeo.errors import DatasetError, HsigeoError
 
 __all__ = [
     "DEFAULT_DATASETS",
@@ -305,7 +305,7 @@ class HsigeoMethod:
     def predict(self, cube: Any) -> np.ndarray:
         """Class values of every pixel (``predict_array``'s class map)."""
         if self.model is None:
-            raise RuntimeError(f"{self.name}: predict called before fit")
+            raise NotFittedError(f"{self.name}: predict called before fit")
         classes, _confidence = self.model.predict_array(np.asarray(getattr(cube, "values", cube)))
         return np.asarray(classes, dtype=np.int32)
 
@@ -420,8 +420,8 @@ class SceneUnavailable(Exception):
 def _synthetic_scene(kw: Mapping[str, Any]) -> Scene:
     import xarray as xr
 
-    from hsigeo.text.prompts import PromptSet
     from hsigeo.datasets.synthetic import CLASS_LIBRARY, synthetic_cube
+    from hsigeo.text.prompts import PromptSet
 
     syn = synthetic_cube(**kw)
     prompts = PromptSet.from_dict({
@@ -510,7 +510,7 @@ def score(pred: np.ndarray, labels: np.ndarray, test_mask: np.ndarray, class_val
     cm = metrics.confusion_matrix(np.asarray(labels)[mask], np.asarray(pred)[mask], values)
     n = int(cm.sum())
     if n == 0:
-        raise ValueError("no labelled test pixels to score")
+        raise InvalidInputError("no labelled test pixels to score")
     per = metrics.per_class_accuracy(cm)
     return {"oa": metrics.overall_accuracy(cm), "aa": metrics.average_accuracy(cm), "kappa": metrics.kappa(cm),
             "per_class": {v: (float(a) if np.isfinite(a) else None) for v, a in zip(values, per, strict=True)},
@@ -696,7 +696,7 @@ def _run_scene(scene: Scene, cfg: BenchmarkConfig, registry: Mapping[str, Method
                     pred = np.asarray(method.predict(cube))
                     t2 = time.perf_counter()
                     if pred.shape != labels.shape:
-                        raise ValueError(f"{mname} returned a class map of shape {pred.shape}, not {labels.shape}")
+                        raise InvalidInputError(f"{mname} returned a class map of shape {pred.shape}, not {labels.shape}")
                     s = score(pred, labels, test, values)
                     run.update(oa=s["oa"], aa=s["aa"], kappa=s["kappa"],
                                per_class={str(k): v for k, v in s["per_class"].items()}, confusion=s["confusion"],
@@ -1025,7 +1025,7 @@ def parse_seeds(text: str | int | Sequence[int]) -> list[int]:
         return [int(s) for s in text.split(",") if s.strip()]
     n = int(text)
     if n < 1:
-        raise ValueError(f"--seeds must be >= 1, got {n}")
+        raise InvalidInputError(f"--seeds must be >= 1, got {n}")
     return list(range(n))
 
 
@@ -1038,7 +1038,7 @@ def parse_fractions(text: str) -> list[float]:
             continue
         f = float(part[:-1]) / 100 if part.endswith("%") else float(part)
         if not 0 < f < 1:
-            raise ValueError(f"training fraction {part!r} is not in (0, 1)")
+            raise InvalidInputError(f"training fraction {part!r} is not in (0, 1)")
         out.append(f)
     return out
 

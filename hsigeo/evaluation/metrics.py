@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from hsigeo.errors import InvalidInputError
 from hsigeo.outputs import atomic_output
 
 __all__ = [
@@ -51,7 +52,7 @@ def confusion_matrix(reference: np.ndarray, predicted: np.ndarray, values: Seque
     ref = np.asarray(reference).ravel()
     pred = np.asarray(predicted).ravel()
     if ref.shape != pred.shape:
-        raise ValueError(f"reference {np.shape(reference)} and predicted {np.shape(predicted)} differ in shape")
+        raise InvalidInputError(f"reference {np.shape(reference)} and predicted {np.shape(predicted)} differ in shape")
     values = np.asarray(list(values), dtype=np.int64)
     c = values.size
     lut_keys = np.sort(values)

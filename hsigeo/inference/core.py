@@ -5,11 +5,11 @@ Both engines cut a scene into blocks, give each block a halo of
 the stitched result to equal whole-scene inference pixel for pixel, every
 engine must
 
-* decide pixel validity the same way (:func:`valid_pixels`),
+* decide pixel validity the same way (:func:`hsigeo.sampling.windows.valid_pixels`),
 * normalise before padding (normalisation is per pixel, so the order does not
   change values, but invalid pixels are zeroed first),
 * fill halo pixels that lie outside the scene exactly as ``numpy.pad(...,
-  mode="reflect")`` of the *whole* scene would (:func:`reflect_indices`).
+  mode="reflect")`` of the *whole* scene would (:func:`hsigeo.sampling.windows.reflect_indices`).
 
 :func:`predict_array` is that whole-scene reference, for scenes that fit in
 memory.
@@ -17,30 +17,23 @@ memory.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from hsigeo.errors import HsigeoError
+from hsigeo.device import autocast, resolve_device
+from hsigeo.errors import InvalidInputError
+from hsigeo.sampling.windows import good_band_mask, valid_pixels
 
 __all__ = [
-    "reflect_indices",
-    "valid_pixels",
-    "good_band_mask",
-    "resolve_device",
     "default_batch_size",
     "default_tile_size",
     "run_model",
-    "torch_threads",
-    "default_threads",
     "class_values",
-    "class_entries",
     "class_dtype",
     "to_class_map",
     "predict_array",
@@ -50,114 +43,8 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- #
-# Geometry and validity
-# --------------------------------------------------------------------------- #
-def reflect_indices(start: int, stop: int, n: int) -> np.ndarray:
-    """Indices into a length-``n`` axis for positions ``start..stop-1`` of its reflect padding.
-
-    Position ``-k`` maps to ``k`` and ``n-1+k`` to ``n-1-k`` (the edge pixel is
-    not repeated), with repeated reflection when the padding is wider than the
-    axis, exactly as ``numpy.pad(x, pad, mode="reflect")``.  (dask's
-    ``boundary="reflect"`` repeats the edge pixel, i.e. numpy's ``"symmetric"``;
-    it is deliberately not used.)
-
-    Parameters
-    ----------
-    start, stop
-        Positions in scene coordinates; may lie outside ``0..n-1``.
-    n
-        Axis length (>= 1).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``int64`` indices in ``0..n-1``, one per position.
-    """
-    idx = np.arange(start, stop, dtype=np.int64)
-    if n == 1:
-        return np.zeros_like(idx)
-    period = 2 * (n - 1)
-    idx = np.mod(idx, period)
-    return np.where(idx < n, idx, period - idx)
-
-
-def good_band_mask(bad_band: Any, n_bands: int) -> np.ndarray | None:
-    """Bands that decide validity: all but those flagged bad (``None`` = all).
-
-    Mirrors :func:`hsigeo.io.raster.valid_mask` with ``ignore_bad_bands=True``:
-    zero-filled water-absorption bands do not make a pixel invalid.
-    """
-    if bad_band is None:
-        return None
-    good = ~np.asarray(bad_band, dtype=bool).reshape(-1)
-    if good.size != n_bands or good.all() or not good.any():
-        return None
-    return good
-
-
-def valid_pixels(block: np.ndarray, *, nodata: float | int | None = None,
-                 good_bands: np.ndarray | None = None) -> np.ndarray:
-    """Pixels with a usable spectrum in a ``(B, h, w)`` block (True = valid).
-
-    A pixel is invalid when any (good) band equals ``nodata``, is NaN or is
-    infinite, the rule of :func:`hsigeo.io.raster.valid_mask`.
-
-    Parameters
-    ----------
-    block
-        Raw values, ``(bands, h, w)``.
-    nodata
-        The scene's nodata value (``None`` or NaN: only non-finite values count).
-    good_bands
-        Boolean band mask from :func:`good_band_mask`; ``None`` = all bands.
-    """
-    data = block if good_bands is None else block[good_bands]
-    invalid = np.zeros(data.shape[1:], dtype=bool)
-    if np.issubdtype(data.dtype, np.floating):
-        invalid |= ~np.isfinite(data).all(axis=0)
-    if nodata is not None and not math.isnan(float(nodata)) and _fits(nodata, data.dtype):
-        invalid |= (data == data.dtype.type(nodata)).any(axis=0)
-    return ~invalid
-
-
-def _fits(value: float | int, dtype: np.dtype) -> bool:
-    """Whether ``value`` is representable in ``dtype`` (else no pixel can equal it)."""
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return float(value).is_integer() and info.min <= value <= info.max
-    return True
-
-
-# --------------------------------------------------------------------------- #
 # Devices
 # --------------------------------------------------------------------------- #
-def resolve_device(device: str | None = "auto") -> str:
-    """Turn ``"auto"``/``None``/``"cpu"``/``"cuda"``/``"cuda:N"`` into a usable torch device string.
-
-    Raises
-    ------
-    HsigeoError
-        When CUDA is asked for but torch sees no GPU.
-    """
-    import torch
-
-    dev = (device or "auto").strip().lower()
-    if dev == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if dev.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise HsigeoError(
-                f"device {device!r} was asked for but torch {torch.__version__} sees no CUDA GPU; "
-                "use --device cpu (or auto), or install a CUDA build of torch."
-            )
-        return dev
-    if dev == "mps":
-        return dev
-    if dev != "cpu":
-        raise HsigeoError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N.")
-    return dev
-
-
 def default_batch_size(device: str) -> int:
     """Pixels per forward pass.
 
@@ -177,57 +64,6 @@ def default_tile_size(device: str) -> int:
     keep that overhead small and the memory per tile modest.
     """
     return 1024 if device.startswith("cuda") else 256
-
-
-def default_threads() -> int | None:
-    """torch CPU threads for tiled inference: all usable cores but one, or ``None`` to leave torch alone.
-
-    The reader thread (decompression, normalisation) needs a core too; when it
-    preempts one of torch's threads, every parallel op waits for that thread.
-    Measured on 2 shared cores: 1 torch thread ran the pipeline at 56-72k px/s,
-    2 threads at 3.6-5.6k px/s.  An explicit ``OMP_NUM_THREADS`` wins.
-    """
-    if os.environ.get("OMP_NUM_THREADS"):
-        return None
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch CPU threads (``None``: leave the setting alone), then restore it.
-
-    torch's thread count is process-wide; it is restored on exit.
-    """
-    import torch
-
-    if n is None:
-        yield
-        return
-    if n < 1:
-        raise ValueError(f"threads must be >= 1, not {n}")
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@contextlib.contextmanager
-def _autocast(device: str) -> Iterator[None]:
-    """Mixed precision on CUDA (bf16 where supported, else fp16); nothing on CPU."""
-    import torch
-
-    if device.startswith("cuda"):
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        with torch.autocast(device_type="cuda", dtype=dtype):
-            yield
-    else:
-        yield
 
 
 def run_model(model: Any, tile: np.ndarray, *, device: str = "cpu", batch_size: int | None = None,
@@ -260,7 +96,7 @@ def run_model(model: Any, tile: np.ndarray, *, device: str = "cpu", batch_size: 
     if batch_size is not None:
         kwargs["batch_size"] = int(batch_size)
     fn = model.embed_tile if embed else model.predict_tile
-    with torch.inference_mode(), _autocast(device):
+    with torch.inference_mode(), autocast(device):
         out = fn(np.ascontiguousarray(tile, dtype=np.float32), **kwargs)
     if isinstance(out, torch.Tensor):
         out = out.detach().float().cpu().numpy()
@@ -273,15 +109,6 @@ def run_model(model: Any, tile: np.ndarray, *, device: str = "cpu", batch_size: 
 def class_values(model: Any) -> np.ndarray:
     """Label value of each class, in the model's class (probability band) order."""
     return np.asarray([int(c.value) for c in model.classes], dtype=np.int64)
-
-
-def class_entries(model: Any) -> list[tuple[int, str, tuple[int, int, int]]]:
-    """``(value, name, (r, g, b))`` per class, in class order (what the writers take)."""
-    out = []
-    for c in model.classes:
-        colour = getattr(c, "colour", None)
-        out.append((int(c.value), str(c.name), tuple(int(v) for v in colour) if colour is not None else None))
-    return out  # type: ignore[return-value]
 
 
 def class_dtype(model: Any) -> np.dtype:
@@ -310,7 +137,7 @@ def to_class_map(probs: np.ndarray, values: np.ndarray, valid: np.ndarray | None
 # Whole-scene reference
 # --------------------------------------------------------------------------- #
 def predict_array(cube: np.ndarray, model: Any, *, nodata: float | int | None = None,
-                  bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "cpu",
+                  bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "auto",
                   batch_size: int | None = None, naive: bool = False, embed: bool = False) -> np.ndarray:
     """Whole-scene in-memory inference: the reference the tiled and dask engines reproduce.
 
@@ -324,7 +151,7 @@ def predict_array(cube: np.ndarray, model: Any, *, nodata: float | int | None = 
     model
         The model.
     nodata, bad_band
-        How invalid pixels are recognised (see :func:`valid_pixels`).
+        How invalid pixels are recognised (see :func:`hsigeo.sampling.windows.valid_pixels`).
     device, batch_size, naive, embed
         As in :func:`run_model`.
 
@@ -336,7 +163,7 @@ def predict_array(cube: np.ndarray, model: Any, *, nodata: float | int | None = 
     """
     cube = np.asarray(cube)
     if cube.ndim != 3:
-        raise ValueError(f"predict_array needs a (band, y, x) cube; got shape {cube.shape}")
+        raise InvalidInputError(f"predict_array needs a (band, y, x) cube; got shape {cube.shape}")
     r = int(model.radius)
     valid = valid_pixels(cube, nodata=nodata, good_bands=good_band_mask(bad_band, cube.shape[0]))
     norm = model.normalize(cube, valid)
@@ -372,7 +199,7 @@ def model_digest(model: Any) -> str:
     import torch
 
     h = hashlib.sha256()
-    h.update(json.dumps(class_entries(model), default=str).encode())
+    h.update(json.dumps([(c.value, c.name, list(c.colour)) for c in model.classes]).encode())
     h.update(str(int(model.radius)).encode())
     module = None
     for name in ("module", "net", "backbone", "torch_module"):

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from hsigeo.errors import HsigeoError
+from hsigeo.errors import InvalidInputError
 
 __all__ = ["Extent", "Region", "parse_extent", "plan_region", "read_mask"]
 
@@ -41,7 +41,7 @@ def parse_extent(text: str) -> Extent:
 
     Raises
     ------
-    HsigeoError
+    InvalidInputError
         When the text is not four numbers (and a CRS) or the rectangle is empty.
     """
     parts = [p.strip() for p in str(text).split(",")]
@@ -51,12 +51,12 @@ def parse_extent(text: str) -> Extent:
     try:
         xmin, ymin, xmax, ymax = (float(p) for p in parts)
     except ValueError:
-        raise HsigeoError(
+        raise InvalidInputError(
             f"extent {text!r}: give xmin,ymin,xmax,ymax in map units, optionally followed by a CRS "
             "(e.g. 493000,3764900,493100,3765000,EPSG:32611)."
         ) from None
     if not (xmax > xmin and ymax > ymin):
-        raise HsigeoError(f"extent {text!r}: xmax must exceed xmin and ymax exceed ymin (order: xmin,ymin,xmax,ymax).")
+        raise InvalidInputError(f"extent {text!r}: xmax must exceed xmin and ymax exceed ymin (order: xmin,ymin,xmax,ymax).")
     return Extent(xmin, ymin, xmax, ymax, crs)
 
 
@@ -65,7 +65,7 @@ def read_mask(path: str | os.PathLike, crs: Any) -> list[Any]:
 
     Raises
     ------
-    HsigeoError
+    InvalidInputError
         When the file cannot be read, has no CRS while the scene has one, or holds no polygon.
     """
     import geopandas as gpd
@@ -75,21 +75,21 @@ def read_mask(path: str | os.PathLike, crs: Any) -> list[Any]:
     layer = option.split("=", 1)[1] if option.startswith("layername=") else None
     file = Path(name)
     if not file.exists():
-        raise HsigeoError(f"{file}: mask file not found; check the path.")
+        raise InvalidInputError(f"{file}: mask file not found; check the path.")
     from hsigeo.io.vectors import feature_layer
 
     layer = feature_layer(file, layer)
     try:
         gdf = gpd.read_file(file, layer=layer) if layer else gpd.read_file(file)
     except Exception as exc:  # noqa: BLE001 - pyogrio raises several types for the same user problem
-        raise HsigeoError(f"{file}: cannot read the mask ({exc}); check it opens in QGIS/ogrinfo.") from exc
+        raise InvalidInputError(f"{file}: cannot read the mask ({exc}); check it opens in QGIS/ogrinfo.") from exc
     if gdf.crs is None and crs is not None:
-        raise HsigeoError(f"{file}: the mask has no CRS; assign one (QGIS: Layer > Assign projection) and retry.")
+        raise InvalidInputError(f"{file}: the mask has no CRS; assign one (QGIS: Layer > Assign projection) and retry.")
     if gdf.crs is not None and crs is not None and gdf.crs != crs:
         gdf = gdf.to_crs(crs)
     geoms = [g for g in gdf.geometry if g is not None and not g.is_empty and g.geom_type in ("Polygon", "MultiPolygon")]
     if not geoms:
-        raise HsigeoError(f"{file}: the mask has no polygons; draw the area to classify as polygons.")
+        raise InvalidInputError(f"{file}: the mask has no polygons; draw the area to classify as polygons.")
     return geoms
 
 
@@ -163,7 +163,7 @@ def plan_region(width: int, height: int, transform: Any, crs: Any, *, extent: Ex
 
     Raises
     ------
-    HsigeoError
+    InvalidInputError
         When the extent or the mask does not overlap the scene.
     """
     from affine import Affine
@@ -180,7 +180,7 @@ def plan_region(width: int, height: int, transform: Any, crs: Any, *, extent: Ex
         described["extent"] = [ext.xmin, ext.ymin, ext.xmax, ext.ymax, ext.crs]
         if bounds is None:
             given = ",".join([f"{v:.10g}" for v in (ext.xmin, ext.ymin, ext.xmax, ext.ymax)] + [ext.crs or ""]).rstrip(",")
-            raise HsigeoError(f"extent {given}: does not overlap {source} ({_bounds_text(transform, width, height)}); "
+            raise InvalidInputError(f"extent {given}: does not overlap {source} ({_bounds_text(transform, width, height)}); "
                               "give it in the scene's CRS, or add the CRS after the four numbers.")
     geometries = None
     if mask is not None:
@@ -191,7 +191,7 @@ def plan_region(width: int, height: int, transform: Any, crs: Any, *, extent: Ex
         bounds = _intersect(bounds, _to_pixels(transform, mxmin, mymin, mxmax, mymax))
         described["mask"] = str(mask)
         if bounds is None:
-            raise HsigeoError(f"{mask}: the mask polygons do not overlap {source}"
+            raise InvalidInputError(f"{mask}: the mask polygons do not overlap {source}"
                               f"{' within the extent' if extent is not None else ''} "
                               f"({_bounds_text(transform, width, height)}).")
     c0, r0, c1, r1 = bounds
@@ -199,7 +199,7 @@ def plan_region(width: int, height: int, transform: Any, crs: Any, *, extent: Ex
     col0, row0 = max(0, int(np.floor(c0 + _EPS))), max(0, int(np.floor(r0 + _EPS)))
     col1, row1 = min(width, int(np.ceil(c1 - _EPS))), min(height, int(np.ceil(r1 - _EPS)))
     if col1 <= col0 or row1 <= row0:
-        raise HsigeoError(f"the extent/mask given covers no whole pixel of {source}.")
+        raise InvalidInputError(f"the extent/mask given covers no whole pixel of {source}.")
     return Region(row0, col0, row1 - row0, col1 - col0, transform * Affine.translation(col0, row0),
                   geometries=geometries, description=described)
 
@@ -228,7 +228,7 @@ def _in_crs(ext: Extent, crs: Any) -> tuple[float, float, float, float]:
     try:
         src = CRS.from_user_input(ext.crs)
     except Exception as exc:  # noqa: BLE001 - rasterio's CRSError carries the reason
-        raise HsigeoError(f"extent CRS {ext.crs!r}: not a CRS ({exc}); use e.g. EPSG:4326.") from exc
+        raise InvalidInputError(f"extent CRS {ext.crs!r}: not a CRS ({exc}); use e.g. EPSG:4326.") from exc
     if src == crs:
         return ext.xmin, ext.ymin, ext.xmax, ext.ymax
     return transform_bounds(src, crs, ext.xmin, ext.ymin, ext.xmax, ext.ymax, densify_pts=21)

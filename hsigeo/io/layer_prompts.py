@@ -3,8 +3,9 @@
 :func:`prompts_from_layer` reads the class field of a vector layer (class
 values or class names), the layer's categorized style (a QGIS ``.qml``, or
 the default style a GeoPackage keeps in its ``layer_styles`` table), and
-optionally a field of descriptions, and builds a
-:class:`~hsigeo.text.prompts.PromptSet` that ``hsigeo train`` and
+optionally a field of descriptions, and builds the content of a prompts file
+(the mapping :meth:`hsigeo.text.prompts.PromptSet.from_dict` validates; this
+module stays independent of :mod:`hsigeo.text`) that ``hsigeo train`` and
 ``hsigeo classify`` take directly with the same layer as labels:
 
 * class **names** are the field's values when it holds names (so the polygons
@@ -29,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from hsigeo.errors import PromptError
-from hsigeo.text.prompts import PromptSet
 
 __all__ = ["StyleCategory", "prompts_from_layer", "read_categories"]
 
@@ -139,7 +139,7 @@ def prompts_from_layer(
     style: str | os.PathLike | None = None,
     description_field: str | None = None,
     name: str | None = None,
-) -> PromptSet:
+) -> dict[str, Any]:
     """Build class prompts from a vector layer of training polygons.
 
     Parameters
@@ -160,7 +160,9 @@ def prompts_from_layer(
 
     Returns
     -------
-    PromptSet
+    dict
+        ``{"name", "description", "classes": [{"name", "value", "colour", "prompts"}, ...]}``,
+        the prompts YAML schema (build the set with ``PromptSet.from_dict``).
 
     Raises
     ------
@@ -242,10 +244,10 @@ def prompts_from_layer(
         if cat is not None and cat.colour is not None:
             entry["colour"] = list(cat.colour)
         entries.append(entry)
-    return PromptSet.from_dict({
+    return {
         "name": name or file.stem,
         "description": f"classes of {file.name}{f' ({layer})' if layer else ''}, field {field}"
                        f"{', colours from ' + style_source if categories else ''}. "
                        "Replace each class's prompts with a description of what it looks like from above.",
         "classes": entries,
-    })
+    }

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
+from hsigeo.classes import normalize_classes
+
 __all__ = [
     "CONFIDENCE_RAMP",
     "categorized_vector_qml",
@@ -63,24 +65,17 @@ def _raster_pipe(renderer: str) -> str:
     )
 
 
-def _entries(classes: Any) -> list[Any]:
-    # imported here: writers imports this module
-    from hsigeo.io.writers import normalize_classes
-
-    return normalize_classes(classes)
-
-
 def paletted_raster_qml(classes: Any) -> str:
     """Style of a classification raster: a paletted renderer with class names and colours.
 
     Parameters
     ----------
     classes
-        Anything :func:`hsigeo.io.writers.normalize_classes` accepts.
+        Anything :func:`hsigeo.classes.normalize_classes` accepts.
     """
     entries = "\n".join(
         f'        <paletteEntry value="{c.value}" color="{c.colour_hex}" alpha="255" label={quoteattr(c.name)}/>'
-        for c in _entries(classes)
+        for c in normalize_classes(classes)
     )
     renderer = (
         '    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">\n'
@@ -148,11 +143,11 @@ def categorized_vector_qml(classes: Any, *, field: str = "class_id") -> str:
     Parameters
     ----------
     classes
-        Anything :func:`hsigeo.io.writers.normalize_classes` accepts.
+        Anything :func:`hsigeo.classes.normalize_classes` accepts.
     field
         The attribute holding the class value.
     """
-    entries = _entries(classes)
+    entries = normalize_classes(classes)
     categories = "\n".join(
         f'      <category value="{c.value}" label={quoteattr(c.name)} symbol="{i}" render="true"/>'
         for i, c in enumerate(entries)

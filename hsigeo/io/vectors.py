@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from hsigeo.classes import normalize_classes
+from hsigeo.errors import InvalidInputError
 from hsigeo.outputs import atomic_output, check_output
-from hsigeo.io.writers import normalize_classes
 
 __all__ = ["vectorize_classes", "write_vector", "embed_layer_style", "feature_layer", "VECTOR_DRIVERS", "CLASSES_ATTR"]
 
@@ -33,7 +34,7 @@ __all__ = ["vectorize_classes", "write_vector", "embed_layer_style", "feature_la
 VECTOR_DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON",
                   ".fgb": "FlatGeobuf"}
 #: ``GeoDataFrame.attrs`` key where :func:`vectorize_classes` leaves the class table
-#: (:class:`~hsigeo.io.writers.ClassEntry` list) that :func:`write_vector` styles the layer with.
+#: (:class:`~hsigeo.classes.ClassInfo` list) that :func:`write_vector` styles the layer with.
 CLASSES_ATTR = "hsigeo_classes"
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".shp.xml")
 
@@ -57,7 +58,7 @@ def vectorize_classes(
         :func:`hsigeo.io.writers.read_classification`).
     classes
         Class table for the ``class_name`` column (anything
-        :func:`hsigeo.io.writers.normalize_classes` accepts); default
+        :func:`hsigeo.classes.normalize_classes` accepts); default
         ``class_da.attrs["class_names"]``; unnamed values get ``"class <v>"``.
     min_area
         Drop polygons smaller than this, in CRS units squared (m² for a
@@ -84,7 +85,7 @@ def vectorize_classes(
     from shapely.geometry import shape
 
     if connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, not {connectivity}")
+        raise InvalidInputError(f"connectivity must be 4 or 8, not {connectivity}")
     if isinstance(class_da, (str, os.PathLike)):
         from hsigeo.io.writers import read_classification
 
@@ -102,7 +103,7 @@ def vectorize_classes(
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:
-        raise ValueError(f"vectorize_classes needs a 2-D class map; got shape {arr.shape}")
+        raise InvalidInputError(f"vectorize_classes needs a 2-D class map; got shape {arr.shape}")
     if np.issubdtype(arr.dtype, np.floating):
         arr = np.where(np.isfinite(arr), arr, nodata)
     # rasterio.features handles int16/int32/uint8/uint16/float32
@@ -162,7 +163,7 @@ def write_vector(
         GeoPackage layer name (default the file stem).
     classes
         Class table of the polygons (anything
-        :func:`~hsigeo.io.writers.normalize_classes` accepts); default the one
+        :func:`~hsigeo.classes.normalize_classes` accepts); default the one
         :func:`vectorize_classes` left in ``gdf.attrs``.  A GeoPackage then
         carries a categorised style on ``class_id`` as its default style
         (:func:`embed_layer_style`).
@@ -175,7 +176,7 @@ def write_vector(
     path = Path(path)
     driver = VECTOR_DRIVERS.get(path.suffix.lower())
     if driver is None:
-        raise ValueError(f"{path}: unknown vector extension; use one of {', '.join(VECTOR_DRIVERS)}")
+        raise InvalidInputError(f"{path}: unknown vector extension; use one of {', '.join(VECTOR_DRIVERS)}")
     layer = layer or path.stem
     with warnings.catch_warnings():
         # shapefile field-name truncation and similar notices are expected

@@ -21,16 +21,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from hsigeo.errors import LabelError
+from hsigeo.device import torch_device
+from hsigeo.errors import InvalidInputError, InvalidTypeError, LabelError
 from hsigeo.model.backbone import BackboneConfig
-from hsigeo.model.classifier import ClassInfo, HsigeoModel, HsigeoNet, resolve_device
+from hsigeo.model.classifier import HsigeoModel, HsigeoNet
 from hsigeo.model.loss import LOSSES, contrastive_loss
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from hsigeo.text.prompts import PromptSet
     from hsigeo.text.encoder import TextEncoder
+    from hsigeo.text.prompts import PromptSet
 
 __all__ = ["TrainConfig", "TrainReport", "train", "scene_statistics", "DEFAULTS"]
 
@@ -217,13 +218,13 @@ def _as_cube(cube: Any) -> tuple[np.ndarray, np.ndarray | None, float | None, np
         cube = cube.values
     arr = np.asarray(cube)
     if arr.ndim != 3:
-        raise ValueError(f"cube must be (band, y, x); got shape {arr.shape}")
+        raise InvalidInputError(f"cube must be (band, y, x); got shape {arr.shape}")
     return arr, wavelengths, nodata, bad_band
 
 
 def _valid_mask(arr: np.ndarray, nodata: float | None, bad_band: np.ndarray | None) -> np.ndarray:
-    """Valid pixels by the rule inference uses (:func:`hsigeo.inference.core.valid_pixels`)."""
-    from hsigeo.inference.core import good_band_mask, valid_pixels
+    """Valid pixels by the rule inference uses (:func:`hsigeo.sampling.windows.valid_pixels`)."""
+    from hsigeo.sampling.windows import good_band_mask, valid_pixels
 
     return valid_pixels(arr, nodata=nodata, good_bands=good_band_mask(bad_band, arr.shape[0]))
 
@@ -252,7 +253,7 @@ def _prompt_set(prompts: Any) -> PromptSet:
         return prompts
     if isinstance(prompts, (str, os.PathLike)):
         return load_prompts(prompts)
-    raise TypeError(f"prompts must be a PromptSet or a path to a prompts YAML file, not {type(prompts).__name__}")
+    raise InvalidTypeError(f"prompts must be a PromptSet or a path to a prompts YAML file, not {type(prompts).__name__}")
 
 
 def _text_side(prompt_set: PromptSet, text_model: Any, combine: str,
@@ -263,7 +264,7 @@ def _text_side(prompt_set: PromptSet, text_model: Any, combine: str,
     if text_embeddings is not None:
         emb = np.asarray(text_embeddings, dtype=np.float32)
         if emb.ndim != 2 or emb.shape[0] != len(prompt_set):
-            raise ValueError(f"text_embeddings must be (n_classes={len(prompt_set)}, dim); got {emb.shape}")
+            raise InvalidInputError(f"text_embeddings must be (n_classes={len(prompt_set)}, dim); got {emb.shape}")
         info = {"id": "user-supplied", "path": None, "dim": int(emb.shape[1]), "n_parameters": 0, "combine": combine,
                 "prompt_hash": prompt_hash(prompt_set, "user-supplied")}
         return emb, info
@@ -451,12 +452,12 @@ def train(
     """
     unknown_opts = set(options) - set(DEFAULTS)
     if unknown_opts:
-        raise TypeError(f"unknown training option(s) {sorted(unknown_opts)}; known: {sorted(DEFAULTS)}")
+        raise InvalidTypeError(f"unknown training option(s) {sorted(unknown_opts)}; known: {sorted(DEFAULTS)}")
     cfg = TrainConfig(**options)
     if cfg.combine != "mean":
-        raise ValueError(f"combine must be 'mean' (one anchor per class), got {cfg.combine!r}")
+        raise InvalidInputError(f"combine must be 'mean' (one anchor per class), got {cfg.combine!r}")
     if cfg.loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {cfg.loss!r}")
+        raise InvalidInputError(f"loss must be one of {LOSSES}, got {cfg.loss!r}")
     t_start = time.perf_counter()
     prompt_set = _prompt_set(prompts)
     arr, wavelengths, nodata, bad_band = _as_cube(cube)
@@ -508,7 +509,7 @@ def train(
     norm[:, ~valid] = 0.0
     padded = np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect")
 
-    dev = resolve_device(device)
+    dev = torch_device(device)
     use_amp = dev.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     torch.manual_seed(cfg.seed)
@@ -518,7 +519,7 @@ def train(
     if cfg.stem_init == "pca":
         _pca_init(net, norm, valid, rng)
     elif cfg.stem_init != "random":
-        raise ValueError(f"stem_init must be 'pca' or 'random', got {cfg.stem_init!r}")
+        raise InvalidInputError(f"stem_init must be 'pca' or 'random', got {cfg.stem_init!r}")
     net = net.to(dev)
     scene_t = torch.from_numpy(padded).to(dev)
     text_t = torch.from_numpy(text_emb).to(dev)
@@ -627,7 +628,7 @@ def train(
         net.load_state_dict(best_state)
     net = net.cpu().eval()
 
-    classes = [ClassInfo(c.value, c.name, tuple(c.colour), tuple(c.prompts)) for c in prompt_set.classes]
+    classes = list(prompt_set.classes)
     model = HsigeoModel(net=net, config=bcfg, mean=mean, std=std, classes=classes, text_embeddings=text_emb,
                         wavelengths=wavelengths, text_model=text_info)
     report = TrainReport(

@@ -41,24 +41,24 @@ from qgis.core import (
     Qgis,
     QgsApplication,
     QgsCategorizedSymbolRenderer,
-    QgsMapLayer,
-    QgsPalettedRasterRenderer,
-    QgsProcessingFeedback,
-    QgsProject,
     QgsLayoutExporter,
-    QgsLayoutItemLegend,
     QgsLayoutItemLabel,
+    QgsLayoutItemLegend,
     QgsLayoutItemMap,
     QgsLayoutPoint,
     QgsLayoutSize,
+    QgsMapLayer,
+    QgsPalettedRasterRenderer,
     QgsPrintLayout,
+    QgsProcessingFeedback,
+    QgsProject,
     QgsRasterLayer,
     QgsSingleBandPseudoColorRenderer,
     QgsUnitTypes,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtGui import QFont
 from qgis.PyQt.QtCore import QCoreApplication, QSettings
+from qgis.PyQt.QtGui import QFont
 
 
 class RecordingFeedback(QgsProcessingFeedback):

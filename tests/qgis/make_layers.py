@@ -82,8 +82,7 @@ def training(path: str, source: str) -> None:
         layer.CreateFeature(out)
     ds = src = None
 
-    from qgis.core import (QgsApplication, QgsCategorizedSymbolRenderer, QgsRendererCategory, QgsSymbol,
-                           QgsVectorLayer)
+    from qgis.core import QgsApplication, QgsCategorizedSymbolRenderer, QgsRendererCategory, QgsSymbol, QgsVectorLayer
     from qgis.PyQt.QtGui import QColor
 
     app = QgsApplication([], False)

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import geopandas as gpd
 import pytest
+from hsigeo_cli.main import main
 from shapely.geometry import box
 
 from hsigeo.errors import PromptError
-from hsigeo.io.layer_prompts import prompts_from_layer, read_categories
+from hsigeo.io.layer_prompts import prompts_from_layer as layer_mapping
+from hsigeo.io.layer_prompts import read_categories
 from hsigeo.io.qml import categorized_vector_qml
 from hsigeo.io.vectors import embed_layer_style, write_vector
-from hsigeo.text.prompts import load_prompts
-from hsigeo_cli.main import main
+from hsigeo.text.prompts import PromptSet, load_prompts
+
+
+def prompts_from_layer(*args, **kwargs) -> PromptSet:
+    """The mapping the module builds, validated as the CLI does."""
+    return PromptSet.from_dict(layer_mapping(*args, **kwargs))
 
 
 def _polygons(path, values, **fields):
