@@ -99,7 +99,7 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
     n_train = int(train_mask.sum())
     click.echo(f"Training on {n_train:,} labelled pixels of {title} ({len(prompts)} classes).",
                err=True)
-    from hsigeo.inference.core import torch_threads
+    from hsigeo.device import torch_threads
 
     with torch_threads(threads):
         model, report = train_model(cube, labels, prompts, train_mask=train_mask, device=device, progress=True,
