@@ -109,6 +109,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None, *,
         # dashboard on a free port: 8787 may belong to another cluster on this machine
         with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0",
                           silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+            client.run(_warm_up)
             yield client
         return
     try:
@@ -127,7 +128,13 @@ def open_client(scheduler: str | None = None, workers: int | None = None, *,
                 f"the dask scheduler at {scheduler} has no workers after {timeout:g} s; start some with "
                 f"`dask worker {scheduler} --nthreads 1`."
             ) from exc
+        client.run(_warm_up)
         yield client
+
+
+def _warm_up() -> None:
+    """Import the engine (and torch) in a worker, so the first scene's time is not the workers' start-up."""
+    import hsigeo.inference.cluster  # noqa: F401
 
 
 def cluster_description(client: Any) -> str:
