@@ -133,8 +133,11 @@ def open_client(scheduler: str | None = None, workers: int | None = None, *,
 
 
 def _warm_up() -> None:
-    """Import the engine (and torch) in a worker, so the first scene's time is not the workers' start-up."""
+    """Import what a window task needs (torch, the model, rasterio) now, not inside the first scene's time."""
+    import rasterio  # noqa: F401
+
     import hsigeo.inference.cluster  # noqa: F401
+    import hsigeo.model.modelfile  # noqa: F401
 
 
 def _warm_up_workers(client: Any) -> None:
