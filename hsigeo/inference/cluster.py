@@ -3,8 +3,9 @@
 :func:`stream_on_cluster` is the cluster back end of
 :func:`hsigeo.inference.tiled.classify_raster` (``client=``): the client
 plans the same windows as the in-process pipeline and submits one task per
-window; a task opens the scene by path on its worker, reads the window with
-its halo (the tiled engine's reader) and runs the tiled engine's model step,
+window; a task opens the scene by path on its worker (and keeps it open for
+the next window), reads the window with its halo (the tiled engine's reader)
+and runs the tiled engine's model step,
 so the result equals the in-process engine's pixel for pixel.  Only the
 window's small results (class values, confidence, probabilities when asked
 for, class counts) come back; the client writes them into the block writers
@@ -35,6 +36,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -199,13 +202,38 @@ def _tune_allocator() -> None:
         pass
 
 
+_HANDLES = threading.local()
+
+
+def _scene_handle(path: Path) -> Any:
+    """This thread's open dataset on ``path``, kept from task to task.
+
+    Neighbouring windows share the blocks under their halos; a handle kept
+    open keeps them in GDAL's block cache, as the in-process reader does.
+    Keyed by the file's identity, so a replaced file is opened afresh; one
+    per thread, since a GDAL dataset must not be read from two threads.
+    """
+    import rasterio
+
+    st = os.stat(path)
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    held = getattr(_HANDLES, "held", None)
+    if held is not None and held[0] == key:
+        return held[1]
+    if held is not None:
+        held[1].close()
+        _HANDLES.held = None
+    src = rasterio.open(path)
+    _HANDLES.held = (key, src)
+    return src
+
+
 def _window_task(scene: _Scene, window: tuple[int, int, int, int], model_ref: ModelRef, *, values: np.ndarray,
                  dtype: str, device: str, batch_size: int | None, naive: bool, want_probs: bool,
                  threads: int | None) -> tuple[Any, ...]:
     """Read one window (with halo) on the worker and classify it; return what the client writes."""
     import socket
 
-    import rasterio
     from rasterio.errors import RasterioIOError
 
     _tune_allocator()
@@ -213,13 +241,13 @@ def _window_task(scene: _Scene, window: tuple[int, int, int, int], model_ref: Mo
     dev = resolve_device(device)
     bs = batch_size if batch_size is not None else default_batch_size(dev)
     try:
-        src = rasterio.open(scene.data_path)
-    except RasterioIOError as exc:
+        src = _scene_handle(scene.data_path)
+    except (RasterioIOError, OSError) as exc:
         raise RasterReadError(
             f"{scene.data_path}: worker {socket.gethostname()} cannot open the scene ({exc}); workers read "
             "scenes by path, so keep them on storage that every worker mounts at the same path."
         ) from None
-    with src, torch_threads(threads):
+    with torch_threads(threads):
         tile, valid = _read_tile(src, scene, window, int(model.radius), model)
         return (window, *_classify_tile(model, tile, valid, values, np.dtype(dtype), device=dev, batch_size=bs,
                                         naive=naive, want_probs=want_probs))
