@@ -7,7 +7,7 @@ Python process so that peak RSS is that run's alone:
 * ``dense``  - :func:`hsigeo.classify_raster`, the model's shared-work path;
 * ``naive``  - the same with one patch per pixel (small sizes only: slow);
 * ``memory`` - whole-scene in-memory inference
-  (:func:`hsigeo.inference.core.predict_array` on the loaded cube; small sizes only);
+  (:func:`hsigeo.inference.core.predict_proba_array` on the loaded cube; small sizes only);
 * ``dask2``  - the same classification on a local dask cluster of 2 worker
   processes (``classify_raster(client=...)``, what ``hsigeo classify --workers 2``
   runs); peak RSS of the client and of each worker process; the cluster's
@@ -75,7 +75,7 @@ def worker(args: argparse.Namespace) -> None:
     import psutil
     import torch
 
-    from hsigeo.inference.core import default_threads
+    from hsigeo.device import default_threads
     from hsigeo.model.modelfile import load_model
 
     model = load_model(args.model_file)
@@ -90,13 +90,13 @@ def worker(args: argparse.Namespace) -> None:
     if args.mode == "memory":
         import rasterio
 
-        from hsigeo.inference.core import predict_array
+        from hsigeo.inference.core import predict_proba_array
 
         with rasterio.open(args.scene) as src:
             cube = src.read()
             nodata = src.nodata
         # the model's own default batch: whole-scene strips are as wide as the scene
-        predict_array(cube, model, nodata=nodata, device=args.device, batch_size=args.memory_batch_size)
+        predict_proba_array(cube, model, nodata=nodata, device=args.device, batch_size=args.memory_batch_size)
         pixels = cube.shape[1] * cube.shape[2]
     elif args.mode == "dask2":
         from hsigeo.inference.cluster import open_client
@@ -154,16 +154,19 @@ def worker(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- #
 def _default_model(bands: int, out: Path) -> Path:
     """Save an untrained model with the training defaults' architecture (speed does not depend on training)."""
+    from dataclasses import replace
+
     import numpy as np
     import torch
 
-    from hsigeo.model.classifier import ClassInfo, HsigeoModel, HsigeoNet
+    from hsigeo.classes import ClassInfo
+    from hsigeo.datasets.synthetic import synthetic_wavelengths
+    from hsigeo.model.classifier import HsigeoModel, HsigeoNet
     from hsigeo.model.modelfile import save_model
     from hsigeo.model.training import TrainConfig
-    from hsigeo.datasets.synthetic import synthetic_wavelengths
 
     torch.manual_seed(0)
-    config = TrainConfig().backbone(bands)
+    config = replace(TrainConfig().backbone, n_bands=bands)
     text_dim, n_classes = 384, 6  # the bundled MiniLM text encoder's width; the synthetic scene's classes
     rng = np.random.default_rng(0)
     model = HsigeoModel(

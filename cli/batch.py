@@ -83,7 +83,7 @@ def expand_scenes(scene_args: Sequence[str]) -> list[Path]:
     Sidecar files a pattern also matches (``.aux.xml``, ``.ovr``...) are
     skipped, and an ENVI header is dropped when its data file matched too.
     """
-    from hsigeo.errors import HsigeoError
+    from hsigeo.errors import RasterReadError
 
     paths: list[Path] = []
     for arg in scene_args:
@@ -95,7 +95,7 @@ def expand_scenes(scene_args: Sequence[str]) -> list[Path]:
         stems = {p.with_suffix("") for p in found if p.suffix.lower() != ".hdr"}
         found = [p for p in found if not (p.suffix.lower() == ".hdr" and p.with_suffix("") in stems)]
         if not found:
-            raise HsigeoError(f"{arg}: no scene matches this pattern; check the folder and the pattern.")
+            raise RasterReadError(f"{arg}: no scene matches this pattern; check the folder and the pattern.")
         paths.extend(found)
     seen: set[str] = set()
     unique = []
@@ -108,7 +108,7 @@ def expand_scenes(scene_args: Sequence[str]) -> list[Path]:
 
 def _extra(value: str | None, option: str, *, batch: bool, folder: Path, stem: str, default: Path) -> Path | None:
     """Path of an optional output: ``None`` not asked, ``""`` the default name, else the given path/template."""
-    from hsigeo.errors import HsigeoError
+    from hsigeo.errors import InvalidInputError
 
     if value is None:
         return None
@@ -117,7 +117,7 @@ def _extra(value: str | None, option: str, *, batch: bool, folder: Path, stem: s
     if not batch:
         return Path(value)
     if _SCENE not in value:
-        raise HsigeoError(
+        raise InvalidInputError(
             f"--{option} {value}: with several scenes, give --{option} without a value (each output is named "
             f"after its scene) or a name containing {_SCENE}, e.g. '{BATCH_NAMES[option]}'.")
     return folder / value.replace(_SCENE, stem)
@@ -129,11 +129,11 @@ def plan_jobs(scenes: Sequence[Path], output: Path, *, batch: bool, confidence: 
 
     Raises
     ------
-    HsigeoError
+    InvalidInputError
         When ``-o`` names a file but there are several scenes, or two scenes
         would write the same output.
     """
-    from hsigeo.errors import HsigeoError
+    from hsigeo.errors import InvalidInputError
 
     if not batch and len(scenes) == 1:
         out = output
@@ -141,7 +141,7 @@ def plan_jobs(scenes: Sequence[Path], output: Path, *, batch: bool, confidence: 
                  "probabilities": out.with_name(out.stem + "_probabilities.tif"), "vector": out.with_suffix(".gpkg")}
         folder, stem = out.parent, out.stem
     elif output.suffix and not output.is_dir() and not str(output).endswith(os.sep):
-        raise HsigeoError(f"-o {output}: names a file, but {len(scenes)} scenes were given; "
+        raise InvalidInputError(f"-o {output}: names a file, but {len(scenes)} scenes were given; "
                           "give an output folder (e.g. -o classified/).")
     jobs, owner = [], {}
     for scene in scenes:
@@ -155,7 +155,7 @@ def plan_jobs(scenes: Sequence[Path], output: Path, *, batch: bool, confidence: 
         for p in job.paths():
             other = owner.setdefault(os.path.realpath(p), scene)
             if other != scene:
-                raise HsigeoError(f"{scene} and {other} would both write {p} (same file name); "
+                raise InvalidInputError(f"{scene} and {other} would both write {p} (same file name); "
                                   "rename one or classify them into different folders.")
         jobs.append(job)
     return jobs

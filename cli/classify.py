@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from hsigeo_cli.batch import cluster_options
 
 _PATH = click.Path(dir_okay=False, path_type=Path)
@@ -69,8 +68,10 @@ def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Pat
 
 def _load_model_and_prompts(model_path: Path | None, prompts_path: Path | None) -> tuple[Any, Any]:
     """Pick the model (saying which and why) and re-anchor it to the prompts when they differ."""
+    from hsigeo_cli.state import last_model_path
+
     from hsigeo.errors import ModelFileError
-    from hsigeo.model.modelfile import last_model_path, load_model
+    from hsigeo.model.modelfile import load_model
     from hsigeo.text.prompts import load_prompts
 
     prompts = load_prompts(prompts_path) if prompts_path is not None else None

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from hsigeo.errors import InvalidInputError
+
 __all__ = ["HSIAccessor", "WATER_ABSORPTION"]
 
 #: Atmospheric water-vapour absorption windows (nm) usually dropped from airborne data.
@@ -81,7 +83,7 @@ class HSIAccessor:
         wl = self._require_wavelengths("sel_wavelength")
         if nearest is not None:
             if min is not None or max is not None:
-                raise ValueError("give nearest= or min=/max=, not both")
+                raise InvalidInputError("give nearest= or min=/max=, not both")
             targets = np.atleast_1d(np.asarray(nearest, dtype="float64"))
             finite = np.where(np.isfinite(wl), wl, np.inf)
             idx = [int(np.argmin(np.abs(finite - t))) for t in targets]
@@ -124,7 +126,7 @@ class HSIAccessor:
             for lo, hi in ranges:
                 drop |= (wl >= float(lo)) & (wl <= float(hi))
         if drop.all():
-            raise ValueError("drop_bad_bands would drop every band; check the ranges and the bad_band flags")
+            raise InvalidInputError("drop_bad_bands would drop every band; check the ranges and the bad_band flags")
         return da.isel(band=np.flatnonzero(~drop))
 
     # -- statistics ------------------------------------------------------- #
@@ -179,13 +181,26 @@ class HSIAccessor:
 
     # -- models (delegated to hsigeo.inference) --------------------------- #
     def classify(self, model: Any, **kwargs: Any) -> Any:
-        """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`."""
+        """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`.
+
+        ``model`` is an :class:`~hsigeo.estimator.HsigeoClassifier` (e.g. from
+        :func:`hsigeo.load_model`) or an :class:`~hsigeo.model.classifier.HsigeoModel`.
+        """
         from hsigeo.inference.distributed import classify_dataarray
 
-        return classify_dataarray(self._obj, model, **kwargs)
+        return classify_dataarray(self._obj, _inference_model(model), **kwargs)
 
     def embed(self, model: Any, **kwargs: Any) -> Any:
         """Per-pixel embeddings; see :func:`hsigeo.inference.distributed.embed_dataarray`."""
         from hsigeo.inference.distributed import embed_dataarray
 
-        return embed_dataarray(self._obj, model, **kwargs)
+        return embed_dataarray(self._obj, _inference_model(model), **kwargs)
+
+
+def _inference_model(model: Any) -> Any:
+    """The model the engines run: an estimator's fitted ``model_``, or the model itself."""
+    from hsigeo.estimator import HsigeoClassifier
+
+    if isinstance(model, HsigeoClassifier):
+        return model.fitted_model()
+    return model

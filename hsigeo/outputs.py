@@ -1,4 +1,4 @@
-"""Write-to-temporary-then-rename, so that no half-written output is ever left behind."""
+"""Write-to-temporary-then-rename, so that no half-written output is ever left behind; JSON-safe values."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from hsigeo.errors import OutputExistsError
 
-__all__ = ["atomic_output", "check_output"]
+__all__ = ["atomic_output", "check_output", "json_safe"]
 
 
 def check_output(path: str | os.PathLike, *, overwrite: bool) -> Path:
@@ -66,3 +67,30 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         raise
+
+
+def json_safe(obj: Any) -> Any:
+    """Plain JSON values for a JSON output file (model metadata, reports, benchmark results).
+
+    Mapping keys become strings, tuples and numpy arrays lists, numpy scalars Python ones,
+    NaN and infinities ``None`` (strict JSON has no NaN), paths strings; anything else
+    not JSON-able becomes its ``str``.
+    """
+    import math
+    from collections.abc import Mapping
+
+    import numpy as np
+
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, np.generic):
+        return json_safe(obj.item())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    return str(obj)

@@ -21,6 +21,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
+from hsigeo.errors import InvalidInputError
+
 __all__ = ["Progress", "track", "set_mode", "get_mode", "PLAIN_PREFIX"]
 
 PLAIN_PREFIX = "hsigeo-progress:"
@@ -33,7 +35,7 @@ def set_mode(mode: str | None) -> None:
     """Set the progress mode (``bar``, ``plain``, ``none``; ``None`` = automatic)."""
     global _mode
     if mode is not None and mode not in _MODES:
-        raise ValueError(f"progress mode must be one of {_MODES}, not {mode!r}")
+        raise InvalidInputError(f"progress mode must be one of {_MODES}, not {mode!r}")
     _mode = mode
 
 

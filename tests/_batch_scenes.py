@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-
 from _inference_models import NODATA, random_cube, tiny_model, write_scene
 
 HSIGEO = str(Path(sys.executable).with_name("hsigeo"))

@@ -46,14 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from hsigeo.errors import HsigeoError, RasterReadError
-from hsigeo.inference.core import (
-    class_dtype,
-    class_values,
-    default_batch_size,
-    resolve_device,
-    torch_threads,
-)
+from hsigeo.device import resolve_device, torch_threads
+from hsigeo.errors import ClusterError, HsigeoError, InvalidInputError, RasterReadError
+from hsigeo.inference.core import class_dtype, class_values, default_batch_size
 from hsigeo.inference.distributed import ModelRef
 from hsigeo.inference.tiled import (
     _add_counts,
@@ -63,8 +58,8 @@ from hsigeo.inference.tiled import (
     _Scene,
     _tag_outputs,
     _write_result,
-    plan_windows,
 )
+from hsigeo.sampling.windows import plan_windows
 
 __all__ = ["open_client", "stream_on_cluster", "cluster_description", "TASK_PREFIX"]
 
@@ -96,11 +91,13 @@ def open_client(scheduler: str | None = None, workers: int | None = None, *,
 
     Raises
     ------
-    HsigeoError
-        When both are given, the scheduler cannot be reached, or it has no worker.
+    InvalidInputError
+        When both are given.
+    ClusterError
+        When the scheduler cannot be reached, or it has no worker with hsigeo.
     """
     if scheduler and workers:
-        raise HsigeoError("give either --scheduler ADDRESS (an existing cluster) or --workers N "
+        raise InvalidInputError("give either --scheduler ADDRESS (an existing cluster) or --workers N "
                           "(a local one), not both.")
     if not scheduler and not workers:
         yield None
@@ -118,7 +115,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None, *,
     try:
         client = Client(scheduler, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise HsigeoError(
+        raise ClusterError(
             f"cannot reach the dask scheduler at {scheduler} ({exc}); start one with `dask scheduler` "
             "and workers with `dask worker ADDRESS`, check the address and port, or use --workers N "
             "for a local cluster."
@@ -127,7 +124,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None, *,
         try:
             client.wait_for_workers(1, timeout=timeout)
         except (TimeoutError, OSError) as exc:
-            raise HsigeoError(
+            raise ClusterError(
                 f"the dask scheduler at {scheduler} has no workers after {timeout:g} s; start some with "
                 f"`dask worker {scheduler} --nthreads 1`."
             ) from exc
@@ -148,7 +145,7 @@ def _warm_up_workers(client: Any) -> None:
     try:
         client.run(_warm_up)
     except (ImportError, AttributeError) as exc:
-        raise HsigeoError(
+        raise ClusterError(
             f"dask workers at {client.scheduler.address} cannot import hsigeo ({exc}); install hsigeo (the "
             "client's version) in the workers' Python environment and restart them."
         ) from exc
@@ -325,7 +322,7 @@ def stream_on_cluster(client: Any, scene: _Scene, model: Any, out_path: Path, ex
 
 
 def _result(future: Any, scene: _Scene) -> tuple[Any, ...]:
-    """A window task's result; cluster failures become one clear :class:`HsigeoError`."""
+    """A window task's result; cluster failures become one clear :class:`~hsigeo.errors.ClusterError`."""
     from distributed.client import FutureCancelledError
     from distributed.comm.core import CommClosedError
     from distributed.scheduler import KilledWorker
@@ -335,13 +332,13 @@ def _result(future: Any, scene: _Scene) -> tuple[Any, ...]:
     except HsigeoError:
         raise
     except KilledWorker as exc:
-        raise HsigeoError(
+        raise ClusterError(
             f"{scene.path}: dask workers died while classifying it ({exc}); nothing of this scene was "
             "written. Check the workers' logs (memory limits are the usual cause); rerun with --resume to "
             "skip the scenes already done."
         ) from exc
     except (CommClosedError, FutureCancelledError, OSError, TimeoutError) as exc:
-        raise HsigeoError(
+        raise ClusterError(
             f"{scene.path}: lost the dask cluster while classifying it ({type(exc).__name__}: {exc}); "
             "nothing of this scene was written. Check that the scheduler is running; rerun with --resume "
             "to skip the scenes already done."

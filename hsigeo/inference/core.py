@@ -5,159 +5,47 @@ Both engines cut a scene into blocks, give each block a halo of
 the stitched result to equal whole-scene inference pixel for pixel, every
 engine must
 
-* decide pixel validity the same way (:func:`valid_pixels`),
+* decide pixel validity the same way (:func:`hsigeo.sampling.windows.valid_pixels`),
 * normalise before padding (normalisation is per pixel, so the order does not
   change values, but invalid pixels are zeroed first),
 * fill halo pixels that lie outside the scene exactly as ``numpy.pad(...,
-  mode="reflect")`` of the *whole* scene would (:func:`reflect_indices`).
+  mode="reflect")`` of the *whole* scene would (:func:`hsigeo.sampling.windows.reflect_indices`).
 
-:func:`predict_array` is that whole-scene reference, for scenes that fit in
-memory.
+:func:`predict_proba_array` (with :func:`classify_array` and :func:`embed_array`)
+is that whole-scene reference, for scenes that fit in memory.  Every function here takes
+any :class:`~hsigeo.inference.protocol.InferenceModel`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from hsigeo.errors import HsigeoError
+from hsigeo.device import autocast, resolve_device
+from hsigeo.errors import InvalidInputError
+from hsigeo.inference.protocol import InferenceModel, require_model
+from hsigeo.sampling.windows import good_band_mask, valid_pixels
 
 __all__ = [
-    "reflect_indices",
-    "valid_pixels",
-    "good_band_mask",
-    "resolve_device",
     "default_batch_size",
     "default_tile_size",
     "run_model",
-    "torch_threads",
-    "default_threads",
     "class_values",
-    "class_entries",
     "class_dtype",
     "to_class_map",
-    "predict_array",
+    "predict_proba_array",
     "classify_array",
+    "embed_array",
     "model_digest",
 ]
 
 
 # --------------------------------------------------------------------------- #
-# Geometry and validity
-# --------------------------------------------------------------------------- #
-def reflect_indices(start: int, stop: int, n: int) -> np.ndarray:
-    """Indices into a length-``n`` axis for positions ``start..stop-1`` of its reflect padding.
-
-    Position ``-k`` maps to ``k`` and ``n-1+k`` to ``n-1-k`` (the edge pixel is
-    not repeated), with repeated reflection when the padding is wider than the
-    axis, exactly as ``numpy.pad(x, pad, mode="reflect")``.  (dask's
-    ``boundary="reflect"`` repeats the edge pixel, i.e. numpy's ``"symmetric"``;
-    it is deliberately not used.)
-
-    Parameters
-    ----------
-    start, stop
-        Positions in scene coordinates; may lie outside ``0..n-1``.
-    n
-        Axis length (>= 1).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``int64`` indices in ``0..n-1``, one per position.
-    """
-    idx = np.arange(start, stop, dtype=np.int64)
-    if n == 1:
-        return np.zeros_like(idx)
-    period = 2 * (n - 1)
-    idx = np.mod(idx, period)
-    return np.where(idx < n, idx, period - idx)
-
-
-def good_band_mask(bad_band: Any, n_bands: int) -> np.ndarray | None:
-    """Bands that decide validity: all but those flagged bad (``None`` = all).
-
-    Mirrors :func:`hsigeo.io.raster.valid_mask` with ``ignore_bad_bands=True``:
-    zero-filled water-absorption bands do not make a pixel invalid.
-    """
-    if bad_band is None:
-        return None
-    good = ~np.asarray(bad_band, dtype=bool).reshape(-1)
-    if good.size != n_bands or good.all() or not good.any():
-        return None
-    return good
-
-
-def valid_pixels(block: np.ndarray, *, nodata: float | int | None = None,
-                 good_bands: np.ndarray | None = None) -> np.ndarray:
-    """Pixels with a usable spectrum in a ``(B, h, w)`` block (True = valid).
-
-    A pixel is invalid when any (good) band equals ``nodata``, is NaN or is
-    infinite, the rule of :func:`hsigeo.io.raster.valid_mask`.
-
-    Parameters
-    ----------
-    block
-        Raw values, ``(bands, h, w)``.
-    nodata
-        The scene's nodata value (``None`` or NaN: only non-finite values count).
-    good_bands
-        Boolean band mask from :func:`good_band_mask`; ``None`` = all bands.
-    """
-    data = block if good_bands is None else block[good_bands]
-    invalid = np.zeros(data.shape[1:], dtype=bool)
-    if np.issubdtype(data.dtype, np.floating):
-        invalid |= ~np.isfinite(data).all(axis=0)
-    if nodata is not None and not math.isnan(float(nodata)) and _fits(nodata, data.dtype):
-        invalid |= (data == data.dtype.type(nodata)).any(axis=0)
-    return ~invalid
-
-
-def _fits(value: float | int, dtype: np.dtype) -> bool:
-    """Whether ``value`` is representable in ``dtype`` (else no pixel can equal it)."""
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return float(value).is_integer() and info.min <= value <= info.max
-    return True
-
-
-# --------------------------------------------------------------------------- #
 # Devices
 # --------------------------------------------------------------------------- #
-def resolve_device(device: str | None = "auto") -> str:
-    """Turn ``"auto"``/``None``/``"cpu"``/``"cuda"``/``"cuda:N"`` into a usable torch device string.
-
-    Raises
-    ------
-    HsigeoError
-        When CUDA is asked for but torch sees no GPU.
-    """
-    import torch
-
-    dev = (device or "auto").strip().lower()
-    if dev == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if dev.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise HsigeoError(
-                f"device {device!r} was asked for but torch {torch.__version__} sees no CUDA GPU; "
-                "use --device cpu (or auto), or install a CUDA build of torch."
-            )
-        return dev
-    if dev == "mps":
-        return dev
-    if dev != "cpu":
-        raise HsigeoError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N.")
-    return dev
-
-
 def default_batch_size(device: str) -> int:
     """Pixels per forward pass.
 
@@ -179,58 +67,7 @@ def default_tile_size(device: str) -> int:
     return 1024 if device.startswith("cuda") else 256
 
 
-def default_threads() -> int | None:
-    """torch CPU threads for tiled inference: all usable cores but one, or ``None`` to leave torch alone.
-
-    The reader thread (decompression, normalisation) needs a core too; when it
-    preempts one of torch's threads, every parallel op waits for that thread.
-    Measured on 2 shared cores: 1 torch thread ran the pipeline at 56-72k px/s,
-    2 threads at 3.6-5.6k px/s.  An explicit ``OMP_NUM_THREADS`` wins.
-    """
-    if os.environ.get("OMP_NUM_THREADS"):
-        return None
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch CPU threads (``None``: leave the setting alone), then restore it.
-
-    torch's thread count is process-wide; it is restored on exit.
-    """
-    import torch
-
-    if n is None:
-        yield
-        return
-    if n < 1:
-        raise ValueError(f"threads must be >= 1, not {n}")
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@contextlib.contextmanager
-def _autocast(device: str) -> Iterator[None]:
-    """Mixed precision on CUDA (bf16 where supported, else fp16); nothing on CPU."""
-    import torch
-
-    if device.startswith("cuda"):
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        with torch.autocast(device_type="cuda", dtype=dtype):
-            yield
-    else:
-        yield
-
-
-def run_model(model: Any, tile: np.ndarray, *, device: str = "cpu", batch_size: int | None = None,
+def run_model(model: InferenceModel, tile: np.ndarray, *, device: str = "cpu", batch_size: int | None = None,
               naive: bool = False, embed: bool = False) -> np.ndarray:
     """Run ``model.predict_tile`` (or ``embed_tile``) on one normalised, haloed tile.
 
@@ -260,7 +97,7 @@ def run_model(model: Any, tile: np.ndarray, *, device: str = "cpu", batch_size: 
     if batch_size is not None:
         kwargs["batch_size"] = int(batch_size)
     fn = model.embed_tile if embed else model.predict_tile
-    with torch.inference_mode(), _autocast(device):
+    with torch.inference_mode(), autocast(device):
         out = fn(np.ascontiguousarray(tile, dtype=np.float32), **kwargs)
     if isinstance(out, torch.Tensor):
         out = out.detach().float().cpu().numpy()
@@ -270,21 +107,12 @@ def run_model(model: Any, tile: np.ndarray, *, device: str = "cpu", batch_size: 
 # --------------------------------------------------------------------------- #
 # Classes
 # --------------------------------------------------------------------------- #
-def class_values(model: Any) -> np.ndarray:
+def class_values(model: InferenceModel) -> np.ndarray:
     """Label value of each class, in the model's class (probability band) order."""
     return np.asarray([int(c.value) for c in model.classes], dtype=np.int64)
 
 
-def class_entries(model: Any) -> list[tuple[int, str, tuple[int, int, int]]]:
-    """``(value, name, (r, g, b))`` per class, in class order (what the writers take)."""
-    out = []
-    for c in model.classes:
-        colour = getattr(c, "colour", None)
-        out.append((int(c.value), str(c.name), tuple(int(v) for v in colour) if colour is not None else None))
-    return out  # type: ignore[return-value]
-
-
-def class_dtype(model: Any) -> np.dtype:
+def class_dtype(model: InferenceModel) -> np.dtype:
     """Smallest unsigned type that holds every class value (and nodata 0)."""
     return np.dtype(np.uint8 if int(class_values(model).max(initial=0)) <= 255 else np.uint16)
 
@@ -309,10 +137,27 @@ def to_class_map(probs: np.ndarray, values: np.ndarray, valid: np.ndarray | None
 # --------------------------------------------------------------------------- #
 # Whole-scene reference
 # --------------------------------------------------------------------------- #
-def predict_array(cube: np.ndarray, model: Any, *, nodata: float | int | None = None,
-                  bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "cpu",
-                  batch_size: int | None = None, naive: bool = False, embed: bool = False) -> np.ndarray:
-    """Whole-scene in-memory inference: the reference the tiled and dask engines reproduce.
+def _whole_scene(cube: np.ndarray, model: InferenceModel, *, nodata: float | int | None,
+                 bad_band: Sequence[bool] | np.ndarray | None, device: str, batch_size: int | None, naive: bool,
+                 embed: bool) -> np.ndarray:
+    """The one whole-scene pass: normalise, reflect-pad by ``model.radius``, run as one tile."""
+    cube = np.asarray(cube)
+    if cube.ndim != 3:
+        raise InvalidInputError(f"whole-scene inference needs a (band, y, x) cube; got shape {cube.shape}")
+    model = require_model(model)
+    r = int(model.radius)
+    valid = valid_pixels(cube, nodata=nodata, good_bands=good_band_mask(bad_band, cube.shape[0]))
+    norm = model.normalize(cube, valid)
+    tile = np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect") if r else norm
+    out = run_model(model, tile, device=resolve_device(device), batch_size=batch_size, naive=naive, embed=embed)
+    out[:, ~valid] = np.nan
+    return out
+
+
+def predict_proba_array(cube: np.ndarray, model: InferenceModel, *, nodata: float | int | None = None,
+                        bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "auto",
+                        batch_size: int | None = None, naive: bool = False) -> np.ndarray:
+    """Class probabilities of an in-memory scene: the reference the tiled and dask engines reproduce.
 
     The scene is normalised, reflect-padded by ``model.radius`` (numpy
     ``mode="reflect"``) and run as a single tile.
@@ -324,76 +169,54 @@ def predict_array(cube: np.ndarray, model: Any, *, nodata: float | int | None = 
     model
         The model.
     nodata, bad_band
-        How invalid pixels are recognised (see :func:`valid_pixels`).
-    device, batch_size, naive, embed
+        How invalid pixels are recognised (see :func:`hsigeo.sampling.windows.valid_pixels`).
+    device, batch_size, naive
         As in :func:`run_model`.
 
     Returns
     -------
     numpy.ndarray
-        ``float32 (C, H, W)`` probabilities (or ``(E, H, W)`` embeddings),
-        NaN at invalid pixels.
+        ``float32 (C, H, W)`` probabilities summing to 1 over classes, NaN at invalid pixels.
     """
-    cube = np.asarray(cube)
-    if cube.ndim != 3:
-        raise ValueError(f"predict_array needs a (band, y, x) cube; got shape {cube.shape}")
-    r = int(model.radius)
-    valid = valid_pixels(cube, nodata=nodata, good_bands=good_band_mask(bad_band, cube.shape[0]))
-    norm = model.normalize(cube, valid)
-    tile = np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect") if r else norm
-    out = run_model(model, tile, device=resolve_device(device), batch_size=batch_size, naive=naive, embed=embed)
-    out[:, ~valid] = np.nan
-    return out
+    return _whole_scene(cube, model, nodata=nodata, bad_band=bad_band, device=device, batch_size=batch_size,
+                        naive=naive, embed=False)
 
 
-def classify_array(cube: np.ndarray, model: Any, **kwargs: Any) -> np.ndarray:
-    """Class map ``(H, W)`` of an in-memory scene (0 = nodata); ``kwargs`` as :func:`predict_array`."""
-    probs = predict_array(cube, model, **kwargs)
-    classes, _ = to_class_map(probs, class_values(model), dtype=class_dtype(model))
-    return classes
+def embed_array(cube: np.ndarray, model: InferenceModel, *, nodata: float | int | None = None,
+                bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "auto",
+                batch_size: int | None = None, naive: bool = False) -> np.ndarray:
+    """Unit pixel embeddings ``float32 (E, H, W)`` of an in-memory scene, NaN at invalid pixels.
+
+    Arguments as :func:`predict_proba_array`.
+    """
+    return _whole_scene(cube, model, nodata=nodata, bad_band=bad_band, device=device, batch_size=batch_size,
+                        naive=naive, embed=True)
+
+
+def classify_array(cube: np.ndarray, model: InferenceModel, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Class map and confidence of an in-memory scene (``kwargs`` as :func:`predict_proba_array`).
+
+    Returns
+    -------
+    classes : numpy.ndarray
+        ``(H, W)`` class values in :func:`class_dtype`, ``0`` at invalid pixels.
+    confidence : numpy.ndarray
+        ``float32 (H, W)`` probability of the winning class, NaN at invalid pixels.
+    """
+    probs = predict_proba_array(cube, model, **kwargs)
+    return to_class_map(probs, class_values(model), dtype=class_dtype(model))
 
 
 # --------------------------------------------------------------------------- #
 # Identity
 # --------------------------------------------------------------------------- #
-def model_digest(model: Any) -> str:
-    """A short hash identifying the model's weights, normalisation and classes.
+def model_digest(model: InferenceModel) -> str:
+    """A short hash identifying the model's weights, normalisation and classes (``model.digest()``).
 
-    Uses ``model.digest`` / ``model.fingerprint`` when the model provides one,
-    else hashes the torch state, the normalisation statistics, the class table
-    and the text embeddings, so a resumed run never mixes two models' results.
+    A resumed run compares it with the one recorded in its outputs, so two models' results
+    are never mixed.
     """
-    for name in ("digest", "fingerprint", "model_hash"):
-        value = getattr(model, name, None)
-        if callable(value):
-            value = value()
-        if isinstance(value, str) and value:
-            return value
-    import torch
-
-    h = hashlib.sha256()
-    h.update(json.dumps(class_entries(model), default=str).encode())
-    h.update(str(int(model.radius)).encode())
-    module = None
-    for name in ("module", "net", "backbone", "torch_module"):
-        candidate = getattr(model, name, None)
-        if isinstance(candidate, torch.nn.Module):
-            module = candidate
-            break
-    if module is None and isinstance(model, torch.nn.Module):
-        module = model
-    if module is not None:
-        for key, tensor in sorted(module.state_dict().items()):
-            h.update(key.encode())
-            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    for name in ("mean", "std", "band_mean", "band_std", "text_embeddings", "class_embeddings"):
-        value = getattr(model, name, None)
-        if value is not None:
-            arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-            if arr.dtype != object:
-                h.update(name.encode())
-                h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()[:16]
+    return str(require_model(model).digest())
 
 
 def file_identity(path: str | os.PathLike) -> dict[str, Any]:

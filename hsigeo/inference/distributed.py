@@ -3,14 +3,14 @@
 :func:`classify_dataarray` and :func:`embed_dataarray` build a dask graph with
 :func:`dask.array.map_overlap` (depth = ``model.radius`` on ``y`` and ``x``)
 and compute nothing until asked.  The result equals whole-scene inference
-(:func:`hsigeo.inference.core.predict_array`) pixel for pixel:
+(:func:`hsigeo.inference.core.predict_proba_array`) pixel for pixel:
 
 * dask's ``boundary="reflect"`` repeats the edge pixel (numpy's
   ``"symmetric"``) while whole-scene inference pads with numpy's
   ``mode="reflect"``, so it is not used.  Blocks are overlapped with
   ``boundary="none"`` and each block at the scene edge fills its missing halo
   by the same reflection as whole-scene padding
-  (:func:`~hsigeo.inference.core.reflect_indices`); the block always holds the
+  (:func:`~hsigeo.sampling.windows.reflect_indices`); the block always holds the
   pixels that reflection needs, because it extends ``radius`` pixels inward.
 * validity and normalisation are the shared ones of :mod:`hsigeo.inference.core`.
 
@@ -35,20 +35,19 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from hsigeo.device import resolve_device
+from hsigeo.errors import InvalidInputError
 from hsigeo.inference.core import (
     class_dtype,
-    class_entries,
     class_values,
     default_batch_size,
     default_tile_size,
-    good_band_mask,
     model_digest,
-    reflect_indices,
-    resolve_device,
     run_model,
     to_class_map,
-    valid_pixels,
 )
+from hsigeo.inference.protocol import InferenceModel, require_model
+from hsigeo.sampling.windows import good_band_mask, reflect_indices, valid_pixels
 
 __all__ = ["classify_dataarray", "embed_dataarray", "ModelRef"]
 
@@ -72,7 +71,7 @@ class ModelRef:
         The model to ship.
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: InferenceModel) -> None:
         self._model: Any = model
         self.digest = model_digest(model)
         self._payload: bytes | None = None
@@ -103,15 +102,14 @@ class ModelRef:
 
 
 def _model_to_bytes(model: Any) -> bytes:
-    """The model file (safetensors + JSON zip) of ``model``, as bytes."""
-    from hsigeo.model import modelfile
+    """The model file (safetensors + JSON zip) of ``model``, as bytes.
 
-    if hasattr(modelfile, "model_bytes"):
-        return modelfile.model_bytes(model)
-    with tempfile.TemporaryDirectory(prefix="hsigeo-ship-") as tmp:
-        path = Path(tmp) / "model.hsigeo"
-        modelfile.save_model(model, path)
-        return path.read_bytes()
+    Shipping to other processes goes through the model file, so it needs an
+    :class:`~hsigeo.model.classifier.HsigeoModel`, not just any :class:`InferenceModel`.
+    """
+    from hsigeo.model.modelfile import model_bytes
+
+    return model_bytes(model)
 
 
 def _model_from_bytes(payload: bytes) -> Any:
@@ -139,6 +137,7 @@ def _block_infer(block: np.ndarray, *, model_ref: ModelRef, radius: int, offsets
     gathered by numpy-style reflection.
     """
     model = model_ref.get()
+    device = resolve_device(device)  # "auto" resolves on the worker: a cluster's machines differ
     iy, ix = block_info[0]["chunk-location"][1:]  # type: ignore[index]
     (H, W), r = shape, radius
     y0, y1 = offsets[0][iy], offsets[0][iy + 1]
@@ -149,7 +148,8 @@ def _block_infer(block: np.ndarray, *, model_ref: ModelRef, radius: int, offsets
     tile = model.normalize(block, valid)
     tile = np.take(np.take(tile, rows, axis=1), cols, axis=2)
     valid = np.take(np.take(valid, rows, axis=0), cols, axis=1)[r:r + y1 - y0, r:r + x1 - x0]
-    out = run_model(model, tile, device=device, batch_size=batch_size, naive=naive, embed=embed)
+    out = run_model(model, tile, device=device, batch_size=batch_size or default_batch_size(device),
+                    naive=naive, embed=embed)
     out[:, ~valid] = np.nan
     return out
 
@@ -176,21 +176,20 @@ def _spatial_chunks(chunks: tuple[int, ...], radius: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _lazy_model_output(da: xr.DataArray, model: Any, *, n_out: int, embed: bool, batch_size: int | None,
+def _lazy_model_output(da: xr.DataArray, model: InferenceModel, *, n_out: int, embed: bool, batch_size: int | None,
                        device: str, naive: bool) -> Any:
     """The dask array ``(n_out, y, x)`` of probabilities or embeddings (NaN at invalid pixels)."""
     import dask
     import dask.array as dsa
 
     if set(da.dims) != {"band", "y", "x"}:
-        raise ValueError(f"expected a scene with dims ('band', 'y', 'x'); got {da.dims}")
+        raise InvalidInputError(f"expected a scene with dims ('band', 'y', 'x'); got {da.dims}")
     da = da.transpose("band", "y", "x")
     model.check_bands(da)
     r = int(model.radius)
-    dev = resolve_device(device)
     data = da.data
     if not isinstance(data, dsa.Array):
-        size = default_tile_size(dev)
+        size = default_tile_size("cuda" if str(device).startswith("cuda") else "cpu")
         data = dsa.from_array(np.asarray(data), chunks=(-1, size, size))
     data = data.rechunk((-1, _spatial_chunks(data.chunks[1], r), _spatial_chunks(data.chunks[2], r)))
     H, W = int(data.shape[1]), int(data.shape[2])
@@ -203,8 +202,8 @@ def _lazy_model_output(da: xr.DataArray, model: Any, *, n_out: int, embed: bool,
         chunks=((n_out,), data.chunks[1], data.chunks[2]), dtype=np.float32,
         meta=np.empty((0, 0, 0), dtype=np.float32),
         model_ref=ref, radius=r, offsets=offsets, shape=(H, W), nodata=nodata,
-        good_bands=good_band_mask(bad, int(data.shape[0])), device=dev,
-        batch_size=batch_size if batch_size is not None else default_batch_size(dev), naive=naive, embed=embed,
+        good_bands=good_band_mask(bad, int(data.shape[0])), device=device,
+        batch_size=batch_size, naive=naive, embed=embed,
     )
 
 
@@ -224,12 +223,12 @@ def _spatial_coords(da: xr.DataArray) -> dict[str, Any]:
 
 def classify_dataarray(
     da: xr.DataArray,
-    model: Any,
+    model: InferenceModel,
     *,
     probabilities: bool = False,
     confidence: bool = False,
     batch_size: int | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     naive: bool = False,
 ) -> xr.DataArray | xr.Dataset:
     """Classify a scene lazily with dask.
@@ -250,7 +249,7 @@ def classify_dataarray(
     batch_size
         Pixels per forward pass (``None``: 2048 on CPU, 65536 on CUDA).
     device
-        Torch device for the tasks (``"cpu"``, ``"cuda"``, ``"auto"``).
+        Torch device for the tasks (``"auto"``, the default, resolves on each worker; ``"cpu"``, ``"cuda"``).
     naive
         Use the model's one-patch-per-pixel path.
 
@@ -267,7 +266,8 @@ def classify_dataarray(
         ``class_name``) and/or ``confidence`` ``("y", "x")``, float32 with NaN
         at nodata.  Variables computed together share one model pass.
     """
-    entries = class_entries(model)
+    model = require_model(model)
+    entries = model.classes
     values = class_values(model)
     probs = _lazy_model_output(da, model, n_out=len(entries), embed=False, batch_size=batch_size,
                                device=device, naive=naive)
@@ -279,8 +279,8 @@ def classify_dataarray(
     )
     classes = _georef(classes, da, nodata=0)
     classes.attrs.update({
-        "class_names": {v: n for v, n, _ in entries},
-        "class_colours": {v: "#{:02x}{:02x}{:02x}".format(*c) for v, _, c in entries if c is not None},
+        "class_names": {e.value: e.name for e in entries},
+        "class_colours": {e.value: e.colour_hex for e in entries},
     })
     if not (probabilities or confidence):
         return classes
@@ -294,17 +294,17 @@ def classify_dataarray(
         out["confidence"] = _georef(conf, da, nodata=np.nan)
     if probabilities:
         p = xr.DataArray(probs, dims=("class", "y", "x"), name="probabilities",
-                         coords={**coords, "class": values, "class_name": ("class", [n for _, n, _ in entries])})
+                         coords={**coords, "class": values, "class_name": ("class", [e.name for e in entries])})
         out["probabilities"] = _georef(p, da, nodata=np.nan)
     return xr.Dataset(out)
 
 
 def embed_dataarray(
     da: xr.DataArray,
-    model: Any,
+    model: InferenceModel,
     *,
     batch_size: int | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     naive: bool = False,
 ) -> xr.DataArray:
     """Per-pixel embeddings of a scene, lazily with dask.
@@ -320,6 +320,7 @@ def embed_dataarray(
         Lazy ``float32`` ``("embedding", "y", "x")``, NaN at nodata pixels,
         georeferenced like ``da``.
     """
+    model = require_model(model)
     n_embed = _embedding_size(model)
     emb = _lazy_model_output(da, model, n_out=n_embed, embed=True, batch_size=batch_size, device=device,
                              naive=naive)
@@ -328,7 +329,7 @@ def embed_dataarray(
     return _georef(out, da, nodata=np.nan)
 
 
-def _embedding_size(model: Any) -> int:
+def _embedding_size(model: InferenceModel) -> int:
     """Embedding length: the model's attribute when it has one, else from a one-pixel probe."""
     for name in ("embed_dim", "embedding_dim", "embedding_size"):
         value = getattr(model, name, None)

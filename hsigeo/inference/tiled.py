@@ -14,7 +14,7 @@ memory depends on ``tile_size`` and the band count, not on the scene size.
 Equality with whole-scene inference
     Halo pixels outside the scene are taken by the same reflection that
     whole-scene inference uses (``numpy.pad(mode="reflect")`` of the whole
-    scene, see :func:`hsigeo.inference.core.reflect_indices`), so the stitched
+    scene, see :func:`hsigeo.sampling.windows.reflect_indices`), so the stitched
     map equals :func:`hsigeo.inference.core.classify_array` pixel for pixel,
     for any tile size.
 
@@ -52,27 +52,23 @@ from typing import Any
 
 import numpy as np
 
-from hsigeo.outputs import check_output
-from hsigeo.errors import HsigeoError, RasterReadError
+from hsigeo.device import default_threads, resolve_device, torch_threads
+from hsigeo.errors import HsigeoError, InvalidInputError, RasterReadError
 from hsigeo.inference.core import (
     class_dtype,
-    class_entries,
     class_values,
     default_batch_size,
-    default_threads,
     default_tile_size,
     file_identity,
-    good_band_mask,
     model_digest,
-    reflect_indices,
-    resolve_device,
     run_model,
     to_class_map,
-    torch_threads,
-    valid_pixels,
 )
+from hsigeo.inference.protocol import InferenceModel, require_model
+from hsigeo.outputs import check_output
+from hsigeo.sampling.windows import good_band_mask, halo_indices, plan_windows, valid_pixels
 
-__all__ = ["classify_raster", "ClassificationResult", "plan_windows", "RUN_TAG"]
+__all__ = ["classify_raster", "ClassificationResult", "RUN_TAG"]
 
 #: Metadata item (inside each output GeoTIFF) identifying the run that wrote it.
 RUN_TAG = "HSIGEO_RUN"
@@ -143,17 +139,6 @@ class ClassificationResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
-def plan_windows(height: int, width: int, tile_size: int) -> list[tuple[int, int, int, int]]:
-    """Row-major ``(row_off, col_off, h, w)`` windows covering the scene; edge windows are smaller."""
-    if tile_size < 1:
-        raise ValueError(f"tile_size must be >= 1, not {tile_size}")
-    return [
-        (r, c, min(tile_size, height - r), min(tile_size, width - c))
-        for r in range(0, height, tile_size)
-        for c in range(0, width, tile_size)
-    ]
-
-
 # --------------------------------------------------------------------------- #
 # Scene access
 # --------------------------------------------------------------------------- #
@@ -170,7 +155,7 @@ class _Scene:
     good_bands: np.ndarray | None
 
 
-def _open_scene(path: Path, model: Any) -> _Scene:
+def _open_scene(path: Path, model: InferenceModel) -> _Scene:
     """Open the scene's metadata (no pixels), check its bands against the model."""
     from hsigeo.io.raster import open_hsi
 
@@ -187,7 +172,7 @@ def _open_scene(path: Path, model: Any) -> _Scene:
 
 
 def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radius: int,
-               model: Any) -> tuple[np.ndarray, np.ndarray]:
+               model: InferenceModel) -> tuple[np.ndarray, np.ndarray]:
     """Read one window plus halo; return the normalised tile and the window's validity.
 
     Rows/columns of the halo outside the scene are gathered by reflection, so
@@ -197,10 +182,8 @@ def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radiu
     from rasterio.windows import Window
 
     row, col, h, w = window
-    rows = reflect_indices(row - radius, row + h + radius, scene.height)
-    cols = reflect_indices(col - radius, col + w + radius, scene.width)
-    r0, r1 = int(rows.min()), int(rows.max()) + 1
-    c0, c1 = int(cols.min()), int(cols.max()) + 1
+    r0, r1, rows = halo_indices(row, row + h, radius, scene.height)
+    c0, c1, cols = halo_indices(col, col + w, radius, scene.width)
     try:
         raw = src.read(window=Window(c0, r0, c1 - c0, r1 - r0))
     except (RasterioError, OSError) as exc:
@@ -219,10 +202,10 @@ def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radiu
         tile[:, y:y + _NORMALIZE_ROWS] = model.normalize(raw[:, y:y + _NORMALIZE_ROWS], valid[y:y + _NORMALIZE_ROWS])
     del raw
     # only edge windows need a gather; interior ones are already the right crop
-    if not (rows[0] == r0 and rows.size == r1 - r0):
-        tile, valid = np.take(tile, rows - r0, axis=1), np.take(valid, rows - r0, axis=0)
-    if not (cols[0] == c0 and cols.size == c1 - c0):
-        tile, valid = np.take(tile, cols - c0, axis=2), np.take(valid, cols - c0, axis=1)
+    if not (rows[0] == 0 and rows.size == r1 - r0):
+        tile, valid = np.take(tile, rows, axis=1), np.take(valid, rows, axis=0)
+    if not (cols[0] == 0 and cols.size == c1 - c0):
+        tile, valid = np.take(tile, cols, axis=2), np.take(valid, cols, axis=1)
     return tile, valid[radius:radius + h, radius:radius + w]
 
 
@@ -285,7 +268,7 @@ def _block_size(tile_size: int) -> int:
 # --------------------------------------------------------------------------- #
 def classify_raster(
     scene_path: str | os.PathLike,
-    model: Any,
+    model: InferenceModel,
     out_path: str | os.PathLike,
     *,
     confidence_path: str | os.PathLike | None = None,
@@ -383,7 +366,8 @@ def classify_raster(
     bs = batch_size if batch_size is not None else default_batch_size(dev)
     tile_size = int(tile_size) if tile_size is not None else default_tile_size(dev)
     if tile_size < 1:
-        raise ValueError(f"tile_size must be >= 1, not {tile_size}")
+        raise InvalidInputError(f"tile_size must be >= 1, not {tile_size}")
+    model = require_model(model)
     scene = _open_scene(scene_path, model)
     digest = model_digest(model)
     run = _run_record(scene, digest)
@@ -471,25 +455,25 @@ def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], scene
     )
 
 
-def _vectorize(classes_path: Path, vector_path: Path, model: Any, *, min_area: float, overwrite: bool) -> None:
+def _vectorize(classes_path: Path, vector_path: Path, model: InferenceModel, *, min_area: float, overwrite: bool) -> None:
     """Polygonise the finished class raster into a GeoPackage."""
     from hsigeo.io.vectors import vectorize_classes, write_vector
     from hsigeo.io.writers import read_classification
 
     class_da = read_classification(classes_path)
-    gdf = vectorize_classes(class_da, class_entries(model), min_area=min_area)
+    gdf = vectorize_classes(class_da, model.classes, min_area=min_area)
     write_vector(gdf, vector_path, overwrite=overwrite)
 
 
 @contextlib.contextmanager
-def _open_outputs(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *,
+def _open_outputs(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *,
                   tile_size: int, overwrite: bool) -> Iterator[dict[str, Any]]:
     """Open the block writers; all files appear together, only if the block exits cleanly."""
     from hsigeo.io.writers import open_classification_writer, open_float_writer
 
     grid = {"width": scene.width, "height": scene.height, "crs": scene.crs, "transform": scene.transform}
     bs = _block_size(tile_size)
-    entries = class_entries(model)
+    entries = model.classes
     from rasterio.errors import NotGeoreferencedWarning
 
     with contextlib.ExitStack() as stack, warnings.catch_warnings():
@@ -507,12 +491,12 @@ def _open_outputs(scene: _Scene, model: Any, out_path: Path, extras: dict[str, P
                 blocksize=bs))
         if extras["probabilities"] is not None:
             writers["probabilities"] = stack.enter_context(open_float_writer(
-                extras["probabilities"], count=len(entries), band_names=[e[1] for e in entries], like=grid,
+                extras["probabilities"], count=len(entries), band_names=[e.name for e in entries], like=grid,
                 overwrite=overwrite, blocksize=bs))
         yield writers
 
 
-def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *, run: dict[str, Any],
+def _stream(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *, run: dict[str, Any],
             tile_size: int, batch_size: int | None, device: str, naive: bool, progress: bool,
             overwrite: bool, stages: dict[str, float]) -> tuple[int, dict[int, int], int]:
     """Read -> model -> write every window through bounded queues; return (valid pixels, counts, windows).
@@ -633,7 +617,7 @@ def _write_result(outputs: dict[str, Any], window: tuple[int, int, int, int], cl
 
 
 def _compute_loop(read_q: queue.Queue, write_q: queue.Queue, abort: threading.Event,
-                  writer_error: list[BaseException], model: Any, values: np.ndarray, dtype: np.dtype,
+                  writer_error: list[BaseException], model: InferenceModel, values: np.ndarray, dtype: np.dtype,
                   counts: dict[int, int], *, device: str, batch_size: int | None, naive: bool,
                   want_probs: bool, stages: dict[str, float]) -> None:
     """The model stage: runs in the caller's thread so Ctrl-C lands here."""

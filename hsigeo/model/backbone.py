@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hsigeo.errors import InvalidInputError
+
 __all__ = ["BackboneConfig", "SpectralSpatialBackbone"]
 
 
@@ -45,7 +47,8 @@ class BackboneConfig:
     Attributes
     ----------
     n_bands
-        Spectral bands ``B`` of the input.
+        Spectral bands ``B`` of the input (``0``: not known yet, as in a training
+        configuration, which takes it from the scene; a network needs ``>= 1``).
     stem_dim
         Channels ``C`` of the per-pixel spectral stem.
     stem_layers
@@ -75,7 +78,7 @@ class BackboneConfig:
         Dropout in attention outputs and MLPs (training only).
     """
 
-    n_bands: int
+    n_bands: int = 0
     stem_dim: int = 64
     stem_layers: int = 1
     kernel: int = 3
@@ -91,18 +94,18 @@ class BackboneConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.n_bands < 1:
-            raise ValueError(f"n_bands must be >= 1, got {self.n_bands}")
+        if self.n_bands < 0:
+            raise InvalidInputError(f"n_bands must be >= 0, got {self.n_bands}")
         if self.kernel < 1 or self.grid < 1:
-            raise ValueError("kernel and grid must be >= 1")
+            raise InvalidInputError("kernel and grid must be >= 1")
         if self.patch_size % 2 == 0:
-            raise ValueError(f"patch side grid*kernel = {self.patch_size} must be odd (a centre pixel)")
+            raise InvalidInputError(f"patch side grid*kernel = {self.patch_size} must be odd (a centre pixel)")
         if self.width % self.heads:
-            raise ValueError(f"width {self.width} is not divisible by heads {self.heads}")
+            raise InvalidInputError(f"width {self.width} is not divisible by heads {self.heads}")
         if self.mixer not in ("class", "self"):
-            raise ValueError(f"mixer must be 'class' or 'self', got {self.mixer!r}")
+            raise InvalidInputError(f"mixer must be 'class' or 'self', got {self.mixer!r}")
         if self.depth < 1 or self.stem_layers < 1:
-            raise ValueError("depth and stem_layers must be >= 1")
+            raise InvalidInputError("depth and stem_layers must be >= 1")
 
     @property
     def patch_size(self) -> int:
@@ -206,6 +209,8 @@ class SpectralSpatialBackbone(nn.Module):
         c, d = config.stem_dim, config.width
         layers: list[nn.Module] = []
         n_in = config.n_bands
+        if n_in < 1:
+            raise InvalidInputError(f"a backbone needs n_bands >= 1, got {n_in}")
         for _ in range(config.stem_layers):
             layers += [nn.Linear(n_in, c), nn.LayerNorm(c), nn.GELU()]
             n_in = c
@@ -316,7 +321,7 @@ class SpectralSpatialBackbone(nn.Module):
         cfg = self.config
         s = cfg.patch_size
         if patches.ndim != 4 or patches.shape[-2:] != (s, s) or patches.shape[1] != cfg.n_bands:
-            raise ValueError(f"patches must be (P, {cfg.n_bands}, {s}, {s}), got {tuple(patches.shape)}")
+            raise InvalidInputError(f"patches must be (P, {cfg.n_bands}, {s}, {s}), got {tuple(patches.shape)}")
         stem = self._stem(patches)
         # stride k = the g x g non-overlapping sub-patches of each patch
         tok = F.conv2d(stem, self.tokenizer.weight, self.tokenizer.bias, stride=cfg.kernel)
@@ -343,11 +348,11 @@ class SpectralSpatialBackbone(nn.Module):
         cfg = self.config
         r, k, g = cfg.radius, cfg.kernel, cfg.grid
         if tile.ndim != 4 or tile.shape[1] != cfg.n_bands:
-            raise ValueError(f"tile must be (N, {cfg.n_bands}, H+2r, W+2r), got {tuple(tile.shape)}")
+            raise InvalidInputError(f"tile must be (N, {cfg.n_bands}, H+2r, W+2r), got {tuple(tile.shape)}")
         n, _, hp, wp = tile.shape
         h, w = hp - 2 * r, wp - 2 * r
         if h < 1 or w < 1:
-            raise ValueError(f"tile {hp}x{wp} is smaller than one patch ({2 * r + 1}x{2 * r + 1})")
+            raise InvalidInputError(f"tile {hp}x{wp} is smaller than one patch ({2 * r + 1}x{2 * r + 1})")
         stem = self._stem(tile)  # once per pixel
         tok = self.tokenizer(stem)  # once per tile position: (N, D, hp-k+1, wp-k+1)
         feats = self._project_tokens(tok.permute(0, 2, 3, 1))  # (N, h', w', F), once per position

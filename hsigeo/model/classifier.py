@@ -1,23 +1,27 @@
 """The trained classifier: backbone + text probe + class anchors + normalisation, behind a numpy API.
 
 :class:`HsigeoModel` is the object the inference engines (:mod:`hsigeo.inference`), the CLI and
-the QGIS plugin work with.  Its contract (see ``DESIGN.md``):
+the QGIS plugin work with.  It satisfies :class:`hsigeo.inference.protocol.InferenceModel`
+(see ``DESIGN.md``):
 
 - ``radius``, ``n_bands``, ``wavelengths``, ``classes`` (:class:`ClassInfo`);
 - ``normalize(block, valid)``: per-band standardisation with the training scene's statistics;
 - ``predict_tile(tile)`` / ``embed_tile(tile)`` on a normalised tile with a halo of ``radius``;
-- ``predict_array(cube)`` for whole in-memory scenes (reflect-padded by ``radius``);
 - ``check_bands(da)`` / ``resample_to_model(da)``;
+- ``digest()``: identity of weights, normalisation and classes;
 - ``with_prompts(prompt_set)``: new class anchors from new prompts (zero-shot / open-set).
 
 Class anchors are the frozen text embeddings of each class's prompts (cached in the model file)
 mapped by the trainable probe into the joint space; a pixel's class probabilities are the
-softmax over ``temperature * cosine(pixel embedding, anchor)``.
+softmax over ``temperature * cosine(pixel embedding, anchor)``.  Whole in-memory scenes go
+through :func:`hsigeo.inference.core.predict_proba_array` / ``classify_array`` (one
+implementation for every caller); :meth:`HsigeoModel.predict_pixels` scores sparse pixels.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -25,44 +29,30 @@ import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hsigeo.errors import BandMismatchError
+from hsigeo.classes import ClassInfo
+from hsigeo.device import torch_device
+from hsigeo.errors import BandMismatchError, InvalidInputError
 from hsigeo.model.backbone import BackboneConfig, SpectralSpatialBackbone
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from hsigeo.text.prompts import PromptSet
     from hsigeo.text.encoder import TextEncoder
+    from hsigeo.text.prompts import PromptSet
 
-__all__ = ["ClassInfo", "TextProbe", "HsigeoNet", "HsigeoModel", "resolve_device", "MAX_LOGIT_SCALE"]
+__all__ = ["TextProbe", "HsigeoNet", "HsigeoModel", "MAX_LOGIT_SCALE"]
 
 #: CLIP's cap on the learnable temperature (logit scale), avoiding a collapse to one-hot logits.
 MAX_LOGIT_SCALE = 100.0
 #: Default pixels per forward pass in :meth:`HsigeoModel.predict_tile`.
 DEFAULT_BATCH = 16384
-
-
-class ClassInfo(NamedTuple):
-    """One class of a model: label value, name, display colour and the prompts anchoring it."""
-
-    value: int
-    name: str
-    colour: tuple[int, int, int]
-    prompts: tuple[str, ...] = ()
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/``"auto"`` -> CUDA when available else CPU; other strings as given."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class TextProbe(nn.Module):
@@ -163,12 +153,13 @@ class HsigeoModel:
         if self.wavelengths is not None:
             wl = np.asarray(self.wavelengths, dtype=np.float64)
             self.wavelengths = wl if np.isfinite(wl).any() else None
-        self.classes = [ClassInfo(int(c[0]), str(c[1]), tuple(int(v) for v in c[2]), tuple(c[3]) if len(c) > 3 else ())
+        self.classes = [c if isinstance(c, ClassInfo)
+                        else ClassInfo(int(c[0]), str(c[1]), tuple(int(v) for v in c[2]), tuple(c[3]) if len(c) > 3 else ())
                         for c in self.classes]
         if self.mean.shape != (self.config.n_bands,) or self.std.shape != (self.config.n_bands,):
-            raise ValueError("mean/std must have one value per band")
+            raise InvalidInputError("mean/std must have one value per band")
         if self.text_embeddings.shape[0] != len(self.classes):
-            raise ValueError("one text embedding per class is needed")
+            raise InvalidInputError("one text embedding per class is needed")
         self.net.eval()
 
     # ------------------------------------------------------------------ #
@@ -202,9 +193,9 @@ class HsigeoModel:
     @property
     def prompts(self) -> PromptSet:
         """The classes as a :class:`~hsigeo.text.prompts.PromptSet` (names, values, colours, prompts)."""
-        from hsigeo.text.prompts import ClassPrompt, PromptSet
+        from hsigeo.text.prompts import PromptSet
 
-        return PromptSet(tuple(ClassPrompt(c.name, c.value, c.colour, c.prompts or (c.name,)) for c in self.classes))
+        return PromptSet(tuple(dataclasses.replace(c, prompts=c.prompts or (c.name,)) for c in self.classes))
 
     def n_parameters(self) -> dict[str, int]:
         """Parameter counts: ``trainable`` (backbone + probe + temperature), ``text_model`` (frozen), ``total``."""
@@ -226,7 +217,7 @@ class HsigeoModel:
             h.update(t.detach().cpu().contiguous().numpy().tobytes())
         for arr in (self.mean, self.std, self.text_embeddings):
             h.update(np.ascontiguousarray(arr).tobytes())
-        h.update(json.dumps([list(c[:3]) for c in self.classes]).encode())
+        h.update(json.dumps([[c.value, c.name, list(c.colour)] for c in self.classes]).encode())
         h.update(json.dumps(self.config.to_dict(), sort_keys=True).encode())
         return h.hexdigest()[:16]
 
@@ -285,7 +276,7 @@ class HsigeoModel:
 
     def _run(self, tile: np.ndarray | torch.Tensor, *, device: Any, batch_size: int, naive: bool,
              probs: bool) -> np.ndarray:
-        dev = resolve_device(device)
+        dev = torch_device(device)
         net = self._net_on(dev)
         r = self.radius
         t = torch.as_tensor(np.asarray(tile, dtype=np.float32) if not isinstance(tile, torch.Tensor) else tile)
@@ -295,7 +286,7 @@ class HsigeoModel:
             )
         h, w = t.shape[1] - 2 * r, t.shape[2] - 2 * r
         if h < 1 or w < 1:
-            raise ValueError(f"tile {tuple(t.shape[1:])} is smaller than one patch (needs > {2 * r} per side)")
+            raise InvalidInputError(f"tile {tuple(t.shape[1:])} is smaller than one patch (needs > {2 * r} per side)")
         t = t.to(dev, torch.float32)
         anchors = self._anchors_on(dev) if probs else None
         n_out = self.n_classes if probs else self.config.embed_dim
@@ -359,55 +350,15 @@ class HsigeoModel:
     def _prepare(self, cube: np.ndarray, valid: np.ndarray | None, nodata: float | None) -> tuple[np.ndarray, np.ndarray]:
         cube = np.asarray(cube)
         if cube.ndim != 3:
-            raise ValueError(f"cube must be (band, y, x), got shape {cube.shape}")
+            raise InvalidInputError(f"cube must be (band, y, x), got shape {cube.shape}")
         if valid is None:
-            from hsigeo.inference.core import valid_pixels  # the rule every inference engine uses
+            from hsigeo.sampling.windows import valid_pixels  # the rule every inference engine uses
 
             valid = valid_pixels(cube, nodata=nodata)
         valid = np.asarray(valid, dtype=bool)
         norm = self.normalize(cube, valid)
         r = self.radius
         return np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect"), valid
-
-    def predict_proba_array(self, cube: np.ndarray, *, valid: np.ndarray | None = None, nodata: float | None = None,
-                            device: Any = None, batch_size: int = DEFAULT_BATCH, naive: bool = False) -> np.ndarray:
-        """Probabilities ``(C, H, W)`` of a raw in-memory scene ``(B, H, W)`` (reflect-padded by ``radius``).
-
-        Invalid pixels (``~valid``; by default any band non-finite or equal to ``nodata``) are NaN.
-        """
-        tile, valid = self._prepare(cube, valid, nodata)
-        probs = self.predict_tile(tile, device=device, batch_size=batch_size, naive=naive)
-        probs[:, ~valid] = np.nan
-        return probs
-
-    def predict_array(self, cube: np.ndarray, *, valid: np.ndarray | None = None, nodata: float | None = None,
-                      device: Any = None, batch_size: int = DEFAULT_BATCH,
-                      naive: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Classify a raw in-memory scene.
-
-        Parameters
-        ----------
-        cube
-            Raw scene ``(B, H, W)``.
-        valid, nodata
-            Invalid-pixel mask, or the nodata value to derive it from.
-        device, batch_size, naive
-            As in :meth:`predict_tile`.
-
-        Returns
-        -------
-        values : numpy.ndarray
-            int32 ``(H, W)`` class values (0 at invalid pixels).
-        confidence : numpy.ndarray
-            float32 ``(H, W)`` maximum probability (0 at invalid pixels).
-        """
-        probs = self.predict_proba_array(cube, valid=valid, nodata=nodata, device=device, batch_size=batch_size,
-                                         naive=naive)
-        ok = np.isfinite(probs[0])
-        best = np.argmax(np.nan_to_num(probs, nan=-1.0), axis=0)
-        values = np.where(ok, self.class_values[best], 0).astype(np.int32)
-        conf = np.where(ok, np.nanmax(np.where(ok[None], probs, 0.0), axis=0), 0.0).astype(np.float32)
-        return values, conf
 
     def predict_pixels(self, cube: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, device: Any = None,
                        batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
@@ -435,7 +386,7 @@ class HsigeoModel:
 
     def predict_patches(self, patches: np.ndarray, *, device: Any = None, batch_size: int = 4096) -> np.ndarray:
         """Probabilities ``(P, C)`` of normalised patches ``(P, B, S, S)``."""
-        dev = resolve_device(device)
+        dev = torch_device(device)
         net, anchors = self._net_on(dev), self._anchors_on(dev)
         out = []
         with torch.inference_mode():
@@ -585,7 +536,7 @@ class HsigeoModel:
             )
         emb = class_embeddings(prompt_set, encoder, combine=combine or self.text_model.get("combine", "mean"))
         new = copy.copy(self)
-        new.classes = [ClassInfo(c.value, c.name, tuple(c.colour), tuple(c.prompts)) for c in prompt_set.classes]
+        new.classes = list(prompt_set.classes)
         new.text_embeddings = np.asarray(emb, dtype=np.float32)
         from hsigeo.text.prompts import prompt_hash
 

@@ -7,7 +7,6 @@ import re
 import numpy as np
 import pytest
 import rasterio
-
 from _batch_scenes import HEIGHT, N_SCENES, TILE, WIDTH, classify_args, make_flight, no_partial_files
 from _inference_models import random_cube, write_scene
 from hsigeo_cli.main import main
@@ -86,6 +85,7 @@ def test_glob_into_folder_named_after_scenes(flight, tmp_path, capsys):
 
 def test_resume_skips_scenes_done_by_the_same_model(flight, tmp_path, capsys):
     from _inference_models import tiny_model
+
     from hsigeo.model.modelfile import save_model
 
     scenes = tmp_path / "flight"

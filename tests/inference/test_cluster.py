@@ -13,12 +13,11 @@ import pickletools
 from pathlib import Path
 
 import pytest
-
 from _batch_scenes import assert_same_outputs, classify_args, make_flight, no_partial_files, run_cli
 from _dask_processes import dask_processes
 from _die_at_task import EXIT_CODE
 
-PRELOAD = str(Path(__file__).with_name("_die_at_task.py"))
+PRELOAD = str(Path(__file__).resolve().parent.parent / "_die_at_task.py")
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +33,7 @@ def flight(tmp_path_factory):
 def test_model_travels_as_model_file_bytes():
     """What dask pickles for the workers holds no torch object, only the model file's bytes."""
     from _inference_models import tiny_model
+
     from hsigeo.inference.distributed import ModelRef
 
     ref = ModelRef(tiny_model())
