@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import rasterio
 from _batch_scenes import HEIGHT, N_SCENES, TILE, WIDTH, classify_args, make_flight, no_partial_files
+from _cli_runner import run_in_process
 from _inference_models import random_cube, write_scene
-from hsigeo_cli.main import main
 
 
 @pytest.fixture(autouse=True)
@@ -28,13 +28,7 @@ def flight(tmp_path_factory):
 
 
 def _run(capsys, *argv):
-    try:
-        main(["--progress", "plain", *argv])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_in_process(capsys, "--progress", "plain", *argv)
 
 
 def _table(out: str) -> dict[str, list[str]]:
