@@ -161,29 +161,30 @@ def plan_jobs(scenes: Sequence[Path], output: Path, *, batch: bool, confidence: 
     return jobs
 
 
-def check_jobs(jobs: Sequence[SceneJob], model: Any, *, may_replace: bool) -> None:
-    """Fail before any work: every scene opens and fits the model, no output is in the way."""
+def check_scenes(jobs: Sequence[SceneJob], model: Any) -> None:
+    """Fail before any work: every scene opens and its bands fit the model."""
     from hsigeo.io.raster import open_hsi
-    from hsigeo.outputs import check_output
 
     for job in jobs:
         model.check_bands(open_hsi(job.scene))
-        for p in job.paths():
-            check_output(p, overwrite=may_replace)
 
 
 # --------------------------------------------------------------------------- #
 # Running
 # --------------------------------------------------------------------------- #
-def run_classify(model: Any, scene_args: Sequence[str], output: Path, *, confidence: str | None,
-                 probabilities: str | None, vector: str | None, scheduler: str | None, workers: int | None,
-                 options: dict[str, Any], report: Callable[[Any, Any], None]) -> list[Any]:
+def run_classify(load_model: Callable[[], Any], scene_args: Sequence[str], output: Path, *,
+                 confidence: str | None, probabilities: str | None, vector: str | None, scheduler: str | None,
+                 workers: int | None, options: dict[str, Any], inputs: Sequence[Path | None],
+                 report: Callable[[Any, Any], None]) -> list[Any]:
     """Classify one scene or many, in process or on a dask cluster; print the report.
+
+    Every output of every scene is checked and locked (and the inputs
+    protected) before the model is loaded and any work starts.
 
     Parameters
     ----------
-    model
-        The loaded (possibly re-anchored) model.
+    load_model
+        Loads the (possibly re-anchored) model; called once the outputs are secured.
     scene_args
         Scene paths and glob patterns from the command line.
     output
@@ -196,6 +197,8 @@ def run_classify(model: Any, scene_args: Sequence[str], output: Path, *, confide
     options
         Keyword arguments for :func:`hsigeo.inference.tiled.classify_raster`
         (``overwrite``, ``resume``, ``device``, ``tile_size``...).
+    inputs
+        Files the run reads besides the scenes (model, prompts): no output may replace them.
     report
         Prints one scene's result (single-scene runs).
 
@@ -204,17 +207,26 @@ def run_classify(model: Any, scene_args: Sequence[str], output: Path, *, confide
     list of ClassificationResult
         One per scene, in order.
     """
+    from hsigeo_cli.classify import raster_outputs
+
     from hsigeo.inference.cluster import cluster_description, open_client
+    from hsigeo.outputs import guard_outputs
 
     batch = is_batch(scene_args, output)
     jobs = plan_jobs(expand_scenes(scene_args), output, batch=batch, confidence=confidence,
                      probabilities=probabilities, vector=vector)
-    if batch:
-        check_jobs(jobs, model, may_replace=bool(options.get("overwrite") or options.get("resume")))
-    with open_client(scheduler, workers) as client:
-        if client is not None:
-            click.echo(f"Cluster: {cluster_description(client)}.", err=True)
-        results = _run_jobs(jobs, model, client, options, batch=batch)
+    outputs = [o for job in jobs for o in raster_outputs(job.output, confidence=job.confidence,
+                                                           probabilities=job.probabilities, vector=job.vector)]
+    # every output checked (suffix, not an input, writable, free) and locked before any work
+    with guard_outputs(outputs, overwrite=bool(options.get("overwrite") or options.get("resume")), inputs=inputs,
+                       rasters=[job.scene for job in jobs]):
+        model = load_model()
+        if batch:
+            check_scenes(jobs, model)
+        with open_client(scheduler, workers) as client:
+            if client is not None:
+                click.echo(f"Cluster: {cluster_description(client)}.", err=True)
+            results = _run_jobs(jobs, model, client, options, batch=batch)
     if not batch:
         report(results[0], model)
     else:

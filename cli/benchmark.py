@@ -72,8 +72,12 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
         )
     except ValueError as exc:  # a malformed --seeds / --fractions value
         raise click.BadParameter(str(exc)) from exc
+    from hsigeo.outputs import Output, guard_outputs
+
     t0 = time.perf_counter()
-    results, paths = run_and_report(cfg, log=lambda msg: click.echo(msg, err=True))
+    # its report files are replaced by design; check the folder is writable (and not in use) before hours of work
+    with guard_outputs([Output(Path(cfg.out_dir) / "results.json", "--out")], overwrite=True):
+        results, paths = run_and_report(cfg, log=lambda msg: click.echo(msg, err=True))
     click.echo(write_readme_block(results, cfg.out_dir).read_text(encoding="utf-8"))
     click.echo(f"Report: {paths['markdown']}", err=True)
     click.echo(f"JSON: {paths['json']}", err=True)

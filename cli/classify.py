@@ -59,41 +59,62 @@ def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Pat
     """
     from hsigeo_cli.batch import run_classify
 
-    model, _ = _load_model_and_prompts(model_path, prompts_path)
+    prompts, model_path, why = _pick_model(model_path, prompts_path)
     options = {"tile_size": tile_size, "batch_size": batch_size, "device": device, "overwrite": overwrite,
                "resume": resume, "threads": threads}
-    run_classify(model, scenes, output, confidence=confidence, probabilities=probabilities, vector=vector,
-                 scheduler=scheduler, workers=workers, options=options, report=_report)
+    run_classify(lambda: _load_model(model_path, why, prompts, prompts_path), scenes, output,
+                 confidence=confidence, probabilities=probabilities, vector=vector, scheduler=scheduler,
+                 workers=workers, options=options, inputs=(model_path, prompts_path), report=_report)
 
 
-def _load_model_and_prompts(model_path: Path | None, prompts_path: Path | None) -> tuple[Any, Any]:
-    """Pick the model (saying which and why) and re-anchor it to the prompts when they differ."""
+def raster_outputs(output: Path, *, confidence: Path | None = None, probabilities: Path | None = None,
+                   vector: Path | None = None) -> list[Any]:
+    """The :class:`~hsigeo.outputs.Output` records of a classification run (GeoTIFFs, polygons)."""
+    from hsigeo.io.vectors import VECTOR_DRIVERS
+    from hsigeo.outputs import Output
+
+    tif = (".tif", ".tiff")
+    out = [Output(output, "-o", tif, sidecars=(output.with_name(output.name + ".aux.xml"), output.with_suffix(".qml")))]
+    for path, option in ((confidence, "--confidence"), (probabilities, "--probabilities")):
+        if path is not None:
+            out.append(Output(path, option, tif, sidecars=(path.with_name(path.name + ".aux.xml"),)))
+    if vector is not None:
+        out.append(Output(vector, "--vector", tuple(VECTOR_DRIVERS)))
+    return out
+
+
+def _pick_model(model_path: Path | None, prompts_path: Path | None) -> tuple[Any, Path, str]:
+    """(prompts or None, model file, why that model) without loading the model."""
     from hsigeo_cli.state import last_model_path
 
     from hsigeo.errors import ModelFileError
-    from hsigeo.model.modelfile import load_model
     from hsigeo.text.prompts import load_prompts
 
     prompts = load_prompts(prompts_path) if prompts_path is not None else None
     if model_path is not None:
-        why = "--model"
-    elif prompts is not None and prompts.model_path is not None:
-        model_path, why = prompts.model_path, f"named by {prompts_path} (model:)"
-    else:
-        model_path = last_model_path()
-        why = "the most recent `hsigeo train` output"
-        if model_path is None:
-            raise ModelFileError(
-                "no model to run: pass --model MODEL.hsigeo, name one under 'model:' in the prompts file, "
-                "or train one first with `hsigeo train`."
-            )
+        return prompts, model_path, "--model"
+    if prompts is not None and prompts.model_path is not None:
+        return prompts, prompts.model_path, f"named by {prompts_path} (model:)"
+    last = last_model_path()
+    if last is None:
+        raise ModelFileError(
+            "no model to run: pass --model MODEL.hsigeo, name one under 'model:' in the prompts file, "
+            "or train one first with `hsigeo train`."
+        )
+    return prompts, last, "the most recent `hsigeo train` output"
+
+
+def _load_model(model_path: Path, why: str, prompts: Any, prompts_path: Path | None) -> Any:
+    """Load the model (saying which and why) and re-anchor it to the prompts when they differ."""
+    from hsigeo.model.modelfile import load_model
+
     model = load_model(model_path)
     click.echo(f"Model: {model_path} ({why}); {len(model.classes)} classes, {model.n_bands} bands.", err=True)
     if prompts is not None and not _same_classes(model, prompts):
         model = model.with_prompts(prompts)
         click.echo(f"Classes: re-anchored to the {len(prompts)} classes of {prompts_path} "
                    f"({', '.join(prompts.names)}).", err=True)
-    return model, prompts
+    return model
 
 
 def _same_classes(model: Any, prompts: Any) -> bool:

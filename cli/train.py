@@ -55,18 +55,29 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
     themselves, which flatters the model.  The model becomes the default of
     `hsigeo classify`.
     """
-    import numpy as np
-
-    from hsigeo.outputs import check_output
+    from hsigeo.outputs import Output, guard_outputs
 
     if (scene is None) == (dataset is None):
         raise click.UsageError("give either SCENE (with --labels and --prompts) or --dataset NAME.")
     if train_fraction is not None and train_count is not None:
         raise click.UsageError("--train-fraction and --train-count exclude each other.")
-    # fail before any work when outputs exist
-    check_output(output, overwrite=overwrite)
     report_dir = report_dir or output.with_name(output.stem + "_report")
-    check_output(report_dir, overwrite=overwrite)
+    outputs = [Output(output, "-o", (".hsigeo",)), Output(report_dir, "--report-dir", folder=True)]
+    # outputs checked (not an input, writable, free) and locked before the data is read and the model trained
+    with guard_outputs(outputs, overwrite=overwrite, inputs=(prompts_path,), rasters=(scene, labels_path)):
+        _train(scene, labels_path, label_field, prompts_path, dataset, data_dir, output, train_fraction,
+               train_count, epochs, batch_size, lr, loss, seed, device, text_model, report_dir, overwrite)
+
+
+def _train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
+           dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
+           train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
+           loss: str | None, seed: int, device: str, text_model: Path | None, report_dir: Path,
+           overwrite: bool) -> None:
+    """The work of :func:`train`, once its outputs are secured."""
+    import numpy as np
+
+    from hsigeo.errors import LabelError
 
     cube, labels, prompts, title = _inputs(scene, labels_path, label_field, prompts_path, dataset, data_dir)
     if dataset is not None and train_fraction is None and train_count is None:
@@ -78,6 +89,13 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
 
         train_mask, test_mask = stratified_split(lab, fraction=train_fraction, count=train_count, seed=seed)
         scored = "held-out labelled pixels"
+        if not test_mask.any():
+            split = f"--train-fraction {train_fraction}" if train_fraction is not None else f"--train-count {train_count}"
+            raise LabelError(
+                f"{labels_path or title}: {split} leaves no labelled pixel to test ({int(valid_labels.sum())} labelled "
+                "pixels, every class needs at least one for training); the accuracy would be undefined. Use a smaller "
+                "--train-fraction / --train-count, or more labels."
+            )
     else:
         train_mask, test_mask = valid_labels, valid_labels
         scored = "training pixels (no held-out set: optimistic)"

@@ -14,6 +14,7 @@ dask-backed::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -184,23 +185,35 @@ class HSIAccessor:
         """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`.
 
         ``model`` is an :class:`~hsigeo.estimator.HsigeoClassifier` (e.g. from
-        :func:`hsigeo.load_model`) or an :class:`~hsigeo.model.classifier.HsigeoModel`.
+        :func:`hsigeo.load_model`), an :class:`~hsigeo.model.classifier.HsigeoModel`, or the
+        path of a ``.hsigeo`` file.
         """
         from hsigeo.inference.distributed import classify_dataarray
 
-        return classify_dataarray(self._obj, _inference_model(model), **kwargs)
+        return classify_dataarray(self._obj, _as_model(model), **kwargs)
 
     def embed(self, model: Any, **kwargs: Any) -> Any:
         """Per-pixel embeddings; see :func:`hsigeo.inference.distributed.embed_dataarray`."""
         from hsigeo.inference.distributed import embed_dataarray
 
-        return embed_dataarray(self._obj, _inference_model(model), **kwargs)
+        return embed_dataarray(self._obj, _as_model(model), **kwargs)
 
 
-def _inference_model(model: Any) -> Any:
-    """The model the engines run: an estimator's fitted ``model_``, or the model itself."""
+def _as_model(model: Any) -> Any:
+    """The model the engines run, from an estimator, a model or a model-file path; a clear error otherwise."""
+    from hsigeo.errors import ModelFileError
     from hsigeo.estimator import HsigeoClassifier
 
     if isinstance(model, HsigeoClassifier):
         return model.fitted_model()
+    if isinstance(model, (str, os.PathLike)):
+        from hsigeo.model.modelfile import load_model
+
+        return load_model(model)
+    if model is None or not (hasattr(model, "classes") and hasattr(model, "predict_tile")):
+        got = "None" if model is None else type(model).__name__
+        raise ModelFileError(
+            f"classify needs a model, got {got}: pass hsigeo.load_model('model.hsigeo') or the path of a "
+            ".hsigeo file (train one with `hsigeo train`)."
+        )
     return model

@@ -28,6 +28,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -407,8 +408,9 @@ def test_provider_registers_the_four_algorithms(run_qgis):
     assert report["unloaded"] is True
 
 
-@pytest.mark.qgis
-def test_qgis_process_runs_the_installed_zip(qgis_python, plugin_zip, tmp_path, fake_env):
+@pytest.fixture
+def qgis_process_run(qgis_python, plugin_zip, tmp_path, fake_env):
+    """``qgis_process_run(*args, mode="ok")``: ``qgis_process.bin`` on a profile with the zip installed, fake CLI."""
     qgis_process = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
     if not os.access(qgis_process, os.X_OK):
         pytest.skip("qgis_process.bin not found")
@@ -419,13 +421,17 @@ def test_qgis_process_runs_the_installed_zip(qgis_python, plugin_zip, tmp_path, 
         archive.extractall(plugins)
     home = tmp_path / "home"  # qgis_process writes a few settings under ~/.config
     home.mkdir()
-    env = qgis_env(
-        tmp_path, HOME=str(home), QGIS_CUSTOM_CONFIG_PATH=str(profile), HSIGEO_EXECUTABLE=str(FAKE_HSIGEO), **fake_env()
-    )
 
-    def qgis_process_run(*args: str) -> subprocess.CompletedProcess:
+    def _run(*args: str, mode: str = "ok") -> subprocess.CompletedProcess:
+        env = qgis_env(tmp_path, HOME=str(home), QGIS_CUSTOM_CONFIG_PATH=str(profile),
+                       HSIGEO_EXECUTABLE=str(FAKE_HSIGEO), **fake_env(mode))
         return subprocess.run([qgis_process, *args], env=env, capture_output=True, text=True, timeout=120)
 
+    return _run
+
+
+@pytest.mark.qgis
+def test_qgis_process_runs_the_installed_zip(qgis_python, qgis_process_run, tmp_path, fake_env):
     enabled = qgis_process_run("plugins", "enable", PLUGIN_FOLDER)
     assert enabled.returncode == 0, enabled.stderr
     listing = qgis_process_run("list")
@@ -486,6 +492,9 @@ def test_algorithms_build_cli_arguments_and_report_progress(run_qgis, qgis_pytho
     assert option(train_polygons, "--labels").endswith(".gpkg")  # the layer itself, or QGIS's GeoPackage export
     assert option(train_polygons, "--label-field") == "class_name"
     assert "--report-dir" not in train_polygons and "--epochs" not in train_polygons
+    # no report folder given: the algorithm returns the one hsigeo wrote (MODEL_report beside the model)
+    assert results["train_polygons"]["results"]["REPORT_DIR"] == str(tmp_path / "model_report")
+    assert results["train_polygons"]["results"]["REPORT_HTML"] == str(tmp_path / "model_report" / "report.html")
 
     classify = calls["classify"]["argv"]
     assert option(classify, "--model") == str(model) and option(classify, "-o") == str(tmp_path / "classes.tif")
@@ -642,6 +651,9 @@ def test_real_vectorize_loads_named_coloured_polygons(run_qgis, scene, tmp_path)
     skip_if_cli_incomplete(run)
     assert run["ok"], run["error"]
     assert run["commands"][0].endswith(f"vectorize {scene.labels_path} -o {output} --min-area 8.0 --overwrite")
+    # class areas come with their unit (the scene is in UTM metres)
+    areas = [line for line in run["infos"] if "polygons" in line and line.strip()[:1].isdigit()]
+    assert areas and all(line.rstrip().endswith("m²") for line in areas), run["infos"]
     (polygons,) = run["layers"]
     assert polygons["crs"] == report["describe"]["labels"]["crs"] == "EPSG:32611"
     assert polygons["feature_count"] > 0
@@ -741,3 +753,105 @@ def test_vectorize_and_accuracy_report_end_to_end(trained, run_qgis, scene, tmp_
     for output, name in (("REPORT_HTML", "report.html"), ("REPORT_JSON", "report.json")):
         assert evaluate["results"][output] == str(tmp_path / "report" / name)
         assert (tmp_path / "report" / name).is_file()
+
+
+# -------------------------------------------------------------------------------------------- #
+# what the user is told (issue 10): late cancels, one error message, readable progress, folders
+# -------------------------------------------------------------------------------------------- #
+class CancelAfterFinish(RecordingFeedback):
+    """Presses Cancel once hsigeo has printed its last line and exited: the click came too late."""
+
+    def pushInfo(self, text: str) -> None:  # noqa: N802
+        super().pushInfo(text)
+        if text == "done":
+            time.sleep(0.5)  # the program ends right after its last line
+            self.cancelled = True
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the fake CLI is a POSIX shell script")
+def test_cancel_after_hsigeo_finished_reports_the_complete_outputs(tmp_path, monkeypatch):
+    runner = load_runner()
+    monkeypatch.setenv("FAKE_HSIGEO_LOG", str(tmp_path / "log"))
+    output = tmp_path / "out.gpkg"
+    feedback = CancelAfterFinish()
+    run = runner.run_hsigeo(["vectorize", "c.tif", "-o", str(output)], feedback, executable=str(FAKE_HSIGEO))
+    assert run.returncode == 0 and run.late_cancel and output.exists()
+    warnings = [text for kind, text in feedback.log if kind == "warning"]
+    assert warnings[-1] == "The cancel arrived after hsigeo had finished: its outputs are complete and were kept."
+    assert not any("removed" in text for _, text in feedback.log)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the fake CLI is a POSIX shell script")
+def test_cancel_message_says_what_was_removed(tmp_path, monkeypatch):
+    runner = load_runner()
+    monkeypatch.setenv("FAKE_HSIGEO_LOG", str(tmp_path / "log"))
+    monkeypatch.setenv("FAKE_HSIGEO_MODE", "hang")
+    output = earlier = tmp_path / "c.tif"
+    earlier.write_bytes(b"yesterday's map")
+    partial = tmp_path / ".c.tif.hsigeo-999999-abc.part.tif"  # what a killed hsigeo leaves
+    partial.write_bytes(b"half")
+    with pytest.raises(runner.QgsProcessingException) as caught:
+        runner.run_hsigeo(["classify", "s.tif", "-o", str(output)], RecordingFeedback(cancel_at_progress=True),
+                          executable=str(FAKE_HSIGEO), outputs=[str(output)])
+    message = str(caught.value)
+    assert message.startswith("Cancelled: hsigeo was stopped before it finished")
+    assert "1 temporary file(s) it left were removed" in message and "unchanged" in message
+    assert not partial.exists() and earlier.read_bytes() == b"yesterday's map"
+
+
+def test_console_progress_text_starts_its_own_line():
+    """In qgis_process the stage text must not stick to the progress figure ("10reading scene")."""
+    runner = load_runner()
+    feedback = RecordingFeedback()
+    run = runner.HsigeoRun("hsigeo", ["train"], feedback)
+    run._console = True
+    for line in ("hsigeo-progress: 0.0 training loss=1", "hsigeo-progress: 50.0 training loss=0.5",
+                 "Model: m.hsigeo", "hsigeo-progress: 100.0 writing report"):
+        run._handle(line)
+    texts = [(kind, text) for kind, text in feedback.log]
+    assert texts == [("text", "training"), ("info", "\nModel: m.hsigeo"), ("text", "writing report")]
+    assert feedback.progress == [0.0, 50.0, 100.0]
+
+
+@pytest.mark.qgis
+def test_qgis_process_prints_an_error_once_and_readable_progress(qgis_python, qgis_process_run, tmp_path):
+    classes = make_layer(qgis_python, "scene", tmp_path / "classes.tif")
+    assert qgis_process_run("plugins", "enable", PLUGIN_FOLDER).returncode == 0
+    args = ("run", "hsigeo:vectorize", "--", f"INPUT={classes}", f"OUTPUT={tmp_path / 'p.gpkg'}")
+    failed = qgis_process_run(*args, mode="error")
+    text = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert text.count("/data/missing_scene.tif: no such raster file") == 1, text
+    ok = qgis_process_run(*args)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    lines = ok.stdout.splitlines()
+    assert "reading scene" in lines and "training" in lines, ok.stdout
+    assert not [ln for ln in lines if ln[:1].isdigit() and ("reading" in ln or "training" in ln)], ok.stdout
+
+
+@pytest.mark.qgis
+def test_report_folder_with_the_users_files_is_refused_not_emptied(run_qgis, scene, tmp_path):
+    """QGIS always passes --overwrite; an existing folder of the user's is still never emptied."""
+    require_cli("evaluate", "train")
+    folder = tmp_path / "my_project"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("field notes")
+    labels = folder / "labels.tif"
+    shutil.copy(scene.labels_path, labels)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    runs = [
+        {"key": "evaluate", "algorithm": "hsigeo:evaluate", "parameters": {
+            "INPUT": str(labels), "REFERENCE_RASTER": str(labels), "PROMPTS": str(scene.prompts_path),
+            "OUTPUT": str(folder)}},
+        {"key": "train", "algorithm": "hsigeo:train", "parameters": {
+            "INPUT": str(scene.scene_path), "LABELS_RASTER": str(labels), "PROMPTS": str(scene.prompts_path),
+            "EPOCHS": 1, "DEVICE": 1, "OUTPUT": str(tmp_path / "m.hsigeo"), "REPORT_DIR": str(folder)}},
+    ]  # fmt: skip
+    report = run_qgis(runs, executable=HSIGEO_CLI)
+    for key in ("evaluate", "train"):
+        run = report["runs"][key]
+        skip_if_cli_incomplete(run)
+        assert not run["ok"] and "did not write" in run["error"] and str(folder) in run["error"], run["error"]
+        assert "Traceback" not in run["error"]
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert not (tmp_path / "m.hsigeo").exists()

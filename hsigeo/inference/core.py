@@ -18,6 +18,7 @@ any :class:`~hsigeo.inference.protocol.InferenceModel`.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "run_model",
     "class_values",
     "class_dtype",
+    "scale_ratio",
     "to_class_map",
     "predict_proba_array",
     "classify_array",
@@ -113,8 +115,54 @@ def class_values(model: InferenceModel) -> np.ndarray:
 
 
 def class_dtype(model: InferenceModel) -> np.dtype:
-    """Smallest unsigned type that holds every class value (and nodata 0)."""
-    return np.dtype(np.uint8 if int(class_values(model).max(initial=0)) <= 255 else np.uint16)
+    """Smallest unsigned type that holds every class value (and nodata 0).
+
+    Raises
+    ------
+    InvalidInputError
+        When a class value does not fit uint16 (or is < 1): written anyway it would wrap
+        around (70000 -> 4464) into another class's value.
+    """
+    values = class_values(model)
+    bad = [int(v) for v in values if not 1 <= int(v) <= 65535]
+    if bad:
+        raise InvalidInputError(
+            f"class value(s) {', '.join(map(str, bad[:5]))} cannot be stored in a classification raster "
+            "(values are 1..65535, uint16; 0 is nodata). Renumber the classes in the prompts file."
+        )
+    return np.dtype(np.uint8 if int(values.max(initial=0)) <= 255 else np.uint16)
+
+
+def scale_ratio(block: np.ndarray, valid: np.ndarray, mean: np.ndarray) -> float | None:
+    """How many times larger a scene's values are than the model's training values.
+
+    The median over bands of the scene sample's band means, divided by the
+    median of the model's band means (absolute values).  About 1 for a scene
+    like the training scene; about 1e-4 for a 0..1 reflectance scene against
+    a model trained on reflectance x 10000.
+
+    Parameters
+    ----------
+    block
+        A raw sample of the scene, ``(B, h, w)``.
+    valid
+        Its valid pixels ``(h, w)``.
+    mean
+        The model's per-band normalisation mean ``(B,)``.
+
+    Returns
+    -------
+    float or None
+        The ratio, or ``None`` when the sample has no valid pixel or the model's means are 0.
+    """
+    if not valid.any():
+        return None
+    pixels = np.asarray(block)[:, valid].astype(np.float64)
+    scene = float(np.median(np.abs(np.nanmean(pixels, axis=1))))
+    model = float(np.median(np.abs(np.asarray(mean, dtype=np.float64))))
+    if not (math.isfinite(scene) and math.isfinite(model)) or model == 0.0:
+        return None
+    return scene / model
 
 
 def to_class_map(probs: np.ndarray, values: np.ndarray, valid: np.ndarray | None = None, *,

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import queue
 import threading
@@ -62,10 +63,11 @@ from hsigeo.inference.core import (
     file_identity,
     model_digest,
     run_model,
+    scale_ratio,
     to_class_map,
 )
 from hsigeo.inference.protocol import InferenceModel, require_model
-from hsigeo.outputs import check_output
+from hsigeo.outputs import check_output, protect_inputs
 from hsigeo.sampling.windows import good_band_mask, halo_indices, plan_windows, valid_pixels
 
 __all__ = ["classify_raster", "ClassificationResult", "RUN_TAG"]
@@ -82,6 +84,10 @@ _NORMALIZE_ROWS = 64
 # neighbouring windows, small enough that memory stays flat with scene size.
 _READ_CACHE_BYTES = 256 * 1024 * 1024
 _POLL_S = 0.1
+# Side of the central sample read to compare the scene's value range with the model's.
+_SAMPLE_PX = 128
+# Scene/model value ratio beyond which the scene is almost surely on another scale.
+_SCALE_WARN = 20.0
 
 
 @dataclass(frozen=True)
@@ -169,6 +175,35 @@ def _open_scene(path: Path, model: InferenceModel) -> _Scene:
         count=int(da.sizes["band"]), crs=da.rio.crs, transform=da.rio.transform(), nodata=nodata,
         good_bands=good_band_mask(bad, int(da.sizes["band"])),
     )
+
+
+def _warn_about_scene(scene: _Scene, model: Any) -> None:
+    """Warn when the outputs will silently be poor: no CRS, or values on another scale than the model's."""
+    import rasterio
+    from rasterio.windows import Window
+
+    if scene.crs is None:
+        warnings.warn(f"{scene.path}: the scene has no CRS; the outputs will not be georeferenced either "
+                      "(assign one with gdal_edit.py -a_srs EPSG:xxxx).", stacklevel=3)
+    h, w = min(_SAMPLE_PX, scene.height), min(_SAMPLE_PX, scene.width)
+    window = Window((scene.width - w) // 2, (scene.height - h) // 2, w, h)
+    try:
+        with rasterio.open(scene.data_path) as src:
+            sample = src.read(window=window)
+    except (rasterio.errors.RasterioError, OSError):
+        return  # an unreadable block is reported, with its window, by the classification itself
+    valid = valid_pixels(sample, nodata=scene.nodata, good_bands=scene.good_bands)
+    ratio = scale_ratio(sample, valid, model.mean)
+    if ratio is None or 1 / _SCALE_WARN <= ratio <= _SCALE_WARN:
+        return
+    factor = 10 ** round(math.log10(ratio))
+    how = f"{1 / factor:,.0f} times smaller" if ratio < 1 else f"{factor:,.0f} times larger"
+    warnings.warn(
+        f"{scene.path}: the scene's values are about {how} than those the model was trained on "
+        f"(typical band mean {ratio * float(np.median(np.abs(model.mean))):.4g} here, "
+        f"{float(np.median(np.abs(model.mean))):.4g} in training), e.g. 0-1 reflectance against reflectance x 10000. "
+        "The map will probably be one class: rescale the scene or use a model trained on this scale.",
+        stacklevel=3)
 
 
 def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radius: int,
@@ -360,57 +395,63 @@ def classify_raster(
     }
     vec = Path(vector_path) if vector_path is not None else None
     _check_distinct(scene_path, out_path, *extras.values(), vec)
+    # the library protects its inputs too: no output (nor sidecar) may be the scene, its files or the model
+    with protect_inputs(getattr(model, "source", None), rasters=(scene_path,)):
+        # on a cluster the workers' hardware decides what "auto" means
+        dev = resolve_device(device) if client is None else (device or "auto").strip().lower()
+        bs = batch_size if batch_size is not None else default_batch_size(dev)
+        tile_size = int(tile_size) if tile_size is not None else default_tile_size(dev)
+        if tile_size < 1:
+            raise InvalidInputError(f"tile_size must be >= 1, not {tile_size}")
+        model = require_model(model)
+        scene = _open_scene(scene_path, model)
+        digest = model_digest(model)
+        run = _run_record(scene, digest)
 
-    # on a cluster the workers' hardware decides what "auto" means
-    dev = resolve_device(device) if client is None else (device or "auto").strip().lower()
-    bs = batch_size if batch_size is not None else default_batch_size(dev)
-    tile_size = int(tile_size) if tile_size is not None else default_tile_size(dev)
-    if tile_size < 1:
-        raise InvalidInputError(f"tile_size must be >= 1, not {tile_size}")
-    model = require_model(model)
-    scene = _open_scene(scene_path, model)
-    digest = model_digest(model)
-    run = _run_record(scene, digest)
+        rasters = {"classes": out_path, **{k: p for k, p in extras.items() if p is not None}}
+        if resume and all(_run_tag(p) == run for p in rasters.values()):
+            result = _summary_from_existing(out_path, extras, scene, tile_size, bs, dev, naive, digest)
+            if vec is not None and (overwrite or not vec.exists()):
+                _vectorize(out_path, vec, model, min_area=min_area, overwrite=overwrite)
+            return _replace(result, vector_path=vec)
 
-    rasters = {"classes": out_path, **{k: p for k, p in extras.items() if p is not None}}
-    if resume and all(_run_tag(p) == run for p in rasters.values()):
-        result = _summary_from_existing(out_path, extras, scene, tile_size, bs, dev, naive, digest)
-        if vec is not None and (overwrite or not vec.exists()):
-            _vectorize(out_path, vec, model, min_area=min_area, overwrite=overwrite)
-        return _replace(result, vector_path=vec)
+        for p in rasters.values():
+            # an identical earlier run's output may be replaced under resume
+            check_output(p, overwrite=overwrite or (resume and _run_tag(p) == run))
+        if vec is not None:
+            check_output(vec, overwrite=overwrite)
 
-    for p in rasters.values():
-        # an identical earlier run's output may be replaced under resume
-        check_output(p, overwrite=overwrite or (resume and _run_tag(p) == run))
-    if vec is not None:
-        check_output(vec, overwrite=overwrite)
+        _warn_about_scene(scene, model)
+        class_dtype(model)  # refuses class values the raster cannot hold, before any work
+        t0 = time.perf_counter()
+        stages: dict[str, float] = {"read": 0.0, "model": 0.0, "write": 0.0, "wait": 0.0}
+        if client is not None:
+            from hsigeo.inference.cluster import stream_on_cluster
 
-    t0 = time.perf_counter()
-    stages: dict[str, float] = {"read": 0.0, "model": 0.0, "write": 0.0, "wait": 0.0}
-    if client is not None:
-        from hsigeo.inference.cluster import stream_on_cluster
-
-        n_valid, counts, n_windows = stream_on_cluster(
-            client, scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=batch_size,
-            device=dev, naive=naive, progress=progress, overwrite=True, stages=stages, threads=threads,
-        )
-    else:
-        with torch_threads(threads if threads is not None else (default_threads() if dev == "cpu" else None)):
-            n_valid, counts, n_windows = _stream(
-                scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=bs, device=dev,
-                naive=naive, progress=progress, overwrite=True, stages=stages,
+            n_valid, counts, n_windows = stream_on_cluster(
+                client, scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=batch_size,
+                device=dev, naive=naive, progress=progress, overwrite=True, stages=stages, threads=threads,
             )
-    seconds = time.perf_counter() - t0
-    if vec is not None:
-        _vectorize(out_path, vec, model, min_area=min_area, overwrite=True)
-    return ClassificationResult(
-        out_path=out_path, confidence_path=extras["confidence"], probabilities_path=extras["probabilities"],
-        vector_path=vec, width=scene.width, height=scene.height, n_windows=n_windows, tile_size=tile_size,
-        batch_size=bs, device=dev, naive=naive, seconds=seconds,
-        pixels_per_second=scene.width * scene.height / max(seconds, 1e-9), n_valid=n_valid,
-        class_counts=counts, skipped=False, model_digest=digest,
-        stage_seconds={k: round(v, 3) for k, v in stages.items()},
-    )
+        else:
+            with torch_threads(threads if threads is not None else (default_threads() if dev == "cpu" else None)):
+                n_valid, counts, n_windows = _stream(
+                    scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=bs, device=dev,
+                    naive=naive, progress=progress, overwrite=True, stages=stages,
+                )
+        seconds = time.perf_counter() - t0
+        if n_valid == 0:
+            warnings.warn(f"{scene_path}: no valid pixel: every pixel is nodata ({scene.nodata}) or not finite, so "
+                          f"{out_path} holds only nodata (0). Check the scene's nodata value.", stacklevel=2)
+        if vec is not None:
+            _vectorize(out_path, vec, model, min_area=min_area, overwrite=True)
+        return ClassificationResult(
+            out_path=out_path, confidence_path=extras["confidence"], probabilities_path=extras["probabilities"],
+            vector_path=vec, width=scene.width, height=scene.height, n_windows=n_windows, tile_size=tile_size,
+            batch_size=bs, device=dev, naive=naive, seconds=seconds,
+            pixels_per_second=scene.width * scene.height / max(seconds, 1e-9), n_valid=n_valid,
+            class_counts=counts, skipped=False, model_digest=digest,
+            stage_seconds={k: round(v, 3) for k, v in stages.items()},
+        )
 
 
 def _check_distinct(scene: Path, *outputs: Path | None) -> None:
@@ -469,15 +510,41 @@ def _vectorize(classes_path: Path, vector_path: Path, model: InferenceModel, *, 
 def _open_outputs(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *,
                   tile_size: int, overwrite: bool) -> Iterator[dict[str, Any]]:
     """Open the block writers; all files appear together, only if the block exits cleanly."""
-    from hsigeo.io.writers import open_classification_writer, open_float_writer
-
     grid = {"width": scene.width, "height": scene.height, "crs": scene.crs, "transform": scene.transform}
-    bs = _block_size(tile_size)
-    entries = model.classes
+    # identity of what the extras' paths hold now: if the class map fails after the extras were renamed
+    # into place, the extras this run wrote are removed again (all of the run's outputs, or none)
+    before = {p: _inode(p) for p in extras.values() if p is not None}
+    try:
+        with _writers(grid, model, out_path, extras, tile_size=tile_size, overwrite=overwrite) as writers:
+            yield writers
+    except BaseException:
+        for p, old in before.items():
+            now = _inode(p)
+            if now is not None and now != old:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+        raise
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+@contextlib.contextmanager
+def _writers(grid: dict[str, Any], model: Any, out_path: Path, extras: dict[str, Path | None], *,
+             tile_size: int, overwrite: bool) -> Iterator[dict[str, Any]]:
     from rasterio.errors import NotGeoreferencedWarning
 
+    from hsigeo.io.writers import open_classification_writer, open_float_writer
+
+    bs = _block_size(tile_size)
+    entries = model.classes
     with contextlib.ExitStack() as stack, warnings.catch_warnings():
-        # a scene without CRS gives outputs without CRS; open_hsi has told the user already
+        # a scene without CRS gives outputs without CRS; the user was warned before the run
         warnings.simplefilter("ignore", category=NotGeoreferencedWarning)
         writers: dict[str, Any] = {}
         # the class map is entered first so it exits (is renamed into place) last:

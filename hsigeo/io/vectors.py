@@ -24,12 +24,27 @@ from hsigeo.classes import normalize_classes
 from hsigeo.errors import InvalidInputError
 from hsigeo.outputs import atomic_output, check_output
 
-__all__ = ["vectorize_classes", "write_vector", "VECTOR_DRIVERS"]
+__all__ = ["vectorize_classes", "write_vector", "area_unit", "VECTOR_DRIVERS"]
 
 #: File extension -> OGR driver used by :func:`write_vector`.
 VECTOR_DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON",
                   ".fgb": "FlatGeobuf"}
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".shp.xml")
+
+
+def area_unit(da: xr.DataArray) -> str:
+    """Unit of polygon areas on the grid of ``da``: ``"m²"``, ``"ft²"``, ``"deg²"`` or ``"map units²"``."""
+    crs = da.rio.crs
+    if crs is None:
+        return "map units² (no CRS)"
+    if crs.is_geographic:
+        return "deg²"
+    unit = (crs.linear_units or "").lower()
+    if unit in ("metre", "meter", "m"):
+        return "m²"
+    if "foot" in unit or "feet" in unit:
+        return "ft²"
+    return f"{unit or 'map units'}²"
 
 
 def vectorize_classes(
@@ -167,14 +182,30 @@ def write_vector(
         if driver == "GPKG":
             kwargs.update(layer=layer, dataset_options={"VERSION": "1.2"})
         with atomic_output(path, overwrite=overwrite) as tmp:
-            gdf.to_file(tmp, **kwargs)
+            try:
+                gdf.to_file(tmp, **kwargs)
+            except OSError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - GDAL write errors (disk full...) come as pyogrio errors
+                raise _write_error(path, exc) from exc
     return path
+
+
+def _write_error(path: Path, exc: Exception) -> OSError:
+    """An OSError naming ``path`` for a failed vector write (the CLI prints it as one line)."""
+    import errno
+
+    text = str(exc)
+    code = errno.ENOSPC if "space" in text.lower() else errno.EIO
+    return OSError(code, f"could not write the vector file ({text.splitlines()[0] if text else type(exc).__name__})",
+                   str(path))
 
 
 def _write_shapefile(gdf: Any, path: Path, *, overwrite: bool, layer: str) -> Path:
     check_output(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    # hsigeo's temporary naming, so a killed run's folder is swept by the next one
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.hsigeo-{os.getpid()}-", suffix=".part", dir=path.parent))
     try:
         gdf.to_file(tmpdir / path.name, driver="ESRI Shapefile", engine="pyogrio", layer=layer)
         stem = path.name[: -len(path.suffix)]

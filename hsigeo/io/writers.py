@@ -56,7 +56,7 @@ import numpy as np
 import xarray as xr
 
 from hsigeo.classes import DEFAULT_PALETTE, ClassInfo, normalize_classes
-from hsigeo.errors import InvalidInputError
+from hsigeo.errors import HsigeoError, InvalidInputError
 from hsigeo.outputs import atomic_output, check_output
 
 __all__ = [
@@ -314,11 +314,35 @@ def _open_writer(
                 if after is not None:
                     # sidecars go in just before the .tif is renamed into place
                     sidecars = after(final)
-    except BaseException:
+    except BaseException as exc:
         for p in sidecars:
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
+        if _names_no_output(exc, final):
+            raise _write_error(final, exc) from exc
         raise
+
+
+def _names_no_output(exc: BaseException, final: Path) -> bool:
+    """A write error that names nothing (GDAL) or only this output's temporary file."""
+    import rasterio.errors
+
+    if isinstance(exc, HsigeoError) or not isinstance(exc, (OSError, rasterio.errors.RasterioError)):
+        return False
+    name = getattr(exc, "filename", None)
+    return name is None or Path(name).name.startswith(f".{final.name}.hsigeo-")
+
+
+def _write_error(final: Path, exc: BaseException) -> OSError:
+    """An OSError naming the output (GDAL's messages name the temporary file, or nothing)."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.filename is not None and exc.errno is not None:
+        return OSError(exc.errno, exc.strerror, str(final))
+    text = str(exc.__cause__ or exc) or type(exc).__name__
+    code = errno.ENOSPC if "no space" in text.lower() else (getattr(exc, "errno", None) or errno.EIO)
+    reason = "no space left on device" if code == errno.ENOSPC else f"could not write the raster ({text})"
+    return OSError(code, reason, str(final))
 
 
 def _base_profile(width: int, height: int, crs: Any, transform: Any, *, count: int, dtype: str,

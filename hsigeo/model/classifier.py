@@ -245,7 +245,10 @@ class HsigeoModel:
                 f"block has shape {block.shape}; the model needs ({self.n_bands}, h, w). "
                 "Use a scene with the model's bands or resample it (model.resample_to_model)."
             )
-        out = (block.astype(np.float32) - self.mean[:, None, None]) / self.std[:, None, None]
+        # a band constant in the training scene has std 0: it carries no information, so it is
+        # centred but not scaled (dividing by 0 would make every value inf and one class win)
+        std = np.where(np.isfinite(self.std) & (self.std > 0), self.std, 1.0).astype(np.float32)
+        out = (block.astype(np.float32) - self.mean[:, None, None]) / std[:, None, None]
         out[~np.isfinite(out)] = 0.0
         if valid is not None:
             out[:, ~np.asarray(valid, dtype=bool)] = 0.0

@@ -24,7 +24,7 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QIcon
 
 from ..config import ICON_PATH, hsigeo_executable, tr
-from ..runner import run_hsigeo
+from ..runner import quiet_failure_log, run_hsigeo
 
 DEVICES = ("auto", "cpu", "cuda")
 #: Formats the CLI reads labels from; other vector layers are exported to GeoPackage first.
@@ -45,6 +45,16 @@ class Command:
 
     arguments: list[str] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)
+    #: the last lines hsigeo printed (filled after the run)
+    lines: list[str] = field(default_factory=list)
+
+    def reported(self, label: str) -> Optional[str]:
+        """The value of hsigeo's last ``<label>: <value>`` output line (e.g. ``Report``), if any."""
+        prefix = label + ":"
+        for line in reversed(self.lines):
+            if line.startswith(prefix):
+                return line[len(prefix):].strip() or None
+        return None
 
     def add(self, flag: str, value: Any) -> None:
         """Append ``flag value`` unless ``value`` is ``None``."""
@@ -125,12 +135,19 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
         command = self.build_command(parameters, context, feedback)
-        run_hsigeo(
-            [self.command, *command.arguments, "--overwrite"],  # QGIS's file widgets already asked
-            feedback,
-            executable=hsigeo_executable(),
-            outputs=[v for v in command.results.values() if isinstance(v, str)],
-        )
+        try:
+            # --overwrite: QGIS's file widgets already asked; hsigeo still never replaces inputs,
+            # folders it did not write, or anything but the named outputs
+            run = run_hsigeo(
+                [self.command, *command.arguments, "--overwrite"],
+                feedback,
+                executable=hsigeo_executable(),
+                outputs=[v for v in command.results.values() if isinstance(v, str)],
+            )
+        except QgsProcessingException:
+            quiet_failure_log()
+            raise
+        command.lines = list(run.lines)
         self.after_run(command, parameters, context, feedback)
         return command.results
 

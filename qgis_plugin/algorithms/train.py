@@ -34,8 +34,12 @@ class TrainAlgorithm(HsigeoAlgorithm):
     help_text = (
         "<p>Trains a model that matches pixels of a hyperspectral scene to the text prompts of its classes.</p>"
         "<p>Labels are training polygons with a class field (class names or label values of the prompts "
-        "file) or a label raster on the scene's grid (0 = unlabelled). Part of the labelled pixels is held "
-        "out for the accuracy report.</p>"
+        "file) or a label raster on the scene's grid (0 = unlabelled).</p>"
+        "<p>By default every labelled pixel trains the model and the accuracy report scores those same "
+        "pixels, which flatters it. Set <i>Fraction of labelled pixels used for training</i> (e.g. 0.5) or a "
+        "number of training pixels per class to hold the other labelled pixels out: the report then scores "
+        "only them.</p>"
+        "<p>Without a report folder, the report goes beside the model (<code>MODEL_report</code>).</p>"
     )
 
     def initAlgorithm(self, config: Optional[dict[str, Any]] = None) -> None:  # noqa: N802 - QGIS API
@@ -114,7 +118,10 @@ class TrainAlgorithm(HsigeoAlgorithm):
     def after_run(
         self, command: Command, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> None:
-        report = command.results.get("REPORT_DIR")
+        # the folder hsigeo wrote: the one given, else the one it chose (its "Report:" line)
+        report = command.results.get("REPORT_DIR") or command.reported("Report")
+        if report:
+            command.results["REPORT_DIR"] = report
         html = Path(report, "report.html") if report else None
         if html is not None and html.is_file():
             command.results["REPORT_HTML"] = str(html)

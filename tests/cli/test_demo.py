@@ -39,9 +39,11 @@ def test_demo_cli_refuses_to_overwrite(tmp_path, capsys):
     out = tmp_path / "d"
     (out / "scene").mkdir(parents=True)
     (out / "scene" / "scene.tif").write_bytes(b"x")
-    try:
-        main(["--progress", "none", "demo", "--out", str(out), "--epochs", "1"])
-    except SystemExit as exc:
-        assert exc.code == 2
-    err = capsys.readouterr().err
-    assert "Error:" in err and "scene.tif" in err and "overwrite" in err
+    for extra in ([], ["--overwrite"]):  # a folder hsigeo did not write is never used, even with --overwrite
+        try:
+            main(["--progress", "none", "demo", "--out", str(out), "--epochs", "1", *extra])
+        except SystemExit as exc:
+            assert exc.code == 2
+        err = capsys.readouterr().err
+        assert "Error:" in err and str(out) in err and "did not write" in err and "overwrite" in err
+        assert (out / "scene" / "scene.tif").read_bytes() == b"x"
