@@ -23,8 +23,7 @@ def _patches(tile: torch.Tensor, r: int) -> torch.Tensor:
         {"mixer": "self"},
         {"grid": 5, "kernel": 1, "center_token": False},
         {"kernel": 5, "grid": 1, "depth": 1, "stem_layers": 2},
-        {"kernel": 5, "spectral_skip": True},
-        {"mixer": "self", "spectral_skip": True},
+        {"kernel": 5},
     ],
 )
 def test_dense_equals_naive(kw):
@@ -90,12 +89,3 @@ def test_patch_embedding_depends_only_on_its_patch():
     assert not torch.allclose(a[..., -1], b[..., -1])
     assert np.isfinite(a.numpy()).all()
 
-
-def test_spectral_skip_is_optional_and_off_for_old_configs():
-    old = BackboneConfig(n_bands=4).to_dict()
-    old.pop("spectral_skip")
-    assert BackboneConfig.from_dict(old).spectral_skip is False  # files written before the option
-    plain = SpectralSpatialBackbone(BackboneConfig(n_bands=4, stem_dim=8, width=8, heads=2))
-    skip = SpectralSpatialBackbone(BackboneConfig(n_bands=4, stem_dim=8, width=8, heads=2, spectral_skip=True))
-    assert plain.spectral is None and skip.spectral is not None
-    assert skip.n_parameters() - plain.n_parameters() == 2 * 8 + 8 * 8 + 8 + 8 * 64 + 64

@@ -54,7 +54,8 @@ def test_reproducible_with_seed(scene):
     m1, r1 = train(cube, labels, prompt_set(), seed=3, **kw)
     m2, r2 = train(cube, labels, prompt_set(), seed=3, **kw)
     assert r1.history["loss"] == r2.history["loss"]
-    tile = np.pad(m1.normalize(cube[:, :12, :12]), ((0, 0), (4, 4), (4, 4)), mode="reflect")
+    r = m1.radius
+    tile = np.pad(m1.normalize(cube[:, :12, :12]), ((0, 0), (r, r), (r, r)), mode="reflect")
     assert np.array_equal(m1.predict_tile(tile), m2.predict_tile(tile))
 
 
@@ -111,17 +112,5 @@ def test_scene_statistics_constant_band_and_nodata():
 def test_defaults_documented():
     assert DEFAULTS["loss"] == "hard_negative" and DEFAULTS["k_hard"] == 4 and DEFAULTS["m_semi"] == 4
     assert DEFAULTS["lr"] == 1e-3 and DEFAULTS["weight_decay"] == 1e-4
+    assert DEFAULTS["kernel"] * DEFAULTS["grid"] == 15  # 15 x 15 patches (see TrainConfig)
 
-
-def test_self_training_adds_confident_pseudo_labels(scene):
-    cube, labels, _ = scene
-    mask, test_mask = stratified_split(labels, fraction=0.05, seed=0)
-    kw = dict(train_mask=mask, text_embeddings=text_embeddings(), progress=False, seed=0)
-    model, report = train(cube, labels, prompt_set(), self_training=1, pseudo_epochs=4, pseudo_threshold=0.5,
-                          **{**TINY, "epochs": 6})
-    assert report.history["phase"] == [0] * 6 + [1] * 4  # one labelled phase, then one with pseudo-labels
-    assert report.n_pseudo > 0
-    # never more than pseudo_ratio x the labelled pixels of a class (or 5)
-    assert report.n_pseudo <= sum(max(5, round(2.0 * v[0])) for v in report.per_class.values())
-    values, _ = model.predict_array(cube)
-    assert float(np.mean(values[test_mask] == labels[test_mask])) >= 0.9

@@ -18,8 +18,7 @@ Architecture, per pixel ``p`` and its ``S x S`` patch (``S = grid * kernel``, ra
    ``mixer="self"`` instead runs ordinary pre-norm ViT blocks over ``[cls] + tokens`` (more
    mixing, little shared work; kept for comparison).
 4. A LayerNorm + linear projection of the class token to the joint embedding (``embed_dim``),
-   L2-normalised.  With ``spectral_skip=True`` an MLP of the centre pixel's stem feature is
-   added before the normalisation (a per-pixel spectral path, computed once per pixel).
+   L2-normalised.
 
 No layer uses batch statistics, so a pixel's embedding does not depend on its neighbours in
 a batch: ``forward_dense`` over a tile equals ``forward_patches`` over the tile's patches to
@@ -74,11 +73,6 @@ class BackboneConfig:
         token, so the model cannot lean on the centre spectrum alone.
     dropout
         Dropout in attention outputs and MLPs (training only).
-    spectral_skip
-        Add a per-pixel spectral branch (an MLP on the centre pixel's stem feature) to the
-        embedding before normalisation.  It is never dropped, so the network always holds a
-        per-pixel spectral classifier and the spatial head only has to add what the
-        neighbourhood tells.  ``False`` for model files written before it existed.
     """
 
     n_bands: int
@@ -95,7 +89,6 @@ class BackboneConfig:
     center_token: bool = True
     center_drop: float = 0.7
     dropout: float = 0.0
-    spectral_skip: bool = False
 
     def __post_init__(self) -> None:
         if self.n_bands < 1:
@@ -236,10 +229,6 @@ class SpectralSpatialBackbone(nn.Module):
             )
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, config.embed_dim)
-        self.spectral = (
-            nn.Sequential(nn.LayerNorm(c), nn.Linear(c, c), nn.GELU(), nn.Linear(c, config.embed_dim))
-            if config.spectral_skip else None
-        )
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -279,20 +268,13 @@ class SpectralSpatialBackbone(nn.Module):
             c = c * keep
         return cls + c
 
-    def _embed(self, cls: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
-        """Final class token (P, D) and centre stem feature (P, C) -> unit embedding (P, E)."""
-        out = self.head(self.norm(cls))
-        if self.spectral is not None:
-            out = out + self.spectral(center)
-        return F.normalize(out, dim=-1)
-
     def _head(self, tokens: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
         """Self-attention head: tokens (P, T, D), centre stem features (P, C) -> (P, E)."""
         cls = self._start_token(center)
         x = torch.cat([cls.unsqueeze(1), tokens], dim=1) + self.pos
         for blk in self.blocks:
             x = blk(x)
-        return self._embed(x[:, 0], center)
+        return F.normalize(self.head(self.norm(x[:, 0])), dim=-1)
 
     def _class_head(self, kv: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
         """Class-attention head: per-slot projected tokens (P, T, 2*D*depth), centre (P, C) -> (P, E)."""
@@ -304,7 +286,7 @@ class SpectralSpatialBackbone(nn.Module):
             k = kv[:, :, i, 0] + self.kv_pos[i, 0]
             v = kv[:, :, i, 1] + self.kv_pos[i, 1]
             cls = blk(cls, k, v)
-        return self._embed(cls, center)
+        return F.normalize(self.head(self.norm(cls)), dim=-1)
 
     def _project_tokens(self, tok: torch.Tensor) -> torch.Tensor:
         """Per-token features the head consumes: K/V projections (class mixer) or the tokens."""

@@ -65,19 +65,16 @@ class TrainConfig:
         training and run the full schedule: on Salinas-A at 1-5 % a 2-8 pixel validation set
         per class only added selection noise), and early-stopping patience in epochs
         (``None``: run all epochs; the best validation epoch is kept either way).
-    self_training, pseudo_epochs, pseudo_threshold, pseudo_ratio
-        Semi-supervised rounds after the labelled phase: the model classifies the whole scene,
-        unlabelled pixels predicted with probability >= ``pseudo_threshold`` become training
-        pixels of their predicted class (per class at most ``pseudo_ratio`` x its labelled
-        pixels, the most confident first), and training continues for ``pseudo_epochs``
-        (default ``epochs``) on labelled + pseudo-labelled pixels with a fresh schedule.
-        Legitimate for the task: a user always holds the whole scene, never the test labels.
     seed
         Seeds weights, batches, augmentation and negative sampling.
     combine
         How a class's prompts become one anchor (``"mean"``).
     stem_dim ... dropout
-        Backbone shape (:class:`~hsigeo.model.backbone.BackboneConfig`).
+        Backbone shape (:class:`~hsigeo.model.backbone.BackboneConfig`).  Training uses
+        ``kernel=5``: 3 x 3 sub-patches of 5 x 5 pixels, a 15 x 15 patch.  On Indian Pines (10 %,
+        seed 0) it raised OA from 95.9 to 97.3 against the 9 x 9 patch; ``grid=5`` (a 15 x 15
+        patch of 25 smaller tokens) scored the same but made dense inference 2.5x slower,
+        while the wider tokenizer kernel leaves it unchanged.
     """
 
     epochs: int = 60
@@ -99,16 +96,12 @@ class TrainConfig:
     val_fraction: float = 0.1
     min_val_per_class: int = 10
     patience: int | None = None
-    self_training: int = 0
-    pseudo_epochs: int | None = None
-    pseudo_threshold: float = 0.95
-    pseudo_ratio: float = 2.0
     seed: int = 0
     combine: str = "mean"
     # backbone
     stem_dim: int = 64
     stem_layers: int = 1
-    kernel: int = 3
+    kernel: int = 5
     grid: int = 3
     width: int = 64
     depth: int = 2
@@ -119,7 +112,6 @@ class TrainConfig:
     center_token: bool = True
     center_drop: float = 0.7
     dropout: float = 0.0
-    spectral_skip: bool = False
 
     def backbone(self, n_bands: int) -> BackboneConfig:
         """The backbone configuration for ``n_bands`` input bands."""
@@ -127,7 +119,7 @@ class TrainConfig:
             n_bands=n_bands, stem_dim=self.stem_dim, stem_layers=self.stem_layers, kernel=self.kernel,
             grid=self.grid, width=self.width, depth=self.depth, heads=self.heads, mlp_ratio=self.mlp_ratio,
             embed_dim=self.embed_dim, mixer=self.mixer, center_token=self.center_token,
-            center_drop=self.center_drop, dropout=self.dropout, spectral_skip=self.spectral_skip,
+            center_drop=self.center_drop, dropout=self.dropout,
         )
 
 
@@ -144,7 +136,7 @@ class TrainReport:
     config
         All hyper-parameters used.
     history
-        Per-epoch curves: ``epoch``, ``phase`` (0 labelled, then self-training rounds), ``loss``, ``train_accuracy``, ``val_accuracy`` (NaN without
+        Per-epoch curves: ``epoch``, ``loss``, ``train_accuracy``, ``val_accuracy`` (NaN without
         validation), ``val_loss``, ``lr``, ``temperature``.
     train_seconds
         Wall-clock training time.
@@ -160,10 +152,6 @@ class TrainReport:
         ``{value: [train pixels, validation pixels]}``.
     device
         Where it ran.
-    stopped_early
-        Whether early stopping ended the last phase.
-    n_pseudo
-        Pseudo-labelled pixels used in the last self-training round (0 without self-training).
     """
 
     config: dict[str, Any]
@@ -177,7 +165,6 @@ class TrainReport:
     per_class: dict[int, list[int]] = field(default_factory=dict)
     device: str = "cpu"
     stopped_early: bool = False
-    n_pseudo: int = 0
 
     @property
     def trainable_share(self) -> float:
@@ -541,52 +528,55 @@ def train(
     text_t = torch.from_numpy(text_emb).to(dev)
     shift = torch.from_numpy(mean / std).to(dev)
     w = arr.shape[2]
-    history: dict[str, list[float]] = {k: [] for k in ("epoch", "phase", "loss", "train_accuracy", "val_accuracy",
-                                                       "val_loss", "lr", "temperature")}
+    tr_rows, tr_cols = torch.from_numpy(tr_idx // w).to(dev), torch.from_numpy(tr_idx % w).to(dev)
+    tr_lab = torch.from_numpy(tr_y).to(dev)
     va_rows, va_cols = torch.from_numpy(va_idx // w).to(dev), torch.from_numpy(va_idx % w).to(dev)
     va_lab = torch.from_numpy(va_y).to(dev)
     # any valid pixel of the scene (labelled or not) can lend its patch to border mixing
     valid_flat = np.flatnonzero(valid.ravel())
     valid_rows, valid_cols = torch.from_numpy(valid_flat // w).to(dev), torch.from_numpy(valid_flat % w).to(dev)
 
-    def fit(idx: np.ndarray, y: np.ndarray, epochs: int, phase: int, bar: Any) -> tuple[float, int, bool, int]:
-        """One optimisation phase (fresh AdamW + warm-up/cosine schedule) on pixels ``idx`` with classes ``y``.
+    n_train = tr_idx.size
+    bs = max(1, min(cfg.batch_size, n_train))
+    steps_per_epoch = max(math.ceil(n_train / bs), cfg.min_steps_per_epoch)
+    total_steps = max(1, cfg.epochs * steps_per_epoch)
+    warmup = max(1, int(cfg.warmup_fraction * total_steps))
+    opt = torch.optim.AdamW(_param_groups(net, cfg.weight_decay), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: (i + 1) / warmup if i < warmup else 0.5 * (1 + math.cos(math.pi * (i - warmup) / max(1, total_steps - warmup)))
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
-        Returns the best validation accuracy, its epoch, whether it stopped early and the steps per epoch;
-        the network ends with the best validation epoch's weights (the last epoch's without validation).
-        """
-        n = idx.size
-        rows_t, cols_t = torch.from_numpy(idx // w).to(dev), torch.from_numpy(idx % w).to(dev)
-        lab_t = torch.from_numpy(y).to(dev)
-        bs = max(1, min(cfg.batch_size, n))
-        steps_per_epoch = max(math.ceil(n / bs), cfg.min_steps_per_epoch)
-        total_steps = max(1, epochs * steps_per_epoch)
-        warmup = max(1, int(cfg.warmup_fraction * total_steps))
-        opt = torch.optim.AdamW(_param_groups(net, cfg.weight_decay), lr=cfg.lr)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda i: (i + 1) / warmup if i < warmup
-            else 0.5 * (1 + math.cos(math.pi * (i - warmup) / max(1, total_steps - warmup)))
-        )
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-        best, best_state, best_epoch, since_best, stopped = -1.0, None, 0, 0, False
-        order, pos = rng.permutation(n), 0
+    history: dict[str, list[float]] = {k: [] for k in
+                                       ("epoch", "loss", "train_accuracy", "val_accuracy", "val_loss", "lr", "temperature")}
+    best = -1.0  # best validation accuracy
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch, since_best, stopped = 0, 0, False
+    bar = None
+    if progress:
+        from ..progress import Progress
+
+        bar = Progress(cfg.epochs, "train", unit="epoch")
+    try:
+        order = rng.permutation(n_train)
+        pos = 0
         sample_p = None
         if cfg.class_balance:
-            per_class = np.bincount(y, minlength=len(values)).astype(np.float64)
-            sample_p = 1.0 / per_class[y]
+            per_class = np.bincount(tr_y, minlength=len(values)).astype(np.float64)
+            sample_p = 1.0 / per_class[tr_y]
             sample_p /= sample_p.sum()
-        for epoch in range(1, epochs + 1):
+        for epoch in range(1, cfg.epochs + 1):
             net.train()
             loss_sum, correct, seen = 0.0, 0, 0
             for _ in range(steps_per_epoch):
                 if sample_p is not None:  # class-balanced draw
-                    sel = torch.from_numpy(rng.choice(n, bs, p=sample_p)).to(dev)
+                    sel = torch.from_numpy(rng.choice(n_train, bs, p=sample_p)).to(dev)
                 else:
-                    if pos + bs > n:  # reshuffle: every sample once per pass
-                        order, pos = rng.permutation(n), 0
+                    if pos + bs > n_train:  # reshuffle: every sample once per pass
+                        order, pos = rng.permutation(n_train), 0
                     sel = torch.from_numpy(order[pos : pos + bs]).to(dev)
                     pos += bs
-                x = _gather(scene_t, rows_t[sel], cols_t[sel], s)
+                x = _gather(scene_t, tr_rows[sel], tr_cols[sel], s)
                 if cfg.augment:
                     other = None
                     if cfg.border_mix > 0:
@@ -594,22 +584,21 @@ def train(
                         other = _gather(scene_t, valid_rows[pick], valid_cols[pick], s)
                     x = _augment(x, gen, jitter=cfg.spectral_jitter, noise=cfg.noise, shift=shift,
                                  border_mix=cfg.border_mix, other=other)
-                yb = lab_t[sel]
+                y = tr_lab[sel]
                 with torch.autocast(device_type=dev.type, dtype=amp_dtype, enabled=use_amp):
                     logits = net(x, text_t)
-                loss = contrastive_loss(cfg.loss, logits.float(), yb, k_hard=cfg.k_hard, m_semi=cfg.m_semi,
+                loss = contrastive_loss(cfg.loss, logits.float(), y, k_hard=cfg.k_hard, m_semi=cfg.m_semi,
                                         generator=gen, label_smoothing=cfg.label_smoothing)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(opt)
                 scaler.update()
                 sched.step()
-                loss_sum += float(loss.detach()) * len(yb)
-                correct += int((logits.detach().argmax(1) == yb).sum())
-                seen += len(yb)
+                loss_sum += float(loss.detach()) * len(y)
+                correct += int((logits.detach().argmax(1) == y).sum())
+                seen += len(y)
             val_acc, val_loss = _validate(net, scene_t, va_rows, va_cols, va_lab, text_t, s, cfg)
-            history["epoch"].append(len(history["epoch"]) + 1)
-            history["phase"].append(phase)
+            history["epoch"].append(epoch)
             history["loss"].append(loss_sum / seen)
             history["train_accuracy"].append(correct / seen)
             history["val_accuracy"].append(val_acc)
@@ -620,12 +609,12 @@ def train(
                 # accuracy only, ties to the later epoch: small validation sets saturate early, and
                 # the lowest validation loss then picks an under-trained epoch of the cosine schedule
                 if val_acc >= best:
-                    best, best_epoch, since_best = val_acc, len(history["epoch"]), 0
+                    best, best_epoch, since_best = val_acc, epoch, 0
                     best_state = copy.deepcopy(net.state_dict())
                 else:
                     since_best += 1
             else:
-                best_epoch = len(history["epoch"])
+                best_epoch = epoch
             if bar is not None:
                 post = {"loss": loss_sum / seen, "acc": correct / seen}
                 if va_idx.size:
@@ -635,30 +624,11 @@ def train(
             if cfg.patience is not None and va_idx.size and since_best >= cfg.patience:
                 stopped = True
                 break
-        if best_state is not None:
-            net.load_state_dict(best_state)
-        return best, best_epoch, stopped, steps_per_epoch
-
-    n_train = tr_idx.size
-    pseudo_epochs = cfg.pseudo_epochs if cfg.pseudo_epochs is not None else cfg.epochs
-    bar = None
-    if progress:
-        from ..progress import Progress
-
-        bar = Progress(cfg.epochs + cfg.self_training * pseudo_epochs, "train", unit="epoch")
-    n_pseudo = 0
-    try:
-        best, best_epoch, stopped, steps_per_epoch = fit(tr_idx, tr_y, cfg.epochs, 0, bar)
-        known = np.zeros(lab.size, dtype=bool)
-        known[tr_idx] = known[va_idx] = True
-        for phase in range(1, cfg.self_training + 1):
-            ps_idx, ps_y = _pseudo_labels(net, scene_t, text_t, valid, known, tr_y, cfg)
-            n_pseudo = int(ps_idx.size)
-            best, best_epoch, stopped, steps_per_epoch = fit(
-                np.concatenate([tr_idx, ps_idx]), np.concatenate([tr_y, ps_y]), pseudo_epochs, phase, bar)
     finally:
         if bar is not None:
             bar.close()
+    if best_state is not None:
+        net.load_state_dict(best_state)
     net = net.cpu().eval()
 
     classes = [ClassInfo(c.value, c.name, tuple(c.colour), tuple(c.prompts)) for c in prompt_set.classes]
@@ -676,47 +646,9 @@ def train(
         per_class={values[c]: [int(tr_by[c].size), int(va_by[c].size)] for c in range(len(values))},
         device=str(dev),
         stopped_early=stopped,
-        n_pseudo=n_pseudo,
     )
     model.report = report.summary()
     return model, report
-
-
-def _pseudo_labels(net: HsigeoNet, scene: torch.Tensor, text: torch.Tensor, valid: np.ndarray, known: np.ndarray,
-                   train_y: np.ndarray, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Confident predictions on the scene's unlabelled pixels, as extra training pixels.
-
-    The whole (padded) scene is classified densely; a pixel outside ``known`` (training and
-    validation pixels) whose top probability is at least ``cfg.pseudo_threshold`` is a
-    candidate for its predicted class.  Each class keeps its most confident candidates, at most
-    ``cfg.pseudo_ratio`` times its labelled training pixels (and at least 5), so the pseudo-labels
-    keep the labelled class balance instead of flooding the set with the easiest large class.
-
-    Returns
-    -------
-    idx, y : numpy.ndarray
-        Flat pixel indices and class indices of the selected pixels.
-    """
-    net.eval()
-    with torch.inference_mode():
-        emb = net.backbone.forward_dense(scene[None], max_pixels=16384)[0]  # (E, H, W)
-        logits = torch.einsum("ehw,ce->chw", emb.float(), net.anchors(text) * net.scale())
-        conf, pred = logits.softmax(dim=0).max(dim=0)
-    conf, pred = conf.cpu().numpy().ravel(), pred.cpu().numpy().ravel()
-    cand = valid.ravel() & ~known & (conf >= cfg.pseudo_threshold)
-    n_lab = np.bincount(train_y, minlength=logits.shape[0])
-    idx_out, y_out = [], []
-    for c in range(logits.shape[0]):
-        pix = np.flatnonzero(cand & (pred == c))
-        if pix.size == 0 or n_lab[c] == 0:
-            continue
-        cap = int(max(5, round(cfg.pseudo_ratio * n_lab[c])))
-        pix = pix[np.argsort(-conf[pix], kind="stable")[:cap]]
-        idx_out.append(pix)
-        y_out.append(np.full(pix.size, c, dtype=np.int64))
-    if not idx_out:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(idx_out), np.concatenate(y_out)
 
 
 def _validate(net: HsigeoNet, scene: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, lab: torch.Tensor,
