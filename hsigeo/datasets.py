@@ -274,10 +274,17 @@ def _read_npy(path: Path, spec: DatasetSpec, verify: bool) -> np.ndarray:
 def _read_cube(folder: Path | None, spec: DatasetSpec, verify: bool) -> np.ndarray:
     """The cube as (rows, cols, bands) from whichever of its forms is present."""
     path = _find_cube(folder, spec)
-    if path is None or path.suffix == ".mat":
-        # absent everywhere: _read_mat raises the error that names the usual file and where to put it
+    if path is not None and path.suffix == ".npy":
+        return _read_npy(path, spec, verify)
+    try:
         return _read_mat(folder, spec.cube_file, spec.cube_var, spec, verify)
-    return _read_npy(path, spec, verify)
+    except DatasetError as exc:
+        if path is None and spec.alt_cube_files:  # absent in every form: name the other forms too
+            raise DatasetError(
+                f"{exc} {spec.name} also loads from {' or '.join(spec.alt_cube_files)} in that folder"
+                + (f" or from an installed {spec.package_data[0]} package" if spec.package_data else "") + "."
+            ) from exc
+        raise
 
 
 def _grid_coords(h: int, w: int) -> dict[str, np.ndarray]:

@@ -88,4 +88,3 @@ def test_patch_embedding_depends_only_on_its_patch():
     assert torch.allclose(a[..., 0], b[..., 0], atol=1e-6)
     assert not torch.allclose(a[..., -1], b[..., -1])
     assert np.isfinite(a.numpy()).all()
-
