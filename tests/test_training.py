@@ -114,3 +114,19 @@ def test_defaults_documented():
     assert DEFAULTS["lr"] == 1e-3 and DEFAULTS["weight_decay"] == 1e-4
     assert DEFAULTS["kernel"] * DEFAULTS["grid"] == 15  # 15 x 15 patches (see TrainConfig)
 
+
+
+def test_validation_is_all_or_nothing():
+    from hsigeo.model.training import _split_validation
+
+    rng = np.random.default_rng(0)
+    big = {0: np.arange(200), 1: np.arange(200, 400)}
+    train_by, val_by = _split_validation(big, 0.1, 10, rng)
+    assert [v.size for v in val_by.values()] == [20, 20]
+    assert sorted(np.concatenate([*train_by.values(), *val_by.values()])) == list(range(400))
+    # one class too small to validate: no class validates (a partial set rewards neglecting classes)
+    train_by, val_by = _split_validation({**big, 2: np.arange(400, 430)}, 0.1, 10, rng)
+    assert all(v.size == 0 for v in val_by.values()) and sum(t.size for t in train_by.values()) == 430
+    # classes without any training pixel do not block validation
+    _, val_by = _split_validation({**big, 2: np.arange(0)}, 0.1, 10, rng)
+    assert [v.size for v in val_by.values()] == [20, 20, 0]
