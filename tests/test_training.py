@@ -115,7 +115,6 @@ def test_defaults_documented():
     assert DEFAULTS["kernel"] * DEFAULTS["grid"] == 15  # 15 x 15 patches (see TrainConfig)
 
 
-
 def test_validation_is_all_or_nothing():
     from hsigeo.model.training import _split_validation
 
