@@ -221,7 +221,7 @@ def run_classify(load_model: Callable[[], Any], scene_args: Sequence[str], outpu
     with guard_outputs(outputs, overwrite=bool(options.get("overwrite") or options.get("resume")), inputs=inputs,
                        rasters=[job.scene for job in jobs]):
         model = load_model()
-        if batch:
+        if batch and not options.get("resample"):  # resampling plans (and checks) each scene's bands itself
             check_scenes(jobs, model)
         with open_client(scheduler, workers) as client:
             if client is not None:

@@ -75,7 +75,7 @@ def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Pat
                "resume": resume, "threads": threads, "extent": extent, "mask": mask, "resample": resample}
     run_classify(lambda: _load_model(model_path, why, prompts, prompts_path), scenes, output,
                  confidence=confidence, probabilities=probabilities, vector=vector, scheduler=scheduler,
-                 workers=workers, options=options, inputs=(model_path, prompts_path, mask), report=_report)
+                 workers=workers, options=options, inputs=(model_path, prompts_path), report=_report)
 
 
 def raster_outputs(output: Path, *, confidence: Path | None = None, probabilities: Path | None = None,

@@ -55,7 +55,7 @@ from hsigeo.inference.tiled import (
     _add_counts,
     _classify_tile,
     _open_outputs,
-    _read_tile,
+    _read_region_tile,
     _Scene,
     _tag_outputs,
     _write_result,
@@ -226,7 +226,8 @@ def _scene_handle(path: Path) -> Any:
     return src
 
 
-def _window_task(scene: _Scene, window: tuple[int, int, int, int], model_ref: ModelRef, *, values: np.ndarray,
+def _window_task(scene: _Scene, region: Region, window: tuple[int, int, int, int], model_ref: ModelRef, *,
+                 values: np.ndarray,
                  dtype: str, device: str, batch_size: int | None, naive: bool, want_probs: bool,
                  threads: int | None) -> tuple[Any, ...]:
     """Read one window (with halo) on the worker and classify it; return what the client writes."""
@@ -246,9 +247,9 @@ def _window_task(scene: _Scene, window: tuple[int, int, int, int], model_ref: Mo
             "scenes by path, so keep them on storage that every worker mounts at the same path."
         ) from None
     with torch_threads(threads):
-        tile, valid = _read_tile(src, scene, window, int(model.radius), model)
+        tile, valid = _read_region_tile(src, scene, region, window, int(model.radius), model)
         return (window, *_classify_tile(model, tile, valid, values, np.dtype(dtype), device=dev, batch_size=bs,
-                                        naive=naive, want_probs=want_probs))
+                                        naive=naive, want_probs=want_probs, shape=window[2:]))
 
 
 # --------------------------------------------------------------------------- #
@@ -256,7 +257,7 @@ def _window_task(scene: _Scene, window: tuple[int, int, int, int], model_ref: Mo
 # --------------------------------------------------------------------------- #
 def stream_on_cluster(client: Any, scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *,
                       run: dict[str, Any], tile_size: int, batch_size: int | None, device: str, naive: bool,
-                      progress: bool, overwrite: bool, stages: dict[str, float],
+                      progress: bool, overwrite: bool, stages: dict[str, float], region: Region,
                       threads: int | None = None) -> tuple[int, dict[int, int], int]:
     """Classify ``scene`` window by window on the cluster; write the outputs here.
 
@@ -269,7 +270,7 @@ def stream_on_cluster(client: Any, scene: _Scene, model: Any, out_path: Path, ex
 
     from hsigeo.progress import Progress
 
-    windows = plan_windows(scene.height, scene.width, tile_size)
+    windows = plan_windows(region.height, region.width, tile_size)
     ref = ModelRef(model)
     run_id = uuid.uuid4().hex[:8]
     model_future = client.submit(_model_task, ref, key=f"hsigeo-model-{ref.digest}-{run_id}")
@@ -285,13 +286,13 @@ def stream_on_cluster(client: Any, scene: _Scene, model: Any, out_path: Path, ex
         nxt = next(todo, None)
         if nxt is not None:
             i, window = nxt
-            fut = client.submit(_window_task, scene, window, model_future, key=f"{TASK_PREFIX}-{run_id}-{i}",
+            fut = client.submit(_window_task, scene, region, window, model_future, key=f"{TASK_PREFIX}-{run_id}-{i}",
                                 **task_kw)
             in_flight.add(fut)
             pending.add(fut)
 
     counts: dict[int, int] = {}
-    bar = Progress(scene.width * scene.height, f"classify {scene.path.name}", unit="px", unit_scale=True) \
+    bar = Progress(region.width * region.height, f"classify {scene.path.name}", unit="px", unit_scale=True) \
         if progress else None
     try:
         with contextlib.ExitStack() as stack:
@@ -299,7 +300,7 @@ def stream_on_cluster(client: Any, scene: _Scene, model: Any, out_path: Path, ex
                 stack.enter_context(bar)
             outputs = stack.enter_context(
                 _open_outputs(scene, model, out_path, extras, tile_size=tile_size, overwrite=overwrite,
-                              region=Region(0, 0, scene.height, scene.width, scene.transform)))
+                              region=region))
             for _ in range(limit):
                 submit_next()
             t0 = time.perf_counter()

@@ -401,8 +401,7 @@ def classify_raster(
         torch CPU threads during the run (``None``: all cores but one, which
         the reader thread uses; see :func:`~hsigeo.inference.core.default_threads`).
         Ignored on CUDA.  On cores shared with other work, ``1`` is often
-        several times faster.  On a cluster: torch threads per task (``None``:
-        the workers' setting; dask's nanny starts workers with one).
+        several times faster.
     extent
         Classify only this rectangle: an :class:`~hsigeo.inference.region.Extent`
         or ``"xmin,ymin,xmax,ymax[,CRS]"`` (default CRS: the scene's).  The
@@ -419,8 +418,9 @@ def classify_raster(
     client
         A :class:`distributed.Client`: run the windows as tasks on its
         cluster (:mod:`hsigeo.inference.cluster`); outputs are still written
-        here, atomically.  ``None``: the in-process pipeline.
-        Extent, mask and resampling run in-process only.
+        here, atomically.  ``None``: the in-process pipeline.  On a cluster,
+        ``threads`` is torch's threads per task (``None``: the workers'
+        setting; dask's nanny starts workers with one).
 
     Returns
     -------
@@ -478,15 +478,13 @@ def classify_raster(
         class_dtype(model)  # refuses class values the raster cannot hold, before any work
         t0 = time.perf_counter()
         stages: dict[str, float] = {"read": 0.0, "model": 0.0, "write": 0.0, "wait": 0.0}
-        if client is not None and (not region.whole_scene or scene.resampler is not None):
-            raise InvalidInputError(f"{scene_path}: --extent, --mask and --resample run in-process only; "
-                                    "drop --scheduler/--workers for this scene.")
         if client is not None:
             from hsigeo.inference.cluster import stream_on_cluster
 
             n_valid, counts, n_windows = stream_on_cluster(
                 client, scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=batch_size,
                 device=dev, naive=naive, progress=progress, overwrite=True, stages=stages, threads=threads,
+                region=region,
             )
         else:
             with torch_threads(threads if threads is not None else (default_threads() if dev == "cpu" else None)):
@@ -711,14 +709,15 @@ def _stream(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[s
 
 
 def _classify_tile(model: Any, tile: np.ndarray | None, valid: np.ndarray, values: np.ndarray, dtype: np.dtype, *,
-                   device: str, batch_size: int | None, naive: bool,
-                   want_probs: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[int, int]]:
+                   device: str, batch_size: int | None, naive: bool, want_probs: bool,
+                   shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[int, int]]:
     """Classes, confidence, probabilities (NaN at nodata; ``None`` unless wanted) and class counts of one tile.
 
     The one model step of every engine (in-process pipeline and cluster tasks), so they agree pixel for pixel.
+    ``tile`` is ``None`` for a window outside the mask (nothing read, nothing to run; ``shape`` is its size).
     """
-    if tile is None:  # outside the mask: nothing was read, nothing to run
-        probs = np.zeros((len(values), *valid.shape), dtype=np.float32)
+    if tile is None:
+        probs = np.zeros((len(values), *shape), dtype=np.float32)
     else:
         probs = run_model(model, tile, device=device, batch_size=batch_size, naive=naive)
     classes, conf = to_class_map(probs, values, valid, dtype=dtype)
@@ -769,7 +768,8 @@ def _compute_loop(read_q: queue.Queue, write_q: queue.Queue, abort: threading.Ev
             raise item.exc
         window, tile, valid = item
         classes, conf, probs, found = _classify_tile(model, tile, valid, values, dtype, device=device,
-                                                     batch_size=batch_size, naive=naive, want_probs=want_probs)
+                                                     batch_size=batch_size, naive=naive, want_probs=want_probs,
+                                                     shape=window[2:])
         del tile
         _add_counts(counts, found)
         stages["model"] += time.perf_counter() - t1

@@ -43,8 +43,8 @@ def test_glob_into_folder_named_after_scenes(flight, tmp_path, capsys):
     code, stdout, err = _run(capsys, *classify_args(flight, out))
     assert code == 0, err
     want = {f"scene_{i}{s}" for i in range(N_SCENES) for s in
-            ("_classes.tif", "_classes.tif.aux.xml", "_classes.qml", "_classes.gpkg", "_confidence.tif", "_confidence.qml",
-             "_probabilities.tif", "_probabilities.qml")}
+            ("_classes.tif", "_classes.tif.aux.xml", "_classes.qml", "_classes.gpkg", "_confidence.tif",
+             "_probabilities.tif", "_confidence.qml", "_probabilities.qml")}
     assert {p.name for p in out.iterdir()} == want
     # progress across scenes and within each
     assert "hsigeo-progress: 33.3 scenes" in err and "hsigeo-progress: 100.0 scenes" in err

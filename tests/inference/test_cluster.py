@@ -88,3 +88,27 @@ def test_workers_keep_dying_clean_failure(flight, tmp_path):
     assert len(error) == 1 and "scene_0.tif: dask workers died" in error[0] and "--resume" in error[0]
     out = tmp_path / "out"
     assert not out.exists() or sorted(p.name for p in out.iterdir()) == []
+
+
+def test_local_workers_with_mask_equal_in_process(flight, tmp_path):
+    """A polygon mask (windows outside it are not read) gives the in-process outputs on the cluster too."""
+    import geopandas as gpd
+    import numpy as np
+    import rasterio
+    from shapely.geometry import Polygon
+
+    mask = tmp_path / "field.gpkg"
+    gpd.GeoDataFrame(geometry=[Polygon([(500004, 3999996), (500096, 3999996), (500004, 3999924)])],
+                     crs="EPSG:32611").to_file(mask)
+    args = ["classify", str(flight["flight"] / "scene_1.tif"), "--model", str(flight["model"]), "--mask", str(mask),
+            "--tile-size", "16", "--probabilities"]
+    want = run_cli(*args, "-o", str(tmp_path / "want.tif"), home=tmp_path)
+    got = run_cli(*args, "-o", str(tmp_path / "got.tif"), "--workers", "2", home=tmp_path)
+    assert want.returncode == 0 and got.returncode == 0, got.stderr
+    for a, b in (("want.tif", "got.tif"), ("want_probabilities.tif", "got_probabilities.tif")):
+        with rasterio.open(tmp_path / a) as w, rasterio.open(tmp_path / b) as g:
+            assert g.transform == w.transform and g.shape == w.shape == (36, 46)
+            np.testing.assert_array_equal(g.read(), w.read())
+    with rasterio.open(tmp_path / "got.tif") as g:
+        classes = g.read(1)
+    assert 0 < (classes > 0).sum() < classes.size  # the triangle: some pixels classified, the rest nodata
