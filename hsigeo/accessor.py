@@ -199,7 +199,7 @@ class HSIAccessor:
 
 def _as_model(model: Any) -> Any:
     """A loaded model from a model or a model-file path; a clear error for anything else."""
-    from hsigeo.errors import ModelFileError
+    from hsigeo.errors import InvalidTypeError
 
     if isinstance(model, (str, os.PathLike)):
         from hsigeo.model.modelfile import load_model
@@ -207,7 +207,7 @@ def _as_model(model: Any) -> Any:
         return load_model(model)
     if model is None or not (hasattr(model, "classes") and hasattr(model, "predict_tile")):
         got = "None" if model is None else type(model).__name__
-        raise ModelFileError(
+        raise InvalidTypeError(
             f"classify needs a model, got {got}: pass hsigeo.load_model('model.hsigeo') or the path of a "
             ".hsigeo file (train one with `hsigeo train`)."
         )

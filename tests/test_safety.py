@@ -467,11 +467,11 @@ def test_unexpected_errors_are_one_line_with_a_bug_report_hint(capsys, monkeypat
 
 
 def test_python_api_classify_takes_a_model_or_its_path(data):
-    from hsigeo.errors import ModelFileError
+    from hsigeo.errors import InvalidTypeError
     from hsigeo.io.raster import open_hsi
 
     da = open_hsi(data["scene"])
-    with pytest.raises(ModelFileError, match="needs a model, got None"):
+    with pytest.raises(InvalidTypeError, match="needs a model, got None"):
         da.hsi.classify(None)
     by_path = da.hsi.classify(str(data["model"])).values
     by_model = da.hsi.classify(data["model_obj"]).values
