@@ -83,8 +83,9 @@ def raster_outputs(output: Path, *, confidence: Path | None = None, probabilitie
 
 def _pick_model(model_path: Path | None, prompts_path: Path | None) -> tuple[Any, Path, str]:
     """(prompts or None, model file, why that model) without loading the model."""
+    from hsigeo_cli.state import last_model_path
+
     from hsigeo.errors import ModelFileError
-    from hsigeo.model.modelfile import last_model_path
     from hsigeo.text.prompts import load_prompts
 
     prompts = load_prompts(prompts_path) if prompts_path is not None else None

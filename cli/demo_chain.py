@@ -1,7 +1,7 @@
 """The end-to-end demo: synthetic scene -> trained model -> classified GeoTIFF, polygons and report.
 
 It runs the same public calls a user's script would (``make_synthetic_scene``,
-``open_hsi``, ``read_labels``, ``train``, ``save_model``, ``classify_raster``,
+``open_hsi``, ``read_labels``, ``HsigeoClassifier`` (fit, save, predict_raster),
 ``evaluate``) and serves as the worked example of the library.
 """
 
@@ -85,13 +85,11 @@ def run_demo(
     import numpy as np
 
     from hsigeo.datasets.synthetic import make_synthetic_scene
+    from hsigeo.estimator import HsigeoClassifier
     from hsigeo.evaluation.metrics import evaluate
-    from hsigeo.inference.tiled import classify_raster
     from hsigeo.io.labels import read_labels
     from hsigeo.io.raster import open_hsi
     from hsigeo.io.writers import read_classification
-    from hsigeo.model.modelfile import save_model
-    from hsigeo.model.training import train
     from hsigeo.sampling.splits import stratified_split
     from hsigeo.text.prompts import load_prompts
 
@@ -109,16 +107,15 @@ def run_demo(
 
     t0 = time.perf_counter()
     kwargs = {} if epochs is None else {"epochs": epochs}
-    model, train_report = train(da, labels, prompts, train_mask=train_mask, seed=seed, device=device, **kwargs)
-    model_path = save_model(model, out / "model.hsigeo", overwrite=overwrite)
+    clf = HsigeoClassifier(seed=seed, device=device, progress=True, **kwargs)
+    clf.fit(da, labels, prompts, train_mask=train_mask)
+    model_path = clf.save(out / "model.hsigeo", overwrite=overwrite)
     seconds["train"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     classes_path, conf_path, gpkg_path = out / "classes.tif", out / "confidence.tif", out / "classes.gpkg"
-    classify_raster(
-        scene.scene_path, model, classes_path, confidence_path=conf_path, vector_path=gpkg_path,
-        device=device, overwrite=overwrite,
-    )
+    clf.predict_raster(scene.scene_path, classes_path, confidence_path=conf_path, vector_path=gpkg_path,
+                       overwrite=overwrite)
     seconds["classify"] = time.perf_counter() - t0
 
     # accuracy on the held-out labelled pixels only (training pixels would flatter it)
@@ -128,7 +125,7 @@ def run_demo(
     report = evaluate(
         predicted_values, reference, classes=prompts.class_names, colours={c.value: c.colour for c in prompts.classes},
         out_dir=out / "report", overwrite=overwrite, title="hsigeo demo: held-out test pixels",
-        history=train_report.history,
+        history=clf.report_.history,
     )
     import geopandas as gpd
 

@@ -100,9 +100,10 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
         train_mask, test_mask = valid_labels, valid_labels
         scored = "training pixels (no held-out set: optimistic)"
 
+    from hsigeo_cli.state import remember_model
+
+    from hsigeo.estimator import HsigeoClassifier
     from hsigeo.evaluation.metrics import evaluate
-    from hsigeo.model.modelfile import remember_model, save_model
-    from hsigeo.model.training import train as train_model
 
     options: dict[str, Any] = {"seed": seed}
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("loss", loss)):
@@ -111,12 +112,14 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
     n_train = int(train_mask.sum())
     click.echo(f"Training on {n_train:,} labelled pixels of {title} ({len(prompts)} classes).",
                err=True)
-    model, report = train_model(cube, labels, prompts, train_mask=train_mask, device=device, progress=True,
-                                text_model=str(text_model) if text_model else None, **options)
-    path = save_model(model, output, overwrite=overwrite)
+    clf = HsigeoClassifier(device=device, progress=True, text_model=str(text_model) if text_model else None,
+                           **options)
+    clf.fit(cube, labels, prompts, train_mask=train_mask)
+    path = clf.save(output, overwrite=overwrite)
     remember_model(path)
 
-    predicted = _predict_for_report(model, cube, test_mask)
+    model, report = clf.model_, clf.report_
+    predicted = _predict_for_report(clf, cube, test_mask)
     counts = model.n_parameters()
     extra = {
         "model": str(path), "scene": title, "scored": scored, "train_pixels": n_train,
@@ -162,22 +165,15 @@ def _inputs(scene: Path | None, labels_path: Path | None, label_field: str | Non
     return da, labels, prompts, str(scene)
 
 
-def _predict_for_report(model: Any, cube: Any, mask: Any) -> Any:
+def _predict_for_report(clf: Any, cube: Any, mask: Any) -> Any:
     """Predicted class values: the whole map for small scenes, else only at the scored pixels."""
     import numpy as np
 
-    arr = cube.values if hasattr(cube, "values") else np.asarray(cube)
-    nodata = None
-    try:
-        nodata = cube.rio.nodata
-    except Exception:  # plain arrays, scenes without georeferencing
-        pass
-    h, w = arr.shape[1:]
+    h, w = cube.shape[1:]
     if h * w <= 4_000_000:
-        values, _ = model.predict_array(arr, nodata=nodata)
-        return values
+        return np.asarray(clf.predict(cube))
     rows, cols = np.nonzero(mask)
     out = np.zeros((h, w), dtype=np.int32)
-    values, _ = model.predict_pixels(arr, rows, cols)
+    values, _ = clf.model_.predict_pixels(np.asarray(cube), rows, cols)
     out[rows, cols] = values
     return out

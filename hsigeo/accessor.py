@@ -184,31 +184,35 @@ class HSIAccessor:
     def classify(self, model: Any, **kwargs: Any) -> Any:
         """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`.
 
-        ``model`` is a loaded model or the path of a ``.hsigeo`` file.
+        ``model`` is an :class:`~hsigeo.estimator.HsigeoClassifier` (e.g. from
+        :func:`hsigeo.load_model`), an :class:`~hsigeo.model.classifier.HsigeoModel`, or the
+        path of a ``.hsigeo`` file.
         """
         from hsigeo.inference.distributed import classify_dataarray
 
-        return classify_dataarray(self._obj, _as_model(model), **kwargs)
+        return classify_dataarray(self._obj, _inference_model(model), **kwargs)
 
     def embed(self, model: Any, **kwargs: Any) -> Any:
         """Per-pixel embeddings; see :func:`hsigeo.inference.distributed.embed_dataarray`."""
         from hsigeo.inference.distributed import embed_dataarray
 
-        return embed_dataarray(self._obj, _as_model(model), **kwargs)
+        return embed_dataarray(self._obj, _inference_model(model), **kwargs)
 
 
-def _as_model(model: Any) -> Any:
-    """A loaded model from a model or a model-file path; a clear error for anything else."""
+def _inference_model(model: Any) -> Any:
+    """The model the engines run: a model file's model, an estimator's fitted ``model_``, or the model itself."""
     from hsigeo.errors import InvalidTypeError
+    from hsigeo.estimator import HsigeoClassifier
 
     if isinstance(model, (str, os.PathLike)):
         from hsigeo.model.modelfile import load_model
 
         return load_model(model)
-    if model is None or not (hasattr(model, "classes") and hasattr(model, "predict_tile")):
-        got = "None" if model is None else type(model).__name__
+    if isinstance(model, HsigeoClassifier):
+        return model.fitted_model()
+    if model is None:
         raise InvalidTypeError(
-            f"classify needs a model, got {got}: pass hsigeo.load_model('model.hsigeo') or the path of a "
+            "classify needs a model, got None: pass hsigeo.load_model('model.hsigeo') or the path of a "
             ".hsigeo file (train one with `hsigeo train`)."
         )
     return model

@@ -1,4 +1,4 @@
-"""Every file hsigeo writes goes through here: what may be written, and how.
+"""Every file hsigeo writes goes through here: what may be written, and how (and JSON-safe values).
 
 The rules (also in the README, "What hsigeo guarantees"):
 
@@ -41,6 +41,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hsigeo.errors import OutputBusyError, OutputError, OutputExistsError
 
@@ -52,6 +53,7 @@ __all__ = [
     "check_output",
     "guard_outputs",
     "input_files",
+    "json_safe",
     "output_lock",
     "protect_inputs",
     "sweep_stale_temporaries",
@@ -579,3 +581,33 @@ def guard_outputs(outputs: Iterable[Output | None], *, overwrite: bool,
         for o in todo:
             stack.enter_context(output_lock(o.path))
         yield
+
+
+# --------------------------------------------------------------------------- #
+# JSON outputs
+# --------------------------------------------------------------------------- #
+def json_safe(obj: Any) -> Any:
+    """Plain JSON values for a JSON output file (model metadata, reports, benchmark results).
+
+    Mapping keys become strings, tuples and numpy arrays lists, numpy scalars Python ones,
+    NaN and infinities ``None`` (strict JSON has no NaN), paths strings; anything else
+    not JSON-able becomes its ``str``.
+    """
+    import math
+    from collections.abc import Mapping
+
+    import numpy as np
+
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, np.generic):
+        return json_safe(obj.item())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    return str(obj)

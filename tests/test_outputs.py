@@ -1,4 +1,4 @@
-"""``hsigeo.outputs``: the rules every write follows (the CLI cases are in test_safety.py)."""
+"""``hsigeo.outputs``: the rules every write follows (the CLI cases are in test_safety.py), and json_safe."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hsigeo.errors import OutputError, OutputExistsError
@@ -15,6 +17,7 @@ from hsigeo.outputs import (
     atomic_folder,
     atomic_output,
     check_output,
+    json_safe,
     output_lock,
     protect_inputs,
     sweep_stale_temporaries,
@@ -87,3 +90,16 @@ def test_lock_is_reentrant_within_a_process_and_removed_after(tmp_path):
     with output_lock(out), output_lock(out):
         assert (tmp_path / ".c.tif.hsigeo.lock").read_text() == str(os.getpid())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_json_safe_values():
+    data = {
+        1: np.float32(0.5), "nan": float("nan"), "inf": np.float64(np.inf), "arr": np.array([[1.0, np.nan], [3, 4]]),
+        "ints": (np.int64(7), np.uint8(3)), "flag": np.bool_(True), "path": Path("/tmp/x.tif"), "none": None,
+        "obj": object,
+    }
+    out = json_safe(data)
+    assert out == {"1": 0.5, "nan": None, "inf": None, "arr": [[1.0, None], [3.0, 4.0]], "ints": [7, 3],
+                   "flag": True, "path": "/tmp/x.tif", "none": None, "obj": str(object)}
+    assert type(out["ints"][0]) is int and type(out["flag"]) is bool
+    assert json.loads(json.dumps(out, allow_nan=False)) == out  # strict JSON

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from hsigeo.errors import InvalidInputError
-from hsigeo.outputs import atomic_folder
+from hsigeo.outputs import atomic_folder, json_safe
 
 __all__ = [
     "confusion_matrix",
@@ -174,7 +174,7 @@ class AccuracyReport:
                 "columns": "predicted (in 'classes' order), then 'other'",
                 "counts": self.confusion.tolist(),
             },
-            **({"extra": _plain(self.extra)} if self.extra else {}),
+            **({"extra": json_safe(self.extra)} if self.extra else {}),
         }
 
     def to_json(self) -> str:
@@ -208,7 +208,7 @@ class AccuracyReport:
             cells = self.confusion[i, : c + (1 if show_other else 0)]
             lines.append(f"| {v} {_md(self.names[i])} | " + " | ".join(f"{int(x):,}" for x in cells) + " |")
         if self.extra:
-            lines += ["", "## Details", ""] + [f"- {k}: {v}" for k, v in _plain(self.extra).items()
+            lines += ["", "## Details", ""] + [f"- {k}: {v}" for k, v in json_safe(self.extra).items()
                                                if not isinstance(v, (dict, list))]
         return "\n".join(lines) + "\n"
 
@@ -485,19 +485,3 @@ def _num(v: Any) -> str:
 
 def _md(s: str) -> str:
     return s.replace("|", "\\|")
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj

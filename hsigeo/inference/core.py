@@ -11,14 +11,13 @@ engine must
 * fill halo pixels that lie outside the scene exactly as ``numpy.pad(...,
   mode="reflect")`` of the *whole* scene would (:func:`hsigeo.sampling.windows.reflect_indices`).
 
-:func:`predict_array` is that whole-scene reference, for scenes that fit in
-memory.
+:func:`predict_proba_array` (with :func:`classify_array` and :func:`embed_array`)
+is that whole-scene reference, for scenes that fit in memory.  Every function here takes
+any :class:`~hsigeo.inference.protocol.InferenceModel`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ import numpy as np
 
 from hsigeo.device import autocast, resolve_device
 from hsigeo.errors import InvalidInputError
+from hsigeo.inference.protocol import InferenceModel, require_model
 from hsigeo.sampling.windows import good_band_mask, valid_pixels
 
 __all__ = [
@@ -38,8 +38,9 @@ __all__ = [
     "class_dtype",
     "scale_ratio",
     "to_class_map",
-    "predict_array",
+    "predict_proba_array",
     "classify_array",
+    "embed_array",
     "model_digest",
 ]
 
@@ -68,7 +69,7 @@ def default_tile_size(device: str) -> int:
     return 1024 if device.startswith("cuda") else 256
 
 
-def run_model(model: Any, tile: np.ndarray, *, device: str = "cpu", batch_size: int | None = None,
+def run_model(model: InferenceModel, tile: np.ndarray, *, device: str = "cpu", batch_size: int | None = None,
               naive: bool = False, embed: bool = False) -> np.ndarray:
     """Run ``model.predict_tile`` (or ``embed_tile``) on one normalised, haloed tile.
 
@@ -108,12 +109,12 @@ def run_model(model: Any, tile: np.ndarray, *, device: str = "cpu", batch_size: 
 # --------------------------------------------------------------------------- #
 # Classes
 # --------------------------------------------------------------------------- #
-def class_values(model: Any) -> np.ndarray:
+def class_values(model: InferenceModel) -> np.ndarray:
     """Label value of each class, in the model's class (probability band) order."""
     return np.asarray([int(c.value) for c in model.classes], dtype=np.int64)
 
 
-def class_dtype(model: Any) -> np.dtype:
+def class_dtype(model: InferenceModel) -> np.dtype:
     """Smallest unsigned type that holds every class value (and nodata 0).
 
     Raises
@@ -184,10 +185,27 @@ def to_class_map(probs: np.ndarray, values: np.ndarray, valid: np.ndarray | None
 # --------------------------------------------------------------------------- #
 # Whole-scene reference
 # --------------------------------------------------------------------------- #
-def predict_array(cube: np.ndarray, model: Any, *, nodata: float | int | None = None,
-                  bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "auto",
-                  batch_size: int | None = None, naive: bool = False, embed: bool = False) -> np.ndarray:
-    """Whole-scene in-memory inference: the reference the tiled and dask engines reproduce.
+def _whole_scene(cube: np.ndarray, model: InferenceModel, *, nodata: float | int | None,
+                 bad_band: Sequence[bool] | np.ndarray | None, device: str, batch_size: int | None, naive: bool,
+                 embed: bool) -> np.ndarray:
+    """The one whole-scene pass: normalise, reflect-pad by ``model.radius``, run as one tile."""
+    cube = np.asarray(cube)
+    if cube.ndim != 3:
+        raise InvalidInputError(f"whole-scene inference needs a (band, y, x) cube; got shape {cube.shape}")
+    model = require_model(model)
+    r = int(model.radius)
+    valid = valid_pixels(cube, nodata=nodata, good_bands=good_band_mask(bad_band, cube.shape[0]))
+    norm = model.normalize(cube, valid)
+    tile = np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect") if r else norm
+    out = run_model(model, tile, device=resolve_device(device), batch_size=batch_size, naive=naive, embed=embed)
+    out[:, ~valid] = np.nan
+    return out
+
+
+def predict_proba_array(cube: np.ndarray, model: InferenceModel, *, nodata: float | int | None = None,
+                        bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "auto",
+                        batch_size: int | None = None, naive: bool = False) -> np.ndarray:
+    """Class probabilities of an in-memory scene: the reference the tiled and dask engines reproduce.
 
     The scene is normalised, reflect-padded by ``model.radius`` (numpy
     ``mode="reflect"``) and run as a single tile.
@@ -200,75 +218,53 @@ def predict_array(cube: np.ndarray, model: Any, *, nodata: float | int | None = 
         The model.
     nodata, bad_band
         How invalid pixels are recognised (see :func:`hsigeo.sampling.windows.valid_pixels`).
-    device, batch_size, naive, embed
+    device, batch_size, naive
         As in :func:`run_model`.
 
     Returns
     -------
     numpy.ndarray
-        ``float32 (C, H, W)`` probabilities (or ``(E, H, W)`` embeddings),
-        NaN at invalid pixels.
+        ``float32 (C, H, W)`` probabilities summing to 1 over classes, NaN at invalid pixels.
     """
-    cube = np.asarray(cube)
-    if cube.ndim != 3:
-        raise InvalidInputError(f"predict_array needs a (band, y, x) cube; got shape {cube.shape}")
-    r = int(model.radius)
-    valid = valid_pixels(cube, nodata=nodata, good_bands=good_band_mask(bad_band, cube.shape[0]))
-    norm = model.normalize(cube, valid)
-    tile = np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect") if r else norm
-    out = run_model(model, tile, device=resolve_device(device), batch_size=batch_size, naive=naive, embed=embed)
-    out[:, ~valid] = np.nan
-    return out
+    return _whole_scene(cube, model, nodata=nodata, bad_band=bad_band, device=device, batch_size=batch_size,
+                        naive=naive, embed=False)
 
 
-def classify_array(cube: np.ndarray, model: Any, **kwargs: Any) -> np.ndarray:
-    """Class map ``(H, W)`` of an in-memory scene (0 = nodata); ``kwargs`` as :func:`predict_array`."""
-    probs = predict_array(cube, model, **kwargs)
-    classes, _ = to_class_map(probs, class_values(model), dtype=class_dtype(model))
-    return classes
+def embed_array(cube: np.ndarray, model: InferenceModel, *, nodata: float | int | None = None,
+                bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "auto",
+                batch_size: int | None = None, naive: bool = False) -> np.ndarray:
+    """Unit pixel embeddings ``float32 (E, H, W)`` of an in-memory scene, NaN at invalid pixels.
+
+    Arguments as :func:`predict_proba_array`.
+    """
+    return _whole_scene(cube, model, nodata=nodata, bad_band=bad_band, device=device, batch_size=batch_size,
+                        naive=naive, embed=True)
+
+
+def classify_array(cube: np.ndarray, model: InferenceModel, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Class map and confidence of an in-memory scene (``kwargs`` as :func:`predict_proba_array`).
+
+    Returns
+    -------
+    classes : numpy.ndarray
+        ``(H, W)`` class values in :func:`class_dtype`, ``0`` at invalid pixels.
+    confidence : numpy.ndarray
+        ``float32 (H, W)`` probability of the winning class, NaN at invalid pixels.
+    """
+    probs = predict_proba_array(cube, model, **kwargs)
+    return to_class_map(probs, class_values(model), dtype=class_dtype(model))
 
 
 # --------------------------------------------------------------------------- #
 # Identity
 # --------------------------------------------------------------------------- #
-def model_digest(model: Any) -> str:
-    """A short hash identifying the model's weights, normalisation and classes.
+def model_digest(model: InferenceModel) -> str:
+    """A short hash identifying the model's weights, normalisation and classes (``model.digest()``).
 
-    Uses ``model.digest`` / ``model.fingerprint`` when the model provides one,
-    else hashes the torch state, the normalisation statistics, the class table
-    and the text embeddings, so a resumed run never mixes two models' results.
+    A resumed run compares it with the one recorded in its outputs, so two models' results
+    are never mixed.
     """
-    for name in ("digest", "fingerprint", "model_hash"):
-        value = getattr(model, name, None)
-        if callable(value):
-            value = value()
-        if isinstance(value, str) and value:
-            return value
-    import torch
-
-    h = hashlib.sha256()
-    h.update(json.dumps([(c.value, c.name, list(c.colour)) for c in model.classes]).encode())
-    h.update(str(int(model.radius)).encode())
-    module = None
-    for name in ("module", "net", "backbone", "torch_module"):
-        candidate = getattr(model, name, None)
-        if isinstance(candidate, torch.nn.Module):
-            module = candidate
-            break
-    if module is None and isinstance(model, torch.nn.Module):
-        module = model
-    if module is not None:
-        for key, tensor in sorted(module.state_dict().items()):
-            h.update(key.encode())
-            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    for name in ("mean", "std", "band_mean", "band_std", "text_embeddings", "class_embeddings"):
-        value = getattr(model, name, None)
-        if value is not None:
-            arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-            if arr.dtype != object:
-                h.update(name.encode())
-                h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()[:16]
+    return str(require_model(model).digest())
 
 
 def file_identity(path: str | os.PathLike) -> dict[str, Any]:

@@ -66,6 +66,7 @@ from hsigeo.inference.core import (
     scale_ratio,
     to_class_map,
 )
+from hsigeo.inference.protocol import InferenceModel, require_model
 from hsigeo.outputs import check_output, protect_inputs
 from hsigeo.sampling.windows import good_band_mask, halo_indices, plan_windows, valid_pixels
 
@@ -160,7 +161,7 @@ class _Scene:
     good_bands: np.ndarray | None
 
 
-def _open_scene(path: Path, model: Any) -> _Scene:
+def _open_scene(path: Path, model: InferenceModel) -> _Scene:
     """Open the scene's metadata (no pixels), check its bands against the model."""
     from hsigeo.io.raster import open_hsi
 
@@ -176,7 +177,7 @@ def _open_scene(path: Path, model: Any) -> _Scene:
     )
 
 
-def _warn_about_scene(scene: _Scene, model: Any) -> None:
+def _warn_about_scene(scene: _Scene, model: InferenceModel) -> None:
     """Warn when the outputs will silently be poor: no CRS, or values on another scale than the model's."""
     import rasterio
     from rasterio.windows import Window
@@ -184,6 +185,9 @@ def _warn_about_scene(scene: _Scene, model: Any) -> None:
     if scene.crs is None:
         warnings.warn(f"{scene.path}: the scene has no CRS; the outputs will not be georeferenced either "
                       "(assign one with gdal_edit.py -a_srs EPSG:xxxx).", stacklevel=3)
+    mean = getattr(model, "mean", None)  # the training normalisation (not every InferenceModel has one)
+    if mean is None:
+        return
     h, w = min(_SAMPLE_PX, scene.height), min(_SAMPLE_PX, scene.width)
     window = Window((scene.width - w) // 2, (scene.height - h) // 2, w, h)
     try:
@@ -192,21 +196,21 @@ def _warn_about_scene(scene: _Scene, model: Any) -> None:
     except (rasterio.errors.RasterioError, OSError):
         return  # an unreadable block is reported, with its window, by the classification itself
     valid = valid_pixels(sample, nodata=scene.nodata, good_bands=scene.good_bands)
-    ratio = scale_ratio(sample, valid, model.mean)
+    ratio = scale_ratio(sample, valid, mean)
     if ratio is None or 1 / _SCALE_WARN <= ratio <= _SCALE_WARN:
         return
     factor = 10 ** round(math.log10(ratio))
     how = f"{1 / factor:,.0f} times smaller" if ratio < 1 else f"{factor:,.0f} times larger"
     warnings.warn(
         f"{scene.path}: the scene's values are about {how} than those the model was trained on "
-        f"(typical band mean {ratio * float(np.median(np.abs(model.mean))):.4g} here, "
-        f"{float(np.median(np.abs(model.mean))):.4g} in training), e.g. 0-1 reflectance against reflectance x 10000. "
+        f"(typical band mean {ratio * float(np.median(np.abs(mean))):.4g} here, "
+        f"{float(np.median(np.abs(mean))):.4g} in training), e.g. 0-1 reflectance against reflectance x 10000. "
         "The map will probably be one class: rescale the scene or use a model trained on this scale.",
         stacklevel=3)
 
 
 def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radius: int,
-               model: Any) -> tuple[np.ndarray, np.ndarray]:
+               model: InferenceModel) -> tuple[np.ndarray, np.ndarray]:
     """Read one window plus halo; return the normalised tile and the window's validity.
 
     Rows/columns of the halo outside the scene are gathered by reflection, so
@@ -302,7 +306,7 @@ def _block_size(tile_size: int) -> int:
 # --------------------------------------------------------------------------- #
 def classify_raster(
     scene_path: str | os.PathLike,
-    model: Any,
+    model: InferenceModel,
     out_path: str | os.PathLike,
     *,
     confidence_path: str | os.PathLike | None = None,
@@ -395,6 +399,7 @@ def classify_raster(
         tile_size = int(tile_size) if tile_size is not None else default_tile_size(dev)
         if tile_size < 1:
             raise InvalidInputError(f"tile_size must be >= 1, not {tile_size}")
+        model = require_model(model)
         scene = _open_scene(scene_path, model)
         digest = model_digest(model)
         run = _run_record(scene, digest)
@@ -479,7 +484,7 @@ def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], scene
     )
 
 
-def _vectorize(classes_path: Path, vector_path: Path, model: Any, *, min_area: float, overwrite: bool) -> None:
+def _vectorize(classes_path: Path, vector_path: Path, model: InferenceModel, *, min_area: float, overwrite: bool) -> None:
     """Polygonise the finished class raster into a GeoPackage."""
     from hsigeo.io.vectors import vectorize_classes, write_vector
     from hsigeo.io.writers import read_classification
@@ -490,7 +495,7 @@ def _vectorize(classes_path: Path, vector_path: Path, model: Any, *, min_area: f
 
 
 @contextlib.contextmanager
-def _open_outputs(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *,
+def _open_outputs(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *,
                   tile_size: int, overwrite: bool) -> Iterator[dict[str, Any]]:
     """Open the block writers; all files appear together, only if the block exits cleanly."""
     grid = {"width": scene.width, "height": scene.height, "crs": scene.crs, "transform": scene.transform}
@@ -546,7 +551,7 @@ def _writers(grid: dict[str, Any], model: Any, out_path: Path, extras: dict[str,
         yield writers
 
 
-def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *, run: dict[str, Any],
+def _stream(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *, run: dict[str, Any],
             tile_size: int, batch_size: int | None, device: str, naive: bool, progress: bool,
             overwrite: bool, stages: dict[str, float]) -> tuple[int, dict[int, int], int]:
     """Read -> model -> write every window through bounded queues; return (valid pixels, counts, windows).
@@ -635,7 +640,7 @@ def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | 
 
 
 def _compute_loop(read_q: queue.Queue, write_q: queue.Queue, abort: threading.Event,
-                  writer_error: list[BaseException], model: Any, values: np.ndarray, dtype: np.dtype,
+                  writer_error: list[BaseException], model: InferenceModel, values: np.ndarray, dtype: np.dtype,
                   counts: dict[int, int], *, device: str, batch_size: int | None, naive: bool,
                   want_probs: bool, stages: dict[str, float]) -> None:
     """The model stage: runs in the caller's thread so Ctrl-C lands here."""

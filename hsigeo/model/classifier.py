@@ -1,18 +1,21 @@
 """The trained classifier: backbone + text probe + class anchors + normalisation, behind a numpy API.
 
 :class:`HsigeoModel` is the object the inference engines (:mod:`hsigeo.inference`), the CLI and
-the QGIS plugin work with.  Its contract (see ``DESIGN.md``):
+the QGIS plugin work with.  It satisfies :class:`hsigeo.inference.protocol.InferenceModel`
+(see ``DESIGN.md``):
 
 - ``radius``, ``n_bands``, ``wavelengths``, ``classes`` (:class:`ClassInfo`);
 - ``normalize(block, valid)``: per-band standardisation with the training scene's statistics;
 - ``predict_tile(tile)`` / ``embed_tile(tile)`` on a normalised tile with a halo of ``radius``;
-- ``predict_array(cube)`` for whole in-memory scenes (reflect-padded by ``radius``);
 - ``check_bands(da)`` / ``resample_to_model(da)``;
+- ``digest()``: identity of weights, normalisation and classes;
 - ``with_prompts(prompt_set)``: new class anchors from new prompts (zero-shot / open-set).
 
 Class anchors are the frozen text embeddings of each class's prompts (cached in the model file)
 mapped by the trainable probe into the joint space; a pixel's class probabilities are the
-softmax over ``temperature * cosine(pixel embedding, anchor)``.
+softmax over ``temperature * cosine(pixel embedding, anchor)``.  Whole in-memory scenes go
+through :func:`hsigeo.inference.core.predict_proba_array` / ``classify_array`` (one
+implementation for every caller); :meth:`HsigeoModel.predict_pixels` scores sparse pixels.
 """
 
 from __future__ import annotations
@@ -359,46 +362,6 @@ class HsigeoModel:
         norm = self.normalize(cube, valid)
         r = self.radius
         return np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect"), valid
-
-    def predict_proba_array(self, cube: np.ndarray, *, valid: np.ndarray | None = None, nodata: float | None = None,
-                            device: Any = None, batch_size: int = DEFAULT_BATCH, naive: bool = False) -> np.ndarray:
-        """Probabilities ``(C, H, W)`` of a raw in-memory scene ``(B, H, W)`` (reflect-padded by ``radius``).
-
-        Invalid pixels (``~valid``; by default any band non-finite or equal to ``nodata``) are NaN.
-        """
-        tile, valid = self._prepare(cube, valid, nodata)
-        probs = self.predict_tile(tile, device=device, batch_size=batch_size, naive=naive)
-        probs[:, ~valid] = np.nan
-        return probs
-
-    def predict_array(self, cube: np.ndarray, *, valid: np.ndarray | None = None, nodata: float | None = None,
-                      device: Any = None, batch_size: int = DEFAULT_BATCH,
-                      naive: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Classify a raw in-memory scene.
-
-        Parameters
-        ----------
-        cube
-            Raw scene ``(B, H, W)``.
-        valid, nodata
-            Invalid-pixel mask, or the nodata value to derive it from.
-        device, batch_size, naive
-            As in :meth:`predict_tile`.
-
-        Returns
-        -------
-        values : numpy.ndarray
-            int32 ``(H, W)`` class values (0 at invalid pixels).
-        confidence : numpy.ndarray
-            float32 ``(H, W)`` maximum probability (0 at invalid pixels).
-        """
-        probs = self.predict_proba_array(cube, valid=valid, nodata=nodata, device=device, batch_size=batch_size,
-                                         naive=naive)
-        ok = np.isfinite(probs[0])
-        best = np.argmax(np.nan_to_num(probs, nan=-1.0), axis=0)
-        values = np.where(ok, self.class_values[best], 0).astype(np.int32)
-        conf = np.where(ok, np.nanmax(np.where(ok[None], probs, 0.0), axis=0), 0.0).astype(np.float32)
-        return values, conf
 
     def predict_pixels(self, cube: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, device: Any = None,
                        batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:

@@ -35,7 +35,7 @@ from hsigeo.classes import ClassInfo
 from hsigeo.errors import ModelFileError
 from hsigeo.model.backbone import BackboneConfig
 from hsigeo.model.classifier import HsigeoModel, HsigeoNet
-from hsigeo.outputs import atomic_output
+from hsigeo.outputs import atomic_output, json_safe
 
 __all__ = [
     "FORMAT",
@@ -44,9 +44,7 @@ __all__ = [
     "save_model",
     "load_model",
     "read_metadata",
-    "remember_model",
-    "last_model_path",
-    "state_dir",
+    "model_bytes",
 ]
 
 FORMAT = "hsigeo-model"
@@ -70,23 +68,6 @@ def _hsigeo_version() -> str:
     from hsigeo import __version__
 
     return __version__
-
-
-def _jsonable(obj: Any) -> Any:
-    """Recursively turn numpy scalars/arrays, tuples and NaN into plain JSON values."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return str(obj)
 
 
 def _payload(model: HsigeoModel) -> tuple[bytes, dict[str, Any]]:
@@ -115,7 +96,7 @@ def _payload(model: HsigeoModel) -> tuple[bytes, dict[str, Any]]:
         "training": model.report,
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }
-    return weights, _jsonable(meta)
+    return weights, json_safe(meta)
 
 
 def save_model(model: HsigeoModel, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -377,37 +358,6 @@ def load_model(path: str | os.PathLike) -> HsigeoModel:
         raise _fail(path, f"weights and metadata do not fit together ({type(exc).__name__}: {_short(str(exc), 300)})") from exc
     model.source = str(path)  # type: ignore[attr-defined]
     return model
-
-
-# --------------------------------------------------------------------------- #
-# The most recent model
-# --------------------------------------------------------------------------- #
-def state_dir() -> Path:
-    """Where hsigeo keeps small state: ``$HSIGEO_HOME``, else ``~/.cache/hsigeo``."""
-    env = os.environ.get("HSIGEO_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "hsigeo"
-
-
-def remember_model(path: str | os.PathLike) -> None:
-    """Record ``path`` as the most recently trained model (used by ``hsigeo classify`` without ``--model``)."""
-    d = state_dir()
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        with atomic_output(d / "last_model", overwrite=True) as tmp:
-            tmp.write_text(str(Path(path).resolve()) + "\n", encoding="utf-8")
-    except OSError:
-        pass  # a read-only home must not make training fail; classify then asks for --model
-
-
-def last_model_path() -> Path | None:
-    """The most recently trained model file, or None when none is recorded or it is gone."""
-    f = state_dir() / "last_model"
-    try:
-        text = f.read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    p = Path(text) if text else None
-    return p if p is not None and p.exists() else None
 
 
 def model_bytes(model: HsigeoModel) -> bytes:

@@ -59,11 +59,27 @@ def test_classify_all_outputs(files, tmp_path, capsys):
     assert f"Model: {files['model']} (--model)" in err and "re-anchored" not in err
     assert "hsigeo-progress: 100.0" in err
     assert "Classified 52 x 40 pixels" in out and "px/s" in out
-    for name in ("c.tif", "conf.tif", "p.tif", "c.gpkg", "c.qml"):
-        assert (tmp_path / name).exists(), name
     with rasterio.open(tmp_path / "c.tif") as dst, rasterio.open(files["scene"]) as src:
         assert dst.crs == src.crs and dst.transform == src.transform
-        assert set(np.unique(dst.read(1))) <= {10, 20, 30, 40}
+        classes = dst.read(1)
+        assert set(np.unique(classes)) <= {10, 20, 30, 40}
+        grid = (src.crs, src.transform, src.width, src.height)
+    with rasterio.open(tmp_path / "conf.tif") as conf_ds, rasterio.open(tmp_path / "p.tif") as p_ds:
+        for ds in (conf_ds, p_ds):
+            assert (ds.crs, ds.transform, ds.width, ds.height) == grid
+        conf, probs, names = conf_ds.read(1), p_ds.read(), p_ds.descriptions
+    assert probs.shape == (4, 40, 52) and names == ("class 1", "class 2", "class 3", "class 4")
+    valid = classes > 0
+    np.testing.assert_allclose(probs[:, valid].sum(axis=0), 1.0, atol=1e-4)
+    np.testing.assert_allclose(conf[valid], probs[:, valid].max(axis=0), atol=1e-6)
+    np.testing.assert_array_equal(np.array([10, 20, 30, 40])[probs[:, valid].argmax(axis=0)], classes[valid])
+    import geopandas as gpd
+
+    polygons = gpd.read_file(tmp_path / "c.gpkg")
+    assert polygons.crs == grid[0] and set(polygons["class_id"]) == set(np.unique(classes[valid]).tolist())
+    assert polygons["area"].sum() == pytest.approx(4.0 * valid.sum())  # 2 m pixels
+    qml = (tmp_path / "c.qml").read_text(encoding="utf-8")
+    assert all(f'value="{v}"' in qml for v in (10, 20, 30, 40)) and "class 4" in qml
 
 
 def test_model_named_by_prompts(files, tmp_path, capsys):
@@ -74,7 +90,7 @@ def test_model_named_by_prompts(files, tmp_path, capsys):
 
 
 def test_last_trained_model_is_used(files, tmp_path, capsys):
-    from hsigeo.model.modelfile import remember_model
+    from hsigeo_cli.state import remember_model
 
     remember_model(files["model"])
     code, _, err = _run(capsys, "--progress", "none", "classify", str(files["scene"]), "-o", str(tmp_path / "c.tif"))

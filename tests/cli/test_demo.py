@@ -25,8 +25,14 @@ def test_demo_chain_outputs(tmp_path):
     assert set(polygons["class_name"]) <= set(prompts.names)
     assert polygons.crs.to_epsg() == 32611
     assert result.overall_accuracy > 0.9  # six well-separated classes: far above chance (1/6)
-    for name in ("report.json", "confusion.png", "classmap.png", "training_curve.png"):
-        assert (result.report_dir / name).is_file(), name
+    import json
+
+    report = json.loads((result.report_dir / "report.json").read_text(encoding="utf-8"))
+    assert report["overall_accuracy"] == result.overall_accuracy and report["kappa"] == result.kappa
+    cm = np.asarray(report["confusion_matrix"]["counts"])
+    assert report["overall_accuracy"] == np.trace(cm[:, : cm.shape[0]]) / cm.sum()
+    for name in ("confusion.png", "classmap.png", "training_curve.png"):
+        assert (result.report_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
 def test_demo_cli_refuses_to_overwrite(tmp_path, capsys):
