@@ -481,25 +481,26 @@ def test_python_api_classify_takes_a_model_or_its_path(data):
 # --------------------------------------------------------------------------- #
 # 8. Silently wrong -> warnings or errors
 # --------------------------------------------------------------------------- #
-def test_scene_on_another_scale_than_the_model_is_warned_with_the_factor(capsys, data, tmp_path):
+def test_scene_on_another_scale_than_the_model_is_warned_with_the_factor(data, tmp_path):
+    # subprocesses: what the terminal shows (in-process, pytest records warnings instead)
     cube = random_cube(40, 52, seed=3).astype(np.float32) / 10000.0  # 0-1 reflectance; the model knows x 10000
     scene = write_scene(tmp_path / "reflectance.tif", cube, nodata=None)
-    code, _, err = run(capsys, "classify", str(scene), "--model", str(data["model"]), "-o", str(tmp_path / "c.tif"))
-    assert code == 0
-    warning = [ln for ln in err.splitlines() if ln.startswith("Warning:") and "times smaller" in ln]
-    assert len(warning) == 1 and "10,000 times smaller" in warning[0], err
-    code, _, err = run(capsys, "classify", str(data["scene"]), "--model", str(data["model"]),
-                       "-o", str(tmp_path / "ok.tif"))
-    assert code == 0 and "times" not in err  # the matching scene: no warning
+    r = cli("classify", str(scene), "--model", str(data["model"]), "-o", str(tmp_path / "c.tif"))
+    assert r.returncode == 0, r.stderr
+    warning = [ln for ln in r.stderr.splitlines() if ln.startswith("Warning:") and "times smaller" in ln]
+    assert len(warning) == 1 and "10,000 times smaller" in warning[0], r.stderr
+    r = cli("classify", str(data["scene"]), "--model", str(data["model"]), "-o", str(tmp_path / "ok.tif"))
+    assert r.returncode == 0 and "Warning" not in r.stderr, r.stderr  # the matching scene: no warning
 
 
-def test_scene_without_crs_and_all_nodata_scene_are_warned(capsys, data, tmp_path):
+def test_scene_without_crs_and_all_nodata_scene_are_warned(data, tmp_path):
     plain = write_scene(tmp_path / "nocrs.tif", random_cube(40, 52, seed=3), crs=None)
-    code, _, err = run(capsys, "classify", str(plain), "--model", str(data["model"]), "-o", str(tmp_path / "a.tif"))
-    assert code == 0 and any(ln.startswith("Warning:") and "no CRS" in ln for ln in err.splitlines()), err
+    r = cli("classify", str(plain), "--model", str(data["model"]), "-o", str(tmp_path / "a.tif"))
+    assert r.returncode == 0 and any(ln.startswith("Warning:") and "no CRS" in ln for ln in r.stderr.splitlines())
     empty = write_scene(tmp_path / "empty.tif", np.full((12, 40, 52), NODATA, np.int16))
-    code, _, err = run(capsys, "classify", str(empty), "--model", str(data["model"]), "-o", str(tmp_path / "b.tif"))
-    assert code == 0 and any(ln.startswith("Warning:") and "no valid pixel" in ln for ln in err.splitlines()), err
+    r = cli("classify", str(empty), "--model", str(data["model"]), "-o", str(tmp_path / "b.tif"))
+    assert r.returncode == 0, r.stderr
+    assert any(ln.startswith("Warning:") and "no valid pixel" in ln for ln in r.stderr.splitlines()), r.stderr
     with rasterio.open(tmp_path / "b.tif") as src:
         assert int(src.read(1).max()) == 0
 
