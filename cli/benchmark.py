@@ -78,8 +78,7 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
     # its report files are replaced by design; check the folder is writable (and not in use) before hours of work
     with guard_outputs([Output(Path(cfg.out_dir) / "results.json", "--out")], overwrite=True):
         results, paths = run_and_report(cfg, log=lambda msg: click.echo(msg, err=True))
-        readme = write_readme_block(results, cfg.out_dir)
-    click.echo(readme.read_text(encoding="utf-8"))
+    click.echo(write_readme_block(results, cfg.out_dir).read_text(encoding="utf-8"))
     click.echo(f"Report: {paths['markdown']}", err=True)
     click.echo(f"JSON: {paths['json']}", err=True)
     click.echo(f"Figures: {len(paths['maps'])} in {paths['markdown'].parent / 'maps'}", err=True)

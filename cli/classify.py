@@ -33,13 +33,24 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for the model (default: all cores but one, which reads the scene). "
                    "On a machine busy with other work, 1 is often much faster.")
+@click.option("--extent", default=None, metavar="XMIN,YMIN,XMAX,YMAX[,CRS]",
+              help="Classify only this rectangle (map units; CRS default: the scene's, e.g. EPSG:4326). "
+                   "The outputs cover it, on the scene's pixel grid.")
+@click.option("--mask", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Polygons (GeoPackage, Shapefile...): pixels outside them are nodata, and only the windows "
+                   "they touch are read. The outputs cover their bounding box (within --extent).")
+@click.option("--resample", is_flag=True,
+              help="When the scene's bands differ from the model's and both know their wavelengths, interpolate "
+                   "the scene onto the model's bands, tile by tile (warns when it covers the model's spectrum "
+                   "only partly; refuses under half).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--resume", is_flag=True,
               help="Reuse outputs that an identical earlier run (same model, same scene file) finished; "
                    "only missing outputs are made.")
 def classify(scene: Path, model_path: Path | None, prompts_path: Path | None, output: Path, vector: Path | None,
              confidence: Path | None, probabilities: Path | None, device: str, batch_size: int | None,
-             tile_size: int | None, threads: int | None, overwrite: bool, resume: bool) -> None:
+             tile_size: int | None, threads: int | None, extent: str | None, mask: Path | None, resample: bool,
+             overwrite: bool, resume: bool) -> None:
     """Classify SCENE (GeoTIFF/COG/ENVI) with a trained model, window by window.
 
     Writes a tiled classification GeoTIFF (class values, 0 = nodata, colour
@@ -61,6 +72,7 @@ def classify(scene: Path, model_path: Path | None, prompts_path: Path | None, ou
             scene, model, output, confidence_path=confidence, probabilities_path=probabilities,
             vector_path=vector, tile_size=tile_size, batch_size=batch_size, device=dev,
             overwrite=overwrite, resume=resume, progress=True, threads=threads,
+            extent=extent, mask=mask, resample=resample,
         )
     _report(result, model)
 
@@ -75,7 +87,8 @@ def raster_outputs(output: Path, *, confidence: Path | None = None, probabilitie
     out = [Output(output, "-o", tif, sidecars=(output.with_name(output.name + ".aux.xml"), output.with_suffix(".qml")))]
     for path, option in ((confidence, "--confidence"), (probabilities, "--probabilities")):
         if path is not None:
-            out.append(Output(path, option, tif, sidecars=(path.with_name(path.name + ".aux.xml"),)))
+            out.append(Output(path, option, tif, sidecars=(path.with_name(path.name + ".aux.xml"),
+                                                           path.with_suffix(".qml"))))
     if vector is not None:
         out.append(Output(vector, "--vector", tuple(VECTOR_DRIVERS)))
     return out

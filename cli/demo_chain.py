@@ -129,7 +129,7 @@ def run_demo(
     )
     import geopandas as gpd
 
-    n_polygons = len(gpd.read_file(gpkg_path))
+    n_polygons = len(gpd.read_file(gpkg_path, layer=gpkg_path.stem))
     return DemoResult(
         out_dir=out, scene=scene.scene_path, labels=scene.labels_path, prompts=scene.prompts_path,
         model=Path(model_path), classes=classes_path, confidence=conf_path, polygons=gpkg_path,

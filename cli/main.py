@@ -17,6 +17,7 @@ import click
 # name -> "module:attribute"; each module imports its heavy dependencies inside the command body
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("hsigeo_cli.demo:demo", "Run the whole chain on the built-in synthetic demo scene."),
+    "prompts": ("hsigeo_cli.prompts:prompts", "Write class prompts from a layer of training polygons and its style."),
     "train": ("hsigeo_cli.train:train", "Train a prompt-anchored model on a scene and labels."),
     "evaluate": ("hsigeo_cli.evaluate:evaluate", "Accuracy report of a classification against reference labels."),
     "classify": ("hsigeo_cli.classify:classify", "Classify a scene, tile by tile, into a GeoTIFF (and polygons)."),

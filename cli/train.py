@@ -33,6 +33,11 @@ _ANY = click.Path(path_type=Path)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Peak learning rate.")
 @click.option("--loss", type=click.Choice(["hard_negative", "softmax"]), default=None,
               help="Contrastive loss: hard + semi-hard negatives (default) or all classes.")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Share of each class's training pixels held out to pick the best epoch (default 0.1; "
+                   "classes with fewer than 10 such pixels keep all for training; 0 = no validation).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for training (default: torch's choice). On a busy machine 1 is often faster.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and the training.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto = CUDA with mixed precision when available, else CPU.")
@@ -44,8 +49,8 @@ _ANY = click.Path(path_type=Path)
 def train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
           dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
           train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
-          loss: str | None, seed: int, device: str, text_model: Path | None, report_dir: Path | None,
-          overwrite: bool) -> None:
+          loss: str | None, val_fraction: float | None, threads: int | None, seed: int, device: str,
+          text_model: Path | None, report_dir: Path | None, overwrite: bool) -> None:
     """Train a model on SCENE with --labels and --prompts, or on a benchmark --dataset.
 
     Writes MODEL.hsigeo (weights + metadata, no pickle) and a report folder
@@ -66,14 +71,15 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
     # outputs checked (not an input, writable, free) and locked before the data is read and the model trained
     with guard_outputs(outputs, overwrite=overwrite, inputs=(prompts_path,), rasters=(scene, labels_path)):
         _train(scene, labels_path, label_field, prompts_path, dataset, data_dir, output, train_fraction,
-               train_count, epochs, batch_size, lr, loss, seed, device, text_model, report_dir, overwrite)
+               train_count, epochs, batch_size, lr, loss, seed, device, text_model, report_dir, overwrite,
+               val_fraction=val_fraction, threads=threads)
 
 
 def _train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
            dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
            train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
            loss: str | None, seed: int, device: str, text_model: Path | None, report_dir: Path,
-           overwrite: bool) -> None:
+           overwrite: bool, *, val_fraction: float | None, threads: int | None) -> None:
     """The work of :func:`train`, once its outputs are secured."""
     import numpy as np
 
@@ -106,15 +112,19 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
     from hsigeo.evaluation.metrics import evaluate
 
     options: dict[str, Any] = {"seed": seed}
-    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("loss", loss)):
+    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("loss", loss),
+                       ("val_fraction", val_fraction)):
         if value is not None:
             options[key] = value
     n_train = int(train_mask.sum())
     click.echo(f"Training on {n_train:,} labelled pixels of {title} ({len(prompts)} classes).",
                err=True)
+    from hsigeo.device import torch_threads
+
     clf = HsigeoClassifier(device=device, progress=True, text_model=str(text_model) if text_model else None,
                            **options)
-    clf.fit(cube, labels, prompts, train_mask=train_mask)
+    with torch_threads(threads):
+        clf.fit(cube, labels, prompts, train_mask=train_mask)
     path = clf.save(output, overwrite=overwrite)
     remember_model(path)
 

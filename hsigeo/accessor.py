@@ -190,29 +190,30 @@ class HSIAccessor:
         """
         from hsigeo.inference.distributed import classify_dataarray
 
-        return classify_dataarray(self._obj, _inference_model(model), **kwargs)
+        return classify_dataarray(self._obj, _as_model(model), **kwargs)
 
     def embed(self, model: Any, **kwargs: Any) -> Any:
         """Per-pixel embeddings; see :func:`hsigeo.inference.distributed.embed_dataarray`."""
         from hsigeo.inference.distributed import embed_dataarray
 
-        return embed_dataarray(self._obj, _inference_model(model), **kwargs)
+        return embed_dataarray(self._obj, _as_model(model), **kwargs)
 
 
-def _inference_model(model: Any) -> Any:
-    """The model the engines run: a model file's model, an estimator's fitted ``model_``, or the model itself."""
+def _as_model(model: Any) -> Any:
+    """The model the engines run, from an estimator, a model or a model-file path; a clear error otherwise."""
     from hsigeo.errors import InvalidTypeError
     from hsigeo.estimator import HsigeoClassifier
 
+    if isinstance(model, HsigeoClassifier):
+        return model.fitted_model()
     if isinstance(model, (str, os.PathLike)):
         from hsigeo.model.modelfile import load_model
 
         return load_model(model)
-    if isinstance(model, HsigeoClassifier):
-        return model.fitted_model()
-    if model is None:
+    if model is None or not (hasattr(model, "classes") and hasattr(model, "predict_tile")):
+        got = "None" if model is None else type(model).__name__
         raise InvalidTypeError(
-            "classify needs a model, got None: pass hsigeo.load_model('model.hsigeo') or the path of a "
+            f"classify needs a model, got {got}: pass hsigeo.load_model('model.hsigeo') or the path of a "
             ".hsigeo file (train one with `hsigeo train`)."
         )
     return model

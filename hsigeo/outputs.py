@@ -1,4 +1,4 @@
-"""Every file hsigeo writes goes through here: what may be written, and how (and JSON-safe values).
+"""Every file hsigeo writes goes through here: what may be written, and how.
 
 The rules (also in the README, "What hsigeo guarantees"):
 
@@ -583,9 +583,6 @@ def guard_outputs(outputs: Iterable[Output | None], *, overwrite: bool,
         yield
 
 
-# --------------------------------------------------------------------------- #
-# JSON outputs
-# --------------------------------------------------------------------------- #
 def json_safe(obj: Any) -> Any:
     """Plain JSON values for a JSON output file (model metadata, reports, benchmark results).
 

@@ -1,4 +1,4 @@
-"""``hsigeo.outputs``: the rules every write follows (the CLI cases are in test_safety.py), and json_safe."""
+"""``hsigeo.outputs``: the rules every write follows (the CLI cases are in test_safety.py)."""
 
 from __future__ import annotations
 

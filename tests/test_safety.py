@@ -605,7 +605,7 @@ def test_temporaries_of_a_killed_run_are_swept_by_the_next(big_scene, data, tmp_
     assert code == 0, err
     assert [p for p in temporaries(tmp_path) if p != live] == []
     assert live.read_bytes() == b"busy"
-    assert sorted(p.name for p in tmp_path.iterdir() if p != live) == ["c.qml", "c.tif", "c.tif.aux.xml", "conf.tif"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p != live) == ["c.qml", "c.tif", "c.tif.aux.xml", "conf.qml", "conf.tif"]
 
 
 def test_second_concurrent_writer_is_refused(big_scene, data, tmp_path):

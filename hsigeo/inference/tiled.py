@@ -26,6 +26,14 @@ Outputs
     ``HSIGEO_RUN`` metadata item (model digest, scene path/size/mtime,
     hsigeo version).
 
+Extent, mask and resampling
+    ``extent`` and ``mask`` restrict the run to a region of the scene
+    (:mod:`hsigeo.inference.region`): windows are planned over the region
+    only, windows the mask polygons miss are never read, and pixels outside
+    the polygons are nodata.  ``resample=True`` interpolates each tile's
+    spectra onto the model's bands (:mod:`hsigeo.io.resample`) when the
+    scene's bands differ from the model's.
+
 Resume
     ``resume=True`` makes a rerun cheap and safe: when every requested raster
     already exists and its ``HSIGEO_RUN`` matches this run (same model, same
@@ -67,6 +75,7 @@ from hsigeo.inference.core import (
     to_class_map,
 )
 from hsigeo.inference.protocol import InferenceModel, require_model
+from hsigeo.inference.region import Region, plan_region
 from hsigeo.outputs import check_output, protect_inputs
 from hsigeo.sampling.windows import good_band_mask, halo_indices, plan_windows, valid_pixels
 
@@ -159,21 +168,33 @@ class _Scene:
     transform: Any
     nodata: float | int | None
     good_bands: np.ndarray | None
+    resampler: Any = None  # hsigeo.io.resample.BandResampler when the scene's bands are resampled
 
 
-def _open_scene(path: Path, model: InferenceModel) -> _Scene:
-    """Open the scene's metadata (no pixels), check its bands against the model."""
+def _open_scene(path: Path, model: InferenceModel, resample: bool = False) -> _Scene:
+    """Open the scene's metadata (no pixels), check its bands against the model (or plan resampling)."""
+    from hsigeo.errors import BandMismatchError
     from hsigeo.io.raster import open_hsi
 
     da = open_hsi(path)
-    model.check_bands(da)
+    resampler = None
+    try:
+        model.check_bands(da)
+    except BandMismatchError:
+        if not resample:
+            raise
+        from hsigeo.io.resample import plan_resampling
+
+        wl = da.coords["wavelength"].values if "wavelength" in da.coords else None
+        bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
+        resampler = plan_resampling(wl, model.wavelengths, bad_band=bad, source=str(path))
     data_path = Path(da.encoding.get("source", path))
     nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
     bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
     return _Scene(
         path=path, data_path=data_path, width=int(da.rio.width), height=int(da.rio.height),
         count=int(da.sizes["band"]), crs=da.rio.crs, transform=da.rio.transform(), nodata=nodata,
-        good_bands=good_band_mask(bad, int(da.sizes["band"])),
+        good_bands=good_band_mask(bad, int(da.sizes["band"])), resampler=resampler,
     )
 
 
@@ -233,6 +254,8 @@ def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radiu
             "The file is probably truncated or corrupt; re-export or re-download it."
         ) from exc
     valid = valid_pixels(raw, nodata=scene.nodata, good_bands=scene.good_bands)
+    if scene.resampler is not None:
+        raw = scene.resampler.apply(raw)
     # normalisation is per pixel: doing it a strip of rows at a time gives the same values
     # while its float temporaries stay small next to the tile
     tile = np.empty(raw.shape, dtype=np.float32)
@@ -245,6 +268,17 @@ def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radiu
     if not (cols[0] == 0 and cols.size == c1 - c0):
         tile, valid = np.take(tile, cols, axis=2), np.take(valid, cols, axis=1)
     return tile, valid[radius:radius + h, radius:radius + w]
+
+
+def _read_region_tile(src: Any, scene: _Scene, region: Region, window: tuple[int, int, int, int], radius: int,
+                      model: Any) -> tuple[np.ndarray | None, np.ndarray]:
+    """:func:`_read_tile` for a window of ``region``: ``(None, all False)`` when the mask misses it."""
+    row, col, h, w = window
+    inside = region.window_mask(row, col, h, w)
+    if inside is not None and not inside.any():
+        return None, inside
+    tile, valid = _read_tile(src, scene, (row + region.row_off, col + region.col_off, h, w), radius, model)
+    return tile, valid if inside is None else valid & inside
 
 
 # --------------------------------------------------------------------------- #
@@ -321,6 +355,9 @@ def classify_raster(
     progress: bool = True,
     min_area: float = 0.0,
     threads: int | None = None,
+    extent: Any = None,
+    mask: str | os.PathLike | None = None,
+    resample: bool = False,
 ) -> ClassificationResult:
     """Classify a raster on disk window by window into a classification GeoTIFF.
 
@@ -367,6 +404,19 @@ def classify_raster(
         the reader thread uses; see :func:`~hsigeo.inference.core.default_threads`).
         Ignored on CUDA.  On cores shared with other work, ``1`` is often
         several times faster.
+    extent
+        Classify only this rectangle: an :class:`~hsigeo.inference.region.Extent`
+        or ``"xmin,ymin,xmax,ymax[,CRS]"`` (default CRS: the scene's).  The
+        outputs cover it (snapped outward to whole scene pixels).
+    mask
+        Vector file of polygons: pixels whose centre is outside every polygon
+        are nodata, windows outside them are not read, and the outputs cover
+        the polygons' bounding box (within ``extent``).
+    resample
+        When the scene's bands differ from the model's and both know their
+        wavelengths, interpolate each tile onto the model's bands
+        (:func:`hsigeo.io.resample.plan_resampling`: warns when coverage is
+        partial, refuses when under half).
 
     Returns
     -------
@@ -400,13 +450,15 @@ def classify_raster(
         if tile_size < 1:
             raise InvalidInputError(f"tile_size must be >= 1, not {tile_size}")
         model = require_model(model)
-        scene = _open_scene(scene_path, model)
+        scene = _open_scene(scene_path, model, resample=resample)
+        region = plan_region(scene.width, scene.height, scene.transform, scene.crs, extent=extent, mask=mask,
+                             source=str(scene_path))
         digest = model_digest(model)
-        run = _run_record(scene, digest)
+        run = _run_record(scene, digest, region)
 
         rasters = {"classes": out_path, **{k: p for k, p in extras.items() if p is not None}}
         if resume and all(_run_tag(p) == run for p in rasters.values()):
-            result = _summary_from_existing(out_path, extras, scene, tile_size, bs, dev, naive, digest)
+            result = _summary_from_existing(out_path, extras, region, tile_size, bs, dev, naive, digest)
             if vec is not None and (overwrite or not vec.exists()):
                 _vectorize(out_path, vec, model, min_area=min_area, overwrite=overwrite)
             return _replace(result, vector_path=vec)
@@ -424,7 +476,7 @@ def classify_raster(
         with torch_threads(threads if threads is not None else (default_threads() if dev == "cpu" else None)):
             n_valid, counts, n_windows = _stream(
                 scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=bs, device=dev,
-                naive=naive, progress=progress, overwrite=True, stages=stages,
+                naive=naive, progress=progress, overwrite=True, stages=stages, region=region,
             )
         seconds = time.perf_counter() - t0
         if n_valid == 0:
@@ -434,9 +486,9 @@ def classify_raster(
             _vectorize(out_path, vec, model, min_area=min_area, overwrite=True)
         return ClassificationResult(
             out_path=out_path, confidence_path=extras["confidence"], probabilities_path=extras["probabilities"],
-            vector_path=vec, width=scene.width, height=scene.height, n_windows=n_windows, tile_size=tile_size,
+            vector_path=vec, width=region.width, height=region.height, n_windows=n_windows, tile_size=tile_size,
             batch_size=bs, device=dev, naive=naive, seconds=seconds,
-            pixels_per_second=scene.width * scene.height / max(seconds, 1e-9), n_valid=n_valid,
+            pixels_per_second=region.width * region.height / max(seconds, 1e-9), n_valid=n_valid,
             class_counts=counts, skipped=False, model_digest=digest,
             stage_seconds={k: round(v, 3) for k, v in stages.items()},
         )
@@ -451,10 +503,16 @@ def _check_distinct(scene: Path, *outputs: Path | None) -> None:
         raise HsigeoError(f"output paths must differ; got {', '.join(map(str, paths))}.")
 
 
-def _run_record(scene: _Scene, digest: str) -> dict[str, Any]:
+def _run_record(scene: _Scene, digest: str, region: Region) -> dict[str, Any]:
     from hsigeo import __version__
 
-    return {"model": digest, "scene": file_identity(scene.data_path), "hsigeo": __version__}
+    record = {"model": digest, "scene": file_identity(scene.data_path), "hsigeo": __version__}
+    # a whole-scene run keeps the record it always had; a partial one says which part
+    if not region.whole_scene:
+        record["region"] = region.description
+    if scene.resampler is not None:
+        record["resampled"] = True
+    return record
 
 
 def _replace(result: ClassificationResult, **changes: Any) -> ClassificationResult:
@@ -463,7 +521,7 @@ def _replace(result: ClassificationResult, **changes: Any) -> ClassificationResu
     return replace(result, **changes)
 
 
-def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], scene: _Scene, tile_size: int,
+def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], region: Region, tile_size: int,
                            batch_size: int | None, device: str, naive: bool, digest: str) -> ClassificationResult:
     """Result record for outputs that ``resume`` found complete (counts read back from the file)."""
     import rasterio
@@ -477,7 +535,7 @@ def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], scene
                     counts[v] = counts.get(v, 0) + k
     return ClassificationResult(
         out_path=out_path, confidence_path=extras["confidence"], probabilities_path=extras["probabilities"],
-        vector_path=None, width=scene.width, height=scene.height, n_windows=0, tile_size=tile_size,
+        vector_path=None, width=region.width, height=region.height, n_windows=0, tile_size=tile_size,
         batch_size=batch_size, device=device, naive=naive, seconds=0.0, pixels_per_second=0.0,
         n_valid=sum(counts.values()), class_counts=dict(sorted(counts.items())), skipped=True,
         model_digest=digest,
@@ -496,9 +554,9 @@ def _vectorize(classes_path: Path, vector_path: Path, model: InferenceModel, *, 
 
 @contextlib.contextmanager
 def _open_outputs(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *,
-                  tile_size: int, overwrite: bool) -> Iterator[dict[str, Any]]:
-    """Open the block writers; all files appear together, only if the block exits cleanly."""
-    grid = {"width": scene.width, "height": scene.height, "crs": scene.crs, "transform": scene.transform}
+                  tile_size: int, overwrite: bool, region: Region) -> Iterator[dict[str, Any]]:
+    """Open the block writers on the region's grid; all files appear together, only if the block exits cleanly."""
+    grid = {"width": region.width, "height": region.height, "crs": scene.crs, "transform": region.transform}
     # identity of what the extras' paths hold now: if the class map fails after the extras were renamed
     # into place, the extras this run wrote are removed again (all of the run's outputs, or none)
     before = {p: _inode(p) for p in extras.values() if p is not None}
@@ -527,6 +585,7 @@ def _writers(grid: dict[str, Any], model: Any, out_path: Path, extras: dict[str,
              tile_size: int, overwrite: bool) -> Iterator[dict[str, Any]]:
     from rasterio.errors import NotGeoreferencedWarning
 
+    from hsigeo.io.qml import pseudocolor_raster_qml
     from hsigeo.io.writers import open_classification_writer, open_float_writer
 
     bs = _block_size(tile_size)
@@ -543,27 +602,29 @@ def _writers(grid: dict[str, Any], model: Any, out_path: Path, extras: dict[str,
         if extras["confidence"] is not None:
             writers["confidence"] = stack.enter_context(open_float_writer(
                 extras["confidence"], count=1, band_names=["confidence"], like=grid, overwrite=overwrite,
-                blocksize=bs))
+                blocksize=bs, style=pseudocolor_raster_qml()))
         if extras["probabilities"] is not None:
             writers["probabilities"] = stack.enter_context(open_float_writer(
                 extras["probabilities"], count=len(entries), band_names=[e.name for e in entries], like=grid,
-                overwrite=overwrite, blocksize=bs))
+                overwrite=overwrite, blocksize=bs, style=pseudocolor_raster_qml(band=1)))
         yield writers
 
 
 def _stream(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *, run: dict[str, Any],
             tile_size: int, batch_size: int | None, device: str, naive: bool, progress: bool,
-            overwrite: bool, stages: dict[str, float]) -> tuple[int, dict[int, int], int]:
-    """Read -> model -> write every window through bounded queues; return (valid pixels, counts, windows).
+            overwrite: bool, stages: dict[str, float], region: Region) -> tuple[int, dict[int, int], int]:
+    """Read -> model -> write every window of ``region`` through bounded queues.
 
-    ``stages`` collects busy seconds per stage (each stage updates only its own key).
+    Returns (valid pixels, counts, windows).  Windows are in region
+    coordinates; the reader shifts them onto the scene.  ``stages`` collects
+    busy seconds per stage (each stage updates only its own key).
     """
     import rasterio
 
     from hsigeo.progress import Progress
 
     radius = int(model.radius)
-    windows = plan_windows(scene.height, scene.width, tile_size)
+    windows = plan_windows(region.height, region.width, tile_size)
     values = class_values(model)
     dtype = class_dtype(model)
     counts: dict[int, int] = {}
@@ -579,7 +640,7 @@ def _stream(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[s
                     if abort.is_set():
                         return
                     t0 = time.perf_counter()
-                    item = (window, *_read_tile(src, scene, window, radius, model))
+                    item = (window, *_read_region_tile(src, scene, region, window, radius, model))
                     stages["read"] += time.perf_counter() - t0
                     if not _put(read_q, item, abort):
                         return
@@ -607,13 +668,13 @@ def _stream(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[s
             writer_error.append(exc)
             abort.set()
 
-    bar = Progress(scene.width * scene.height, f"classify {scene.path.name}", unit="px", unit_scale=True) \
+    bar = Progress(region.width * region.height, f"classify {scene.path.name}", unit="px", unit_scale=True) \
         if progress else None
     with contextlib.ExitStack() as stack:
         if bar is not None:
             stack.enter_context(bar)
         outputs = stack.enter_context(
-            _open_outputs(scene, model, out_path, extras, tile_size=tile_size, overwrite=overwrite))
+            _open_outputs(scene, model, out_path, extras, tile_size=tile_size, overwrite=overwrite, region=region))
         threads = [threading.Thread(target=reader, name="hsigeo-reader", daemon=True),
                    threading.Thread(target=writer, args=(outputs, bar), name="hsigeo-writer", daemon=True)]
         for t in threads:
@@ -656,7 +717,10 @@ def _compute_loop(read_q: queue.Queue, write_q: queue.Queue, abort: threading.Ev
         if isinstance(item, _Failed):
             raise item.exc
         window, tile, valid = item
-        probs = run_model(model, tile, device=device, batch_size=batch_size, naive=naive)
+        if tile is None:  # outside the mask: nothing was read, nothing to run
+            probs = np.zeros((len(values), window[2], window[3]), dtype=np.float32)
+        else:
+            probs = run_model(model, tile, device=device, batch_size=batch_size, naive=naive)
         del tile
         classes, conf = to_class_map(probs, values, valid, dtype=dtype)
         found, n = np.unique(classes[valid], return_counts=True)

@@ -50,13 +50,14 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
 import numpy as np
 import xarray as xr
 
 from hsigeo.classes import DEFAULT_PALETTE, ClassInfo, normalize_classes
 from hsigeo.errors import HsigeoError, InvalidInputError
+from hsigeo.io.qml import paletted_raster_qml
 from hsigeo.outputs import atomic_output, check_output
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "write_classification",
     "write_float_raster",
     "write_qml",
+    "write_style",
     "read_class_table",
     "read_classification",
     "classification_dtype",
@@ -110,31 +112,6 @@ def _aux_xml(classes: Sequence[ClassInfo], nodata: int) -> str:
     )
 
 
-def _qml_text(classes: Sequence[ClassInfo]) -> str:
-    entries = "\n".join(
-        f'        <paletteEntry value="{c.value}" color="{c.colour_hex}" alpha="255" label={quoteattr(c.name)}/>'
-        for c in classes
-    )
-    return (
-        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-        '<qgis version="3.22.0" styleCategories="AllStyleCategories">\n'
-        "  <pipe>\n"
-        '    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">\n'
-        "      <rasterTransparency/>\n"
-        "      <colorPalette>\n"
-        f"{entries}\n"
-        "      </colorPalette>\n"
-        "    </rasterrenderer>\n"
-        '    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>\n'
-        '    <huesaturation saturation="0" grayscaleMode="0" colorizeOn="0" colorizeRed="255" '
-        'colorizeGreen="128" colorizeBlue="128" colorizeStrength="100"/>\n'
-        '    <rasterresampler maxOversampling="2"/>\n'
-        "  </pipe>\n"
-        "  <blendMode>0</blendMode>\n"
-        "</qgis>\n"
-    )
-
-
 def write_qml(path: str | os.PathLike, classes: Any, *, overwrite: bool = True) -> Path:
     """Write a QGIS ``.qml`` style: paletted renderer with class names and colours.
 
@@ -150,9 +127,13 @@ def write_qml(path: str | os.PathLike, classes: Any, *, overwrite: bool = True) 
     overwrite
         Replace an existing file (default True: a style follows its raster).
     """
-    entries = normalize_classes(classes)
+    return write_style(path, paletted_raster_qml(classes), overwrite=overwrite)
+
+
+def write_style(path: str | os.PathLike, qml: str, *, overwrite: bool = True) -> Path:
+    """Write the QML text ``qml`` (from :mod:`hsigeo.io.qml`) to ``path``, atomically."""
     with atomic_output(path, overwrite=overwrite) as tmp:
-        tmp.write_text(_qml_text(entries), encoding="utf-8")
+        tmp.write_text(qml, encoding="utf-8")
     return Path(path)
 
 
@@ -452,6 +433,7 @@ def open_float_writer(
     cog: bool = False,
     overwrite: bool = False,
     blocksize: int = 256,
+    style: str | None = None,
 ) -> contextlib.AbstractContextManager[RasterBlockWriter]:
     """Open a ``float32`` GeoTIFF (confidence, probabilities) for window-by-window writing.
 
@@ -469,6 +451,10 @@ def open_float_writer(
         Nodata value (default NaN).
     cog, overwrite, blocksize
         As in :func:`open_classification_writer`.
+    style
+        QML text (e.g. :func:`hsigeo.io.qml.pseudocolor_raster_qml`) written
+        beside the raster as ``<stem>.qml``, which QGIS applies when the raster
+        is added; ``None``: no style.
     """
     if band_names is not None and len(band_names) != count:
         raise InvalidInputError(f"{len(band_names)} band names for {count} bands")
@@ -481,7 +467,8 @@ def open_float_writer(
             if band_names is not None:
                 dst.set_band_description(i + 1, str(band_names[i]))
 
-    return _open_writer(path, profile, overwrite=overwrite, cog=cog, setup=setup, categorical=False)
+    after = None if style is None else (lambda final: [write_style(final.with_suffix(".qml"), style)])
+    return _open_writer(path, profile, overwrite=overwrite, cog=cog, setup=setup, categorical=False, after=after)
 
 
 # --------------------------------------------------------------------------- #

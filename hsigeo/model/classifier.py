@@ -416,8 +416,9 @@ class HsigeoModel:
         ours = self.wavelengths
         both = theirs is not None and ours is not None
         offer = (
-            " Both have wavelengths, so the scene can be resampled onto the model's bands: "
-            "model.resample_to_model(da) (linear interpolation), then classify the result."
+            " Both have wavelengths, so the scene can be resampled onto the model's bands (linear "
+            "interpolation): add --resample to `hsigeo classify` (the 'Resample' box in QGIS; "
+            "resample=True in Python)."
             if both else " Use a scene from the sensor the model was trained on, or train a model on this sensor."
         )
         if n != self.n_bands:
@@ -440,7 +441,8 @@ class HsigeoModel:
 
         Bands flagged ``bad_band`` or without a wavelength are ignored.  Works lazily on
         dask-backed arrays.  Model wavelengths outside the scene's range take the nearest
-        end band (with a warning when more than 10 nm outside).
+        end band.  The plan, and its coverage rules (a warning when partial, an error when
+        under half), are :func:`hsigeo.io.resample.plan_resampling`'s.
 
         Returns
         -------
@@ -450,42 +452,23 @@ class HsigeoModel:
         Raises
         ------
         BandMismatchError
-            When the model or the scene has no wavelengths.
+            When the model or the scene has no wavelengths, or the scene covers too little
+            of the model's spectrum.
         """
         import xarray as xr
 
+        from hsigeo.io.resample import plan_resampling
+
         source = da.attrs.get("source", "the scene")
-        theirs = _wavelengths_of(da)
-        if self.wavelengths is None or theirs is None:
-            raise BandMismatchError(
-                f"{source}: resampling needs wavelengths on both the scene and the model "
-                f"(scene: {'yes' if theirs is not None else 'no'}, model: {'yes' if self.wavelengths is not None else 'no'})."
-            )
-        keep = np.isfinite(theirs)
-        if "bad_band" in da.coords:
-            keep &= ~np.asarray(da.coords["bad_band"].values, dtype=bool)
-        idx = np.flatnonzero(keep)
-        if idx.size < 2:
-            raise BandMismatchError(f"{source}: fewer than two usable bands with wavelengths; cannot resample.")
-        order = idx[np.argsort(theirs[idx])]
-        src_wl = theirs[order]
-        target = np.asarray(self.wavelengths, dtype=np.float64)
-        outside = np.maximum(src_wl[0] - target, target - src_wl[-1])
-        if np.nanmax(outside) > 10.0:
-            warnings.warn(
-                f"{source}: model wavelengths reach {np.nanmax(outside):.0f} nm beyond the scene's "
-                f"{src_wl[0]:.0f}-{src_wl[-1]:.0f} nm; the end bands are repeated there.",
-                stacklevel=2,
-            )
-        pos = np.clip(np.searchsorted(src_wl, target), 1, src_wl.size - 1)
-        lo, hi = pos - 1, pos
-        frac = np.clip((target - src_wl[lo]) / np.maximum(src_wl[hi] - src_wl[lo], 1e-9), 0.0, 1.0)
+        bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
+        plan = plan_resampling(_wavelengths_of(da), self.wavelengths, bad_band=bad, source=source)
+        target = plan.target
         band_coords = [c for c in da.coords if "band" in da[c].dims]
         base = da.drop_vars(band_coords).astype(np.float32)
         new = xr.DataArray(np.arange(target.size), dims="band")
-        a = base.isel(band=xr.DataArray(order[lo], dims="band"))
-        b = base.isel(band=xr.DataArray(order[hi], dims="band"))
-        wt = xr.DataArray(frac.astype(np.float32), dims="band")
+        a = base.isel(band=xr.DataArray(plan.lower, dims="band"))
+        b = base.isel(band=xr.DataArray(plan.upper, dims="band"))
+        wt = xr.DataArray(plan.weight, dims="band")
         out = (a * (1 - wt) + b * wt).transpose("band", ...)
         out = out.assign_coords(band=new.values + 1, wavelength=("band", target))
         out.attrs = dict(da.attrs)

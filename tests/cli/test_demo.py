@@ -20,7 +20,7 @@ def test_demo_chain_outputs(tmp_path):
         cmap = classes.colormap(1)
         for c in prompts.classes:
             assert cmap[c.value][:3] == c.colour
-    polygons = gpd.read_file(result.polygons)
+    polygons = gpd.read_file(result.polygons, layer=result.polygons.stem)
     assert len(polygons) == result.n_polygons > 0
     assert set(polygons["class_name"]) <= set(prompts.names)
     assert polygons.crs.to_epsg() == 32611

@@ -176,7 +176,7 @@ def test_vector_output(tmp_path, small_scene, model):
 
     res = classify_raster(small_scene, model, tmp_path / "c.tif", vector_path=tmp_path / "c.gpkg", tile_size=64,
                           progress=False)
-    gdf = gpd.read_file(res.vector_path)
+    gdf = gpd.read_file(res.vector_path, layer="c")
     assert len(gdf) > 0 and set(gdf["class_name"]) <= {c.name for c in model.classes}
     with rasterio.open(small_scene) as src:
         assert gdf.crs == src.crs
