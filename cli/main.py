@@ -100,14 +100,10 @@ def _os_error_message(exc: OSError) -> str:
     return f"{name}: {reason}.{hint}" if name else f"{reason}.{hint}"
 
 
-def _format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                    line: str | None = None) -> str:
-    """Warnings as one ``Warning:`` line (the QGIS plugin shows those as warnings).
-
-    Only the format changes: where warnings go (the terminal, ``pytest.warns``, an
-    embedding application's handler) stays the caller's choice.
-    """
-    return f"Warning: {_one_line(str(message))}\n"
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    """Warnings as one ``Warning:`` line (the QGIS plugin shows those as warnings)."""
+    click.echo(f"Warning: {_one_line(str(message))}", err=True)
 
 
 def _quiet_libtiff() -> None:
@@ -151,15 +147,11 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError:  # not the main thread (an embedding application): leave signals alone
         previous = None
     try:
-        previous_format = warnings.formatwarning
-        try:
-            with warnings.catch_warnings():  # restores the caller's warning filters afterwards
-                # hsigeo's own warnings (UserWarning) show every run, even when main() runs twice in one process
-                warnings.filterwarnings("default", category=UserWarning)
-                warnings.formatwarning = _format_warning
-                cli.main(args=argv, prog_name="hsigeo", standalone_mode=False)
-        finally:
-            warnings.formatwarning = previous_format
+        with warnings.catch_warnings():  # restores the caller's warning display afterwards
+            # hsigeo's own warnings (UserWarning) show every run, even when main() runs twice in one process
+            warnings.filterwarnings("default", category=UserWarning)
+            warnings.showwarning = _show_warning
+            cli.main(args=argv, prog_name="hsigeo", standalone_mode=False)
     except click.exceptions.Abort:  # click's form of Ctrl-C (KeyboardInterrupt)
         click.echo("Interrupted; no partial output was kept.", err=True)
         sys.exit(130)
