@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from _cli_run import run_cli
 from _inference_models import NODATA, random_cube, tiny_model, write_scene
-from hsigeo_cli.main import main
 
 HSIGEO = str(Path(sys.executable).with_name("hsigeo"))
 # peak memory and time allowed for refusing a hostile file (the issue's bound: well under 1 GB and 10 s)
@@ -57,15 +57,7 @@ def hashes(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): sha(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    """The CLI in-process: (exit status, stdout, stderr)."""
-    try:
-        main(["--progress", "none", *argv])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+run = run_cli
 
 
 def assert_one_line_error(code: int, err: str, *needles: str) -> str:

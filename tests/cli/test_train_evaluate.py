@@ -14,20 +14,13 @@ import re
 import numpy as np
 import pytest
 import rasterio
+from _cli_run import run_cli
 from hsigeo_cli.main import main
 
 EPOCHS = 3
 
 
-def _run(capsys, *argv):
-    """Run the CLI in-process; return (exit status, stdout, stderr)."""
-    try:
-        main(["--progress", "none", *argv])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+_run = run_cli
 
 
 def _kappa(cm: np.ndarray) -> float:
