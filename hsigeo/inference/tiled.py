@@ -198,7 +198,7 @@ def _open_scene(path: Path, model: InferenceModel, resample: bool = False) -> _S
     )
 
 
-def _warn_about_scene(scene: _Scene, model: Any) -> None:
+def _warn_about_scene(scene: _Scene, model: InferenceModel) -> None:
     """Warn when the outputs will silently be poor: no CRS, or values on another scale than the model's."""
     import rasterio
     from rasterio.windows import Window
@@ -206,6 +206,9 @@ def _warn_about_scene(scene: _Scene, model: Any) -> None:
     if scene.crs is None:
         warnings.warn(f"{scene.path}: the scene has no CRS; the outputs will not be georeferenced either "
                       "(assign one with gdal_edit.py -a_srs EPSG:xxxx).", stacklevel=3)
+    mean = getattr(model, "mean", None)  # the training normalisation (not every InferenceModel has one)
+    if mean is None:
+        return
     h, w = min(_SAMPLE_PX, scene.height), min(_SAMPLE_PX, scene.width)
     window = Window((scene.width - w) // 2, (scene.height - h) // 2, w, h)
     try:
@@ -214,15 +217,15 @@ def _warn_about_scene(scene: _Scene, model: Any) -> None:
     except (rasterio.errors.RasterioError, OSError):
         return  # an unreadable block is reported, with its window, by the classification itself
     valid = valid_pixels(sample, nodata=scene.nodata, good_bands=scene.good_bands)
-    ratio = scale_ratio(sample, valid, model.mean)
+    ratio = scale_ratio(sample, valid, mean)
     if ratio is None or 1 / _SCALE_WARN <= ratio <= _SCALE_WARN:
         return
     factor = 10 ** round(math.log10(ratio))
     how = f"{1 / factor:,.0f} times smaller" if ratio < 1 else f"{factor:,.0f} times larger"
     warnings.warn(
         f"{scene.path}: the scene's values are about {how} than those the model was trained on "
-        f"(typical band mean {ratio * float(np.median(np.abs(model.mean))):.4g} here, "
-        f"{float(np.median(np.abs(model.mean))):.4g} in training), e.g. 0-1 reflectance against reflectance x 10000. "
+        f"(typical band mean {ratio * float(np.median(np.abs(mean))):.4g} here, "
+        f"{float(np.median(np.abs(mean))):.4g} in training), e.g. 0-1 reflectance against reflectance x 10000. "
         "The map will probably be one class: rescale the scene or use a model trained on this scale.",
         stacklevel=3)
 
