@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Research driver: hsigeo (and optionally the RBF SVM) on one scene, one config, given splits.
 
-The splits are the benchmark's (:class:`hsigeo.benchmark.Protocol`, i.e.
-:func:`hsigeo.sampling.stratified_split` / :func:`hsigeo.sampling.block_split`), and the scenes
-are loaded as the benchmark loads them (:func:`hsigeo.benchmark.load_scene`: the synthetic scene
-with the benchmark's parameters), so numbers compare with ``hsigeo/benchmark.py`` runs.
+The splits are the benchmark's (:class:`hsigeo.evaluation.protocol.Protocol`, i.e.
+:func:`hsigeo.sampling.splits.stratified_split` / :func:`hsigeo.sampling.splits.block_split`), and the scenes
+are loaded as the benchmark loads them (:func:`hsigeo.evaluation.runner.load_scene`: the synthetic scene
+with the benchmark's parameters), so numbers compare with ``hsigeo benchmark`` runs.
 Prints one Markdown row per run (config, fraction, seed, OA, AA, kappa, train wall-clock seconds and
 train CPU seconds of this process: on a shared machine the CPU time is the steadier cost measure).
 
@@ -41,10 +41,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
     import torch
-    from hsigeo.benchmark import BenchmarkConfig, Protocol, load_scene, score
 
+    from hsigeo.evaluation.protocol import BenchmarkConfig, Protocol
+    from hsigeo.evaluation.runner import load_scene, score
+    from hsigeo.inference.core import classify_array
     from hsigeo.model.training import train
-    from hsigeo.text import TextEncoder, class_embeddings
+    from hsigeo.text.encoder import TextEncoder, class_embeddings
 
     torch.set_num_threads(args.threads)
     options = {}
@@ -75,10 +77,10 @@ def main(argv: list[str] | None = None) -> int:
                 model, _report = train(scene.cube, labels, scene.prompts, train_mask=train_mask, text_embeddings=text,
                                        seed=seed, device="cpu", progress=False, **options)
                 t_train, c_train = time.perf_counter() - t0, time.process_time() - c0
-                pred, _ = model.predict_array(np.asarray(scene.cube.values))
+                pred, _ = classify_array(np.asarray(scene.cube.values), model)
                 runs.append((label, pred, t_train, c_train, model.n_parameters().get("trainable")))
             if args.svm:
-                from hsigeo.baselines.spectral import SVMBaseline
+                from hsigeo.evaluation.baselines.spectral import SVMBaseline
 
                 t0, c0 = time.perf_counter(), time.process_time()
                 svm = SVMBaseline().fit(scene.cube, labels, train_mask, seed=seed)
