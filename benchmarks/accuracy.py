@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Accuracy benchmark: hsigeo vs SVM, random forest and a HybridSN-style CNN.
 
-A thin command line over :mod:`hsigeo.benchmark` (``hsigeo benchmark`` is the
+A thin command line over :mod:`hsigeo.evaluation.benchmark` (``hsigeo benchmark`` is the
 same with click).  Defaults: Salinas-A and the synthetic scene (Indian Pines,
 Pavia University and Salinas too when their cubes are in the data folder),
 stratified 1 %, 5 %, 10 % and a block split, seeds 0-2, all six methods;
@@ -32,7 +32,7 @@ import time
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (separate so tests and docs can inspect it)."""
-    from hsigeo.benchmark import DEFAULT_DATASETS, DEFAULT_METHODS, METHODS
+    from hsigeo.evaluation.benchmark import DEFAULT_DATASETS, DEFAULT_METHODS, METHODS
 
     p = argparse.ArgumentParser(
         prog="accuracy.py", description=__doc__.split("\n\n")[0],
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print where the report went and the README block."""
     args = build_parser().parse_args(argv)
-    from hsigeo.benchmark import config_from_options, run_and_report
+    from hsigeo.evaluation.benchmark import config_from_options, run_and_report
     from hsigeo.errors import HsigeoError
 
     try:

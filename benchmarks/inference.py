@@ -62,7 +62,7 @@ def worker(args: argparse.Namespace) -> None:
     import psutil
     import torch
 
-    from hsigeo.inference.core import default_threads
+    from hsigeo.device import default_threads
     from hsigeo.model.modelfile import load_model
 
     model = load_model(args.model_file)
@@ -123,7 +123,7 @@ def _default_model(bands: int, out: Path) -> Path:
     from hsigeo.model.classifier import ClassInfo, HsigeoModel, HsigeoNet
     from hsigeo.model.modelfile import save_model
     from hsigeo.model.training import TrainConfig
-    from hsigeo.synthetic import synthetic_wavelengths
+    from hsigeo.datasets.synthetic import synthetic_wavelengths
 
     torch.manual_seed(0)
     config = TrainConfig().backbone(bands)
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="hsigeo-bench-", dir=args.workdir) as tmp:
         tmp_path = Path(tmp)
         model_file = args.model or _default_model(args.bands, tmp_path / "default.hsigeo")
-        from hsigeo.synthetic import write_large_synthetic
+        from hsigeo.datasets.synthetic import write_large_synthetic
 
         rows: list[dict[str, Any]] = []
         for mp in sizes:

@@ -2,7 +2,7 @@
 """Accuracy of the hsigeo model on Salinas-A with the library's default training settings.
 
 Protocol: for each training fraction and seed, a stratified split draws that share of each
-class's labelled pixels (at least one per class; :func:`hsigeo.sampling.stratified_split`),
+class's labelled pixels (at least one per class; :func:`hsigeo.sampling.splits.stratified_split`),
 :func:`hsigeo.model.training.train` fits a model with its defaults (shipped prompts, frozen
 all-MiniLM-L6-v2 text encoder, CPU unless told otherwise), and the remaining labelled pixels
 are scored (OA, AA, kappa).  Prints a Markdown table (fraction x seed, then mean +- std per
@@ -40,12 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
-    from hsigeo.datasets import load_dataset
-    from hsigeo.metrics import accuracy_report
+    from hsigeo.datasets.scenes import load_dataset
+    from hsigeo.evaluation.metrics import accuracy_report
     from hsigeo.model.training import DEFAULTS, train
-    from hsigeo.prompts import load_prompts
-    from hsigeo.sampling import stratified_split
-    from hsigeo.text import TextEncoder, class_embeddings
+    from hsigeo.text.prompts import load_prompts
+    from hsigeo.sampling.splits import stratified_split
+    from hsigeo.text.encoder import TextEncoder, class_embeddings
 
     if args.threads:
         torch.set_num_threads(args.threads)

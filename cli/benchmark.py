@@ -47,7 +47,7 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
       hsigeo benchmark --dataset indian-pines --dataset pavia-university \\
           --data-dir DIR --fractions 0.10,0.05 --no-block
     """
-    from hsigeo.benchmark import config_from_options, run_and_report
+    from hsigeo.evaluation.benchmark import config_from_options, run_and_report
 
     try:
         cfg = config_from_options(

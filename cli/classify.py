@@ -47,7 +47,7 @@ def classify(scene: Path, model_path: Path | None, prompts_path: Path | None, ou
     probabilities and polygons.  Memory stays flat whatever the scene size;
     outputs appear only when complete.
     """
-    from hsigeo.inference.core import resolve_device
+    from hsigeo.device import resolve_device
     from hsigeo.inference.tiled import classify_raster
 
     model, _ = _load_model_and_prompts(model_path, prompts_path)
@@ -64,7 +64,7 @@ def _load_model_and_prompts(model_path: Path | None, prompts_path: Path | None) 
     """Pick the model (saying which and why) and re-anchor it to the prompts when they differ."""
     from hsigeo.errors import ModelFileError
     from hsigeo.model.modelfile import last_model_path, load_model
-    from hsigeo.prompts import load_prompts
+    from hsigeo.text.prompts import load_prompts
 
     prompts = load_prompts(prompts_path) if prompts_path is not None else None
     if model_path is not None:

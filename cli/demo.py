@@ -15,7 +15,7 @@ import click
 def demo(out_dir: str, seed: int, epochs: int | None, device: str, overwrite: bool) -> None:
     """Make a synthetic georeferenced scene, train a model, classify it tile by tile,
     write the classification GeoTIFF, confidence raster, polygons and an accuracy report."""
-    from hsigeo.demo import run_demo
+    from hsigeo_cli.demo_chain import run_demo
 
     click.echo(f"hsigeo demo: synthetic scene, prompt-anchored model, outputs in {out_dir}/", err=True)
     result = run_demo(out_dir, overwrite=overwrite, seed=seed, epochs=epochs, device=device)

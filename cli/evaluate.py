@@ -33,10 +33,10 @@ def evaluate(classes_path: Path, reference_path: Path, label_field: str | None, 
     """
     import numpy as np
 
-    from hsigeo._atomic import check_output
-    from hsigeo.labels import read_labels
-    from hsigeo.metrics import evaluate as run_evaluation
-    from hsigeo.writers import normalize_classes, read_classification
+    from hsigeo.outputs import check_output
+    from hsigeo.io.labels import read_labels
+    from hsigeo.evaluation.metrics import evaluate as run_evaluation
+    from hsigeo.io.writers import normalize_classes, read_classification
 
     if prompts_path is not None and model_path is not None:
         raise click.UsageError("--prompts and --model exclude each other.")
@@ -66,7 +66,7 @@ def evaluate(classes_path: Path, reference_path: Path, label_field: str | None, 
 def _class_table(predicted: Any, prompts_path: Path | None, model_path: Path | None) -> list[Any]:
     """Class entries (value, name, colour) from the prompts, the model, or the raster's own table."""
     if prompts_path is not None:
-        from hsigeo.prompts import load_prompts
+        from hsigeo.text.prompts import load_prompts
 
         return list(load_prompts(prompts_path).classes)
     if model_path is not None:

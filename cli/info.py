@@ -35,7 +35,7 @@ def _raster_info(path: Path) -> None:
     import numpy as np
 
     from hsigeo.errors import RasterReadError
-    from hsigeo.raster import open_hsi
+    from hsigeo.io.raster import open_hsi
 
     try:
         da = open_hsi(path)
@@ -79,7 +79,7 @@ def _raster_info(path: Path) -> None:
 def _classification_info(path: Path) -> None:
     import rasterio
 
-    from hsigeo.writers import read_class_table
+    from hsigeo.io.writers import read_class_table
 
     with rasterio.open(path) as src:
         _line("file", str(path))

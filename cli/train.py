@@ -57,7 +57,7 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
     """
     import numpy as np
 
-    from hsigeo._atomic import check_output
+    from hsigeo.outputs import check_output
 
     if (scene is None) == (dataset is None):
         raise click.UsageError("give either SCENE (with --labels and --prompts) or --dataset NAME.")
@@ -74,7 +74,7 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
     lab = np.asarray(labels.values)
     valid_labels = lab > 0
     if train_fraction is not None or train_count is not None:
-        from hsigeo.sampling import stratified_split
+        from hsigeo.sampling.splits import stratified_split
 
         train_mask, test_mask = stratified_split(lab, fraction=train_fraction, count=train_count, seed=seed)
         scored = "held-out labelled pixels"
@@ -82,7 +82,7 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
         train_mask, test_mask = valid_labels, valid_labels
         scored = "training pixels (no held-out set: optimistic)"
 
-    from hsigeo.metrics import evaluate
+    from hsigeo.evaluation.metrics import evaluate
     from hsigeo.model.modelfile import remember_model, save_model
     from hsigeo.model.training import train as train_model
 
@@ -120,10 +120,10 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
 def _inputs(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
             dataset: str | None, data_dir: Path | None) -> tuple[Any, Any, Any, str]:
     """(cube DataArray, labels DataArray, PromptSet, description) from the command line."""
-    from hsigeo.prompts import load_prompts
+    from hsigeo.text.prompts import load_prompts
 
     if dataset is not None:
-        from hsigeo.datasets import load_dataset
+        from hsigeo.datasets.scenes import load_dataset
 
         if labels_path is not None:
             raise click.UsageError("--labels goes with SCENE; --dataset brings its own labels.")
@@ -132,8 +132,8 @@ def _inputs(scene: Path | None, labels_path: Path | None, label_field: str | Non
         return ds.cube, ds.labels, prompts, ds.name
     if labels_path is None or prompts_path is None:
         raise click.UsageError("training on SCENE needs --labels and --prompts.")
-    from hsigeo.labels import read_labels
-    from hsigeo.raster import open_hsi
+    from hsigeo.io.labels import read_labels
+    from hsigeo.io.raster import open_hsi
 
     prompts = load_prompts(prompts_path)
     da = open_hsi(scene)

@@ -9,20 +9,20 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from . import errors
-from .errors import HsigeoError
+from hsigeo import errors
+from hsigeo.errors import HsigeoError
 
 __version__ = "0.1.0"
 
 # public name -> module that defines it; resolved on first access (PEP 562)
 _LAZY = {
-    "open_hsi": "hsigeo.raster",
-    "load_dataset": "hsigeo.datasets",
-    "load_prompts": "hsigeo.prompts",
+    "open_hsi": "hsigeo.io.raster",
+    "load_dataset": "hsigeo.datasets.scenes",
+    "load_prompts": "hsigeo.text.prompts",
     "train": "hsigeo.model.training",
     "load_model": "hsigeo.model.modelfile",
     "classify_raster": "hsigeo.inference.tiled",
-    "make_synthetic_scene": "hsigeo.synthetic",
+    "make_synthetic_scene": "hsigeo.datasets.synthetic",
 }
 
 __all__ = ["HsigeoError", "errors", "__version__", *_LAZY]

@@ -1,7 +1,7 @@
 """The ``.hsi`` DataArray accessor (registered when :mod:`hsigeo` is imported).
 
 In the rioxarray style: methods return new objects and take keyword-only
-options.  Works on scenes from :func:`hsigeo.raster.open_hsi` (dims
+options.  Works on scenes from :func:`hsigeo.io.raster.open_hsi` (dims
 ``("band", "y", "x")`` with a ``wavelength`` coordinate in nm), eager or
 dask-backed::
 
@@ -13,6 +13,8 @@ dask-backed::
 """
 
 from __future__ import annotations
+
+from hsigeo.errors import InvalidInputError
 
 from collections.abc import Sequence
 from typing import Any
@@ -45,7 +47,7 @@ class HSIAccessor:
     def _require_wavelengths(self, what: str) -> np.ndarray:
         wl = self.wavelengths
         if wl.size == 0 or not np.isfinite(wl).any():
-            from .errors import BandMismatchError
+            from hsigeo.errors import BandMismatchError
 
             src = self._obj.attrs.get("source", "this scene")
             raise BandMismatchError(
@@ -81,7 +83,7 @@ class HSIAccessor:
         wl = self._require_wavelengths("sel_wavelength")
         if nearest is not None:
             if min is not None or max is not None:
-                raise ValueError("give nearest= or min=/max=, not both")
+                raise InvalidInputError("give nearest= or min=/max=, not both")
             targets = np.atleast_1d(np.asarray(nearest, dtype="float64"))
             finite = np.where(np.isfinite(wl), wl, np.inf)
             idx = [int(np.argmin(np.abs(finite - t))) for t in targets]
@@ -124,13 +126,13 @@ class HSIAccessor:
             for lo, hi in ranges:
                 drop |= (wl >= float(lo)) & (wl <= float(hi))
         if drop.all():
-            raise ValueError("drop_bad_bands would drop every band; check the ranges and the bad_band flags")
+            raise InvalidInputError("drop_bad_bands would drop every band; check the ranges and the bad_band flags")
         return da.isel(band=np.flatnonzero(~drop))
 
     # -- statistics ------------------------------------------------------- #
     def valid_mask(self, **kwargs: Any) -> xr.DataArray:
-        """Valid pixels (not nodata, NaN or inf); see :func:`hsigeo.raster.valid_mask`."""
-        from .raster import valid_mask
+        """Valid pixels (not nodata, NaN or inf); see :func:`hsigeo.io.raster.valid_mask`."""
+        from hsigeo.io.raster import valid_mask
 
         return valid_mask(self._obj, **kwargs)
 
@@ -180,12 +182,12 @@ class HSIAccessor:
     # -- models (delegated to hsigeo.inference) --------------------------- #
     def classify(self, model: Any, **kwargs: Any) -> Any:
         """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`."""
-        from .inference.distributed import classify_dataarray
+        from hsigeo.inference.distributed import classify_dataarray
 
         return classify_dataarray(self._obj, model, **kwargs)
 
     def embed(self, model: Any, **kwargs: Any) -> Any:
         """Per-pixel embeddings; see :func:`hsigeo.inference.distributed.embed_dataarray`."""
-        from .inference.distributed import embed_dataarray
+        from hsigeo.inference.distributed import embed_dataarray
 
         return embed_dataarray(self._obj, model, **kwargs)

@@ -15,6 +15,8 @@ variable:
 
 from __future__ import annotations
 
+from hsigeo.errors import InvalidInputError
+
 import os
 import sys
 import time
@@ -33,7 +35,7 @@ def set_mode(mode: str | None) -> None:
     """Set the progress mode (``bar``, ``plain``, ``none``; ``None`` = automatic)."""
     global _mode
     if mode is not None and mode not in _MODES:
-        raise ValueError(f"progress mode must be one of {_MODES}, not {mode!r}")
+        raise InvalidInputError(f"progress mode must be one of {_MODES}, not {mode!r}")
     _mode = mode
 
 

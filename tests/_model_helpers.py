@@ -30,7 +30,7 @@ def block_scene(*, bands: int = 24, size: int = 36, n_classes: int = 4, noise: f
 
 def prompt_set(n_classes: int = 4):
     """A prompt set with values 1..n_classes."""
-    from hsigeo.prompts import PromptSet
+    from hsigeo.text.prompts import PromptSet
 
     names = ["water", "forest", "bare soil", "asphalt road", "meadow", "roof"][:n_classes]
     return PromptSet.from_dict({"classes": [{"name": n, "value": i + 1, "prompts": [f"a pixel of {n}"]}

@@ -21,8 +21,8 @@ def synthetic_scene_kw() -> dict:
 
 @pytest.fixture(scope="session")
 def synthetic_scene(tmp_path_factory):
-    """A :class:`hsigeo.synthetic.SyntheticScene` written once per session (read-only: copy before changing)."""
-    from hsigeo.synthetic import make_synthetic_scene
+    """A :class:`hsigeo.datasets.synthetic.SyntheticScene` written once per session (read-only: copy before changing)."""
+    from hsigeo.datasets.synthetic import make_synthetic_scene
 
     out = tmp_path_factory.mktemp("synthetic_scene")
     return make_synthetic_scene(out, **SCENE_KW)

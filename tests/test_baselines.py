@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hsigeo.baselines.base import Method, as_cube, class_index, training_pixels
-from hsigeo.baselines.hybridsn import HybridSNBaseline
-from hsigeo.baselines.spectral import RandomForestBaseline, SVMBaseline
+from hsigeo.errors import NotFittedError
+from hsigeo.evaluation.baselines.base import Method, as_cube, class_index, training_pixels
+from hsigeo.evaluation.baselines.hybridsn import HybridSNBaseline
+from hsigeo.evaluation.baselines.spectral import RandomForestBaseline, SVMBaseline
 from hsigeo.errors import LabelError
-from hsigeo.sampling import stratified_split
+from hsigeo.sampling.splits import stratified_split
 
 VALUES = (1, 10, 14)  # non-contiguous on purpose, like Salinas-A
 
@@ -100,7 +101,7 @@ def test_hybridsn_argument_checks(scene):
     train, _ = stratified_split(labels, fraction=0.1, seed=0)
     with pytest.raises(ValueError, match="PCA components"):
         HybridSNBaseline(n_components=8, steps=1).fit(cube, labels, train, seed=0)
-    with pytest.raises(RuntimeError, match="before fit"):
+    with pytest.raises(NotFittedError, match="before fit"):
         HybridSNBaseline().predict(cube)
 
 
@@ -115,7 +116,7 @@ def test_shared_helpers(scene):
         as_cube(cube[0])
     classes, idx = class_index(np.array([14, 1, 10, 14]))
     assert classes.tolist() == [1, 10, 14] and idx.tolist() == [2, 0, 1, 2]
-    with pytest.raises(RuntimeError, match="before fit"):
+    with pytest.raises(NotFittedError, match="before fit"):
         SVMBaseline().predict(cube)
-    with pytest.raises(RuntimeError, match="before fit"):
+    with pytest.raises(NotFittedError, match="before fit"):
         RandomForestBaseline().predict(cube)

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hsigeo import benchmark as bm
-from hsigeo.benchmark import BenchmarkConfig, Protocol, make_protocols, mean_std, score, summarize
+from hsigeo.evaluation import benchmark as bm
+from hsigeo.evaluation.benchmark import BenchmarkConfig, Protocol, make_protocols, mean_std, score, summarize
 from hsigeo.errors import DatasetError, HsigeoError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -305,7 +305,7 @@ def test_indian_pines_path_with_a_stand_in_cube(tmp_path):
 
     from scipy.io import savemat
 
-    from hsigeo.datasets import find_data_dir
+    from hsigeo.datasets.scenes import find_data_dir
 
     src = find_data_dir()
     if src is None or not (src / "Indian_pines_gt.mat").is_file():

@@ -28,7 +28,7 @@ def _reset_progress_and_home(tmp_path, monkeypatch):
 def files(tmp_path_factory):
     """A scene, a model file and a prompts file naming exactly the model's classes."""
     from hsigeo.model.modelfile import save_model
-    from hsigeo.prompts import save_prompts
+    from hsigeo.text.prompts import save_prompts
 
     d = tmp_path_factory.mktemp("cli")
     scene = write_scene(d / "scene.tif", random_cube(40, 52, seed=21))
@@ -101,7 +101,7 @@ def test_existing_output_and_resume(files, tmp_path, capsys):
 def test_prompts_with_other_classes_reanchor(files, tmp_path, capsys):
     """Zero-shot: a prompts file with new classes re-anchors the model with the real text encoder."""
     from hsigeo.model.modelfile import save_model
-    from hsigeo.prompts import PromptSet
+    from hsigeo.text.prompts import PromptSet
 
     model = tiny_model(text_dim=384)  # the bundled MiniLM text encoder's width
     model_path = save_model(model, tmp_path / "m384.hsigeo")
@@ -116,7 +116,7 @@ def test_prompts_with_other_classes_reanchor(files, tmp_path, capsys):
     assert "re-anchored to the 2 classes" in err and "Water, Forest" in err
     with rasterio.open(tmp_path / "c.tif") as dst:
         assert set(np.unique(dst.read(1))) <= {3, 7}
-    from hsigeo.writers import read_class_table
+    from hsigeo.io.writers import read_class_table
 
     assert [(e.value, e.name) for e in read_class_table(tmp_path / "c.tif")] == [(3, "Water"), (7, "Forest")]
 

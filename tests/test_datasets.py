@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from hsigeo.datasets import find_data_dir, load_dataset, resolve_name
+from hsigeo.datasets.scenes import find_data_dir, load_dataset, resolve_name
 from hsigeo.errors import DatasetError
 
 DATA = find_data_dir()

@@ -4,8 +4,8 @@ import geopandas as gpd
 import numpy as np
 import rasterio
 
-from hsigeo.demo import run_demo
-from hsigeo.prompts import load_prompts
+from hsigeo_cli.demo_chain import run_demo
+from hsigeo.text.prompts import load_prompts
 from hsigeo_cli.main import main
 
 

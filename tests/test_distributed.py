@@ -29,7 +29,7 @@ def scene(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def da(scene):
-    from hsigeo.raster import open_hsi
+    from hsigeo.io.raster import open_hsi
 
     return open_hsi(scene, chunks={"band": -1, "y": 32, "x": 32})
 

@@ -1,4 +1,4 @@
-"""hsigeo.labels: label rasters and vector files onto the scene grid."""
+"""hsigeo.io.labels: label rasters and vector files onto the scene grid."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from rasterio.transform import from_origin
 from shapely.geometry import Point, box
 
 from hsigeo.errors import LabelError
-from hsigeo.labels import LabelReport, label_report, read_labels
-from hsigeo.writers import write_classification
+from hsigeo.io.labels import LabelReport, label_report, read_labels
+from hsigeo.io.writers import write_classification
 
 X0, Y0, RES = 500000.0, 4000000.0, 2.0
 PROMPTS = SimpleNamespace(classes=[SimpleNamespace(name="Trees", value=1, colour=(0, 128, 0)),
@@ -79,7 +79,7 @@ def test_scene_as_label_raster_is_refused(synthetic_scene):
 
 
 def test_synthetic_labels_roundtrip(synthetic_scene):
-    from hsigeo.raster import open_hsi
+    from hsigeo.io.raster import open_hsi
 
     scene = open_hsi(synthetic_scene.scene_path)
     lab = read_labels(synthetic_scene.labels_path, scene, classes=synthetic_scene.classes)

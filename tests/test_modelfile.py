@@ -169,7 +169,7 @@ def test_with_prompts_changes_anchors_only(model):
         def n_parameters(self):
             return 0
 
-    from hsigeo.prompts import PromptSet
+    from hsigeo.text.prompts import PromptSet
 
     ps = PromptSet.from_dict({"classes": [{"name": "wet", "value": 7, "prompts": ["open water"]},
                                           {"name": "dry", "value": 9, "prompts": ["dry soil", "sand"]}]})

@@ -1,4 +1,4 @@
-"""Tests for hsigeo.prompts: shipped prompt sets, schema validation, round trips."""
+"""Tests for hsigeo.text.prompts: shipped prompt sets, schema validation, round trips."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hsigeo.errors import OutputExistsError, PromptError
-from hsigeo.prompts import (
+from hsigeo.text.prompts import (
     DEFAULT_PALETTE,
     ClassPrompt,
     PromptSet,
@@ -107,8 +107,8 @@ def test_salinas_a_prompts_match_salinas() -> None:
 
 
 def test_shipped_prompts_agree_with_dataset_table() -> None:
-    # hsigeo.datasets names each benchmark scene's prompt file and class table
-    datasets = pytest.importorskip("hsigeo.datasets")
+    # hsigeo.datasets.scenes names each benchmark scene's prompt file and class table
+    datasets = pytest.importorskip("hsigeo.datasets.scenes")
     for spec in datasets.DATASETS.values():
         assert load_prompts(PROMPT_DIR / spec.prompts).class_names == spec.classes, spec.name
 
@@ -344,6 +344,6 @@ def test_errors_are_hsigeo_errors(tmp_path: Path) -> None:
 
 
 def test_import_is_light() -> None:
-    code = "import sys, hsigeo.prompts, hsigeo.text; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = "import sys, hsigeo.text.prompts, hsigeo.text.encoder; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

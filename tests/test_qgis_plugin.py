@@ -125,7 +125,7 @@ def make_layer(python: str, kind: str, path: Path) -> Path:
 
 def prompt_class_names(prompts: Path) -> set[str]:
     """Class names of a prompts file, read with hsigeo's own loader."""
-    from hsigeo.prompts import load_prompts
+    from hsigeo.text.prompts import load_prompts
 
     return {c.name for c in load_prompts(prompts)}
 
@@ -236,7 +236,7 @@ def fake_env(tmp_path):
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
     """A tiny synthetic scene (scene.tif, labels.tif, prompts.yaml) written by hsigeo itself."""
-    from hsigeo.synthetic import make_synthetic_scene
+    from hsigeo.datasets.synthetic import make_synthetic_scene
 
     return make_synthetic_scene(tmp_path_factory.mktemp("scene"), **SCENE_SIZE)
 

@@ -1,4 +1,4 @@
-"""hsigeo.raster: open_hsi (GeoTIFF, COG, ENVI), write_hsi, valid_mask."""
+"""hsigeo.io.raster: open_hsi (GeoTIFF, COG, ENVI), write_hsi, valid_mask."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from hsigeo.errors import OutputExistsError, RasterReadError
-from hsigeo.raster import open_hsi, read_envi_header, valid_mask, write_hsi
+from hsigeo.io.raster import open_hsi, read_envi_header, valid_mask, write_hsi
 
 WL = np.array([450.0, 550.5, 650.25, 860.0, 1650.0, 2200.0])
 

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 
 @pytest.fixture(scope="module")
 def salinas_a():
-    from hsigeo.datasets import find_data_dir, load_dataset
+    from hsigeo.datasets.scenes import find_data_dir, load_dataset
 
     folder = find_data_dir()
     if folder is None or not (folder / "SalinasA_corrected.mat").is_file():
@@ -24,11 +24,11 @@ def salinas_a():
 
 
 def test_salinas_a_5_percent(salinas_a, tmp_path):
-    from hsigeo.metrics import accuracy_report
+    from hsigeo.evaluation.metrics import accuracy_report
     from hsigeo.model.modelfile import load_model, save_model
     from hsigeo.model.training import train
-    from hsigeo.prompts import load_prompts
-    from hsigeo.sampling import stratified_split
+    from hsigeo.text.prompts import load_prompts
+    from hsigeo.sampling.splits import stratified_split
 
     labels = salinas_a.labels.values
     prompts = load_prompts(salinas_a.prompts_path)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hsigeo.errors import LabelError
-from hsigeo.sampling import block_split, split_counts, stratified_split
+from hsigeo.sampling.splits import block_split, split_counts, stratified_split
 
 
 @pytest.fixture()

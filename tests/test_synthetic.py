@@ -1,4 +1,4 @@
-"""hsigeo.synthetic: in-memory cubes, the on-disk demo scene and the windowed large-scene writer."""
+"""hsigeo.datasets.synthetic: in-memory cubes, the on-disk demo scene and the windowed large-scene writer."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import rasterio
 import yaml
 
 from hsigeo.errors import OutputExistsError
-from hsigeo.raster import open_hsi
-from hsigeo.synthetic import (
+from hsigeo.io.raster import open_hsi
+from hsigeo.datasets.synthetic import (
     CLASS_LIBRARY,
     NODATA,
     SCALE,
@@ -19,7 +19,7 @@ from hsigeo.synthetic import (
     synthetic_wavelengths,
     write_large_synthetic,
 )
-from hsigeo.writers import read_class_table
+from hsigeo.io.writers import read_class_table
 
 
 def test_synthetic_cube_shapes_and_determinism():

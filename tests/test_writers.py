@@ -1,4 +1,4 @@
-"""hsigeo.writers: classification / float GeoTIFFs, sidecars, block writers, atomicity."""
+"""hsigeo.io.writers: classification / float GeoTIFFs, sidecars, block writers, atomicity."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 from hsigeo.errors import OutputExistsError
-from hsigeo.writers import (
+from hsigeo.io.writers import (
     CLASS_TABLE_TAG,
     ClassEntry,
     normalize_classes,

@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
-from .core import classify_array, predict_array
-from .distributed import classify_dataarray, embed_dataarray
-from .tiled import ClassificationResult, classify_raster
+from hsigeo.inference.core import classify_array, predict_array
+from hsigeo.inference.distributed import classify_dataarray, embed_dataarray
+from hsigeo.inference.tiled import ClassificationResult, classify_raster
 
 __all__ = [
     "classify_raster",

@@ -27,18 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import HsigeoError
+from hsigeo.device import autocast, resolve_device
+from hsigeo.errors import HsigeoError, InvalidInputError
 
 __all__ = [
     "reflect_indices",
     "valid_pixels",
     "good_band_mask",
-    "resolve_device",
     "default_batch_size",
     "default_tile_size",
     "run_model",
-    "torch_threads",
-    "default_threads",
     "class_values",
     "class_entries",
     "class_dtype",
@@ -84,7 +82,7 @@ def reflect_indices(start: int, stop: int, n: int) -> np.ndarray:
 def good_band_mask(bad_band: Any, n_bands: int) -> np.ndarray | None:
     """Bands that decide validity: all but those flagged bad (``None`` = all).
 
-    Mirrors :func:`hsigeo.raster.valid_mask` with ``ignore_bad_bands=True``:
+    Mirrors :func:`hsigeo.io.raster.valid_mask` with ``ignore_bad_bands=True``:
     zero-filled water-absorption bands do not make a pixel invalid.
     """
     if bad_band is None:
@@ -100,7 +98,7 @@ def valid_pixels(block: np.ndarray, *, nodata: float | int | None = None,
     """Pixels with a usable spectrum in a ``(B, h, w)`` block (True = valid).
 
     A pixel is invalid when any (good) band equals ``nodata``, is NaN or is
-    infinite, the rule of :func:`hsigeo.raster.valid_mask`.
+    infinite, the rule of :func:`hsigeo.io.raster.valid_mask`.
 
     Parameters
     ----------
@@ -131,33 +129,6 @@ def _fits(value: float | int, dtype: np.dtype) -> bool:
 # --------------------------------------------------------------------------- #
 # Devices
 # --------------------------------------------------------------------------- #
-def resolve_device(device: str | None = "auto") -> str:
-    """Turn ``"auto"``/``None``/``"cpu"``/``"cuda"``/``"cuda:N"`` into a usable torch device string.
-
-    Raises
-    ------
-    HsigeoError
-        When CUDA is asked for but torch sees no GPU.
-    """
-    import torch
-
-    dev = (device or "auto").strip().lower()
-    if dev == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if dev.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise HsigeoError(
-                f"device {device!r} was asked for but torch {torch.__version__} sees no CUDA GPU; "
-                "use --device cpu (or auto), or install a CUDA build of torch."
-            )
-        return dev
-    if dev == "mps":
-        return dev
-    if dev != "cpu":
-        raise HsigeoError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N.")
-    return dev
-
-
 def default_batch_size(device: str) -> int:
     """Pixels per forward pass.
 
@@ -177,57 +148,6 @@ def default_tile_size(device: str) -> int:
     keep that overhead small and the memory per tile modest.
     """
     return 1024 if device.startswith("cuda") else 256
-
-
-def default_threads() -> int | None:
-    """torch CPU threads for tiled inference: all usable cores but one, or ``None`` to leave torch alone.
-
-    The reader thread (decompression, normalisation) needs a core too; when it
-    preempts one of torch's threads, every parallel op waits for that thread.
-    Measured on 2 shared cores: 1 torch thread ran the pipeline at 56-72k px/s,
-    2 threads at 3.6-5.6k px/s.  An explicit ``OMP_NUM_THREADS`` wins.
-    """
-    if os.environ.get("OMP_NUM_THREADS"):
-        return None
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch CPU threads (``None``: leave the setting alone), then restore it.
-
-    torch's thread count is process-wide; it is restored on exit.
-    """
-    import torch
-
-    if n is None:
-        yield
-        return
-    if n < 1:
-        raise ValueError(f"threads must be >= 1, not {n}")
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@contextlib.contextmanager
-def _autocast(device: str) -> Iterator[None]:
-    """Mixed precision on CUDA (bf16 where supported, else fp16); nothing on CPU."""
-    import torch
-
-    if device.startswith("cuda"):
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        with torch.autocast(device_type="cuda", dtype=dtype):
-            yield
-    else:
-        yield
 
 
 def run_model(model: Any, tile: np.ndarray, *, device: str = "cpu", batch_size: int | None = None,
@@ -260,7 +180,7 @@ def run_model(model: Any, tile: np.ndarray, *, device: str = "cpu", batch_size: 
     if batch_size is not None:
         kwargs["batch_size"] = int(batch_size)
     fn = model.embed_tile if embed else model.predict_tile
-    with torch.inference_mode(), _autocast(device):
+    with torch.inference_mode(), autocast(device):
         out = fn(np.ascontiguousarray(tile, dtype=np.float32), **kwargs)
     if isinstance(out, torch.Tensor):
         out = out.detach().float().cpu().numpy()
@@ -310,7 +230,7 @@ def to_class_map(probs: np.ndarray, values: np.ndarray, valid: np.ndarray | None
 # Whole-scene reference
 # --------------------------------------------------------------------------- #
 def predict_array(cube: np.ndarray, model: Any, *, nodata: float | int | None = None,
-                  bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "cpu",
+                  bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "auto",
                   batch_size: int | None = None, naive: bool = False, embed: bool = False) -> np.ndarray:
     """Whole-scene in-memory inference: the reference the tiled and dask engines reproduce.
 
@@ -336,7 +256,7 @@ def predict_array(cube: np.ndarray, model: Any, *, nodata: float | int | None = 
     """
     cube = np.asarray(cube)
     if cube.ndim != 3:
-        raise ValueError(f"predict_array needs a (band, y, x) cube; got shape {cube.shape}")
+        raise InvalidInputError(f"predict_array needs a (band, y, x) cube; got shape {cube.shape}")
     r = int(model.radius)
     valid = valid_pixels(cube, nodata=nodata, good_bands=good_band_mask(bad_band, cube.shape[0]))
     norm = model.normalize(cube, valid)

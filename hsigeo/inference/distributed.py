@@ -27,6 +27,8 @@ per worker process (``LocalCluster(threads_per_worker=1)``), or call
 
 from __future__ import annotations
 
+from hsigeo.errors import InvalidInputError
+
 import tempfile
 import threading
 from pathlib import Path
@@ -35,7 +37,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .core import (
+from hsigeo.device import resolve_device
+from hsigeo.inference.core import (
     class_dtype,
     class_entries,
     class_values,
@@ -44,7 +47,6 @@ from .core import (
     good_band_mask,
     model_digest,
     reflect_indices,
-    resolve_device,
     run_model,
     to_class_map,
     valid_pixels,
@@ -104,7 +106,7 @@ class ModelRef:
 
 def _model_to_bytes(model: Any) -> bytes:
     """The model file (safetensors + JSON zip) of ``model``, as bytes."""
-    from ..model import modelfile
+    from hsigeo.model import modelfile
 
     if hasattr(modelfile, "model_bytes"):
         return modelfile.model_bytes(model)
@@ -115,7 +117,7 @@ def _model_to_bytes(model: Any) -> bytes:
 
 
 def _model_from_bytes(payload: bytes) -> Any:
-    from ..model.modelfile import load_model
+    from hsigeo.model.modelfile import load_model
 
     # load_model reads paths only; a private temporary file keeps the no-pickle loader
 
@@ -139,6 +141,7 @@ def _block_infer(block: np.ndarray, *, model_ref: ModelRef, radius: int, offsets
     gathered by numpy-style reflection.
     """
     model = model_ref.get()
+    device = resolve_device(device)  # "auto" resolves on the worker: a cluster's machines differ
     iy, ix = block_info[0]["chunk-location"][1:]  # type: ignore[index]
     (H, W), r = shape, radius
     y0, y1 = offsets[0][iy], offsets[0][iy + 1]
@@ -149,7 +152,8 @@ def _block_infer(block: np.ndarray, *, model_ref: ModelRef, radius: int, offsets
     tile = model.normalize(block, valid)
     tile = np.take(np.take(tile, rows, axis=1), cols, axis=2)
     valid = np.take(np.take(valid, rows, axis=0), cols, axis=1)[r:r + y1 - y0, r:r + x1 - x0]
-    out = run_model(model, tile, device=device, batch_size=batch_size, naive=naive, embed=embed)
+    out = run_model(model, tile, device=device, batch_size=batch_size or default_batch_size(device),
+                    naive=naive, embed=embed)
     out[:, ~valid] = np.nan
     return out
 
@@ -183,14 +187,13 @@ def _lazy_model_output(da: xr.DataArray, model: Any, *, n_out: int, embed: bool,
     import dask.array as dsa
 
     if set(da.dims) != {"band", "y", "x"}:
-        raise ValueError(f"expected a scene with dims ('band', 'y', 'x'); got {da.dims}")
+        raise InvalidInputError(f"expected a scene with dims ('band', 'y', 'x'); got {da.dims}")
     da = da.transpose("band", "y", "x")
     model.check_bands(da)
     r = int(model.radius)
-    dev = resolve_device(device)
     data = da.data
     if not isinstance(data, dsa.Array):
-        size = default_tile_size(dev)
+        size = default_tile_size("cuda" if str(device).startswith("cuda") else "cpu")
         data = dsa.from_array(np.asarray(data), chunks=(-1, size, size))
     data = data.rechunk((-1, _spatial_chunks(data.chunks[1], r), _spatial_chunks(data.chunks[2], r)))
     H, W = int(data.shape[1]), int(data.shape[2])
@@ -203,8 +206,8 @@ def _lazy_model_output(da: xr.DataArray, model: Any, *, n_out: int, embed: bool,
         chunks=((n_out,), data.chunks[1], data.chunks[2]), dtype=np.float32,
         meta=np.empty((0, 0, 0), dtype=np.float32),
         model_ref=ref, radius=r, offsets=offsets, shape=(H, W), nodata=nodata,
-        good_bands=good_band_mask(bad, int(data.shape[0])), device=dev,
-        batch_size=batch_size if batch_size is not None else default_batch_size(dev), naive=naive, embed=embed,
+        good_bands=good_band_mask(bad, int(data.shape[0])), device=device,
+        batch_size=batch_size, naive=naive, embed=embed,
     )
 
 
@@ -229,7 +232,7 @@ def classify_dataarray(
     probabilities: bool = False,
     confidence: bool = False,
     batch_size: int | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     naive: bool = False,
 ) -> xr.DataArray | xr.Dataset:
     """Classify a scene lazily with dask.
@@ -250,7 +253,7 @@ def classify_dataarray(
     batch_size
         Pixels per forward pass (``None``: 2048 on CPU, 65536 on CUDA).
     device
-        Torch device for the tasks (``"cpu"``, ``"cuda"``, ``"auto"``).
+        Torch device for the tasks (``"auto"``, the default, resolves on each worker; ``"cpu"``, ``"cuda"``).
     naive
         Use the model's one-patch-per-pixel path.
 
@@ -261,7 +264,7 @@ def classify_dataarray(
         (``0`` = nodata) named ``"classes"``, with the scene's CRS, transform
         and spatial coordinates, ``attrs["class_names"]`` ``{value: name}``
         and ``attrs["class_colours"]`` ``{value: "#rrggbb"}`` (the form
-        :func:`hsigeo.writers.write_classification` reads).  With
+        :func:`hsigeo.io.writers.write_classification` reads).  With
         ``probabilities`` or ``confidence``: a Dataset with ``classes`` plus
         ``probabilities`` ``("class", "y", "x")`` (coords ``class`` = value,
         ``class_name``) and/or ``confidence`` ``("y", "x")``, float32 with NaN
@@ -304,7 +307,7 @@ def embed_dataarray(
     model: Any,
     *,
     batch_size: int | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     naive: bool = False,
 ) -> xr.DataArray:
     """Per-pixel embeddings of a scene, lazily with dask.

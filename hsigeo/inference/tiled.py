@@ -21,7 +21,7 @@ Equality with whole-scene inference
 Outputs
     Every output is written to a temporary file beside its target and renamed
     into place only when the whole scene is done (the block writers of
-    :mod:`hsigeo.writers`): an exception or Ctrl-C leaves neither a partial
+    :mod:`hsigeo.io.writers`): an exception or Ctrl-C leaves neither a partial
     output nor a temporary file.  Each raster records the run in its
     ``HSIGEO_RUN`` metadata item (model digest, scene path/size/mtime,
     hsigeo version).
@@ -52,23 +52,21 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import check_output
-from ..errors import HsigeoError, RasterReadError
-from .core import (
+from hsigeo.outputs import check_output
+from hsigeo.errors import HsigeoError, InvalidInputError, RasterReadError
+from hsigeo.device import default_threads, resolve_device, torch_threads
+from hsigeo.inference.core import (
     class_dtype,
     class_entries,
     class_values,
     default_batch_size,
-    default_threads,
     default_tile_size,
     file_identity,
     good_band_mask,
     model_digest,
     reflect_indices,
-    resolve_device,
     run_model,
     to_class_map,
-    torch_threads,
     valid_pixels,
 )
 
@@ -146,7 +144,7 @@ class ClassificationResult:
 def plan_windows(height: int, width: int, tile_size: int) -> list[tuple[int, int, int, int]]:
     """Row-major ``(row_off, col_off, h, w)`` windows covering the scene; edge windows are smaller."""
     if tile_size < 1:
-        raise ValueError(f"tile_size must be >= 1, not {tile_size}")
+        raise InvalidInputError(f"tile_size must be >= 1, not {tile_size}")
     return [
         (r, c, min(tile_size, height - r), min(tile_size, width - c))
         for r in range(0, height, tile_size)
@@ -172,7 +170,7 @@ class _Scene:
 
 def _open_scene(path: Path, model: Any) -> _Scene:
     """Open the scene's metadata (no pixels), check its bands against the model."""
-    from ..raster import open_hsi
+    from hsigeo.io.raster import open_hsi
 
     da = open_hsi(path)
     model.check_bands(da)
@@ -306,7 +304,7 @@ def classify_raster(
     Parameters
     ----------
     scene_path
-        Hyperspectral GeoTIFF/COG or ENVI file (see :func:`hsigeo.raster.open_hsi`).
+        Hyperspectral GeoTIFF/COG or ENVI file (see :func:`hsigeo.io.raster.open_hsi`).
     model
         A trained :class:`~hsigeo.model.classifier.HsigeoModel`.
     out_path
@@ -376,7 +374,7 @@ def classify_raster(
     bs = batch_size if batch_size is not None else default_batch_size(dev)
     tile_size = int(tile_size) if tile_size is not None else default_tile_size(dev)
     if tile_size < 1:
-        raise ValueError(f"tile_size must be >= 1, not {tile_size}")
+        raise InvalidInputError(f"tile_size must be >= 1, not {tile_size}")
     scene = _open_scene(scene_path, model)
     digest = model_digest(model)
     run = _run_record(scene, digest)
@@ -424,7 +422,7 @@ def _check_distinct(scene: Path, *outputs: Path | None) -> None:
 
 
 def _run_record(scene: _Scene, digest: str) -> dict[str, Any]:
-    from .. import __version__
+    from hsigeo import __version__
 
     return {"model": digest, "scene": file_identity(scene.data_path), "hsigeo": __version__}
 
@@ -458,8 +456,8 @@ def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], scene
 
 def _vectorize(classes_path: Path, vector_path: Path, model: Any, *, min_area: float, overwrite: bool) -> None:
     """Polygonise the finished class raster into a GeoPackage."""
-    from ..vectorize import vectorize_classes, write_vector
-    from ..writers import read_classification
+    from hsigeo.io.vectors import vectorize_classes, write_vector
+    from hsigeo.io.writers import read_classification
 
     class_da = read_classification(classes_path)
     gdf = vectorize_classes(class_da, class_entries(model), min_area=min_area)
@@ -470,7 +468,7 @@ def _vectorize(classes_path: Path, vector_path: Path, model: Any, *, min_area: f
 def _open_outputs(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *,
                   tile_size: int, overwrite: bool) -> Iterator[dict[str, Any]]:
     """Open the block writers; all files appear together, only if the block exits cleanly."""
-    from ..writers import open_classification_writer, open_float_writer
+    from hsigeo.io.writers import open_classification_writer, open_float_writer
 
     grid = {"width": scene.width, "height": scene.height, "crs": scene.crs, "transform": scene.transform}
     bs = _block_size(tile_size)
@@ -506,7 +504,7 @@ def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | 
     """
     import rasterio
 
-    from ..progress import Progress
+    from hsigeo.progress import Progress
 
     radius = int(model.radius)
     windows = plan_windows(scene.height, scene.width, tile_size)

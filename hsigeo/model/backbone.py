@@ -27,6 +27,8 @@ float tolerance.
 
 from __future__ import annotations
 
+from hsigeo.errors import InvalidInputError
+
 import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -92,17 +94,17 @@ class BackboneConfig:
 
     def __post_init__(self) -> None:
         if self.n_bands < 1:
-            raise ValueError(f"n_bands must be >= 1, got {self.n_bands}")
+            raise InvalidInputError(f"n_bands must be >= 1, got {self.n_bands}")
         if self.kernel < 1 or self.grid < 1:
-            raise ValueError("kernel and grid must be >= 1")
+            raise InvalidInputError("kernel and grid must be >= 1")
         if self.patch_size % 2 == 0:
-            raise ValueError(f"patch side grid*kernel = {self.patch_size} must be odd (a centre pixel)")
+            raise InvalidInputError(f"patch side grid*kernel = {self.patch_size} must be odd (a centre pixel)")
         if self.width % self.heads:
-            raise ValueError(f"width {self.width} is not divisible by heads {self.heads}")
+            raise InvalidInputError(f"width {self.width} is not divisible by heads {self.heads}")
         if self.mixer not in ("class", "self"):
-            raise ValueError(f"mixer must be 'class' or 'self', got {self.mixer!r}")
+            raise InvalidInputError(f"mixer must be 'class' or 'self', got {self.mixer!r}")
         if self.depth < 1 or self.stem_layers < 1:
-            raise ValueError("depth and stem_layers must be >= 1")
+            raise InvalidInputError("depth and stem_layers must be >= 1")
 
     @property
     def patch_size(self) -> int:
@@ -316,7 +318,7 @@ class SpectralSpatialBackbone(nn.Module):
         cfg = self.config
         s = cfg.patch_size
         if patches.ndim != 4 or patches.shape[-2:] != (s, s) or patches.shape[1] != cfg.n_bands:
-            raise ValueError(f"patches must be (P, {cfg.n_bands}, {s}, {s}), got {tuple(patches.shape)}")
+            raise InvalidInputError(f"patches must be (P, {cfg.n_bands}, {s}, {s}), got {tuple(patches.shape)}")
         stem = self._stem(patches)
         # stride k = the g x g non-overlapping sub-patches of each patch
         tok = F.conv2d(stem, self.tokenizer.weight, self.tokenizer.bias, stride=cfg.kernel)
@@ -343,11 +345,11 @@ class SpectralSpatialBackbone(nn.Module):
         cfg = self.config
         r, k, g = cfg.radius, cfg.kernel, cfg.grid
         if tile.ndim != 4 or tile.shape[1] != cfg.n_bands:
-            raise ValueError(f"tile must be (N, {cfg.n_bands}, H+2r, W+2r), got {tuple(tile.shape)}")
+            raise InvalidInputError(f"tile must be (N, {cfg.n_bands}, H+2r, W+2r), got {tuple(tile.shape)}")
         n, _, hp, wp = tile.shape
         h, w = hp - 2 * r, wp - 2 * r
         if h < 1 or w < 1:
-            raise ValueError(f"tile {hp}x{wp} is smaller than one patch ({2 * r + 1}x{2 * r + 1})")
+            raise InvalidInputError(f"tile {hp}x{wp} is smaller than one patch ({2 * r + 1}x{2 * r + 1})")
         stem = self._stem(tile)  # once per pixel
         tok = self.tokenizer(stem)  # once per tile position: (N, D, hp-k+1, wp-k+1)
         feats = self._project_tokens(tok.permute(0, 2, 3, 1))  # (N, h', w', F), once per position

@@ -32,16 +32,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import BandMismatchError
-from .backbone import BackboneConfig, SpectralSpatialBackbone
+from hsigeo.device import torch_device
+from hsigeo.errors import BandMismatchError, InvalidInputError
+from hsigeo.model.backbone import BackboneConfig, SpectralSpatialBackbone
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from ..prompts import PromptSet
-    from ..text import TextEncoder
+    from hsigeo.text.prompts import PromptSet
+    from hsigeo.text.encoder import TextEncoder
 
-__all__ = ["ClassInfo", "TextProbe", "HsigeoNet", "HsigeoModel", "resolve_device", "MAX_LOGIT_SCALE"]
+__all__ = ["ClassInfo", "TextProbe", "HsigeoNet", "HsigeoModel", "MAX_LOGIT_SCALE"]
 
 #: CLIP's cap on the learnable temperature (logit scale), avoiding a collapse to one-hot logits.
 MAX_LOGIT_SCALE = 100.0
@@ -56,13 +57,6 @@ class ClassInfo(NamedTuple):
     name: str
     colour: tuple[int, int, int]
     prompts: tuple[str, ...] = ()
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/``"auto"`` -> CUDA when available else CPU; other strings as given."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class TextProbe(nn.Module):
@@ -166,9 +160,9 @@ class HsigeoModel:
         self.classes = [ClassInfo(int(c[0]), str(c[1]), tuple(int(v) for v in c[2]), tuple(c[3]) if len(c) > 3 else ())
                         for c in self.classes]
         if self.mean.shape != (self.config.n_bands,) or self.std.shape != (self.config.n_bands,):
-            raise ValueError("mean/std must have one value per band")
+            raise InvalidInputError("mean/std must have one value per band")
         if self.text_embeddings.shape[0] != len(self.classes):
-            raise ValueError("one text embedding per class is needed")
+            raise InvalidInputError("one text embedding per class is needed")
         self.net.eval()
 
     # ------------------------------------------------------------------ #
@@ -201,8 +195,8 @@ class HsigeoModel:
 
     @property
     def prompts(self) -> PromptSet:
-        """The classes as a :class:`~hsigeo.prompts.PromptSet` (names, values, colours, prompts)."""
-        from ..prompts import ClassPrompt, PromptSet
+        """The classes as a :class:`~hsigeo.text.prompts.PromptSet` (names, values, colours, prompts)."""
+        from hsigeo.text.prompts import ClassPrompt, PromptSet
 
         return PromptSet(tuple(ClassPrompt(c.name, c.value, c.colour, c.prompts or (c.name,)) for c in self.classes))
 
@@ -285,7 +279,7 @@ class HsigeoModel:
 
     def _run(self, tile: np.ndarray | torch.Tensor, *, device: Any, batch_size: int, naive: bool,
              probs: bool) -> np.ndarray:
-        dev = resolve_device(device)
+        dev = torch_device(device)
         net = self._net_on(dev)
         r = self.radius
         t = torch.as_tensor(np.asarray(tile, dtype=np.float32) if not isinstance(tile, torch.Tensor) else tile)
@@ -295,7 +289,7 @@ class HsigeoModel:
             )
         h, w = t.shape[1] - 2 * r, t.shape[2] - 2 * r
         if h < 1 or w < 1:
-            raise ValueError(f"tile {tuple(t.shape[1:])} is smaller than one patch (needs > {2 * r} per side)")
+            raise InvalidInputError(f"tile {tuple(t.shape[1:])} is smaller than one patch (needs > {2 * r} per side)")
         t = t.to(dev, torch.float32)
         anchors = self._anchors_on(dev) if probs else None
         n_out = self.n_classes if probs else self.config.embed_dim
@@ -359,9 +353,9 @@ class HsigeoModel:
     def _prepare(self, cube: np.ndarray, valid: np.ndarray | None, nodata: float | None) -> tuple[np.ndarray, np.ndarray]:
         cube = np.asarray(cube)
         if cube.ndim != 3:
-            raise ValueError(f"cube must be (band, y, x), got shape {cube.shape}")
+            raise InvalidInputError(f"cube must be (band, y, x), got shape {cube.shape}")
         if valid is None:
-            from ..inference.core import valid_pixels  # the rule every inference engine uses
+            from hsigeo.inference.core import valid_pixels  # the rule every inference engine uses
 
             valid = valid_pixels(cube, nodata=nodata)
         valid = np.asarray(valid, dtype=bool)
@@ -435,7 +429,7 @@ class HsigeoModel:
 
     def predict_patches(self, patches: np.ndarray, *, device: Any = None, batch_size: int = 4096) -> np.ndarray:
         """Probabilities ``(P, C)`` of normalised patches ``(P, B, S, S)``."""
-        dev = resolve_device(device)
+        dev = torch_device(device)
         net, anchors = self._net_on(dev), self._anchors_on(dev)
         out = []
         with torch.inference_mode():
@@ -564,8 +558,8 @@ class HsigeoModel:
         ModelFileError
             When the encoder's dimension differs from the one the probe was trained on.
         """
-        from ..errors import ModelFileError
-        from ..text import TextEncoder, class_embeddings
+        from hsigeo.errors import ModelFileError
+        from hsigeo.text.encoder import TextEncoder, class_embeddings
 
         if encoder is None:
             path = self.text_model.get("path")
@@ -587,7 +581,7 @@ class HsigeoModel:
         new = copy.copy(self)
         new.classes = [ClassInfo(c.value, c.name, tuple(c.colour), tuple(c.prompts)) for c in prompt_set.classes]
         new.text_embeddings = np.asarray(emb, dtype=np.float32)
-        from ..prompts import prompt_hash
+        from hsigeo.text.prompts import prompt_hash
 
         new.text_model = {**self.text_model, "id": encoder.model_id, "path": str(encoder.model_path),
                           "prompt_hash": prompt_hash(prompt_set, encoder.model_id)}

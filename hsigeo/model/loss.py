@@ -11,6 +11,8 @@ Both losses take the scaled cosine similarities ``logits (P, C)`` of ``P`` pixel
 
 from __future__ import annotations
 
+from hsigeo.errors import InvalidInputError
+
 import torch
 import torch.nn.functional as F
 
@@ -26,7 +28,7 @@ def negative_counts(n_classes: int, k_hard: int, m_semi: int) -> tuple[int, int]
     classes, hard negatives are taken first.
     """
     if k_hard < 0 or m_semi < 0:
-        raise ValueError("k_hard and m_semi must be >= 0")
+        raise InvalidInputError("k_hard and m_semi must be >= 0")
     k = min(int(k_hard), max(n_classes - 1, 0))
     m = min(int(m_semi), max(n_classes - 1 - k, 0))
     return k, m
@@ -135,4 +137,4 @@ def contrastive_loss(
                                   label_smoothing=label_smoothing)
     if name == "softmax":
         return softmax_loss(logits, targets, label_smoothing=label_smoothing)
-    raise ValueError(f"loss must be one of {LOSSES}, got {name!r}")
+    raise InvalidInputError(f"loss must be one of {LOSSES}, got {name!r}")

@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._atomic import atomic_output
-from ..errors import ModelFileError
-from .backbone import BackboneConfig
-from .classifier import ClassInfo, HsigeoModel, HsigeoNet
+from hsigeo.outputs import atomic_output
+from hsigeo.errors import ModelFileError
+from hsigeo.model.backbone import BackboneConfig
+from hsigeo.model.classifier import ClassInfo, HsigeoModel, HsigeoNet
 
 __all__ = [
     "FORMAT",
@@ -57,7 +57,7 @@ _MAX_MEMBER = 2 << 30
 
 
 def _hsigeo_version() -> str:
-    from .. import __version__
+    from hsigeo import __version__
 
     return __version__
 

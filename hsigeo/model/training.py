@@ -21,16 +21,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import LabelError
-from .backbone import BackboneConfig
-from .classifier import ClassInfo, HsigeoModel, HsigeoNet, resolve_device
-from .loss import LOSSES, contrastive_loss
+from hsigeo.device import torch_device
+from hsigeo.errors import InvalidInputError, InvalidTypeError, LabelError
+from hsigeo.model.backbone import BackboneConfig
+from hsigeo.model.classifier import ClassInfo, HsigeoModel, HsigeoNet
+from hsigeo.model.loss import LOSSES, contrastive_loss
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from ..prompts import PromptSet
-    from ..text import TextEncoder
+    from hsigeo.text.prompts import PromptSet
+    from hsigeo.text.encoder import TextEncoder
 
 __all__ = ["TrainConfig", "TrainReport", "train", "scene_statistics", "DEFAULTS"]
 
@@ -217,13 +218,13 @@ def _as_cube(cube: Any) -> tuple[np.ndarray, np.ndarray | None, float | None, np
         cube = cube.values
     arr = np.asarray(cube)
     if arr.ndim != 3:
-        raise ValueError(f"cube must be (band, y, x); got shape {arr.shape}")
+        raise InvalidInputError(f"cube must be (band, y, x); got shape {arr.shape}")
     return arr, wavelengths, nodata, bad_band
 
 
 def _valid_mask(arr: np.ndarray, nodata: float | None, bad_band: np.ndarray | None) -> np.ndarray:
     """Valid pixels by the rule inference uses (:func:`hsigeo.inference.core.valid_pixels`)."""
-    from ..inference.core import good_band_mask, valid_pixels
+    from hsigeo.inference.core import good_band_mask, valid_pixels
 
     return valid_pixels(arr, nodata=nodata, good_bands=good_band_mask(bad_band, arr.shape[0]))
 
@@ -246,28 +247,28 @@ def scene_statistics(arr: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _prompt_set(prompts: Any) -> PromptSet:
-    from ..prompts import PromptSet, load_prompts
+    from hsigeo.text.prompts import PromptSet, load_prompts
 
     if isinstance(prompts, PromptSet):
         return prompts
     if isinstance(prompts, (str, os.PathLike)):
         return load_prompts(prompts)
-    raise TypeError(f"prompts must be a PromptSet or a path to a prompts YAML file, not {type(prompts).__name__}")
+    raise InvalidTypeError(f"prompts must be a PromptSet or a path to a prompts YAML file, not {type(prompts).__name__}")
 
 
 def _text_side(prompt_set: PromptSet, text_model: Any, combine: str,
                text_embeddings: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
     """Class text embeddings and a description of the text model that made them."""
-    from ..prompts import prompt_hash
+    from hsigeo.text.prompts import prompt_hash
 
     if text_embeddings is not None:
         emb = np.asarray(text_embeddings, dtype=np.float32)
         if emb.ndim != 2 or emb.shape[0] != len(prompt_set):
-            raise ValueError(f"text_embeddings must be (n_classes={len(prompt_set)}, dim); got {emb.shape}")
+            raise InvalidInputError(f"text_embeddings must be (n_classes={len(prompt_set)}, dim); got {emb.shape}")
         info = {"id": "user-supplied", "path": None, "dim": int(emb.shape[1]), "n_parameters": 0, "combine": combine,
                 "prompt_hash": prompt_hash(prompt_set, "user-supplied")}
         return emb, info
-    from ..text import TextEncoder, class_embeddings
+    from hsigeo.text.encoder import TextEncoder, class_embeddings
 
     encoder = text_model if isinstance(text_model, TextEncoder) else TextEncoder(text_model)
     emb = class_embeddings(prompt_set, encoder, combine="mean")
@@ -414,7 +415,7 @@ def train(
     labels
         Label values ``(y, x)``, ``0`` = unlabelled, matching the prompts' ``value`` s.
     prompts
-        The classes: a :class:`~hsigeo.prompts.PromptSet` or the path of a prompts YAML file.
+        The classes: a :class:`~hsigeo.text.prompts.PromptSet` or the path of a prompts YAML file.
         Its class order is the model's output order.
     train_mask
         Pixels that may be used for training (default: all labelled pixels, or a stratified
@@ -423,7 +424,7 @@ def train(
         Draw a stratified training set of this share / this many pixels per class (at least
         one per class) from ``train_mask`` (or all labelled pixels).
     text_model
-        A :class:`~hsigeo.text.TextEncoder` or a local transformers folder (default: the
+        A :class:`~hsigeo.text.encoder.TextEncoder` or a local transformers folder (default: the
         packaged all-MiniLM-L6-v2).
     text_embeddings
         Precomputed class text embeddings ``(C, T)`` instead of running a text model.
@@ -451,12 +452,12 @@ def train(
     """
     unknown_opts = set(options) - set(DEFAULTS)
     if unknown_opts:
-        raise TypeError(f"unknown training option(s) {sorted(unknown_opts)}; known: {sorted(DEFAULTS)}")
+        raise InvalidTypeError(f"unknown training option(s) {sorted(unknown_opts)}; known: {sorted(DEFAULTS)}")
     cfg = TrainConfig(**options)
     if cfg.combine != "mean":
-        raise ValueError(f"combine must be 'mean' (one anchor per class), got {cfg.combine!r}")
+        raise InvalidInputError(f"combine must be 'mean' (one anchor per class), got {cfg.combine!r}")
     if cfg.loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {cfg.loss!r}")
+        raise InvalidInputError(f"loss must be one of {LOSSES}, got {cfg.loss!r}")
     t_start = time.perf_counter()
     prompt_set = _prompt_set(prompts)
     arr, wavelengths, nodata, bad_band = _as_cube(cube)
@@ -478,7 +479,7 @@ def train(
     if train_mask is not None:
         pool &= np.asarray(train_mask, dtype=bool)
     if fraction is not None or count is not None:
-        from ..sampling import stratified_split
+        from hsigeo.sampling.splits import stratified_split
 
         pool, _ = stratified_split(np.where(pool, lab, 0), fraction=fraction, count=count, seed=cfg.seed)
     if not pool.any():
@@ -508,7 +509,7 @@ def train(
     norm[:, ~valid] = 0.0
     padded = np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect")
 
-    dev = resolve_device(device)
+    dev = torch_device(device)
     use_amp = dev.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     torch.manual_seed(cfg.seed)
@@ -518,7 +519,7 @@ def train(
     if cfg.stem_init == "pca":
         _pca_init(net, norm, valid, rng)
     elif cfg.stem_init != "random":
-        raise ValueError(f"stem_init must be 'pca' or 'random', got {cfg.stem_init!r}")
+        raise InvalidInputError(f"stem_init must be 'pca' or 'random', got {cfg.stem_init!r}")
     net = net.to(dev)
     scene_t = torch.from_numpy(padded).to(dev)
     text_t = torch.from_numpy(text_emb).to(dev)
@@ -550,7 +551,7 @@ def train(
     best_epoch, since_best, stopped = 0, 0, False
     bar = None
     if progress:
-        from ..progress import Progress
+        from hsigeo.progress import Progress
 
         bar = Progress(cfg.epochs, "train", unit="epoch")
     try:

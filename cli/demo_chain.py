@@ -84,16 +84,16 @@ def run_demo(
     """
     import numpy as np
 
-    from .inference.tiled import classify_raster
-    from .labels import read_labels
-    from .metrics import evaluate
-    from .model.modelfile import save_model
-    from .model.training import train
-    from .prompts import load_prompts
-    from .raster import open_hsi
-    from .sampling import stratified_split
-    from .synthetic import make_synthetic_scene
-    from .writers import read_classification
+    from hsigeo.inference.tiled import classify_raster
+    from hsigeo.io.labels import read_labels
+    from hsigeo.evaluation.metrics import evaluate
+    from hsigeo.model.modelfile import save_model
+    from hsigeo.model.training import train
+    from hsigeo.text.prompts import load_prompts
+    from hsigeo.io.raster import open_hsi
+    from hsigeo.sampling.splits import stratified_split
+    from hsigeo.datasets.synthetic import make_synthetic_scene
+    from hsigeo.io.writers import read_classification
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ Vector file (GeoPackage, Shapefile, GeoJSON, anything OGR reads)
 
 Classes
 -------
-``classes`` (a :class:`~hsigeo.prompts.PromptSet`, objects with ``.value``
+``classes`` (a :class:`~hsigeo.text.prompts.PromptSet`, objects with ``.value``
 and ``.name``, ``(value, name)`` pairs or ``{value: name}``) maps names to
 values and names the values.  Label classes missing from ``classes``
 raise :class:`~hsigeo.errors.LabelError` (``on_unknown="error"``, the
@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .errors import LabelError
-from .writers import ClassEntry, normalize_classes
+from hsigeo.errors import InvalidInputError, LabelError
+from hsigeo.io.writers import ClassEntry, normalize_classes
 
 __all__ = ["read_labels", "LabelReport", "label_report", "VECTOR_SUFFIXES", "RASTER_SUFFIXES"]
 
@@ -175,7 +175,7 @@ def _read_raster_labels(path: Path, grid: _Grid, *, reproject: bool) -> tuple[np
     import rasterio
     from rasterio.errors import RasterioIOError
 
-    from .writers import read_class_table
+    from hsigeo.io.writers import read_class_table
 
     try:
         with warnings.catch_warnings():
@@ -438,7 +438,7 @@ def read_labels(
         pixel on the scene.
     """
     if on_unknown not in ("error", "drop"):
-        raise ValueError(f"on_unknown must be 'error' or 'drop', not {on_unknown!r}")
+        raise InvalidInputError(f"on_unknown must be 'error' or 'drop', not {on_unknown!r}")
     path = Path(source)
     if not path.exists():
         raise LabelError(f"{path}: label file not found; check the path.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import LabelError
+from hsigeo.errors import InvalidInputError, LabelError
 
 __all__ = ["stratified_split", "block_split", "split_counts"]
 
@@ -57,11 +57,11 @@ def stratified_split(
         Disjoint masks with the shape of ``labels``.
     """
     if (fraction is None) == (count is None):
-        raise ValueError("give exactly one of fraction= or count=")
+        raise InvalidInputError("give exactly one of fraction= or count=")
     if fraction is not None and not 0.0 < fraction < 1.0:
-        raise ValueError(f"fraction must be in (0, 1), not {fraction}")
+        raise InvalidInputError(f"fraction must be in (0, 1), not {fraction}")
     if count is not None and count < 1:
-        raise ValueError(f"count must be >= 1, not {count}")
+        raise InvalidInputError(f"count must be >= 1, not {count}")
     labels = np.asarray(labels)
     pool = labels > 0 if within is None else (labels > 0) & np.asarray(within, dtype=bool)
     rng = np.random.default_rng(seed)
@@ -120,7 +120,7 @@ def block_split(
     """
     labels = np.asarray(labels)
     if labels.ndim != 2:
-        raise ValueError("block_split needs a 2-D label array")
+        raise InvalidInputError("block_split needs a 2-D label array")
     values = _class_values(labels)
     h, w = labels.shape
     by, bx = np.divmod(np.arange(h), block_size)[0], np.divmod(np.arange(w), block_size)[0]

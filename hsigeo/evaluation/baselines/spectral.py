@@ -7,12 +7,14 @@ SVM's cross-validation never sees statistics of the held-out folds.
 
 from __future__ import annotations
 
+from hsigeo.errors import NotFittedError
+
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .base import as_cube, training_pixels
+from hsigeo.evaluation.baselines.base import as_cube, training_pixels
 
 __all__ = ["SVMBaseline", "RandomForestBaseline", "predict_pixels"]
 
@@ -112,7 +114,7 @@ class SVMBaseline:
     def predict(self, cube: Any) -> np.ndarray:
         """Class map of every pixel."""
         if self._model is None:
-            raise RuntimeError("SVMBaseline.predict called before fit")
+            raise NotFittedError("SVMBaseline.predict called before fit")
         return predict_pixels(self._model, as_cube(cube))
 
     @property
@@ -164,7 +166,7 @@ class RandomForestBaseline:
     def predict(self, cube: Any) -> np.ndarray:
         """Class map of every pixel."""
         if self._model is None:
-            raise RuntimeError("RandomForestBaseline.predict called before fit")
+            raise NotFittedError("RandomForestBaseline.predict called before fit")
         return predict_pixels(self._model, as_cube(cube))
 
     @property

@@ -11,6 +11,8 @@ no global backend is switched and no display is needed.
 
 from __future__ import annotations
 
+from hsigeo.errors import InvalidInputError
+
 import contextlib
 import html
 import json
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import atomic_output
+from hsigeo.outputs import atomic_output
 
 __all__ = [
     "confusion_matrix",
@@ -51,7 +53,7 @@ def confusion_matrix(reference: np.ndarray, predicted: np.ndarray, values: Seque
     ref = np.asarray(reference).ravel()
     pred = np.asarray(predicted).ravel()
     if ref.shape != pred.shape:
-        raise ValueError(f"reference {np.shape(reference)} and predicted {np.shape(predicted)} differ in shape")
+        raise InvalidInputError(f"reference {np.shape(reference)} and predicted {np.shape(predicted)} differ in shape")
     values = np.asarray(list(values), dtype=np.int64)
     c = values.size
     lut_keys = np.sort(values)

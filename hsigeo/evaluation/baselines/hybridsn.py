@@ -14,11 +14,13 @@ torch is imported only when the model is fitted.
 
 from __future__ import annotations
 
+from hsigeo.errors import InvalidInputError, NotFittedError
+
 from typing import Any
 
 import numpy as np
 
-from .base import as_cube, class_index, training_pixels
+from hsigeo.evaluation.baselines.base import as_cube, class_index, training_pixels
 
 __all__ = ["HybridSNBaseline"]
 
@@ -30,9 +32,9 @@ def _build_net(n_components: int, patch: int, n_classes: int, *, hidden: int = 6
 
     k1, k2 = 7, 5  # spectral kernel depths of the two 3-D convolutions
     if n_components < k1 + k2 - 1:
-        raise ValueError(f"HybridSN needs at least {k1 + k2 - 1} PCA components, got {n_components}")
+        raise InvalidInputError(f"HybridSN needs at least {k1 + k2 - 1} PCA components, got {n_components}")
     if patch < 7:
-        raise ValueError(f"HybridSN needs patches of at least 7 pixels (three 3x3 convolutions), got {patch}")
+        raise InvalidInputError(f"HybridSN needs patches of at least 7 pixels (three 3x3 convolutions), got {patch}")
     depth = n_components - (k1 - 1) - (k2 - 1)
     side = patch - 6  # three valid 3x3 convolutions
 
@@ -102,9 +104,9 @@ class HybridSNBaseline:
         predict_batch: int = 2048,
     ) -> None:
         if patch % 2 != 1:
-            raise ValueError(f"patch must be odd, got {patch}")
+            raise InvalidInputError(f"patch must be odd, got {patch}")
         if pca_fit not in ("scene", "train"):
-            raise ValueError(f"pca_fit must be 'scene' or 'train', not {pca_fit!r}")
+            raise InvalidInputError(f"pca_fit must be 'scene' or 'train', not {pca_fit!r}")
         self.n_components = n_components
         self.patch = patch
         self.steps = steps
@@ -212,7 +214,7 @@ class HybridSNBaseline:
         import torch
 
         if self._net is None or self.classes_ is None:
-            raise RuntimeError("HybridSNBaseline.predict called before fit")
+            raise NotFittedError("HybridSNBaseline.predict called before fit")
         arr = as_cube(cube)
         _, h, w = arr.shape
         padded = self._reduce(arr)

@@ -21,7 +21,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from affine import Affine
 
-from .errors import DatasetError
+from hsigeo.errors import DatasetError
 
 __all__ = ["DatasetSpec", "HSIDataset", "DATASETS", "find_data_dir", "load_dataset", "load_labels", "sha256sum"]
 
@@ -114,7 +114,7 @@ class HSIDataset:
     @property
     def prompts_path(self) -> Path:
         """The prompt file shipped with hsigeo for this scene."""
-        return Path(__file__).parent / "data" / "prompts" / self.spec.prompts
+        return Path(__file__).resolve().parents[1] / "data" / "prompts" / self.spec.prompts
 
 
 def resolve_name(name: str) -> str:
@@ -137,7 +137,7 @@ def find_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
     env = os.environ.get("HSIGEO_DATA_DIR")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parents[1]
+    here = Path(__file__).resolve().parents[2]
     for cand in (Path.cwd() / "shared" / "datasets", Path.cwd().parent / "shared" / "datasets", here.parent / "shared" / "datasets"):
         if cand.is_dir():
             return cand

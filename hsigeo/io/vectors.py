@@ -9,6 +9,8 @@ Shapefile or GeoJSON, chosen by the file extension, atomically.
 
 from __future__ import annotations
 
+from hsigeo.errors import InvalidInputError
+
 import contextlib
 import os
 import shutil
@@ -20,8 +22,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._atomic import atomic_output, check_output
-from .writers import normalize_classes
+from hsigeo.outputs import atomic_output, check_output
+from hsigeo.io.writers import normalize_classes
 
 __all__ = ["vectorize_classes", "write_vector", "VECTOR_DRIVERS"]
 
@@ -47,10 +49,10 @@ def vectorize_classes(
     class_da
         DataArray ``("y", "x")`` of class values with ``.rio`` georeferencing,
         or the path of a classification raster (read with
-        :func:`hsigeo.writers.read_classification`).
+        :func:`hsigeo.io.writers.read_classification`).
     classes
         Class table for the ``class_name`` column (anything
-        :func:`hsigeo.writers.normalize_classes` accepts); default
+        :func:`hsigeo.io.writers.normalize_classes` accepts); default
         ``class_da.attrs["class_names"]``; unnamed values get ``"class <v>"``.
     min_area
         Drop polygons smaller than this, in CRS units squared (m² for a
@@ -77,9 +79,9 @@ def vectorize_classes(
     from shapely.geometry import shape
 
     if connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, not {connectivity}")
+        raise InvalidInputError(f"connectivity must be 4 or 8, not {connectivity}")
     if isinstance(class_da, (str, os.PathLike)):
-        from .writers import read_classification
+        from hsigeo.io.writers import read_classification
 
         class_da = read_classification(class_da)
     names: dict[int, str] = dict(class_da.attrs.get("class_names", {}) or {})
@@ -92,7 +94,7 @@ def vectorize_classes(
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:
-        raise ValueError(f"vectorize_classes needs a 2-D class map; got shape {arr.shape}")
+        raise InvalidInputError(f"vectorize_classes needs a 2-D class map; got shape {arr.shape}")
     if np.issubdtype(arr.dtype, np.floating):
         arr = np.where(np.isfinite(arr), arr, nodata)
     # rasterio.features handles int16/int32/uint8/uint16/float32
@@ -155,7 +157,7 @@ def write_vector(
     path = Path(path)
     driver = VECTOR_DRIVERS.get(path.suffix.lower())
     if driver is None:
-        raise ValueError(f"{path}: unknown vector extension; use one of {', '.join(VECTOR_DRIVERS)}")
+        raise InvalidInputError(f"{path}: unknown vector extension; use one of {', '.join(VECTOR_DRIVERS)}")
     layer = layer or path.stem
     with warnings.catch_warnings():
         # shapefile field-name truncation and similar notices are expected

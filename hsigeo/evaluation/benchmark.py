@@ -3,7 +3,7 @@
 For every dataset, protocol (stratified per class at given training fractions,
 and a spatially disjoint block split) and seed, one pair of train/test masks is
 drawn and handed, unchanged and read-only, to every method.  Each method is a
-small object following :class:`hsigeo.baselines.base.Method`; the registry
+small object following :class:`hsigeo.evaluation.baselines.base.Method`; the registry
 :data:`METHODS` maps names to factories, so new methods plug in without
 touching the runner.
 
@@ -33,8 +33,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .baselines.base import Method
-from .errors import DatasetError, HsigeoError
+from hsigeo.evaluation.baselines.base import Method
+from hsigeo.errors import DatasetError, HsigeoError, InvalidInputError, NotFittedError
 
 __all__ = [
     "DEFAULT_DATASETS",
@@ -124,7 +124,7 @@ class Protocol:
 
     def split(self, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Train and test masks for ``labels`` (pure function of labels, protocol and seed)."""
-        from .sampling import block_split, stratified_split
+        from hsigeo.sampling.splits import block_split, stratified_split
 
         if self.kind == "stratified":
             return stratified_split(labels, fraction=self.fraction, seed=seed)
@@ -164,7 +164,7 @@ class BenchmarkConfig:
         Dataset names (``salinas-a``, ``indian-pines``, ``pavia-university``,
         ``salinas``, ``synthetic``).
     data_dir
-        Folder with the ``.mat`` files (see :func:`hsigeo.datasets.find_data_dir`).
+        Folder with the ``.mat`` files (see :func:`hsigeo.datasets.scenes.find_data_dir`).
     seeds
         Seeds; each gives one split per protocol and seeds every method.
     protocols
@@ -185,7 +185,7 @@ class BenchmarkConfig:
     rf_trees
         Trees in the random forest.
     synthetic
-        Arguments of :func:`hsigeo.synthetic.synthetic_cube` for the synthetic scene.
+        Arguments of :func:`hsigeo.datasets.synthetic.synthetic_cube` for the synthetic scene.
     maps
         Write class-map figures (first seed).
     threads
@@ -289,7 +289,7 @@ class HsigeoMethod:
         self, cube: Any, labels: np.ndarray, train_mask: np.ndarray, *, seed: int, prompts: Any | None = None
     ) -> "HsigeoMethod":
         """Train with :func:`hsigeo.model.training.train` on the pixels of ``train_mask``."""
-        from .model.training import train
+        from hsigeo.model.training import train
 
         if prompts is None:
             raise HsigeoError(f"{self.name}: this dataset has no prompts file; hsigeo needs one prompt set per scene.")
@@ -305,7 +305,7 @@ class HsigeoMethod:
     def predict(self, cube: Any) -> np.ndarray:
         """Class values of every pixel (``predict_array``'s class map)."""
         if self.model is None:
-            raise RuntimeError(f"{self.name}: predict called before fit")
+            raise NotFittedError(f"{self.name}: predict called before fit")
         classes, _confidence = self.model.predict_array(np.asarray(getattr(cube, "values", cube)))
         return np.asarray(classes, dtype=np.int32)
 
@@ -331,19 +331,19 @@ MethodFactory = Callable[[BenchmarkConfig], Method]
 
 
 def _svm(cfg: BenchmarkConfig) -> Method:
-    from .baselines.spectral import SVMBaseline
+    from hsigeo.evaluation.baselines.spectral import SVMBaseline
 
     return SVMBaseline(C_grid=cfg.svm_C, gamma_factors=cfg.svm_gamma_factors)
 
 
 def _rf(cfg: BenchmarkConfig) -> Method:
-    from .baselines.spectral import RandomForestBaseline
+    from hsigeo.evaluation.baselines.spectral import RandomForestBaseline
 
     return RandomForestBaseline(n_estimators=cfg.rf_trees)
 
 
 def _hybridsn(cfg: BenchmarkConfig) -> Method:
-    from .baselines.hybridsn import HybridSNBaseline
+    from hsigeo.evaluation.baselines.hybridsn import HybridSNBaseline
 
     return HybridSNBaseline(steps=cfg.hybridsn_steps)
 
@@ -399,7 +399,7 @@ class Scene:
     colours
         ``{value: (r, g, b)}`` for the figures.
     prompts
-        The scene's :class:`~hsigeo.prompts.PromptSet` (None when none could be loaded).
+        The scene's :class:`~hsigeo.text.prompts.PromptSet` (None when none could be loaded).
     note
         Free text for the report (e.g. why prompts are missing).
     """
@@ -420,8 +420,8 @@ class SceneUnavailable(Exception):
 def _synthetic_scene(kw: Mapping[str, Any]) -> Scene:
     import xarray as xr
 
-    from .prompts import PromptSet
-    from .synthetic import CLASS_LIBRARY, synthetic_cube
+    from hsigeo.text.prompts import PromptSet
+    from hsigeo.datasets.synthetic import CLASS_LIBRARY, synthetic_cube
 
     syn = synthetic_cube(**kw)
     prompts = PromptSet.from_dict({
@@ -434,11 +434,11 @@ def _synthetic_scene(kw: Mapping[str, Any]) -> Scene:
                         name="synthetic")
     return Scene("synthetic", cube, np.asarray(syn.labels, dtype=np.int32), prompts.class_names,
                  {c.value: c.colour for c in prompts.classes}, prompts,
-                 note="hsigeo.synthetic.synthetic_cube(" + ", ".join(f"{k}={v}" for k, v in kw.items()) + ")")
+                 note="hsigeo.datasets.synthetic.synthetic_cube(" + ", ".join(f"{k}={v}" for k, v in kw.items()) + ")")
 
 
 def _canonical(name: str) -> str:
-    from .datasets import resolve_name
+    from hsigeo.datasets.scenes import resolve_name
 
     if name.strip().lower() == "synthetic":
         return "synthetic"
@@ -459,8 +459,8 @@ def load_scene(name: str, cfg: BenchmarkConfig) -> Scene:
     """
     if name.strip().lower() == "synthetic":
         return _synthetic_scene(cfg.synthetic)
-    from .datasets import load_dataset
-    from .prompts import load_prompts
+    from hsigeo.datasets.scenes import load_dataset
+    from hsigeo.text.prompts import load_prompts
 
     try:
         ds = load_dataset(name, data_dir=cfg.data_dir, verify=cfg.verify)
@@ -481,7 +481,7 @@ def load_scene(name: str, cfg: BenchmarkConfig) -> Scene:
 # Scores and summaries
 # --------------------------------------------------------------------------- #
 def score(pred: np.ndarray, labels: np.ndarray, test_mask: np.ndarray, class_values: Sequence[int]) -> dict[str, Any]:
-    """Accuracy of a class map on the test pixels (scores from :mod:`hsigeo.metrics`).
+    """Accuracy of a class map on the test pixels (scores from :mod:`hsigeo.evaluation.metrics`).
 
     Parameters
     ----------
@@ -503,14 +503,14 @@ def score(pred: np.ndarray, labels: np.ndarray, test_mask: np.ndarray, class_val
         ``confusion`` (rows reference, columns prediction, last column
         "other") and ``n_test``.
     """
-    from . import metrics
+    from hsigeo.evaluation import metrics
 
     mask = np.asarray(test_mask, bool) & (np.asarray(labels) > 0)
     values = [int(v) for v in class_values]
     cm = metrics.confusion_matrix(np.asarray(labels)[mask], np.asarray(pred)[mask], values)
     n = int(cm.sum())
     if n == 0:
-        raise ValueError("no labelled test pixels to score")
+        raise InvalidInputError("no labelled test pixels to score")
     per = metrics.per_class_accuracy(cm)
     return {"oa": metrics.overall_accuracy(cm), "aa": metrics.average_accuracy(cm), "kappa": metrics.kappa(cm),
             "per_class": {v: (float(a) if np.isfinite(a) else None) for v, a in zip(values, per, strict=True)},
@@ -550,7 +550,7 @@ def _mask_digest(mask: np.ndarray) -> str:
 def _environment() -> dict[str, Any]:
     import sklearn
 
-    from . import __version__
+    from hsigeo import __version__
 
     env = {"hsigeo": __version__, "python": platform.python_version(), "numpy": np.__version__,
            "scikit-learn": sklearn.__version__, "platform": platform.platform(), "machine": platform.machine(),
@@ -616,7 +616,7 @@ def run_benchmark(
         of the first seed are kept under the private key ``_maps`` for
         :func:`write_report` and dropped from the JSON.
     """
-    from .progress import Progress
+    from hsigeo.progress import Progress
 
     registry = {**METHODS, **(factories or {})}
     unknown = [m for m in cfg.methods if m not in registry]
@@ -624,7 +624,7 @@ def run_benchmark(
         raise HsigeoError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(registry)}.")
     if not cfg.seeds:
         raise HsigeoError("no seeds given; pass at least one seed.")
-    from .datasets import resolve_name
+    from hsigeo.datasets.scenes import resolve_name
 
     for name in cfg.datasets:  # a misspelt name is an error, not a skip
         if name.strip().lower() != "synthetic":
@@ -696,7 +696,7 @@ def _run_scene(scene: Scene, cfg: BenchmarkConfig, registry: Mapping[str, Method
                     pred = np.asarray(method.predict(cube))
                     t2 = time.perf_counter()
                     if pred.shape != labels.shape:
-                        raise ValueError(f"{mname} returned a class map of shape {pred.shape}, not {labels.shape}")
+                        raise InvalidInputError(f"{mname} returned a class map of shape {pred.shape}, not {labels.shape}")
                     s = score(pred, labels, test, values)
                     run.update(oa=s["oa"], aa=s["aa"], kappa=s["kappa"],
                                per_class={str(k): v for k, v in s["per_class"].items()}, confusion=s["confusion"],
@@ -915,7 +915,7 @@ def _map_figure(path: Path, dname: str, proto: Mapping[str, Any], maps: Mapping[
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from ._atomic import atomic_output
+    from hsigeo.outputs import atomic_output
 
     values = [int(v) for v in labels_meta["classes"]]
     rgb = _rgb(labels_meta.get("colours", {}), values)
@@ -986,7 +986,7 @@ def write_report(results: dict[str, Any], out_dir: str | os.PathLike | None = No
     dict
         ``{"json": ..., "markdown": ..., "readme": ..., "maps": [...]}`` paths.
     """
-    from ._atomic import atomic_output
+    from hsigeo.outputs import atomic_output
 
     out = Path(out_dir if out_dir is not None else results["config"]["out_dir"])
     out.mkdir(parents=True, exist_ok=True)
@@ -1025,7 +1025,7 @@ def parse_seeds(text: str | int | Sequence[int]) -> list[int]:
         return [int(s) for s in text.split(",") if s.strip()]
     n = int(text)
     if n < 1:
-        raise ValueError(f"--seeds must be >= 1, got {n}")
+        raise InvalidInputError(f"--seeds must be >= 1, got {n}")
     return list(range(n))
 
 
@@ -1038,7 +1038,7 @@ def parse_fractions(text: str) -> list[float]:
             continue
         f = float(part[:-1]) / 100 if part.endswith("%") else float(part)
         if not 0 < f < 1:
-            raise ValueError(f"training fraction {part!r} is not in (0, 1)")
+            raise InvalidInputError(f"training fraction {part!r} is not in (0, 1)")
         out.append(f)
     return out
 

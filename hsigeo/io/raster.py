@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._atomic import atomic_output
-from .errors import RasterReadError
+from hsigeo.outputs import atomic_output
+from hsigeo.errors import InvalidInputError, RasterReadError
 
 __all__ = [
     "open_hsi",
@@ -361,7 +361,7 @@ def open_hsi(
     if count < min_bands:
         raise RasterReadError(
             f"{data_path}: has {count} band(s) but a hyperspectral scene needs at least {min_bands}; "
-            "is this a label or classification raster? Use hsigeo.labels.read_labels for those."
+            "is this a label or classification raster? Use hsigeo.io.labels.read_labels for those."
         )
 
     info = dict(gdal_info)
@@ -439,9 +439,9 @@ def valid_mask(da: xr.DataArray, *, how: str = "any", ignore_bad_bands: bool = T
         Bool, dims ``("y", "x")``, True = valid; lazy when ``da`` is dask-backed.
     """
     if how not in ("any", "all"):
-        raise ValueError(f"how must be 'any' or 'all', not {how!r}")
+        raise InvalidInputError(f"how must be 'any' or 'all', not {how!r}")
     if "band" not in da.dims:
-        raise ValueError(f"valid_mask needs a 'band' dimension; got dims {da.dims}")
+        raise InvalidInputError(f"valid_mask needs a 'band' dimension; got dims {da.dims}")
     if ignore_bad_bands and "bad_band" in da.coords:
         good = ~np.asarray(da.coords["bad_band"].values, dtype=bool)
         if good.any():
@@ -517,7 +517,7 @@ def write_hsi(
     import rioxarray  # noqa: F401
 
     if tuple(da.dims) != ("band", "y", "x"):
-        raise ValueError(f"write_hsi needs dims ('band', 'y', 'x'); got {da.dims}. Use da.transpose('band', 'y', 'x').")
+        raise InvalidInputError(f"write_hsi needs dims ('band', 'y', 'x'); got {da.dims}. Use da.transpose('band', 'y', 'x').")
     count, height, width = (int(s) for s in da.shape)
     out_dtype = np.dtype(dtype or da.dtype)
     if out_dtype == np.float64:

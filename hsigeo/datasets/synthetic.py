@@ -14,11 +14,13 @@ On disk (:func:`make_synthetic_scene`, :func:`write_large_synthetic`) scenes
 are **int16 reflectance x 10000** (``0.2531`` -> ``2531``) with nodata
 ``-9999`` (a value no reflectance takes, unlike 0, which dark water can reach),
 in EPSG:32611 (UTM 11N) with 2 m pixels; wavelengths in nm are stored per band
-(see :func:`hsigeo.raster.write_hsi`).  In memory (:func:`synthetic_cube`)
+(see :func:`hsigeo.io.raster.write_hsi`).  In memory (:func:`synthetic_cube`)
 cubes are float32 reflectance in 0..1.
 """
 
 from __future__ import annotations
+
+from hsigeo.errors import InvalidInputError
 
 import contextlib
 import os
@@ -28,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_output, check_output
-from .writers import ClassEntry
+from hsigeo.outputs import atomic_output, check_output
+from hsigeo.io.writers import ClassEntry
 
 __all__ = [
     "SyntheticScene",
@@ -185,8 +187,8 @@ def _bad_band_mask(wavelengths: np.ndarray) -> np.ndarray:
 
 def _classes(n_classes: int) -> list[ClassEntry]:
     if not 1 <= n_classes <= len(CLASS_LIBRARY):
-        raise ValueError(f"n_classes must be 1..{len(CLASS_LIBRARY)}, not {n_classes}")
-    from .writers import parse_colour
+        raise InvalidInputError(f"n_classes must be 1..{len(CLASS_LIBRARY)}, not {n_classes}")
+    from hsigeo.io.writers import parse_colour
 
     return [ClassEntry(i + 1, CLASS_LIBRARY[i][0], parse_colour(CLASS_LIBRARY[i][1]))  # type: ignore[arg-type]
             for i in range(n_classes)]
@@ -452,8 +454,8 @@ def make_synthetic_scene(
     import xarray as xr
     from scipy.ndimage import binary_erosion, gaussian_filter
 
-    from .raster import write_hsi
-    from .writers import write_classification
+    from hsigeo.io.raster import write_hsi
+    from hsigeo.io.writers import write_classification
 
     out = Path(out_dir)
     paths = {k: out / f for k, f in (("scene", "scene.tif"), ("labels", "labels.tif"), ("prompts", "prompts.yaml"))}
@@ -543,8 +545,8 @@ def write_large_synthetic(
     from rasterio.transform import from_origin
     from rasterio.windows import Window
 
-    from .progress import Progress
-    from .writers import open_classification_writer
+    from hsigeo.progress import Progress
+    from hsigeo.io.writers import open_classification_writer
 
     gen = _Generator(height, width, bands, n_classes, seed, noise=0.005)
     transform = from_origin(ORIGIN[0], ORIGIN[1], PIXEL_SIZE, PIXEL_SIZE)

@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import LabelError
+from hsigeo.errors import InvalidInputError, LabelError
 
 __all__ = ["Method", "as_cube", "training_pixels", "class_index"]
 
@@ -56,7 +56,7 @@ class Method(Protocol):
         seed
             Seed for every random choice the method makes.
         prompts
-            The dataset's :class:`~hsigeo.prompts.PromptSet` (ignored by the
+            The dataset's :class:`~hsigeo.text.prompts.PromptSet` (ignored by the
             baselines).
         """
         ...
@@ -73,7 +73,7 @@ def as_cube(cube: Any) -> np.ndarray:
     """
     arr = np.asarray(getattr(cube, "values", cube), dtype=np.float32)
     if arr.ndim != 3:
-        raise ValueError(f"expected a (band, y, x) cube, got shape {arr.shape}")
+        raise InvalidInputError(f"expected a (band, y, x) cube, got shape {arr.shape}")
     if not np.isfinite(arr).all():
         arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
     return arr

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import OutputExistsError
+from hsigeo.errors import OutputExistsError
 
 __all__ = ["atomic_output", "check_output"]
 

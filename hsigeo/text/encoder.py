@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
-from .errors import ModelFileError
+from hsigeo.device import resolve_device
+from hsigeo.errors import InvalidInputError, InvalidTypeError, ModelFileError
 
 if TYPE_CHECKING:
-    from .prompts import PromptSet
+    from hsigeo.text.prompts import PromptSet
 
 __all__ = [
     "TextEncoder",
@@ -191,18 +192,6 @@ def _ensure_offline() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'auto'") from exc
-    return device
-
-
 def _load(path: Path, device: str) -> _Loaded:
     path = _check_folder(path)
     pooling = _read_pooling(path)
@@ -279,7 +268,7 @@ def _pool(hidden: Any, mask: Any, mode: str) -> Any:
         positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
         last = (positions * mask).argmax(dim=1)
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-    raise ValueError(f"unknown pooling mode {mode!r}")
+    raise InvalidInputError(f"unknown pooling mode {mode!r}")
 
 
 def _encode(loaded: _Loaded, texts: list[str], max_length: int, batch_size: int, *, warn: bool = True) -> np.ndarray:
@@ -350,18 +339,18 @@ class TextEncoder:
         self,
         model_path: str | os.PathLike | None = None,
         *,
-        device: str = "cpu",
+        device: str = "cpu",  # a few prompts embed fast on CPU, and CPU embeddings match across machines
         max_length: int = 128,
         batch_size: int = 32,
     ) -> None:
         if max_length < 2:
-            raise ValueError(f"max_length must be >= 2 (got {max_length})")
+            raise InvalidInputError(f"max_length must be >= 2 (got {max_length})")
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1 (got {batch_size})")
+            raise InvalidInputError(f"batch_size must be >= 1 (got {batch_size})")
         self.model_path = Path(model_path).expanduser() if model_path is not None else default_model_path()
         self.batch_size = int(batch_size)
         _check_folder(self.model_path)  # fail before importing torch when the path is wrong
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         self._loaded = _load(self.model_path, self.device)
         self.max_length = min(int(max_length), self._loaded.max_tokens)
 
@@ -380,7 +369,7 @@ class TextEncoder:
     def model_id(self) -> str:
         """Stable identifier of the model: ``"<folder>:cfg-<sha256 of config.json>:w-<weights bytes>"``.
 
-        Stored with cached embeddings (see :func:`hsigeo.prompts.prompt_hash`);
+        Stored with cached embeddings (see :func:`hsigeo.text.prompts.prompt_hash`);
         the same model files give the same id on any machine.
         """
         return self._loaded.model_id
@@ -413,7 +402,7 @@ class TextEncoder:
         texts = list(texts)
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
         if bad:
-            raise TypeError(f"encode() takes strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
+            raise InvalidTypeError(f"encode() takes strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return _encode(self._loaded, texts, self.max_length, self.batch_size)
@@ -456,7 +445,7 @@ def class_embeddings(
         See ``combine``.  Rows follow the prompt set's class order.
     """
     if combine not in ("mean", "set"):
-        raise ValueError(f"combine must be 'mean' or 'set', got {combine!r}")
+        raise InvalidInputError(f"combine must be 'mean' or 'set', got {combine!r}")
     encoder = encoder if encoder is not None else TextEncoder()
     counts = prompt_set.n_prompts
     flat = encoder.encode(prompt_set.texts())  # one call: batches across classes

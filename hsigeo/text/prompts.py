@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import PromptError
+from hsigeo.errors import InvalidInputError, PromptError, UnknownClassError
 
 __all__ = [
     "ClassPrompt",
@@ -194,7 +194,7 @@ class PromptSet:
                 return c
         close = difflib.get_close_matches(str(name), self.names, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise KeyError(f"no class named {name!r} in {self._where()} (classes: {', '.join(self.names)}).{hint}")
+        raise UnknownClassError(f"no class named {name!r} in {self._where()} (classes: {', '.join(self.names)}).{hint}")
 
     def by_value(self, value: int) -> ClassPrompt:
         """Return the class whose label value is ``value``.
@@ -207,14 +207,14 @@ class PromptSet:
         for c in self.classes:
             if c.value == value:
                 return c
-        raise KeyError(f"no class with label value {value!r} in {self._where()} (values: {self.values}).")
+        raise UnknownClassError(f"no class with label value {value!r} in {self._where()} (values: {self.values}).")
 
     def index_of_value(self, value: int) -> int:
         """Return the class index (position) of label value ``value``."""
         for i, c in enumerate(self.classes):
             if c.value == value:
                 return i
-        raise KeyError(f"no class with label value {value!r} in {self._where()} (values: {self.values}).")
+        raise UnknownClassError(f"no class with label value {value!r} in {self._where()} (values: {self.values}).")
 
     # -- derived sets -------------------------------------------------------- #
     def names_only(self, *, readable: bool = True) -> PromptSet:
@@ -363,7 +363,7 @@ def save_prompts(prompt_set: PromptSet, path: str | os.PathLike, *, overwrite: b
     """
     import yaml
 
-    from ._atomic import atomic_output
+    from hsigeo.outputs import atomic_output
 
     path = Path(path)
     data = prompt_set.to_dict(relative_to=path.parent)
@@ -386,7 +386,7 @@ def prompt_hash(texts: PromptSet | Sequence[str] | Sequence[Sequence[str]], mode
         class to another changes the digest), a flat list of texts, or a list
         of per-class lists.
     model_id
-        The text encoder's :attr:`~hsigeo.text.TextEncoder.model_id`.
+        The text encoder's :attr:`~hsigeo.text.encoder.TextEncoder.model_id`.
     """
     if isinstance(texts, PromptSet):
         payload: Any = [list(c.prompts) for c in texts.classes]
@@ -412,20 +412,20 @@ def parse_colour(value: Any) -> tuple[int, int, int]:
     if isinstance(value, str):
         m = _HEX_RE.match(value.strip())
         if not m:
-            raise ValueError(f"{value!r} is not a hex colour")
+            raise InvalidInputError(f"{value!r} is not a hex colour")
         digits = m.group(1)
         if len(digits) == 3:
             digits = "".join(ch * 2 for ch in digits)
         return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
     if isinstance(value, (list, tuple)):
         if len(value) != 3:
-            raise ValueError(f"{list(value)!r} has {len(value)} components, not 3")
+            raise InvalidInputError(f"{list(value)!r} has {len(value)} components, not 3")
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise ValueError(f"{list(value)!r} has non-integer components")
+            raise InvalidInputError(f"{list(value)!r} has non-integer components")
         if not all(0 <= v <= 255 for v in value):
-            raise ValueError(f"{list(value)!r} has components outside 0..255")
+            raise InvalidInputError(f"{list(value)!r} has components outside 0..255")
         return (value[0], value[1], value[2])
-    raise ValueError(f"{value!r} is neither a hex string nor an [r, g, b] list")
+    raise InvalidInputError(f"{value!r} is neither a hex string nor an [r, g, b] list")
 
 
 def colour_to_hex(rgb: Sequence[int]) -> str:
@@ -438,7 +438,7 @@ def colour_to_hex(rgb: Sequence[int]) -> str:
 # Validation
 # --------------------------------------------------------------------------- #
 def _shipped_dir() -> Path:
-    return Path(__file__).resolve().parent / "data" / "prompts"
+    return Path(__file__).resolve().parent.parent / "data" / "prompts"
 
 
 def _unknown_key_message(key: Any, known: Sequence[str]) -> str:

@@ -30,7 +30,7 @@ Float rasters (:func:`write_float_raster`, :func:`open_float_writer`) are
 per-class probabilities).
 
 Every output is written to a temporary file beside the target and renamed into
-place only when complete (:func:`hsigeo._atomic.atomic_output`).  The block
+place only when complete (:func:`hsigeo.outputs.atomic_output`).  The block
 writers (:func:`open_classification_writer`, :func:`open_float_writer`) let
 tiled inference stream windows to disk::
 
@@ -41,6 +41,8 @@ tiled inference stream windows to disk::
 """
 
 from __future__ import annotations
+
+from hsigeo.errors import InvalidInputError
 
 import contextlib
 import json
@@ -56,9 +58,9 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 import xarray as xr
 
-from ._atomic import atomic_output, check_output
-from .prompts import DEFAULT_PALETTE
-from .prompts import parse_colour as _parse_colour_strict
+from hsigeo.outputs import atomic_output, check_output
+from hsigeo.text.prompts import DEFAULT_PALETTE
+from hsigeo.text.prompts import parse_colour as _parse_colour_strict
 
 __all__ = [
     "ClassEntry",
@@ -105,7 +107,7 @@ class ClassEntry:
 def parse_colour(colour: Any) -> tuple[int, int, int] | None:
     """``"#2ca02c"``, ``"2ca02c"``, ``"#2c2"`` or ``(r, g, b[, a])`` -> ``(r, g, b)``; None stays None.
 
-    Lenient front of :func:`hsigeo.prompts.parse_colour`: an alpha component is
+    Lenient front of :func:`hsigeo.text.prompts.parse_colour`: an alpha component is
     dropped and float components are rounded, as colour tables from GDAL or
     matplotlib come that way.
     """
@@ -119,7 +121,7 @@ def parse_colour(colour: Any) -> tuple[int, int, int] | None:
 def normalize_classes(classes: Any) -> list[ClassEntry]:
     """Turn any supported class description into a list of :class:`ClassEntry`.
 
-    Accepted: a :class:`hsigeo.prompts.PromptSet` (anything with ``.classes``),
+    Accepted: a :class:`hsigeo.text.prompts.PromptSet` (anything with ``.classes``),
     a sequence of objects with ``.value`` and ``.name`` (and optionally
     ``.colour`` as RGB tuple or hex string), a sequence of ``(value, name)`` or
     ``(value, name, colour)`` tuples, a mapping ``{value: name}``, or a
@@ -146,14 +148,14 @@ def normalize_classes(classes: Any) -> list[ClassEntry]:
             elif isinstance(item, (tuple, list)) and len(item) in (2, 3):
                 raw.append((int(item[0]), str(item[1]), item[2] if len(item) == 3 else None))
             else:
-                raise ValueError(f"cannot read a class from {item!r}: give (value, name[, colour]) or an object with .value/.name")
+                raise InvalidInputError(f"cannot read a class from {item!r}: give (value, name[, colour]) or an object with .value/.name")
     seen: set[int] = set()
     out: list[ClassEntry] = []
     for i, (v, n, c) in enumerate(raw):
         if v < 1:
-            raise ValueError(f"class {n!r}: value {v} is not allowed (0 is nodata/unlabelled; use 1 or more)")
+            raise InvalidInputError(f"class {n!r}: value {v} is not allowed (0 is nodata/unlabelled; use 1 or more)")
         if v in seen:
-            raise ValueError(f"class value {v} is used twice (class {n!r}); class values must be unique")
+            raise InvalidInputError(f"class value {v} is used twice (class {n!r}); class values must be unique")
         seen.add(v)
         rgb = parse_colour(c) or DEFAULT_COLOURS[i % len(DEFAULT_COLOURS)]
         out.append(ClassEntry(v, n, rgb))
@@ -164,7 +166,7 @@ def classification_dtype(classes: Sequence[ClassEntry], nodata: int = 0, max_val
     """``"uint8"`` when every value (and nodata) fits in 0..255, else ``"uint16"``."""
     top = max([nodata, max_value or 0, *(c.value for c in classes)])
     if top > 65535 or nodata < 0:
-        raise ValueError(f"class values and nodata must lie in 0..65535 (got max {top}, nodata {nodata})")
+        raise InvalidInputError(f"class values and nodata must lie in 0..65535 (got max {top}, nodata {nodata})")
     return "uint8" if top <= 255 else "uint16"
 
 
@@ -266,7 +268,7 @@ def _grid_from(
 
         return int(like.rio.width), int(like.rio.height), like.rio.crs, like.rio.transform()
     if width is None or height is None:
-        raise ValueError("give like= (a DataArray, raster path or profile dict) or width= and height=")
+        raise InvalidInputError("give like= (a DataArray, raster path or profile dict) or width= and height=")
     from affine import Affine
 
     return int(width), int(height), crs, transform if transform is not None else Affine.identity()
@@ -327,13 +329,13 @@ class RasterBlockWriter:
         if arr.ndim == 2:
             arr = arr[None]
         if arr.shape != (self.count, int(window.height), int(window.width)):
-            raise ValueError(
+            raise InvalidInputError(
                 f"{self.path}: block of shape {arr.shape} does not fit window {window} "
                 f"({self.count} band(s) x {int(window.height)} x {int(window.width)})"
             )
         if (window.row_off < 0 or window.col_off < 0 or window.row_off + window.height > self.height
                 or window.col_off + window.width > self.width):
-            raise ValueError(f"{self.path}: window {window} lies outside the {self.height} x {self.width} raster")
+            raise InvalidInputError(f"{self.path}: window {window} lies outside the {self.height} x {self.width} raster")
         if np.issubdtype(self.dtype, np.integer) and np.issubdtype(arr.dtype, np.floating):
             arr = np.where(np.isfinite(arr), arr, self.nodata if self.nodata is not None else 0)
         self._dst.write(arr.astype(self.dtype, copy=False), window=window)
@@ -527,7 +529,7 @@ def open_float_writer(
         As in :func:`open_classification_writer`.
     """
     if band_names is not None and len(band_names) != count:
-        raise ValueError(f"{len(band_names)} band names for {count} bands")
+        raise InvalidInputError(f"{len(band_names)} band names for {count} bands")
     w, h, crs_, tr = _grid_from(like, width, height, crs, transform)
     profile = _base_profile(w, h, crs_, tr, count=count, dtype="float32", nodata=nodata,
                             blocksize=blocksize, predictor=3)
@@ -548,7 +550,7 @@ def _as_2d(da: xr.DataArray | np.ndarray) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:
-        raise ValueError(f"a classification raster must be 2-D (y, x); got shape {arr.shape}")
+        raise InvalidInputError(f"a classification raster must be 2-D (y, x); got shape {arr.shape}")
     return arr
 
 
@@ -640,7 +642,7 @@ def write_float_raster(
     if da.ndim == 2:
         da = da.expand_dims("band")
     if da.ndim != 3:
-        raise ValueError(f"write_float_raster needs (y, x) or (band, y, x); got dims {da.dims}")
+        raise InvalidInputError(f"write_float_raster needs (y, x) or (band, y, x); got dims {da.dims}")
     count = int(da.shape[0])
     if band_names is None:
         first = da.dims[0]
@@ -721,7 +723,7 @@ def read_classification(path: str | os.PathLike, *, chunks: Any = None) -> xr.Da
     """
     import rioxarray
 
-    from .errors import RasterReadError
+    from hsigeo.errors import RasterReadError
 
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
