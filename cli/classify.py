@@ -33,24 +33,37 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for the model (default: all cores but one, which reads the scene). "
                    "On a machine busy with other work, 1 is often much faster.")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Base model only: pixels whose best class probability is below this are left unknown "
+                   "(class 0). Default: the base model's (0.5).")
+@click.option("--radiometry", type=click.Choice(["auto", "reflectance", "radiance"]), default="auto",
+              show_default=True,
+              help="Base model only: whether the scene is reflectance or at-sensor radiance (radiance gets a "
+                   "scene-level correction); auto looks at the 940/1130 nm water-vapour bands.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--resume", is_flag=True,
               help="Reuse outputs that an identical earlier run (same model, same scene file) finished; "
                    "only missing outputs are made.")
 def classify(scene: Path, model_path: Path | None, prompts_path: Path | None, output: Path, vector: Path | None,
              confidence: Path | None, probabilities: Path | None, device: str, batch_size: int | None,
-             tile_size: int | None, threads: int | None, overwrite: bool, resume: bool) -> None:
+             tile_size: int | None, threads: int | None, threshold: float | None, radiometry: str, overwrite: bool,
+             resume: bool) -> None:
     """Classify SCENE (GeoTIFF/COG/ENVI) with a trained model, window by window.
 
     Writes a tiled classification GeoTIFF (class values, 0 = nodata, colour
     table, category names, a .qml style beside it), optionally confidence,
     probabilities and polygons.  Memory stays flat whatever the scene size;
     outputs appear only when complete.
+
+    Without a model, --prompts alone maps the scene with the built-in base
+    model (label-free, from the words only; needs band wavelengths); pixels
+    matching no prompt well enough are left unknown (class 0).
     """
     from hsigeo.device import resolve_device
     from hsigeo.inference.tiled import classify_raster
 
-    model, _ = _load_model_and_prompts(model_path, prompts_path)
+    model, _ = _load_model_and_prompts(model_path, prompts_path, scene=scene, threshold=threshold,
+                                       radiometry=radiometry)
     dev = resolve_device(device)
     result = classify_raster(
         scene, model, output, confidence_path=confidence, probabilities_path=probabilities,
@@ -60,24 +73,30 @@ def classify(scene: Path, model_path: Path | None, prompts_path: Path | None, ou
     _report(result, model)
 
 
-def _load_model_and_prompts(model_path: Path | None, prompts_path: Path | None) -> tuple[Any, Any]:
+def _load_model_and_prompts(model_path: Path | None, prompts_path: Path | None, *, scene: Path | None = None,
+                            threshold: float | None = None, radiometry: str = "auto") -> tuple[Any, Any]:
     """Pick the model (saying which and why) and re-anchor it to the prompts when they differ."""
     from hsigeo.errors import ModelFileError
     from hsigeo.model.modelfile import last_model_path, load_model
     from hsigeo.text.prompts import load_prompts
 
     prompts = load_prompts(prompts_path) if prompts_path is not None else None
+    if model_path is not None and str(model_path) == "base":
+        return _base_model(scene, prompts, prompts_path, "--model base", threshold, radiometry), prompts
     if model_path is not None:
         why = "--model"
     elif prompts is not None and prompts.model_path is not None:
         model_path, why = prompts.model_path, f"named by {prompts_path} (model:)"
+    elif prompts is not None:
+        return _base_model(scene, prompts, prompts_path, "no model given", threshold, radiometry), prompts
     else:
         model_path = last_model_path()
         why = "the most recent `hsigeo train` output"
         if model_path is None:
             raise ModelFileError(
                 "no model to run: pass --model MODEL.hsigeo, name one under 'model:' in the prompts file, "
-                "or train one first with `hsigeo train`."
+                "train one first with `hsigeo train`, or pass --prompts PROMPTS.yaml alone to map the scene "
+                "with the built-in base model (label-free)."
             )
     model = load_model(model_path)
     click.echo(f"Model: {model_path} ({why}); {len(model.classes)} classes, {model.n_bands} bands.", err=True)
@@ -86,6 +105,30 @@ def _load_model_and_prompts(model_path: Path | None, prompts_path: Path | None) 
         click.echo(f"Classes: re-anchored to the {len(prompts)} classes of {prompts_path} "
                    f"({', '.join(prompts.names)}).", err=True)
     return model, prompts
+
+
+def _base_model(scene: Path | None, prompts: Any, prompts_path: Path | None, why: str, threshold: float | None,
+                radiometry: str) -> Any:
+    """The shipped base model bound to the scene's bands and the prompts, with what to expect."""
+    from hsigeo.errors import PromptError
+    from hsigeo.io.raster import open_hsi
+    from hsigeo.model.base import load_base
+
+    if prompts is None:
+        raise PromptError("the base model needs --prompts PROMPTS.yaml: its classes come from the words alone.")
+    base = load_base()
+    da = open_hsi(scene, chunks={"y": 512, "x": 512})
+    model = base.for_scene(da, prompts, radiometry=radiometry, threshold=threshold)
+    click.echo(
+        f"Model: the built-in base model ({why}): label-free, prompt-only mapping of the {len(prompts)} classes "
+        f"of {prompts_path}; bands on its grid: {model.report['coverage']}; radiometry: {model.radiometry}; "
+        f"pixels below probability {model.threshold:.2f} are left unknown (class 0).", err=True)
+    click.echo(
+        "Expect coarse land cover, not crop types: on the AVIRIS benchmarks with coarse prompt sets the base model "
+        "reaches " + base.meta.get("expected_accuracy", "see the README (zero-shot benchmark)") + ". "
+        "For better maps label a few pixels per class and train: "
+        "hsigeo train SCENE --labels LABELS --prompts PROMPTS.yaml -o MODEL.hsigeo.", err=True)
+    return model
 
 
 def _same_classes(model: Any, prompts: Any) -> bool:

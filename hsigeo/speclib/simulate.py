@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .grid import GRID, GridResampler
+from hsigeo.speclib.grid import GRID, GridResampler
 
 __all__ = ["prosail_canopy", "forest_shading", "water_spectra", "mix", "PROSAIL_WL"]
 
