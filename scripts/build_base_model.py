@@ -96,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=8000)
     ap.add_argument("--n-sim", type=int, default=400, help="simulated spectra per simulated concept")
+    ap.add_argument("--path-residual", type=float, default=0.15,
+                    help="largest additive path-radiance residual in the augmentation (share of the mean)")
     ap.add_argument("--threshold", type=float, default=0.5, help="default unknown threshold stored in the model")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -109,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     enc = TextEncoder()
     sentences = {k: concept_sentences(k) for k in corpus.keys}
     sent_emb = [enc.encode(sentences[k]) for k in corpus.keys]
-    net, report = pretrain(corpus, sent_emb, seed=args.seed, steps=args.steps, log=lambda m: print(m, flush=True))
+    net, report = pretrain(corpus, sent_emb, seed=args.seed, steps=args.steps, path_residual=args.path_residual,
+                           log=lambda m: print(m, flush=True))
 
     # radiometric reference: the mean (unit-mean) spectrum of ordinary land concepts
     means = []
@@ -154,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "threshold": float(args.threshold),
         "training": report,
         "build": {"script": "scripts/build_base_model.py", "seed": args.seed, "steps": args.steps,
-                  "n_sim": args.n_sim},
+                  "n_sim": args.n_sim, "path_residual": args.path_residual},
     }
     write_demo_spectra(corpus, args.seed)
     out = save_base(BaseModel(net, meta, library), args.output, overwrite=True)

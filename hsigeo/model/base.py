@@ -127,12 +127,15 @@ def _coverage_masks(n: int, g: torch.Generator) -> torch.Tensor:
     return m
 
 
-def augment(x: torch.Tensor, mask: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def augment(x: torch.Tensor, mask: torch.Tensor, g: torch.Generator, *,
+            path_residual: float = 0.15) -> tuple[torch.Tensor, torch.Tensor]:
     """Augment a batch of grid reflectance spectra, return ``(features (N, 2G), mask)``.
 
     Brightness (x 0.2-5), a smooth calibration gain (+-10 %), a blue-weighted additive
     residual of path radiance, sensor noise, occasional smoothing (coarser sensors), and
     random coverage; finally the per-spectrum brightness normalisation used at inference.
+    ``path_residual`` is the largest blue-weighted additive residual, as a share of the
+    spectrum's mean (what a scene-level radiometric correction may leave behind).
     """
     n = x.shape[0]
     t = _T[None]
@@ -142,7 +145,7 @@ def augment(x: torch.Tensor, mask: torch.Tensor, g: torch.Generator) -> tuple[to
     k = torch.arange(1, 4).float()[None, :, None]
     gain = torch.exp((a[..., None] * torch.cos(np.pi * k * t[:, None] + ph[..., None])).sum(1))
     level = (x * mask).sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp(min=1)
-    path = (torch.rand(n, 1, generator=g) * 0.2 - 0.05) * level * torch.exp(-t / 0.15)
+    path = (torch.rand(n, 1, generator=g) * (path_residual + 0.05) - 0.05) * level * torch.exp(-t / 0.15)
     y = x * gain + path
     y = y + torch.randn(y.shape, generator=g) * level * (0.002 + 0.02 * torch.rand(n, 1, generator=g))
     # smoothing along wavelength for a third of the batch (a 3-band box blur)
@@ -383,59 +386,70 @@ class ZeroShotModel:
                                     f"{self.n_bands} bands; bind it again with BaseModel.for_scene(scene, prompts).")
 
     def normalize(self, block: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-        """Raw ``(B, h, w)`` -> features ``(2G, h, w)`` float32 (0 at invalid pixels)."""
-        block = np.asarray(block, dtype=np.float32)
+        """Raw ``(B, h, w)`` -> float32 ``(B, h, w)``: non-finite values and invalid pixels set to 0.
+
+        The engines size their tiles by the scene's band count, so the grid resampling,
+        radiometric correction and brightness normalisation (all per pixel) happen in
+        :meth:`predict_tile`; a pixel left all zero here is reported invalid there.
+        """
+        block = np.asarray(block)
         if block.ndim != 3 or block.shape[0] != self.n_bands:
             raise BandMismatchError(f"block has shape {block.shape}; this model needs ({self.n_bands}, h, w)")
-        b, h, w = block.shape
-        x = self.resampler(block.reshape(b, -1).T)
+        out = block.astype(np.float32, copy=True)
+        out[~np.isfinite(out)] = 0.0
+        if valid is not None:
+            out[:, ~np.asarray(valid, dtype=bool)] = 0.0
+        return out
+
+    def features(self, tile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Network input ``(h*w, 2G)`` and validity ``(h*w,)`` of a normalised ``(B, h, w)`` tile."""
+        b = tile.shape[0]
+        x = self.resampler(np.asarray(tile, dtype=np.float32).reshape(b, -1).T)
         if self.offset is not None:
             x = apply_correction(x, self.offset, self.gain)
         feats, ok = _features_np(x, self.resampler.mask)
-        if valid is not None:
-            ok &= np.asarray(valid, dtype=bool).reshape(-1)
+        ok &= np.abs(tile.reshape(b, -1)).sum(0) > 0
         feats[~ok] = 0.0
-        return np.ascontiguousarray(feats.T.reshape(-1, h, w))
+        return feats, ok
 
-    def _logits(self, tile: np.ndarray | torch.Tensor, batch_size: int) -> torch.Tensor:
-        t = torch.as_tensor(np.asarray(tile, dtype=np.float32))
-        f, h, w = t.shape
-        flat = t.reshape(f, -1).t()
-        out = []
+    def _embed(self, feats: np.ndarray, batch_size: int) -> torch.Tensor:
+        flat = torch.from_numpy(feats)
         with torch.inference_mode():
-            for i in range(0, flat.shape[0], batch_size):
-                out.append(self._scale * self.net.embed(flat[i:i + batch_size]) @ self._anchors.t())
-        return torch.cat(out) if out else torch.zeros(0, self.n_classes)
+            out = [self.net.embed(flat[i:i + batch_size]) for i in range(0, flat.shape[0], batch_size)]
+        return torch.cat(out) if out else torch.zeros(0, EMBED_DIM)
 
     def predict_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = 65536,
                      naive: bool = False) -> np.ndarray:
-        """Probabilities ``(C, h, w)``; NaN at pixels whose best class is below the threshold."""
+        """Probabilities ``(C, h, w)``; NaN at invalid pixels and where the best class is below the threshold."""
         t = np.asarray(tile.cpu() if isinstance(tile, torch.Tensor) else tile, dtype=np.float32)
         _, h, w = t.shape
-        p = torch.softmax(self._logits(t, batch_size), dim=-1).numpy()
+        feats, ok = self.features(t)
+        with torch.inference_mode():
+            p = torch.softmax(self._scale * self._embed(feats, batch_size) @ self._anchors.t(), dim=-1).numpy()
+        p[~ok] = np.nan
         if self.threshold > 0:
             p[p.max(1) < self.threshold] = np.nan
         return np.ascontiguousarray(p.T.reshape(-1, h, w))
 
     def embed_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = 65536,
                    naive: bool = False) -> np.ndarray:
-        t = torch.as_tensor(np.asarray(tile, dtype=np.float32))
-        f, h, w = t.shape
-        with torch.inference_mode():
-            e = self.net.embed(t.reshape(f, -1).t())
-        return e.numpy().T.reshape(-1, h, w)
+        """Joint-space embeddings ``(64, h, w)`` (NaN at invalid pixels)."""
+        t = np.asarray(tile.cpu() if isinstance(tile, torch.Tensor) else tile, dtype=np.float32)
+        _, h, w = t.shape
+        feats, ok = self.features(t)
+        e = self._embed(feats, batch_size).numpy()
+        e[~ok] = np.nan
+        return np.ascontiguousarray(e.T.reshape(-1, h, w))
 
     def predict_array(self, cube: np.ndarray, *, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Class values ``(H, W)`` (0 = unknown / nodata) and confidence of an in-memory ``(B, H, W)`` cube."""
         model = self if threshold is None else self.with_threshold(threshold)
-        feats = model.normalize(np.asarray(cube))
-        valid = np.abs(feats).sum(0) > 0
-        p = model.predict_tile(feats)
-        best = np.nan_to_num(p, nan=-1).argmax(0)
-        conf = np.nanmax(np.where(np.isfinite(p), p, -np.inf), axis=0)
-        known = np.isfinite(p).all(0) & valid
+        p = model.predict_tile(model.normalize(np.asarray(cube)))
+        known = np.isfinite(p).all(0)
+        best = np.where(known, np.nan_to_num(p, nan=-1.0).argmax(0), 0)
+        conf = np.where(known, np.nan_to_num(p, nan=-1.0).max(0), np.nan)
         values = np.where(known, self.class_values[best], 0)
-        return values.astype(np.int32), np.where(known, conf, np.nan).astype(np.float32)
+        return values.astype(np.int32), conf.astype(np.float32)
 
     def with_threshold(self, threshold: float) -> ZeroShotModel:
         new = copy.copy(self)
@@ -448,7 +462,7 @@ class ZeroShotModel:
 # ---------------------------------------------------------------------- #
 def pretrain(corpus: Any, sentence_embeddings: list[np.ndarray], *, seed: int = 0, steps: int = 3000,
              batch_size: int = 512, lr: float = 2e-3, k_hard: int = 4, m_semi: int = 4, val_fraction: float = 0.1,
-             log: Any = None) -> tuple[BaseNet, dict[str, Any]]:
+             path_residual: float = 0.15, log: Any = None) -> tuple[BaseNet, dict[str, Any]]:
     """Train :class:`BaseNet` on a :class:`~hsigeo.speclib.corpus.Corpus`.
 
     Parameters
@@ -465,6 +479,8 @@ def pretrain(corpus: Any, sentence_embeddings: list[np.ndarray], *, seed: int = 
         Hard and semi-hard negatives of the method's loss.
     val_fraction
         Share of spectra kept for validation (accuracy with full and VNIR-only coverage).
+    path_residual
+        See :func:`augment`.
 
     Returns
     -------
@@ -493,7 +509,7 @@ def pretrain(corpus: Any, sentence_embeddings: list[np.ndarray], *, seed: int = 
     for step in range(steps):
         ks = rng.integers(0, c, batch_size)
         idx = np.array([by_concept[k][rng.integers(by_concept[k].size)] for k in ks])
-        feats, _ = augment(x_all[idx].clone(), m_all[idx], g)
+        feats, _ = augment(x_all[idx].clone(), m_all[idx], g, path_residual=path_residual)
         pick = [int(torch.randint(s.shape[0], (1,), generator=g)) for s in sent]
         text = torch.stack([s[i] for s, i in zip(sent, pick, strict=True)])
         net.train()
@@ -508,6 +524,7 @@ def pretrain(corpus: Any, sentence_embeddings: list[np.ndarray], *, seed: int = 
             log(f"step {step + 1}/{steps}  loss {np.mean(losses[-100:]):.3f}  {time.time() - t0:.0f}s")
     net.eval()
     report = {"steps": steps, "batch_size": batch_size, "lr": lr, "k_hard": k_hard, "m_semi": m_semi,
+              "path_residual": path_residual,
               "seed": seed, "final_loss": float(np.mean(losses[-100:])), "train_seconds": round(time.time() - t0, 1)}
     # validation: concept accuracy against the mean sentence anchor of each concept
     vi = np.flatnonzero(is_val)
