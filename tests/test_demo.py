@@ -27,6 +27,9 @@ def test_demo_chain_outputs(tmp_path):
     assert result.overall_accuracy > 0.9  # six well-separated classes: far above chance (1/6)
     for name in ("report.json", "confusion.png", "classmap.png", "training_curve.png"):
         assert (result.report_dir / name).is_file(), name
+    # prompt-only step: the shipped base model on class spectra held out of its pretraining
+    assert result.zero_shot_accuracy is not None and result.zero_shot_accuracy > 0.8
+    assert result.zero_shot_classes.is_file()
 
 
 def test_demo_cli_refuses_to_overwrite(tmp_path, capsys):
