@@ -61,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print where the report went and the README block."""
     args = build_parser().parse_args(argv)
-    from hsigeo.evaluation.benchmark import config_from_options, run_and_report
     from hsigeo.errors import HsigeoError
+    from hsigeo.evaluation.benchmark import config_from_options, run_and_report
 
     try:
         cfg = config_from_options(

@@ -120,10 +120,11 @@ def _default_model(bands: int, out: Path) -> Path:
     import numpy as np
     import torch
 
-    from hsigeo.model.classifier import ClassInfo, HsigeoModel, HsigeoNet
+    from hsigeo.classes import ClassInfo
+    from hsigeo.datasets.synthetic import synthetic_wavelengths
+    from hsigeo.model.classifier import HsigeoModel, HsigeoNet
     from hsigeo.model.modelfile import save_model
     from hsigeo.model.training import TrainConfig
-    from hsigeo.datasets.synthetic import synthetic_wavelengths
 
     torch.manual_seed(0)
     config = TrainConfig().backbone(bands)

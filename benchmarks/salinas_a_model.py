@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     from hsigeo.datasets.scenes import load_dataset
     from hsigeo.evaluation.metrics import accuracy_report
     from hsigeo.model.training import DEFAULTS, train
-    from hsigeo.text.prompts import load_prompts
     from hsigeo.sampling.splits import stratified_split
     from hsigeo.text.encoder import TextEncoder, class_embeddings
+    from hsigeo.text.prompts import load_prompts
 
     if args.threads:
         torch.set_num_threads(args.threads)

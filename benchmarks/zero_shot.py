@@ -2,7 +2,7 @@
 
 Scenes: Indian Pines and Salinas-A with coarse, merged class sets
 (``hsigeo/data/merges/*.yaml``, prompts in ``hsigeo/data/prompts/*_coarse.yaml``).
-Methods and protocol: see :mod:`hsigeo.speclib.benchmark`.  No label is used by any method;
+Methods and protocol: see :mod:`hsigeo.evaluation.zero_shot`.  No label is used by any method;
 labels only score the maps.  The same protocol runs as ``hsigeo benchmark --protocol zero-shot``.
 
 Usage::
@@ -26,7 +26,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hsigeo.speclib.benchmark import SCENES, run_zero_shot  # noqa: E402
+from hsigeo.evaluation.zero_shot import SCENES, run_zero_shot  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

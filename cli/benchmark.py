@@ -75,8 +75,8 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
 
 
 def _zero_shot(datasets: tuple[str, ...], data_dir: Path | None, out: Path | None) -> None:
-    """``--protocol zero-shot``: see :mod:`hsigeo.speclib.benchmark`."""
-    from hsigeo.speclib.benchmark import SCENES, run_zero_shot
+    """``--protocol zero-shot``: see :mod:`hsigeo.evaluation.zero_shot`."""
+    from hsigeo.evaluation.zero_shot import SCENES, run_zero_shot
 
     unknown = [d for d in datasets if d not in SCENES]
     if unknown:

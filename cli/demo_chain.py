@@ -91,16 +91,16 @@ def run_demo(
     """
     import numpy as np
 
+    from hsigeo.datasets.synthetic import make_synthetic_scene
+    from hsigeo.evaluation.metrics import evaluate
     from hsigeo.inference.tiled import classify_raster
     from hsigeo.io.labels import read_labels
-    from hsigeo.evaluation.metrics import evaluate
+    from hsigeo.io.raster import open_hsi
+    from hsigeo.io.writers import read_classification
     from hsigeo.model.modelfile import save_model
     from hsigeo.model.training import train
-    from hsigeo.text.prompts import load_prompts
-    from hsigeo.io.raster import open_hsi
     from hsigeo.sampling.splits import stratified_split
-    from hsigeo.datasets.synthetic import make_synthetic_scene
-    from hsigeo.io.writers import read_classification
+    from hsigeo.text.prompts import load_prompts
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -33,10 +33,11 @@ def evaluate(classes_path: Path, reference_path: Path, label_field: str | None, 
     """
     import numpy as np
 
-    from hsigeo.outputs import check_output
-    from hsigeo.io.labels import read_labels
+    from hsigeo.classes import normalize_classes
     from hsigeo.evaluation.metrics import evaluate as run_evaluation
-    from hsigeo.io.writers import normalize_classes, read_classification
+    from hsigeo.io.labels import read_labels
+    from hsigeo.io.writers import read_classification
+    from hsigeo.outputs import check_output
 
     if prompts_path is not None and model_path is not None:
         raise click.UsageError("--prompts and --model exclude each other.")

@@ -21,9 +21,9 @@ def vectorize(classes: Path, output: Path, min_area: float, overwrite: bool) -> 
 
     Each polygon gets class_id, class_name (from the raster's class table) and area.
     """
-    from hsigeo.outputs import check_output
     from hsigeo.io.vectors import vectorize_classes, write_vector
     from hsigeo.io.writers import read_classification
+    from hsigeo.outputs import check_output
 
     check_output(output, overwrite=overwrite)  # fail before the work, not after
     class_da = read_classification(classes)

@@ -34,12 +34,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'hsigeo' has no attribute {name!r}")
 
 
-def _register_accessor() -> None:
-    try:
-        import_module("hsigeo.accessor")
-    except ModuleNotFoundError as exc:  # accessor not written yet during bootstrap
-        if exc.name != "hsigeo.accessor":
-            raise
-
-
-_register_accessor()
+import_module("hsigeo.accessor")  # registers the .hsi accessor (the module imports no torch)

@@ -14,13 +14,13 @@ dask-backed::
 
 from __future__ import annotations
 
-from hsigeo.errors import InvalidInputError
-
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
+
+from hsigeo.errors import InvalidInputError
 
 __all__ = ["HSIAccessor", "WATER_ABSORPTION"]
 

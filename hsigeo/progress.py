@@ -15,13 +15,13 @@ variable:
 
 from __future__ import annotations
 
-from hsigeo.errors import InvalidInputError
-
 import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
+
+from hsigeo.errors import InvalidInputError
 
 __all__ = ["Progress", "track", "set_mode", "get_mode", "PLAIN_PREFIX"]
 

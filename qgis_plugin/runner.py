@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Deque, Optional
+from typing import Any, Optional
 
 try:
     from qgis.core import QgsProcessingException
@@ -208,7 +208,7 @@ class HsigeoRun:
         self.argv = [str(executable), "--progress", "plain", *self.arguments]
         self.feedback = feedback
         self.outputs = [Path(p) for p in outputs if p]
-        self.lines: Deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self.lines: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         self.error_lines: list[str] = []
         self.returncode: Optional[int] = None
         self._stage = ""

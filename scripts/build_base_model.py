@@ -37,7 +37,6 @@ from hsigeo.speclib.describe import CONCEPTS, LAND_CONCEPTS, concept_sentences  
 from hsigeo.speclib.grid import GRID, brightness_normalize  # noqa: E402
 from hsigeo.speclib.libraries import SOURCES  # noqa: E402
 
-
 # synthetic demo class -> (earthlib LEVEL_3 values, extra test on the record name)
 _DEMO = {
     "Healthy vegetation": (("canopy",), lambda n: _lai_chl(n)[0] >= 3 and _lai_chl(n)[1] >= 35),

@@ -21,8 +21,9 @@ def tiny_model(*, n_bands: int = N_BANDS, n_classes: int = 4, text_dim: int = 16
     """
     import torch
 
+    from hsigeo.classes import ClassInfo
     from hsigeo.model.backbone import BackboneConfig
-    from hsigeo.model.classifier import ClassInfo, HsigeoModel, HsigeoNet
+    from hsigeo.model.classifier import HsigeoModel, HsigeoNet
 
     torch.manual_seed(seed)
     cfg = BackboneConfig(n_bands=n_bands, stem_dim=8, kernel=kernel, grid=grid, width=8, depth=1, heads=2,

@@ -20,8 +20,6 @@ cubes are float32 reflectance in 0..1.
 
 from __future__ import annotations
 
-from hsigeo.errors import InvalidInputError
-
 import contextlib
 import os
 from collections.abc import Sequence
@@ -30,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from hsigeo.classes import ClassInfo, parse_colour
+from hsigeo.errors import InvalidInputError
 from hsigeo.outputs import atomic_output, check_output
-from hsigeo.io.writers import ClassEntry
 
 __all__ = [
     "SyntheticScene",
@@ -185,12 +184,11 @@ def _bad_band_mask(wavelengths: np.ndarray) -> np.ndarray:
     return bad
 
 
-def _classes(n_classes: int) -> list[ClassEntry]:
+def _classes(n_classes: int) -> list[ClassInfo]:
     if not 1 <= n_classes <= len(CLASS_LIBRARY):
         raise InvalidInputError(f"n_classes must be 1..{len(CLASS_LIBRARY)}, not {n_classes}")
-    from hsigeo.io.writers import parse_colour
 
-    return [ClassEntry(i + 1, CLASS_LIBRARY[i][0], parse_colour(CLASS_LIBRARY[i][1]))  # type: ignore[arg-type]
+    return [ClassInfo(i + 1, CLASS_LIBRARY[i][0], parse_colour(CLASS_LIBRARY[i][1]))  # type: ignore[arg-type]
             for i in range(n_classes)]
 
 
@@ -319,7 +317,7 @@ class SyntheticCube:
     labels: np.ndarray
     wavelengths: np.ndarray
     class_names: list[str]
-    classes: list[ClassEntry] = field(default_factory=list)
+    classes: list[ClassInfo] = field(default_factory=list)
     bad_bands: np.ndarray | None = None
 
 
@@ -345,7 +343,7 @@ class SyntheticScene:
     scene_path: Path
     labels_path: Path
     prompts_path: Path
-    classes: list[ClassEntry]
+    classes: list[ClassInfo]
     wavelengths: np.ndarray
 
 
@@ -392,7 +390,7 @@ def synthetic_cube(
     )
 
 
-def _prompts_yaml(classes: Sequence[ClassEntry]) -> str:
+def _prompts_yaml(classes: Sequence[ClassInfo]) -> str:
     import yaml
 
     doc = {
@@ -561,8 +559,8 @@ def write_large_synthetic(
     from rasterio.transform import from_origin
     from rasterio.windows import Window
 
-    from hsigeo.progress import Progress
     from hsigeo.io.writers import open_classification_writer
+    from hsigeo.progress import Progress
 
     gen = _Generator(height, width, bands, n_classes, seed, noise=0.005)
     transform = from_origin(ORIGIN[0], ORIGIN[1], PIXEL_SIZE, PIXEL_SIZE)

@@ -33,8 +33,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hsigeo.evaluation.baselines.base import Method
 from hsigeo.errors import DatasetError, HsigeoError, InvalidInputError, NotFittedError
+from hsigeo.evaluation.baselines.base import Method
 
 __all__ = [
     "DEFAULT_DATASETS",
@@ -420,8 +420,8 @@ class SceneUnavailable(Exception):
 def _synthetic_scene(kw: Mapping[str, Any]) -> Scene:
     import xarray as xr
 
-    from hsigeo.text.prompts import PromptSet
     from hsigeo.datasets.synthetic import CLASS_LIBRARY, synthetic_cube
+    from hsigeo.text.prompts import PromptSet
 
     syn = synthetic_cube(**kw)
     prompts = PromptSet.from_dict({

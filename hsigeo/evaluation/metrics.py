@@ -11,8 +11,6 @@ no global backend is switched and no display is needed.
 
 from __future__ import annotations
 
-from hsigeo.errors import InvalidInputError
-
 import contextlib
 import html
 import json
@@ -25,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from hsigeo.errors import InvalidInputError
 from hsigeo.outputs import atomic_output
 
 __all__ = [

@@ -5,11 +5,11 @@ Both engines cut a scene into blocks, give each block a halo of
 the stitched result to equal whole-scene inference pixel for pixel, every
 engine must
 
-* decide pixel validity the same way (:func:`valid_pixels`),
+* decide pixel validity the same way (:func:`hsigeo.sampling.windows.valid_pixels`),
 * normalise before padding (normalisation is per pixel, so the order does not
   change values, but invalid pixels are zeroed first),
 * fill halo pixels that lie outside the scene exactly as ``numpy.pad(...,
-  mode="reflect")`` of the *whole* scene would (:func:`reflect_indices`).
+  mode="reflect")`` of the *whole* scene would (:func:`hsigeo.sampling.windows.reflect_indices`).
 
 :func:`predict_array` is that whole-scene reference, for scenes that fit in
 memory.
@@ -17,113 +17,29 @@ memory.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from hsigeo.device import autocast, resolve_device
-from hsigeo.errors import HsigeoError, InvalidInputError
+from hsigeo.errors import InvalidInputError
+from hsigeo.sampling.windows import good_band_mask, valid_pixels
 
 __all__ = [
-    "reflect_indices",
-    "valid_pixels",
-    "good_band_mask",
     "default_batch_size",
     "default_tile_size",
     "run_model",
     "class_values",
-    "class_entries",
     "class_dtype",
     "to_class_map",
     "predict_array",
     "classify_array",
     "model_digest",
 ]
-
-
-# --------------------------------------------------------------------------- #
-# Geometry and validity
-# --------------------------------------------------------------------------- #
-def reflect_indices(start: int, stop: int, n: int) -> np.ndarray:
-    """Indices into a length-``n`` axis for positions ``start..stop-1`` of its reflect padding.
-
-    Position ``-k`` maps to ``k`` and ``n-1+k`` to ``n-1-k`` (the edge pixel is
-    not repeated), with repeated reflection when the padding is wider than the
-    axis, exactly as ``numpy.pad(x, pad, mode="reflect")``.  (dask's
-    ``boundary="reflect"`` repeats the edge pixel, i.e. numpy's ``"symmetric"``;
-    it is deliberately not used.)
-
-    Parameters
-    ----------
-    start, stop
-        Positions in scene coordinates; may lie outside ``0..n-1``.
-    n
-        Axis length (>= 1).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``int64`` indices in ``0..n-1``, one per position.
-    """
-    idx = np.arange(start, stop, dtype=np.int64)
-    if n == 1:
-        return np.zeros_like(idx)
-    period = 2 * (n - 1)
-    idx = np.mod(idx, period)
-    return np.where(idx < n, idx, period - idx)
-
-
-def good_band_mask(bad_band: Any, n_bands: int) -> np.ndarray | None:
-    """Bands that decide validity: all but those flagged bad (``None`` = all).
-
-    Mirrors :func:`hsigeo.io.raster.valid_mask` with ``ignore_bad_bands=True``:
-    zero-filled water-absorption bands do not make a pixel invalid.
-    """
-    if bad_band is None:
-        return None
-    good = ~np.asarray(bad_band, dtype=bool).reshape(-1)
-    if good.size != n_bands or good.all() or not good.any():
-        return None
-    return good
-
-
-def valid_pixels(block: np.ndarray, *, nodata: float | int | None = None,
-                 good_bands: np.ndarray | None = None) -> np.ndarray:
-    """Pixels with a usable spectrum in a ``(B, h, w)`` block (True = valid).
-
-    A pixel is invalid when any (good) band equals ``nodata``, is NaN or is
-    infinite, the rule of :func:`hsigeo.io.raster.valid_mask`.
-
-    Parameters
-    ----------
-    block
-        Raw values, ``(bands, h, w)``.
-    nodata
-        The scene's nodata value (``None`` or NaN: only non-finite values count).
-    good_bands
-        Boolean band mask from :func:`good_band_mask`; ``None`` = all bands.
-    """
-    data = block if good_bands is None else block[good_bands]
-    invalid = np.zeros(data.shape[1:], dtype=bool)
-    if np.issubdtype(data.dtype, np.floating):
-        invalid |= ~np.isfinite(data).all(axis=0)
-    if nodata is not None and not math.isnan(float(nodata)) and _fits(nodata, data.dtype):
-        invalid |= (data == data.dtype.type(nodata)).any(axis=0)
-    return ~invalid
-
-
-def _fits(value: float | int, dtype: np.dtype) -> bool:
-    """Whether ``value`` is representable in ``dtype`` (else no pixel can equal it)."""
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return float(value).is_integer() and info.min <= value <= info.max
-    return True
 
 
 # --------------------------------------------------------------------------- #
@@ -195,15 +111,6 @@ def class_values(model: Any) -> np.ndarray:
     return np.asarray([int(c.value) for c in model.classes], dtype=np.int64)
 
 
-def class_entries(model: Any) -> list[tuple[int, str, tuple[int, int, int]]]:
-    """``(value, name, (r, g, b))`` per class, in class order (what the writers take)."""
-    out = []
-    for c in model.classes:
-        colour = getattr(c, "colour", None)
-        out.append((int(c.value), str(c.name), tuple(int(v) for v in colour) if colour is not None else None))
-    return out  # type: ignore[return-value]
-
-
 def class_dtype(model: Any) -> np.dtype:
     """Smallest unsigned type that holds every class value (and nodata 0)."""
     return np.dtype(np.uint8 if int(class_values(model).max(initial=0)) <= 255 else np.uint16)
@@ -244,7 +151,7 @@ def predict_array(cube: np.ndarray, model: Any, *, nodata: float | int | None = 
     model
         The model.
     nodata, bad_band
-        How invalid pixels are recognised (see :func:`valid_pixels`).
+        How invalid pixels are recognised (see :func:`hsigeo.sampling.windows.valid_pixels`).
     device, batch_size, naive, embed
         As in :func:`run_model`.
 
@@ -292,7 +199,7 @@ def model_digest(model: Any) -> str:
     import torch
 
     h = hashlib.sha256()
-    h.update(json.dumps(class_entries(model), default=str).encode())
+    h.update(json.dumps([(c.value, c.name, list(c.colour)) for c in model.classes]).encode())
     h.update(str(int(model.radius)).encode())
     module = None
     for name in ("module", "net", "backbone", "torch_module"):

@@ -10,7 +10,7 @@ and compute nothing until asked.  The result equals whole-scene inference
   ``mode="reflect"``, so it is not used.  Blocks are overlapped with
   ``boundary="none"`` and each block at the scene edge fills its missing halo
   by the same reflection as whole-scene padding
-  (:func:`~hsigeo.inference.core.reflect_indices`); the block always holds the
+  (:func:`~hsigeo.sampling.windows.reflect_indices`); the block always holds the
   pixels that reflection needs, because it extends ``radius`` pixels inward.
 * validity and normalisation are the shared ones of :mod:`hsigeo.inference.core`.
 
@@ -27,8 +27,6 @@ per worker process (``LocalCluster(threads_per_worker=1)``), or call
 
 from __future__ import annotations
 
-from hsigeo.errors import InvalidInputError
-
 import tempfile
 import threading
 from pathlib import Path
@@ -38,19 +36,17 @@ import numpy as np
 import xarray as xr
 
 from hsigeo.device import resolve_device
+from hsigeo.errors import InvalidInputError
 from hsigeo.inference.core import (
     class_dtype,
-    class_entries,
     class_values,
     default_batch_size,
     default_tile_size,
-    good_band_mask,
     model_digest,
-    reflect_indices,
     run_model,
     to_class_map,
-    valid_pixels,
 )
+from hsigeo.sampling.windows import good_band_mask, reflect_indices, valid_pixels
 
 __all__ = ["classify_dataarray", "embed_dataarray", "ModelRef"]
 
@@ -106,14 +102,9 @@ class ModelRef:
 
 def _model_to_bytes(model: Any) -> bytes:
     """The model file (safetensors + JSON zip) of ``model``, as bytes."""
-    from hsigeo.model import modelfile
+    from hsigeo.model.modelfile import model_bytes
 
-    if hasattr(modelfile, "model_bytes"):
-        return modelfile.model_bytes(model)
-    with tempfile.TemporaryDirectory(prefix="hsigeo-ship-") as tmp:
-        path = Path(tmp) / "model.hsigeo"
-        modelfile.save_model(model, path)
-        return path.read_bytes()
+    return model_bytes(model)
 
 
 def _model_from_bytes(payload: bytes) -> Any:
@@ -270,7 +261,7 @@ def classify_dataarray(
         ``class_name``) and/or ``confidence`` ``("y", "x")``, float32 with NaN
         at nodata.  Variables computed together share one model pass.
     """
-    entries = class_entries(model)
+    entries = model.classes
     values = class_values(model)
     probs = _lazy_model_output(da, model, n_out=len(entries), embed=False, batch_size=batch_size,
                                device=device, naive=naive)
@@ -282,8 +273,8 @@ def classify_dataarray(
     )
     classes = _georef(classes, da, nodata=0)
     classes.attrs.update({
-        "class_names": {v: n for v, n, _ in entries},
-        "class_colours": {v: "#{:02x}{:02x}{:02x}".format(*c) for v, _, c in entries if c is not None},
+        "class_names": {e.value: e.name for e in entries},
+        "class_colours": {e.value: e.colour_hex for e in entries},
     })
     if not (probabilities or confidence):
         return classes
@@ -297,7 +288,7 @@ def classify_dataarray(
         out["confidence"] = _georef(conf, da, nodata=np.nan)
     if probabilities:
         p = xr.DataArray(probs, dims=("class", "y", "x"), name="probabilities",
-                         coords={**coords, "class": values, "class_name": ("class", [n for _, n, _ in entries])})
+                         coords={**coords, "class": values, "class_name": ("class", [e.name for e in entries])})
         out["probabilities"] = _georef(p, da, nodata=np.nan)
     return xr.Dataset(out)
 

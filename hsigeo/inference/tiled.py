@@ -14,7 +14,7 @@ memory depends on ``tile_size`` and the band count, not on the scene size.
 Equality with whole-scene inference
     Halo pixels outside the scene are taken by the same reflection that
     whole-scene inference uses (``numpy.pad(mode="reflect")`` of the whole
-    scene, see :func:`hsigeo.inference.core.reflect_indices`), so the stitched
+    scene, see :func:`hsigeo.sampling.windows.reflect_indices`), so the stitched
     map equals :func:`hsigeo.inference.core.classify_array` pixel for pixel,
     for any tile size.
 
@@ -52,25 +52,22 @@ from typing import Any
 
 import numpy as np
 
-from hsigeo.outputs import check_output
-from hsigeo.errors import HsigeoError, InvalidInputError, RasterReadError
 from hsigeo.device import default_threads, resolve_device, torch_threads
+from hsigeo.errors import HsigeoError, InvalidInputError, RasterReadError
 from hsigeo.inference.core import (
     class_dtype,
-    class_entries,
     class_values,
     default_batch_size,
     default_tile_size,
     file_identity,
-    good_band_mask,
     model_digest,
-    reflect_indices,
     run_model,
     to_class_map,
-    valid_pixels,
 )
+from hsigeo.outputs import check_output
+from hsigeo.sampling.windows import good_band_mask, halo_indices, plan_windows, valid_pixels
 
-__all__ = ["classify_raster", "ClassificationResult", "plan_windows", "RUN_TAG"]
+__all__ = ["classify_raster", "ClassificationResult", "RUN_TAG"]
 
 #: Metadata item (inside each output GeoTIFF) identifying the run that wrote it.
 RUN_TAG = "HSIGEO_RUN"
@@ -141,17 +138,6 @@ class ClassificationResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
-def plan_windows(height: int, width: int, tile_size: int) -> list[tuple[int, int, int, int]]:
-    """Row-major ``(row_off, col_off, h, w)`` windows covering the scene; edge windows are smaller."""
-    if tile_size < 1:
-        raise InvalidInputError(f"tile_size must be >= 1, not {tile_size}")
-    return [
-        (r, c, min(tile_size, height - r), min(tile_size, width - c))
-        for r in range(0, height, tile_size)
-        for c in range(0, width, tile_size)
-    ]
-
-
 # --------------------------------------------------------------------------- #
 # Scene access
 # --------------------------------------------------------------------------- #
@@ -195,10 +181,8 @@ def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radiu
     from rasterio.windows import Window
 
     row, col, h, w = window
-    rows = reflect_indices(row - radius, row + h + radius, scene.height)
-    cols = reflect_indices(col - radius, col + w + radius, scene.width)
-    r0, r1 = int(rows.min()), int(rows.max()) + 1
-    c0, c1 = int(cols.min()), int(cols.max()) + 1
+    r0, r1, rows = halo_indices(row, row + h, radius, scene.height)
+    c0, c1, cols = halo_indices(col, col + w, radius, scene.width)
     try:
         raw = src.read(window=Window(c0, r0, c1 - c0, r1 - r0))
     except (RasterioError, OSError) as exc:
@@ -217,10 +201,10 @@ def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radiu
         tile[:, y:y + _NORMALIZE_ROWS] = model.normalize(raw[:, y:y + _NORMALIZE_ROWS], valid[y:y + _NORMALIZE_ROWS])
     del raw
     # only edge windows need a gather; interior ones are already the right crop
-    if not (rows[0] == r0 and rows.size == r1 - r0):
-        tile, valid = np.take(tile, rows - r0, axis=1), np.take(valid, rows - r0, axis=0)
-    if not (cols[0] == c0 and cols.size == c1 - c0):
-        tile, valid = np.take(tile, cols - c0, axis=2), np.take(valid, cols - c0, axis=1)
+    if not (rows[0] == 0 and rows.size == r1 - r0):
+        tile, valid = np.take(tile, rows, axis=1), np.take(valid, rows, axis=0)
+    if not (cols[0] == 0 and cols.size == c1 - c0):
+        tile, valid = np.take(tile, cols, axis=2), np.take(valid, cols, axis=1)
     return tile, valid[radius:radius + h, radius:radius + w]
 
 
@@ -460,7 +444,7 @@ def _vectorize(classes_path: Path, vector_path: Path, model: Any, *, min_area: f
     from hsigeo.io.writers import read_classification
 
     class_da = read_classification(classes_path)
-    gdf = vectorize_classes(class_da, class_entries(model), min_area=min_area)
+    gdf = vectorize_classes(class_da, model.classes, min_area=min_area)
     write_vector(gdf, vector_path, overwrite=overwrite)
 
 
@@ -472,7 +456,7 @@ def _open_outputs(scene: _Scene, model: Any, out_path: Path, extras: dict[str, P
 
     grid = {"width": scene.width, "height": scene.height, "crs": scene.crs, "transform": scene.transform}
     bs = _block_size(tile_size)
-    entries = class_entries(model)
+    entries = model.classes
     from rasterio.errors import NotGeoreferencedWarning
 
     with contextlib.ExitStack() as stack, warnings.catch_warnings():
@@ -490,7 +474,7 @@ def _open_outputs(scene: _Scene, model: Any, out_path: Path, extras: dict[str, P
                 blocksize=bs))
         if extras["probabilities"] is not None:
             writers["probabilities"] = stack.enter_context(open_float_writer(
-                extras["probabilities"], count=len(entries), band_names=[e[1] for e in entries], like=grid,
+                extras["probabilities"], count=len(entries), band_names=[e.name for e in entries], like=grid,
                 overwrite=overwrite, blocksize=bs))
         yield writers
 

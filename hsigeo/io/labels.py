@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from hsigeo.classes import ClassInfo, normalize_classes
 from hsigeo.errors import InvalidInputError, LabelError
-from hsigeo.io.writers import ClassEntry, normalize_classes
 
 __all__ = ["read_labels", "LabelReport", "label_report", "VECTOR_SUFFIXES", "RASTER_SUFFIXES"]
 
@@ -210,7 +210,8 @@ def _read_raster_labels(path: Path, grid: _Grid, *, reproject: bool) -> tuple[np
                 "use a vector label file, or pass reproject=True to resample with nearest neighbour."
             )
         if problems:
-            from rasterio.warp import Resampling, reproject as warp
+            from rasterio.warp import Resampling
+            from rasterio.warp import reproject as warp
 
             if src.crs is None or grid.crs is None:
                 raise LabelError(f"{path}: cannot resample labels without a CRS on both the labels and the scene.")
@@ -284,7 +285,7 @@ def _as_int_values(series: Any) -> np.ndarray | None:
 
 def _read_vector_labels(
     path: Path, grid: _Grid, *, field_name: str | None, layer: str | int | None, all_touched: bool,
-    entries: list[ClassEntry], on_unknown: str, report: LabelReport,
+    entries: list[ClassInfo], on_unknown: str, report: LabelReport,
 ) -> tuple[np.ndarray, dict[int, str]]:
     import geopandas as gpd
     from rasterio.features import rasterize
@@ -357,7 +358,7 @@ def _read_vector_labels(
     return arr.astype("int64"), names
 
 
-def _unknown_message(path: Path, fname: str, unknown: Sequence[str], entries: Sequence[ClassEntry]) -> str:
+def _unknown_message(path: Path, fname: str, unknown: Sequence[str], entries: Sequence[ClassInfo]) -> str:
     shown = ", ".join(repr(u) for u in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
     known = ", ".join(f"{e.value}={e.name!r}" for e in entries)
     return (
@@ -495,7 +496,7 @@ def _looks_vector(path: Path) -> bool:
 
 
 def _reconcile_raster(
-    arr: np.ndarray, file_names: dict[int, str], entries: list[ClassEntry], path: Path, on_unknown: str,
+    arr: np.ndarray, file_names: dict[int, str], entries: list[ClassInfo], path: Path, on_unknown: str,
     report: LabelReport,
 ) -> tuple[np.ndarray, dict[int, str]]:
     """Align raster label values with the class table (by name when the raster names its classes)."""

@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from hsigeo.outputs import atomic_output
 from hsigeo.errors import InvalidInputError, RasterReadError
+from hsigeo.outputs import atomic_output
 
 __all__ = [
     "open_hsi",

@@ -9,8 +9,6 @@ Shapefile or GeoJSON, chosen by the file extension, atomically.
 
 from __future__ import annotations
 
-from hsigeo.errors import InvalidInputError
-
 import contextlib
 import os
 import shutil
@@ -22,8 +20,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from hsigeo.classes import normalize_classes
+from hsigeo.errors import InvalidInputError
 from hsigeo.outputs import atomic_output, check_output
-from hsigeo.io.writers import normalize_classes
 
 __all__ = ["vectorize_classes", "write_vector", "VECTOR_DRIVERS"]
 
@@ -52,7 +51,7 @@ def vectorize_classes(
         :func:`hsigeo.io.writers.read_classification`).
     classes
         Class table for the ``class_name`` column (anything
-        :func:`hsigeo.io.writers.normalize_classes` accepts); default
+        :func:`hsigeo.classes.normalize_classes` accepts); default
         ``class_da.attrs["class_names"]``; unnamed values get ``"class <v>"``.
     min_area
         Drop polygons smaller than this, in CRS units squared (m² for a

@@ -42,15 +42,12 @@ tiled inference stream windows to disk::
 
 from __future__ import annotations
 
-from hsigeo.errors import InvalidInputError
-
 import contextlib
 import json
 import math
 import os
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -58,15 +55,11 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 import xarray as xr
 
+from hsigeo.classes import DEFAULT_PALETTE, ClassInfo, normalize_classes
+from hsigeo.errors import InvalidInputError
 from hsigeo.outputs import atomic_output, check_output
-from hsigeo.text.prompts import DEFAULT_PALETTE
-from hsigeo.text.prompts import parse_colour as _parse_colour_strict
 
 __all__ = [
-    "ClassEntry",
-    "normalize_classes",
-    "parse_colour",
-    "DEFAULT_COLOURS",
     "CLASS_TABLE_TAG",
     "RasterBlockWriter",
     "open_classification_writer",
@@ -82,87 +75,12 @@ __all__ = [
 #: Dataset metadata item holding the class table as JSON inside the GeoTIFF.
 CLASS_TABLE_TAG = "HSIGEO_CLASSES"
 
-#: Fallback class colours (qualitative, distinct at small class counts).
-# one palette for the whole library: the prompts module owns it
-DEFAULT_COLOURS = DEFAULT_PALETTE
 
 
 # --------------------------------------------------------------------------- #
 # Class tables
 # --------------------------------------------------------------------------- #
-@dataclass(frozen=True)
-class ClassEntry:
-    """One class of a classification raster: label value, name and RGB colour."""
-
-    value: int
-    name: str
-    colour: tuple[int, int, int]
-
-    @property
-    def colour_hex(self) -> str:
-        """The colour as ``"#rrggbb"``."""
-        return "#{:02x}{:02x}{:02x}".format(*self.colour)
-
-
-def parse_colour(colour: Any) -> tuple[int, int, int] | None:
-    """``"#2ca02c"``, ``"2ca02c"``, ``"#2c2"`` or ``(r, g, b[, a])`` -> ``(r, g, b)``; None stays None.
-
-    Lenient front of :func:`hsigeo.text.prompts.parse_colour`: an alpha component is
-    dropped and float components are rounded, as colour tables from GDAL or
-    matplotlib come that way.
-    """
-    if colour is None:
-        return None
-    if not isinstance(colour, str):
-        colour = [int(round(float(c))) for c in colour][:3]
-    return _parse_colour_strict(colour)
-
-
-def normalize_classes(classes: Any) -> list[ClassEntry]:
-    """Turn any supported class description into a list of :class:`ClassEntry`.
-
-    Accepted: a :class:`hsigeo.text.prompts.PromptSet` (anything with ``.classes``),
-    a sequence of objects with ``.value`` and ``.name`` (and optionally
-    ``.colour`` as RGB tuple or hex string), a sequence of ``(value, name)`` or
-    ``(value, name, colour)`` tuples, a mapping ``{value: name}``, or a
-    sequence of :class:`ClassEntry`.  Missing colours come from
-    :data:`DEFAULT_COLOURS`.  The result is sorted by value.
-
-    Raises
-    ------
-    ValueError
-        On duplicate values, values < 1, or malformed entries.
-    """
-    if classes is None:
-        return []
-    if hasattr(classes, "classes") and not isinstance(classes, Mapping):
-        classes = classes.classes
-    raw: list[tuple[int, str, Any]] = []
-    if isinstance(classes, Mapping):
-        for v, n in classes.items():
-            raw.append((int(v), str(n), None))
-    else:
-        for item in classes:
-            if hasattr(item, "value") and hasattr(item, "name"):
-                raw.append((int(item.value), str(item.name), getattr(item, "colour", None)))
-            elif isinstance(item, (tuple, list)) and len(item) in (2, 3):
-                raw.append((int(item[0]), str(item[1]), item[2] if len(item) == 3 else None))
-            else:
-                raise InvalidInputError(f"cannot read a class from {item!r}: give (value, name[, colour]) or an object with .value/.name")
-    seen: set[int] = set()
-    out: list[ClassEntry] = []
-    for i, (v, n, c) in enumerate(raw):
-        if v < 1:
-            raise InvalidInputError(f"class {n!r}: value {v} is not allowed (0 is nodata/unlabelled; use 1 or more)")
-        if v in seen:
-            raise InvalidInputError(f"class value {v} is used twice (class {n!r}); class values must be unique")
-        seen.add(v)
-        rgb = parse_colour(c) or DEFAULT_COLOURS[i % len(DEFAULT_COLOURS)]
-        out.append(ClassEntry(v, n, rgb))
-    return sorted(out, key=lambda e: e.value)
-
-
-def classification_dtype(classes: Sequence[ClassEntry], nodata: int = 0, max_value: int | None = None) -> str:
+def classification_dtype(classes: Sequence[ClassInfo], nodata: int = 0, max_value: int | None = None) -> str:
     """``"uint8"`` when every value (and nodata) fits in 0..255, else ``"uint16"``."""
     top = max([nodata, max_value or 0, *(c.value for c in classes)])
     if top > 65535 or nodata < 0:
@@ -173,7 +91,7 @@ def classification_dtype(classes: Sequence[ClassEntry], nodata: int = 0, max_val
 # --------------------------------------------------------------------------- #
 # Sidecars
 # --------------------------------------------------------------------------- #
-def _aux_xml(classes: Sequence[ClassEntry], nodata: int) -> str:
+def _aux_xml(classes: Sequence[ClassInfo], nodata: int) -> str:
     names = {c.value: c.name for c in classes}
     top = max([nodata, *names]) if names else nodata
     # GDAL category names are indexed by pixel value, 0..max
@@ -192,7 +110,7 @@ def _aux_xml(classes: Sequence[ClassEntry], nodata: int) -> str:
     )
 
 
-def _qml_text(classes: Sequence[ClassEntry]) -> str:
+def _qml_text(classes: Sequence[ClassInfo]) -> str:
     entries = "\n".join(
         f'        <paletteEntry value="{c.value}" color="{c.colour_hex}" alpha="255" label={quoteattr(c.name)}/>'
         for c in classes
@@ -238,7 +156,7 @@ def write_qml(path: str | os.PathLike, classes: Any, *, overwrite: bool = True) 
     return Path(path)
 
 
-def _write_sidecars(final: Path, classes: Sequence[ClassEntry], nodata: int, *, qml: bool) -> list[Path]:
+def _write_sidecars(final: Path, classes: Sequence[ClassInfo], nodata: int, *, qml: bool) -> list[Path]:
     """Write ``final.aux.xml`` (and ``final.qml``) atomically; return what was written."""
     written: list[Path] = []
     aux = final.with_name(final.name + ".aux.xml")
@@ -683,7 +601,7 @@ def _aux_category_names(path: Path) -> list[str]:
     return [(c.text or "") for c in band.findall("./CategoryNames/Category")]
 
 
-def read_class_table(path: str | os.PathLike) -> list[ClassEntry]:
+def read_class_table(path: str | os.PathLike) -> list[ClassInfo]:
     """Read the class table of a classification raster written by hsigeo (or by GDAL tools).
 
     Looks, in order, at the ``HSIGEO_CLASSES`` metadata item inside the file,
@@ -710,8 +628,8 @@ def read_class_table(path: str | os.PathLike) -> list[ClassEntry]:
     out = []
     for v, n in enumerate(names):
         if n and v != nodata and v >= 1:
-            rgb = cmap.get(v, (0, 0, 0, 255))[:3] if cmap else DEFAULT_COLOURS[(v - 1) % len(DEFAULT_COLOURS)]
-            out.append(ClassEntry(v, n, tuple(int(x) for x in rgb)))  # type: ignore[arg-type]
+            rgb = cmap.get(v, (0, 0, 0, 255))[:3] if cmap else DEFAULT_PALETTE[(v - 1) % len(DEFAULT_PALETTE)]
+            out.append(ClassInfo(v, n, tuple(int(x) for x in rgb)))  # type: ignore[arg-type]
     return out
 
 

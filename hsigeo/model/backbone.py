@@ -27,8 +27,6 @@ float tolerance.
 
 from __future__ import annotations
 
-from hsigeo.errors import InvalidInputError
-
 import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -36,6 +34,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from hsigeo.errors import InvalidInputError
 
 __all__ = ["BackboneConfig", "SpectralSpatialBackbone"]
 

@@ -40,11 +40,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hsigeo.classes import ClassInfo
 from hsigeo.errors import BandMismatchError, HsigeoError, ModelFileError
+from hsigeo.model.loss import hard_negative_loss
 from hsigeo.speclib.grid import GRID, GridResampler, brightness_normalize, coverage_text
 from hsigeo.speclib.radiometry import apply_correction, estimate_correction, looks_like_radiance
-from hsigeo.model.classifier import ClassInfo
-from hsigeo.model.loss import hard_negative_loss
 
 __all__ = ["BaseNet", "BaseModel", "ZeroShotModel", "pretrain", "save_base", "load_base", "shipped_base_path",
            "base_bytes", "zero_shot_bytes", "is_base_file", "read_base_metadata",

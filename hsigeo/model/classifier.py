@@ -18,6 +18,7 @@ softmax over ``temperature * cosine(pixel embedding, anchor)``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -25,13 +26,14 @@ import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hsigeo.classes import ClassInfo
 from hsigeo.device import torch_device
 from hsigeo.errors import BandMismatchError, InvalidInputError
 from hsigeo.model.backbone import BackboneConfig, SpectralSpatialBackbone
@@ -39,24 +41,15 @@ from hsigeo.model.backbone import BackboneConfig, SpectralSpatialBackbone
 if TYPE_CHECKING:
     import xarray as xr
 
-    from hsigeo.text.prompts import PromptSet
     from hsigeo.text.encoder import TextEncoder
+    from hsigeo.text.prompts import PromptSet
 
-__all__ = ["ClassInfo", "TextProbe", "HsigeoNet", "HsigeoModel", "MAX_LOGIT_SCALE"]
+__all__ = ["TextProbe", "HsigeoNet", "HsigeoModel", "MAX_LOGIT_SCALE"]
 
 #: CLIP's cap on the learnable temperature (logit scale), avoiding a collapse to one-hot logits.
 MAX_LOGIT_SCALE = 100.0
 #: Default pixels per forward pass in :meth:`HsigeoModel.predict_tile`.
 DEFAULT_BATCH = 16384
-
-
-class ClassInfo(NamedTuple):
-    """One class of a model: label value, name, display colour and the prompts anchoring it."""
-
-    value: int
-    name: str
-    colour: tuple[int, int, int]
-    prompts: tuple[str, ...] = ()
 
 
 class TextProbe(nn.Module):
@@ -157,7 +150,8 @@ class HsigeoModel:
         if self.wavelengths is not None:
             wl = np.asarray(self.wavelengths, dtype=np.float64)
             self.wavelengths = wl if np.isfinite(wl).any() else None
-        self.classes = [ClassInfo(int(c[0]), str(c[1]), tuple(int(v) for v in c[2]), tuple(c[3]) if len(c) > 3 else ())
+        self.classes = [c if isinstance(c, ClassInfo)
+                        else ClassInfo(int(c[0]), str(c[1]), tuple(int(v) for v in c[2]), tuple(c[3]) if len(c) > 3 else ())
                         for c in self.classes]
         if self.mean.shape != (self.config.n_bands,) or self.std.shape != (self.config.n_bands,):
             raise InvalidInputError("mean/std must have one value per band")
@@ -196,9 +190,9 @@ class HsigeoModel:
     @property
     def prompts(self) -> PromptSet:
         """The classes as a :class:`~hsigeo.text.prompts.PromptSet` (names, values, colours, prompts)."""
-        from hsigeo.text.prompts import ClassPrompt, PromptSet
+        from hsigeo.text.prompts import PromptSet
 
-        return PromptSet(tuple(ClassPrompt(c.name, c.value, c.colour, c.prompts or (c.name,)) for c in self.classes))
+        return PromptSet(tuple(dataclasses.replace(c, prompts=c.prompts or (c.name,)) for c in self.classes))
 
     def n_parameters(self) -> dict[str, int]:
         """Parameter counts: ``trainable`` (backbone + probe + temperature), ``text_model`` (frozen), ``total``."""
@@ -220,7 +214,7 @@ class HsigeoModel:
             h.update(t.detach().cpu().contiguous().numpy().tobytes())
         for arr in (self.mean, self.std, self.text_embeddings):
             h.update(np.ascontiguousarray(arr).tobytes())
-        h.update(json.dumps([list(c[:3]) for c in self.classes]).encode())
+        h.update(json.dumps([[c.value, c.name, list(c.colour)] for c in self.classes]).encode())
         h.update(json.dumps(self.config.to_dict(), sort_keys=True).encode())
         return h.hexdigest()[:16]
 
@@ -355,7 +349,7 @@ class HsigeoModel:
         if cube.ndim != 3:
             raise InvalidInputError(f"cube must be (band, y, x), got shape {cube.shape}")
         if valid is None:
-            from hsigeo.inference.core import valid_pixels  # the rule every inference engine uses
+            from hsigeo.sampling.windows import valid_pixels  # the rule every inference engine uses
 
             valid = valid_pixels(cube, nodata=nodata)
         valid = np.asarray(valid, dtype=bool)
@@ -579,7 +573,7 @@ class HsigeoModel:
             )
         emb = class_embeddings(prompt_set, encoder, combine=combine or self.text_model.get("combine", "mean"))
         new = copy.copy(self)
-        new.classes = [ClassInfo(c.value, c.name, tuple(c.colour), tuple(c.prompts)) for c in prompt_set.classes]
+        new.classes = list(prompt_set.classes)
         new.text_embeddings = np.asarray(emb, dtype=np.float32)
         from hsigeo.text.prompts import prompt_hash
 

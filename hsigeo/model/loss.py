@@ -11,10 +11,10 @@ Both losses take the scaled cosine similarities ``logits (P, C)`` of ``P`` pixel
 
 from __future__ import annotations
 
-from hsigeo.errors import InvalidInputError
-
 import torch
 import torch.nn.functional as F
+
+from hsigeo.errors import InvalidInputError
 
 __all__ = ["negative_counts", "select_negatives", "hard_negative_loss", "softmax_loss", "contrastive_loss", "LOSSES"]
 

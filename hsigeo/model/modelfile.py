@@ -31,10 +31,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from hsigeo.outputs import atomic_output
+from hsigeo.classes import ClassInfo
 from hsigeo.errors import ModelFileError
 from hsigeo.model.backbone import BackboneConfig
-from hsigeo.model.classifier import ClassInfo, HsigeoModel, HsigeoNet
+from hsigeo.model.classifier import HsigeoModel, HsigeoNet
+from hsigeo.outputs import atomic_output
 
 __all__ = [
     "FORMAT",

@@ -24,14 +24,14 @@ from torch import nn
 from hsigeo.device import torch_device
 from hsigeo.errors import InvalidInputError, InvalidTypeError, LabelError
 from hsigeo.model.backbone import BackboneConfig
-from hsigeo.model.classifier import ClassInfo, HsigeoModel, HsigeoNet
+from hsigeo.model.classifier import HsigeoModel, HsigeoNet
 from hsigeo.model.loss import LOSSES, contrastive_loss
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from hsigeo.text.prompts import PromptSet
     from hsigeo.text.encoder import TextEncoder
+    from hsigeo.text.prompts import PromptSet
 
 __all__ = ["TrainConfig", "TrainReport", "train", "scene_statistics", "DEFAULTS"]
 
@@ -223,8 +223,8 @@ def _as_cube(cube: Any) -> tuple[np.ndarray, np.ndarray | None, float | None, np
 
 
 def _valid_mask(arr: np.ndarray, nodata: float | None, bad_band: np.ndarray | None) -> np.ndarray:
-    """Valid pixels by the rule inference uses (:func:`hsigeo.inference.core.valid_pixels`)."""
-    from hsigeo.inference.core import good_band_mask, valid_pixels
+    """Valid pixels by the rule inference uses (:func:`hsigeo.sampling.windows.valid_pixels`)."""
+    from hsigeo.sampling.windows import good_band_mask, valid_pixels
 
     return valid_pixels(arr, nodata=nodata, good_bands=good_band_mask(bad_band, arr.shape[0]))
 
@@ -628,7 +628,7 @@ def train(
         net.load_state_dict(best_state)
     net = net.cpu().eval()
 
-    classes = [ClassInfo(c.value, c.name, tuple(c.colour), tuple(c.prompts)) for c in prompt_set.classes]
+    classes = list(prompt_set.classes)
     model = HsigeoModel(net=net, config=bcfg, mean=mean, std=std, classes=classes, text_embeddings=text_emb,
                         wavelengths=wavelengths, text_model=text_info)
     report = TrainReport(

@@ -28,89 +28,29 @@ import difflib
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hsigeo.errors import InvalidInputError, PromptError, UnknownClassError
+from hsigeo.classes import DEFAULT_PALETTE, MAX_VALUE, ClassInfo, parse_colour
+from hsigeo.errors import PromptError, UnknownClassError
 
 __all__ = [
-    "ClassPrompt",
     "PromptSet",
     "load_prompts",
     "save_prompts",
     "prompt_hash",
-    "parse_colour",
-    "colour_to_hex",
-    "DEFAULT_PALETTE",
     "MAX_VALUE",
 ]
 
-#: Largest label value: classification rasters are written as uint16 at most.
-MAX_VALUE = 65535
-
-#: Default class colours (a tab20-like qualitative palette, strong tones first
-#: so that small class counts get the most distinct colours).
-DEFAULT_PALETTE: tuple[tuple[int, int, int], ...] = (
-    (31, 119, 180),
-    (255, 127, 14),
-    (44, 160, 44),
-    (214, 39, 40),
-    (148, 103, 189),
-    (140, 86, 75),
-    (227, 119, 194),
-    (127, 127, 127),
-    (188, 189, 34),
-    (23, 190, 207),
-    (174, 199, 232),
-    (255, 187, 120),
-    (152, 223, 138),
-    (255, 152, 150),
-    (197, 176, 213),
-    (196, 156, 148),
-    (247, 182, 210),
-    (199, 199, 199),
-    (219, 219, 141),
-    (158, 218, 229),
-)
-
 _TOP_KEYS = ("classes", "name", "description", "model")
 _CLASS_KEYS = ("name", "value", "colour", "prompts")
-_HEX_RE = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
 
 # --------------------------------------------------------------------------- #
 # Data classes
 # --------------------------------------------------------------------------- #
-@dataclass(frozen=True)
-class ClassPrompt:
-    """One class of a prompt set.
-
-    Attributes
-    ----------
-    name
-        Class name, unique within the set (case-insensitively).
-    value
-        Label value (the integer used in label and classification rasters), >= 1.
-    colour
-        Display colour as an ``(r, g, b)`` tuple of ints in 0..255.
-    prompts
-        The descriptive prompts (one or more non-empty strings).
-    """
-
-    name: str
-    value: int
-    colour: tuple[int, int, int]
-    prompts: tuple[str, ...]
-
-    @property
-    def colour_hex(self) -> str:
-        """The colour as ``"#rrggbb"``."""
-        return colour_to_hex(self.colour)
-
-
 @dataclass(frozen=True)
 class PromptSet:
     """An ordered, validated set of class prompts.
@@ -131,7 +71,7 @@ class PromptSet:
         The YAML file the set was read from, if any.
     """
 
-    classes: tuple[ClassPrompt, ...]
+    classes: tuple[ClassInfo, ...]
     name: str | None = None
     description: str | None = None
     model_path: Path | None = None
@@ -141,10 +81,10 @@ class PromptSet:
     def __len__(self) -> int:
         return len(self.classes)
 
-    def __iter__(self) -> Iterator[ClassPrompt]:
+    def __iter__(self) -> Iterator[ClassInfo]:
         return iter(self.classes)
 
-    def __getitem__(self, index: int) -> ClassPrompt:
+    def __getitem__(self, index: int) -> ClassInfo:
         return self.classes[index]
 
     # -- views --------------------------------------------------------------- #
@@ -180,7 +120,7 @@ class PromptSet:
         """
         return [p for c in self.classes for p in c.prompts]
 
-    def by_name(self, name: str) -> ClassPrompt:
+    def by_name(self, name: str) -> ClassInfo:
         """Return the class called ``name`` (case-insensitive).
 
         Raises
@@ -196,7 +136,7 @@ class PromptSet:
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise UnknownClassError(f"no class named {name!r} in {self._where()} (classes: {', '.join(self.names)}).{hint}")
 
-    def by_value(self, value: int) -> ClassPrompt:
+    def by_value(self, value: int) -> ClassInfo:
         """Return the class whose label value is ``value``.
 
         Raises
@@ -399,42 +339,6 @@ def prompt_hash(texts: PromptSet | Sequence[str] | Sequence[Sequence[str]], mode
 
 
 # --------------------------------------------------------------------------- #
-# Colours
-# --------------------------------------------------------------------------- #
-def parse_colour(value: Any) -> tuple[int, int, int]:
-    """Parse ``"#rrggbb"``, ``"#rgb"`` (``#`` optional) or ``[r, g, b]`` (ints 0..255).
-
-    Raises
-    ------
-    ValueError
-        With a short description of what is wrong.
-    """
-    if isinstance(value, str):
-        m = _HEX_RE.match(value.strip())
-        if not m:
-            raise InvalidInputError(f"{value!r} is not a hex colour")
-        digits = m.group(1)
-        if len(digits) == 3:
-            digits = "".join(ch * 2 for ch in digits)
-        return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
-    if isinstance(value, (list, tuple)):
-        if len(value) != 3:
-            raise InvalidInputError(f"{list(value)!r} has {len(value)} components, not 3")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise InvalidInputError(f"{list(value)!r} has non-integer components")
-        if not all(0 <= v <= 255 for v in value):
-            raise InvalidInputError(f"{list(value)!r} has components outside 0..255")
-        return (value[0], value[1], value[2])
-    raise InvalidInputError(f"{value!r} is neither a hex string nor an [r, g, b] list")
-
-
-def colour_to_hex(rgb: Sequence[int]) -> str:
-    """Return ``"#rrggbb"`` for an ``(r, g, b)`` tuple."""
-    r, g, b = (int(v) for v in rgb)
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
-# --------------------------------------------------------------------------- #
 # Validation
 # --------------------------------------------------------------------------- #
 def _shipped_dir() -> Path:
@@ -603,7 +507,7 @@ def _parse(data: Any, source: Path | None) -> PromptSet:
     values = _fill_values(given_values)
     colours = _fill_colours(given_colours)
     classes = tuple(
-        ClassPrompt(name=n, value=v, colour=c, prompts=p)
+        ClassInfo(value=v, name=n, colour=c, prompts=p)
         for n, v, c, p in zip(names, values, colours, prompt_lists, strict=True)
     )
     return PromptSet(

@@ -8,8 +8,16 @@ import torch
 import xarray as xr
 
 from hsigeo.errors import HsigeoError
-from hsigeo.model.base import (BaseModel, BaseNet, ZeroShotModel, load_base, pretrain, read_base_metadata,
-                               save_base, shipped_base_path)
+from hsigeo.model.base import (
+    BaseModel,
+    BaseNet,
+    ZeroShotModel,
+    load_base,
+    pretrain,
+    read_base_metadata,
+    save_base,
+    shipped_base_path,
+)
 from hsigeo.speclib.grid import GRID
 from hsigeo.text.prompts import PromptSet
 

@@ -14,12 +14,11 @@ torch is imported only when the model is fitted.
 
 from __future__ import annotations
 
-from hsigeo.errors import InvalidInputError, NotFittedError
-
 from typing import Any
 
 import numpy as np
 
+from hsigeo.errors import InvalidInputError, NotFittedError
 from hsigeo.evaluation.baselines.base import as_cube, class_index, training_pixels
 
 __all__ = ["HybridSNBaseline"]

@@ -7,13 +7,12 @@ SVM's cross-validation never sees statistics of the held-out folds.
 
 from __future__ import annotations
 
-from hsigeo.errors import NotFittedError
-
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from hsigeo.errors import NotFittedError
 from hsigeo.evaluation.baselines.base import as_cube, training_pixels
 
 __all__ = ["SVMBaseline", "RandomForestBaseline", "predict_pixels"]

@@ -9,18 +9,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hsigeo.classes import DEFAULT_PALETTE, ClassInfo, parse_colour
 from hsigeo.errors import OutputExistsError, PromptError
 from hsigeo.text.prompts import (
-    DEFAULT_PALETTE,
-    ClassPrompt,
     PromptSet,
     load_prompts,
-    parse_colour,
     prompt_hash,
     save_prompts,
 )
 
-PROMPT_DIR = Path(__file__).resolve().parents[1] / "hsigeo" / "data" / "prompts"
+PROMPT_DIR = Path(__file__).resolve().parents[2] / "hsigeo" / "data" / "prompts"
 
 SALINAS_NAMES = [
     "Brocoli_green_weeds_1", "Brocoli_green_weeds_2", "Fallow", "Fallow_rough_plow", "Fallow_smooth",
@@ -245,7 +243,7 @@ def test_save_refuses_to_overwrite(tmp_path: Path) -> None:
 
 
 def test_dataclasses_are_frozen() -> None:
-    c = ClassPrompt("a", 1, (0, 0, 0), ("x",))
+    c = ClassInfo(1, "a", (0, 0, 0), ("x",))
     with pytest.raises(AttributeError):
         c.name = "b"  # type: ignore[misc]
 

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from hsigeo.errors import ModelFileError
-from hsigeo.text.prompts import PromptSet, load_prompts
 from hsigeo.text.encoder import TextEncoder, class_embeddings, default_model_path
+from hsigeo.text.prompts import PromptSet, load_prompts
 
-PROMPT_DIR = Path(__file__).resolve().parents[1] / "hsigeo" / "data" / "prompts"
+PROMPT_DIR = Path(__file__).resolve().parents[2] / "hsigeo" / "data" / "prompts"
 
 
 @pytest.fixture(scope="module")

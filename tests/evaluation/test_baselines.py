@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hsigeo.errors import NotFittedError
+from hsigeo.errors import LabelError, NotFittedError
 from hsigeo.evaluation.baselines.base import Method, as_cube, class_index, training_pixels
 from hsigeo.evaluation.baselines.hybridsn import HybridSNBaseline
 from hsigeo.evaluation.baselines.spectral import RandomForestBaseline, SVMBaseline
-from hsigeo.errors import LabelError
 from hsigeo.sampling.splits import stratified_split
 
 VALUES = (1, 10, 14)  # non-contiguous on purpose, like Salinas-A

@@ -10,7 +10,14 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa
 from sklearn.metrics import confusion_matrix as sk_confusion
 
 from hsigeo.errors import OutputExistsError
-from hsigeo.evaluation.metrics import accuracy_report, average_accuracy, confusion_matrix, evaluate, kappa, overall_accuracy
+from hsigeo.evaluation.metrics import (
+    accuracy_report,
+    average_accuracy,
+    confusion_matrix,
+    evaluate,
+    kappa,
+    overall_accuracy,
+)
 
 
 def test_hand_values():

@@ -8,11 +8,12 @@ import shutil
 import numpy as np
 import pytest
 import rasterio
-
 from _inference_models import NODATA, assert_same_classes, random_cube, tiny_model, write_scene
+
 from hsigeo.errors import BandMismatchError, OutputExistsError, RasterReadError
-from hsigeo.inference.core import class_values, predict_array, reflect_indices, to_class_map
-from hsigeo.inference.tiled import RUN_TAG, classify_raster, plan_windows
+from hsigeo.inference.core import class_values, predict_array, to_class_map
+from hsigeo.inference.tiled import RUN_TAG, classify_raster
+from hsigeo.sampling.windows import plan_windows, reflect_indices
 
 H, W = 157, 203  # not a multiple of the tile size
 
@@ -266,8 +267,8 @@ def test_plain_progress_lines(tmp_path, small_scene, model, capsys):
 def test_device_choice_is_explicit():
     import torch
 
-    from hsigeo.errors import HsigeoError
     from hsigeo.device import resolve_device
+    from hsigeo.errors import HsigeoError
     from hsigeo.inference.core import default_batch_size, default_tile_size
 
     if torch.cuda.is_available():

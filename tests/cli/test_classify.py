@@ -9,7 +9,6 @@ import sys
 import numpy as np
 import pytest
 import rasterio
-
 from _inference_models import random_cube, tiny_model, write_scene
 from hsigeo_cli.main import main
 

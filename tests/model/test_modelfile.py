@@ -8,13 +8,19 @@ import zipfile
 import numpy as np
 import pytest
 import xarray as xr
-
 from _model_helpers import block_scene, prompt_set, text_embeddings
+
+from hsigeo.classes import ClassInfo
 from hsigeo.errors import BandMismatchError, ModelFileError, OutputExistsError
 from hsigeo.model.backbone import BackboneConfig
-from hsigeo.model.classifier import ClassInfo, HsigeoModel, HsigeoNet
+from hsigeo.model.classifier import HsigeoModel, HsigeoNet
 from hsigeo.model.modelfile import (
-    last_model_path, load_model, model_bytes, read_metadata, remember_model, save_model,
+    last_model_path,
+    load_model,
+    model_bytes,
+    read_metadata,
+    remember_model,
+    save_model,
 )
 
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from hsigeo.errors import DatasetError, HsigeoError
 from hsigeo.evaluation import benchmark as bm
 from hsigeo.evaluation.benchmark import BenchmarkConfig, Protocol, make_protocols, mean_std, score, summarize
-from hsigeo.errors import DatasetError, HsigeoError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = {"height": 32, "width": 32, "bands": 24, "n_classes": 3, "seed": 0}
 
 
@@ -246,7 +246,6 @@ def test_hsigeo_variants_call_train_as_agreed(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- #
 def _cli(args: list[str]):
     from click.testing import CliRunner
-
     from hsigeo_cli.main import cli
 
     return CliRunner().invoke(cli, ["--progress", "none", *args], catch_exceptions=False)

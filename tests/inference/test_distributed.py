@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+from _inference_models import NODATA, assert_same_classes, random_cube, tiny_model, write_scene
 
 import hsigeo  # noqa: F401 - registers the .hsi accessor
-from _inference_models import NODATA, assert_same_classes, random_cube, tiny_model, write_scene
 from hsigeo.inference.core import class_values, predict_array, to_class_map
 from hsigeo.inference.distributed import ModelRef, classify_dataarray, embed_dataarray
 

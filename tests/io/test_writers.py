@@ -13,11 +13,10 @@ import rasterio
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
+from hsigeo.classes import ClassInfo, normalize_classes
 from hsigeo.errors import OutputExistsError
 from hsigeo.io.writers import (
     CLASS_TABLE_TAG,
-    ClassEntry,
-    normalize_classes,
     open_classification_writer,
     open_float_writer,
     read_class_table,
@@ -176,7 +175,7 @@ def test_write_qml_standalone(tmp_path):
 def test_normalize_classes_accepts_many_shapes():
     promptset = SimpleNamespace(classes=[SimpleNamespace(name="A", value=2, colour=(1, 2, 3)),
                                          SimpleNamespace(name="B", value=1, colour="#ffffff")])
-    assert normalize_classes(promptset) == [ClassEntry(1, "B", (255, 255, 255)), ClassEntry(2, "A", (1, 2, 3))]
+    assert normalize_classes(promptset) == [ClassInfo(1, "B", (255, 255, 255)), ClassInfo(2, "A", (1, 2, 3))]
     assert [e.name for e in normalize_classes({2: "x", 1: "y"})] == ["y", "x"]
     assert normalize_classes([(1, "a")])[0].colour == (31, 119, 180)
     with pytest.raises(ValueError, match="twice"):

@@ -27,8 +27,8 @@ def test_salinas_a_5_percent(salinas_a, tmp_path):
     from hsigeo.evaluation.metrics import accuracy_report
     from hsigeo.model.modelfile import load_model, save_model
     from hsigeo.model.training import train
-    from hsigeo.text.prompts import load_prompts
     from hsigeo.sampling.splits import stratified_split
+    from hsigeo.text.prompts import load_prompts
 
     labels = salinas_a.labels.values
     prompts = load_prompts(salinas_a.prompts_path)

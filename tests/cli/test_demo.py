@@ -3,10 +3,10 @@
 import geopandas as gpd
 import numpy as np
 import rasterio
-
 from hsigeo_cli.demo_chain import run_demo
-from hsigeo.text.prompts import load_prompts
 from hsigeo_cli.main import main
+
+from hsigeo.text.prompts import load_prompts
 
 
 def test_demo_chain_outputs(tmp_path):

@@ -7,8 +7,6 @@ import pytest
 import rasterio
 import yaml
 
-from hsigeo.errors import OutputExistsError
-from hsigeo.io.raster import open_hsi
 from hsigeo.datasets.synthetic import (
     CLASS_LIBRARY,
     NODATA,
@@ -19,6 +17,8 @@ from hsigeo.datasets.synthetic import (
     synthetic_wavelengths,
     write_large_synthetic,
 )
+from hsigeo.errors import OutputExistsError
+from hsigeo.io.raster import open_hsi
 from hsigeo.io.writers import read_class_table
 
 

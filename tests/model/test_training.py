@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _model_helpers import TINY, block_scene, prompt_set, text_embeddings
+
 from hsigeo.errors import LabelError
 from hsigeo.model.training import DEFAULTS, TrainReport, scene_statistics, train
 from hsigeo.sampling.splits import stratified_split
