@@ -555,7 +555,9 @@ def _weights_bytes(net: BaseNet, library: np.ndarray | None) -> bytes:
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     if library is not None:
         tensors["reference_library"] = torch.from_numpy(np.ascontiguousarray(library, dtype=np.float32))
-    return save(tensors, metadata={"format": "hsigeo-model", "model_type": MODEL_TYPE})
+    # one metadata key only: safetensors writes its metadata map in hash order, so two keys
+    # can swap places between runs and break byte-for-byte rebuilds (model_type is in the JSON)
+    return save(tensors, metadata={"format": "hsigeo-model"})
 
 
 def _archive(meta: dict[str, Any], weights: bytes) -> bytes:
@@ -581,6 +583,16 @@ def base_bytes(model: BaseModel) -> bytes:
     return _archive(meta, weights)
 
 
+def _opt_list(a: Any) -> list[float] | None:
+    """An optional array as a JSON list of floats."""
+    return None if a is None else [float(v) for v in np.asarray(a, dtype=np.float64)]
+
+
+def _opt_array(a: Any) -> np.ndarray | None:
+    """An optional JSON list as a float32 array."""
+    return None if a is None else np.asarray(a, dtype=np.float32)
+
+
 def zero_shot_bytes(zs: ZeroShotModel) -> bytes:
     """A bound zero-shot model as ``.hsigeo`` file bytes (``model_type: "zero-shot"``).
 
@@ -592,9 +604,9 @@ def zero_shot_bytes(zs: ZeroShotModel) -> bytes:
 
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in zs.base.net.state_dict().items()}
     tensors["text_embeddings"] = torch.from_numpy(np.ascontiguousarray(zs.text_embeddings))
-    weights = save(tensors, metadata={"format": "hsigeo-model", "model_type": "zero-shot"})
+    weights = save(tensors, metadata={"format": "hsigeo-model"})  # one key: see _weights_bytes
     rs = zs.resampler
-    arr = (lambda a: None if a is None else [float(v) for v in np.asarray(a, dtype=np.float64)])
+    arr = _opt_list
     meta = {k: v for k, v in zs.base.meta.items() if k not in ("path", "concepts", "corpus_counts", "held_out")}
     meta.update(format="hsigeo-model", format_version=1, model_type="zero-shot",
                 weights_sha256=hashlib.sha256(weights).hexdigest(),
@@ -684,10 +696,10 @@ def load_base(path: str | os.PathLike | None = None) -> Any:
     from hsigeo.text.prompts import PromptSet
 
     b = meta["binding"]
+    opt = _opt_array
     ps = PromptSet.from_dict({"classes": [{"name": c["name"], "value": c["value"],
                                            "colour": "#%02x%02x%02x" % tuple(c["colour"]), "prompts": c["prompts"]}
                                           for c in meta["classes"]]})
-    opt = (lambda a: None if a is None else np.asarray(a, dtype=np.float32))
     rs = GridResampler(np.asarray(b["wavelengths"], dtype=np.float64),
                        None if b["fwhm"] is None else np.asarray(b["fwhm"], dtype=np.float64),
                        None if b["bad_band"] is None else np.asarray(b["bad_band"], dtype=bool))
