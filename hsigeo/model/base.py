@@ -441,20 +441,93 @@ class ZeroShotModel:
         e[~ok] = np.nan
         return np.ascontiguousarray(e.T.reshape(-1, h, w))
 
-    def predict_array(self, cube: np.ndarray, *, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def predict_array(self, cube: np.ndarray, *, threshold: float | None = None,
+                      nodata: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Class values ``(H, W)`` (0 = unknown / nodata) and confidence of an in-memory ``(B, H, W)`` cube."""
         model = self if threshold is None else self.with_threshold(threshold)
-        p = model.predict_tile(model.normalize(np.asarray(cube)))
+        cube = np.asarray(cube)
+        valid = None if nodata is None else ~(cube == nodata).all(0)
+        p = model.predict_tile(model.normalize(cube, valid))
         known = np.isfinite(p).all(0)
         best = np.where(known, np.nan_to_num(p, nan=-1.0).argmax(0), 0)
         conf = np.where(known, np.nan_to_num(p, nan=-1.0).max(0), np.nan)
         values = np.where(known, self.class_values[best], 0)
         return values.astype(np.int32), conf.astype(np.float32)
 
+    def predict_pixels(self, cube: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class values and confidence ``(n,)`` at given pixels of a ``(B, H, W)`` cube."""
+        pix = np.asarray(cube)[:, np.asarray(rows), np.asarray(cols)][:, :, None]
+        values, conf = self.predict_array(pix)
+        return values[:, 0], conf[:, 0]
+
+    def n_parameters(self) -> dict[str, int]:
+        """Parameters of the spectral encoder + probe (trainable) and with the frozen MiniLM text model."""
+        own = int(sum(p.numel() for p in self.net.parameters()))
+        return {"trainable": own, "total": own + 22_713_216}
+
     def with_threshold(self, threshold: float) -> ZeroShotModel:
+        """A copy with another unknown threshold."""
         new = copy.copy(self)
         new.threshold = float(threshold)
         return new
+
+    def finetune(self, cube: np.ndarray, labels: np.ndarray, *, train_mask: np.ndarray | None = None,
+                 steps: int = 300, batch_size: int = 256, lr: float = 5e-4, seed: int = 0, k_hard: int = 4,
+                 m_semi: int = 4) -> ZeroShotModel:
+        """Few labels on top: continue training the base encoder and probe on labelled pixels.
+
+        The method's loss against this model's class anchors, starting from the base
+        weights (a copy: the base model is unchanged); per pixel, no spatial context.
+
+        Parameters
+        ----------
+        cube
+            Raw scene ``(B, H, W)`` with this model's bands.
+        labels
+            ``(H, W)`` label values (0 = unlabelled), the prompt values.
+        train_mask
+            Pixels to train on (default: every labelled pixel).
+        steps, batch_size, lr, seed, k_hard, m_semi
+            AdamW steps (cosine decay), pixels per step, peak rate, seed, negatives.
+
+        Returns
+        -------
+        ZeroShotModel
+            Same binding and classes, fine-tuned network.
+        """
+        torch.manual_seed(seed)
+        g = torch.Generator().manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        feats, ok = self.features(self.normalize(np.asarray(cube)))
+        y = np.asarray(labels).reshape(-1)
+        sel = ok & (y > 0) & np.isin(y, self.class_values)
+        if train_mask is not None:
+            sel &= np.asarray(train_mask, dtype=bool).reshape(-1)
+        idx = np.flatnonzero(sel)
+        if idx.size == 0:
+            raise HsigeoError("finetune: no labelled pixel with a prompt value among the training pixels")
+        target = np.searchsorted(np.sort(self.class_values), y[idx])
+        order = np.argsort(self.class_values)
+        target = torch.from_numpy(order[target])
+        x = torch.from_numpy(feats[idx])
+        net = copy.deepcopy(self.net)
+        net.train()
+        text = torch.from_numpy(self.text_embeddings)
+        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + np.cos(np.pi * min(1.0, t / steps))))
+        for _ in range(steps):
+            b = torch.from_numpy(rng.integers(0, idx.size, min(batch_size, idx.size)))
+            logits = net.logits(net.embed(x[b]), net.anchors(text))
+            loss = hard_negative_loss(logits, target[b], k_hard=k_hard, m_semi=m_semi, generator=g)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        net.eval()
+        meta = {**self.base.meta, "finetuned": {"pixels": int(idx.size), "steps": steps, "seed": seed}}
+        return ZeroShotModel(BaseModel(net, meta, self.base.library), self.prompts, self.resampler, self.n_bands,
+                             self.wavelengths, self.offset, self.gain, self.threshold, self.text_embeddings,
+                             self.radiometry)
 
 
 # ---------------------------------------------------------------------- #
