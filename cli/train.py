@@ -43,7 +43,8 @@ _ANY = click.Path(path_type=Path)
 @click.option("--init", "init", type=click.Choice(["scratch", "base"]), default="scratch", show_default=True,
               help="base: start from the built-in base model (per-pixel spectral encoder aligned with the text "
                    "model) and fine-tune it on the labels; needs band wavelengths. Measured below the default "
-                   "spectral-spatial model at 1 % of the labels (Salinas-A 96.6 vs 99.5 % OA), hence not the default.")
+                   "spectral-spatial model at 1 % of the labels (Salinas-A 96.5 vs 99.5 %, Indian Pines 60 vs 77 % "
+                   "OA), hence not the default.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file and report folder.")
 def train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
           dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
