@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Accuracy benchmark: hsigeo vs SVM, random forest and a HybridSN-style CNN.
 
-A thin command line over :mod:`hsigeo.evaluation.benchmark` (``hsigeo benchmark`` is the
-same with click).  Defaults: Salinas-A and the synthetic scene (Indian Pines,
+A thin command line over :mod:`hsigeo.evaluation.runner` (``hsigeo benchmark`` is the
+same with click; both parse options with :func:`hsigeo_cli.benchmark.config_from_options`
+and write the README block with :mod:`hsigeo_cli.readme_block`).  Defaults: Salinas-A and the synthetic scene (Indian Pines,
 Pavia University and Salinas too when their cubes are in the data folder),
 stratified 1 %, 5 %, 10 % and a block split, seeds 0-2, all six methods;
 results in ``benchmarks/results/``.
@@ -32,7 +33,8 @@ import time
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (separate so tests and docs can inspect it)."""
-    from hsigeo.evaluation.benchmark import DEFAULT_DATASETS, DEFAULT_METHODS, METHODS
+    from hsigeo.evaluation.methods import METHODS
+    from hsigeo.evaluation.protocol import DEFAULT_DATASETS, DEFAULT_METHODS
 
     p = argparse.ArgumentParser(
         prog="accuracy.py", description=__doc__.split("\n\n")[0],
@@ -61,8 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print where the report went and the README block."""
     args = build_parser().parse_args(argv)
+    from hsigeo_cli.benchmark import config_from_options
+    from hsigeo_cli.readme_block import write_readme_block
+
     from hsigeo.errors import HsigeoError
-    from hsigeo.evaluation.benchmark import config_from_options, run_and_report
+    from hsigeo.evaluation.runner import run_and_report
 
     try:
         cfg = config_from_options(
@@ -72,11 +77,12 @@ def main(argv: list[str] | None = None) -> int:
             fail_fast=args.fail_fast,
         )
         t0 = time.perf_counter()
-        _, paths = run_and_report(cfg)
+        results, paths = run_and_report(cfg)
+        readme = write_readme_block(results, cfg.out_dir)
     except (HsigeoError, ValueError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
-    print(paths["readme"].read_text(encoding="utf-8"))
+    print(readme.read_text(encoding="utf-8"))
     print(f"Report: {paths['markdown']}\nJSON: {paths['json']}\nFigures: {len(paths['maps'])} in "
           f"{paths['markdown'].parent / 'maps'}\nTotal: {(time.perf_counter() - t0) / 60:.1f} min")
     return 0

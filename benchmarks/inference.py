@@ -7,7 +7,7 @@ Python process so that peak RSS is that run's alone:
 * ``dense``  - :func:`hsigeo.classify_raster`, the model's shared-work path;
 * ``naive``  - the same with one patch per pixel (small sizes only: slow);
 * ``memory`` - whole-scene in-memory inference
-  (:func:`hsigeo.inference.core.predict_array` on the loaded cube; small sizes only).
+  (:func:`hsigeo.inference.core.predict_proba_array` on the loaded cube; small sizes only).
 
 Prints a Markdown table and a verdict against the goals (memory flat within
 1.5x from 1 to 16 MP, time linear in pixels, >= 10,000 px/s, dense >= 3x
@@ -76,13 +76,13 @@ def worker(args: argparse.Namespace) -> None:
     if args.mode == "memory":
         import rasterio
 
-        from hsigeo.inference.core import predict_array
+        from hsigeo.inference.core import predict_proba_array
 
         with rasterio.open(args.scene) as src:
             cube = src.read()
             nodata = src.nodata
         # the model's own default batch: whole-scene strips are as wide as the scene
-        predict_array(cube, model, nodata=nodata, device=args.device, batch_size=args.memory_batch_size)
+        predict_proba_array(cube, model, nodata=nodata, device=args.device, batch_size=args.memory_batch_size)
         pixels = cube.shape[1] * cube.shape[2]
     else:
         from hsigeo.inference.tiled import classify_raster
@@ -117,6 +117,8 @@ def worker(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- #
 def _default_model(bands: int, out: Path) -> Path:
     """Save an untrained model with the training defaults' architecture (speed does not depend on training)."""
+    from dataclasses import replace
+
     import numpy as np
     import torch
 
@@ -127,7 +129,7 @@ def _default_model(bands: int, out: Path) -> Path:
     from hsigeo.model.training import TrainConfig
 
     torch.manual_seed(0)
-    config = TrainConfig().backbone(bands)
+    config = replace(TrainConfig().backbone, n_bands=bands)
     text_dim, n_classes = 384, 6  # the bundled MiniLM text encoder's width; the synthetic scene's classes
     rng = np.random.default_rng(0)
     model = HsigeoModel(

@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from hsigeo.datasets.scenes import load_dataset
     from hsigeo.evaluation.metrics import accuracy_report
+    from hsigeo.inference.core import classify_array
     from hsigeo.model.training import DEFAULTS, train
     from hsigeo.sampling.splits import stratified_split
     from hsigeo.text.encoder import TextEncoder, class_embeddings
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                                   seed=seed, device=args.device, progress=False, **options)
             t_train = time.perf_counter() - t0
             t0 = time.perf_counter()
-            predicted, _ = model.predict_array(cube, device=args.device)
+            predicted, _ = classify_array(cube, model, device=args.device)
             t_pred = time.perf_counter() - t0
             acc = accuracy_report(predicted, labels, classes=prompts, mask=test_mask)
             row = {"fraction": fraction, "seed": seed, "n_train": int(train_mask.sum()), "n_test": int(test_mask.sum()),

@@ -1,11 +1,24 @@
-"""``hsigeo benchmark``: hsigeo against SVM, random forest and a HybridSN-style CNN on benchmark scenes."""
+"""``hsigeo benchmark``: hsigeo against SVM, random forest and a HybridSN-style CNN on benchmark scenes.
+
+Also the option parsing shared with ``benchmarks/accuracy.py`` (:func:`config_from_options`), so
+both accept the same values.
+"""
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from hsigeo.errors import HsigeoError, InvalidInputError
+
+if TYPE_CHECKING:
+    from hsigeo.evaluation.protocol import BenchmarkConfig
 
 
 @click.command()
@@ -55,7 +68,9 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
     if protocol == "zero-shot":
         _zero_shot(datasets, data_dir, out)
         return
-    from hsigeo.evaluation.benchmark import config_from_options, run_and_report
+    from hsigeo_cli.readme_block import write_readme_block
+
+    from hsigeo.evaluation.runner import run_and_report
 
     try:
         cfg = config_from_options(
@@ -65,9 +80,13 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
         )
     except ValueError as exc:  # a malformed --seeds / --fractions value
         raise click.BadParameter(str(exc)) from exc
+    from hsigeo.outputs import Output, guard_outputs
+
     t0 = time.perf_counter()
-    _, paths = run_and_report(cfg, log=lambda msg: click.echo(msg, err=True))
-    click.echo(paths["readme"].read_text(encoding="utf-8"))
+    # its report files are replaced by design; check the folder is writable (and not in use) before hours of work
+    with guard_outputs([Output(Path(cfg.out_dir) / "results.json", "--out")], overwrite=True):
+        results, paths = run_and_report(cfg, log=lambda msg: click.echo(msg, err=True))
+    click.echo(write_readme_block(results, cfg.out_dir).read_text(encoding="utf-8"))
     click.echo(f"Report: {paths['markdown']}", err=True)
     click.echo(f"JSON: {paths['json']}", err=True)
     click.echo(f"Figures: {len(paths['maps'])} in {paths['markdown'].parent / 'maps'}", err=True)
@@ -88,3 +107,93 @@ def _zero_shot(datasets: tuple[str, ...], data_dir: Path | None, out: Path | Non
     click.echo(md)
     click.echo(f"Report: {out / 'results.md'}; maps: {out}/*_class_maps.png", err=True)
     click.echo(f"Total: {(time.perf_counter() - t0) / 60:.1f} min", err=True)
+
+
+def parse_seeds(text: str | int | Sequence[int]) -> list[int]:
+    """``3`` -> ``[0, 1, 2]`` (a count); ``"0,5,7"`` -> those seeds."""
+    if isinstance(text, int):
+        return list(range(text))
+    if not isinstance(text, str):
+        return [int(s) for s in text]
+    text = text.strip()
+    if "," in text:
+        return [int(s) for s in text.split(",") if s.strip()]
+    n = int(text)
+    if n < 1:
+        raise InvalidInputError(f"--seeds must be >= 1, got {n}")
+    return list(range(n))
+
+
+def parse_fractions(text: str) -> list[float]:
+    """``"0.01,0.05,0.1"`` (or percentages ``"1%,5%"``) -> fractions in (0, 1)."""
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        f = float(part[:-1]) / 100 if part.endswith("%") else float(part)
+        if not 0 < f < 1:
+            raise InvalidInputError(f"training fraction {part!r} is not in (0, 1)")
+        out.append(f)
+    return out
+
+
+def config_from_options(
+    *,
+    datasets: Sequence[str] | None = None,
+    data_dir: str | os.PathLike | None = None,
+    seeds: str | int | None = None,
+    fractions: str | None = None,
+    block: bool | None = None,
+    methods: str | Sequence[str] | None = None,
+    out: str | os.PathLike | None = None,
+    quick: bool = False,
+    hsigeo_epochs: int | None = None,
+    hybridsn_steps: int | None = None,
+    maps: bool | None = None,
+    threads: int | None = None,
+    fail_fast: bool = False,
+) -> BenchmarkConfig:
+    """Build a :class:`BenchmarkConfig` from command-line style options (None = the default).
+
+    ``quick`` starts from :meth:`BenchmarkConfig.quick_config`; every option
+    given explicitly overrides it.  Shared by ``benchmarks/accuracy.py`` and
+    ``hsigeo benchmark`` so both accept the same values.
+    """
+    from hsigeo.evaluation.methods import METHODS
+    from hsigeo.evaluation.protocol import BenchmarkConfig, make_protocols
+
+    cfg = BenchmarkConfig.quick_config() if quick else BenchmarkConfig()
+    changes: dict[str, Any] = {"fail_fast": fail_fast}
+    if datasets:
+        changes["datasets"] = tuple(datasets)
+    if data_dir is not None:
+        changes["data_dir"] = data_dir
+    if seeds is not None:
+        changes["seeds"] = tuple(parse_seeds(seeds))
+    if fractions is not None or block is not None:
+        current = [p.fraction for p in cfg.protocols if p.kind == "stratified"]
+        has_block = any(p.kind == "block" for p in cfg.protocols)
+        changes["protocols"] = make_protocols(
+            parse_fractions(fractions) if fractions is not None else current,
+            block=has_block if block is None else block,
+        )
+        if not changes["protocols"]:
+            raise HsigeoError("no protocol left: give --fractions or allow the block split.")
+    if methods:
+        names = [m.strip() for m in methods.split(",")] if isinstance(methods, str) else list(methods)
+        unknown = [m for m in names if m not in METHODS]
+        if unknown:
+            raise HsigeoError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}.")
+        changes["methods"] = tuple(n for n in names if n)
+    if out is not None:
+        changes["out_dir"] = Path(out)
+    if hsigeo_epochs is not None:
+        changes["hsigeo_epochs"] = hsigeo_epochs
+    if hybridsn_steps is not None:
+        changes["hybridsn_steps"] = hybridsn_steps
+    if maps is not None:
+        changes["maps"] = maps
+    if threads is not None:
+        changes["threads"] = threads if threads > 0 else None
+    return replace(cfg, **changes)

@@ -33,6 +33,16 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for the model (default: all cores but one, which reads the scene). "
                    "On a machine busy with other work, 1 is often much faster.")
+@click.option("--extent", default=None, metavar="XMIN,YMIN,XMAX,YMAX[,CRS]",
+              help="Classify only this rectangle (map units; CRS default: the scene's, e.g. EPSG:4326). "
+                   "The outputs cover it, on the scene's pixel grid.")
+@click.option("--mask", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Polygons (GeoPackage, Shapefile...): pixels outside them are nodata, and only the windows "
+                   "they touch are read. The outputs cover their bounding box (within --extent).")
+@click.option("--resample", is_flag=True,
+              help="When the scene's bands differ from the model's and both know their wavelengths, interpolate "
+                   "the scene onto the model's bands, tile by tile (warns when it covers the model's spectrum "
+                   "only partly; refuses under half).")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
               help="Base model only: pixels whose best class probability is below this are left unknown "
                    "(class 0). Default: the base model's (0.5).")
@@ -46,8 +56,8 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
                    "only missing outputs are made.")
 def classify(scene: Path, model_path: Path | None, prompts_path: Path | None, output: Path, vector: Path | None,
              confidence: Path | None, probabilities: Path | None, device: str, batch_size: int | None,
-             tile_size: int | None, threads: int | None, threshold: float | None, radiometry: str, overwrite: bool,
-             resume: bool) -> None:
+             tile_size: int | None, threads: int | None, extent: str | None, mask: Path | None, resample: bool,
+             threshold: float | None, radiometry: str, overwrite: bool, resume: bool) -> None:
     """Classify SCENE (GeoTIFF/COG/ENVI) with a trained model, window by window.
 
     Writes a tiled classification GeoTIFF (class values, 0 = nodata, colour
@@ -61,53 +71,84 @@ def classify(scene: Path, model_path: Path | None, prompts_path: Path | None, ou
     """
     from hsigeo.device import resolve_device
     from hsigeo.inference.tiled import classify_raster
+    from hsigeo.outputs import guard_outputs
 
-    model, _ = _load_model_and_prompts(model_path, prompts_path, scene=scene, threshold=threshold,
-                                       radiometry=radiometry)
-    dev = resolve_device(device)
-    result = classify_raster(
-        scene, model, output, confidence_path=confidence, probabilities_path=probabilities,
-        vector_path=vector, tile_size=tile_size, batch_size=batch_size, device=dev,
-        overwrite=overwrite, resume=resume, progress=True, threads=threads,
-    )
+    prompts, model_path, why = _pick_model(model_path, prompts_path)
+    base = str(model_path) == "base"
+    # every output checked (suffix, not an input, writable, free) and locked before any work
+    with guard_outputs(raster_outputs(output, confidence=confidence, probabilities=probabilities, vector=vector),
+                       overwrite=overwrite or resume, inputs=(None if base else model_path, prompts_path),
+                       rasters=(scene,)):
+        if base:
+            model = _base_model(scene, prompts, prompts_path, why, threshold, radiometry)
+        else:
+            model = _load_model(model_path, why, prompts, prompts_path)
+        dev = resolve_device(device)
+        result = classify_raster(
+            scene, model, output, confidence_path=confidence, probabilities_path=probabilities,
+            vector_path=vector, tile_size=tile_size, batch_size=batch_size, device=dev,
+            overwrite=overwrite, resume=resume, progress=True, threads=threads,
+            extent=extent, mask=mask, resample=resample,
+        )
     _report(result, model)
 
 
-def _load_model_and_prompts(model_path: Path | None, prompts_path: Path | None, *, scene: Path | None = None,
-                            threshold: float | None = None, radiometry: str = "auto") -> tuple[Any, Any]:
-    """Pick the model (saying which and why) and re-anchor it to the prompts when they differ."""
+def raster_outputs(output: Path, *, confidence: Path | None = None, probabilities: Path | None = None,
+                   vector: Path | None = None) -> list[Any]:
+    """The :class:`~hsigeo.outputs.Output` records of a classification run (GeoTIFFs, polygons)."""
+    from hsigeo.io.vectors import VECTOR_DRIVERS
+    from hsigeo.outputs import Output
+
+    tif = (".tif", ".tiff")
+    out = [Output(output, "-o", tif, sidecars=(output.with_name(output.name + ".aux.xml"), output.with_suffix(".qml")))]
+    for path, option in ((confidence, "--confidence"), (probabilities, "--probabilities")):
+        if path is not None:
+            out.append(Output(path, option, tif, sidecars=(path.with_name(path.name + ".aux.xml"),
+                                                           path.with_suffix(".qml"))))
+    if vector is not None:
+        out.append(Output(vector, "--vector", tuple(VECTOR_DRIVERS)))
+    return out
+
+
+def _pick_model(model_path: Path | None, prompts_path: Path | None) -> tuple[Any, Path, str]:
+    """(prompts or None, model file, why that model) without loading the model."""
+    from hsigeo_cli.state import last_model_path
+
     from hsigeo.errors import ModelFileError
-    from hsigeo.model.modelfile import last_model_path, load_model
     from hsigeo.text.prompts import load_prompts
 
     prompts = load_prompts(prompts_path) if prompts_path is not None else None
-    if model_path is not None and str(model_path) == "base":
-        return _base_model(scene, prompts, prompts_path, "--model base", threshold, radiometry), prompts
     if model_path is not None:
-        why = "--model"
-    elif prompts is not None and prompts.model_path is not None:
-        model_path, why = prompts.model_path, f"named by {prompts_path} (model:)"
-    elif prompts is not None:
-        return _base_model(scene, prompts, prompts_path, "no model given", threshold, radiometry), prompts
-    else:
-        model_path = last_model_path()
-        why = "the most recent `hsigeo train` output"
-        if model_path is None:
-            raise ModelFileError(
-                "no model to run: pass --model MODEL.hsigeo, name one under 'model:' in the prompts file, "
-                "train one first with `hsigeo train`, or pass --prompts PROMPTS.yaml alone to map the scene "
-                "with the built-in base model (label-free)."
-            )
+        return prompts, model_path, "--model" if str(model_path) != "base" else "--model base"
+    if prompts is not None and prompts.model_path is not None:
+        return prompts, prompts.model_path, f"named by {prompts_path} (model:)"
+    if prompts is not None:
+        # words alone: the built-in base model maps the prompts' classes without labels
+        return prompts, Path("base"), "no model given"
+    last = last_model_path()
+    if last is None:
+        raise ModelFileError(
+            "no model to run: pass --model MODEL.hsigeo, name one under 'model:' in the prompts file, "
+            "train one first with `hsigeo train`, or pass --prompts PROMPTS.yaml alone to map the scene "
+            "with the built-in base model (label-free)."
+        )
+    return prompts, last, "the most recent `hsigeo train` output"
+
+
+def _load_model(model_path: Path, why: str, prompts: Any, prompts_path: Path | None) -> Any:
+    """Load the model (saying which and why) and re-anchor it to the prompts when they differ."""
+    from hsigeo.model.modelfile import load_model
+
     model = load_model(model_path)
     click.echo(f"Model: {model_path} ({why}); {len(model.classes)} classes, {model.n_bands} bands.", err=True)
     if prompts is not None and not _same_classes(model, prompts):
         model = model.with_prompts(prompts)
         click.echo(f"Classes: re-anchored to the {len(prompts)} classes of {prompts_path} "
                    f"({', '.join(prompts.names)}).", err=True)
-    return model, prompts
+    return model
 
 
-def _base_model(scene: Path | None, prompts: Any, prompts_path: Path | None, why: str, threshold: float | None,
+def _base_model(scene: Path, prompts: Any, prompts_path: Path | None, why: str, threshold: float | None,
                 radiometry: str) -> Any:
     """The shipped base model bound to the scene's bands and the prompts, with what to expect."""
     from hsigeo.errors import PromptError

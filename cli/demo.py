@@ -15,8 +15,15 @@ import click
 def demo(out_dir: str, seed: int, epochs: int | None, device: str, overwrite: bool) -> None:
     """Make a synthetic georeferenced scene, train a model, classify it tile by tile,
     write the classification GeoTIFF, confidence raster, polygons and an accuracy report."""
+    from pathlib import Path
+
     from hsigeo_cli.demo_chain import run_demo
 
-    click.echo(f"hsigeo demo: synthetic scene, prompt-anchored model, outputs in {out_dir}/", err=True)
-    result = run_demo(out_dir, overwrite=overwrite, seed=seed, epochs=epochs, device=device)
+    from hsigeo.outputs import Output, guard_outputs, write_manifest
+
+    # the demo folder is hsigeo's own: a non-empty folder of anything else is refused, never written into
+    with guard_outputs([Output(Path(out_dir), "--out", folder=True)], overwrite=overwrite):
+        click.echo(f"hsigeo demo: synthetic scene, prompt-anchored model, outputs in {out_dir}/", err=True)
+        result = run_demo(out_dir, overwrite=overwrite, seed=seed, epochs=epochs, device=device)
+        write_manifest(out_dir)
     click.echo(result.summary())

@@ -1,7 +1,7 @@
 """The end-to-end demo: synthetic scene -> trained model -> classified GeoTIFF, polygons and report.
 
 It runs the same public calls a user's script would (``make_synthetic_scene``,
-``open_hsi``, ``read_labels``, ``train``, ``save_model``, ``classify_raster``,
+``open_hsi``, ``read_labels``, ``HsigeoClassifier`` (fit, save, predict_raster),
 ``evaluate``) and serves as the worked example of the library.  A last step maps the
 scene from its prompts alone with the shipped base model and scores it on the same test
 pixels (the scene's class spectra are library records held out of base-model pretraining).
@@ -92,13 +92,11 @@ def run_demo(
     import numpy as np
 
     from hsigeo.datasets.synthetic import make_synthetic_scene
+    from hsigeo.estimator import HsigeoClassifier
     from hsigeo.evaluation.metrics import evaluate
-    from hsigeo.inference.tiled import classify_raster
     from hsigeo.io.labels import read_labels
     from hsigeo.io.raster import open_hsi
     from hsigeo.io.writers import read_classification
-    from hsigeo.model.modelfile import save_model
-    from hsigeo.model.training import train
     from hsigeo.sampling.splits import stratified_split
     from hsigeo.text.prompts import load_prompts
 
@@ -123,16 +121,15 @@ def run_demo(
 
     t0 = time.perf_counter()
     kwargs = {} if epochs is None else {"epochs": epochs}
-    model, train_report = train(da, labels, prompts, train_mask=train_mask, seed=seed, device=device, **kwargs)
-    model_path = save_model(model, out / "model.hsigeo", overwrite=overwrite)
+    clf = HsigeoClassifier(seed=seed, device=device, progress=True, **kwargs)
+    clf.fit(da, labels, prompts, train_mask=train_mask)
+    model_path = clf.save(out / "model.hsigeo", overwrite=overwrite)
     seconds["train"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     classes_path, conf_path, gpkg_path = out / "classes.tif", out / "confidence.tif", out / "classes.gpkg"
-    classify_raster(
-        scene.scene_path, model, classes_path, confidence_path=conf_path, vector_path=gpkg_path,
-        device=device, overwrite=overwrite,
-    )
+    clf.predict_raster(scene.scene_path, classes_path, confidence_path=conf_path, vector_path=gpkg_path,
+                       overwrite=overwrite)
     seconds["classify"] = time.perf_counter() - t0
 
     # accuracy on the held-out labelled pixels only (training pixels would flatter it)
@@ -142,7 +139,7 @@ def run_demo(
     report = evaluate(
         predicted_values, reference, classes=prompts.class_names, colours={c.value: c.colour for c in prompts.classes},
         out_dir=out / "report", overwrite=overwrite, title="hsigeo demo: held-out test pixels",
-        history=train_report.history,
+        history=clf.report_.history,
     )
     # prompt-only: the shipped base model maps the scene from the prompts alone (no labels)
     zs_acc, zs_path = None, None
@@ -154,6 +151,8 @@ def run_demo(
         t0 = time.perf_counter()
         zs = load_base().for_scene(da, prompts)
         zs_path = out / "classes_prompt_only.tif"
+        from hsigeo.inference.tiled import classify_raster
+
         classify_raster(scene.scene_path, zs, zs_path, device=device, overwrite=overwrite)
         zs_values = np.asarray(read_classification(zs_path).values)
         sel = test_mask & (labels.values > 0)
@@ -161,7 +160,7 @@ def run_demo(
         seconds["prompt-only"] = time.perf_counter() - t0
     import geopandas as gpd
 
-    n_polygons = len(gpd.read_file(gpkg_path))
+    n_polygons = len(gpd.read_file(gpkg_path, layer=gpkg_path.stem))
     return DemoResult(
         out_dir=out, scene=scene.scene_path, labels=scene.labels_path, prompts=scene.prompts_path,
         model=Path(model_path), classes=classes_path, confidence=conf_path, polygons=gpkg_path,

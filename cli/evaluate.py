@@ -31,17 +31,25 @@ def evaluate(classes_path: Path, reference_path: Path, label_field: str | None, 
     reference pixels (0) are ignored; labelled pixels classified as nodata (0)
     count as errors.
     """
+    from hsigeo.outputs import Output, guard_outputs
+
+    if prompts_path is not None and model_path is not None:
+        raise click.UsageError("--prompts and --model exclude each other.")
+    with guard_outputs([Output(out_dir, "-o", folder=True)], overwrite=overwrite,
+                       inputs=(prompts_path, model_path), rasters=(classes_path, reference_path)):
+        _evaluate(classes_path, reference_path, label_field, prompts_path, model_path, out_dir, overwrite)
+
+
+def _evaluate(classes_path: Path, reference_path: Path, label_field: str | None, prompts_path: Path | None,
+              model_path: Path | None, out_dir: Path, overwrite: bool) -> None:
+    """The work of :func:`evaluate`, once its report folder is secured."""
     import numpy as np
 
     from hsigeo.classes import normalize_classes
     from hsigeo.evaluation.metrics import evaluate as run_evaluation
     from hsigeo.io.labels import read_labels
     from hsigeo.io.writers import read_classification
-    from hsigeo.outputs import check_output
 
-    if prompts_path is not None and model_path is not None:
-        raise click.UsageError("--prompts and --model exclude each other.")
-    check_output(out_dir, overwrite=overwrite)
     predicted = read_classification(classes_path)
     classes = _class_table(predicted, prompts_path, model_path)
     reference = read_labels(reference_path, like=predicted, field=label_field, classes=classes or None,

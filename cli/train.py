@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import click
@@ -33,6 +34,11 @@ _ANY = click.Path(path_type=Path)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Peak learning rate.")
 @click.option("--loss", type=click.Choice(["hard_negative", "softmax"]), default=None,
               help="Contrastive loss: hard + semi-hard negatives (default) or all classes.")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Share of each class's training pixels held out to pick the best epoch (default 0.1; "
+                   "classes with fewer than 10 such pixels keep all for training; 0 = no validation).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for training (default: torch's choice). On a busy machine 1 is often faster.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and the training.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto = CUDA with mixed precision when available, else CPU.")
@@ -49,8 +55,8 @@ _ANY = click.Path(path_type=Path)
 def train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
           dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
           train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
-          loss: str | None, seed: int, device: str, text_model: Path | None, report_dir: Path | None,
-          init: str, overwrite: bool) -> None:
+          loss: str | None, val_fraction: float | None, threads: int | None, seed: int, device: str,
+          text_model: Path | None, report_dir: Path | None, init: str, overwrite: bool) -> None:
     """Train a model on SCENE with --labels and --prompts, or on a benchmark --dataset.
 
     Writes MODEL.hsigeo (weights + metadata, no pickle) and a report folder
@@ -60,18 +66,30 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
     themselves, which flatters the model.  The model becomes the default of
     `hsigeo classify`.
     """
-    import numpy as np
-
-    from hsigeo.outputs import check_output
+    from hsigeo.outputs import Output, guard_outputs
 
     if (scene is None) == (dataset is None):
         raise click.UsageError("give either SCENE (with --labels and --prompts) or --dataset NAME.")
     if train_fraction is not None and train_count is not None:
         raise click.UsageError("--train-fraction and --train-count exclude each other.")
-    # fail before any work when outputs exist
-    check_output(output, overwrite=overwrite)
     report_dir = report_dir or output.with_name(output.stem + "_report")
-    check_output(report_dir, overwrite=overwrite)
+    outputs = [Output(output, "-o", (".hsigeo",)), Output(report_dir, "--report-dir", folder=True)]
+    # outputs checked (not an input, writable, free) and locked before the data is read and the model trained
+    with guard_outputs(outputs, overwrite=overwrite, inputs=(prompts_path,), rasters=(scene, labels_path)):
+        _train(scene, labels_path, label_field, prompts_path, dataset, data_dir, output, train_fraction,
+               train_count, epochs, batch_size, lr, loss, seed, device, text_model, report_dir, overwrite,
+               val_fraction=val_fraction, threads=threads, init=init)
+
+
+def _train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
+           dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
+           train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
+           loss: str | None, seed: int, device: str, text_model: Path | None, report_dir: Path,
+           overwrite: bool, *, val_fraction: float | None, threads: int | None, init: str = "scratch") -> None:
+    """The work of :func:`train`, once its outputs are secured."""
+    import numpy as np
+
+    from hsigeo.errors import LabelError
 
     cube, labels, prompts, title = _inputs(scene, labels_path, label_field, prompts_path, dataset, data_dir)
     if dataset is not None and train_fraction is None and train_count is None:
@@ -83,30 +101,51 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
 
         train_mask, test_mask = stratified_split(lab, fraction=train_fraction, count=train_count, seed=seed)
         scored = "held-out labelled pixels"
+        if not test_mask.any():
+            split = f"--train-fraction {train_fraction}" if train_fraction is not None else f"--train-count {train_count}"
+            raise LabelError(
+                f"{labels_path or title}: {split} leaves no labelled pixel to test ({int(valid_labels.sum())} labelled "
+                "pixels, every class needs at least one for training); the accuracy would be undefined. Use a smaller "
+                "--train-fraction / --train-count, or more labels."
+            )
     else:
         train_mask, test_mask = valid_labels, valid_labels
         scored = "training pixels (no held-out set: optimistic)"
 
+    from hsigeo_cli.state import remember_model
+
+    from hsigeo.estimator import HsigeoClassifier
     from hsigeo.evaluation.metrics import evaluate
-    from hsigeo.model.modelfile import remember_model, save_model
-    from hsigeo.model.training import train as train_model
 
     options: dict[str, Any] = {"seed": seed}
-    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("loss", loss)):
+    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("loss", loss),
+                       ("val_fraction", val_fraction)):
         if value is not None:
             options[key] = value
     n_train = int(train_mask.sum())
     click.echo(f"Training on {n_train:,} labelled pixels of {title} ({len(prompts)} classes).",
                err=True)
+    from hsigeo.device import torch_threads
+
     if init == "base":
-        model, report = _finetune_base(cube, lab, prompts, train_mask, seed)
+        import numpy as np
+
+        from hsigeo.model.modelfile import save_model
+
+        with torch_threads(threads):
+            model, report = _finetune_base(cube, lab, prompts, train_mask, seed)
+        path = save_model(model, output, overwrite=overwrite)
+        clf = SimpleNamespace(model_=model, report_=report, predict=lambda c: model.predict_array(np.asarray(c))[0])
     else:
-        model, report = train_model(cube, labels, prompts, train_mask=train_mask, device=device, progress=True,
-                                    text_model=str(text_model) if text_model else None, **options)
-    path = save_model(model, output, overwrite=overwrite)
+        clf = HsigeoClassifier(device=device, progress=True, text_model=str(text_model) if text_model else None,
+                               **options)
+        with torch_threads(threads):
+            clf.fit(cube, labels, prompts, train_mask=train_mask)
+        path = clf.save(output, overwrite=overwrite)
     remember_model(path)
 
-    predicted = _predict_for_report(model, cube, test_mask)
+    model, report = clf.model_, clf.report_
+    predicted = _predict_for_report(clf, cube, test_mask)
     counts = model.n_parameters()
     extra = {
         "model": str(path), "scene": title, "scored": scored, "train_pixels": n_train,
@@ -128,7 +167,6 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
 def _finetune_base(cube: Any, lab: Any, prompts: Any, train_mask: Any, seed: int) -> tuple[Any, Any]:
     """``--init base``: the base model bound to the scene, fine-tuned on the training pixels."""
     import time
-    from types import SimpleNamespace
 
     from hsigeo.model.base import load_base
 
@@ -168,22 +206,15 @@ def _inputs(scene: Path | None, labels_path: Path | None, label_field: str | Non
     return da, labels, prompts, str(scene)
 
 
-def _predict_for_report(model: Any, cube: Any, mask: Any) -> Any:
+def _predict_for_report(clf: Any, cube: Any, mask: Any) -> Any:
     """Predicted class values: the whole map for small scenes, else only at the scored pixels."""
     import numpy as np
 
-    arr = cube.values if hasattr(cube, "values") else np.asarray(cube)
-    nodata = None
-    try:
-        nodata = cube.rio.nodata
-    except Exception:  # plain arrays, scenes without georeferencing
-        pass
-    h, w = arr.shape[1:]
+    h, w = cube.shape[1:]
     if h * w <= 4_000_000:
-        values, _ = model.predict_array(arr, nodata=nodata)
-        return values
+        return np.asarray(clf.predict(cube))
     rows, cols = np.nonzero(mask)
     out = np.zeros((h, w), dtype=np.int32)
-    values, _ = model.predict_pixels(arr, rows, cols)
+    values, _ = clf.model_.predict_pixels(np.asarray(cube), rows, cols)
     out[rows, cols] = values
     return out

@@ -21,16 +21,18 @@ def vectorize(classes: Path, output: Path, min_area: float, overwrite: bool) -> 
 
     Each polygon gets class_id, class_name (from the raster's class table) and area.
     """
-    from hsigeo.io.vectors import vectorize_classes, write_vector
+    from hsigeo.io.vectors import VECTOR_DRIVERS, area_unit, vectorize_classes, write_vector
     from hsigeo.io.writers import read_classification
-    from hsigeo.outputs import check_output
+    from hsigeo.outputs import Output, guard_outputs
 
-    check_output(output, overwrite=overwrite)  # fail before the work, not after
-    class_da = read_classification(classes)
-    gdf = vectorize_classes(class_da, min_area=min_area)
-    write_vector(gdf, output, overwrite=overwrite)
+    # fail before the work, not after
+    with guard_outputs([Output(output, "-o", tuple(VECTOR_DRIVERS))], overwrite=overwrite, rasters=(classes,)):
+        class_da = read_classification(classes)
+        gdf = vectorize_classes(class_da, min_area=min_area)
+        write_vector(gdf, output, overwrite=overwrite)
     click.echo(f"Wrote {len(gdf):,} polygons to {output}.")
     if len(gdf):
+        unit = area_unit(class_da)
         summary = gdf.groupby(["class_id", "class_name"])["area"].agg(["count", "sum"])
         for (value, name), row in summary.iterrows():
-            click.echo(f"  {value:>5}  {name:<30} {int(row['count']):>8,} polygons  {row['sum']:>14,.1f} area")
+            click.echo(f"  {value:>5}  {name:<30} {int(row['count']):>8,} polygons  {row['sum']:>14,.1f} {unit}")

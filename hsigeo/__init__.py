@@ -1,6 +1,8 @@
 """hsigeo: prompt-anchored vision-language classification of hyperspectral imagery.
 
-Importing hsigeo registers the ``.hsi`` DataArray accessor.  torch and
+The estimator :class:`HsigeoClassifier` (``fit`` / ``predict`` / ``predict_proba`` /
+``embed`` / ``save``) and :func:`load_model` are the entry points; :func:`open_hsi` reads
+scenes.  Importing hsigeo registers the ``.hsi`` DataArray accessor.  torch and
 transformers are imported only when a model is trained, loaded or run.
 """
 
@@ -19,8 +21,9 @@ _LAZY = {
     "open_hsi": "hsigeo.io.raster",
     "load_dataset": "hsigeo.datasets.scenes",
     "load_prompts": "hsigeo.text.prompts",
-    "train": "hsigeo.model.training",
-    "load_model": "hsigeo.model.modelfile",
+    "HsigeoClassifier": "hsigeo.estimator",
+    "load_model": "hsigeo.estimator",
+    "save_model": "hsigeo.model.modelfile",
     "classify_raster": "hsigeo.inference.tiled",
     "make_synthetic_scene": "hsigeo.datasets.synthetic",
 }

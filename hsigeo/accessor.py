@@ -14,6 +14,7 @@ dask-backed::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -184,12 +185,14 @@ class HSIAccessor:
                  radiometry: str = "auto", **kwargs: Any) -> Any:
         """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`.
 
-        With ``prompts`` (a PromptSet or a prompts YAML path) and no model, or with the base
-        model (``hsigeo.load_model("base")``), the scene is mapped from the words alone by the
-        built-in base model (label-free; needs a ``wavelength`` band coordinate).  Pixels whose
-        best class probability is below ``threshold`` get class 0 (unknown); ``radiometry``
-        is ``"auto"``, ``"reflectance"`` or ``"radiance"`` (see
-        :meth:`hsigeo.model.base.BaseModel.for_scene`).
+        ``model`` is an :class:`~hsigeo.estimator.HsigeoClassifier` (e.g. from
+        :func:`hsigeo.load_model`), an :class:`~hsigeo.model.classifier.HsigeoModel`, or the
+        path of a ``.hsigeo`` file.  With ``prompts`` (a PromptSet or a prompts YAML path) and
+        no model, or with the base model (``hsigeo.load_model("base")``), the scene is mapped
+        from the words alone by the built-in base model (label-free; needs a ``wavelength``
+        band coordinate).  Pixels whose best class probability is below ``threshold`` get
+        class 0 (unknown); ``radiometry`` is ``"auto"``, ``"reflectance"`` or ``"radiance"``
+        (see :meth:`hsigeo.model.base.BaseModel.for_scene`).
         """
         from hsigeo.inference.distributed import classify_dataarray
 
@@ -201,14 +204,36 @@ class HSIAccessor:
                 raise PromptError("classify() needs a model, or prompts= to map the scene with the base model.")
             base = model if model is not None else load_base()
             model = base.for_scene(self._obj, prompts, threshold=threshold, radiometry=radiometry)
-        elif prompts is not None and hasattr(model, "with_prompts"):
-            from hsigeo.text.prompts import PromptSet, load_prompts
+        else:
+            model = _as_model(model)
+            if prompts is not None and hasattr(model, "with_prompts"):
+                from hsigeo.text.prompts import PromptSet, load_prompts
 
-            model = model.with_prompts(prompts if isinstance(prompts, PromptSet) else load_prompts(prompts))
+                model = model.with_prompts(prompts if isinstance(prompts, PromptSet) else load_prompts(prompts))
         return classify_dataarray(self._obj, model, **kwargs)
 
     def embed(self, model: Any, **kwargs: Any) -> Any:
         """Per-pixel embeddings; see :func:`hsigeo.inference.distributed.embed_dataarray`."""
         from hsigeo.inference.distributed import embed_dataarray
 
-        return embed_dataarray(self._obj, model, **kwargs)
+        return embed_dataarray(self._obj, _as_model(model), **kwargs)
+
+
+def _as_model(model: Any) -> Any:
+    """The model the engines run, from an estimator, a model or a model-file path; a clear error otherwise."""
+    from hsigeo.errors import ModelFileError
+    from hsigeo.estimator import HsigeoClassifier
+
+    if isinstance(model, HsigeoClassifier):
+        return model.fitted_model()
+    if isinstance(model, (str, os.PathLike)):
+        from hsigeo.model.modelfile import load_model
+
+        return load_model(model)
+    if model is None or not (hasattr(model, "classes") and hasattr(model, "predict_tile")):
+        got = "None" if model is None else type(model).__name__
+        raise ModelFileError(
+            f"classify needs a model, got {got}: pass hsigeo.load_model('model.hsigeo') or the path of a "
+            ".hsigeo file (train one with `hsigeo train`)."
+        )
+    return model

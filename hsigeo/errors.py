@@ -25,6 +25,7 @@ __all__ = [
     "ModelFileError",
     "OutputExistsError",
     "OutputError",
+    "OutputBusyError",
     "DatasetError",
 ]
 
@@ -86,6 +87,10 @@ class OutputExistsError(HsigeoError, FileExistsError):
 
 class OutputError(HsigeoError, OSError):
     """An output cannot be written there (it is an input, a foreign folder, not writable)."""
+
+
+class OutputBusyError(OutputError):
+    """Another hsigeo process is writing the same output right now."""
 
 
 class DatasetError(HsigeoError, OSError):

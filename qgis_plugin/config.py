@@ -14,6 +14,8 @@ PROVIDER_ID = "hsigeo"
 ICON_PATH = str(Path(__file__).resolve().parent / "icon.svg")
 #: ProcessingConfig key, stored as ``Processing/Configuration/HSIGEO_EXECUTABLE`` in the QGIS profile.
 EXECUTABLE_SETTING = "HSIGEO_EXECUTABLE"
+#: The README's QGIS section; each algorithm's help is the anchor of its own subsection.
+README_URL = "https://github.com/hsigeo/hsigeo/blob/main/README.md"
 
 
 def tr(text: str) -> str:

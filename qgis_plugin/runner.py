@@ -211,7 +211,14 @@ class HsigeoRun:
         self.lines: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         self.error_lines: list[str] = []
         self.returncode: Optional[int] = None
+        self.removed: list[Path] = []
+        #: the user cancelled after hsigeo had finished (its outputs are complete)
+        self.late_cancel = False
         self._stage = ""
+        # qgis_process prints progress as "0...10...20" with no line end: text printed right after
+        # it would stick to the number ("10reading scene"), so it starts a new line there
+        self._console = _is_console()
+        self._dots_open = False
 
     # -- running ---------------------------------------------------------------------------
 
@@ -245,17 +252,30 @@ class HsigeoRun:
             self._remove_partial_outputs()
             raise QgsProcessingException(self.failure_message())
         for line in self.error_lines:  # "Error:" lines of a run that succeeded after all
-            self.feedback.pushWarning(line)
+            self._say(self.feedback.pushWarning, line)
+        if self.late_cancel:
+            self._say(self.feedback.pushWarning,
+                      "The cancel arrived after hsigeo had finished: its outputs are complete and were kept.")
 
     def _follow(self, proc: subprocess.Popen, pipe: "queue.Queue[object]") -> None:
         """Report output lines until the program has ended; stop it when the user cancels."""
         end_of_output = False
         exited_at: Optional[float] = None
         while True:
-            if self.feedback.isCanceled():
+            if self.feedback.isCanceled() and not self.late_cancel:
+                if proc.poll() is not None:
+                    self.late_cancel = True  # nothing left to stop: report the run as it ended
+                    continue
                 self._cancel(proc)
+                if self.returncode == 0:  # it finished between the click and the signal
+                    self.late_cancel = True
+                    self._drain(pipe)
+                    return
+                removed = (f" {len(self.removed)} temporary file(s) it left were removed." if self.removed else "")
                 raise QgsProcessingException(
-                    "Cancelled: hsigeo was stopped before it finished; its unfinished outputs were removed."
+                    f"Cancelled: hsigeo was stopped before it finished (exit status {self.returncode}). It puts "
+                    "outputs in place only when they are complete, so this run wrote none; earlier files of the "
+                    f"same names are unchanged.{removed}"
                 )
             try:
                 item = pipe.get(timeout=POLL_SECONDS)
@@ -316,20 +336,29 @@ class HsigeoRun:
         progress = parse_progress(line)
         if progress is not None:
             percent, description = progress
-            self.feedback.setProgress(percent)
             stage = progress_stage(description)
             if stage and stage != self._stage:
+                # the stage first, then the figure: in qgis_process the text goes on its own line
                 self._stage = stage
-                self.feedback.setProgressText(stage)
+                self._say(self.feedback.setProgressText, stage)
+            self.feedback.setProgress(percent)
+            self._dots_open = True
             return
         self.lines.append(line)
         # from the first "Error:" line on, everything belongs to the (possibly multi-line) message
         if self.error_lines or line.startswith(ERROR_PREFIX):
             self.error_lines.append(line)
         elif "Warning" in line:
-            self.feedback.pushWarning(line)
+            self._say(self.feedback.pushWarning, line)
         elif line.strip():
-            self.feedback.pushInfo(line)
+            self._say(self.feedback.pushInfo, line)
+
+    def _say(self, push: Any, text: str) -> None:
+        """``push(text)``, on a line of its own after qgis_process's progress dots."""
+        if self._console and self._dots_open:
+            text = "\n" + text
+        self._dots_open = False
+        push(text)
 
     def failure_message(self) -> str:
         """The exception text for a failed run: the CLI's error, or the end of its output."""
@@ -344,7 +373,7 @@ class HsigeoRun:
 
     def _cancel(self, proc: subprocess.Popen) -> None:
         """Stop the CLI: interrupt, then terminate, then kill; never leave a process behind."""
-        self.feedback.pushInfo("Cancelling hsigeo...")
+        self._say(self.feedback.pushInfo, "Cancelling hsigeo...")
         # SIGINT first: hsigeo turns it into KeyboardInterrupt and its writers delete their temporary files
         for sig, grace in ((_SIGINT, INTERRUPT_GRACE_SECONDS), (_SIGTERM, TERMINATE_GRACE_SECONDS)):
             _signal_group(proc, sig)
@@ -358,14 +387,16 @@ class HsigeoRun:
             proc.wait()
         _signal_group(proc, _SIGKILL)  # helpers that outlived the main process
         self.returncode = proc.returncode
-        self._remove_partial_outputs()
+        if self.returncode != 0:
+            self._remove_partial_outputs()
 
     def _remove_partial_outputs(self) -> None:
         """Delete the temporaries of the outputs and their sidecars (``.<stem>.*.part*``).
 
         hsigeo writes every file (``c.tif``, ``c.tif.aux.xml``, ``c.qml``) to
-        ``.<name>.<random>.part<suffix>`` beside it and renames it when done
-        (``hsigeo._atomic``); a killed process cannot remove them itself.
+        ``.<name>.hsigeo-<pid>-<random>.part<suffix>`` beside it and renames it
+        when done (``hsigeo.outputs``); a killed process cannot remove them
+        itself.  What was removed is kept in :attr:`removed`.
         """
         for output in self.outputs:
             try:
@@ -373,13 +404,14 @@ class HsigeoRun:
             except OSError:
                 continue
             for leftover in leftovers:
-                if leftover.is_dir():
-                    shutil.rmtree(leftover, ignore_errors=True)
-                else:
-                    try:
+                try:
+                    if leftover.is_dir():
+                        shutil.rmtree(leftover)
+                    else:
                         leftover.unlink()
-                    except OSError:
-                        pass
+                    self.removed.append(leftover)
+                except OSError:
+                    pass
 
 
 def run_hsigeo(
@@ -423,6 +455,30 @@ def run_hsigeo(
 _SIGINT = signal.SIGINT
 _SIGTERM = signal.SIGTERM
 _SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)
+
+
+def _is_console() -> bool:
+    """Whether this runs inside ``qgis_process`` (text output on a terminal) rather than the QGIS window."""
+    try:
+        from qgis.core import QgsApplication
+
+        return QgsApplication.platform() == "qgis_process"
+    except Exception:  # noqa: BLE001 - outside QGIS (unit tests of the runner)
+        return False
+
+
+def quiet_failure_log() -> None:
+    """In ``qgis_process``, keep a failure from being printed three times.
+
+    Processing logs an algorithm's exception to the message log and reports
+    it to the feedback, which logs it again; ``qgis_process`` prints every log
+    message to the terminal besides the feedback's own ``ERROR:`` line.  The
+    process ends with the algorithm, so the log is simply silenced there.
+    """
+    if _is_console():
+        from qgis.core import QgsApplication
+
+        QgsApplication.messageLog().blockSignals(True)
 
 
 def _pump(stream: Any, pipe: "queue.Queue[object]") -> None:

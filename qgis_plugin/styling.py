@@ -5,9 +5,12 @@ names, which QGIS turns into a paletted renderer; but GDAL pads a byte colour
 table to 256 entries, so the legend would list 255 unnamed classes.  Outputs
 therefore get a post-processor when Processing loads them:
 
-1. a sidecar style (``out.qml`` or ``out.tif.qml``) for that kind of layer wins;
-2. else a classification raster keeps only its named classes;
-3. else polygons of classes are coloured by ``class_name`` like their raster.
+1. polygons apply the default style stored in their GeoPackage (``layer_styles``,
+   written by hsigeo), as QGIS does when a layer is added by hand;
+2. else a sidecar style (``out.qml`` or ``out.tif.qml``) for that kind of layer wins
+   (hsigeo writes one beside each raster: classes, confidence, probabilities);
+3. else a classification raster keeps only its named classes;
+4. else polygons of classes are coloured by ``class_name`` like their raster.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
+    QgsProviderRegistry,
     QgsRasterLayer,
     QgsRendererCategory,
     QgsSymbol,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtGui import QColor
+from qgis.PyQt.QtXml import QDomDocument
 
 #: Field of hsigeo's class polygons holding the class name.
 CLASS_NAME_FIELD = "class_name"
@@ -57,6 +62,16 @@ def sidecar_style(layer: QgsMapLayer) -> Optional[str]:
         except (OSError, UnicodeDecodeError):
             continue
     return None
+
+
+def database_style(layer: QgsMapLayer) -> Optional[str]:
+    """The default style kept with ``layer``'s data (a GeoPackage's ``layer_styles``), or ``None``."""
+    if not isinstance(layer, QgsVectorLayer) or layer.dataProvider() is None:
+        return None
+    if not layer.dataProvider().isSaveAndLoadStyleToDatabaseSupported():
+        return None
+    qml = QgsProviderRegistry.instance().loadStyle(layer.providerType(), layer.source(), "")
+    return qml or None
 
 
 def named_classes(layer: QgsRasterLayer) -> list[QgsPalettedRasterRenderer.Class]:
@@ -124,8 +139,15 @@ class OutputStyler(QgsProcessingLayerPostProcessorInterface):
     def postProcessLayer(  # noqa: N802 - QGIS API
         self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> None:
-        style = sidecar_style(layer)
-        if style is not None:
+        stored = database_style(layer)
+        style = sidecar_style(layer) if stored is None else None
+        if stored is not None:
+            document = QDomDocument()
+            document.setContent(stored)
+            ok, message = layer.importNamedStyle(document)
+            if not ok:
+                feedback.pushWarning(f"{layer.source()}: stored style not applied ({message}).")
+        elif style is not None:
             message, ok = layer.loadNamedStyle(style)
             if not ok:
                 feedback.pushWarning(f"{style}: style not applied ({message}).")

@@ -28,10 +28,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +47,7 @@ QGIS_PYTHON = os.environ.get("HSIGEO_QGIS_PYTHON", "/usr/bin/python3")
 VENV_BIN = Path(sys.prefix) / ("Scripts" if os.name == "nt" else "bin")
 # the CLI the end-to-end tests run (HSIGEO_TEST_CLI: another installation of hsigeo)
 HSIGEO_CLI = os.environ.get("HSIGEO_TEST_CLI") or shutil.which("hsigeo", path=str(VENV_BIN)) or ""
-ALGORITHM_IDS = {"hsigeo:train", "hsigeo:classify", "hsigeo:vectorize", "hsigeo:evaluate"}
+ALGORITHM_IDS = {"hsigeo:prompts", "hsigeo:train", "hsigeo:classify", "hsigeo:vectorize", "hsigeo:evaluate"}
 # variables of this venv that must not reach QGIS's Python
 VENV_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "HSIGEO_EXECUTABLE")
 # tiny scene: the end-to-end tests must stay well under a minute on 2 busy cores
@@ -116,10 +118,11 @@ def option(argv: list[str], flag: str) -> str | None:
     return argv[argv.index(flag) + 1] if flag in argv else None
 
 
-def make_layer(python: str, kind: str, path: Path) -> Path:
-    """Write a test layer with QGIS's own GDAL (``tests/qgis/make_layers.py``: scene, classes, polygons)."""
+def make_layer(python: str, kind: str, path: Path, *sources: Path) -> Path:
+    """Write a test layer with QGIS's own GDAL (``tests/qgis/make_layers.py``: scene, classes, polygons, training)."""
     env = qgis_env(path.parent)
-    subprocess.run([python, str(HELPERS / "make_layers.py"), kind, str(path)], env=env, check=True, timeout=60)
+    subprocess.run([python, str(HELPERS / "make_layers.py"), kind, str(path), *map(str, sources)],
+                   env=env, check=True, timeout=120)
     return path
 
 
@@ -179,6 +182,8 @@ def drive(
     executable: str | None = None,
     env: dict[str, str] | None = None,
     describe: dict[str, str] | None = None,
+    describe_after: dict[str, str] | None = None,
+    render: dict[str, Any] | None = None,
     timeout: float = 300,
 ) -> dict[str, Any]:
     """Run ``tests/qgis/driver.py`` in QGIS's Python with a fresh profile under ``work``; return its report."""
@@ -192,6 +197,8 @@ def drive(
         "plugin": PLUGIN_FOLDER,
         "executable": executable,
         "describe": describe or {},
+        "describe_after": describe_after or {},
+        "render": render,
         "runs": runs,
     }
     spec_path, result_path = work / f"spec{n}.json", work / f"result{n}.json"
@@ -382,7 +389,7 @@ def test_runner_streams_output_and_raises_cli_errors_without_qgis(tmp_path, monk
 # in QGIS: provider, arguments, progress, errors, cancelling (fake CLI)
 # -------------------------------------------------------------------------------------------- #
 @pytest.mark.qgis
-def test_provider_registers_the_four_algorithms(run_qgis):
+def test_provider_registers_the_algorithms(run_qgis):
     report = run_qgis([])
     provider = report["provider"]
     assert provider is not None, "the hsigeo provider was not registered"
@@ -391,11 +398,29 @@ def test_provider_registers_the_four_algorithms(run_qgis):
     algorithms = provider["algorithms"]
     assert algorithms["hsigeo:train"]["parameters"] == [
         "INPUT", "LABELS_VECTOR", "LABEL_FIELD", "LABELS_RASTER", "PROMPTS", "EPOCHS",
-        "TRAIN_FRACTION", "TRAIN_COUNT", "SEED", "DEVICE", "OUTPUT", "REPORT_DIR",
+        "TRAIN_FRACTION", "TRAIN_COUNT", "SEED", "DEVICE", "BATCH_SIZE", "LR", "VAL_FRACTION", "LOSS",
+        "TEXT_MODEL", "THREADS", "OUTPUT", "REPORT_DIR",
     ]  # fmt: skip
-    assert {"INPUT", "MODEL", "PROMPTS", "OUTPUT", "CONFIDENCE", "VECTOR"} <= set(
-        algorithms["hsigeo:classify"]["parameters"]
+    # the hidden CLI options are advanced parameters, with the CLI's defaults shown
+    assert {"BATCH_SIZE", "LR", "VAL_FRACTION", "LOSS", "TEXT_MODEL", "THREADS"} <= set(algorithms["hsigeo:train"]["advanced"])
+    assert {k: algorithms["hsigeo:train"]["defaults"][k] for k in ("LR", "VAL_FRACTION", "LOSS")} == {
+        "LR": 0.001, "VAL_FRACTION": 0.1, "LOSS": 0}
+    classify = algorithms["hsigeo:classify"]
+    assert {"INPUT", "MODEL", "PROMPTS", "OUTPUT", "CONFIDENCE", "VECTOR", "EXTENT", "MASK", "RESAMPLE"} <= set(
+        classify["parameters"]
     )
+    assert {"THREADS", "RESUME", "BATCH_SIZE", "TILE_SIZE", "DEVICE"} <= set(classify["advanced"])
+    assert "EXTENT" not in classify["advanced"] and classify["defaults"]["RESAMPLE"] is False
+    assert algorithms["hsigeo:prompts"]["parameters"] == ["INPUT", "FIELD", "DESCRIPTION_FIELD", "OUTPUT"]
+    # each algorithm's Help opens its README section
+    anchors = {alg_id: a["help_url"].rpartition("#")[2] for alg_id, a in algorithms.items()}
+    assert anchors == {"hsigeo:prompts": "create-class-prompts-from-layer", "hsigeo:train": "train-model",
+                       "hsigeo:classify": "classify-raster", "hsigeo:vectorize": "vectorize-classification",
+                       "hsigeo:evaluate": "accuracy-report"}
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for title in ("Create class prompts from layer", "Train model", "Classify raster",
+                  "Vectorize classification", "Accuracy report"):
+        assert f"\n#### {title}\n" in readme, title
     assert algorithms["hsigeo:vectorize"]["parameters"] == ["INPUT", "MIN_AREA", "OUTPUT"]
     assert {"INPUT", "REFERENCE_VECTOR", "REFERENCE_RASTER", "LABEL_FIELD", "OUTPUT"} <= set(
         algorithms["hsigeo:evaluate"]["parameters"]
@@ -407,8 +432,9 @@ def test_provider_registers_the_four_algorithms(run_qgis):
     assert report["unloaded"] is True
 
 
-@pytest.mark.qgis
-def test_qgis_process_runs_the_installed_zip(qgis_python, plugin_zip, tmp_path, fake_env):
+@pytest.fixture
+def qgis_process_run(qgis_python, plugin_zip, tmp_path, fake_env):
+    """``qgis_process_run(*args, mode="ok")``: ``qgis_process.bin`` on a profile with the zip installed, fake CLI."""
     qgis_process = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
     if not os.access(qgis_process, os.X_OK):
         pytest.skip("qgis_process.bin not found")
@@ -419,13 +445,17 @@ def test_qgis_process_runs_the_installed_zip(qgis_python, plugin_zip, tmp_path, 
         archive.extractall(plugins)
     home = tmp_path / "home"  # qgis_process writes a few settings under ~/.config
     home.mkdir()
-    env = qgis_env(
-        tmp_path, HOME=str(home), QGIS_CUSTOM_CONFIG_PATH=str(profile), HSIGEO_EXECUTABLE=str(FAKE_HSIGEO), **fake_env()
-    )
 
-    def qgis_process_run(*args: str) -> subprocess.CompletedProcess:
+    def _run(*args: str, mode: str = "ok") -> subprocess.CompletedProcess:
+        env = qgis_env(tmp_path, HOME=str(home), QGIS_CUSTOM_CONFIG_PATH=str(profile),
+                       HSIGEO_EXECUTABLE=str(FAKE_HSIGEO), **fake_env(mode))
         return subprocess.run([qgis_process, *args], env=env, capture_output=True, text=True, timeout=120)
 
+    return _run
+
+
+@pytest.mark.qgis
+def test_qgis_process_runs_the_installed_zip(qgis_python, qgis_process_run, tmp_path, fake_env):
     enabled = qgis_process_run("plugins", "enable", PLUGIN_FOLDER)
     assert enabled.returncode == 0, enabled.stderr
     listing = qgis_process_run("list")
@@ -464,16 +494,25 @@ def test_algorithms_build_cli_arguments_and_report_progress(run_qgis, qgis_pytho
             "OUTPUT": str(tmp_path / "report")}},
         {"key": "no_labels", "algorithm": "hsigeo:train", "parameters": {
             "INPUT": str(scene), "PROMPTS": str(prompts), "OUTPUT": str(model)}},
+        {"key": "train_advanced", "algorithm": "hsigeo:train", "parameters": {
+            "INPUT": str(scene), "LABELS_RASTER": str(scene), "PROMPTS": str(prompts), "OUTPUT": str(model),
+            "BATCH_SIZE": 64, "LR": 0.0005, "VAL_FRACTION": 0.2, "LOSS": 1, "TEXT_MODEL": str(tmp_path),
+            "THREADS": 2}},
+        {"key": "classify_advanced", "algorithm": "hsigeo:classify", "parameters": {
+            "INPUT": str(scene), "MODEL": str(model), "OUTPUT": str(tmp_path / "c2.tif"), "RESAMPLE": True,
+            "RESUME": True, "THREADS": 1, "EXTENT": "493002,493006,3764994,3764998 [EPSG:32611]",
+            "MASK": str(polygons)}},
     ]  # fmt: skip
     # variables QGIS's Python may carry; none of them may reach the hsigeo environment
     leaky = {"PYTHONPATH": str(tmp_path / "qgis-python"), "PROJ_LIB": "/usr/share/proj", "GDAL_DATA": "/usr/share/gdal"}
     report = run_qgis(runs, executable=str(FAKE_HSIGEO), env=fake_env(**leaky))
     results = report["runs"]
-    invoked = ["train", "train_polygons", "classify", "vectorize", "evaluate"]
+    invoked = ["train", "train_polygons", "classify", "vectorize", "evaluate", "train_advanced", "classify_advanced"]
     for key in invoked:
         assert results[key]["ok"], (key, results[key]["error"])
     calls = dict(zip(invoked, log_records(fake_env.log)))
-    assert [rec["argv"][2] for rec in calls.values()] == ["train", "train", "classify", "vectorize", "evaluate"]
+    assert [rec["argv"][2] for rec in calls.values()] == [
+        "train", "train", "classify", "vectorize", "evaluate", "train", "classify"]
 
     train = calls["train"]["argv"]
     assert train[:4] == ["--progress", "plain", "train", str(scene)]
@@ -486,6 +525,9 @@ def test_algorithms_build_cli_arguments_and_report_progress(run_qgis, qgis_pytho
     assert option(train_polygons, "--labels").endswith(".gpkg")  # the layer itself, or QGIS's GeoPackage export
     assert option(train_polygons, "--label-field") == "class_name"
     assert "--report-dir" not in train_polygons and "--epochs" not in train_polygons
+    # no report folder given: the algorithm returns the one hsigeo wrote (MODEL_report beside the model)
+    assert results["train_polygons"]["results"]["REPORT_DIR"] == str(tmp_path / "model_report")
+    assert results["train_polygons"]["results"]["REPORT_HTML"] == str(tmp_path / "model_report" / "report.html")
 
     classify = calls["classify"]["argv"]
     assert option(classify, "--model") == str(model) and option(classify, "-o") == str(tmp_path / "classes.tif")
@@ -500,6 +542,18 @@ def test_algorithms_build_cli_arguments_and_report_progress(run_qgis, qgis_pytho
     evaluate = calls["evaluate"]["argv"]
     assert option(evaluate, "--reference") == str(scene) and option(evaluate, "-o") == str(tmp_path / "report")
     assert results["evaluate"]["results"]["REPORT_JSON"] == str(tmp_path / "report" / "report.json")
+
+    # advanced options reach the CLI only when set (LR and VAL_FRACTION at their defaults stay out)
+    advanced = calls["train_advanced"]["argv"]
+    assert [option(advanced, f) for f in ("--batch-size", "--lr", "--val-fraction", "--loss", "--text-model",
+                                          "--threads")] == ["64", "0.0005", "0.2", "softmax", str(tmp_path), "2"]
+    assert not {"--lr", "--val-fraction", "--loss", "--batch-size", "--threads"} & set(train)
+    classify_advanced = calls["classify_advanced"]["argv"]
+    assert "--resample" in classify_advanced and "--resume" in classify_advanced
+    assert option(classify_advanced, "--threads") == "1"
+    assert option(classify_advanced, "--extent") == "493002,3764994,493006,3764998,EPSG:32611"
+    assert option(classify_advanced, "--mask").endswith(".gpkg")
+    assert not {"--resample", "--resume", "--extent", "--mask"} & set(classify)
 
     # progress lines drive the bar, the stage (without figures) becomes the progress text
     run = results["classify"]
@@ -642,6 +696,9 @@ def test_real_vectorize_loads_named_coloured_polygons(run_qgis, scene, tmp_path)
     skip_if_cli_incomplete(run)
     assert run["ok"], run["error"]
     assert run["commands"][0].endswith(f"vectorize {scene.labels_path} -o {output} --min-area 8.0 --overwrite")
+    # class areas come with their unit (the scene is in UTM metres)
+    areas = [line for line in run["infos"] if "polygons" in line and line.strip()[:1].isdigit()]
+    assert areas and all(line.rstrip().endswith("m²") for line in areas), run["infos"]
     (polygons,) = run["layers"]
     assert polygons["crs"] == report["describe"]["labels"]["crs"] == "EPSG:32611"
     assert polygons["feature_count"] > 0
@@ -741,3 +798,265 @@ def test_vectorize_and_accuracy_report_end_to_end(trained, run_qgis, scene, tmp_
     for output, name in (("REPORT_HTML", "report.html"), ("REPORT_JSON", "report.json")):
         assert evaluate["results"][output] == str(tmp_path / "report" / name)
         assert (tmp_path / "report" / name).is_file()
+
+
+# -------------------------------------------------------------------------------------------- #
+# what the user is told (issue 10): late cancels, one error message, readable progress, folders
+# -------------------------------------------------------------------------------------------- #
+class CancelAfterFinish(RecordingFeedback):
+    """Presses Cancel once hsigeo has printed its last line and exited: the click came too late."""
+
+    def pushInfo(self, text: str) -> None:  # noqa: N802
+        super().pushInfo(text)
+        if text == "done":
+            time.sleep(0.5)  # the program ends right after its last line
+            self.cancelled = True
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the fake CLI is a POSIX shell script")
+def test_cancel_after_hsigeo_finished_reports_the_complete_outputs(tmp_path, monkeypatch):
+    runner = load_runner()
+    monkeypatch.setenv("FAKE_HSIGEO_LOG", str(tmp_path / "log"))
+    output = tmp_path / "out.gpkg"
+    feedback = CancelAfterFinish()
+    run = runner.run_hsigeo(["vectorize", "c.tif", "-o", str(output)], feedback, executable=str(FAKE_HSIGEO))
+    assert run.returncode == 0 and run.late_cancel and output.exists()
+    warnings = [text for kind, text in feedback.log if kind == "warning"]
+    assert warnings[-1] == "The cancel arrived after hsigeo had finished: its outputs are complete and were kept."
+    assert not any("removed" in text for _, text in feedback.log)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the fake CLI is a POSIX shell script")
+def test_cancel_message_says_what_was_removed(tmp_path, monkeypatch):
+    runner = load_runner()
+    monkeypatch.setenv("FAKE_HSIGEO_LOG", str(tmp_path / "log"))
+    monkeypatch.setenv("FAKE_HSIGEO_MODE", "hang")
+    output = earlier = tmp_path / "c.tif"
+    earlier.write_bytes(b"yesterday's map")
+    partial = tmp_path / ".c.tif.hsigeo-999999-abc.part.tif"  # what a killed hsigeo leaves
+    partial.write_bytes(b"half")
+    with pytest.raises(runner.QgsProcessingException) as caught:
+        runner.run_hsigeo(["classify", "s.tif", "-o", str(output)], RecordingFeedback(cancel_at_progress=True),
+                          executable=str(FAKE_HSIGEO), outputs=[str(output)])
+    message = str(caught.value)
+    assert message.startswith("Cancelled: hsigeo was stopped before it finished")
+    assert "1 temporary file(s) it left were removed" in message and "unchanged" in message
+    assert not partial.exists() and earlier.read_bytes() == b"yesterday's map"
+
+
+def test_console_progress_text_starts_its_own_line():
+    """In qgis_process the stage text must not stick to the progress figure ("10reading scene")."""
+    runner = load_runner()
+    feedback = RecordingFeedback()
+    run = runner.HsigeoRun("hsigeo", ["train"], feedback)
+    run._console = True
+    for line in ("hsigeo-progress: 0.0 training loss=1", "hsigeo-progress: 50.0 training loss=0.5",
+                 "Model: m.hsigeo", "hsigeo-progress: 100.0 writing report"):
+        run._handle(line)
+    texts = [(kind, text) for kind, text in feedback.log]
+    assert texts == [("text", "training"), ("info", "\nModel: m.hsigeo"), ("text", "writing report")]
+    assert feedback.progress == [0.0, 50.0, 100.0]
+
+
+@pytest.mark.qgis
+def test_qgis_process_prints_an_error_once_and_readable_progress(qgis_python, qgis_process_run, tmp_path):
+    classes = make_layer(qgis_python, "scene", tmp_path / "classes.tif")
+    assert qgis_process_run("plugins", "enable", PLUGIN_FOLDER).returncode == 0
+    args = ("run", "hsigeo:vectorize", "--", f"INPUT={classes}", f"OUTPUT={tmp_path / 'p.gpkg'}")
+    failed = qgis_process_run(*args, mode="error")
+    text = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert text.count("/data/missing_scene.tif: no such raster file") == 1, text
+    ok = qgis_process_run(*args)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    lines = ok.stdout.splitlines()
+    assert "reading scene" in lines and "training" in lines, ok.stdout
+    assert not [ln for ln in lines if ln[:1].isdigit() and ("reading" in ln or "training" in ln)], ok.stdout
+
+
+@pytest.mark.qgis
+def test_report_folder_with_the_users_files_is_refused_not_emptied(run_qgis, scene, tmp_path):
+    """QGIS always passes --overwrite; an existing folder of the user's is still never emptied."""
+    require_cli("evaluate", "train")
+    folder = tmp_path / "my_project"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("field notes")
+    labels = folder / "labels.tif"
+    shutil.copy(scene.labels_path, labels)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    runs = [
+        {"key": "evaluate", "algorithm": "hsigeo:evaluate", "parameters": {
+            "INPUT": str(labels), "REFERENCE_RASTER": str(labels), "PROMPTS": str(scene.prompts_path),
+            "OUTPUT": str(folder)}},
+        {"key": "train", "algorithm": "hsigeo:train", "parameters": {
+            "INPUT": str(scene.scene_path), "LABELS_RASTER": str(labels), "PROMPTS": str(scene.prompts_path),
+            "EPOCHS": 1, "DEVICE": 1, "OUTPUT": str(tmp_path / "m.hsigeo"), "REPORT_DIR": str(folder)}},
+    ]  # fmt: skip
+    report = run_qgis(runs, executable=HSIGEO_CLI)
+    for key in ("evaluate", "train"):
+        run = report["runs"][key]
+        skip_if_cli_incomplete(run)
+        assert not run["ok"] and "did not write" in run["error"] and str(folder) in run["error"], run["error"]
+        assert "Traceback" not in run["error"]
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert not (tmp_path / "m.hsigeo").exists()
+
+
+# -------------------------------------------------------------------------------------------- #
+# in QGIS with the real CLI: from a layer of training polygons to a styled map
+# -------------------------------------------------------------------------------------------- #
+# what tests/qgis/make_layers.py's "training" layer holds: (field value, legend label, colour, note)
+TRAINING_STYLE = [
+    ("Water", "Open water", "#0050ff", ""),
+    ("Healthy vegetation", "Healthy vegetation", "#00aa00", "Green crops with a strong red edge"),
+    ("Bare soil", "Bare soil", "#c08040", ""),
+    ("Asphalt road", "Asphalt road", "#505050", ""),
+]
+# the scene covers 493000..493120 x 3764880..3765000 (60 x 60 px of 2 m); QGIS's extent text is
+# "xmin,xmax,ymin,ymax [CRS]": columns 5..54 and rows 5..54
+EXTENT = "493010,493110,3764890,3764990 [EPSG:32611]"
+
+
+@pytest.fixture(scope="module")
+def layer_chain(scene, tmp_path_factory, qgis_python, installed_plugin):
+    """Prompts from a categorized GeoPackage -> Train -> Classify (extent + mask) -> Vectorize -> Accuracy report."""
+    require_cli("prompts", "train", "classify", "vectorize", "evaluate")
+    import geopandas as gpd
+    from shapely.geometry import Polygon
+
+    from hsigeo.io.vectors import vectorize_classes, write_vector
+
+    work = tmp_path_factory.mktemp("layer_chain")
+    labels = write_vector(vectorize_classes(scene.labels_path), work / "labels.gpkg")
+    training = make_layer(qgis_python, "training", work / "training.gpkg", labels)
+    # the lower-left half of the scene
+    triangle = Polygon([(493000, 3764880), (493120, 3764880), (493000, 3765000)])
+    mask = write_vector(gpd.GeoDataFrame({"name": ["farm"]}, geometry=[triangle], crs="EPSG:32611"),
+                        work / "mask.gpkg")
+    paths = {name: work / name for name in (
+        "prompts.yaml", "model.hsigeo", "classes.tif", "confidence.tif", "probabilities.tif", "classes.gpkg",
+        "vectorized.gpkg", "report", "map.png")}  # fmt: skip
+    paths.update(training=training, mask=mask, triangle=triangle)
+    runs = [
+        {"key": "prompts", "algorithm": "hsigeo:prompts", "project_layers": [str(training)], "parameters": {
+            "INPUT": str(training), "FIELD": "crop", "DESCRIPTION_FIELD": "note",
+            "OUTPUT": str(paths["prompts.yaml"])}},
+        {"key": "train", "algorithm": "hsigeo:train", "parameters": {
+            "INPUT": str(scene.scene_path), "LABELS_VECTOR": str(training), "LABEL_FIELD": "crop",
+            "PROMPTS": str(paths["prompts.yaml"]), "EPOCHS": 3, "SEED": 0, "DEVICE": 1, "THREADS": 1,
+            "VAL_FRACTION": 0.0, "OUTPUT": str(paths["model.hsigeo"])}},
+        {"key": "classify", "algorithm": "hsigeo:classify", "load": True, "parameters": {
+            "INPUT": str(scene.scene_path), "MODEL": str(paths["model.hsigeo"]), "DEVICE": 1, "THREADS": 1,
+            "EXTENT": EXTENT, "MASK": str(mask), "OUTPUT": str(paths["classes.tif"]),
+            "CONFIDENCE": str(paths["confidence.tif"]), "PROBABILITIES": str(paths["probabilities.tif"]),
+            "VECTOR": str(paths["classes.gpkg"])}},
+        {"key": "vectorize", "algorithm": "hsigeo:vectorize", "load": True, "parameters": {
+            "INPUT": str(paths["classes.tif"]), "OUTPUT": str(paths["vectorized.gpkg"])}},
+        {"key": "evaluate", "algorithm": "hsigeo:evaluate", "parameters": {
+            "INPUT": str(paths["classes.tif"]), "REFERENCE_VECTOR": str(training), "LABEL_FIELD": "crop",
+            "PROMPTS": str(paths["prompts.yaml"]), "OUTPUT": str(paths["report"])}},
+    ]  # fmt: skip
+    by_hand = {name: str(paths[name]) for name in
+               ("classes.tif", "confidence.tif", "probabilities.tif", "classes.gpkg", "vectorized.gpkg")}
+    # the classes over the scene (QGIS's default rendering of its first bands), legend of the classes only
+    render = {"layers": [str(paths["classes.tif"]), str(scene.scene_path)], "legend": [str(paths["classes.tif"])],
+              "out": str(paths["map.png"]), "names": {str(paths["classes.tif"]): "Classes (hsigeo)"},
+              "title": "hsigeo in QGIS: classes within an extent and a mask polygon", "page_mm": [175, 120]}
+    report = drive(qgis_python, installed_plugin, work / "qgis", runs, executable=HSIGEO_CLI,
+                   describe_after=by_hand, render=render, timeout=600)
+    for run in report["runs"].values():
+        skip_if_cli_incomplete(run)
+    return report, paths
+
+
+@pytest.mark.qgis
+def test_prompts_from_a_categorized_geopackage_layer(layer_chain):
+    report, paths = layer_chain
+    run = report["runs"]["prompts"]
+    assert run["ok"], run["error"]
+    assert "--style" in run["commands"][0] and "--description-field note" in run["commands"][0]
+    from hsigeo.text.prompts import load_prompts
+
+    prompts = load_prompts(paths["prompts.yaml"])
+    # names = the field's values, values 1..4 in the legend's order, colours from the style, prompts from
+    # the description field, else the legend label
+    assert [(c.value, c.name, c.colour_hex) for c in prompts.classes] == [
+        (i + 1, value, colour) for i, (value, _, colour, _) in enumerate(TRAINING_STYLE)]
+    assert [c.prompts for c in prompts.classes] == [
+        (note or label,) for _, label, _, note in TRAINING_STYLE]
+
+
+@pytest.mark.qgis
+def test_train_and_classify_within_extent_and_mask(layer_chain):
+    import rasterio
+    from rasterio.features import geometry_mask
+
+    report, paths = layer_chain
+    for key in ("train", "classify"):
+        assert report["runs"][key]["ok"], (key, report["runs"][key]["error"])
+    command = report["runs"]["classify"]["commands"][0]
+    assert "--extent 493010,3764890,493110,3764990,EPSG:32611" in command and f"--mask {paths['mask']}" in command
+    with rasterio.open(paths["classes.tif"]) as c, rasterio.open(paths["confidence.tif"]) as f, \
+            rasterio.open(paths["probabilities.tif"]) as p:
+        classes, conf, probs, transform = c.read(1), f.read(1), p.read(), c.transform
+        assert (c.width, c.height) == (50, 50) and (transform.c, transform.f) == (493010, 3764990)
+        assert p.descriptions == tuple(name for name, *_ in TRAINING_STYLE)
+    inside = geometry_mask([paths["triangle"]], out_shape=(50, 50), transform=transform, invert=True)
+    assert 1000 < inside.sum() < 1500
+    # outside the mask: nodata in every output; inside: a class for every pixel
+    assert (classes[~inside] == 0).all() and np.isnan(conf[~inside]).all() and np.isnan(probs[:, ~inside]).all()
+    assert set(np.unique(classes[inside])) <= {1, 2, 3, 4} and np.isfinite(conf[inside]).all()
+    assert np.allclose(probs[:, inside].sum(axis=0), 1.0, atol=1e-4)
+
+
+@pytest.mark.qgis
+def test_outputs_load_styled_in_processing_and_by_hand(layer_chain):
+    report, paths = layer_chain
+    names = [name for name, *_ in TRAINING_STYLE]
+    colours = [colour for _, _, colour, _ in TRAINING_STYLE]
+    loaded = {Path(layer["source"].split("|")[0]).name: layer for layer in report["runs"]["classify"]["layers"]}
+    by_hand = report["describe_after"]
+    for layers in (loaded, by_hand):
+        confidence, probabilities = layers["confidence.tif"], layers["probabilities.tif"]
+        assert confidence["renderer"] == probabilities["renderer"] == "QgsSingleBandPseudoColorRenderer"
+        assert confidence["ramp"][0] == [0.0, "#440154"] and confidence["ramp"][-1] == [1.0, "#fde725"]
+        assert probabilities["band"] == 1 and probabilities["ramp"] == confidence["ramp"]
+        assert [b.split(": ", 1)[-1] for b in probabilities["band_names"]] == names
+        classes = layers["classes.tif"]
+        assert classes["renderer"] == "QgsPalettedRasterRenderer"
+        assert [(c["label"], c["color"]) for c in classes["classes"]] == list(zip(names, colours))
+        # polygons: the style stored in the GeoPackage, categories in class-value order like the raster
+        polygons = layers["classes.gpkg"]
+        assert polygons["renderer"] == "QgsCategorizedSymbolRenderer"
+        assert [(c["value"], c["label"], c["color"]) for c in polygons["classes"]] == [
+            (str(i + 1), n, c) for i, (n, c) in enumerate(zip(names, colours))]
+    vectorized = by_hand["vectorized.gpkg"]
+    assert vectorized["renderer"] == "QgsCategorizedSymbolRenderer" and vectorized["feature_count"] > 0
+    assert [c["label"] for c in vectorized["classes"]] == names
+
+    import sqlite3
+
+    with sqlite3.connect(paths["classes.gpkg"]) as db:
+        rows = db.execute("SELECT f_table_name, f_geometry_column, useAsDefault, styleQML FROM layer_styles").fetchall()
+        contents = db.execute("SELECT data_type FROM gpkg_contents WHERE table_name = 'layer_styles'").fetchall()
+    assert [(r[0], r[1], r[2]) for r in rows] == [("classes", "geom", 1)] and contents == [("attributes",)]
+    assert 'attr="class_id"' in rows[0][3]
+
+
+@pytest.mark.qgis
+def test_vectorize_report_and_rendered_map(layer_chain):
+    report, paths = layer_chain
+    for key in ("vectorize", "evaluate"):
+        assert report["runs"][key]["ok"], (key, report["runs"][key]["error"])
+    accuracy = json.loads((paths["report"] / "report.json").read_text())
+    assert accuracy["n_samples"] > 1000  # the training polygons inside the mask
+    render = report["render"]
+    assert render["status"] == 0 and paths["map.png"].stat().st_size > 5000
+    from PIL import Image
+
+    with Image.open(paths["map.png"]) as image:
+        assert image.size[0] > image.size[1] > 300
+        colours = {c for _, c in image.convert("RGB").getcolors(1 << 20)}
+    # the class colours of the style are on the map (and in the legend)
+    for _, _, colour, _ in TRAINING_STYLE:
+        assert tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5)) in colours, colour

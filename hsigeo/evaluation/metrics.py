@@ -11,12 +11,10 @@ no global backend is switched and no display is needed.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import os
-import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from hsigeo.errors import InvalidInputError
-from hsigeo.outputs import atomic_output
+from hsigeo.outputs import atomic_folder, json_safe
 
 __all__ = [
     "confusion_matrix",
@@ -176,7 +174,7 @@ class AccuracyReport:
                 "columns": "predicted (in 'classes' order), then 'other'",
                 "counts": self.confusion.tolist(),
             },
-            **({"extra": _plain(self.extra)} if self.extra else {}),
+            **({"extra": json_safe(self.extra)} if self.extra else {}),
         }
 
     def to_json(self) -> str:
@@ -210,7 +208,7 @@ class AccuracyReport:
             cells = self.confusion[i, : c + (1 if show_other else 0)]
             lines.append(f"| {v} {_md(self.names[i])} | " + " | ".join(f"{int(x):,}" for x in cells) + " |")
         if self.extra:
-            lines += ["", "## Details", ""] + [f"- {k}: {v}" for k, v in _plain(self.extra).items()
+            lines += ["", "## Details", ""] + [f"- {k}: {v}" for k, v in json_safe(self.extra).items()
                                                if not isinstance(v, (dict, list))]
         return "\n".join(lines) + "\n"
 
@@ -314,7 +312,7 @@ def evaluate(
         report.extra.update(extra)
     if out_dir is None:
         return report
-    with _atomic_dir(out_dir, overwrite=overwrite) as tmp:
+    with atomic_folder(out_dir, overwrite=overwrite) as tmp:
         (tmp / "report.json").write_text(report.to_json(), encoding="utf-8")
         (tmp / "report.md").write_text(report.to_markdown(title), encoding="utf-8")
         images = []
@@ -442,26 +440,6 @@ def plot_training_curve(history: Mapping[str, Sequence[float]], path: str | os.P
 # --------------------------------------------------------------------------- #
 # Helpers
 # --------------------------------------------------------------------------- #
-@contextlib.contextmanager
-def _atomic_dir(path: str | os.PathLike, *, overwrite: bool) -> Iterator[Path]:
-    """A fresh temporary folder that replaces ``path`` when the block succeeds.
-
-    ``os.replace`` cannot replace a non-empty folder, so an existing one is moved aside just
-    before the final rename and deleted after it.
-    """
-    final = Path(path)
-    aside: Path | None = None
-    with atomic_output(final, overwrite=overwrite) as tmp:
-        tmp.mkdir(parents=True)
-        yield tmp
-        if final.is_dir():
-            aside = final.with_name(f".{final.name}.old-{os.getpid()}")
-            shutil.rmtree(aside, ignore_errors=True)
-            os.replace(final, aside)
-    if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
-
-
 def _class_table(classes: Any, ref: np.ndarray) -> tuple[list[int], list[str], dict[int, tuple[int, int, int]]]:
     colours: dict[int, tuple[int, int, int]] = {}
     if classes is None:
@@ -507,19 +485,3 @@ def _num(v: Any) -> str:
 
 def _md(s: str) -> str:
     return s.replace("|", "\\|")
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj

@@ -11,14 +11,14 @@ engine must
 * fill halo pixels that lie outside the scene exactly as ``numpy.pad(...,
   mode="reflect")`` of the *whole* scene would (:func:`hsigeo.sampling.windows.reflect_indices`).
 
-:func:`predict_array` is that whole-scene reference, for scenes that fit in
-memory.
+:func:`predict_proba_array` (with :func:`classify_array` and :func:`embed_array`)
+is that whole-scene reference, for scenes that fit in memory.  Every function here takes
+any :class:`~hsigeo.inference.protocol.InferenceModel`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +27,7 @@ import numpy as np
 
 from hsigeo.device import autocast, resolve_device
 from hsigeo.errors import InvalidInputError
+from hsigeo.inference.protocol import InferenceModel, require_model
 from hsigeo.sampling.windows import good_band_mask, valid_pixels
 
 __all__ = [
@@ -35,9 +36,11 @@ __all__ = [
     "run_model",
     "class_values",
     "class_dtype",
+    "scale_ratio",
     "to_class_map",
-    "predict_array",
+    "predict_proba_array",
     "classify_array",
+    "embed_array",
     "model_digest",
 ]
 
@@ -66,7 +69,7 @@ def default_tile_size(device: str) -> int:
     return 1024 if device.startswith("cuda") else 256
 
 
-def run_model(model: Any, tile: np.ndarray, *, device: str = "cpu", batch_size: int | None = None,
+def run_model(model: InferenceModel, tile: np.ndarray, *, device: str = "cpu", batch_size: int | None = None,
               naive: bool = False, embed: bool = False) -> np.ndarray:
     """Run ``model.predict_tile`` (or ``embed_tile``) on one normalised, haloed tile.
 
@@ -106,14 +109,60 @@ def run_model(model: Any, tile: np.ndarray, *, device: str = "cpu", batch_size: 
 # --------------------------------------------------------------------------- #
 # Classes
 # --------------------------------------------------------------------------- #
-def class_values(model: Any) -> np.ndarray:
+def class_values(model: InferenceModel) -> np.ndarray:
     """Label value of each class, in the model's class (probability band) order."""
     return np.asarray([int(c.value) for c in model.classes], dtype=np.int64)
 
 
-def class_dtype(model: Any) -> np.dtype:
-    """Smallest unsigned type that holds every class value (and nodata 0)."""
-    return np.dtype(np.uint8 if int(class_values(model).max(initial=0)) <= 255 else np.uint16)
+def class_dtype(model: InferenceModel) -> np.dtype:
+    """Smallest unsigned type that holds every class value (and nodata 0).
+
+    Raises
+    ------
+    InvalidInputError
+        When a class value does not fit uint16 (or is < 1): written anyway it would wrap
+        around (70000 -> 4464) into another class's value.
+    """
+    values = class_values(model)
+    bad = [int(v) for v in values if not 1 <= int(v) <= 65535]
+    if bad:
+        raise InvalidInputError(
+            f"class value(s) {', '.join(map(str, bad[:5]))} cannot be stored in a classification raster "
+            "(values are 1..65535, uint16; 0 is nodata). Renumber the classes in the prompts file."
+        )
+    return np.dtype(np.uint8 if int(values.max(initial=0)) <= 255 else np.uint16)
+
+
+def scale_ratio(block: np.ndarray, valid: np.ndarray, mean: np.ndarray) -> float | None:
+    """How many times larger a scene's values are than the model's training values.
+
+    The median over bands of the scene sample's band means, divided by the
+    median of the model's band means (absolute values).  About 1 for a scene
+    like the training scene; about 1e-4 for a 0..1 reflectance scene against
+    a model trained on reflectance x 10000.
+
+    Parameters
+    ----------
+    block
+        A raw sample of the scene, ``(B, h, w)``.
+    valid
+        Its valid pixels ``(h, w)``.
+    mean
+        The model's per-band normalisation mean ``(B,)``.
+
+    Returns
+    -------
+    float or None
+        The ratio, or ``None`` when the sample has no valid pixel or the model's means are 0.
+    """
+    if not valid.any():
+        return None
+    pixels = np.asarray(block)[:, valid].astype(np.float64)
+    scene = float(np.median(np.abs(np.nanmean(pixels, axis=1))))
+    model = float(np.median(np.abs(np.asarray(mean, dtype=np.float64))))
+    if not (math.isfinite(scene) and math.isfinite(model)) or model == 0.0:
+        return None
+    return scene / model
 
 
 def to_class_map(probs: np.ndarray, values: np.ndarray, valid: np.ndarray | None = None, *,
@@ -136,10 +185,27 @@ def to_class_map(probs: np.ndarray, values: np.ndarray, valid: np.ndarray | None
 # --------------------------------------------------------------------------- #
 # Whole-scene reference
 # --------------------------------------------------------------------------- #
-def predict_array(cube: np.ndarray, model: Any, *, nodata: float | int | None = None,
-                  bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "auto",
-                  batch_size: int | None = None, naive: bool = False, embed: bool = False) -> np.ndarray:
-    """Whole-scene in-memory inference: the reference the tiled and dask engines reproduce.
+def _whole_scene(cube: np.ndarray, model: InferenceModel, *, nodata: float | int | None,
+                 bad_band: Sequence[bool] | np.ndarray | None, device: str, batch_size: int | None, naive: bool,
+                 embed: bool) -> np.ndarray:
+    """The one whole-scene pass: normalise, reflect-pad by ``model.radius``, run as one tile."""
+    cube = np.asarray(cube)
+    if cube.ndim != 3:
+        raise InvalidInputError(f"whole-scene inference needs a (band, y, x) cube; got shape {cube.shape}")
+    model = require_model(model)
+    r = int(model.radius)
+    valid = valid_pixels(cube, nodata=nodata, good_bands=good_band_mask(bad_band, cube.shape[0]))
+    norm = model.normalize(cube, valid)
+    tile = np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect") if r else norm
+    out = run_model(model, tile, device=resolve_device(device), batch_size=batch_size, naive=naive, embed=embed)
+    out[:, ~valid] = np.nan
+    return out
+
+
+def predict_proba_array(cube: np.ndarray, model: InferenceModel, *, nodata: float | int | None = None,
+                        bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "auto",
+                        batch_size: int | None = None, naive: bool = False) -> np.ndarray:
+    """Class probabilities of an in-memory scene: the reference the tiled and dask engines reproduce.
 
     The scene is normalised, reflect-padded by ``model.radius`` (numpy
     ``mode="reflect"``) and run as a single tile.
@@ -152,75 +218,53 @@ def predict_array(cube: np.ndarray, model: Any, *, nodata: float | int | None = 
         The model.
     nodata, bad_band
         How invalid pixels are recognised (see :func:`hsigeo.sampling.windows.valid_pixels`).
-    device, batch_size, naive, embed
+    device, batch_size, naive
         As in :func:`run_model`.
 
     Returns
     -------
     numpy.ndarray
-        ``float32 (C, H, W)`` probabilities (or ``(E, H, W)`` embeddings),
-        NaN at invalid pixels.
+        ``float32 (C, H, W)`` probabilities summing to 1 over classes, NaN at invalid pixels.
     """
-    cube = np.asarray(cube)
-    if cube.ndim != 3:
-        raise InvalidInputError(f"predict_array needs a (band, y, x) cube; got shape {cube.shape}")
-    r = int(model.radius)
-    valid = valid_pixels(cube, nodata=nodata, good_bands=good_band_mask(bad_band, cube.shape[0]))
-    norm = model.normalize(cube, valid)
-    tile = np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect") if r else norm
-    out = run_model(model, tile, device=resolve_device(device), batch_size=batch_size, naive=naive, embed=embed)
-    out[:, ~valid] = np.nan
-    return out
+    return _whole_scene(cube, model, nodata=nodata, bad_band=bad_band, device=device, batch_size=batch_size,
+                        naive=naive, embed=False)
 
 
-def classify_array(cube: np.ndarray, model: Any, **kwargs: Any) -> np.ndarray:
-    """Class map ``(H, W)`` of an in-memory scene (0 = nodata); ``kwargs`` as :func:`predict_array`."""
-    probs = predict_array(cube, model, **kwargs)
-    classes, _ = to_class_map(probs, class_values(model), dtype=class_dtype(model))
-    return classes
+def embed_array(cube: np.ndarray, model: InferenceModel, *, nodata: float | int | None = None,
+                bad_band: Sequence[bool] | np.ndarray | None = None, device: str = "auto",
+                batch_size: int | None = None, naive: bool = False) -> np.ndarray:
+    """Unit pixel embeddings ``float32 (E, H, W)`` of an in-memory scene, NaN at invalid pixels.
+
+    Arguments as :func:`predict_proba_array`.
+    """
+    return _whole_scene(cube, model, nodata=nodata, bad_band=bad_band, device=device, batch_size=batch_size,
+                        naive=naive, embed=True)
+
+
+def classify_array(cube: np.ndarray, model: InferenceModel, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Class map and confidence of an in-memory scene (``kwargs`` as :func:`predict_proba_array`).
+
+    Returns
+    -------
+    classes : numpy.ndarray
+        ``(H, W)`` class values in :func:`class_dtype`, ``0`` at invalid pixels.
+    confidence : numpy.ndarray
+        ``float32 (H, W)`` probability of the winning class, NaN at invalid pixels.
+    """
+    probs = predict_proba_array(cube, model, **kwargs)
+    return to_class_map(probs, class_values(model), dtype=class_dtype(model))
 
 
 # --------------------------------------------------------------------------- #
 # Identity
 # --------------------------------------------------------------------------- #
-def model_digest(model: Any) -> str:
-    """A short hash identifying the model's weights, normalisation and classes.
+def model_digest(model: InferenceModel) -> str:
+    """A short hash identifying the model's weights, normalisation and classes (``model.digest()``).
 
-    Uses ``model.digest`` / ``model.fingerprint`` when the model provides one,
-    else hashes the torch state, the normalisation statistics, the class table
-    and the text embeddings, so a resumed run never mixes two models' results.
+    A resumed run compares it with the one recorded in its outputs, so two models' results
+    are never mixed.
     """
-    for name in ("digest", "fingerprint", "model_hash"):
-        value = getattr(model, name, None)
-        if callable(value):
-            value = value()
-        if isinstance(value, str) and value:
-            return value
-    import torch
-
-    h = hashlib.sha256()
-    h.update(json.dumps([(c.value, c.name, list(c.colour)) for c in model.classes]).encode())
-    h.update(str(int(model.radius)).encode())
-    module = None
-    for name in ("module", "net", "backbone", "torch_module"):
-        candidate = getattr(model, name, None)
-        if isinstance(candidate, torch.nn.Module):
-            module = candidate
-            break
-    if module is None and isinstance(model, torch.nn.Module):
-        module = model
-    if module is not None:
-        for key, tensor in sorted(module.state_dict().items()):
-            h.update(key.encode())
-            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    for name in ("mean", "std", "band_mean", "band_std", "text_embeddings", "class_embeddings"):
-        value = getattr(model, name, None)
-        if value is not None:
-            arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-            if arr.dtype != object:
-                h.update(name.encode())
-                h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()[:16]
+    return str(require_model(model).digest())
 
 
 def file_identity(path: str | os.PathLike) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 :func:`classify_dataarray` and :func:`embed_dataarray` build a dask graph with
 :func:`dask.array.map_overlap` (depth = ``model.radius`` on ``y`` and ``x``)
 and compute nothing until asked.  The result equals whole-scene inference
-(:func:`hsigeo.inference.core.predict_array`) pixel for pixel:
+(:func:`hsigeo.inference.core.predict_proba_array`) pixel for pixel:
 
 * dask's ``boundary="reflect"`` repeats the edge pixel (numpy's
   ``"symmetric"``) while whole-scene inference pads with numpy's
@@ -46,6 +46,7 @@ from hsigeo.inference.core import (
     run_model,
     to_class_map,
 )
+from hsigeo.inference.protocol import InferenceModel, require_model
 from hsigeo.sampling.windows import good_band_mask, reflect_indices, valid_pixels
 
 __all__ = ["classify_dataarray", "embed_dataarray", "ModelRef"]
@@ -70,7 +71,7 @@ class ModelRef:
         The model to ship.
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: InferenceModel) -> None:
         self._model: Any = model
         self.digest = model_digest(model)
         self._payload: bytes | None = None
@@ -101,7 +102,11 @@ class ModelRef:
 
 
 def _model_to_bytes(model: Any) -> bytes:
-    """The model file (safetensors + JSON zip) of ``model``, as bytes."""
+    """The model file (safetensors + JSON zip) of ``model``, as bytes.
+
+    Shipping to other processes goes through the model file, so it needs an
+    :class:`~hsigeo.model.classifier.HsigeoModel`, not just any :class:`InferenceModel`.
+    """
     from hsigeo.model.modelfile import model_bytes
 
     return model_bytes(model)
@@ -171,7 +176,7 @@ def _spatial_chunks(chunks: tuple[int, ...], radius: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _lazy_model_output(da: xr.DataArray, model: Any, *, n_out: int, embed: bool, batch_size: int | None,
+def _lazy_model_output(da: xr.DataArray, model: InferenceModel, *, n_out: int, embed: bool, batch_size: int | None,
                        device: str, naive: bool) -> Any:
     """The dask array ``(n_out, y, x)`` of probabilities or embeddings (NaN at invalid pixels)."""
     import dask
@@ -218,7 +223,7 @@ def _spatial_coords(da: xr.DataArray) -> dict[str, Any]:
 
 def classify_dataarray(
     da: xr.DataArray,
-    model: Any,
+    model: InferenceModel,
     *,
     probabilities: bool = False,
     confidence: bool = False,
@@ -261,6 +266,7 @@ def classify_dataarray(
         ``class_name``) and/or ``confidence`` ``("y", "x")``, float32 with NaN
         at nodata.  Variables computed together share one model pass.
     """
+    model = require_model(model)
     entries = model.classes
     values = class_values(model)
     probs = _lazy_model_output(da, model, n_out=len(entries), embed=False, batch_size=batch_size,
@@ -295,7 +301,7 @@ def classify_dataarray(
 
 def embed_dataarray(
     da: xr.DataArray,
-    model: Any,
+    model: InferenceModel,
     *,
     batch_size: int | None = None,
     device: str = "auto",
@@ -314,6 +320,7 @@ def embed_dataarray(
         Lazy ``float32`` ``("embedding", "y", "x")``, NaN at nodata pixels,
         georeferenced like ``da``.
     """
+    model = require_model(model)
     n_embed = _embedding_size(model)
     emb = _lazy_model_output(da, model, n_out=n_embed, embed=True, batch_size=batch_size, device=device,
                              naive=naive)
@@ -322,7 +329,7 @@ def embed_dataarray(
     return _georef(out, da, nodata=np.nan)
 
 
-def _embedding_size(model: Any) -> int:
+def _embedding_size(model: InferenceModel) -> int:
     """Embedding length: the model's attribute when it has one, else from a one-pixel probe."""
     for name in ("embed_dim", "embedding_dim", "embedding_size"):
         value = getattr(model, name, None)

@@ -26,6 +26,14 @@ Outputs
     ``HSIGEO_RUN`` metadata item (model digest, scene path/size/mtime,
     hsigeo version).
 
+Extent, mask and resampling
+    ``extent`` and ``mask`` restrict the run to a region of the scene
+    (:mod:`hsigeo.inference.region`): windows are planned over the region
+    only, windows the mask polygons miss are never read, and pixels outside
+    the polygons are nodata.  ``resample=True`` interpolates each tile's
+    spectra onto the model's bands (:mod:`hsigeo.io.resample`) when the
+    scene's bands differ from the model's.
+
 Resume
     ``resume=True`` makes a rerun cheap and safe: when every requested raster
     already exists and its ``HSIGEO_RUN`` matches this run (same model, same
@@ -40,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import queue
 import threading
@@ -62,9 +71,12 @@ from hsigeo.inference.core import (
     file_identity,
     model_digest,
     run_model,
+    scale_ratio,
     to_class_map,
 )
-from hsigeo.outputs import check_output
+from hsigeo.inference.protocol import InferenceModel, require_model
+from hsigeo.inference.region import Region, plan_region
+from hsigeo.outputs import check_output, protect_inputs
 from hsigeo.sampling.windows import good_band_mask, halo_indices, plan_windows, valid_pixels
 
 __all__ = ["classify_raster", "ClassificationResult", "RUN_TAG"]
@@ -81,6 +93,10 @@ _NORMALIZE_ROWS = 64
 # neighbouring windows, small enough that memory stays flat with scene size.
 _READ_CACHE_BYTES = 256 * 1024 * 1024
 _POLL_S = 0.1
+# Side of the central sample read to compare the scene's value range with the model's.
+_SAMPLE_PX = 128
+# Scene/model value ratio beyond which the scene is almost surely on another scale.
+_SCALE_WARN = 20.0
 
 
 @dataclass(frozen=True)
@@ -152,26 +168,67 @@ class _Scene:
     transform: Any
     nodata: float | int | None
     good_bands: np.ndarray | None
+    resampler: Any = None  # hsigeo.io.resample.BandResampler when the scene's bands are resampled
 
 
-def _open_scene(path: Path, model: Any) -> _Scene:
-    """Open the scene's metadata (no pixels), check its bands against the model."""
+def _open_scene(path: Path, model: InferenceModel, resample: bool = False) -> _Scene:
+    """Open the scene's metadata (no pixels), check its bands against the model (or plan resampling)."""
+    from hsigeo.errors import BandMismatchError
     from hsigeo.io.raster import open_hsi
 
     da = open_hsi(path)
-    model.check_bands(da)
+    resampler = None
+    try:
+        model.check_bands(da)
+    except BandMismatchError:
+        if not resample:
+            raise
+        from hsigeo.io.resample import plan_resampling
+
+        wl = da.coords["wavelength"].values if "wavelength" in da.coords else None
+        bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
+        resampler = plan_resampling(wl, model.wavelengths, bad_band=bad, source=str(path))
     data_path = Path(da.encoding.get("source", path))
     nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
     bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
     return _Scene(
         path=path, data_path=data_path, width=int(da.rio.width), height=int(da.rio.height),
         count=int(da.sizes["band"]), crs=da.rio.crs, transform=da.rio.transform(), nodata=nodata,
-        good_bands=good_band_mask(bad, int(da.sizes["band"])),
+        good_bands=good_band_mask(bad, int(da.sizes["band"])), resampler=resampler,
     )
 
 
+def _warn_about_scene(scene: _Scene, model: Any) -> None:
+    """Warn when the outputs will silently be poor: no CRS, or values on another scale than the model's."""
+    import rasterio
+    from rasterio.windows import Window
+
+    if scene.crs is None:
+        warnings.warn(f"{scene.path}: the scene has no CRS; the outputs will not be georeferenced either "
+                      "(assign one with gdal_edit.py -a_srs EPSG:xxxx).", stacklevel=3)
+    h, w = min(_SAMPLE_PX, scene.height), min(_SAMPLE_PX, scene.width)
+    window = Window((scene.width - w) // 2, (scene.height - h) // 2, w, h)
+    try:
+        with rasterio.open(scene.data_path) as src:
+            sample = src.read(window=window)
+    except (rasterio.errors.RasterioError, OSError):
+        return  # an unreadable block is reported, with its window, by the classification itself
+    valid = valid_pixels(sample, nodata=scene.nodata, good_bands=scene.good_bands)
+    ratio = scale_ratio(sample, valid, model.mean)
+    if ratio is None or 1 / _SCALE_WARN <= ratio <= _SCALE_WARN:
+        return
+    factor = 10 ** round(math.log10(ratio))
+    how = f"{1 / factor:,.0f} times smaller" if ratio < 1 else f"{factor:,.0f} times larger"
+    warnings.warn(
+        f"{scene.path}: the scene's values are about {how} than those the model was trained on "
+        f"(typical band mean {ratio * float(np.median(np.abs(model.mean))):.4g} here, "
+        f"{float(np.median(np.abs(model.mean))):.4g} in training), e.g. 0-1 reflectance against reflectance x 10000. "
+        "The map will probably be one class: rescale the scene or use a model trained on this scale.",
+        stacklevel=3)
+
+
 def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radius: int,
-               model: Any) -> tuple[np.ndarray, np.ndarray]:
+               model: InferenceModel) -> tuple[np.ndarray, np.ndarray]:
     """Read one window plus halo; return the normalised tile and the window's validity.
 
     Rows/columns of the halo outside the scene are gathered by reflection, so
@@ -194,6 +251,8 @@ def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radiu
             "The file is probably truncated or corrupt; re-export or re-download it."
         ) from exc
     valid = valid_pixels(raw, nodata=scene.nodata, good_bands=scene.good_bands)
+    if scene.resampler is not None:
+        raw = scene.resampler.apply(raw)
     # normalisation is per pixel: doing it a strip of rows at a time gives the same values
     # while its float temporaries stay small next to the tile
     tile = np.empty(raw.shape, dtype=np.float32)
@@ -206,6 +265,17 @@ def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radiu
     if not (cols[0] == 0 and cols.size == c1 - c0):
         tile, valid = np.take(tile, cols, axis=2), np.take(valid, cols, axis=1)
     return tile, valid[radius:radius + h, radius:radius + w]
+
+
+def _read_region_tile(src: Any, scene: _Scene, region: Region, window: tuple[int, int, int, int], radius: int,
+                      model: Any) -> tuple[np.ndarray | None, np.ndarray]:
+    """:func:`_read_tile` for a window of ``region``: ``(None, all False)`` when the mask misses it."""
+    row, col, h, w = window
+    inside = region.window_mask(row, col, h, w)
+    if inside is not None and not inside.any():
+        return None, inside
+    tile, valid = _read_tile(src, scene, (row + region.row_off, col + region.col_off, h, w), radius, model)
+    return tile, valid if inside is None else valid & inside
 
 
 # --------------------------------------------------------------------------- #
@@ -267,7 +337,7 @@ def _block_size(tile_size: int) -> int:
 # --------------------------------------------------------------------------- #
 def classify_raster(
     scene_path: str | os.PathLike,
-    model: Any,
+    model: InferenceModel,
     out_path: str | os.PathLike,
     *,
     confidence_path: str | os.PathLike | None = None,
@@ -282,6 +352,9 @@ def classify_raster(
     progress: bool = True,
     min_area: float = 0.0,
     threads: int | None = None,
+    extent: Any = None,
+    mask: str | os.PathLike | None = None,
+    resample: bool = False,
 ) -> ClassificationResult:
     """Classify a raster on disk window by window into a classification GeoTIFF.
 
@@ -328,6 +401,19 @@ def classify_raster(
         the reader thread uses; see :func:`~hsigeo.inference.core.default_threads`).
         Ignored on CUDA.  On cores shared with other work, ``1`` is often
         several times faster.
+    extent
+        Classify only this rectangle: an :class:`~hsigeo.inference.region.Extent`
+        or ``"xmin,ymin,xmax,ymax[,CRS]"`` (default CRS: the scene's).  The
+        outputs cover it (snapped outward to whole scene pixels).
+    mask
+        Vector file of polygons: pixels whose centre is outside every polygon
+        are nodata, windows outside them are not read, and the outputs cover
+        the polygons' bounding box (within ``extent``).
+    resample
+        When the scene's bands differ from the model's and both know their
+        wavelengths, interpolate each tile onto the model's bands
+        (:func:`hsigeo.io.resample.plan_resampling`: warns when coverage is
+        partial, refuses when under half).
 
     Returns
     -------
@@ -353,47 +439,56 @@ def classify_raster(
     }
     vec = Path(vector_path) if vector_path is not None else None
     _check_distinct(scene_path, out_path, *extras.values(), vec)
+    # the library protects its inputs too: no output (nor sidecar) may be the scene, its files or the model
+    with protect_inputs(getattr(model, "source", None), rasters=(scene_path,)):
+        dev = resolve_device(device)
+        bs = batch_size if batch_size is not None else default_batch_size(dev)
+        tile_size = int(tile_size) if tile_size is not None else default_tile_size(dev)
+        if tile_size < 1:
+            raise InvalidInputError(f"tile_size must be >= 1, not {tile_size}")
+        model = require_model(model)
+        scene = _open_scene(scene_path, model, resample=resample)
+        region = plan_region(scene.width, scene.height, scene.transform, scene.crs, extent=extent, mask=mask,
+                             source=str(scene_path))
+        digest = model_digest(model)
+        run = _run_record(scene, digest, region)
 
-    dev = resolve_device(device)
-    bs = batch_size if batch_size is not None else default_batch_size(dev)
-    tile_size = int(tile_size) if tile_size is not None else default_tile_size(dev)
-    if tile_size < 1:
-        raise InvalidInputError(f"tile_size must be >= 1, not {tile_size}")
-    scene = _open_scene(scene_path, model)
-    digest = model_digest(model)
-    run = _run_record(scene, digest)
+        rasters = {"classes": out_path, **{k: p for k, p in extras.items() if p is not None}}
+        if resume and all(_run_tag(p) == run for p in rasters.values()):
+            result = _summary_from_existing(out_path, extras, region, tile_size, bs, dev, naive, digest)
+            if vec is not None and (overwrite or not vec.exists()):
+                _vectorize(out_path, vec, model, min_area=min_area, overwrite=overwrite)
+            return _replace(result, vector_path=vec)
 
-    rasters = {"classes": out_path, **{k: p for k, p in extras.items() if p is not None}}
-    if resume and all(_run_tag(p) == run for p in rasters.values()):
-        result = _summary_from_existing(out_path, extras, scene, tile_size, bs, dev, naive, digest)
-        if vec is not None and (overwrite or not vec.exists()):
-            _vectorize(out_path, vec, model, min_area=min_area, overwrite=overwrite)
-        return _replace(result, vector_path=vec)
+        for p in rasters.values():
+            # an identical earlier run's output may be replaced under resume
+            check_output(p, overwrite=overwrite or (resume and _run_tag(p) == run))
+        if vec is not None:
+            check_output(vec, overwrite=overwrite)
 
-    for p in rasters.values():
-        # an identical earlier run's output may be replaced under resume
-        check_output(p, overwrite=overwrite or (resume and _run_tag(p) == run))
-    if vec is not None:
-        check_output(vec, overwrite=overwrite)
-
-    t0 = time.perf_counter()
-    stages: dict[str, float] = {"read": 0.0, "model": 0.0, "write": 0.0, "wait": 0.0}
-    with torch_threads(threads if threads is not None else (default_threads() if dev == "cpu" else None)):
-        n_valid, counts, n_windows = _stream(
-            scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=bs, device=dev,
-            naive=naive, progress=progress, overwrite=True, stages=stages,
+        _warn_about_scene(scene, model)
+        class_dtype(model)  # refuses class values the raster cannot hold, before any work
+        t0 = time.perf_counter()
+        stages: dict[str, float] = {"read": 0.0, "model": 0.0, "write": 0.0, "wait": 0.0}
+        with torch_threads(threads if threads is not None else (default_threads() if dev == "cpu" else None)):
+            n_valid, counts, n_windows = _stream(
+                scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=bs, device=dev,
+                naive=naive, progress=progress, overwrite=True, stages=stages, region=region,
+            )
+        seconds = time.perf_counter() - t0
+        if n_valid == 0:
+            warnings.warn(f"{scene_path}: no valid pixel: every pixel is nodata ({scene.nodata}) or not finite, so "
+                          f"{out_path} holds only nodata (0). Check the scene's nodata value.", stacklevel=2)
+        if vec is not None:
+            _vectorize(out_path, vec, model, min_area=min_area, overwrite=True)
+        return ClassificationResult(
+            out_path=out_path, confidence_path=extras["confidence"], probabilities_path=extras["probabilities"],
+            vector_path=vec, width=region.width, height=region.height, n_windows=n_windows, tile_size=tile_size,
+            batch_size=bs, device=dev, naive=naive, seconds=seconds,
+            pixels_per_second=region.width * region.height / max(seconds, 1e-9), n_valid=n_valid,
+            class_counts=counts, skipped=False, model_digest=digest,
+            stage_seconds={k: round(v, 3) for k, v in stages.items()},
         )
-    seconds = time.perf_counter() - t0
-    if vec is not None:
-        _vectorize(out_path, vec, model, min_area=min_area, overwrite=True)
-    return ClassificationResult(
-        out_path=out_path, confidence_path=extras["confidence"], probabilities_path=extras["probabilities"],
-        vector_path=vec, width=scene.width, height=scene.height, n_windows=n_windows, tile_size=tile_size,
-        batch_size=bs, device=dev, naive=naive, seconds=seconds,
-        pixels_per_second=scene.width * scene.height / max(seconds, 1e-9), n_valid=n_valid,
-        class_counts=counts, skipped=False, model_digest=digest,
-        stage_seconds={k: round(v, 3) for k, v in stages.items()},
-    )
 
 
 def _check_distinct(scene: Path, *outputs: Path | None) -> None:
@@ -405,10 +500,16 @@ def _check_distinct(scene: Path, *outputs: Path | None) -> None:
         raise HsigeoError(f"output paths must differ; got {', '.join(map(str, paths))}.")
 
 
-def _run_record(scene: _Scene, digest: str) -> dict[str, Any]:
+def _run_record(scene: _Scene, digest: str, region: Region) -> dict[str, Any]:
     from hsigeo import __version__
 
-    return {"model": digest, "scene": file_identity(scene.data_path), "hsigeo": __version__}
+    record = {"model": digest, "scene": file_identity(scene.data_path), "hsigeo": __version__}
+    # a whole-scene run keeps the record it always had; a partial one says which part
+    if not region.whole_scene:
+        record["region"] = region.description
+    if scene.resampler is not None:
+        record["resampled"] = True
+    return record
 
 
 def _replace(result: ClassificationResult, **changes: Any) -> ClassificationResult:
@@ -417,7 +518,7 @@ def _replace(result: ClassificationResult, **changes: Any) -> ClassificationResu
     return replace(result, **changes)
 
 
-def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], scene: _Scene, tile_size: int,
+def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], region: Region, tile_size: int,
                            batch_size: int | None, device: str, naive: bool, digest: str) -> ClassificationResult:
     """Result record for outputs that ``resume`` found complete (counts read back from the file)."""
     import rasterio
@@ -431,14 +532,14 @@ def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], scene
                     counts[v] = counts.get(v, 0) + k
     return ClassificationResult(
         out_path=out_path, confidence_path=extras["confidence"], probabilities_path=extras["probabilities"],
-        vector_path=None, width=scene.width, height=scene.height, n_windows=0, tile_size=tile_size,
+        vector_path=None, width=region.width, height=region.height, n_windows=0, tile_size=tile_size,
         batch_size=batch_size, device=device, naive=naive, seconds=0.0, pixels_per_second=0.0,
         n_valid=sum(counts.values()), class_counts=dict(sorted(counts.items())), skipped=True,
         model_digest=digest,
     )
 
 
-def _vectorize(classes_path: Path, vector_path: Path, model: Any, *, min_area: float, overwrite: bool) -> None:
+def _vectorize(classes_path: Path, vector_path: Path, model: InferenceModel, *, min_area: float, overwrite: bool) -> None:
     """Polygonise the finished class raster into a GeoPackage."""
     from hsigeo.io.vectors import vectorize_classes, write_vector
     from hsigeo.io.writers import read_classification
@@ -449,18 +550,45 @@ def _vectorize(classes_path: Path, vector_path: Path, model: Any, *, min_area: f
 
 
 @contextlib.contextmanager
-def _open_outputs(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *,
-                  tile_size: int, overwrite: bool) -> Iterator[dict[str, Any]]:
-    """Open the block writers; all files appear together, only if the block exits cleanly."""
-    from hsigeo.io.writers import open_classification_writer, open_float_writer
+def _open_outputs(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *,
+                  tile_size: int, overwrite: bool, region: Region) -> Iterator[dict[str, Any]]:
+    """Open the block writers on the region's grid; all files appear together, only if the block exits cleanly."""
+    grid = {"width": region.width, "height": region.height, "crs": scene.crs, "transform": region.transform}
+    # identity of what the extras' paths hold now: if the class map fails after the extras were renamed
+    # into place, the extras this run wrote are removed again (all of the run's outputs, or none)
+    before = {p: _inode(p) for p in extras.values() if p is not None}
+    try:
+        with _writers(grid, model, out_path, extras, tile_size=tile_size, overwrite=overwrite) as writers:
+            yield writers
+    except BaseException:
+        for p, old in before.items():
+            now = _inode(p)
+            if now is not None and now != old:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+        raise
 
-    grid = {"width": scene.width, "height": scene.height, "crs": scene.crs, "transform": scene.transform}
-    bs = _block_size(tile_size)
-    entries = model.classes
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+@contextlib.contextmanager
+def _writers(grid: dict[str, Any], model: Any, out_path: Path, extras: dict[str, Path | None], *,
+             tile_size: int, overwrite: bool) -> Iterator[dict[str, Any]]:
     from rasterio.errors import NotGeoreferencedWarning
 
+    from hsigeo.io.qml import pseudocolor_raster_qml
+    from hsigeo.io.writers import open_classification_writer, open_float_writer
+
+    bs = _block_size(tile_size)
+    entries = model.classes
     with contextlib.ExitStack() as stack, warnings.catch_warnings():
-        # a scene without CRS gives outputs without CRS; open_hsi has told the user already
+        # a scene without CRS gives outputs without CRS; the user was warned before the run
         warnings.simplefilter("ignore", category=NotGeoreferencedWarning)
         writers: dict[str, Any] = {}
         # the class map is entered first so it exits (is renamed into place) last:
@@ -471,27 +599,29 @@ def _open_outputs(scene: _Scene, model: Any, out_path: Path, extras: dict[str, P
         if extras["confidence"] is not None:
             writers["confidence"] = stack.enter_context(open_float_writer(
                 extras["confidence"], count=1, band_names=["confidence"], like=grid, overwrite=overwrite,
-                blocksize=bs))
+                blocksize=bs, style=pseudocolor_raster_qml()))
         if extras["probabilities"] is not None:
             writers["probabilities"] = stack.enter_context(open_float_writer(
                 extras["probabilities"], count=len(entries), band_names=[e.name for e in entries], like=grid,
-                overwrite=overwrite, blocksize=bs))
+                overwrite=overwrite, blocksize=bs, style=pseudocolor_raster_qml(band=1)))
         yield writers
 
 
-def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *, run: dict[str, Any],
+def _stream(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *, run: dict[str, Any],
             tile_size: int, batch_size: int | None, device: str, naive: bool, progress: bool,
-            overwrite: bool, stages: dict[str, float]) -> tuple[int, dict[int, int], int]:
-    """Read -> model -> write every window through bounded queues; return (valid pixels, counts, windows).
+            overwrite: bool, stages: dict[str, float], region: Region) -> tuple[int, dict[int, int], int]:
+    """Read -> model -> write every window of ``region`` through bounded queues.
 
-    ``stages`` collects busy seconds per stage (each stage updates only its own key).
+    Returns (valid pixels, counts, windows).  Windows are in region
+    coordinates; the reader shifts them onto the scene.  ``stages`` collects
+    busy seconds per stage (each stage updates only its own key).
     """
     import rasterio
 
     from hsigeo.progress import Progress
 
     radius = int(model.radius)
-    windows = plan_windows(scene.height, scene.width, tile_size)
+    windows = plan_windows(region.height, region.width, tile_size)
     values = class_values(model)
     dtype = class_dtype(model)
     counts: dict[int, int] = {}
@@ -507,7 +637,7 @@ def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | 
                     if abort.is_set():
                         return
                     t0 = time.perf_counter()
-                    item = (window, *_read_tile(src, scene, window, radius, model))
+                    item = (window, *_read_region_tile(src, scene, region, window, radius, model))
                     stages["read"] += time.perf_counter() - t0
                     if not _put(read_q, item, abort):
                         return
@@ -535,13 +665,13 @@ def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | 
             writer_error.append(exc)
             abort.set()
 
-    bar = Progress(scene.width * scene.height, f"classify {scene.path.name}", unit="px", unit_scale=True) \
+    bar = Progress(region.width * region.height, f"classify {scene.path.name}", unit="px", unit_scale=True) \
         if progress else None
     with contextlib.ExitStack() as stack:
         if bar is not None:
             stack.enter_context(bar)
         outputs = stack.enter_context(
-            _open_outputs(scene, model, out_path, extras, tile_size=tile_size, overwrite=overwrite))
+            _open_outputs(scene, model, out_path, extras, tile_size=tile_size, overwrite=overwrite, region=region))
         threads = [threading.Thread(target=reader, name="hsigeo-reader", daemon=True),
                    threading.Thread(target=writer, args=(outputs, bar), name="hsigeo-writer", daemon=True)]
         for t in threads:
@@ -568,7 +698,7 @@ def _stream(scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | 
 
 
 def _compute_loop(read_q: queue.Queue, write_q: queue.Queue, abort: threading.Event,
-                  writer_error: list[BaseException], model: Any, values: np.ndarray, dtype: np.dtype,
+                  writer_error: list[BaseException], model: InferenceModel, values: np.ndarray, dtype: np.dtype,
                   counts: dict[int, int], *, device: str, batch_size: int | None, naive: bool,
                   want_probs: bool, stages: dict[str, float]) -> None:
     """The model stage: runs in the caller's thread so Ctrl-C lands here."""
@@ -584,7 +714,10 @@ def _compute_loop(read_q: queue.Queue, write_q: queue.Queue, abort: threading.Ev
         if isinstance(item, _Failed):
             raise item.exc
         window, tile, valid = item
-        probs = run_model(model, tile, device=device, batch_size=batch_size, naive=naive)
+        if tile is None:  # outside the mask: nothing was read, nothing to run
+            probs = np.zeros((len(values), window[2], window[3]), dtype=np.float32)
+        else:
+            probs = run_model(model, tile, device=device, batch_size=batch_size, naive=naive)
         del tile
         classes, conf = to_class_map(probs, values, valid, dtype=dtype)
         found, n = np.unique(classes[valid], return_counts=True)

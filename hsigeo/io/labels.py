@@ -290,6 +290,9 @@ def _read_vector_labels(
     import geopandas as gpd
     from rasterio.features import rasterize
 
+    from hsigeo.io.vectors import feature_layer
+
+    layer = feature_layer(path, layer)
     try:
         gdf = gpd.read_file(path, layer=layer) if layer is not None else gpd.read_file(path)
     except Exception as exc:  # noqa: BLE001 - pyogrio raises several types for the same user problem

@@ -4,7 +4,11 @@
 connected region of a class (:func:`rasterio.features.shapes`), optionally
 after removing small regions with :func:`rasterio.features.sieve`.
 :func:`write_vector` writes GeoPackage 1.2 (readable by QGIS 3.22 and later),
-Shapefile or GeoJSON, chosen by the file extension, atomically.
+Shapefile or GeoJSON, chosen by the file extension, atomically.  A
+GeoPackage of class polygons carries its QGIS style in the GeoPackage's
+``layer_styles`` table (the table QGIS itself writes with *Save Style > In
+Database*), marked as the default, so the polygons show their class names and
+colours whenever the layer is added, by hand or by Processing.
 """
 
 from __future__ import annotations
@@ -24,12 +28,31 @@ from hsigeo.classes import normalize_classes
 from hsigeo.errors import InvalidInputError
 from hsigeo.outputs import atomic_output, check_output
 
-__all__ = ["vectorize_classes", "write_vector", "VECTOR_DRIVERS"]
+__all__ = ["vectorize_classes", "write_vector", "area_unit", "embed_layer_style", "feature_layer", "VECTOR_DRIVERS",
+           "CLASSES_ATTR"]
 
 #: File extension -> OGR driver used by :func:`write_vector`.
 VECTOR_DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON",
                   ".fgb": "FlatGeobuf"}
+#: ``GeoDataFrame.attrs`` key where :func:`vectorize_classes` leaves the class table
+#: (:class:`~hsigeo.classes.ClassInfo` list) that :func:`write_vector` styles the layer with.
+CLASSES_ATTR = "hsigeo_classes"
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".shp.xml")
+
+
+def area_unit(da: xr.DataArray) -> str:
+    """Unit of polygon areas on the grid of ``da``: ``"m²"``, ``"ft²"``, ``"deg²"`` or ``"map units²"``."""
+    crs = da.rio.crs
+    if crs is None:
+        return "map units² (no CRS)"
+    if crs.is_geographic:
+        return "deg²"
+    unit = (crs.linear_units or "").lower()
+    if unit in ("metre", "meter", "m"):
+        return "m²"
+    if "foot" in unit or "feet" in unit:
+        return "ft²"
+    return f"{unit or 'map units'}²"
 
 
 def vectorize_classes(
@@ -84,8 +107,11 @@ def vectorize_classes(
 
         class_da = read_classification(class_da)
     names: dict[int, str] = dict(class_da.attrs.get("class_names", {}) or {})
+    colours: dict[int, Any] = dict(class_da.attrs.get("class_colours", {}) or {})
     if classes is not None:
-        names.update({e.value: e.name for e in normalize_classes(classes)})
+        given = normalize_classes(classes)
+        names.update({e.value: e.name for e in given})
+        colours.update({e.value: e.colour for e in given})
     if nodata is None:
         nd = class_da.rio.nodata
         nodata = int(nd) if nd is not None and np.isfinite(nd) else 0
@@ -121,7 +147,10 @@ def vectorize_classes(
     if min_area > 0:
         gdf = gdf[gdf["area"] >= float(min_area)]
     gdf = gdf.sort_values(["class_id", "area"], ascending=[True, False], kind="stable").reset_index(drop=True)
-    return gdf[["class_id", "class_name", "area", "geometry"]]
+    gdf = gdf[["class_id", "class_name", "area", "geometry"]]
+    # every named class (present or not), so the style's legend matches the raster's
+    gdf.attrs[CLASSES_ATTR] = normalize_classes([(v, n, colours.get(v)) for v, n in sorted(names.items()) if v != nodata])
+    return gdf
 
 
 def write_vector(
@@ -130,6 +159,7 @@ def write_vector(
     *,
     overwrite: bool = False,
     layer: str | None = None,
+    classes: Any = None,
 ) -> Path:
     """Write a GeoDataFrame as GeoPackage 1.2, Shapefile or GeoJSON (by extension), atomically.
 
@@ -147,6 +177,12 @@ def write_vector(
         Replace an existing file (else :class:`~hsigeo.errors.OutputExistsError`).
     layer
         GeoPackage layer name (default the file stem).
+    classes
+        Class table of the polygons (anything
+        :func:`~hsigeo.classes.normalize_classes` accepts); default the one
+        :func:`vectorize_classes` left in ``gdf.attrs``.  A GeoPackage then
+        carries a categorised style on ``class_id`` as its default style
+        (:func:`embed_layer_style`).
 
     Returns
     -------
@@ -166,15 +202,116 @@ def write_vector(
         kwargs: dict[str, Any] = {"driver": driver, "engine": "pyogrio"}
         if driver == "GPKG":
             kwargs.update(layer=layer, dataset_options={"VERSION": "1.2"})
+        if classes is None:
+            classes = getattr(gdf, "attrs", {}).get(CLASSES_ATTR)
         with atomic_output(path, overwrite=overwrite) as tmp:
-            gdf.to_file(tmp, **kwargs)
+            try:
+                gdf.to_file(tmp, **kwargs)
+            except OSError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - GDAL write errors (disk full...) come as pyogrio errors
+                raise _write_error(path, exc) from exc
+            if driver == "GPKG" and classes and "class_id" in gdf.columns:
+                from hsigeo.io.qml import categorized_vector_qml
+
+                embed_layer_style(tmp, layer, categorized_vector_qml(classes, field="class_id"),
+                                  geometry_column=_geometry_column(tmp, layer))
     return path
+
+
+def _write_error(path: Path, exc: Exception) -> OSError:
+    """An OSError naming ``path`` for a failed vector write (the CLI prints it as one line)."""
+    import errno
+
+    text = str(exc)
+    code = errno.ENOSPC if "space" in text.lower() else errno.EIO
+    return OSError(code, f"could not write the vector file ({text.splitlines()[0] if text else type(exc).__name__})",
+                   str(path))
+
+
+def feature_layer(path: str | os.PathLike, layer: str | int | None = None) -> str | int | None:
+    """The layer to read from ``path``: ``layer`` when given, else its only layer with geometries.
+
+    A GeoPackage styled in QGIS (or written by hsigeo) also holds the
+    ``layer_styles`` table; naming the feature layer keeps readers from
+    warning about it.  ``None`` when the choice is not clear (the reader's
+    default applies).
+    """
+    if layer is not None:
+        return layer
+    try:
+        import pyogrio
+
+        layers = [str(name) for name, geometry in pyogrio.list_layers(path) if geometry is not None]
+    except Exception:  # noqa: BLE001 - unreadable files get the reader's own error later
+        return None
+    return layers[0] if len(layers) == 1 else None
+
+
+def _geometry_column(gpkg: Path, layer: str) -> str:
+    """The geometry column GDAL gave ``layer`` of ``gpkg`` (``geom`` unless told otherwise)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(gpkg)) as db:
+        row = db.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (layer,)).fetchone()
+    return row[0] if row else "geom"
+
+
+# the table as QGIS creates it (QgsOgrProviderMetadata::saveStyle), so QGIS reads and updates it unchanged
+_LAYER_STYLES_DDL = (
+    'CREATE TABLE IF NOT EXISTS "layer_styles" ("id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, '
+    '"f_table_catalog" TEXT(256), "f_table_schema" TEXT(256), "f_table_name" TEXT(256), '
+    '"f_geometry_column" TEXT(256), "styleName" TEXT(30), "styleQML" TEXT, "styleSLD" TEXT, '
+    '"useAsDefault" BOOLEAN, "description" TEXT, "owner" TEXT(30), "ui" TEXT(30), '
+    "\"update_time\" DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
+)
+
+
+def embed_layer_style(gpkg: str | os.PathLike, layer: str, qml: str, *, geometry_column: str = "geom",
+                      name: str = "hsigeo", description: str = "class names and colours (hsigeo)") -> None:
+    """Store ``qml`` as the default QGIS style of ``layer`` in the GeoPackage ``gpkg``.
+
+    Writes a row of the ``layer_styles`` table (created, and registered in
+    ``gpkg_contents`` as an attribute table, when missing); an earlier
+    default of the same layer stops being the default.  QGIS applies the
+    default row when the layer is added, before any ``.qml`` file beside it.
+
+    Parameters
+    ----------
+    gpkg
+        An existing GeoPackage (written by hsigeo or anyone).
+    layer
+        Table name of the feature layer.
+    qml
+        The style (see :mod:`hsigeo.io.qml`).
+    geometry_column
+        The layer's geometry column (QGIS matches it).
+    name, description
+        Shown in QGIS's style manager.
+    """
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(gpkg)) as db, db:
+        db.execute(_LAYER_STYLES_DDL)
+        db.execute(
+            "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, last_change) "
+            "VALUES ('layer_styles', 'attributes', 'layer_styles', strftime('%Y-%m-%dT%H:%M:%fZ','now'))"
+        )
+        db.execute("UPDATE layer_styles SET useAsDefault = 0 WHERE f_table_name = ?", (layer,))
+        # catalog and schema are '' (not NULL): QGIS filters on f_table_schema=''
+        db.execute(
+            "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
+            "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui) "
+            "VALUES ('', '', ?, ?, ?, ?, '', 1, ?, '', NULL)",
+            (layer, geometry_column, name, qml, description),
+        )
 
 
 def _write_shapefile(gdf: Any, path: Path, *, overwrite: bool, layer: str) -> Path:
     check_output(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    # hsigeo's temporary naming, so a killed run's folder is swept by the next one
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.hsigeo-{os.getpid()}-", suffix=".part", dir=path.parent))
     try:
         gdf.to_file(tmpdir / path.name, driver="ESRI Shapefile", engine="pyogrio", layer=layer)
         stem = path.name[: -len(path.suffix)]

@@ -50,13 +50,14 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
 import numpy as np
 import xarray as xr
 
 from hsigeo.classes import DEFAULT_PALETTE, ClassInfo, normalize_classes
-from hsigeo.errors import InvalidInputError
+from hsigeo.errors import HsigeoError, InvalidInputError
+from hsigeo.io.qml import paletted_raster_qml
 from hsigeo.outputs import atomic_output, check_output
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "write_classification",
     "write_float_raster",
     "write_qml",
+    "write_style",
     "read_class_table",
     "read_classification",
     "classification_dtype",
@@ -110,31 +112,6 @@ def _aux_xml(classes: Sequence[ClassInfo], nodata: int) -> str:
     )
 
 
-def _qml_text(classes: Sequence[ClassInfo]) -> str:
-    entries = "\n".join(
-        f'        <paletteEntry value="{c.value}" color="{c.colour_hex}" alpha="255" label={quoteattr(c.name)}/>'
-        for c in classes
-    )
-    return (
-        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-        '<qgis version="3.22.0" styleCategories="AllStyleCategories">\n'
-        "  <pipe>\n"
-        '    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">\n'
-        "      <rasterTransparency/>\n"
-        "      <colorPalette>\n"
-        f"{entries}\n"
-        "      </colorPalette>\n"
-        "    </rasterrenderer>\n"
-        '    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>\n'
-        '    <huesaturation saturation="0" grayscaleMode="0" colorizeOn="0" colorizeRed="255" '
-        'colorizeGreen="128" colorizeBlue="128" colorizeStrength="100"/>\n'
-        '    <rasterresampler maxOversampling="2"/>\n'
-        "  </pipe>\n"
-        "  <blendMode>0</blendMode>\n"
-        "</qgis>\n"
-    )
-
-
 def write_qml(path: str | os.PathLike, classes: Any, *, overwrite: bool = True) -> Path:
     """Write a QGIS ``.qml`` style: paletted renderer with class names and colours.
 
@@ -150,9 +127,13 @@ def write_qml(path: str | os.PathLike, classes: Any, *, overwrite: bool = True) 
     overwrite
         Replace an existing file (default True: a style follows its raster).
     """
-    entries = normalize_classes(classes)
+    return write_style(path, paletted_raster_qml(classes), overwrite=overwrite)
+
+
+def write_style(path: str | os.PathLike, qml: str, *, overwrite: bool = True) -> Path:
+    """Write the QML text ``qml`` (from :mod:`hsigeo.io.qml`) to ``path``, atomically."""
     with atomic_output(path, overwrite=overwrite) as tmp:
-        tmp.write_text(_qml_text(entries), encoding="utf-8")
+        tmp.write_text(qml, encoding="utf-8")
     return Path(path)
 
 
@@ -314,11 +295,35 @@ def _open_writer(
                 if after is not None:
                     # sidecars go in just before the .tif is renamed into place
                     sidecars = after(final)
-    except BaseException:
+    except BaseException as exc:
         for p in sidecars:
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
+        if _names_no_output(exc, final):
+            raise _write_error(final, exc) from exc
         raise
+
+
+def _names_no_output(exc: BaseException, final: Path) -> bool:
+    """A write error that names nothing (GDAL) or only this output's temporary file."""
+    import rasterio.errors
+
+    if isinstance(exc, HsigeoError) or not isinstance(exc, (OSError, rasterio.errors.RasterioError)):
+        return False
+    name = getattr(exc, "filename", None)
+    return name is None or Path(name).name.startswith(f".{final.name}.hsigeo-")
+
+
+def _write_error(final: Path, exc: BaseException) -> OSError:
+    """An OSError naming the output (GDAL's messages name the temporary file, or nothing)."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.filename is not None and exc.errno is not None:
+        return OSError(exc.errno, exc.strerror, str(final))
+    text = str(exc.__cause__ or exc) or type(exc).__name__
+    code = errno.ENOSPC if "no space" in text.lower() else (getattr(exc, "errno", None) or errno.EIO)
+    reason = "no space left on device" if code == errno.ENOSPC else f"could not write the raster ({text})"
+    return OSError(code, reason, str(final))
 
 
 def _base_profile(width: int, height: int, crs: Any, transform: Any, *, count: int, dtype: str,
@@ -428,6 +433,7 @@ def open_float_writer(
     cog: bool = False,
     overwrite: bool = False,
     blocksize: int = 256,
+    style: str | None = None,
 ) -> contextlib.AbstractContextManager[RasterBlockWriter]:
     """Open a ``float32`` GeoTIFF (confidence, probabilities) for window-by-window writing.
 
@@ -445,6 +451,10 @@ def open_float_writer(
         Nodata value (default NaN).
     cog, overwrite, blocksize
         As in :func:`open_classification_writer`.
+    style
+        QML text (e.g. :func:`hsigeo.io.qml.pseudocolor_raster_qml`) written
+        beside the raster as ``<stem>.qml``, which QGIS applies when the raster
+        is added; ``None``: no style.
     """
     if band_names is not None and len(band_names) != count:
         raise InvalidInputError(f"{len(band_names)} band names for {count} bands")
@@ -457,7 +467,8 @@ def open_float_writer(
             if band_names is not None:
                 dst.set_band_description(i + 1, str(band_names[i]))
 
-    return _open_writer(path, profile, overwrite=overwrite, cog=cog, setup=setup, categorical=False)
+    after = None if style is None else (lambda final: [write_style(final.with_suffix(".qml"), style)])
+    return _open_writer(path, profile, overwrite=overwrite, cog=cog, setup=setup, categorical=False, after=after)
 
 
 # --------------------------------------------------------------------------- #

@@ -47,7 +47,8 @@ class BackboneConfig:
     Attributes
     ----------
     n_bands
-        Spectral bands ``B`` of the input.
+        Spectral bands ``B`` of the input (``0``: not known yet, as in a training
+        configuration, which takes it from the scene; a network needs ``>= 1``).
     stem_dim
         Channels ``C`` of the per-pixel spectral stem.
     stem_layers
@@ -77,7 +78,7 @@ class BackboneConfig:
         Dropout in attention outputs and MLPs (training only).
     """
 
-    n_bands: int
+    n_bands: int = 0
     stem_dim: int = 64
     stem_layers: int = 1
     kernel: int = 3
@@ -93,8 +94,8 @@ class BackboneConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.n_bands < 1:
-            raise InvalidInputError(f"n_bands must be >= 1, got {self.n_bands}")
+        if self.n_bands < 0:
+            raise InvalidInputError(f"n_bands must be >= 0, got {self.n_bands}")
         if self.kernel < 1 or self.grid < 1:
             raise InvalidInputError("kernel and grid must be >= 1")
         if self.patch_size % 2 == 0:
@@ -208,6 +209,8 @@ class SpectralSpatialBackbone(nn.Module):
         c, d = config.stem_dim, config.width
         layers: list[nn.Module] = []
         n_in = config.n_bands
+        if n_in < 1:
+            raise InvalidInputError(f"a backbone needs n_bands >= 1, got {n_in}")
         for _ in range(config.stem_layers):
             layers += [nn.Linear(n_in, c), nn.LayerNorm(c), nn.GELU()]
             n_in = c

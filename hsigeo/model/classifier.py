@@ -1,18 +1,21 @@
 """The trained classifier: backbone + text probe + class anchors + normalisation, behind a numpy API.
 
 :class:`HsigeoModel` is the object the inference engines (:mod:`hsigeo.inference`), the CLI and
-the QGIS plugin work with.  Its contract (see ``DESIGN.md``):
+the QGIS plugin work with.  It satisfies :class:`hsigeo.inference.protocol.InferenceModel`
+(see ``DESIGN.md``):
 
 - ``radius``, ``n_bands``, ``wavelengths``, ``classes`` (:class:`ClassInfo`);
 - ``normalize(block, valid)``: per-band standardisation with the training scene's statistics;
 - ``predict_tile(tile)`` / ``embed_tile(tile)`` on a normalised tile with a halo of ``radius``;
-- ``predict_array(cube)`` for whole in-memory scenes (reflect-padded by ``radius``);
 - ``check_bands(da)`` / ``resample_to_model(da)``;
+- ``digest()``: identity of weights, normalisation and classes;
 - ``with_prompts(prompt_set)``: new class anchors from new prompts (zero-shot / open-set).
 
 Class anchors are the frozen text embeddings of each class's prompts (cached in the model file)
 mapped by the trainable probe into the joint space; a pixel's class probabilities are the
-softmax over ``temperature * cosine(pixel embedding, anchor)``.
+softmax over ``temperature * cosine(pixel embedding, anchor)``.  Whole in-memory scenes go
+through :func:`hsigeo.inference.core.predict_proba_array` / ``classify_array`` (one
+implementation for every caller); :meth:`HsigeoModel.predict_pixels` scores sparse pixels.
 """
 
 from __future__ import annotations
@@ -242,7 +245,10 @@ class HsigeoModel:
                 f"block has shape {block.shape}; the model needs ({self.n_bands}, h, w). "
                 "Use a scene with the model's bands or resample it (model.resample_to_model)."
             )
-        out = (block.astype(np.float32) - self.mean[:, None, None]) / self.std[:, None, None]
+        # a band constant in the training scene has std 0: it carries no information, so it is
+        # centred but not scaled (dividing by 0 would make every value inf and one class win)
+        std = np.where(np.isfinite(self.std) & (self.std > 0), self.std, 1.0).astype(np.float32)
+        out = (block.astype(np.float32) - self.mean[:, None, None]) / std[:, None, None]
         out[~np.isfinite(out)] = 0.0
         if valid is not None:
             out[:, ~np.asarray(valid, dtype=bool)] = 0.0
@@ -357,46 +363,6 @@ class HsigeoModel:
         r = self.radius
         return np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect"), valid
 
-    def predict_proba_array(self, cube: np.ndarray, *, valid: np.ndarray | None = None, nodata: float | None = None,
-                            device: Any = None, batch_size: int = DEFAULT_BATCH, naive: bool = False) -> np.ndarray:
-        """Probabilities ``(C, H, W)`` of a raw in-memory scene ``(B, H, W)`` (reflect-padded by ``radius``).
-
-        Invalid pixels (``~valid``; by default any band non-finite or equal to ``nodata``) are NaN.
-        """
-        tile, valid = self._prepare(cube, valid, nodata)
-        probs = self.predict_tile(tile, device=device, batch_size=batch_size, naive=naive)
-        probs[:, ~valid] = np.nan
-        return probs
-
-    def predict_array(self, cube: np.ndarray, *, valid: np.ndarray | None = None, nodata: float | None = None,
-                      device: Any = None, batch_size: int = DEFAULT_BATCH,
-                      naive: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Classify a raw in-memory scene.
-
-        Parameters
-        ----------
-        cube
-            Raw scene ``(B, H, W)``.
-        valid, nodata
-            Invalid-pixel mask, or the nodata value to derive it from.
-        device, batch_size, naive
-            As in :meth:`predict_tile`.
-
-        Returns
-        -------
-        values : numpy.ndarray
-            int32 ``(H, W)`` class values (0 at invalid pixels).
-        confidence : numpy.ndarray
-            float32 ``(H, W)`` maximum probability (0 at invalid pixels).
-        """
-        probs = self.predict_proba_array(cube, valid=valid, nodata=nodata, device=device, batch_size=batch_size,
-                                         naive=naive)
-        ok = np.isfinite(probs[0])
-        best = np.argmax(np.nan_to_num(probs, nan=-1.0), axis=0)
-        values = np.where(ok, self.class_values[best], 0).astype(np.int32)
-        conf = np.where(ok, np.nanmax(np.where(ok[None], probs, 0.0), axis=0), 0.0).astype(np.float32)
-        return values, conf
-
     def predict_pixels(self, cube: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, device: Any = None,
                        batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
         """Classify selected pixels of a raw scene, one patch each (cheap for sparse pixels).
@@ -450,8 +416,9 @@ class HsigeoModel:
         ours = self.wavelengths
         both = theirs is not None and ours is not None
         offer = (
-            " Both have wavelengths, so the scene can be resampled onto the model's bands: "
-            "model.resample_to_model(da) (linear interpolation), then classify the result."
+            " Both have wavelengths, so the scene can be resampled onto the model's bands (linear "
+            "interpolation): add --resample to `hsigeo classify` (the 'Resample' box in QGIS; "
+            "resample=True in Python)."
             if both else " Use a scene from the sensor the model was trained on, or train a model on this sensor."
         )
         if n != self.n_bands:
@@ -474,7 +441,8 @@ class HsigeoModel:
 
         Bands flagged ``bad_band`` or without a wavelength are ignored.  Works lazily on
         dask-backed arrays.  Model wavelengths outside the scene's range take the nearest
-        end band (with a warning when more than 10 nm outside).
+        end band.  The plan, and its coverage rules (a warning when partial, an error when
+        under half), are :func:`hsigeo.io.resample.plan_resampling`'s.
 
         Returns
         -------
@@ -484,42 +452,23 @@ class HsigeoModel:
         Raises
         ------
         BandMismatchError
-            When the model or the scene has no wavelengths.
+            When the model or the scene has no wavelengths, or the scene covers too little
+            of the model's spectrum.
         """
         import xarray as xr
 
+        from hsigeo.io.resample import plan_resampling
+
         source = da.attrs.get("source", "the scene")
-        theirs = _wavelengths_of(da)
-        if self.wavelengths is None or theirs is None:
-            raise BandMismatchError(
-                f"{source}: resampling needs wavelengths on both the scene and the model "
-                f"(scene: {'yes' if theirs is not None else 'no'}, model: {'yes' if self.wavelengths is not None else 'no'})."
-            )
-        keep = np.isfinite(theirs)
-        if "bad_band" in da.coords:
-            keep &= ~np.asarray(da.coords["bad_band"].values, dtype=bool)
-        idx = np.flatnonzero(keep)
-        if idx.size < 2:
-            raise BandMismatchError(f"{source}: fewer than two usable bands with wavelengths; cannot resample.")
-        order = idx[np.argsort(theirs[idx])]
-        src_wl = theirs[order]
-        target = np.asarray(self.wavelengths, dtype=np.float64)
-        outside = np.maximum(src_wl[0] - target, target - src_wl[-1])
-        if np.nanmax(outside) > 10.0:
-            warnings.warn(
-                f"{source}: model wavelengths reach {np.nanmax(outside):.0f} nm beyond the scene's "
-                f"{src_wl[0]:.0f}-{src_wl[-1]:.0f} nm; the end bands are repeated there.",
-                stacklevel=2,
-            )
-        pos = np.clip(np.searchsorted(src_wl, target), 1, src_wl.size - 1)
-        lo, hi = pos - 1, pos
-        frac = np.clip((target - src_wl[lo]) / np.maximum(src_wl[hi] - src_wl[lo], 1e-9), 0.0, 1.0)
+        bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
+        plan = plan_resampling(_wavelengths_of(da), self.wavelengths, bad_band=bad, source=source)
+        target = plan.target
         band_coords = [c for c in da.coords if "band" in da[c].dims]
         base = da.drop_vars(band_coords).astype(np.float32)
         new = xr.DataArray(np.arange(target.size), dims="band")
-        a = base.isel(band=xr.DataArray(order[lo], dims="band"))
-        b = base.isel(band=xr.DataArray(order[hi], dims="band"))
-        wt = xr.DataArray(frac.astype(np.float32), dims="band")
+        a = base.isel(band=xr.DataArray(plan.lower, dims="band"))
+        b = base.isel(band=xr.DataArray(plan.upper, dims="band"))
+        wt = xr.DataArray(plan.weight, dims="band")
         out = (a * (1 - wt) + b * wt).transpose("band", ...)
         out = out.assign_coords(band=new.values + 1, wavelength=("band", target))
         out.attrs = dict(da.attrs)

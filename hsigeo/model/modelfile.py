@@ -35,7 +35,7 @@ from hsigeo.classes import ClassInfo
 from hsigeo.errors import ModelFileError
 from hsigeo.model.backbone import BackboneConfig
 from hsigeo.model.classifier import HsigeoModel, HsigeoNet
-from hsigeo.outputs import atomic_output
+from hsigeo.outputs import atomic_output, json_safe
 
 __all__ = [
     "FORMAT",
@@ -44,40 +44,30 @@ __all__ = [
     "save_model",
     "load_model",
     "read_metadata",
-    "remember_model",
-    "last_model_path",
-    "state_dir",
+    "model_bytes",
 ]
 
 FORMAT = "hsigeo-model"
 FORMAT_VERSION = 1
 SUFFIX = ".hsigeo"
 _META, _WEIGHTS = "metadata.json", "weights.safetensors"
-# far above any real model (~1 MB), low enough to refuse zip bombs
-_MAX_MEMBER = 2 << 30
+# Member size limits: a real model is ~1 MB (metadata a few kB plus the training report); far
+# above that, yet low enough that a hostile file cannot exhaust memory (zip bombs, giant JSON).
+MAX_METADATA_BYTES = 8 << 20
+MAX_WEIGHTS_BYTES = 256 << 20
+_MAX_MEMBER = {_META: MAX_METADATA_BYTES, _WEIGHTS: MAX_WEIGHTS_BYTES}
+# Sane bounds of the network described by metadata.json, checked before anything is built.
+_CONFIG_BOUNDS = {"n_bands": 20_000, "stem_dim": 4096, "stem_layers": 16, "kernel": 15, "grid": 15,
+                  "width": 4096, "depth": 64, "heads": 256, "mlp_ratio": 16, "embed_dim": 4096}
+MAX_TEXT_DIM = 8192
+MAX_CLASSES = 4096
+_MAX_NAME = 200
 
 
 def _hsigeo_version() -> str:
     from hsigeo import __version__
 
     return __version__
-
-
-def _jsonable(obj: Any) -> Any:
-    """Recursively turn numpy scalars/arrays, tuples and NaN into plain JSON values."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return str(obj)
 
 
 def _payload(model: HsigeoModel) -> tuple[bytes, dict[str, Any]]:
@@ -106,7 +96,7 @@ def _payload(model: HsigeoModel) -> tuple[bytes, dict[str, Any]]:
         "training": model.report,
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }
-    return weights, _jsonable(meta)
+    return weights, json_safe(meta)
 
 
 def save_model(model: HsigeoModel, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -159,6 +149,8 @@ def _read_members(path: Path) -> tuple[bytes, bytes | None]:
         meta_p, w_p = path / _META, path / _WEIGHTS
         if not meta_p.is_file() or not w_p.is_file():
             raise _fail(path, f"folder lacks {_META} and/or {_WEIGHTS}")
+        for p in (meta_p, w_p):
+            _check_size(path, p.name, p.stat().st_size)
         return meta_p.read_bytes(), w_p.read_bytes()
     try:
         with zipfile.ZipFile(path) as zf:
@@ -166,9 +158,8 @@ def _read_members(path: Path) -> tuple[bytes, bytes | None]:
             if _META not in names or _WEIGHTS not in names:
                 raise _fail(path, f"not an hsigeo model file (the archive lacks {_META} and/or {_WEIGHTS})")
             for name in (_META, _WEIGHTS):
-                if zf.getinfo(name).file_size > _MAX_MEMBER:
-                    raise _fail(path, f"{name} is implausibly large")
-            return zf.read(_META), zf.read(_WEIGHTS)
+                _check_size(path, name, zf.getinfo(name).file_size)
+            return _read_member(zf, _META), _read_member(zf, _WEIGHTS)
     except zipfile.BadZipFile as exc:
         raise _fail(path, f"not an hsigeo model file (not a zip archive: {exc})") from exc
     except (OSError, zipfile.LargeZipFile, EOFError, ValueError) as exc:
@@ -177,20 +168,118 @@ def _read_members(path: Path) -> tuple[bytes, bytes | None]:
         raise _fail(path, f"could not be read ({exc})") from exc
 
 
+def _check_size(path: Path, name: str, size: int) -> None:
+    if size > _MAX_MEMBER[name]:
+        raise _fail(path, f"{name} is {size / 2**20:,.0f} MB, far more than a model needs "
+                          f"(at most {_MAX_MEMBER[name] >> 20} MB); the file is damaged or not a model")
+
+
+def _read_member(zf: zipfile.ZipFile, name: str) -> bytes:
+    """A member's bytes, never more than its limit, whatever its header claims."""
+    limit = _MAX_MEMBER[name]
+    with zf.open(name) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ModelFileError(f"{zf.filename}: {name} is larger than its header says and than a model needs; "
+                             "the file is damaged or hostile. Use a model file written by `hsigeo train`.")
+    return data
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: untrusted values never flood a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _check_config(path: Path, meta: dict[str, Any]) -> None:
+    """Refuse network settings no real model has, before anything is allocated for them."""
+    cfg = meta.get("backbone")
+    if not isinstance(cfg, dict):
+        raise _fail(path, f"{_META} has no 'backbone' settings")
+    for key, bound in _CONFIG_BOUNDS.items():
+        if key not in cfg:
+            continue
+        v = cfg[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 < v <= bound):
+            raise _fail(path, f"{_META}: backbone {key} = {_short(v)} is outside 1..{bound}")
+    text_dim = meta.get("text_dim")
+    if isinstance(text_dim, bool) or not isinstance(text_dim, int) or not 0 < text_dim <= MAX_TEXT_DIM:
+        raise _fail(path, f"{_META}: text_dim = {_short(text_dim)} is outside 1..{MAX_TEXT_DIM}")
+
+
+def _check_shapes(path: Path, net_factory: Any, tensors: dict[str, torch.Tensor]) -> None:
+    """Compare the weight shapes with the network the metadata describes, built without memory (meta device)."""
+    with torch.device("meta"):
+        skeleton = net_factory()
+    want = {f"net.{k}": tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in tensors.items() if k.startswith("net.")}
+    for key in sorted(set(want) | set(have)):
+        if want.get(key) != have.get(key):
+            raise _fail(path, f"weights and metadata do not fit together ({key}: the metadata describes "
+                              f"{want.get(key, 'no such weight')}, the weights hold {have.get(key, 'none')})")
+
+
+def _check_classes(path: Path, meta: dict[str, Any]) -> None:
+    """Class records: values 1..65535 and unique, printable unique names, colours of three 0..255 ints."""
+    from hsigeo.classes import MAX_VALUE
+
+    classes = meta.get("classes")
+    if not isinstance(classes, list) or not 0 < len(classes) <= MAX_CLASSES:
+        raise _fail(path, f"{_META}: 'classes' must list 1..{MAX_CLASSES} classes")
+    values: set[int] = set()
+    names: set[str] = set()
+    for i, c in enumerate(classes):
+        if not isinstance(c, dict):
+            raise _fail(path, f"{_META}: class {i} is {_short(c)}, not a record")
+        v, name, colour = c.get("value"), c.get("name"), c.get("colour")
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_VALUE:
+            raise _fail(path, f"{_META}: class {i} has value {_short(v)}; values are integers 1..{MAX_VALUE} "
+                              "(0 is nodata, and classification rasters are at most uint16)")
+        if v in values:
+            raise _fail(path, f"{_META}: class {i} repeats the value {v}")
+        if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME \
+                or not all(ch.isprintable() for ch in name):
+            raise _fail(path, f"{_META}: class {i} has the name {_short(name)}; names are 1..{_MAX_NAME} printable "
+                              "characters (no control characters)")
+        if name.casefold() in names:
+            raise _fail(path, f"{_META}: class {i} repeats the name {_short(name)}")
+        if not (isinstance(colour, list) and len(colour) == 3
+                and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255 for x in colour)):
+            raise _fail(path, f"{_META}: class {i} ({_short(name)}) has the colour {_short(colour)}; "
+                              "a colour is three integers 0..255")
+        prompts = c.get("prompts") or []
+        if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
+            raise _fail(path, f"{_META}: class {i} ({_short(name)}) has prompts that are not a list of text")
+        values.add(v)
+        names.add(name.casefold())
+
+
+def _check_normalization(path: Path, meta: dict[str, Any]) -> None:
+    norm = meta.get("normalization")
+    n = meta.get("n_bands")
+    if not isinstance(norm, dict) or not isinstance(n, int):
+        raise _fail(path, f"{_META} lacks 'normalization' or 'n_bands'")
+    for key in ("mean", "std"):
+        v = norm.get(key)
+        if not isinstance(v, list) or len(v) != n \
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+            raise _fail(path, f"{_META}: normalization {key} must list {n} numbers (one per band)")
+
+
 def _parse_meta(path: Path, raw: bytes) -> dict[str, Any]:
     try:
         meta = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _fail(path, f"{_META} is not valid JSON ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise _fail(path, f"{_META} does not describe an hsigeo model (format {meta.get('format') if isinstance(meta, dict) else None!r})")
+        raise _fail(path, f"{_META} does not describe an hsigeo model (format {_short(meta.get('format') if isinstance(meta, dict) else None)})")
     version = meta.get("format_version")
     if not isinstance(version, int) or version < 1:
-        raise _fail(path, f"unknown model format version {version!r}")
+        raise _fail(path, f"unknown model format version {_short(version)}")
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path}: model format version {version} was written by a newer hsigeo "
-            f"({meta.get('hsigeo_version')}); this hsigeo reads up to version {FORMAT_VERSION}. Upgrade hsigeo."
+            f"({_short(meta.get('hsigeo_version'), 30)}); this hsigeo reads up to version {FORMAT_VERSION}. Upgrade hsigeo."
         )
     return meta
 
@@ -205,7 +294,9 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """
     path = Path(path)
     raw, _ = _read_members(path)
-    return _parse_meta(path, raw)
+    meta = _parse_meta(path, raw)
+    _check_classes(path, meta)
+    return meta
 
 
 def load_model(path: str | os.PathLike) -> HsigeoModel:
@@ -247,14 +338,22 @@ def load_model(path: str | os.PathLike) -> HsigeoModel:
     expected = meta.get("weights_sha256")
     if expected and hashlib.sha256(weights).hexdigest() != expected:
         raise _fail(path, f"{_WEIGHTS} does not match the checksum in {_META} (the file is damaged)")
+    _check_config(path, meta)
+    _check_classes(path, meta)
+    _check_normalization(path, meta)
     try:
         tensors = load(weights)
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise _fail(path, f"{_WEIGHTS} is not a valid safetensors file ({exc})") from exc
     try:
         config = BackboneConfig.from_dict(meta["backbone"])
+        text_dim = int(meta["text_dim"])
+        _check_shapes(path, lambda: HsigeoNet(config, text_dim), tensors)
         text_emb = tensors.pop("text_embeddings").float().numpy()
-        net = HsigeoNet(config, int(meta["text_dim"]))
+        if text_emb.shape != (len(meta["classes"]), text_dim):
+            raise ValueError(f"text_embeddings have shape {tuple(text_emb.shape)}, the metadata describes "
+                             f"{len(meta['classes'])} classes of {text_dim}-d text")
+        net = HsigeoNet(config, text_dim)
         state = {k[len("net."):]: v for k, v in tensors.items() if k.startswith("net.")}
         net.load_state_dict(state, strict=True)
         norm = meta["normalization"]
@@ -267,41 +366,12 @@ def load_model(path: str | os.PathLike) -> HsigeoModel:
             wavelengths=None if wl is None else np.asarray([np.nan if v is None else v for v in wl], np.float64),
             text_model=dict(meta.get("text_model") or {}), report=dict(meta.get("training") or {}),
         )
+    except ModelFileError:
+        raise
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise _fail(path, f"weights and metadata do not fit together ({type(exc).__name__}: {exc})") from exc
+        raise _fail(path, f"weights and metadata do not fit together ({type(exc).__name__}: {_short(str(exc), 300)})") from exc
     model.source = str(path)  # type: ignore[attr-defined]
     return model
-
-
-# --------------------------------------------------------------------------- #
-# The most recent model
-# --------------------------------------------------------------------------- #
-def state_dir() -> Path:
-    """Where hsigeo keeps small state: ``$HSIGEO_HOME``, else ``~/.cache/hsigeo``."""
-    env = os.environ.get("HSIGEO_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "hsigeo"
-
-
-def remember_model(path: str | os.PathLike) -> None:
-    """Record ``path`` as the most recently trained model (used by ``hsigeo classify`` without ``--model``)."""
-    d = state_dir()
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        with atomic_output(d / "last_model", overwrite=True) as tmp:
-            tmp.write_text(str(Path(path).resolve()) + "\n", encoding="utf-8")
-    except OSError:
-        pass  # a read-only home must not make training fail; classify then asks for --model
-
-
-def last_model_path() -> Path | None:
-    """The most recently trained model file, or None when none is recorded or it is gone."""
-    f = state_dir() / "last_model"
-    try:
-        text = f.read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    p = Path(text) if text else None
-    return p if p is not None and p.exists() else None
 
 
 def model_bytes(model: HsigeoModel) -> bytes:

@@ -14,7 +14,7 @@ import math
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -68,10 +68,9 @@ class TrainConfig:
         (``None``: run all epochs; the best validation epoch is kept either way).
     seed
         Seeds weights, batches, augmentation and negative sampling.
-    combine
-        How a class's prompts become one anchor (``"mean"``).
-    stem_dim ... dropout
-        Backbone shape (:class:`~hsigeo.model.backbone.BackboneConfig`).
+    backbone
+        Backbone shape (:class:`~hsigeo.model.backbone.BackboneConfig`); its ``n_bands`` is
+        taken from the training scene.
     """
 
     epochs: int = 60
@@ -94,34 +93,41 @@ class TrainConfig:
     min_val_per_class: int = 10
     patience: int | None = None
     seed: int = 0
-    combine: str = "mean"
-    # backbone
-    stem_dim: int = 64
-    stem_layers: int = 1
-    kernel: int = 3
-    grid: int = 3
-    width: int = 64
-    depth: int = 2
-    heads: int = 4
-    mlp_ratio: float = 2.0
-    embed_dim: int = 64
-    mixer: str = "class"
-    center_token: bool = True
-    center_drop: float = 0.7
-    dropout: float = 0.0
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
 
-    def backbone(self, n_bands: int) -> BackboneConfig:
-        """The backbone configuration for ``n_bands`` input bands."""
-        return BackboneConfig(
-            n_bands=n_bands, stem_dim=self.stem_dim, stem_layers=self.stem_layers, kernel=self.kernel,
-            grid=self.grid, width=self.width, depth=self.depth, heads=self.heads, mlp_ratio=self.mlp_ratio,
-            embed_dim=self.embed_dim, mixer=self.mixer, center_token=self.center_token,
-            center_drop=self.center_drop, dropout=self.dropout,
-        )
+    @classmethod
+    def from_options(cls, **options: Any) -> TrainConfig:
+        """Build from flat keyword options: training fields and backbone fields (``width=...``) by name.
 
+        ``backbone=`` (a :class:`BackboneConfig` or its dict) may give the whole backbone; flat
+        backbone fields override it.
+
+        Raises
+        ------
+        InvalidTypeError
+            (a :class:`TypeError`) On an option that is neither a training nor a backbone field.
+        """
+        unknown = set(options) - set(DEFAULTS) - {"backbone"}
+        if unknown:
+            raise InvalidTypeError(f"unknown training option(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+        backbone = options.pop("backbone", None) or BackboneConfig()
+        if isinstance(backbone, dict):
+            backbone = BackboneConfig.from_dict(backbone)
+        shape = {k: options.pop(k) for k in list(options) if k in _BACKBONE_OPTIONS}
+        return cls(**options, backbone=replace(backbone, **shape))
+
+    def options(self) -> dict[str, Any]:
+        """Flat JSON-able dict of every option (backbone fields inline, without ``n_bands``)."""
+        flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "backbone"}
+        flat.update({k: v for k, v in self.backbone.to_dict().items() if k in _BACKBONE_OPTIONS})
+        return flat
+
+
+#: Backbone fields a training configuration sets (``n_bands`` comes from the scene).
+_BACKBONE_OPTIONS: frozenset[str] = frozenset(f.name for f in fields(BackboneConfig)) - {"n_bands"}
 
 #: The default hyper-parameters, as a dict.
-DEFAULTS: dict[str, Any] = asdict(TrainConfig())
+DEFAULTS: dict[str, Any] = TrainConfig().options()
 
 
 @dataclass
@@ -256,7 +262,7 @@ def _prompt_set(prompts: Any) -> PromptSet:
     raise InvalidTypeError(f"prompts must be a PromptSet or a path to a prompts YAML file, not {type(prompts).__name__}")
 
 
-def _text_side(prompt_set: PromptSet, text_model: Any, combine: str,
+def _text_side(prompt_set: PromptSet, text_model: Any,
                text_embeddings: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
     """Class text embeddings and a description of the text model that made them."""
     from hsigeo.text.prompts import prompt_hash
@@ -265,7 +271,7 @@ def _text_side(prompt_set: PromptSet, text_model: Any, combine: str,
         emb = np.asarray(text_embeddings, dtype=np.float32)
         if emb.ndim != 2 or emb.shape[0] != len(prompt_set):
             raise InvalidInputError(f"text_embeddings must be (n_classes={len(prompt_set)}, dim); got {emb.shape}")
-        info = {"id": "user-supplied", "path": None, "dim": int(emb.shape[1]), "n_parameters": 0, "combine": combine,
+        info = {"id": "user-supplied", "path": None, "dim": int(emb.shape[1]), "n_parameters": 0, "combine": "mean",
                 "prompt_hash": prompt_hash(prompt_set, "user-supplied")}
         return emb, info
     from hsigeo.text.encoder import TextEncoder, class_embeddings
@@ -273,7 +279,7 @@ def _text_side(prompt_set: PromptSet, text_model: Any, combine: str,
     encoder = text_model if isinstance(text_model, TextEncoder) else TextEncoder(text_model)
     emb = class_embeddings(prompt_set, encoder, combine="mean")
     info = {"id": encoder.model_id, "path": str(encoder.model_path), "dim": int(encoder.dim),
-            "n_parameters": int(encoder.n_parameters), "combine": combine,
+            "n_parameters": int(encoder.n_parameters), "combine": "mean",
             "prompt_hash": prompt_hash(prompt_set, encoder.model_id)}
     return np.asarray(emb, dtype=np.float32), info
 
@@ -435,8 +441,8 @@ def train(
     **options
         Any field of :class:`TrainConfig`: ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
         ``k_hard``, ``m_semi``, ``loss`` (``"hard_negative"`` or ``"softmax"``), ``augment``,
-        ``val_fraction``, ``patience``, ``seed``, ``combine``, ``grid``, ``kernel``, ``width``,
-        ``depth``, ``heads``, ``mixer``...
+        ``val_fraction``, ``patience``, ``seed``, and the backbone's ``grid``, ``kernel``,
+        ``width``, ``depth``, ``heads``, ``mixer``... (flat; see :meth:`TrainConfig.from_options`).
 
     Returns
     -------
@@ -450,12 +456,7 @@ def train(
     LabelError
         When labels hold values that no prompt class has, or no training pixel is left.
     """
-    unknown_opts = set(options) - set(DEFAULTS)
-    if unknown_opts:
-        raise InvalidTypeError(f"unknown training option(s) {sorted(unknown_opts)}; known: {sorted(DEFAULTS)}")
-    cfg = TrainConfig(**options)
-    if cfg.combine != "mean":
-        raise InvalidInputError(f"combine must be 'mean' (one anchor per class), got {cfg.combine!r}")
+    cfg = TrainConfig.from_options(**options)
     if cfg.loss not in LOSSES:
         raise InvalidInputError(f"loss must be one of {LOSSES}, got {cfg.loss!r}")
     t_start = time.perf_counter()
@@ -502,7 +503,7 @@ def train(
 
     # ---- normalised, reflect-padded scene (edges exactly as at inference)
     mean, std = scene_statistics(arr, valid)
-    bcfg = cfg.backbone(arr.shape[0])
+    bcfg = replace(cfg.backbone, n_bands=arr.shape[0])
     r, s = bcfg.radius, bcfg.patch_size
     norm = (arr.astype(np.float32) - mean[:, None, None]) / std[:, None, None]
     norm[~np.isfinite(norm)] = 0.0
@@ -514,7 +515,7 @@ def train(
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    text_emb, text_info = _text_side(prompt_set, text_model, cfg.combine, text_embeddings)
+    text_emb, text_info = _text_side(prompt_set, text_model, text_embeddings)
     net = HsigeoNet(bcfg, text_emb.shape[1])
     if cfg.stem_init == "pca":
         _pca_init(net, norm, valid, rng)
@@ -632,7 +633,7 @@ def train(
     model = HsigeoModel(net=net, config=bcfg, mean=mean, std=std, classes=classes, text_embeddings=text_emb,
                         wavelengths=wavelengths, text_model=text_info)
     report = TrainReport(
-        config={**asdict(cfg), "fraction": fraction, "count": count, "steps_per_epoch": steps_per_epoch},
+        config={**cfg.options(), "fraction": fraction, "count": count, "steps_per_epoch": steps_per_epoch},
         history=history,
         train_seconds=time.perf_counter() - t_start,
         n_parameters=model.n_parameters(),

@@ -271,6 +271,10 @@ def _pool(hidden: Any, mask: Any, mode: str) -> Any:
     raise InvalidInputError(f"unknown pooling mode {mode!r}")
 
 
+# More batches than this get a progress bar.
+_PROGRESS_BATCHES = 4
+
+
 def _encode(loaded: _Loaded, texts: list[str], max_length: int, batch_size: int, *, warn: bool = True) -> np.ndarray:
     import torch
 
@@ -278,8 +282,13 @@ def _encode(loaded: _Loaded, texts: list[str], max_length: int, batch_size: int,
     device = next(model.parameters()).device
     out: list[np.ndarray] = []
     truncated = 0
+    starts: Any = range(0, len(texts), batch_size)
+    if len(starts) > _PROGRESS_BATCHES:  # thousands of prompts take minutes on a CPU: show it
+        from hsigeo.progress import track
+
+        starts = track(starts, desc="embedding prompts", unit="batch")
     with loaded.lock, torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
+        for start in starts:
             batch = texts[start : start + batch_size]
             enc = tok(batch, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
             if warn and enc["input_ids"].shape[1] >= max_length:

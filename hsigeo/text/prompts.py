@@ -42,7 +42,20 @@ __all__ = [
     "save_prompts",
     "prompt_hash",
     "MAX_VALUE",
+    "MAX_FILE_BYTES",
+    "MAX_CLASSES",
+    "MAX_PROMPTS",
 ]
+
+# Limits of a prompts file: far above any real prompt set (a few hundred classes, tens of prompts
+# each), low enough that a hostile or mistaken file fails in milliseconds instead of exhausting
+# memory or embedding for hours.
+MAX_FILE_BYTES = 2 << 20
+MAX_CLASSES = 1024
+MAX_PROMPTS_PER_CLASS = 256
+MAX_PROMPTS = 4096
+MAX_PROMPT_CHARS = 4000
+MAX_NAME_CHARS = 200
 
 _TOP_KEYS = ("classes", "name", "description", "model")
 _CLASS_KEYS = ("name", "value", "colour", "prompts")
@@ -263,19 +276,32 @@ def load_prompts(path: str | os.PathLike) -> PromptSet:
     if path.is_dir():
         raise PromptError(f"{path}: is a folder, not a prompts YAML file. Pass the .yaml file itself.")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise PromptError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}). Save it as UTF-8.") from exc
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise PromptError(f"{path}: cannot read the prompts file ({exc.strerror}).") from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise PromptError(
+            f"{path}: larger than {MAX_FILE_BYTES >> 20} MB; a prompts file holds a few descriptions per class. "
+            "Check that this is the right file."
+        )
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PromptError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}). Save it as UTF-8.") from exc
+    try:
+        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader without aliases
+    except _AliasError as exc:
+        raise PromptError(
+            f"{path}: YAML {exc.kind} at line {exc.line}; prompts files may not use anchors (&) or aliases (*). "
+            "Write each value out."
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise PromptError(
-            f"{path}: YAML syntax error{where}: {problem}. Fix the YAML there "
+            f"{path}: YAML syntax error{where}: {_short(problem, 200, plain=True)}. Fix the YAML there "
             "(check indentation, and quote prompts that contain ': ' or start with a special character)."
         ) from exc
     return _parse(data, path)
@@ -341,6 +367,53 @@ def prompt_hash(texts: PromptSet | Sequence[str] | Sequence[Sequence[str]], mode
 # --------------------------------------------------------------------------- #
 # Validation
 # --------------------------------------------------------------------------- #
+class _AliasError(Exception):
+    def __init__(self, kind: str, line: int) -> None:
+        super().__init__(kind)
+        self.kind, self.line = kind, line
+
+
+def _no_alias_loader() -> type:
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        """``yaml.SafeLoader`` that refuses anchors and aliases (no "billion laughs" expansion)."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.peek_event()
+            if isinstance(event, yaml.AliasEvent):
+                raise _AliasError("alias", event.start_mark.line + 1)
+            if getattr(event, "anchor", None) is not None:
+                raise _AliasError("anchor", event.start_mark.line + 1)
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
+
+
+class _LazyLoader:
+    """Builds the loader class on first use, so importing this module does not import yaml."""
+
+    _cls: type | None = None
+
+    def __call__(self, stream: Any) -> Any:
+        if _LazyLoader._cls is None:
+            _LazyLoader._cls = _no_alias_loader()
+        return _LazyLoader._cls(stream)
+
+
+_NoAliasLoader = _LazyLoader()
+
+
+def _short(value: Any, limit: int = 60, *, plain: bool = False) -> str:
+    """``repr(value)`` (or ``str`` with ``plain``) cut to ``limit`` characters, for messages."""
+    text = str(value) if plain else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _printable(text: str) -> bool:
+    return all(ch.isprintable() for ch in text)
+
+
 def _shipped_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / "prompts"
 
@@ -348,8 +421,8 @@ def _shipped_dir() -> Path:
 def _unknown_key_message(key: Any, known: Sequence[str]) -> str:
     close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
     if close:
-        return f"unknown key {key!r}; did you mean {close[0]!r}? (known keys: {', '.join(known)})"
-    return f"unknown key {key!r}; remove it (known keys: {', '.join(known)})"
+        return f"unknown key {_short(key)}; did you mean {close[0]!r}? (known keys: {', '.join(known)})"
+    return f"unknown key {_short(key)}; remove it (known keys: {', '.join(known)})"
 
 
 def _norm_text(text: str) -> str:
@@ -382,12 +455,15 @@ def _parse(data: Any, source: Path | None) -> PromptSet:
         )
     if not entries:
         raise fail("'classes' is empty. Add at least one class.")
+    if len(entries) > MAX_CLASSES:
+        raise fail(f"{len(entries)} classes; at most {MAX_CLASSES} are supported. Split the prompt set.")
+    n_prompts = 0
 
     meta: dict[str, str | None] = {}
     for key in ("name", "description", "model"):
         v = data.get(key)
         if v is not None and not isinstance(v, str):
-            raise fail(f"top-level '{key}' must be a string, got {type(v).__name__} {v!r}. Quote it.")
+            raise fail(f"top-level '{key}' must be a string, got {type(v).__name__} {_short(v)}. Quote it.")
         meta[key] = v.strip() if isinstance(v, str) else None
     model_path: Path | None = None
     if meta["model"]:
@@ -406,17 +482,22 @@ def _parse(data: Any, source: Path | None) -> PromptSet:
         cls_where = f"class {i}"
         if not isinstance(entry, Mapping):
             raise fail(
-                f"{cls_where}: is a {type(entry).__name__} ({entry!r}), not a mapping. "
+                f"{cls_where}: is a {type(entry).__name__} ({_short(entry)}), not a mapping. "
                 "Write it as '- name: ...' with 'prompts:' below."
             )
         raw_name = entry.get("name")
         if raw_name is None:
             raise fail(f"{cls_where}: has no 'name'. Add 'name: <class name>'.")
         if not isinstance(raw_name, str):
-            raise fail(f"{cls_where}: name {raw_name!r} is a {type(raw_name).__name__}; quote it so it is a string.")
+            raise fail(f"{cls_where}: name {_short(raw_name)} is a {type(raw_name).__name__}; quote it so it is a string.")
         name = raw_name.strip()
         if not name:
             raise fail(f"{cls_where}: the name is empty. Give the class a name.")
+        if len(name) > MAX_NAME_CHARS or not _printable(name):
+            raise fail(
+                f"{cls_where}: the name {_short(name)} is longer than {MAX_NAME_CHARS} characters or holds control "
+                "characters (NUL, tab, newline...); they break raster category tables. Use a short plain name."
+            )
         cls_where = f"class {i} ({name!r})"
         for key in entry:
             if key not in _CLASS_KEYS:
@@ -435,7 +516,7 @@ def _parse(data: Any, source: Path | None) -> PromptSet:
         if value is not None:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise fail(
-                    f"{cls_where}: value {value!r} is not an integer. "
+                    f"{cls_where}: value {_short(value)} is not an integer. "
                     f"Use the class's integer label value (1..{MAX_VALUE}) without quotes."
                 )
             if value < 1:
@@ -480,10 +561,19 @@ def _parse(data: Any, source: Path | None) -> PromptSet:
             )
         if not raw_prompts:
             raise fail(f"{cls_where}: 'prompts' is empty. Add at least one description of the class.")
+        n_prompts += len(raw_prompts)
+        if len(raw_prompts) > MAX_PROMPTS_PER_CLASS or n_prompts > MAX_PROMPTS:
+            raise fail(
+                f"{cls_where}: too many prompts (at most {MAX_PROMPTS_PER_CLASS} per class and {MAX_PROMPTS} in "
+                "all); a few good descriptions per class are enough. Remove some."
+            )
         cleaned: list[str] = []
         for k, p in enumerate(raw_prompts):
             if not isinstance(p, str):
-                raise fail(f"{cls_where}: prompt {k} ({p!r}) is not text but {type(p).__name__}. Quote it.")
+                raise fail(f"{cls_where}: prompt {k} ({_short(p)}) is not text but {type(p).__name__}. Quote it.")
+            if len(p) > MAX_PROMPT_CHARS:
+                raise fail(f"{cls_where}: prompt {k} has {len(p):,} characters; at most {MAX_PROMPT_CHARS} "
+                           "(the text model reads only the first few hundred). Shorten it.")
             text = " ".join(p.split())  # YAML folded/literal blocks leave newlines and runs of spaces
             if not text:
                 raise fail(f"{cls_where}: prompt {k} is empty or whitespace. Write a description or delete it.")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from .base import HsigeoAlgorithm
 from .classify import ClassifyAlgorithm
 from .evaluate import EvaluateAlgorithm
+from .prompts import PromptsAlgorithm
 from .train import TrainAlgorithm
 from .vectorize import VectorizeAlgorithm
 
-ALGORITHMS: list[type[HsigeoAlgorithm]] = [TrainAlgorithm, ClassifyAlgorithm, VectorizeAlgorithm, EvaluateAlgorithm]
+# "Classify from prompts" (a base model, no training labels) goes after PromptsAlgorithm once it exists
+ALGORITHMS: list[type[HsigeoAlgorithm]] = [PromptsAlgorithm, TrainAlgorithm, ClassifyAlgorithm, VectorizeAlgorithm, EvaluateAlgorithm]
 
 __all__ = ["ALGORITHMS", "HsigeoAlgorithm"]

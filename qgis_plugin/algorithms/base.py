@@ -23,8 +23,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
-from ..config import ICON_PATH, hsigeo_executable, tr
-from ..runner import run_hsigeo
+from ..config import ICON_PATH, README_URL, hsigeo_executable, tr
+from ..runner import quiet_failure_log, run_hsigeo
 
 DEVICES = ("auto", "cpu", "cuda")
 #: Formats the CLI reads labels from; other vector layers are exported to GeoPackage first.
@@ -45,6 +45,16 @@ class Command:
 
     arguments: list[str] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)
+    #: the last lines hsigeo printed (filled after the run)
+    lines: list[str] = field(default_factory=list)
+
+    def reported(self, label: str) -> Optional[str]:
+        """The value of hsigeo's last ``<label>: <value>`` output line (e.g. ``Report``), if any."""
+        prefix = label + ":"
+        for line in reversed(self.lines):
+            if line.startswith(prefix):
+                return line[len(prefix):].strip() or None
+        return None
 
     def add(self, flag: str, value: Any) -> None:
         """Append ``flag value`` unless ``value`` is ``None``."""
@@ -63,11 +73,14 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
         Display name.
     help_text
         Short help (HTML allowed) shown beside the dialog.
+    help_anchor
+        Anchor of the algorithm's section in the README (the Help button opens it).
     """
 
     command = ""
     title = ""
     help_text = ""
+    help_anchor = "qgis-plugin"
 
     # -- identity --------------------------------------------------------------------------
 
@@ -88,6 +101,9 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
             "<p>Runs <code>hsigeo {0}</code> in its own environment; the program is set in "
             "Settings &gt; Options &gt; Processing &gt; Providers &gt; hsigeo.</p>"
         ).format(self.command)
+
+    def helpUrl(self) -> str:  # noqa: N802 - QGIS API
+        return f"{README_URL}#{self.help_anchor}"
 
     def tags(self) -> list[str]:
         return [self.command, "hsigeo", "hyperspectral", "classification", "vision-language", "deep learning"]
@@ -125,12 +141,19 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
         command = self.build_command(parameters, context, feedback)
-        run_hsigeo(
-            [self.command, *command.arguments, "--overwrite"],  # QGIS's file widgets already asked
-            feedback,
-            executable=hsigeo_executable(),
-            outputs=[v for v in command.results.values() if isinstance(v, str)],
-        )
+        try:
+            # --overwrite: QGIS's file widgets already asked; hsigeo still never replaces inputs,
+            # folders it did not write, or anything but the named outputs
+            run = run_hsigeo(
+                [self.command, *command.arguments, "--overwrite"],
+                feedback,
+                executable=hsigeo_executable(),
+                outputs=[v for v in command.results.values() if isinstance(v, str)],
+            )
+        except QgsProcessingException:
+            quiet_failure_log()
+            raise
+        command.lines = list(run.lines)
         self.after_run(command, parameters, context, feedback)
         return command.results
 
@@ -226,10 +249,36 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
         """The ``--device`` value chosen."""
         return DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]
 
-    def add_count_parameter(self, name: str, description: str, *, minimum: int = 1) -> None:
+    def add_count_parameter(self, name: str, description: str, *, minimum: int = 1, help_text: str = "") -> None:
         """An optional advanced integer (unset = the CLI's default)."""
-        self.add_advanced(
-            QgsProcessingParameterNumber(
-                name, description, QgsProcessingParameterNumber.Integer, optional=True, minValue=minimum
-            )
+        parameter = QgsProcessingParameterNumber(
+            name, description, QgsProcessingParameterNumber.Integer, optional=True, minValue=minimum
+        )
+        parameter.setHelp(help_text)
+        self.add_advanced(parameter)
+
+    def add_number(self, name: str, description: str, default: float, *, minimum: float, maximum: float,
+                   help_text: str = "") -> None:
+        """An advanced decimal with its default shown (passed to the CLI only when changed)."""
+        parameter = QgsProcessingParameterNumber(
+            name, description, QgsProcessingParameterNumber.Double, defaultValue=default, optional=True,
+            minValue=minimum, maxValue=maximum,
+        )
+        parameter.setHelp(help_text)
+        self.add_advanced(parameter)
+
+    def changed_number(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> Optional[float]:
+        """Value of a decimal from :meth:`add_number`; ``None`` when unset or at its default (the CLI's own)."""
+        value = self.number(parameters, name, context, float)
+        default = self.parameterDefinition(name).defaultValue()
+        if value is None or (default is not None and abs(float(value) - float(default)) <= 1e-12):
+            return None
+        return value
+
+    def add_threads_parameter(self) -> None:
+        """``THREADS``: CPU threads of the model (unset = the CLI's default)."""
+        self.add_count_parameter(
+            "THREADS", tr("CPU threads"),
+            help_text=tr("Threads for the model on the CPU (default: all cores but one). "
+                         "On a machine busy with other work, 1 is often faster."),
         )

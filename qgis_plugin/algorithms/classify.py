@@ -8,6 +8,9 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingContext,
     QgsProcessingFeedback,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
@@ -25,14 +28,19 @@ class ClassifyAlgorithm(HsigeoAlgorithm):
 
     command = "classify"
     title = "Classify raster"
+    help_anchor = "classify-raster"
     help_text = (
         "<p>Classifies every pixel of a hyperspectral scene, tile by tile, into a GeoTIFF with one value "
         "per class, a colour table and the class names (0 = unclassified).</p>"
         "<p>Give a model file from <i>Train model</i>. A prompts file whose classes differ from the "
         "model's re-anchors the model to them (zero-shot classes); a prompts file alone uses the model "
         "its <code>model:</code> key names; with neither, hsigeo uses the model it trained last.</p>"
-        "<p>Optional outputs: the confidence of each pixel's class, the class probabilities (one band per "
-        "class) and the classes as polygons.</p>"
+        "<p>Optional outputs: the confidence of each pixel's class (colour ramp), the class probabilities "
+        "(one band per class, named after it: pick the class under Symbology &gt; Band) and the classes as "
+        "polygons.</p>"
+        "<p><b>Extent</b> and <b>mask</b> limit the run: only that part is read and classified, pixels outside "
+        "the mask polygons are nodata. <b>Resample</b> interpolates a scene from another sensor onto the "
+        "model's bands when both know their wavelengths.</p>"
     )
 
     def initAlgorithm(self, config: Optional[dict[str, Any]] = None) -> None:  # noqa: N802 - QGIS API
@@ -41,9 +49,32 @@ class ClassifyAlgorithm(HsigeoAlgorithm):
         self.addParameter(
             QgsProcessingParameterFile("PROMPTS", tr("Class prompts (YAML)"), optional=True, fileFilter=PROMPTS_FILTER)
         )
+        self.addParameter(QgsProcessingParameterExtent("EXTENT", tr("Classify only this extent"), optional=True))
+        self.addParameter(
+            QgsProcessingParameterFeatureSource(
+                "MASK", tr("Classify only inside these polygons (mask)"), [QgsProcessing.TypeVectorPolygon],
+                optional=True,
+            )
+        )
+        resample = QgsProcessingParameterBoolean(
+            "RESAMPLE", tr("Resample the scene onto the model's bands (other sensor)"), defaultValue=False
+        )
+        resample.setHelp(tr("Linear interpolation between the scene's bands, tile by tile; needs wavelengths on "
+                            "both sides. Warns when the scene covers the model's spectrum only partly."))
+        self.addParameter(resample)
         self.add_device_parameter()
-        self.add_count_parameter("BATCH_SIZE", tr("Batch size"))
-        self.add_count_parameter("TILE_SIZE", tr("Tile size (pixels)"), minimum=16)
+        self.add_count_parameter("BATCH_SIZE", tr("Batch size"),
+                                 help_text=tr("Pixels per forward pass (default 2048 on CPU, 65536 on CUDA)."))
+        self.add_count_parameter("TILE_SIZE", tr("Tile size (pixels)"), minimum=16,
+                                 help_text=tr("Window size (default 256 on CPU, 1024 on CUDA); the result "
+                                              "does not change, smaller uses less memory."))
+        self.add_threads_parameter()
+        resume = QgsProcessingParameterBoolean(
+            "RESUME", tr("Reuse outputs of an identical earlier run"), defaultValue=False
+        )
+        resume.setHelp(tr("Skip the work when the outputs exist and were made by this model from this scene "
+                          "(and extent/mask); only missing outputs are made."))
+        self.add_advanced(resume)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", tr("Classification")))
         self.addParameter(
             QgsProcessingParameterRasterDestination(
@@ -78,7 +109,26 @@ class ClassifyAlgorithm(HsigeoAlgorithm):
         command.add("--device", self.device_value(parameters, context))
         command.add("--batch-size", self.number(parameters, "BATCH_SIZE", context))
         command.add("--tile-size", self.number(parameters, "TILE_SIZE", context))
+        command.add("--threads", self.number(parameters, "THREADS", context))
+        command.add("--extent", self.extent_value(parameters, context))
+        command.add("--mask", self.vector_path(parameters, "MASK", context, feedback))
+        if self.parameterAsBoolean(parameters, "RESAMPLE", context):
+            command.arguments.append("--resample")
+        if self.parameterAsBoolean(parameters, "RESUME", context):
+            command.arguments.append("--resume")
         return command
+
+    def extent_value(self, parameters: dict[str, Any], context: QgsProcessingContext) -> Optional[str]:
+        """``--extent`` text: the extent in the scene's CRS (QGIS reprojects it), ``xmin,ymin,xmax,ymax,CRS``."""
+        if not self.is_set(parameters, "EXTENT"):
+            return None
+        scene = self.parameterAsRasterLayer(parameters, "INPUT", context)
+        crs = scene.crs() if scene is not None else self.parameterAsExtentCrs(parameters, "EXTENT", context)
+        rect = self.parameterAsExtent(parameters, "EXTENT", context, crs)
+        if rect.isNull() or rect.isEmpty():
+            return None
+        values = [f"{v:.10g}" for v in (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())]
+        return ",".join(values + ([crs.authid()] if crs.isValid() and crs.authid() else []))
 
     def after_run(
         self, command: Command, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
@@ -86,3 +136,6 @@ class ClassifyAlgorithm(HsigeoAlgorithm):
         classes = command.results["OUTPUT"]
         style_on_load(context, classes)
         style_on_load(context, command.results["VECTOR"], palette_raster=classes)
+        # hsigeo writes a colour-ramp style beside each (confidence.qml, probabilities.qml)
+        style_on_load(context, command.results["CONFIDENCE"])
+        style_on_load(context, command.results["PROBABILITIES"])

@@ -31,6 +31,7 @@ class EvaluateAlgorithm(HsigeoAlgorithm):
 
     command = "evaluate"
     title = "Accuracy report"
+    help_anchor = "accuracy-report"
     help_text = (
         "<p>Compares a classification raster with reference labels (polygons with a class field, or a "
         "label raster) and writes a report folder: overall accuracy, average accuracy, kappa, per-class "

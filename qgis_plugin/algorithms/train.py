@@ -10,6 +10,7 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingOutputHtml,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
@@ -23,6 +24,8 @@ from ..config import tr
 from .base import Command, HsigeoAlgorithm
 
 PROMPTS_FILTER = "YAML (*.yaml *.yml)"
+#: ``--loss`` values; index 0 = the CLI's default.
+LOSSES = ("hard_negative", "softmax")
 MODEL_FILTER = "hsigeo model (*.hsigeo)"
 
 
@@ -31,11 +34,16 @@ class TrainAlgorithm(HsigeoAlgorithm):
 
     command = "train"
     title = "Train model"
+    help_anchor = "train-model"
     help_text = (
         "<p>Trains a model that matches pixels of a hyperspectral scene to the text prompts of its classes.</p>"
         "<p>Labels are training polygons with a class field (class names or label values of the prompts "
-        "file) or a label raster on the scene's grid (0 = unlabelled). Part of the labelled pixels is held "
-        "out for the accuracy report.</p>"
+        "file) or a label raster on the scene's grid (0 = unlabelled).</p>"
+        "<p>By default every labelled pixel trains the model and the accuracy report scores those same "
+        "pixels, which flatters it. Set <i>Fraction of labelled pixels used for training</i> (e.g. 0.5) or a "
+        "number of training pixels per class to hold the other labelled pixels out: the report then scores "
+        "only them.</p>"
+        "<p>Without a report folder, the report goes beside the model (<code>MODEL_report</code>).</p>"
     )
 
     def initAlgorithm(self, config: Optional[dict[str, Any]] = None) -> None:  # noqa: N802 - QGIS API
@@ -72,6 +80,22 @@ class TrainAlgorithm(HsigeoAlgorithm):
         self.add_count_parameter("TRAIN_COUNT", tr("Number of training pixels (instead of a fraction)"))
         self.add_count_parameter("SEED", tr("Random seed"), minimum=0)
         self.add_device_parameter()
+        self.add_count_parameter("BATCH_SIZE", tr("Batch size"), help_text=tr("Patches per training step (default 32)."))
+        self.add_number("LR", tr("Learning rate"), 1e-3, minimum=1e-7, maximum=1.0,
+                        help_text=tr("Peak learning rate of AdamW (warm-up, then cosine decay)."))
+        self.add_number("VAL_FRACTION", tr("Validation share"), 0.1, minimum=0.0, maximum=0.9,
+                        help_text=tr("Share of each class's training pixels held out to pick the best epoch; "
+                                     "classes with fewer than 10 such pixels keep all for training. 0 = none."))
+        loss = QgsProcessingParameterEnum("LOSS", tr("Loss"), options=list(LOSSES), defaultValue=0)
+        loss.setHelp(tr("hard_negative: the true class against the most similar and some random wrong classes; "
+                        "softmax: against all classes."))
+        self.add_advanced(loss)
+        text_model = QgsProcessingParameterFile(
+            "TEXT_MODEL", tr("Text model folder"), behavior=QgsProcessingParameterFile.Folder, optional=True
+        )
+        text_model.setHelp(tr("A local transformers model (e.g. bge-large); default all-MiniLM-L6-v2."))
+        self.add_advanced(text_model)
+        self.add_threads_parameter()
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT", tr("Model file"), fileFilter=MODEL_FILTER))
         self.addParameter(
             QgsProcessingParameterFolderDestination("REPORT_DIR", tr("Accuracy report folder"), optional=True)
@@ -108,13 +132,23 @@ class TrainAlgorithm(HsigeoAlgorithm):
         command.add("--epochs", self.number(parameters, "EPOCHS", context))
         command.add("--seed", self.number(parameters, "SEED", context))
         command.add("--device", self.device_value(parameters, context))
+        command.add("--batch-size", self.number(parameters, "BATCH_SIZE", context))
+        command.add("--lr", self.changed_number(parameters, "LR", context))
+        command.add("--val-fraction", self.changed_number(parameters, "VAL_FRACTION", context))
+        loss = LOSSES[self.parameterAsEnum(parameters, "LOSS", context)]
+        command.add("--loss", loss if loss != LOSSES[0] else None)
+        command.add("--text-model", self.file_path(parameters, "TEXT_MODEL", context))
+        command.add("--threads", self.number(parameters, "THREADS", context))
         command.add("--report-dir", report)
         return command
 
     def after_run(
         self, command: Command, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> None:
-        report = command.results.get("REPORT_DIR")
+        # the folder hsigeo wrote: the one given, else the one it chose (its "Report:" line)
+        report = command.results.get("REPORT_DIR") or command.reported("Report")
+        if report:
+            command.results["REPORT_DIR"] = report
         html = Path(report, "report.html") if report else None
         if html is not None and html.is_file():
             command.results["REPORT_HTML"] = str(html)

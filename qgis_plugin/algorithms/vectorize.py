@@ -23,6 +23,7 @@ class VectorizeAlgorithm(HsigeoAlgorithm):
 
     command = "vectorize"
     title = "Vectorize classification"
+    help_anchor = "vectorize-classification"
     help_text = (
         "<p>Turns a classification raster of hsigeo into polygons, one per connected patch of a class, "
         "named in the field <code>class_name</code> (0 = unclassified is left out).</p>"

@@ -59,11 +59,27 @@ def test_classify_all_outputs(files, tmp_path, capsys):
     assert f"Model: {files['model']} (--model)" in err and "re-anchored" not in err
     assert "hsigeo-progress: 100.0" in err
     assert "Classified 52 x 40 pixels" in out and "px/s" in out
-    for name in ("c.tif", "conf.tif", "p.tif", "c.gpkg", "c.qml"):
-        assert (tmp_path / name).exists(), name
     with rasterio.open(tmp_path / "c.tif") as dst, rasterio.open(files["scene"]) as src:
         assert dst.crs == src.crs and dst.transform == src.transform
-        assert set(np.unique(dst.read(1))) <= {10, 20, 30, 40}
+        classes = dst.read(1)
+        assert set(np.unique(classes)) <= {10, 20, 30, 40}
+        grid = (src.crs, src.transform, src.width, src.height)
+    with rasterio.open(tmp_path / "conf.tif") as conf_ds, rasterio.open(tmp_path / "p.tif") as p_ds:
+        for ds in (conf_ds, p_ds):
+            assert (ds.crs, ds.transform, ds.width, ds.height) == grid
+        conf, probs, names = conf_ds.read(1), p_ds.read(), p_ds.descriptions
+    assert probs.shape == (4, 40, 52) and names == ("class 1", "class 2", "class 3", "class 4")
+    valid = classes > 0
+    np.testing.assert_allclose(probs[:, valid].sum(axis=0), 1.0, atol=1e-4)
+    np.testing.assert_allclose(conf[valid], probs[:, valid].max(axis=0), atol=1e-6)
+    np.testing.assert_array_equal(np.array([10, 20, 30, 40])[probs[:, valid].argmax(axis=0)], classes[valid])
+    import geopandas as gpd
+
+    polygons = gpd.read_file(tmp_path / "c.gpkg")
+    assert polygons.crs == grid[0] and set(polygons["class_id"]) == set(np.unique(classes[valid]).tolist())
+    assert polygons["area"].sum() == pytest.approx(4.0 * valid.sum())  # 2 m pixels
+    qml = (tmp_path / "c.qml").read_text(encoding="utf-8")
+    assert all(f'value="{v}"' in qml for v in (10, 20, 30, 40)) and "class 4" in qml
 
 
 def test_model_named_by_prompts(files, tmp_path, capsys):
@@ -74,7 +90,7 @@ def test_model_named_by_prompts(files, tmp_path, capsys):
 
 
 def test_last_trained_model_is_used(files, tmp_path, capsys):
-    from hsigeo.model.modelfile import remember_model
+    from hsigeo_cli.state import remember_model
 
     remember_model(files["model"])
     code, _, err = _run(capsys, "--progress", "none", "classify", str(files["scene"]), "-o", str(tmp_path / "c.tif"))
@@ -145,7 +161,7 @@ def test_info_classification_and_vectorize(files, tmp_path, capsys):
     assert code == 0, err
     import geopandas as gpd
 
-    gdf = gpd.read_file(tmp_path / "v.gpkg")
+    gdf = gpd.read_file(tmp_path / "v.gpkg", layer="v")
     assert f"Wrote {len(gdf):,} polygons" in out and (gdf["area"] >= 8).all()
     assert _run(capsys, "vectorize", str(tmp_path / "c.tif"), "-o", str(tmp_path / "v.gpkg"))[0] == 2
 
@@ -156,3 +172,139 @@ def test_commands_import_light():
             "bad = [m for m in ('torch', 'hsigeo.inference.tiled', 'rasterio') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -------------------------------------------------------------------------------------------- #
+# extent, mask, resampling
+# -------------------------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def full_run(files, tmp_path_factory):
+    """Classes and confidence of the whole scene (the reference for partial runs)."""
+    d = tmp_path_factory.mktemp("full")
+    assert main_ok("--progress", "none", "classify", str(files["scene"]), "--model", str(files["model"]),
+                   "-o", str(d / "c.tif"), "--confidence", str(d / "conf.tif"), "--tile-size", "16")
+    with rasterio.open(d / "c.tif") as c:
+        return c.read(1), c.transform
+
+
+def main_ok(*argv: str) -> bool:
+    try:
+        main(list(argv))
+    except SystemExit as exc:
+        return exc.code == 0
+    return True
+
+
+def test_extent_and_mask(files, full_run, tmp_path, capsys):
+    """Outputs cover the mask's box within the extent; outside the polygon pixels are nodata; inside they equal a full run."""
+    import geopandas as gpd
+    from shapely.geometry import Polygon
+
+    full, full_transform = full_run
+    # scene: 52 x 40 px of 2 m from (500000, 4000000); the extent is columns 5..24, rows 15..34, the
+    # triangle's box columns 6..23, rows 16..33 (a polygon reaching past the extent is cut to it)
+    extent = "500010,3999930,500050,3999970"
+    triangle = Polygon([(500012, 3999932), (500048, 3999932), (500030, 3999968)])
+    gpd.GeoDataFrame({"id": [1]}, geometry=[triangle], crs="EPSG:32611").to_file(tmp_path / "mask.gpkg")
+    code, out, err = _run(capsys, "--progress", "none", "classify", str(files["scene"]), "--model", str(files["model"]),
+                          "-o", str(tmp_path / "c.tif"), "--confidence", str(tmp_path / "conf.tif"),
+                          "--extent", extent, "--mask", str(tmp_path / "mask.gpkg"), "--tile-size", "16")
+    assert code == 0, err
+    assert "Classified 18 x 18 pixels" in out
+    with rasterio.open(tmp_path / "c.tif") as c, rasterio.open(tmp_path / "conf.tif") as f:
+        classes, conf, transform = c.read(1), f.read(1), c.transform
+        assert (c.width, c.height) == (18, 18) and (transform.c, transform.f) == (500012, 3999968)
+        assert f.transform == transform and c.crs == "EPSG:32611"
+    from rasterio.features import geometry_mask
+
+    inside = geometry_mask([triangle], out_shape=(18, 18), transform=transform, invert=True)
+    assert 100 < inside.sum() < 250 and (~inside).sum() > 50
+    assert (classes[~inside] == 0).all() and np.isnan(conf[~inside]).all()
+    # the halo comes from the real scene around the region: the same classes as the whole-scene run
+    assert np.array_equal(classes[inside], full[16:34, 6:24][inside])
+    assert np.isfinite(conf[inside]).all()
+
+    # an extent in another CRS is reprojected; one off the scene is a clear error
+    code, _, err = _run(capsys, "--progress", "none", "classify", str(files["scene"]), "--model", str(files["model"]),
+                        "-o", str(tmp_path / "far.tif"), "--extent", "10,50,11,51,EPSG:4326")
+    assert code == 2 and "does not overlap" in err and "scene bounds 500000,3999920,500104,4000000" in err
+
+
+def test_mask_skips_windows_it_misses(files, full_run, tmp_path, capsys):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    # a small square in the top-left corner: the output covers only its bounding box
+    square = box(500000, 3999990, 500010, 4000000)
+    gpd.GeoDataFrame({"id": [1]}, geometry=[square], crs="EPSG:32611").to_file(tmp_path / "m.gpkg")
+    code, out, err = _run(capsys, "--progress", "none", "classify", str(files["scene"]), "--model", str(files["model"]),
+                          "-o", str(tmp_path / "c.tif"), "--mask", str(tmp_path / "m.gpkg"))
+    assert code == 0, err
+    with rasterio.open(tmp_path / "c.tif") as c:
+        assert (c.width, c.height) == (5, 5)
+        assert np.array_equal(c.read(1), full_run[0][:5, :5])
+
+
+def _shifted_scene(path, shift_nm: float, wavelengths=None):
+    """The test scene with other band centres (the same pixel values)."""
+    from _inference_models import WAVELENGTHS
+
+    wl = WAVELENGTHS + shift_nm if wavelengths is None else np.asarray(wavelengths)
+    cube = random_cube(40, 52, seed=21)[: wl.size] if wl.size <= 12 else None
+    if cube is None:
+        cube = np.repeat(random_cube(40, 52, seed=21), 2, axis=0)[: wl.size]
+    write_scene(path, cube)
+    with rasterio.open(path, "r+") as dst:
+        for b in range(wl.size):
+            dst.update_tags(b + 1, wavelength=f"{wl[b]:.3f}", wavelength_units="nm")
+    return path
+
+
+def test_resample_shifted_band_centres(files, tmp_path, capsys):
+    """Band centres 60 nm off: refused without --resample; with it, tiled equals in-memory resampling."""
+    from hsigeo.inference.core import classify_array
+    from hsigeo.io.raster import open_hsi
+    from hsigeo.model.modelfile import load_model
+
+    scene = _shifted_scene(tmp_path / "shifted.tif", 60.0)
+    args = ["--progress", "none", "classify", str(scene), "--model", str(files["model"]), "--tile-size", "16"]
+    code, _, err = _run(capsys, *args, "-o", str(tmp_path / "no.tif"))
+    assert code == 2 and "differ from the model's by up to 60.0 nm" in err and "--resample" in err
+    assert "model.resample_to_model" not in err
+
+    code, out, err = _run(capsys, *args, "-o", str(tmp_path / "c.tif"), "--resample")
+    assert code == 0, err
+    assert "not covered" not in err  # a 60 nm shift of 177 nm bands: every model band is covered
+    model = load_model(files["model"])
+    resampled = model.resample_to_model(open_hsi(scene))
+    want, _ = classify_array(resampled.values, model)
+    with rasterio.open(tmp_path / "c.tif") as c:
+        got = c.read(1)
+    assert np.array_equal(got, want)
+    with rasterio.open(tmp_path / "c.tif") as c:
+        assert '"resampled": true' in c.tags()["HSIGEO_RUN"]
+
+
+def test_resample_partial_coverage_warns_and_rgb_is_refused(files, tmp_path, capsys):
+    from _inference_models import WAVELENGTHS
+
+    # the first 8 of the 12 model bands (450-1690 nm): the top 4 are beyond reach
+    partial = _shifted_scene(tmp_path / "partial.tif", 0.0, wavelengths=WAVELENGTHS[:8])
+    code, out, err = _run(capsys, "--progress", "none", "classify", str(partial), "--model",
+                          str(files["model"]), "-o", str(tmp_path / "p.tif"), "--resample")
+    assert code == 0, err
+    # the CLI shows warnings as one `Warning:` line each
+    message = "\n".join(line for line in err.splitlines() if line.startswith("Warning: "))
+    # bands within one model band step (177 nm) of the scene's last band count; beyond, not
+    assert "covers 67% of the model's 12 bands (450-2400 nm) from 8 scene bands (450-1691 nm)" in message
+    assert "not covered: 1868-2400 nm" in message
+    with rasterio.open(tmp_path / "p.tif") as c:
+        assert set(np.unique(c.read(1))) <= {10, 20, 30, 40}
+
+    rgb = _shifted_scene(tmp_path / "rgb.tif", 0.0, wavelengths=[480.0, 560.0, 660.0])
+    code, _, err = _run(capsys, "--progress", "none", "classify", str(rgb), "--model", str(files["model"]),
+                        "-o", str(tmp_path / "rgb_classes.tif"), "--resample")
+    error = err.splitlines()[-1]
+    assert code == 2 and error.startswith("Error: ") and "rgb.tif" in error
+    assert "cover only 25% of the model's 12 bands" in err and "at least 50%" in err
+    assert not (tmp_path / "rgb_classes.tif").exists()

@@ -25,6 +25,7 @@ def salinas_a():
 
 def test_salinas_a_5_percent(salinas_a, tmp_path):
     from hsigeo.evaluation.metrics import accuracy_report
+    from hsigeo.inference.core import classify_array
     from hsigeo.model.modelfile import load_model, save_model
     from hsigeo.model.training import train
     from hsigeo.sampling.splits import stratified_split
@@ -35,7 +36,7 @@ def test_salinas_a_5_percent(salinas_a, tmp_path):
     train_mask, test_mask = stratified_split(labels, fraction=0.05, seed=0)
     model, report = train(salinas_a.cube, salinas_a.labels, prompts, train_mask=train_mask, seed=0, device="cpu",
                           progress=False)
-    predicted, _ = model.predict_array(salinas_a.cube.values)
+    predicted, _ = classify_array(salinas_a.cube.values, model)
     acc = accuracy_report(predicted, labels, classes=prompts, mask=test_mask)
     assert acc.overall_accuracy >= 0.99, acc.to_markdown()
     assert report.train_seconds < 300
@@ -44,5 +45,5 @@ def test_salinas_a_5_percent(salinas_a, tmp_path):
     # the saved model classifies identically, and band checks pass on its own scene
     loaded = load_model(save_model(model, tmp_path / "salinas_a.hsigeo"))
     loaded.check_bands(salinas_a.cube)
-    again, _ = loaded.predict_array(salinas_a.cube.values)
+    again, _ = classify_array(salinas_a.cube.values, loaded)
     assert np.array_equal(again, predicted)

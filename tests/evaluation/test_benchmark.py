@@ -11,10 +11,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hsigeo_cli.benchmark import parse_fractions, parse_seeds
+from hsigeo_cli.readme_block import readme_block, write_readme_block
 
 from hsigeo.errors import DatasetError, HsigeoError
-from hsigeo.evaluation import benchmark as bm
-from hsigeo.evaluation.benchmark import BenchmarkConfig, Protocol, make_protocols, mean_std, score, summarize
+from hsigeo.evaluation.protocol import DEFAULT_METHODS, BenchmarkConfig, Protocol, make_protocols
+from hsigeo.evaluation.report import markdown_report
+from hsigeo.evaluation.runner import load_scene, mean_std, run_and_report, run_benchmark, score, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"height": 32, "width": 32, "bands": 24, "n_classes": 3, "seed": 0}
@@ -112,20 +115,20 @@ def test_protocols_and_parsers():
     assert not (tr & te).any() and tr.any() and te.any()
     tr2, te2 = blk.split(labels, 0)
     assert np.array_equal(tr, tr2) and np.array_equal(te, te2)
-    assert bm.parse_seeds("3") == [0, 1, 2] and bm.parse_seeds("4,9") == [4, 9] and bm.parse_seeds(2) == [0, 1]
-    assert bm.parse_fractions("0.01, 5%,0.1") == [0.01, 0.05, 0.1]
+    assert parse_seeds("3") == [0, 1, 2] and parse_seeds("4,9") == [4, 9] and parse_seeds(2) == [0, 1]
+    assert parse_fractions("0.01, 5%,0.1") == [0.01, 0.05, 0.1]
     with pytest.raises(ValueError):
-        bm.parse_fractions("1.5")
+        parse_fractions("1.5")
     with pytest.raises(ValueError):
-        bm.parse_seeds("0")
+        parse_seeds("0")
 
 
 def test_all_methods_get_identical_read_only_masks(tmp_path):
     Spy.calls = []
     cfg = tiny_config(tmp_path, methods=("a", "b", "c"))
     factories = {k: (lambda cfg, k=k: Spy(k)) for k in "abc"}
-    res = bm.run_benchmark(cfg, factories=factories, log=lambda m: None)
-    scene = bm.load_scene("synthetic", cfg)
+    res = run_benchmark(cfg, factories=factories, log=lambda m: None)
+    scene = load_scene("synthetic", cfg)
     assert len(Spy.calls) == 3 * len(cfg.seeds) * len(cfg.protocols)
     groups = [Spy.calls[i : i + 3] for i in range(0, len(Spy.calls), 3)]
     expected = [(p, s) for p in cfg.protocols for s in cfg.seeds]
@@ -144,7 +147,7 @@ def test_all_methods_get_identical_read_only_masks(tmp_path):
 
 def test_report_files_keys_and_mean_std(tmp_path):
     cfg = tiny_config(tmp_path, seeds=(0, 1, 2, 3), methods=("parity", "svm"), maps=True)
-    res, paths = bm.run_and_report(cfg, factories={"parity": lambda c: SeedParity("p")}, log=lambda m: None)
+    res, paths = run_and_report(cfg, factories={"parity": lambda c: SeedParity("p")}, log=lambda m: None)
     data = json.loads(paths["json"].read_text())
     assert "_maps" not in data
     assert {"meta", "config", "methods", "datasets"} <= set(data)
@@ -166,7 +169,8 @@ def test_report_files_keys_and_mean_std(tmp_path):
     md = paths["markdown"].read_text()
     assert "| method | OA % | AA % | κ × 100 | params | train s | infer px/s |" in md
     assert "| parity | 50.00 ± 57.74 |" in md and "Per-class accuracy" in md and "## Findings" in md
-    block = paths["readme"].read_text()
+    assert set(paths) == {"json", "markdown", "maps"}  # the README block is the command line's
+    block = write_readme_block(res, cfg.out_dir).read_text()
     assert "| synthetic | 10% |" in block and "indian-pines --dataset pavia-university" in block
     assert "--fractions 0.10,0.05" in block
     assert sorted(x.name for x in paths["maps"]) == ["synthetic_block.png", "synthetic_stratified10pct.png"]
@@ -178,17 +182,17 @@ def test_missing_cube_is_skipped_and_bad_names_fail(tmp_path):
     empty.mkdir()
     cfg = tiny_config(tmp_path, datasets=("indian-pines", "synthetic"), data_dir=empty, seeds=(0,))
     msgs: list[str] = []
-    res = bm.run_benchmark(cfg, log=msgs.append)
+    res = run_benchmark(cfg, log=msgs.append)
     assert res["datasets"]["indian-pines"]["status"] == "skipped"
     assert "not found" in res["datasets"]["indian-pines"]["reason"]
     assert any("skipping indian-pines" in m for m in msgs)
     assert res["datasets"]["synthetic"]["status"] == "ok"
-    md = bm.markdown_report(res)
-    assert "Skipped:" in md and "Not run (cube not in the data folder): indian-pines" in bm.readme_block(res)
+    md = markdown_report(res)
+    assert "Skipped:" in md and "Not run (cube not in the data folder): indian-pines" in readme_block(res)
     with pytest.raises(DatasetError):
-        bm.run_benchmark(tiny_config(tmp_path, datasets=("atlantis",)), log=lambda m: None)
+        run_benchmark(tiny_config(tmp_path, datasets=("atlantis",)), log=lambda m: None)
     with pytest.raises(HsigeoError, match="unknown method"):
-        bm.run_benchmark(tiny_config(tmp_path, methods=("svm", "nope")), log=lambda m: None)
+        run_benchmark(tiny_config(tmp_path, methods=("svm", "nope")), log=lambda m: None)
 
 
 def test_failures_are_recorded_or_raised(tmp_path):
@@ -197,14 +201,14 @@ def test_failures_are_recorded_or_raised(tmp_path):
             raise RuntimeError("broken on purpose")
 
     fac = {"broken": lambda c: Broken("x")}
-    res = bm.run_benchmark(tiny_config(tmp_path, methods=("broken", "rf"), fail_fast=False, seeds=(0,)),
+    res = run_benchmark(tiny_config(tmp_path, methods=("broken", "rf"), fail_fast=False, seeds=(0,)),
                            factories=fac, log=lambda m: None)
     p = res["datasets"]["synthetic"]["protocols"]["stratified10pct"]["methods"]
     assert "broken on purpose" in p["broken"]["runs"][0]["error"] and p["broken"]["summary"]["n_runs"] == 0
     assert p["rf"]["summary"]["n_runs"] == 1
-    assert "failed" in bm.markdown_report(res)
+    assert "failed" in markdown_report(res)
     with pytest.raises(RuntimeError, match="broken on purpose"):
-        bm.run_benchmark(tiny_config(tmp_path, methods=("broken",)), factories=fac, log=lambda m: None)
+        run_benchmark(tiny_config(tmp_path, methods=("broken",)), factories=fac, log=lambda m: None)
 
 
 def test_hsigeo_variants_call_train_as_agreed(tmp_path, monkeypatch):
@@ -213,13 +217,15 @@ def test_hsigeo_variants_call_train_as_agreed(tmp_path, monkeypatch):
 
     seen: list[dict[str, Any]] = []
 
+    import hsigeo.inference.core as core
+
     class FakeModel:
         def __init__(self, labels):
             self.labels = labels
 
-        def predict_array(self, cube):
-            assert isinstance(cube, np.ndarray) and cube.ndim == 3
-            return self.labels, np.ones(self.labels.shape, np.float32)
+    def fake_classify_array(cube, model, **kw):
+        assert isinstance(cube, np.ndarray) and cube.ndim == 3
+        return model.labels, np.ones(model.labels.shape, np.float32)
 
     class FakeReport:
         n_parameters = {"trainable": 1234, "text_model": 99}
@@ -230,9 +236,10 @@ def test_hsigeo_variants_call_train_as_agreed(tmp_path, monkeypatch):
         return FakeModel(np.asarray(labels)), FakeReport()
 
     monkeypatch.setattr(training, "train", fake_train)
+    monkeypatch.setattr(core, "classify_array", fake_classify_array)
     cfg = tiny_config(tmp_path, methods=("hsigeo", "hsigeo-softmax", "hsigeo-names"), seeds=(0,),
                       protocols=make_protocols((0.1,), block=False), hsigeo_epochs=5)
-    res = bm.run_benchmark(cfg, log=lambda m: None)
+    res = run_benchmark(cfg, log=lambda m: None)
     assert [s["loss"] for s in seen] == ["hard_negative", "softmax", "hard_negative"]
     assert all(s["epochs"] == 5 and s["seed"] == 0 and s["progress"] is False for s in seen)
     assert seen[0]["train_mask"] is seen[1]["train_mask"] is seen[2]["train_mask"]
@@ -287,10 +294,16 @@ def test_cli_quick_all_methods(tmp_path):
     assert r.exit_code == 0, r.output
     data = json.loads((out / "results.json").read_text())
     methods = data["datasets"]["synthetic"]["protocols"]["stratified5pct"]["methods"]
-    assert set(methods) == set(bm.DEFAULT_METHODS)
+    assert set(methods) == set(DEFAULT_METHODS)
     for m in methods.values():
         assert m["summary"]["n_runs"] == 1 and m["summary"]["oa"]["mean"] > 0.5
-    assert (out / "maps" / "synthetic_block.png").exists()
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(out / "maps" / "synthetic_block.png")
+    # reference + six class maps side by side, painted in the class colours (not a blank canvas)
+    assert img.shape[1] > 3 * img.shape[0] and len(np.unique(img.reshape(-1, img.shape[-1]), axis=0)) > 10
+    block = (out / "README_block.md").read_text()
+    assert "| synthetic | block |" in block and " | ".join(DEFAULT_METHODS) in block
 
 
 @pytest.mark.realdata
@@ -317,12 +330,12 @@ def test_indian_pines_path_with_a_stand_in_cube(tmp_path):
             {"indian_pines_corrected": rng.integers(0, 9000, (145, 145, 200), dtype=np.int16)})
     cfg = tiny_config(tmp_path, datasets=("indian-pines",), data_dir=folder, seeds=(0,), methods=("rf",),
                       protocols=make_protocols((0.1,), block=False))
-    res = bm.run_benchmark(cfg, log=lambda m: None)
+    res = run_benchmark(cfg, log=lambda m: None)
     assert res["datasets"]["indian-pines"]["status"] == "skipped"
     assert "sha256" in res["datasets"]["indian-pines"]["reason"]
-    res = bm.run_benchmark(replace(cfg, verify=False), log=lambda m: None)
+    res = run_benchmark(replace(cfg, verify=False), log=lambda m: None)
     d = res["datasets"]["indian-pines"]
     assert d["status"] == "ok" and d["shape"] == [200, 145, 145] and len(d["classes"]) == 16
     split = d["protocols"]["stratified10pct"]["splits"][0]
     assert split["per_class"]["9"][0] == 2 and split["n_train"] + split["n_test"] == 10249  # Oats: 10% of 20
-    assert bm.load_scene("indian-pines", replace(cfg, verify=False)).prompts is not None
+    assert load_scene("indian-pines", replace(cfg, verify=False)).prompts is not None

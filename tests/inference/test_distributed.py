@@ -8,7 +8,7 @@ import xarray as xr
 from _inference_models import NODATA, assert_same_classes, random_cube, tiny_model, write_scene
 
 import hsigeo  # noqa: F401 - registers the .hsi accessor
-from hsigeo.inference.core import class_values, predict_array, to_class_map
+from hsigeo.inference.core import class_values, embed_array, predict_proba_array, to_class_map
 from hsigeo.inference.distributed import ModelRef, classify_dataarray, embed_dataarray
 
 H, W = 61, 77
@@ -36,7 +36,7 @@ def da(scene):
 
 @pytest.fixture(scope="module")
 def reference(da, model):
-    return predict_array(da.values, model, nodata=NODATA)
+    return predict_proba_array(da.values, model, nodata=NODATA)
 
 
 def test_dask_reflect_is_not_numpy_reflect():
@@ -100,7 +100,7 @@ def test_numpy_backed_input(da, model, reference):
 def test_embed_equals_whole_scene(da, model):
     emb = embed_dataarray(da.chunk({"y": 20, "x": 40}), model)
     assert emb.dims == ("embedding", "y", "x") and emb.sizes["embedding"] == model.config.embed_dim
-    want = predict_array(da.values, model, nodata=NODATA, embed=True)
+    want = embed_array(da.values, model, nodata=NODATA)
     np.testing.assert_allclose(emb.compute(scheduler="threads").values, want, atol=1e-5, equal_nan=True)
     assert emb.rio.crs == da.rio.crs
 

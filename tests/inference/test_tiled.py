@@ -11,7 +11,7 @@ import rasterio
 from _inference_models import NODATA, assert_same_classes, random_cube, tiny_model, write_scene
 
 from hsigeo.errors import BandMismatchError, OutputExistsError, RasterReadError
-from hsigeo.inference.core import class_values, predict_array, to_class_map
+from hsigeo.inference.core import class_values, predict_proba_array, to_class_map
 from hsigeo.inference.tiled import RUN_TAG, classify_raster
 from hsigeo.sampling.windows import plan_windows, reflect_indices
 
@@ -46,7 +46,7 @@ def small_scene(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reference(cube, model):
     """Whole-scene in-memory probabilities (NaN at nodata)."""
-    return predict_array(cube, model, nodata=NODATA)
+    return predict_proba_array(cube, model, nodata=NODATA)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_tiled_equals_whole_scene(tiled_run, reference, model):
 
 def test_tile_size_does_not_change_result(tmp_path, small_scene, model):
     with rasterio.open(small_scene) as src:
-        want = predict_array(src.read(), model, nodata=NODATA)
+        want = predict_proba_array(src.read(), model, nodata=NODATA)
     for tile in (7, 16, 100):
         classify_raster(small_scene, model, tmp_path / f"c{tile}.tif", probabilities_path=tmp_path / f"p{tile}.tif",
                         tile_size=tile, progress=False)
@@ -143,7 +143,9 @@ def test_outputs_georeferenced_and_described(tiled_run, scene, model):
         assert dst.colormap(1)[10][:3] == model.classes[0].colour
     with rasterio.open(out / "probs.tif") as dst:
         assert dst.descriptions == tuple(c.name for c in model.classes) and dst.dtypes[0] == "float32"
-    assert (out / "classes.qml").exists()  # QGIS style beside the class map
+    qml = (out / "classes.qml").read_text(encoding="utf-8")  # QGIS style beside the class map
+    for c in model.classes:
+        assert f'<paletteEntry value="{c.value}" color="#{bytes(c.colour).hex()}"' in qml and c.name in qml
 
 
 def test_dense_matches_naive(tmp_path, model):
@@ -166,7 +168,7 @@ def test_scene_smaller_than_patch(tmp_path, model):
     classify_raster(scene, model, tmp_path / "c.tif", probabilities_path=tmp_path / "p.tif", tile_size=2,
                     progress=False)
     probs, _, _ = _read(tmp_path / "p.tif")
-    np.testing.assert_allclose(probs, predict_array(cube, model, nodata=NODATA), atol=1e-5)
+    np.testing.assert_allclose(probs, predict_proba_array(cube, model, nodata=NODATA), atol=1e-5)
 
 
 def test_vector_output(tmp_path, small_scene, model):
@@ -174,7 +176,7 @@ def test_vector_output(tmp_path, small_scene, model):
 
     res = classify_raster(small_scene, model, tmp_path / "c.tif", vector_path=tmp_path / "c.gpkg", tile_size=64,
                           progress=False)
-    gdf = gpd.read_file(res.vector_path)
+    gdf = gpd.read_file(res.vector_path, layer="c")
     assert len(gdf) > 0 and set(gdf["class_name"]) <= {c.name for c in model.classes}
     with rasterio.open(small_scene) as src:
         assert gdf.crs == src.crs
@@ -222,7 +224,15 @@ def test_rerun_needs_overwrite_and_resume_skips(tmp_path, small_scene, model):
                             tile_size=64, progress=False)
     assert again.skipped and target.stat().st_mtime_ns == mtime
     assert again.class_counts == first.class_counts
-    assert (tmp_path / "v.gpkg").exists()  # a missing extra is made
+    import geopandas as gpd
+
+    polygons = gpd.read_file(tmp_path / "v.gpkg")  # a missing extra is made, from the existing class map
+    with rasterio.open(target) as dst:
+        classified = dst.read(1)
+        assert polygons.crs == dst.crs
+    counts = {int(v): int(n) for v, n in zip(*np.unique(classified[classified > 0], return_counts=True), strict=True)}
+    areas = polygons.groupby("class_id")["area"].sum()
+    assert {int(v): round(a / 4.0) for v, a in areas.items()} == counts  # 2 m pixels: 4 m² each
     # another model's output is never taken as done
     with pytest.raises(OutputExistsError):
         classify_raster(scene, tiny_model(seed=5), target, resume=True, tile_size=64, progress=False)

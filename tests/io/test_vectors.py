@@ -10,7 +10,7 @@ import pytest
 
 from hsigeo.errors import OutputExistsError
 from hsigeo.io.vectors import vectorize_classes, write_vector
-from hsigeo.io.writers import write_classification
+from hsigeo.io.writers import normalize_classes, write_classification
 
 CLASSES = [(1, "Trees"), (2, "Water"), (3, "Roofs")]
 
@@ -71,8 +71,31 @@ def test_write_geopackage_1_2(tmp_path, rectangles):
     with pytest.raises(OutputExistsError):
         write_vector(gdf, path)
     write_vector(gdf.iloc[:1], path, overwrite=True)
-    assert len(gpd.read_file(path)) == 1
+    assert len(gpd.read_file(path, layer="classes")) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["classes.gpkg"]
+
+
+def test_geopackage_carries_its_categorized_style(tmp_path, rectangles):
+    """The default style in layer_styles (QGIS's schema): categories by class_id, in value order, with colours."""
+    import re
+
+    from hsigeo.io.vectors import feature_layer
+
+    gdf = vectorize_classes(rectangles, CLASSES)
+    path = write_vector(gdf, tmp_path / "classes.gpkg")
+    with sqlite3.connect(path) as con:
+        rows = con.execute("SELECT f_table_catalog, f_table_schema, f_table_name, f_geometry_column, styleName, "
+                           "useAsDefault, styleQML FROM layer_styles").fetchall()
+        contents = con.execute("SELECT data_type FROM gpkg_contents WHERE table_name = 'layer_styles'").fetchall()
+    assert [r[:6] for r in rows] == [("", "", "classes", "geom", "hsigeo", 1)] and contents == [("attributes",)]
+    qml = rows[0][6]
+    assert 'type="categorizedSymbol" attr="class_id"' in qml
+    categories = re.findall(r'<category value="(\d+)" label="([^"]+)"', qml)
+    expected = sorted((e.value, e.name, e.colour) for e in normalize_classes(CLASSES))
+    assert [(int(v), n) for v, n in categories] == [(v, n) for v, n, _ in expected]
+    colours = re.findall(r'<prop k="color" v="(\d+),(\d+),(\d+),255"/>', qml)
+    assert [tuple(map(int, c)) for c in colours] == [c for _, _, c in expected]
+    assert feature_layer(path) == "classes"  # readers pick the polygons, not the style table
 
 
 def test_write_shapefile_and_geojson(tmp_path, rectangles):

@@ -166,6 +166,23 @@ def test_float_raster_and_float_writer(tmp_path, make_da):
         np.testing.assert_array_equal(src.read(), probs[:2])
 
 
+def test_float_writer_style_sidecar(tmp_path):
+    """A pseudocolor style lands beside the raster only when the raster is complete."""
+    from hsigeo.io.qml import CONFIDENCE_RAMP, pseudocolor_raster_qml
+
+    grid = dict(width=8, height=8, crs="EPSG:32611", transform=from_origin(0, 80, 10, 10))
+    with open_float_writer(tmp_path / "conf.tif", style=pseudocolor_raster_qml(band=2), count=2, **grid) as out:
+        out.write(np.zeros((2, 8, 8)))
+    renderer = ET.parse(tmp_path / "conf.qml").getroot().find(".//rasterrenderer")
+    assert (renderer.get("type"), renderer.get("band")) == ("singlebandpseudocolor", "2")
+    items = renderer.findall(".//colorrampshader/item")
+    assert [(float(i.get("value")), i.get("color")) for i in items] == [(p, c) for p, c in CONFIDENCE_RAMP]
+    with pytest.raises(RuntimeError):
+        with open_float_writer(tmp_path / "x.tif", style=pseudocolor_raster_qml(), **grid):
+            raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conf.qml", "conf.tif"]
+
+
 def test_write_qml_standalone(tmp_path):
     p = write_qml(tmp_path / "style.qml", {3: "Roads", 1: "Trees"})
     entries = ET.parse(p).getroot().findall(".//paletteEntry")

@@ -53,10 +53,17 @@ def test_radius_and_patch_size():
     assert BackboneConfig.from_dict({**cfg.to_dict(), "future_key": 1}) == cfg
 
 
-@pytest.mark.parametrize("bad", [{"grid": 2, "kernel": 2}, {"width": 30, "heads": 4}, {"mixer": "x"}, {"n_bands": 0}])
+@pytest.mark.parametrize("bad", [{"grid": 2, "kernel": 2}, {"width": 30, "heads": 4}, {"mixer": "x"}, {"n_bands": -1}])
 def test_config_validation(bad):
     with pytest.raises(ValueError):
         BackboneConfig(**{"n_bands": 4, **bad})
+
+
+def test_band_count_is_needed_for_a_network():
+    """n_bands=0 is a shape without a sensor (a training configuration); a network refuses it."""
+    assert BackboneConfig().n_bands == 0
+    with pytest.raises(ValueError, match="n_bands >= 1"):
+        SpectralSpatialBackbone(BackboneConfig())
 
 
 def test_wrong_input_shapes():

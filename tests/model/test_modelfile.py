@@ -12,16 +12,10 @@ from _model_helpers import block_scene, prompt_set, text_embeddings
 
 from hsigeo.classes import ClassInfo
 from hsigeo.errors import BandMismatchError, ModelFileError, OutputExistsError
+from hsigeo.inference.core import classify_array
 from hsigeo.model.backbone import BackboneConfig
 from hsigeo.model.classifier import HsigeoModel, HsigeoNet
-from hsigeo.model.modelfile import (
-    last_model_path,
-    load_model,
-    model_bytes,
-    read_metadata,
-    remember_model,
-    save_model,
-)
+from hsigeo.model.modelfile import load_model, model_bytes, read_metadata, save_model
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +40,8 @@ def test_round_trip_identical_predictions(model, tmp_path):
     cube, _, _ = block_scene()
     path = save_model(model, tmp_path / "m.hsigeo")
     loaded = load_model(path)
-    a, ca = model.predict_array(cube)
-    b, cb = loaded.predict_array(cube)
+    a, ca = classify_array(cube, model)
+    b, cb = classify_array(cube, loaded)
     assert np.array_equal(a, b) and np.array_equal(ca, cb)
     assert loaded.classes == model.classes
     assert loaded.radius == model.radius and loaded.n_bands == 24
@@ -78,7 +72,7 @@ def test_dense_equals_naive_and_embeddings(model):
     emb = model.embed_tile(tile)
     assert emb.shape == (16, 20, 16) and np.allclose(np.linalg.norm(emb, axis=0), 1.0, atol=1e-5)
     vals, conf = model.predict_pixels(cube, np.array([0, 5, 35]), np.array([0, 7, 35]))
-    full, fconf = model.predict_array(cube)
+    full, fconf = classify_array(cube, model)
     assert np.array_equal(vals, full[[0, 5, 35], [0, 7, 35]])
     assert np.allclose(conf, fconf[[0, 5, 35], [0, 7, 35]], atol=1e-5)
 
@@ -183,7 +177,7 @@ def test_with_prompts_changes_anchors_only(model):
     assert [c.value for c in new.classes] == [7, 9] and new.n_classes == 2
     assert [c.value for c in model.classes] == [1, 2, 3, 4]  # original untouched
     cube, _, _ = block_scene()
-    vals, _ = new.predict_array(cube)
+    vals, _ = classify_array(cube, new)
     assert set(np.unique(vals)) <= {7, 9}
     assert new.prompts.classes[1].prompts == ("dry soil", "sand")
     bad = FakeEncoder()
@@ -191,13 +185,3 @@ def test_with_prompts_changes_anchors_only(model):
     with pytest.raises(ModelFileError, match="32-d"):
         model.with_prompts(ps, bad)
 
-
-def test_last_model(tmp_path, monkeypatch):
-    monkeypatch.setenv("HSIGEO_HOME", str(tmp_path / "home"))
-    assert last_model_path() is None
-    f = tmp_path / "x.hsigeo"
-    f.write_bytes(b"")
-    remember_model(f)
-    assert last_model_path() == f.resolve()
-    f.unlink()
-    assert last_model_path() is None

@@ -7,6 +7,7 @@ import pytest
 from _model_helpers import TINY, block_scene, prompt_set, text_embeddings
 
 from hsigeo.errors import LabelError
+from hsigeo.inference.core import classify_array
 from hsigeo.model.training import DEFAULTS, TrainReport, scene_statistics, train
 from hsigeo.sampling.splits import stratified_split
 
@@ -28,7 +29,7 @@ def trained(scene):
 def test_accuracy_well_above_chance(scene, trained):
     cube, labels, _ = scene
     model, report, test_mask = trained
-    values, conf = model.predict_array(cube)
+    values, conf = classify_array(cube, model)
     oa = float(np.mean(values[test_mask] == labels[test_mask]))
     assert oa >= 0.9, oa  # chance is 0.25
     assert conf.min() > 0.25 - 1e-6 and conf.max() <= 1.0 + 1e-6
@@ -111,3 +112,22 @@ def test_scene_statistics_constant_band_and_nodata():
 def test_defaults_documented():
     assert DEFAULTS["loss"] == "hard_negative" and DEFAULTS["k_hard"] == 4 and DEFAULTS["m_semi"] == 4
     assert DEFAULTS["lr"] == 1e-3 and DEFAULTS["weight_decay"] == 1e-4
+
+
+def test_train_config_holds_a_backbone_config():
+    """Flat options split into training fields and one BackboneConfig; the flat form round-trips."""
+    from hsigeo.errors import InvalidTypeError
+    from hsigeo.model.backbone import BackboneConfig
+    from hsigeo.model.training import TrainConfig
+
+    cfg = TrainConfig.from_options(epochs=3, width=32, heads=2)
+    assert cfg.epochs == 3 and cfg.backbone == BackboneConfig(width=32, heads=2)
+    assert cfg.backbone.n_bands == 0  # set from the scene when training
+    assert TrainConfig.from_options(**cfg.options()) == cfg
+    assert set(cfg.options()) == set(DEFAULTS) and "n_bands" not in DEFAULTS and "combine" not in DEFAULTS
+    nested = TrainConfig.from_options(backbone={"width": 16, "heads": 2, "n_bands": 0}, depth=3)
+    assert (nested.backbone.width, nested.backbone.depth) == (16, 3)  # flat fields override the given backbone
+    with pytest.raises(InvalidTypeError, match="combine"):
+        TrainConfig.from_options(combine="mean")
+    with pytest.raises(ValueError, match="divisible"):
+        TrainConfig.from_options(width=30, heads=4)

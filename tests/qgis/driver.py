@@ -13,7 +13,12 @@ venv, whose numpy would break QGIS's GDAL bindings::
      "executable": "<value for the 'hsigeo executable' setting>" | null,
      "describe": {"<key>": "<layer path>", ...},
      "runs": [{"key": "...", "algorithm": "hsigeo:classify", "parameters": {...},
-               "load": false, "cancel_on_progress": false}, ...]}
+               "load": false, "cancel_on_progress": false, "project_layers": [paths]}, ...]}
+
+``describe_after`` (layers described after the runs, opened by hand:
+default styles apply as when a user adds them) and ``render`` (``{"layers":
+[paths, top first], "legend": [paths], "out": "map.png", "title": "..."}``: a
+print layout with the map and its legend exported as PNG) are optional.
 
 ``RESULT.json`` holds the provider's algorithms and parameters, the
 description of each layer in ``describe``, and per run: ``ok``, ``error``,
@@ -36,14 +41,24 @@ from qgis.core import (
     Qgis,
     QgsApplication,
     QgsCategorizedSymbolRenderer,
+    QgsLayoutExporter,
+    QgsLayoutItemLabel,
+    QgsLayoutItemLegend,
+    QgsLayoutItemMap,
+    QgsLayoutPoint,
+    QgsLayoutSize,
     QgsMapLayer,
     QgsPalettedRasterRenderer,
+    QgsPrintLayout,
     QgsProcessingFeedback,
     QgsProject,
     QgsRasterLayer,
+    QgsSingleBandPseudoColorRenderer,
+    QgsUnitTypes,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication, QSettings
+from qgis.PyQt.QtGui import QFont
 
 
 class RecordingFeedback(QgsProcessingFeedback):
@@ -111,6 +126,13 @@ def describe_layer(layer: QgsMapLayer) -> dict[str, Any]:
     if isinstance(layer, QgsRasterLayer):
         info["type"] = "raster"
         info["size"] = [layer.width(), layer.height(), layer.bandCount()]
+        info["band_names"] = [layer.bandName(i) for i in range(1, layer.bandCount() + 1)]
+        if hasattr(renderer, "band"):
+            info["band"] = renderer.band()
+        shader = renderer.shader() if isinstance(renderer, QgsSingleBandPseudoColorRenderer) else None
+        if shader is not None:
+            ramp = shader.rasterShaderFunction()
+            info["ramp"] = [[item.value, item.color.name()] for item in ramp.colorRampItemList()]
     elif isinstance(layer, QgsVectorLayer):
         info["type"] = "vector"
         info["feature_count"] = layer.featureCount()
@@ -128,12 +150,61 @@ def open_layer(path: str) -> QgsMapLayer:
     return layer
 
 
+def render(spec: dict[str, Any]) -> dict[str, Any]:
+    """Export a print layout (title, map of ``layers``, legend of ``legend``) as a PNG; layers keep their default styles."""
+    project = QgsProject.instance()
+    project.removeAllMapLayers()
+    layers = [open_layer(path) for path in spec["layers"]]
+    for layer, path in zip(layers, spec["layers"]):
+        layer.setName(spec.get("names", {}).get(path, layer.name()))
+        project.addMapLayer(layer)
+    layout = QgsPrintLayout(project)
+    layout.initializeDefaults()
+    page = layout.pageCollection().page(0)
+    width_mm, height_mm = spec.get("page_mm", [240, 140])
+    page.setPageSize(QgsLayoutSize(width_mm, height_mm, QgsUnitTypes.LayoutMillimeters))
+    title = QgsLayoutItemLabel(layout)
+    title.setText(spec.get("title", ""))
+    title.setFont(QFont("Sans", 14))
+    title.attemptMove(QgsLayoutPoint(6, 4, QgsUnitTypes.LayoutMillimeters))
+    title.attemptResize(QgsLayoutSize(width_mm - 12, 10, QgsUnitTypes.LayoutMillimeters))
+    layout.addLayoutItem(title)
+    map_item = QgsLayoutItemMap(layout)
+    map_size = height_mm - 22
+    map_item.attemptMove(QgsLayoutPoint(6, 16, QgsUnitTypes.LayoutMillimeters))
+    map_item.attemptResize(QgsLayoutSize(map_size, map_size, QgsUnitTypes.LayoutMillimeters))
+    map_item.setLayers(layers)
+    extent = layers[-1].extent()
+    for layer in layers[:-1]:
+        extent.combineExtentWith(layer.extent())
+    map_item.setExtent(extent)
+    map_item.setFrameEnabled(True)
+    layout.addLayoutItem(map_item)
+    legend = QgsLayoutItemLegend(layout)
+    legend.setLinkedMap(map_item)
+    legend.setAutoUpdateModel(False)
+    root = legend.model().rootGroup()
+    keep = {os.path.abspath(p) for p in spec.get("legend", spec["layers"])}
+    for node in list(root.findLayers()):
+        if os.path.abspath(node.layer().source().split("|")[0]) not in keep:
+            root.removeChildNode(node)
+    legend.attemptMove(QgsLayoutPoint(map_size + 12, 16, QgsUnitTypes.LayoutMillimeters))
+    layout.addLayoutItem(legend)
+    settings = QgsLayoutExporter.ImageExportSettings()
+    settings.dpi = spec.get("dpi", 96)
+    status = QgsLayoutExporter(layout).exportToImage(spec["out"], settings)
+    return {"status": int(status), "out": spec["out"], "layers": [describe_layer(layer) for layer in layers]}
+
+
 def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one algorithm as the spec says; never raises."""
     import processing
 
     feedback = RecordingFeedback(spec.get("cancel_on_progress", False))
     QgsProject.instance().removeAllMapLayers()
+    # layers the user has in the project (default styles applied); a parameter naming their file uses them
+    for path in spec.get("project_layers", []):
+        QgsProject.instance().addMapLayer(open_layer(path))
     result: dict[str, Any] = {"ok": False, "error": None, "results": {}, "layers": []}
     started = time.monotonic()
     try:
@@ -191,6 +262,11 @@ def main(spec_path: str, result_path: str) -> int:
                     "display_name": alg.displayName(),
                     "group": alg.group(),
                     "parameters": [p.name() for p in alg.parameterDefinitions()],
+                    "advanced": [p.name() for p in alg.parameterDefinitions()
+                                 if p.flags() & p.FlagAdvanced],
+                    "defaults": {p.name(): p.defaultValue() for p in alg.parameterDefinitions()
+                                 if isinstance(p.defaultValue(), (int, float, bool, str))},
+                    "help_url": alg.helpUrl(),
                     "outputs": [o.name() for o in alg.outputDefinitions()],
                     "can_execute": list(alg.canExecute()),
                 }
@@ -204,6 +280,12 @@ def main(spec_path: str, result_path: str) -> int:
         }
         report["describe"] = {key: describe_layer(open_layer(path)) for key, path in spec.get("describe", {}).items()}
         report["runs"] = {run["key"]: run_one(run) for run in spec.get("runs", [])}
+        QgsProject.instance().removeAllMapLayers()
+        report["describe_after"] = {
+            key: describe_layer(open_layer(path)) for key, path in spec.get("describe_after", {}).items()
+        }
+        if spec.get("render"):
+            report["render"] = render(spec["render"])
         plugin.unload()
         report["unloaded"] = QgsApplication.processingRegistry().providerById("hsigeo") is None
     except Exception:

@@ -71,4 +71,22 @@ for arg in "$@"; do
     esac
     previous=$arg
 done
+# like hsigeo train: without --report-dir the report goes beside the model; the folder is printed last
+if [ "$3" = "train" ]; then
+    model=; report=; previous=
+    for arg in "$@"; do
+        case "$previous" in
+            -o) model=$arg ;;
+            --report-dir) report=$arg ;;
+        esac
+        previous=$arg
+    done
+    if [ -z "$report" ] && [ -n "$model" ]; then
+        report="${model%.hsigeo}_report"
+        make_output "$report"
+    fi
+    echo "done"
+    echo "Report: $report"
+    exit 0
+fi
 echo "done"

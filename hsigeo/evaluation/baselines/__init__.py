@@ -1,7 +1,7 @@
 """Baseline classifiers that users would otherwise pick (SVM, random forest, HybridSN-style CNN).
 
 Each follows :class:`~hsigeo.evaluation.baselines.base.Method` (``fit`` / ``predict`` /
-``n_trainable``), the interface :mod:`hsigeo.evaluation.benchmark` runs.  scikit-learn and
+``n_trainable``), the interface :mod:`hsigeo.evaluation.runner` runs.  scikit-learn and
 torch are imported only when a baseline is fitted.
 """
 

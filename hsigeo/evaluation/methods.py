@@ -1,0 +1,148 @@
+"""The benchmark's methods: hsigeo's variants and the baselines, by name.
+
+Each method is a small object following :class:`hsigeo.evaluation.baselines.base.Method`
+(``fit(cube, labels, train_mask, *, seed, prompts)``, ``predict(cube)``, ``n_trainable``);
+the registry :data:`METHODS` maps names to factories, so new methods plug in without
+touching the runner (:func:`register_method`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from hsigeo.errors import HsigeoError, NotFittedError
+from hsigeo.evaluation.baselines.base import Method
+from hsigeo.evaluation.protocol import BenchmarkConfig
+
+__all__ = ["HsigeoMethod", "MethodFactory", "METHODS", "METHOD_NOTES", "register_method"]
+
+
+class HsigeoMethod:
+    """hsigeo's prompt-anchored model as a benchmark method.
+
+    Parameters
+    ----------
+    name
+        Label in the tables.
+    loss
+        ``"hard_negative"`` (hard + semi-hard negatives) or ``"softmax"``
+        (full-softmax contrastive loss).
+    names_only
+        Replace the descriptive prompts by the bare class names (ablation).
+    epochs
+        Training epochs (``None``: the trainer's default).
+    options
+        Further keyword arguments for :func:`hsigeo.model.training.train`.
+    """
+
+    parameter_note = "trainable parameters reported by the trainer (the frozen text encoder is not counted)"
+
+    def __init__(
+        self, name: str, *, loss: str = "hard_negative", names_only: bool = False, epochs: int | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.loss = loss
+        self.names_only = names_only
+        self.epochs = epochs
+        self.options = dict(options or {})
+        self.model: Any = None
+        self.report: Any = None
+
+    def fit(
+        self, cube: Any, labels: np.ndarray, train_mask: np.ndarray, *, seed: int, prompts: Any | None = None
+    ) -> "HsigeoMethod":
+        """Train with :func:`hsigeo.model.training.train` on the pixels of ``train_mask``."""
+        from hsigeo.model.training import train
+
+        if prompts is None:
+            raise HsigeoError(f"{self.name}: this dataset has no prompts file; hsigeo needs one prompt set per scene.")
+        if self.names_only:
+            prompts = prompts.names_only()
+        kwargs = dict(self.options)
+        if self.epochs is not None:
+            kwargs["epochs"] = self.epochs
+        self.model, self.report = train(cube, labels, prompts, train_mask=train_mask, loss=self.loss, seed=seed,
+                                        progress=False, **kwargs)
+        return self
+
+    def predict(self, cube: Any) -> np.ndarray:
+        """Class values of every pixel (the whole-scene class map of :func:`hsigeo.inference.core.classify_array`)."""
+        from hsigeo.inference.core import classify_array
+
+        if self.model is None:
+            raise NotFittedError(f"{self.name}: predict called before fit")
+        classes, _confidence = classify_array(np.asarray(getattr(cube, "values", cube)), self.model, device="auto")
+        return np.asarray(classes, dtype=np.int32)
+
+    @property
+    def n_trainable(self) -> int:
+        """Trainable parameters (backbone, text probe, temperature) from the train report."""
+        if self.report is None:
+            return 0
+        return int(self.report.n_parameters.get("trainable", 0))
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """Training facts worth keeping per run (frozen text parameters, kept epoch, validation accuracy)."""
+        if self.report is None:
+            return {}
+        r = self.report
+        return {"text_model_parameters": int(r.n_parameters.get("text_model", 0)), "best_epoch": r.best_epoch,
+                "epochs_run": len(r.history.get("epoch", [])), "val_accuracy": r.val_accuracy,
+                "n_fit_pixels": r.n_train, "n_val_pixels": r.n_val}
+
+
+MethodFactory = Callable[[BenchmarkConfig], Method]
+
+
+def _svm(cfg: BenchmarkConfig) -> Method:
+    from hsigeo.evaluation.baselines.spectral import SVMBaseline
+
+    return SVMBaseline(C_grid=cfg.svm_C, gamma_factors=cfg.svm_gamma_factors)
+
+
+def _rf(cfg: BenchmarkConfig) -> Method:
+    from hsigeo.evaluation.baselines.spectral import RandomForestBaseline
+
+    return RandomForestBaseline(n_estimators=cfg.rf_trees)
+
+
+def _hybridsn(cfg: BenchmarkConfig) -> Method:
+    from hsigeo.evaluation.baselines.hybridsn import HybridSNBaseline
+
+    return HybridSNBaseline(steps=cfg.hybridsn_steps)
+
+
+#: name -> factory building a fresh (unfitted) method from the run's configuration.
+METHODS: dict[str, MethodFactory] = {
+    "hsigeo": lambda cfg: HsigeoMethod("hsigeo", loss="hard_negative", epochs=cfg.hsigeo_epochs,
+                                       options=cfg.hsigeo_options),
+    "hsigeo-softmax": lambda cfg: HsigeoMethod("hsigeo-softmax", loss="softmax", epochs=cfg.hsigeo_epochs,
+                                               options=cfg.hsigeo_options),
+    "hsigeo-names": lambda cfg: HsigeoMethod("hsigeo-names", loss="hard_negative", names_only=True,
+                                             epochs=cfg.hsigeo_epochs, options=cfg.hsigeo_options),
+    "svm": _svm,
+    "rf": _rf,
+    "hybridsn": _hybridsn,
+}
+
+#: One line per method for the report's legend.
+METHOD_NOTES: dict[str, str] = {
+    "hsigeo": "hsigeo, contrastive loss over the positive + hard and semi-hard negative classes, descriptive prompts",
+    "hsigeo-softmax": "hsigeo, full-softmax contrastive loss over all classes, descriptive prompts",
+    "hsigeo-names": "hsigeo (hard + semi-hard negatives) with class names as the only prompts",
+    "svm": "RBF SVM on standardized spectra; C and gamma by stratified 3-fold CV on the training pixels",
+    "rf": "random forest on standardized spectra",
+    "hybridsn": "HybridSN-style 3-D/2-D CNN on 9x9 patches of 15 PCA components, cross-entropy",
+}
+
+
+def register_method(name: str, factory: MethodFactory, note: str = "") -> None:
+    """Add (or replace) a method in :data:`METHODS`."""
+    METHODS[name] = factory
+    if note:
+        METHOD_NOTES[name] = note

@@ -1,0 +1,164 @@
+"""The benchmark report: JSON results, the Markdown tables and findings, and the class-map figures.
+
+:func:`write_report` writes what :func:`hsigeo.evaluation.runner.run_benchmark` returns:
+``results.json``, ``results.md`` (one table per dataset and protocol, per-class tables,
+findings) and one class-map figure per dataset and protocol (:mod:`.figures`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["markdown_report", "write_report", "findings", "format_pm", "format_count", "best_oa"]
+
+
+def format_pm(stat: Mapping[str, Any], scale: float = 100.0, digits: int = 2) -> str:
+    if stat.get("mean") is None:
+        return "n/a"
+    return f"{stat['mean'] * scale:.{digits}f} ± {stat['std'] * scale:.{digits}f}"
+
+
+def format_count(n: float | None) -> str:
+    if n is None:
+        return "n/a"
+    n = float(n)
+    return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.1f} k" if n >= 1e3 else f"{n:.0f}"
+
+
+def best_oa(methods: Mapping[str, Any]) -> str | None:
+    scored = [(m, v["summary"]["oa"]["mean"]) for m, v in methods.items() if v["summary"]["oa"]["mean"] is not None]
+    return max(scored, key=lambda t: t[1])[0] if scored else None
+
+
+def findings(results: Mapping[str, Any]) -> list[str]:
+    """Plain-language lines on where hsigeo wins or loses (OA means over seeds)."""
+    lines = []
+    for dname, d in results["datasets"].items():
+        if d.get("status") != "ok":
+            continue
+        for p in d["protocols"].values():
+            ms = p["methods"]
+            ours = {m: v for m, v in ms.items() if m.startswith("hsigeo") and v["summary"]["oa"]["mean"] is not None}
+            others = {m: v for m, v in ms.items() if not m.startswith("hsigeo") and v["summary"]["oa"]["mean"] is not None}
+            failed = [f"{m} ({v['summary']['n_failed']} failed)" for m, v in ms.items() if v["summary"]["n_failed"]]
+            if failed:
+                lines.append(f"{dname} {p['name']}: runs failed: {', '.join(failed)}.")
+            if not ours or not others:
+                continue
+            best_ours = max(ours, key=lambda m: ours[m]["summary"]["oa"]["mean"])
+            best_other = max(others, key=lambda m: others[m]["summary"]["oa"]["mean"])
+            a = ours[best_ours]["summary"]["oa"]
+            b = others[best_other]["summary"]["oa"]
+            diff = (a["mean"] - b["mean"]) * 100
+            spread = max(a["std"] or 0.0, b["std"] or 0.0) * 100
+            if min(a["n"], b["n"]) < 2:
+                verdict = "single seed, no spread to judge by" if diff else "tied"
+                verdict = ("hsigeo ahead, " if diff > 0 else "baseline ahead, " if diff < 0 else "") + verdict
+            else:
+                verdict = ("within one std of each other" if abs(diff) <= spread
+                           else "hsigeo ahead" if diff > 0 else "**baseline ahead**")
+            lines.append(f"{dname} {p['name']}: best hsigeo variant {best_ours} {format_pm(a)} vs best baseline "
+                         f"{best_other} {format_pm(b)} OA ({diff:+.2f} points, {verdict}).")
+    return lines
+
+
+def markdown_report(results: Mapping[str, Any]) -> str:
+    """The full Markdown report: one table per dataset and protocol, per-class tables, findings."""
+    meta, cfg = results["meta"], results["config"]
+    lines = ["# hsigeo accuracy benchmark", ""]
+    lines += [f"Run {meta.get('started', '?')}, total {meta.get('total_seconds', 0.0) / 60:.1f} min on "
+              f"{meta.get('cpu_count')} CPU(s) ({meta.get('platform', '')}), "
+              f"{meta.get('threads') or 'default'} thread(s) per method; torch {meta.get('torch', 'n/a')}, "
+              f"scikit-learn {meta.get('scikit-learn')}, hsigeo {meta.get('hsigeo')}."
+              + (" **Quick smoke-test settings: not for comparison.**" if cfg.get("quick") else ""), ""]
+    lines += [f"Seeds {', '.join(map(str, cfg['seeds']))}; values are mean ± sample std (ddof=1) over seeds, "
+              "in percent for OA/AA/κ. Every method gets the same train/test masks per protocol and seed; "
+              "params = trainable parameters (see notes); train s = wall-clock fit time; px/s = full-scene "
+              "inference pixels per second. Timings come from a shared machine and are indicative only.", ""]
+    lines += ["Methods:", ""] + [f"- `{m}`: {note}" for m, note in results.get("methods", {}).items()] + [""]
+    for dname, d in results["datasets"].items():
+        lines.append(f"## {dname}")
+        lines.append("")
+        if d.get("status") != "ok":
+            lines += [f"Skipped: {d.get('reason', '')}", ""]
+            continue
+        shape = "x".join(map(str, d["shape"]))
+        lines += [f"Cube {shape} (band x y x x), {len(d['classes'])} classes, {d['labelled_pixels']} labelled pixels"
+                  f"{'; ' + d['note'] if d.get('note') else ''}; {d.get('seconds', 0.0):.0f} s for this dataset.", ""]
+        for p in d["protocols"].values():
+            sp = p["splits"]
+            lines += [f"### {dname}: {p['name']}", "", p["description"] + ".",
+                      f"Train pixels per seed: {', '.join(str(s['n_train']) for s in sp)}; test pixels: "
+                      f"{', '.join(str(s['n_test']) for s in sp)}.", ""]
+            best = best_oa(p["methods"])
+            lines += ["| method | OA % | AA % | κ × 100 | params | train s | infer px/s |",
+                      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            for m, v in p["methods"].items():
+                s = v["summary"]
+                if s["n_runs"] == 0:
+                    err = next((r.get("error", "") for r in v["runs"] if "error" in r), "")
+                    lines.append(f"| {m} | failed: {err[:80]} | | | | | |")
+                    continue
+                oa = format_pm(s["oa"])
+                oa = f"**{oa}**" if m == best else oa
+                lines.append(f"| {m} | {oa} | {format_pm(s['aa'])} | {format_pm(s['kappa'])} "
+                             f"| {format_count(s['n_trainable']['mean'])} "
+                             f"| {s['train_seconds']['mean']:.1f} | {format_count(s['infer_pixels_per_s']['mean'])} |")
+            lines += ["", "Per-class accuracy %:", ""]
+            names = list(p["methods"])
+            lines += ["| class | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
+            for v, cname in d["classes"].items():
+                cells = [format_pm(p["methods"][m]["summary"]["per_class"][v], digits=1) for m in names]
+                lines.append(f"| {v} {cname} | " + " | ".join(cells) + " |")
+            lines.append("")
+            if cfg.get("maps", True):
+                fig = Path("maps") / f"{dname}_{next(k for k, q in d['protocols'].items() if q is p)}.png"
+                lines += [f"Class maps (seed {cfg['seeds'][0]}): `{fig.as_posix()}`", ""]
+    lines += ["## Findings", ""] + [f"- {f}" for f in findings(results)] + [""]
+    return "\n".join(lines)
+
+
+def write_report(results: dict[str, Any], out_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Write ``results.json``, ``results.md`` and the class-map figures.
+
+    Parameters
+    ----------
+    results
+        From :func:`hsigeo.evaluation.runner.run_benchmark`.
+    out_dir
+        Output folder (default: the configuration's ``out_dir``).  Existing
+        report files there are replaced.
+
+    Returns
+    -------
+    dict
+        ``{"json": ..., "markdown": ..., "maps": [...]}`` paths.
+    """
+    from hsigeo.evaluation.figures import map_figure
+    from hsigeo.outputs import atomic_output, json_safe
+
+    out = Path(out_dir if out_dir is not None else results["config"]["out_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    maps = results.get("_maps", {})
+    clean = {k: v for k, v in results.items() if not k.startswith("_")}
+    paths: dict[str, Any] = {"json": out / "results.json", "markdown": out / "results.md", "maps": []}
+    with atomic_output(paths["json"], overwrite=True) as tmp:
+        tmp.write_text(json.dumps(json_safe(clean), indent=1, allow_nan=False), encoding="utf-8")
+    with atomic_output(paths["markdown"], overwrite=True) as tmp:
+        tmp.write_text(markdown_report(clean), encoding="utf-8")
+    if results["config"].get("maps", True):
+        for dname, per_proto in maps.items():
+            if results["datasets"].get(dname, {}).get("status") != "ok":
+                continue
+            d = results["datasets"][dname]
+            for slug, m in per_proto.items():
+                if slug.startswith("_"):
+                    continue
+                path = out / "maps" / f"{dname}_{slug}.png"
+                map_figure(path, dname, d["protocols"][slug], m, d, per_proto["_reference"])
+                paths["maps"].append(path)
+    return paths

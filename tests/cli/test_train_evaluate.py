@@ -1,0 +1,154 @@
+"""``hsigeo train`` and ``hsigeo evaluate`` end to end, without QGIS.
+
+The session's synthetic GeoTIFF scene (48 x 56 px, 40 bands, 5 classes, UTM 11N), its label
+raster and prompts; a short training run; then classify and evaluate its output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+import rasterio
+from hsigeo_cli.main import main
+
+EPOCHS = 3
+
+
+def _run(capsys, *argv):
+    """Run the CLI in-process; return (exit status, stdout, stderr)."""
+    try:
+        main(["--progress", "none", *argv])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _kappa(cm: np.ndarray) -> float:
+    """Cohen's kappa from a confusion matrix (rows reference, columns predicted, then an 'other' column)."""
+    c, n = cm.shape[0], cm.sum()
+    po = np.trace(cm[:, :c]) / n
+    pe = float((cm.sum(axis=1) * cm[:, :c].sum(axis=0)).sum()) / n**2
+    return (po - pe) / (1 - pe)
+
+
+def _check_report(report: dict) -> np.ndarray:
+    """OA, AA and kappa of a report.json agree with its own confusion matrix; returns the matrix."""
+    cm = np.asarray(report["confusion_matrix"]["counts"], dtype=np.int64)
+    c = len(report["classes"])
+    assert cm.shape == (c, c + 1) and cm.sum() == report["n_samples"]
+    assert report["overall_accuracy"] == pytest.approx(np.trace(cm[:, :c]) / cm.sum())
+    assert report["kappa"] == pytest.approx(_kappa(cm))
+    recall = [cm[i, i] / cm[i].sum() for i in range(c) if cm[i].sum()]
+    assert report["average_accuracy"] == pytest.approx(np.mean(recall))
+    assert [row["support"] for row in report["classes"]] == cm.sum(axis=1).tolist()
+    return cm
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(home, monkeypatch):
+    monkeypatch.setenv("HSIGEO_HOME", str(home))
+    yield
+    from hsigeo import progress
+
+    progress.set_mode(None)
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic_scene, tmp_path_factory, home):
+    """`hsigeo train` on 30 % of the labels (the rest scores the report)."""
+    d = tmp_path_factory.mktemp("train")
+    # the synthetic crop has no labelled Water pixel: training says so and goes on
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stderr(err):
+        mp.setenv("HSIGEO_HOME", str(home))
+        main(["--progress", "none", "train", str(synthetic_scene.scene_path),
+              "--labels", str(synthetic_scene.labels_path), "--prompts", str(synthetic_scene.prompts_path),
+              "-o", str(d / "m.hsigeo"), "--train-fraction", "0.3", "--epochs", str(EPOCHS), "--seed", "0",
+              "--device", "cpu"])
+    # the CLI shows warnings as one `Warning:` line
+    assert re.search(r"Warning: .*class\(es\) \['Water'\]", err.getvalue())
+    return d
+
+
+def test_train_writes_model_with_the_scene_classes_and_bands(trained, synthetic_scene, synthetic_scene_kw):
+    from hsigeo.model.modelfile import read_metadata
+
+    meta = read_metadata(trained / "m.hsigeo")
+    assert [(c["value"], c["name"]) for c in meta["classes"]] == [(c.value, c.name) for c in synthetic_scene.classes]
+    assert [tuple(c["colour"]) for c in meta["classes"]] == [tuple(c.colour) for c in synthetic_scene.classes]
+    assert meta["n_bands"] == synthetic_scene_kw["bands"]
+    np.testing.assert_allclose(meta["wavelengths"], synthetic_scene.wavelengths, atol=1e-3)
+    cfg = meta["training"]["config"]
+    assert cfg["epochs"] == EPOCHS and cfg["seed"] == 0 and meta["training"]["epochs_run"] == EPOCHS
+    assert meta["backbone"]["n_bands"] == synthetic_scene_kw["bands"] and meta["backbone"]["width"] == cfg["width"]
+
+
+def test_train_report_is_consistent(trained, synthetic_scene):
+    from hsigeo.io.labels import read_labels
+    from hsigeo.io.raster import open_hsi
+    from hsigeo.model.modelfile import read_metadata
+    from hsigeo.sampling.splits import stratified_split
+
+    report = json.loads((trained / "m_report" / "report.json").read_text(encoding="utf-8"))
+    _check_report(report)
+    labels = read_labels(synthetic_scene.labels_path, like=open_hsi(synthetic_scene.scene_path)).values
+    train_mask, test_mask = stratified_split(labels, fraction=0.3, seed=0)
+    extra = report["extra"]
+    assert extra["train_pixels"] == int(train_mask.sum()) and extra["test_pixels"] == int(test_mask.sum())
+    assert report["n_samples"] == int(test_mask.sum())  # held-out pixels only
+    training = read_metadata(trained / "m.hsigeo")["training"]
+    assert training["n_train"] + training["n_val"] == int(train_mask.sum()) and training["n_val"] > 0  # 10 % validation
+    assert report["overall_accuracy"] > 0.5  # five classes: chance is 0.2
+    for name in ("report.md", "confusion.png", "classmap.png", "training_curve.png"):
+        assert (trained / "m_report" / name).stat().st_size > 100, name
+
+
+def test_train_refuses_existing_output(trained, synthetic_scene, capsys):
+    code, _, err = _run(capsys, "train", str(synthetic_scene.scene_path), "--labels", str(synthetic_scene.labels_path),
+                        "--prompts", str(synthetic_scene.prompts_path), "-o", str(trained / "m.hsigeo"))
+    assert code == 2 and err.startswith("Error: ") and "m.hsigeo" in err and "--overwrite" in err
+
+
+def test_classify_last_model_then_evaluate(trained, synthetic_scene, tmp_path, capsys):
+    from hsigeo_cli.state import last_model_path
+
+    assert last_model_path() == (trained / "m.hsigeo").resolve()  # train remembered it
+    code, _, err = _run(capsys, "classify", str(synthetic_scene.scene_path), "-o", str(tmp_path / "c.tif"),
+                        "--device", "cpu")
+    assert code == 0, err
+    assert "most recent `hsigeo train` output" in err
+    with rasterio.open(tmp_path / "c.tif") as dst, rasterio.open(synthetic_scene.scene_path) as src:
+        assert dst.crs == src.crs and dst.crs.to_epsg() == 32611 and dst.transform == src.transform
+        pred = dst.read(1)
+    with rasterio.open(synthetic_scene.labels_path) as lab:
+        ref = lab.read(1)
+
+    code, out, err = _run(capsys, "evaluate", str(tmp_path / "c.tif"), "--reference",
+                          str(synthetic_scene.labels_path), "-o", str(tmp_path / "report"))
+    assert code == 0, err
+    report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
+    cm = _check_report(report)
+    scored = ref > 0
+    assert report["n_samples"] == int(scored.sum())
+    assert report["overall_accuracy"] == pytest.approx(np.mean(pred[scored] == ref[scored]))
+    assert [row["value"] for row in report["classes"]] == [c.value for c in synthetic_scene.classes]
+    assert f"{report['n_samples']:,} reference pixels: OA {100 * report['overall_accuracy']:.2f} %" in out
+    assert f"kappa {report['kappa']:.4f}" in out
+    for i, c in enumerate(synthetic_scene.classes):
+        assert cm[i].sum() == int((ref == c.value).sum())
+
+    code, _, err = _run(capsys, "evaluate", str(tmp_path / "c.tif"), "--reference",
+                        str(synthetic_scene.labels_path), "-o", str(tmp_path / "report"))
+    assert code == 2 and "exists" in err and "--overwrite" in err
