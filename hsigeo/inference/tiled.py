@@ -213,16 +213,19 @@ def _warn_about_scene(scene: _Scene, model: Any) -> None:
             sample = src.read(window=window)
     except (rasterio.errors.RasterioError, OSError):
         return  # an unreadable block is reported, with its window, by the classification itself
+    mean = getattr(model, "mean", None)
+    if mean is None:
+        return  # a model without a training scale (the base model normalises brightness per pixel)
     valid = valid_pixels(sample, nodata=scene.nodata, good_bands=scene.good_bands)
-    ratio = scale_ratio(sample, valid, model.mean)
+    ratio = scale_ratio(sample, valid, mean)
     if ratio is None or 1 / _SCALE_WARN <= ratio <= _SCALE_WARN:
         return
     factor = 10 ** round(math.log10(ratio))
     how = f"{1 / factor:,.0f} times smaller" if ratio < 1 else f"{factor:,.0f} times larger"
     warnings.warn(
         f"{scene.path}: the scene's values are about {how} than those the model was trained on "
-        f"(typical band mean {ratio * float(np.median(np.abs(model.mean))):.4g} here, "
-        f"{float(np.median(np.abs(model.mean))):.4g} in training), e.g. 0-1 reflectance against reflectance x 10000. "
+        f"(typical band mean {ratio * float(np.median(np.abs(mean))):.4g} here, "
+        f"{float(np.median(np.abs(mean))):.4g} in training), e.g. 0-1 reflectance against reflectance x 10000. "
         "The map will probably be one class: rescale the scene or use a model trained on this scale.",
         stacklevel=3)
 
