@@ -14,7 +14,8 @@ Pieces:
 - :class:`ZeroShotModel`: a base model bound to one scene's bands and one prompt set.  It
   satisfies the model contract of the inference engines (``radius`` 0, ``normalize``,
   ``predict_tile``, ``embed_tile``, ``check_bands``, ``classes``), so tiled and dask
-  inference run it unchanged.
+  inference run it unchanged.  :meth:`ZeroShotModel.finetune` continues training on a few
+  labelled pixels (``hsigeo train --init base``).
 
 Unknown: a pixel whose highest class probability is below ``threshold`` gets NaN
 probabilities, which every engine turns into class value **0** (unclassified / nodata) with
