@@ -216,3 +216,17 @@ def test_finetune_on_a_few_labels_keeps_the_binding(base, scene, tmp_path):
     again = load_model(save_model(ft, tmp_path / "ft.hsigeo"))
     np.testing.assert_array_equal(again.predict_array(da.values)[0], pred)
     assert again.base.meta["finetuned"]["steps"] == 30
+
+
+def test_estimator_from_base_predicts_and_saves(base, scene, tmp_path):
+    import hsigeo
+    from hsigeo.estimator import HsigeoClassifier
+
+    da, truth = scene
+    clf = HsigeoClassifier.from_base(da, PROMPTS, threshold=0.0)
+    assert clf.classes_.tolist() == [3, 7, 9] and clf.report_.n_train == 0
+    pred = np.asarray(clf.predict(da.values))
+    assert pred.shape == truth.shape and (pred == truth).mean() >= 2 / 3
+    path = clf.save(tmp_path / "zs.hsigeo")
+    assert isinstance(hsigeo.load_model(path), ZeroShotModel)
+    assert isinstance(hsigeo.load_model("base"), BaseModel)
