@@ -7,7 +7,11 @@ Python process so that peak RSS is that run's alone:
 * ``dense``  - :func:`hsigeo.classify_raster`, the model's shared-work path;
 * ``naive``  - the same with one patch per pixel (small sizes only: slow);
 * ``memory`` - whole-scene in-memory inference
-  (:func:`hsigeo.inference.core.predict_proba_array` on the loaded cube; small sizes only).
+  (:func:`hsigeo.inference.core.predict_proba_array` on the loaded cube; small sizes only);
+* ``dask2``  - the same classification on a local dask cluster of 2 worker
+  processes (``classify_raster(client=...)``, what ``hsigeo classify --workers 2``
+  runs); peak RSS of the client and of each worker process; the cluster's
+  start-up is timed apart.
 
 Prints a Markdown table and a verdict against the goals (memory flat within
 1.5x from 1 to 16 MP, time linear in pixels, >= 10,000 px/s, dense >= 3x
@@ -22,7 +26,8 @@ average before each run.  ``--quick`` runs 0.25 and 1 MP only;
 Usage::
 
     python benchmarks/inference.py [--quick] [--sizes 0.25 1 4 16] [--bands 200]
-                                   [--tile-size N] [--naive-max-mp 0.25] [--model FILE] [--profile]
+                                   [--tile-size N] [--naive-max-mp 0.25] [--dask-max-mp 1] [--model FILE]
+                                   [--profile]
 """
 
 from __future__ import annotations
@@ -57,6 +62,14 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) this process has used, all threads."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def worker(args: argparse.Namespace) -> None:
     """Run one mode on one scene; print one JSON line."""
     import psutil
@@ -72,6 +85,7 @@ def worker(args: argparse.Namespace) -> None:
 
     baseline = psutil.Process().memory_info().rss / 2**20
     t0 = time.perf_counter()
+    cpu0 = _cpu_s()
     stages: dict[str, float] = {}
     if args.mode == "memory":
         import rasterio
@@ -84,6 +98,29 @@ def worker(args: argparse.Namespace) -> None:
         # the model's own default batch: whole-scene strips are as wide as the scene
         predict_proba_array(cube, model, nodata=nodata, device=args.device, batch_size=args.memory_batch_size)
         pixels = cube.shape[1] * cube.shape[2]
+    elif args.mode == "dask2":
+        from hsigeo.inference.cluster import open_client
+        from hsigeo.inference.tiled import classify_raster
+
+        with open_client(workers=2) as client:
+            stages["startup"] = time.perf_counter() - t0
+            t0, cpu0 = time.perf_counter(), _cpu_s()
+            workers_cpu0 = client.run(_cpu_s)
+            result = classify_raster(args.scene, model, Path(args.out_dir) / "classes-dask2.tif",
+                                     tile_size=args.tile_size, batch_size=args.batch_size, device=args.device,
+                                     overwrite=True, progress=False, client=client)
+            seconds = time.perf_counter() - t0
+            cpu = _cpu_s() - cpu0 + sum(v - workers_cpu0[k] for k, v in client.run(_cpu_s).items())
+            worker_peaks = sorted(client.run(_peak_rss_mb).values())
+        pixels = result.width * result.height
+        stages.update(result.stage_seconds)
+        print(json.dumps({
+            "mode": args.mode, "pixels": pixels, "seconds": seconds, "px_per_s": pixels / seconds,
+            "peak_rss_mb": _peak_rss_mb(), "baseline_rss_mb": baseline, "worker_peak_rss_mb": worker_peaks,
+            "cpu_s": cpu,
+            "stages": stages, "threads": 1,
+        }))
+        return
     else:
         from hsigeo.inference.tiled import classify_raster
 
@@ -108,7 +145,7 @@ def worker(args: argparse.Namespace) -> None:
     print(json.dumps({
         "mode": args.mode, "pixels": pixels, "seconds": seconds, "px_per_s": pixels / seconds,
         "peak_rss_mb": _peak_rss_mb(), "baseline_rss_mb": baseline,
-        "stages": stages, "threads": threads,
+        "stages": stages, "threads": threads, "cpu_s": _cpu_s() - cpu0,
     }))
 
 
@@ -183,6 +220,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="torch threads (default: the library's, all cores but one)")
     p.add_argument("--naive-max-mp", type=float, default=0.25, help="largest size run with the naive path")
     p.add_argument("--memory-max-mp", type=float, default=1.0, help="largest size run whole-scene in memory")
+    p.add_argument("--dask-max-mp", type=float, default=1.0,
+                   help="largest size run on a local dask cluster of 2 worker processes")
     p.add_argument("--memory-batch-size", type=int, default=None,
                    help="batch of the whole-scene run (default: the model's)")
     p.add_argument("--model", type=Path, default=None, help="model file (default: untrained default model)")
@@ -191,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     # worker-only options
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--scene", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--mode", choices=["dense", "naive", "memory"], help=argparse.SUPPRESS)
+    p.add_argument("--mode", choices=["dense", "naive", "memory", "dask2"], help=argparse.SUPPRESS)
     p.add_argument("--model-file", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out-dir", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -218,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
                 modes.append("naive")
             if mp <= args.memory_max_mp:
                 modes.append("memory")
+            if mp <= args.dask_max_mp:
+                modes.append("dask2")
             for mode in modes:
                 rec = _run_worker(scene, mode, args, model_file, tmp_path,
                                   profile=args.profile and mode == "dense" and mp == sizes[0])
@@ -250,16 +291,23 @@ def main(argv: list[str] | None = None) -> None:
 
 def _table(rows: list[dict[str, Any]]) -> str:
     dense = {r["size_mp"]: r for r in rows if r["mode"] == "dense"}
-    lines = ["| size (MP) | pixels | path | seconds | px/s | peak RSS (MB) | RSS - baseline (MB) | time / dense "
-             "| read / model / write / wait (s) |",
-             "|---:|---:|---|---:|---:|---:|---:|---:|---|"]
+    lines = ["| size (MP) | pixels | path | seconds | px/s | px per CPU-s | peak RSS (MB) | RSS - baseline (MB) "
+             "| time / dense | read / model / write / wait (s) |",
+             "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         d = dense.get(r["size_mp"])
         ratio = f"{r['seconds'] / d['seconds']:.1f}x" if d and r["mode"] != "dense" else ""
+        workers = r.get("worker_peak_rss_mb")
+        peak = f"{r['peak_rss_mb']:.0f}" + (f" (workers {', '.join(f'{w:.0f}' for w in workers)})" if workers else "")
         lines.append(f"| {r['size_mp']:g} | {r['pixels']:,} | {r['mode']} | {r['seconds']:.1f} | "
-                     f"{r['px_per_s']:,.0f} | {r['peak_rss_mb']:.0f} | "
+                     f"{r['px_per_s']:,.0f} | {_px_per_cpu(r)} | {peak} | "
                      f"{r['peak_rss_mb'] - r['baseline_rss_mb']:.0f} | {ratio} | {_stages(r)} |")
     return "\n".join(lines)
+
+
+def _px_per_cpu(r: dict[str, Any]) -> str:
+    # on a shared machine wall time follows the CPU share a run got; CPU time is the work it did
+    return f"{r['pixels'] / r['cpu_s']:,.0f}" if r.get("cpu_s") else ""
 
 
 def _stages(r: dict[str, Any]) -> str:
@@ -293,6 +341,14 @@ def _verdict(rows: list[dict[str, Any]]) -> list[str]:
             d = next(x for x in dense if x["size_mp"] == r["size_mp"])
             out.append(f"- tiled vs whole-scene in memory at {r['size_mp']:g} MP: time {d['seconds'] / r['seconds']:.2f}x, "
                        f"peak RSS {d['peak_rss_mb']:.0f} vs {r['peak_rss_mb']:.0f} MB")
+        if r["mode"] == "dask2":
+            d = next(x for x in dense if x["size_mp"] == r["size_mp"])
+            out.append(f"- 2 local dask workers vs in-process at {r['size_mp']:g} MP: {r['px_per_s']:,.0f} vs "
+                       f"{d['px_per_s']:,.0f} px/s ({r['px_per_s'] / d['px_per_s']:.2f}x), {_px_per_cpu(r)} vs "
+                       f"{_px_per_cpu(d)} px per CPU-second (cluster start-up "
+                       f"{r['stages'].get('startup', 0):.1f} s not counted); peak RSS client "
+                       f"{r['peak_rss_mb']:.0f} MB, workers {', '.join(f'{w:.0f}' for w in r['worker_peak_rss_mb'])} MB "
+                       f"vs in-process {d['peak_rss_mb']:.0f} MB")
     return out
 
 

@@ -1,4 +1,7 @@
-"""``hsigeo classify``: classify a scene tile by tile into a GeoTIFF (and polygons)."""
+"""``hsigeo classify``: classify scenes tile by tile into GeoTIFFs (and polygons), in process or on a dask cluster.
+
+Running one scene or many, and where, is :mod:`hsigeo_cli.batch`'s job.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +9,26 @@ from pathlib import Path
 from typing import Any
 
 import click
+from hsigeo_cli.batch import cluster_options
 
 _PATH = click.Path(dir_okay=False, path_type=Path)
 
 
 @click.command()
-@click.argument("scene", type=_PATH)
+@click.argument("scenes", nargs=-1, required=True)
 @click.option("--model", "model_path", type=_PATH, default=None,
               help="Trained model file (.hsigeo). Default: the model named by --prompts (its 'model:' key), "
                    "else the one `hsigeo train` wrote last.")
 @click.option("--prompts", "prompts_path", type=_PATH, default=None,
               help="Prompts YAML. When its classes differ from the model's, the model is re-anchored to them "
                    "(zero-shot / open-set classes).")
-@click.option("-o", "--output", "output", type=_PATH, required=True, help="Classification GeoTIFF to write.")
-@click.option("--vector", type=_PATH, default=None, help="Also write class polygons (GeoPackage).")
-@click.option("--confidence", type=_PATH, default=None, help="Also write the winning class's probability (float32 GeoTIFF).")
-@click.option("--probabilities", type=_PATH, default=None,
+@click.option("-o", "--output", "output", type=click.Path(path_type=Path), required=True,
+              help="Classification GeoTIFF to write; with several scenes or a glob, the output folder.")
+# the extras take an optional path: alone, they are named after the classification (or the scene)
+@click.option("--vector", is_flag=False, flag_value="", default=None, help="Also write class polygons (GeoPackage).")
+@click.option("--confidence", is_flag=False, flag_value="", default=None,
+              help="Also write the winning class's probability (float32 GeoTIFF).")
+@click.option("--probabilities", is_flag=False, flag_value="", default=None,
               help="Also write per-class probabilities (float32 GeoTIFF, one band per class).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where the model runs; auto picks CUDA when available (mixed precision there).")
@@ -54,43 +61,44 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--resume", is_flag=True,
               help="Reuse outputs that an identical earlier run (same model, same scene file) finished; "
                    "only missing outputs are made.")
-def classify(scene: Path, model_path: Path | None, prompts_path: Path | None, output: Path, vector: Path | None,
-             confidence: Path | None, probabilities: Path | None, device: str, batch_size: int | None,
-             tile_size: int | None, threads: int | None, extent: str | None, mask: Path | None, resample: bool,
-             threshold: float | None, radiometry: str, overwrite: bool, resume: bool) -> None:
-    """Classify SCENE (GeoTIFF/COG/ENVI) with a trained model, window by window.
+@cluster_options
+def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Path | None, output: Path,
+             vector: str | None, confidence: str | None, probabilities: str | None, device: str,
+             batch_size: int | None, tile_size: int | None, threads: int | None, extent: str | None,
+             mask: Path | None, resample: bool, threshold: float | None, radiometry: str, overwrite: bool,
+             resume: bool, scheduler: str | None, workers: int | None) -> None:
+    """Classify SCENES (GeoTIFF/COG/ENVI paths or quoted globs) with a trained model, window by window.
 
     Writes a tiled classification GeoTIFF (class values, 0 = nodata, colour
     table, category names, a .qml style beside it), optionally confidence,
     probabilities and polygons.  Memory stays flat whatever the scene size;
-    outputs appear only when complete.
+    outputs appear only when complete.  Several scenes go into the -o folder,
+    named after each scene (SCENE_classes.tif...), with a summary table.
 
-    Without a model, --prompts alone maps the scene with the built-in base
-    model (label-free, from the words only; needs band wavelengths); pixels
-    matching no prompt well enough are left unknown (class 0).
+    Without a model, --prompts alone maps the scenes with the built-in base
+    model (label-free, from the words only; needs band wavelengths; with
+    several scenes it is bound to the first one's bands and radiometry);
+    pixels matching no prompt well enough are left unknown (class 0).
     """
-    from hsigeo.device import resolve_device
-    from hsigeo.inference.tiled import classify_raster
-    from hsigeo.outputs import guard_outputs
+    from hsigeo_cli.batch import run_classify
 
     prompts, model_path, why = _pick_model(model_path, prompts_path)
-    base = str(model_path) == "base"
-    # every output checked (suffix, not an input, writable, free) and locked before any work
-    with guard_outputs(raster_outputs(output, confidence=confidence, probabilities=probabilities, vector=vector),
-                       overwrite=overwrite or resume, inputs=(None if base else model_path, prompts_path),
-                       rasters=(scene,)):
-        if base:
-            model = _base_model(scene, prompts, prompts_path, why, threshold, radiometry)
-        else:
-            model = _load_model(model_path, why, prompts, prompts_path)
-        dev = resolve_device(device)
-        result = classify_raster(
-            scene, model, output, confidence_path=confidence, probabilities_path=probabilities,
-            vector_path=vector, tile_size=tile_size, batch_size=batch_size, device=dev,
-            overwrite=overwrite, resume=resume, progress=True, threads=threads,
-            extent=extent, mask=mask, resample=resample,
-        )
-    _report(result, model)
+    options = {"tile_size": tile_size, "batch_size": batch_size, "device": device, "overwrite": overwrite,
+               "resume": resume, "threads": threads, "extent": extent, "mask": mask, "resample": resample}
+    if str(model_path) == "base":
+        from hsigeo_cli.batch import expand_scenes
+
+        first = expand_scenes(scenes)[0]
+
+        def load() -> Any:
+            return _base_model(first, prompts, prompts_path, why, threshold, radiometry)
+        inputs = (prompts_path,)
+    else:
+        def load() -> Any:
+            return _load_model(model_path, why, prompts, prompts_path)
+        inputs = (model_path, prompts_path)
+    run_classify(load, scenes, output, confidence=confidence, probabilities=probabilities, vector=vector,
+                 scheduler=scheduler, workers=workers, options=options, inputs=inputs, report=_report)
 
 
 def raster_outputs(output: Path, *, confidence: Path | None = None, probabilities: Path | None = None,

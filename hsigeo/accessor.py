@@ -221,7 +221,7 @@ class HSIAccessor:
 
 def _as_model(model: Any) -> Any:
     """The model the engines run, from an estimator, a model or a model-file path; a clear error otherwise."""
-    from hsigeo.errors import ModelFileError
+    from hsigeo.errors import InvalidTypeError
     from hsigeo.estimator import HsigeoClassifier
 
     if isinstance(model, HsigeoClassifier):
@@ -232,7 +232,7 @@ def _as_model(model: Any) -> Any:
         return load_model(model)
     if model is None or not (hasattr(model, "classes") and hasattr(model, "predict_tile")):
         got = "None" if model is None else type(model).__name__
-        raise ModelFileError(
+        raise InvalidTypeError(
             f"classify needs a model, got {got}: pass hsigeo.load_model('model.hsigeo') or the path of a "
             ".hsigeo file (train one with `hsigeo train`)."
         )

@@ -93,5 +93,9 @@ class OutputBusyError(OutputError):
     """Another hsigeo process is writing the same output right now."""
 
 
+class ClusterError(HsigeoError, RuntimeError):
+    """A dask cluster cannot be reached, has no usable workers, or lost a run."""
+
+
 class DatasetError(HsigeoError, OSError):
     """A benchmark dataset file is missing or fails its checksum."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-TINY = dict(stem_dim=16, width=16, heads=2, embed_dim=16, depth=1, epochs=12, batch_size=32,
+TINY = dict(stem_dim=16, kernel=3, width=16, heads=2, embed_dim=16, depth=1, epochs=12, batch_size=32,
             min_steps_per_epoch=6, val_fraction=0.0)
 
 

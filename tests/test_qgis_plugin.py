@@ -362,10 +362,16 @@ class RecordingFeedback:
         self.log.append(("command", text))
 
 
-@pytest.mark.skipif(os.name != "posix", reason="the fake CLI is a POSIX shell script")
-def test_runner_streams_output_and_raises_cli_errors_without_qgis(tmp_path, monkeypatch):
-    runner = load_runner()
+@pytest.fixture
+def fake_runner(tmp_path, monkeypatch):
+    """The runner module, with the fake CLI logging to ``tmp_path / "log"``."""
     monkeypatch.setenv("FAKE_HSIGEO_LOG", str(tmp_path / "log"))
+    return load_runner()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the fake CLI is a POSIX shell script")
+def test_runner_streams_output_and_raises_cli_errors_without_qgis(fake_runner, tmp_path, monkeypatch):
+    runner = fake_runner
     output = tmp_path / "out.gpkg"
     feedback = RecordingFeedback()
     runner.run_hsigeo(["vectorize", "c.tif", "-o", str(output)], feedback, executable=str(FAKE_HSIGEO))
@@ -814,12 +820,10 @@ class CancelAfterFinish(RecordingFeedback):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the fake CLI is a POSIX shell script")
-def test_cancel_after_hsigeo_finished_reports_the_complete_outputs(tmp_path, monkeypatch):
-    runner = load_runner()
-    monkeypatch.setenv("FAKE_HSIGEO_LOG", str(tmp_path / "log"))
+def test_cancel_after_hsigeo_finished_reports_the_complete_outputs(fake_runner, tmp_path):
     output = tmp_path / "out.gpkg"
     feedback = CancelAfterFinish()
-    run = runner.run_hsigeo(["vectorize", "c.tif", "-o", str(output)], feedback, executable=str(FAKE_HSIGEO))
+    run = fake_runner.run_hsigeo(["vectorize", "c.tif", "-o", str(output)], feedback, executable=str(FAKE_HSIGEO))
     assert run.returncode == 0 and run.late_cancel and output.exists()
     warnings = [text for kind, text in feedback.log if kind == "warning"]
     assert warnings[-1] == "The cancel arrived after hsigeo had finished: its outputs are complete and were kept."
@@ -827,9 +831,8 @@ def test_cancel_after_hsigeo_finished_reports_the_complete_outputs(tmp_path, mon
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the fake CLI is a POSIX shell script")
-def test_cancel_message_says_what_was_removed(tmp_path, monkeypatch):
-    runner = load_runner()
-    monkeypatch.setenv("FAKE_HSIGEO_LOG", str(tmp_path / "log"))
+def test_cancel_message_says_what_was_removed(fake_runner, tmp_path, monkeypatch):
+    runner = fake_runner
     monkeypatch.setenv("FAKE_HSIGEO_MODE", "hang")
     output = earlier = tmp_path / "c.tif"
     earlier.write_bytes(b"yesterday's map")

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from _cli_runner import run_in_process
 from _inference_models import NODATA, random_cube, tiny_model, write_scene
-from hsigeo_cli.main import main
 
 HSIGEO = str(Path(sys.executable).with_name("hsigeo"))
 # peak memory and time allowed for refusing a hostile file (the issue's bound: well under 1 GB and 10 s)
@@ -57,15 +57,8 @@ def hashes(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): sha(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    """The CLI in-process: (exit status, stdout, stderr)."""
-    try:
-        main(["--progress", "none", *argv])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+def run(capsys, *argv):
+    return run_in_process(capsys, "--progress", "none", *argv)
 
 
 def assert_one_line_error(code: int, err: str, *needles: str) -> str:
@@ -467,11 +460,11 @@ def test_unexpected_errors_are_one_line_with_a_bug_report_hint(capsys, monkeypat
 
 
 def test_python_api_classify_takes_a_model_or_its_path(data):
-    from hsigeo.errors import ModelFileError
+    from hsigeo.errors import InvalidTypeError
     from hsigeo.io.raster import open_hsi
 
     da = open_hsi(data["scene"])
-    with pytest.raises(ModelFileError, match="needs a model, got None"):
+    with pytest.raises(InvalidTypeError, match="needs a model, got None"):
         da.hsi.classify(None)
     by_path = da.hsi.classify(str(data["model"])).values
     by_model = da.hsi.classify(data["model_obj"]).values
@@ -481,25 +474,26 @@ def test_python_api_classify_takes_a_model_or_its_path(data):
 # --------------------------------------------------------------------------- #
 # 8. Silently wrong -> warnings or errors
 # --------------------------------------------------------------------------- #
-def test_scene_on_another_scale_than_the_model_is_warned_with_the_factor(capsys, data, tmp_path):
+def test_scene_on_another_scale_than_the_model_is_warned_with_the_factor(data, tmp_path):
+    # subprocesses: what the terminal shows (in-process, pytest records warnings instead)
     cube = random_cube(40, 52, seed=3).astype(np.float32) / 10000.0  # 0-1 reflectance; the model knows x 10000
     scene = write_scene(tmp_path / "reflectance.tif", cube, nodata=None)
-    code, _, err = run(capsys, "classify", str(scene), "--model", str(data["model"]), "-o", str(tmp_path / "c.tif"))
-    assert code == 0
-    warning = [ln for ln in err.splitlines() if ln.startswith("Warning:") and "times smaller" in ln]
-    assert len(warning) == 1 and "10,000 times smaller" in warning[0], err
-    code, _, err = run(capsys, "classify", str(data["scene"]), "--model", str(data["model"]),
-                       "-o", str(tmp_path / "ok.tif"))
-    assert code == 0 and "times" not in err  # the matching scene: no warning
+    r = cli("classify", str(scene), "--model", str(data["model"]), "-o", str(tmp_path / "c.tif"))
+    assert r.returncode == 0, r.stderr
+    warning = [ln for ln in r.stderr.splitlines() if ln.startswith("Warning:") and "times smaller" in ln]
+    assert len(warning) == 1 and "10,000 times smaller" in warning[0], r.stderr
+    r = cli("classify", str(data["scene"]), "--model", str(data["model"]), "-o", str(tmp_path / "ok.tif"))
+    assert r.returncode == 0 and "Warning" not in r.stderr, r.stderr  # the matching scene: no warning
 
 
-def test_scene_without_crs_and_all_nodata_scene_are_warned(capsys, data, tmp_path):
+def test_scene_without_crs_and_all_nodata_scene_are_warned(data, tmp_path):
     plain = write_scene(tmp_path / "nocrs.tif", random_cube(40, 52, seed=3), crs=None)
-    code, _, err = run(capsys, "classify", str(plain), "--model", str(data["model"]), "-o", str(tmp_path / "a.tif"))
-    assert code == 0 and any(ln.startswith("Warning:") and "no CRS" in ln for ln in err.splitlines()), err
+    r = cli("classify", str(plain), "--model", str(data["model"]), "-o", str(tmp_path / "a.tif"))
+    assert r.returncode == 0 and any(ln.startswith("Warning:") and "no CRS" in ln for ln in r.stderr.splitlines())
     empty = write_scene(tmp_path / "empty.tif", np.full((12, 40, 52), NODATA, np.int16))
-    code, _, err = run(capsys, "classify", str(empty), "--model", str(data["model"]), "-o", str(tmp_path / "b.tif"))
-    assert code == 0 and any(ln.startswith("Warning:") and "no valid pixel" in ln for ln in err.splitlines()), err
+    r = cli("classify", str(empty), "--model", str(data["model"]), "-o", str(tmp_path / "b.tif"))
+    assert r.returncode == 0, r.stderr
+    assert any(ln.startswith("Warning:") and "no valid pixel" in ln for ln in r.stderr.splitlines()), r.stderr
     with rasterio.open(tmp_path / "b.tif") as src:
         assert int(src.read(1).max()) == 0
 

@@ -49,6 +49,12 @@ class DatasetSpec:
     wavelengths: np.ndarray | None = None
     sensor: str = ""
     prompts: str = ""  # shipped prompt file under hsigeo/data/prompts
+    # Other forms of the same cube, tried in order when ``cube_file`` is absent: ``.npy`` files
+    # (rows x cols x bands) in the data folder, then the same names in an installed package's data
+    # folder given as (package, folder inside it).
+    alt_cube_files: tuple[str, ...] = ()
+    package_data: tuple[str, str] | None = None
+    wavelength_note: str = "nominal band centres (linear over the sensor range), approximate"
 
 
 _SALINAS_CLASSES = {
@@ -59,6 +65,35 @@ _SALINAS_CLASSES = {
 }
 _SALINAS_WL = _aviris_wavelengths([range(108, 113), range(154, 168), range(224, 225)])
 
+# AVIRIS band centres (nm) of the 1992 Indian Pines flight, 200 bands of the "corrected" set (the 220
+# recorded bands without 104-108, 150-163 and 220), as listed with the tensorly 0.10.0 copy of the cube.
+# The centres step back at the spectrometer overlaps (~690 nm and ~1275 nm), so they are not monotonic.
+# That list has 2260.22 and 2270.15 between 2202.30 and 2232.07, inside one spectrometer whose bands
+# are ~9.92 nm apart: a digit slip; the in-sequence values 2212.23 and 2222.15 are used here.
+_INDIAN_PINES_WL = np.array(
+    """
+    400.02 409.82 419.62 429.43 439.25 449.07 458.9 468.73 478.57 488.41 498.26 508.12 517.98 527.85 537.72
+    547.6 557.49 567.38 577.28 587.18 597.09 607.01 616.93 626.85 636.78 646.72 656.67 666.61 676.57 686.53
+    696.5
+    686.91 696.55 706.19 715.83 725.47 735.11 744.74 754.38 764.01 773.64 783.27 792.91 802.53 812.21 821.79
+    831.41 841.04 850.66 860.28 869.91 879.53 889.14 898.76 908.38 917.99 927.61 937.22 946.83 956.45 966.06
+    975.66 985.27 994.88 1004.48 1014.09 1023.69 1033.29 1042.89 1052.49 1062.09 1071.69 1081.29 1090.88
+    1100.48 1110.07 1119.66 1129.25 1138.84 1148.43 1158.02 1167.61 1177.19 1186.77 1196.36 1205.94 1215.52
+    1225.1 1234.68 1244.26 1253.83 1263.41 1272.98 1282.55
+    1273.0 1282.96 1292.93 1302.89 1312.85 1322.81 1332.77 1342.73 1352.68
+    1422.34 1432.28 1442.23 1452.17 1462.11 1472.05 1481.99 1491.92 1501.86 1511.79 1521.73 1531.66 1541.59
+    1551.52 1561.44 1571.37 1581.3 1591.22 1601.14 1611.06 1620.98 1630.9 1640.81 1650.73 1660.64 1670.56
+    1680.47 1690.38 1700.28 1710.19 1720.1 1730.0 1739.9 1749.81 1759.71 1769.6 1779.5 1789.4 1799.29 1809.19
+    1819.08
+    1953.26 1963.25 1973.24 1983.23 1993.22 2003.2 2013.18 2023.16 2033.13 2043.1 2053.07 2063.04 2073.0
+    2082.97 2092.92 2102.88 2112.83 2122.78 2132.73 2142.68 2152.62 2162.56 2172.5 2182.43 2192.37 2202.3
+    2212.23 2222.15 2232.07 2241.99 2251.9 2261.82 2271.73 2281.64 2291.54 2301.45 2311.35 2321.25 2331.14
+    2341.03 2350.92 2360.81 2370.7 2380.58 2390.46 2400.33 2410.21 2420.08 2429.95 2439.81 2449.68 2459.54
+    2469.4 2479.25 2489.11 2498.96
+    """.split(),
+    dtype=np.float64,
+)
+
 DATASETS: dict[str, DatasetSpec] = {
     "indian-pines": DatasetSpec(
         "indian-pines", "Indian_pines_corrected.mat", "indian_pines_corrected", "Indian_pines_gt.mat", "indian_pines_gt",
@@ -68,9 +103,14 @@ DATASETS: dict[str, DatasetSpec] = {
         sha256={
             "Indian_pines_corrected.mat": "ec2f8808710919d566f70f0d4aa885aae1ddfd42b734aba71c5e12ca65450939",
             "Indian_pines_gt.mat": "65c4687a8ab04f6da4789799bc3bc4f6e88bccac3ed6a2e6ae367e5e6b9e429c",
+            # the copy shipped inside the tensorly 0.10.0 wheel (same 200 bands, NumPy format)
+            "Indian_pines_corrected.npy": "8f038e4d81569e38ebfc72a15c9984c150de42580ab260be10a13442e912e451",
         },
-        wavelengths=_aviris_wavelengths([range(104, 109), range(150, 164), range(220, 221)]),
+        wavelengths=_INDIAN_PINES_WL,
         sensor="AVIRIS", prompts="indian_pines.yaml",
+        alt_cube_files=("Indian_pines_corrected.npy",),
+        package_data=("tensorly", "datasets/data"),
+        wavelength_note="AVIRIS band centres of the 1992 flight (not monotonic at the spectrometer overlaps)",
     ),
     "pavia-university": DatasetSpec(
         "pavia-university", "PaviaU.mat", "paviaU", "PaviaU_gt.mat", "paviaU_gt",
@@ -185,6 +225,68 @@ def _read_mat(folder: Path | None, fname: str, var: str, spec: DatasetSpec, veri
     return np.asarray(mat[var])
 
 
+def _package_data_dir(package: str, sub: str) -> Path | None:
+    """The data folder of an installed package, found without importing it (None when not installed)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    for root in found.submodule_search_locations:
+        cand = Path(root) / sub
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def _find_cube(folder: Path | None, spec: DatasetSpec) -> Path | None:
+    """First existing file among the cube's forms: the ``.mat``, the alternatives, then package data."""
+    if folder is not None:
+        for fname in (spec.cube_file, *spec.alt_cube_files):
+            if (folder / fname).is_file():
+                return folder / fname
+    if spec.package_data is not None and spec.alt_cube_files:
+        pkg_dir = _package_data_dir(*spec.package_data)
+        if pkg_dir is not None:
+            for fname in spec.alt_cube_files:
+                if (pkg_dir / fname).is_file():
+                    return pkg_dir / fname
+    return None
+
+
+def _read_npy(path: Path, spec: DatasetSpec, verify: bool) -> np.ndarray:
+    """Read a ``.npy`` cube (never unpickling), after checking its published sha256."""
+    expected = spec.sha256.get(path.name)
+    if verify and expected and (actual := sha256sum(path)) != expected:
+        raise DatasetError(
+            f"{path}: sha256 {actual} does not match the published {expected}; the copy is corrupt or "
+            "another version: get it again (or pass verify=False at your own risk)."
+        )
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DatasetError(f"{path}: not a readable NumPy .npy file ({exc}); get it again.") from exc
+
+
+def _read_cube(folder: Path | None, spec: DatasetSpec, verify: bool) -> np.ndarray:
+    """The cube as (rows, cols, bands) from whichever of its forms is present."""
+    path = _find_cube(folder, spec)
+    if path is not None and path.suffix == ".npy":
+        return _read_npy(path, spec, verify)
+    try:
+        return _read_mat(folder, spec.cube_file, spec.cube_var, spec, verify)
+    except DatasetError as exc:
+        if path is None and spec.alt_cube_files:  # absent in every form: name the other forms too
+            raise DatasetError(
+                f"{exc} {spec.name} also loads from {' or '.join(spec.alt_cube_files)} in that folder"
+                + (f" or from an installed {spec.package_data[0]} package" if spec.package_data else "") + "."
+            ) from exc
+        raise
+
+
 def _grid_coords(h: int, w: int) -> dict[str, np.ndarray]:
     return {"y": -(np.arange(h) + 0.5), "x": np.arange(w) + 0.5}
 
@@ -210,9 +312,11 @@ def load_dataset(
         ``salinas-a``, ``salinas``, ``indian-pines`` or ``pavia-university``
         (loose spellings such as ``SalinasA`` or ``PaviaU`` work).
     data_dir
-        Folder with the ``.mat`` files (see :func:`find_data_dir`).
+        Folder with the ``.mat`` files (see :func:`find_data_dir`).  Indian Pines also
+        loads from ``Indian_pines_corrected.npy`` (the copy inside the tensorly 0.10.0 wheel)
+        in that folder or, with tensorly installed, from tensorly's package data.
     verify
-        Check published sha256 sums (Indian Pines, Pavia University, Salinas-A).
+        Check published sha256 sums (Indian Pines ``.mat`` and ``.npy``, Pavia University, Salinas-A).
     labels_only
         Load only the label map (``cube`` is then None).
 
@@ -225,10 +329,11 @@ def load_dataset(
     labels = load_labels(spec.name, data_dir=data_dir, verify=verify)
     cube_da = None
     if not labels_only:
-        cube = _read_mat(find_data_dir(data_dir), spec.cube_file, spec.cube_var, spec, verify)
+        cube = _read_cube(find_data_dir(data_dir), spec, verify)
         if cube.ndim != 3 or cube.shape[:2] != labels.shape:
             raise DatasetError(f"{spec.cube_file}: cube shape {cube.shape} does not match labels {labels.shape}.")
-        cube = np.moveaxis(cube, -1, 0)  # (rows, cols, bands) -> (band, y, x)
+        # (rows, cols, bands) -> (band, y, x); contiguous because the .npy copy is Fortran-ordered
+        cube = np.ascontiguousarray(np.moveaxis(cube, -1, 0))
         coords: dict = {"band": np.arange(1, cube.shape[0] + 1), **_grid_coords(*cube.shape[1:])}
         if spec.wavelengths is not None and len(spec.wavelengths) == cube.shape[0]:
             coords["wavelength"] = ("band", spec.wavelengths)
@@ -237,7 +342,7 @@ def load_dataset(
         cube_da = xr.DataArray(cube, dims=("band", "y", "x"), coords=coords, name=spec.name)
         cube_da.attrs.update(
             crs_note=PIXEL_GRID_NOTE, dataset=spec.name, sensor=spec.sensor,
-            wavelength_note="nominal band centres (linear over the sensor range), approximate",
+            wavelength_note=spec.wavelength_note,
         )
         cube_da.rio.write_transform(Affine(1, 0, 0, 0, -1, 0), inplace=True)
     return HSIDataset(spec.name, cube_da, labels, dict(spec.classes), spec)

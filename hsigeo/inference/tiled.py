@@ -198,7 +198,7 @@ def _open_scene(path: Path, model: InferenceModel, resample: bool = False) -> _S
     )
 
 
-def _warn_about_scene(scene: _Scene, model: Any) -> None:
+def _warn_about_scene(scene: _Scene, model: InferenceModel) -> None:
     """Warn when the outputs will silently be poor: no CRS, or values on another scale than the model's."""
     import rasterio
     from rasterio.windows import Window
@@ -206,6 +206,9 @@ def _warn_about_scene(scene: _Scene, model: Any) -> None:
     if scene.crs is None:
         warnings.warn(f"{scene.path}: the scene has no CRS; the outputs will not be georeferenced either "
                       "(assign one with gdal_edit.py -a_srs EPSG:xxxx).", stacklevel=3)
+    mean = getattr(model, "mean", None)  # the training normalisation (not every InferenceModel has one)
+    if mean is None:
+        return
     h, w = min(_SAMPLE_PX, scene.height), min(_SAMPLE_PX, scene.width)
     window = Window((scene.width - w) // 2, (scene.height - h) // 2, w, h)
     try:
@@ -358,6 +361,7 @@ def classify_raster(
     extent: Any = None,
     mask: str | os.PathLike | None = None,
     resample: bool = False,
+    client: Any = None,
 ) -> ClassificationResult:
     """Classify a raster on disk window by window into a classification GeoTIFF.
 
@@ -417,6 +421,12 @@ def classify_raster(
         wavelengths, interpolate each tile onto the model's bands
         (:func:`hsigeo.io.resample.plan_resampling`: warns when coverage is
         partial, refuses when under half).
+    client
+        A :class:`distributed.Client`: run the windows as tasks on its
+        cluster (:mod:`hsigeo.inference.cluster`); outputs are still written
+        here, atomically.  ``None``: the in-process pipeline.  On a cluster,
+        ``threads`` is torch's threads per task (``None``: the workers'
+        setting; dask's nanny starts workers with one).
 
     Returns
     -------
@@ -444,7 +454,8 @@ def classify_raster(
     _check_distinct(scene_path, out_path, *extras.values(), vec)
     # the library protects its inputs too: no output (nor sidecar) may be the scene, its files or the model
     with protect_inputs(getattr(model, "source", None), rasters=(scene_path,)):
-        dev = resolve_device(device)
+        # on a cluster the workers' hardware decides what "auto" means
+        dev = resolve_device(device) if client is None else (device or "auto").strip().lower()
         bs = batch_size if batch_size is not None else default_batch_size(dev)
         tile_size = int(tile_size) if tile_size is not None else default_tile_size(dev)
         if tile_size < 1:
@@ -473,11 +484,20 @@ def classify_raster(
         class_dtype(model)  # refuses class values the raster cannot hold, before any work
         t0 = time.perf_counter()
         stages: dict[str, float] = {"read": 0.0, "model": 0.0, "write": 0.0, "wait": 0.0}
-        with torch_threads(threads if threads is not None else (default_threads() if dev == "cpu" else None)):
-            n_valid, counts, n_windows = _stream(
-                scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=bs, device=dev,
-                naive=naive, progress=progress, overwrite=True, stages=stages, region=region,
+        if client is not None:
+            from hsigeo.inference.cluster import stream_on_cluster
+
+            n_valid, counts, n_windows = stream_on_cluster(
+                client, scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=batch_size,
+                device=dev, naive=naive, progress=progress, overwrite=True, stages=stages, threads=threads,
+                region=region,
             )
+        else:
+            with torch_threads(threads if threads is not None else (default_threads() if dev == "cpu" else None)):
+                n_valid, counts, n_windows = _stream(
+                    scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=bs, device=dev,
+                    naive=naive, progress=progress, overwrite=True, stages=stages, region=region,
+                )
         seconds = time.perf_counter() - t0
         if n_valid == 0:
             warnings.warn(f"{scene_path}: no valid pixel: every pixel is nodata ({scene.nodata}) or not finite, so "
@@ -654,14 +674,10 @@ def _stream(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[s
                 item = _get(write_q, abort)
                 if isinstance(item, _Done):
                     return
-                window, classes, conf, probs = item
                 t0 = time.perf_counter()
-                outputs["classes"].write_window(window, classes)
-                if "confidence" in outputs:
-                    outputs["confidence"].write_window(window, conf)
-                if "probabilities" in outputs:
-                    outputs["probabilities"].write_window(window, probs)
+                _write_result(outputs, *item)
                 stages["write"] += time.perf_counter() - t0
+                window = item[0]
                 if bar is not None:
                     bar.update(window[2] * window[3])
         except BaseException as exc:  # noqa: BLE001
@@ -687,9 +703,7 @@ def _stream(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[s
             threads[1].join()
             if writer_error:
                 raise writer_error[0]
-            tag = json.dumps(run, sort_keys=True)
-            for w in outputs.values():
-                w.update_tags(**{RUN_TAG: tag})
+            _tag_outputs(outputs, run)
         except BaseException:
             # stop both threads before the writers close and delete their temporary files
             abort.set()
@@ -698,6 +712,48 @@ def _stream(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[s
             for t in threads:
                 t.join()
     return sum(counts.values()), dict(sorted(counts.items())), len(windows)
+
+
+def _classify_tile(model: Any, tile: np.ndarray | None, valid: np.ndarray, values: np.ndarray, dtype: np.dtype, *,
+                   device: str, batch_size: int | None, naive: bool, want_probs: bool,
+                   shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[int, int]]:
+    """Classes, confidence, probabilities (NaN at nodata; ``None`` unless wanted) and class counts of one tile.
+
+    The one model step of every engine (in-process pipeline and cluster tasks), so they agree pixel for pixel.
+    ``tile`` is ``None`` for a window outside the mask (nothing read, nothing to run; ``shape`` is its size).
+    """
+    if tile is None:
+        probs = np.zeros((len(values), *shape), dtype=np.float32)
+    else:
+        probs = run_model(model, tile, device=device, batch_size=batch_size, naive=naive)
+    classes, conf = to_class_map(probs, values, valid, dtype=dtype)
+    found, n = np.unique(classes[valid], return_counts=True)
+    if not want_probs:
+        return classes, conf, None, dict(zip(found.tolist(), n.tolist()))
+    probs[:, ~valid] = np.nan
+    return classes, conf, probs, dict(zip(found.tolist(), n.tolist()))
+
+
+def _add_counts(counts: dict[int, int], more: dict[int, int]) -> None:
+    for v, k in more.items():
+        counts[v] = counts.get(v, 0) + k
+
+
+def _tag_outputs(outputs: dict[str, Any], run: dict[str, Any]) -> None:
+    """Record the run (``HSIGEO_RUN``) in every output: what ``resume`` compares later."""
+    tag = json.dumps(run, sort_keys=True)
+    for w in outputs.values():
+        w.update_tags(**{RUN_TAG: tag})
+
+
+def _write_result(outputs: dict[str, Any], window: tuple[int, int, int, int], classes: np.ndarray,
+                  conf: np.ndarray, probs: np.ndarray | None) -> None:
+    """Write one window's results into the open block writers (those that were asked for)."""
+    outputs["classes"].write_window(window, classes)
+    if "confidence" in outputs:
+        outputs["confidence"].write_window(window, conf)
+    if "probabilities" in outputs:
+        outputs["probabilities"].write_window(window, probs)
 
 
 def _compute_loop(read_q: queue.Queue, write_q: queue.Queue, abort: threading.Event,
@@ -717,17 +773,11 @@ def _compute_loop(read_q: queue.Queue, write_q: queue.Queue, abort: threading.Ev
         if isinstance(item, _Failed):
             raise item.exc
         window, tile, valid = item
-        if tile is None:  # outside the mask: nothing was read, nothing to run
-            probs = np.zeros((len(values), window[2], window[3]), dtype=np.float32)
-        else:
-            probs = run_model(model, tile, device=device, batch_size=batch_size, naive=naive)
+        classes, conf, probs, found = _classify_tile(model, tile, valid, values, dtype, device=device,
+                                                     batch_size=batch_size, naive=naive, want_probs=want_probs,
+                                                     shape=window[2:])
         del tile
-        classes, conf = to_class_map(probs, values, valid, dtype=dtype)
-        found, n = np.unique(classes[valid], return_counts=True)
-        for v, k in zip(found.tolist(), n.tolist()):
-            counts[v] = counts.get(v, 0) + k
-        if want_probs:
-            probs[:, ~valid] = np.nan
+        _add_counts(counts, found)
         stages["model"] += time.perf_counter() - t1
-        if not _put(write_q, (window, classes, conf, probs if want_probs else None), abort):
+        if not _put(write_q, (window, classes, conf, probs), abort):
             raise writer_error[0] if writer_error else HsigeoError("classification aborted")

@@ -81,7 +81,7 @@ class BackboneConfig:
     n_bands: int = 0
     stem_dim: int = 64
     stem_layers: int = 1
-    kernel: int = 3
+    kernel: int = 5  # a 15 x 15 patch with grid 3: see hsigeo.model.training.TrainConfig
     grid: int = 3
     width: int = 64
     depth: int = 2

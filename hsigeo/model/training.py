@@ -61,16 +61,22 @@ class TrainConfig:
     class_balance
         Draw batches with equal weight per class instead of per pixel.
     val_fraction, min_val_per_class, patience
-        Share of each class's training pixels held out for validation (classes that would
-        give fewer than ``min_val_per_class`` give none, so few-shot sets keep every pixel for
-        training and run the full schedule: on Salinas-A at 1-5 % a 2-8 pixel validation set
-        per class only added selection noise), and early-stopping patience in epochs
+        Share of each class's training pixels held out for validation (none at all when a
+        class would give fewer than ``min_val_per_class``, so few-shot sets keep every pixel
+        for training and run the full schedule: on Salinas-A at 1-5 % a 2-8 pixel validation
+        set per class only added selection noise, and on Indian Pines a validation set of the
+        few large classes picked collapsed epochs), and early-stopping patience in epochs
         (``None``: run all epochs; the best validation epoch is kept either way).
     seed
         Seeds weights, batches, augmentation and negative sampling.
     backbone
         Backbone shape (:class:`~hsigeo.model.backbone.BackboneConfig`); its ``n_bands`` is
-        taken from the training scene.
+        taken from the training scene.  Training uses the
+        backbone's default ``kernel=5``: 3 x 3 sub-patches of 5 x 5 pixels, a 15 x 15 patch.
+        Against the 9 x 9 patch on Indian Pines (seed 0) it took OA from 95.9 to 97.3 at 10 % and
+        90.7 to 91.1 at 5 % (76.2 against 77.2 at 1 %); ``grid=5`` (a 15 x 15 patch of 25 smaller
+        tokens) scored the same at 10 % but made dense inference 2.5x slower, while the wider
+        tokenizer kernel leaves its speed unchanged.  A training step costs about 2.2x as much.
     """
 
     epochs: int = 60
@@ -288,16 +294,20 @@ def _split_validation(idx_by_class: dict[int, np.ndarray], val_fraction: float, 
                       rng: np.random.Generator) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     """Hold out ``val_fraction`` of each class's training pixels, keeping >= 1 for training.
 
-    Classes that would give fewer than ``min_val_per_class`` validation pixels give none: a
-    validation score over a handful of pixels is noise, and few-shot classes need every sample.
+    Validation is all or nothing: when any class with training pixels would give fewer than
+    ``min_val_per_class`` validation pixels, no class gives any.  A validation score over a
+    handful of pixels is noise, and a validation set that misses classes rewards a model that
+    neglects them: on Indian Pines at 5 % only Soybean-mintill reached 10 validation pixels, and
+    selecting the epoch by its 12 pixels kept a collapsed model (seed 1: OA 48 %).
     """
+    n_val = {c: int(round(val_fraction * idx.size)) for c, idx in idx_by_class.items()}
+    enough = all(n_val[c] >= min_val_per_class and idx.size - n_val[c] >= 1
+                 for c, idx in idx_by_class.items() if idx.size)
     train, val = {}, {}
     for c, idx in idx_by_class.items():
-        n_val = int(round(val_fraction * idx.size))
-        if n_val < min_val_per_class or idx.size - n_val < 1:
-            n_val = 0
+        k = n_val[c] if enough else 0
         perm = rng.permutation(idx)
-        val[c], train[c] = perm[:n_val], perm[n_val:]
+        val[c], train[c] = perm[:k], perm[k:]
     return train, val
 
 

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import rasterio
+from _cli_runner import run_in_process as _run
 from _inference_models import random_cube, tiny_model, write_scene
 from hsigeo_cli.main import main
 
@@ -36,17 +37,6 @@ def files(tmp_path_factory):
     same = save_prompts(model.prompts, d / "same.yaml")
     named = save_prompts(dataclasses.replace(model.prompts, model_path=model_path), d / "named.yaml")
     return {"dir": d, "scene": scene, "model": model_path, "same": same, "named": named}
-
-
-def _run(capsys, *argv):
-    """Run the CLI in-process; return (exit status, stdout, stderr)."""
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_classify_all_outputs(files, tmp_path, capsys):

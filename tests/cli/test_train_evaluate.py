@@ -14,20 +14,14 @@ import re
 import numpy as np
 import pytest
 import rasterio
+from _cli_runner import run_in_process
 from hsigeo_cli.main import main
 
 EPOCHS = 3
 
 
 def _run(capsys, *argv):
-    """Run the CLI in-process; return (exit status, stdout, stderr)."""
-    try:
-        main(["--progress", "none", *argv])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_in_process(capsys, "--progress", "none", *argv)
 
 
 def _kappa(cm: np.ndarray) -> float:

@@ -60,3 +60,71 @@ def test_missing_cube_and_bad_checksum(tmp_path):
         load_dataset("salinas-a", data_dir=tmp_path)
     with pytest.raises(DatasetError, match="not a readable MATLAB file"):
         load_dataset("salinas-a", data_dir=tmp_path, verify=False)
+
+
+IP_NPY = None if DATA is None else DATA / "Indian_pines_corrected.npy"
+needs_ip_cube = pytest.mark.skipif(
+    IP_NPY is None or not IP_NPY.is_file() or not (DATA / "Indian_pines_gt.mat").is_file(),
+    reason="Indian Pines cube not found: set HSIGEO_DATA_DIR to a folder with Indian_pines_corrected.npy "
+    "(from the tensorly 0.10.0 wheel) and Indian_pines_gt.mat",
+)
+
+IP_COUNTS = {1: 46, 2: 1428, 3: 830, 4: 237, 5: 483, 6: 730, 7: 28, 8: 478, 9: 20, 10: 972, 11: 2455,
+             12: 593, 13: 205, 14: 1265, 15: 386, 16: 93}
+
+
+@needs_ip_cube
+@pytest.mark.realdata
+def test_indian_pines_npy_cube(tmp_path):
+    from hsigeo.datasets.scenes import sha256sum
+
+    assert sha256sum(IP_NPY) == "8f038e4d81569e38ebfc72a15c9984c150de42580ab260be10a13442e912e451"
+    # only the .npy and the labels in the folder: the loader must take the .npy form
+    for name in ("Indian_pines_corrected.npy", "Indian_pines_gt.mat"):
+        (tmp_path / name).symlink_to(DATA / name)
+    ds = load_dataset("indian-pines", data_dir=tmp_path)
+    assert ds.cube.dims == ("band", "y", "x") and ds.cube.shape == (200, 145, 145)
+    assert ds.cube.dtype == np.uint16 and int(ds.cube.min()) == 955 and int(ds.cube.max()) == 9604
+    assert ds.cube.values.flags.c_contiguous
+    raw = np.load(IP_NPY, allow_pickle=False)
+    np.testing.assert_array_equal(ds.cube.values[:, 10, 20], raw[10, 20, :])  # row 10, column 20
+    wl = ds.cube["wavelength"].values
+    assert wl.shape == (200,) and wl[0] == pytest.approx(400.02) and wl[-1] == pytest.approx(2498.96)
+    assert np.all(np.isfinite(wl)) and np.sum(np.diff(wl) < 0) == 2  # two spectrometer overlaps
+    values, counts = np.unique(ds.labels.values, return_counts=True)
+    assert dict(zip(values.tolist(), counts.tolist())) == {0: 10776, **IP_COUNTS}
+    assert ds.classes[9] == "Oats"
+
+
+@needs_ip_cube
+def test_indian_pines_npy_checksum(tmp_path):
+    (tmp_path / "Indian_pines_gt.mat").symlink_to(DATA / "Indian_pines_gt.mat")
+    bad = np.zeros((145, 145, 200), np.uint16)
+    np.save(tmp_path / "Indian_pines_corrected.npy", bad)
+    with pytest.raises(DatasetError, match="sha256"):
+        load_dataset("indian-pines", data_dir=tmp_path)
+    ds = load_dataset("indian-pines", data_dir=tmp_path, verify=False)  # the user's own copy, unchecked
+    assert ds.cube.shape == (200, 145, 145)
+    (tmp_path / "Indian_pines_corrected.npy").write_bytes(b"not an array")
+    with pytest.raises(DatasetError, match="not a readable NumPy"):
+        load_dataset("indian-pines", data_dir=tmp_path, verify=False)
+
+
+def test_indian_pines_from_package_data(tmp_path, monkeypatch):
+    """With tensorly installed, its package copy of the cube is found when the data folder has none."""
+    import hsigeo.datasets.scenes as dsmod
+
+    pkg = tmp_path / "pkg" / "datasets" / "data"
+    pkg.mkdir(parents=True)
+    np.save(pkg / "Indian_pines_corrected.npy", np.full((145, 145, 200), 1000, np.uint16))
+    monkeypatch.setattr(dsmod, "_package_data_dir", lambda package, sub: tmp_path / "pkg" / sub)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    spec = dsmod.DATASETS["indian-pines"]
+    assert dsmod._find_cube(folder, spec) == pkg / "Indian_pines_corrected.npy"
+    assert dsmod._read_cube(folder, spec, verify=False).shape == (145, 145, 200)
+    with pytest.raises(DatasetError, match="sha256"):
+        dsmod._read_cube(folder, spec, verify=True)
+    monkeypatch.setattr(dsmod, "_package_data_dir", lambda package, sub: None)
+    with pytest.raises(DatasetError, match="Indian_pines_corrected.mat: file not found"):
+        dsmod._read_cube(folder, spec, verify=True)

@@ -23,6 +23,7 @@ def _patches(tile: torch.Tensor, r: int) -> torch.Tensor:
         {"mixer": "self"},
         {"grid": 5, "kernel": 1, "center_token": False},
         {"kernel": 5, "grid": 1, "depth": 1, "stem_layers": 2},
+        {"kernel": 5},
     ],
 )
 def test_dense_equals_naive(kw):
@@ -48,8 +49,9 @@ def test_dense_equals_naive(kw):
 
 def test_radius_and_patch_size():
     cfg = BackboneConfig(n_bands=3)
-    assert (cfg.patch_size, cfg.radius) == (9, 4)
-    assert BackboneConfig(n_bands=3, grid=5).radius == 7
+    assert (cfg.patch_size, cfg.radius) == (15, 7)  # the default: 3 x 3 sub-patches of 5 x 5 pixels
+    assert (BackboneConfig(n_bands=3, kernel=3).patch_size, BackboneConfig(n_bands=3, kernel=3).radius) == (9, 4)
+    assert BackboneConfig(n_bands=3, kernel=3, grid=5).radius == 7
     assert BackboneConfig.from_dict({**cfg.to_dict(), "future_key": 1}) == cfg
 
 

@@ -23,7 +23,7 @@ def model() -> HsigeoModel:
     import torch
 
     torch.manual_seed(0)
-    cfg = BackboneConfig(n_bands=24, stem_dim=16, width=16, heads=2, embed_dim=16)
+    cfg = BackboneConfig(n_bands=24, stem_dim=16, kernel=3, width=16, heads=2, embed_dim=16)
     net = HsigeoNet(cfg, 32)
     with torch.no_grad():
         for p in net.parameters():

@@ -55,7 +55,8 @@ def test_reproducible_with_seed(scene):
     m1, r1 = train(cube, labels, prompt_set(), seed=3, **kw)
     m2, r2 = train(cube, labels, prompt_set(), seed=3, **kw)
     assert r1.history["loss"] == r2.history["loss"]
-    tile = np.pad(m1.normalize(cube[:, :12, :12]), ((0, 0), (4, 4), (4, 4)), mode="reflect")
+    r = m1.radius
+    tile = np.pad(m1.normalize(cube[:, :12, :12]), ((0, 0), (r, r), (r, r)), mode="reflect")
     assert np.array_equal(m1.predict_tile(tile), m2.predict_tile(tile))
 
 
@@ -131,3 +132,24 @@ def test_train_config_holds_a_backbone_config():
         TrainConfig.from_options(combine="mean")
     with pytest.raises(ValueError, match="divisible"):
         TrainConfig.from_options(width=30, heads=4)
+
+
+
+def test_default_patch_is_15_pixels():
+    assert DEFAULTS["kernel"] * DEFAULTS["grid"] == 15  # 15 x 15 patches (see TrainConfig)
+
+
+def test_validation_is_all_or_nothing():
+    from hsigeo.model.training import _split_validation
+
+    rng = np.random.default_rng(0)
+    big = {0: np.arange(200), 1: np.arange(200, 400)}
+    train_by, val_by = _split_validation(big, 0.1, 10, rng)
+    assert [v.size for v in val_by.values()] == [20, 20]
+    assert sorted(np.concatenate([*train_by.values(), *val_by.values()])) == list(range(400))
+    # one class too small to validate: no class validates (a partial set rewards neglecting classes)
+    train_by, val_by = _split_validation({**big, 2: np.arange(400, 430)}, 0.1, 10, rng)
+    assert all(v.size == 0 for v in val_by.values()) and sum(t.size for t in train_by.values()) == 430
+    # classes without any training pixel do not block validation
+    _, val_by = _split_validation({**big, 2: np.arange(0)}, 0.1, 10, rng)
+    assert [v.size for v in val_by.values()] == [20, 20, 0]

@@ -1,0 +1,287 @@
+"""Many scenes, one command: the driver behind ``hsigeo classify SCENE... -o FOLDER``.
+
+``hsigeo classify`` hands every run to :func:`run_classify`.  One scene with
+``-o FILE.tif`` is today's single classification; several scenes, a glob, or
+``-o`` naming a folder classify scene after scene into that folder, each
+output named after its scene (``<scene>_classes.tif`` and, when asked for,
+``<scene>_confidence.tif``, ``<scene>_probabilities.tif``,
+``<scene>_classes.gpkg``), with a progress bar across scenes and one within
+each, and a summary table at the end.  ``--scheduler`` / ``--workers`` run the
+windows on a dask cluster (:mod:`hsigeo.inference.cluster`); the outputs are
+still written here, atomically.
+
+Only light imports at module level: ``hsigeo --help`` must not import torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+_GLOB_CHARS = frozenset("*?[")
+# files a glob over a scene folder also matches, but that are never scenes
+_NOT_SCENES = (".aux.xml", ".ovr", ".qml", ".msk", ".xml", ".gpkg", ".json", ".yaml", ".yml", ".txt", ".hsigeo")
+_SCENE = "{scene}"
+#: Output name templates in an output folder; ``{scene}`` is the scene's file name without extension.
+BATCH_NAMES = {
+    "output": "{scene}_classes.tif",
+    "confidence": "{scene}_confidence.tif",
+    "probabilities": "{scene}_probabilities.tif",
+    "vector": "{scene}_classes.gpkg",
+}
+
+
+def cluster_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--scheduler`` and ``--workers`` options of ``hsigeo classify``."""
+    f = click.option(
+        "--workers", type=click.IntRange(min=1), default=None,
+        help="Run on a local dask cluster of N worker processes (one thread each), started for this run.")(f)
+    return click.option(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="Run on an existing dask.distributed scheduler (e.g. tcp://host:8786, started with `dask scheduler`; "
+             "workers with `dask worker ADDRESS`). Workers read the scenes by path: keep them on shared storage.")(f)
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    """One scene and the outputs it gets."""
+
+    scene: Path
+    output: Path
+    confidence: Path | None
+    probabilities: Path | None
+    vector: Path | None
+
+    def paths(self) -> list[Path]:
+        """Every output path of the job."""
+        return [p for p in (self.output, self.confidence, self.probabilities, self.vector) if p is not None]
+
+
+# --------------------------------------------------------------------------- #
+# Planning
+# --------------------------------------------------------------------------- #
+def _is_glob(arg: str) -> bool:
+    return any(ch in arg for ch in _GLOB_CHARS) and not Path(arg).exists()
+
+
+def is_batch(scene_args: Sequence[str], output: Path) -> bool:
+    """Whether ``-o`` is an output folder: several scenes, a glob, an existing folder, or no extension."""
+    return (len(scene_args) > 1 or any(_is_glob(a) for a in scene_args) or output.is_dir()
+            or output.suffix == "" or str(output).endswith(os.sep))
+
+
+def expand_scenes(scene_args: Sequence[str]) -> list[Path]:
+    """Scene paths from paths and glob patterns, in order, each once.
+
+    Sidecar files a pattern also matches (``.aux.xml``, ``.ovr``...) are
+    skipped, and an ENVI header is dropped when its data file matched too.
+    """
+    from hsigeo.errors import RasterReadError
+
+    paths: list[Path] = []
+    for arg in scene_args:
+        if not _is_glob(arg):
+            paths.append(Path(arg))
+            continue
+        found = [Path(p) for p in sorted(glob.glob(os.path.expanduser(arg), recursive=True))]
+        found = [p for p in found if p.is_file() and not p.name.lower().endswith(_NOT_SCENES)]
+        stems = {p.with_suffix("") for p in found if p.suffix.lower() != ".hdr"}
+        found = [p for p in found if not (p.suffix.lower() == ".hdr" and p.with_suffix("") in stems)]
+        if not found:
+            raise RasterReadError(f"{arg}: no scene matches this pattern; check the folder and the pattern.")
+        paths.extend(found)
+    seen: set[str] = set()
+    unique = []
+    for p in paths:
+        if os.path.realpath(p) not in seen:
+            seen.add(os.path.realpath(p))
+            unique.append(p)
+    return unique
+
+
+def _extra(value: str | None, option: str, *, batch: bool, folder: Path, stem: str, default: Path) -> Path | None:
+    """Path of an optional output: ``None`` not asked, ``""`` the default name, else the given path/template."""
+    from hsigeo.errors import InvalidInputError
+
+    if value is None:
+        return None
+    if value == "":
+        return default
+    if not batch:
+        return Path(value)
+    if _SCENE not in value:
+        raise InvalidInputError(
+            f"--{option} {value}: with several scenes, give --{option} without a value (each output is named "
+            f"after its scene) or a name containing {_SCENE}, e.g. '{BATCH_NAMES[option]}'.")
+    return folder / value.replace(_SCENE, stem)
+
+
+def plan_jobs(scenes: Sequence[Path], output: Path, *, batch: bool, confidence: str | None = None,
+              probabilities: str | None = None, vector: str | None = None) -> list[SceneJob]:
+    """The outputs of every scene (see the module notes for the names).
+
+    Raises
+    ------
+    InvalidInputError
+        When ``-o`` names a file but there are several scenes, or two scenes
+        would write the same output.
+    """
+    from hsigeo.errors import InvalidInputError
+
+    if not batch and len(scenes) == 1:
+        out = output
+        names = {"confidence": out.with_name(out.stem + "_confidence.tif"),
+                 "probabilities": out.with_name(out.stem + "_probabilities.tif"), "vector": out.with_suffix(".gpkg")}
+        folder, stem = out.parent, out.stem
+    elif output.suffix and not output.is_dir() and not str(output).endswith(os.sep):
+        raise InvalidInputError(f"-o {output}: names a file, but {len(scenes)} scenes were given; "
+                          "give an output folder (e.g. -o classified/).")
+    jobs, owner = [], {}
+    for scene in scenes:
+        if batch:
+            folder, stem = output, scene.stem
+            out = folder / BATCH_NAMES["output"].replace(_SCENE, stem)
+            names = {k: folder / BATCH_NAMES[k].replace(_SCENE, stem) for k in ("confidence", "probabilities", "vector")}
+        job = SceneJob(scene, out, *(
+            _extra(v, k, batch=batch, folder=folder, stem=stem, default=names[k])
+            for k, v in (("confidence", confidence), ("probabilities", probabilities), ("vector", vector))))
+        for p in job.paths():
+            other = owner.setdefault(os.path.realpath(p), scene)
+            if other != scene:
+                raise InvalidInputError(f"{scene} and {other} would both write {p} (same file name); "
+                                  "rename one or classify them into different folders.")
+        jobs.append(job)
+    return jobs
+
+
+def check_scenes(jobs: Sequence[SceneJob], model: Any) -> None:
+    """Fail before any work: every scene opens and its bands fit the model."""
+    from hsigeo.io.raster import open_hsi
+
+    for job in jobs:
+        model.check_bands(open_hsi(job.scene))
+
+
+# --------------------------------------------------------------------------- #
+# Running
+# --------------------------------------------------------------------------- #
+def run_classify(load_model: Callable[[], Any], scene_args: Sequence[str], output: Path, *,
+                 confidence: str | None, probabilities: str | None, vector: str | None, scheduler: str | None,
+                 workers: int | None, options: dict[str, Any], inputs: Sequence[Path | None],
+                 report: Callable[[Any, Any], None]) -> list[Any]:
+    """Classify one scene or many, in process or on a dask cluster; print the report.
+
+    Every output of every scene is checked and locked (and the inputs
+    protected) before the model is loaded and any work starts.
+
+    Parameters
+    ----------
+    load_model
+        Loads the (possibly re-anchored) model; called once the outputs are secured.
+    scene_args
+        Scene paths and glob patterns from the command line.
+    output
+        ``-o``: a classification GeoTIFF for one scene, else a folder.
+    confidence, probabilities, vector
+        ``None`` (not asked), ``""`` (asked, default name) or a path (a name
+        with ``{scene}`` in a batch).
+    scheduler, workers
+        Where the windows run (see :func:`hsigeo.inference.cluster.open_client`).
+    options
+        Keyword arguments for :func:`hsigeo.inference.tiled.classify_raster`
+        (``overwrite``, ``resume``, ``device``, ``tile_size``...).
+    inputs
+        Files the run reads besides the scenes (model, prompts): no output may replace them.
+    report
+        Prints one scene's result (single-scene runs).
+
+    Returns
+    -------
+    list of ClassificationResult
+        One per scene, in order.
+    """
+    from hsigeo_cli.classify import raster_outputs
+
+    from hsigeo.inference.cluster import cluster_description, open_client
+    from hsigeo.outputs import guard_outputs
+
+    batch = is_batch(scene_args, output)
+    jobs = plan_jobs(expand_scenes(scene_args), output, batch=batch, confidence=confidence,
+                     probabilities=probabilities, vector=vector)
+    outputs = [o for job in jobs for o in raster_outputs(job.output, confidence=job.confidence,
+                                                           probabilities=job.probabilities, vector=job.vector)]
+    # every output checked (suffix, not an input, writable, free) and locked before any work
+    with guard_outputs(outputs, overwrite=bool(options.get("overwrite") or options.get("resume")), inputs=inputs,
+                       rasters=[job.scene for job in jobs]):
+        model = load_model()
+        if batch and not options.get("resample"):  # resampling plans (and checks) each scene's bands itself
+            check_scenes(jobs, model)
+        with open_client(scheduler, workers) as client:
+            if client is not None:
+                click.echo(f"Cluster: {cluster_description(client)}.", err=True)
+            results = _run_jobs(jobs, model, client, options, batch=batch)
+    if not batch:
+        report(results[0], model)
+    else:
+        click.echo(f"Classified {len(jobs)} scenes into {output}:")
+        click.echo(summary_table(jobs, results, model))
+    return results
+
+
+def _run_jobs(jobs: Sequence[SceneJob], model: Any, client: Any, options: dict[str, Any], *,
+              batch: bool) -> list[Any]:
+    """Scene after scene; on a failure, say what is done and how to continue, then re-raise."""
+    from hsigeo.inference.tiled import classify_raster
+    from hsigeo.progress import Progress
+
+    results: list[Any] = []
+    with Progress(len(jobs), "scenes", unit="scene") if batch else contextlib.nullcontext() as bar:
+        for job in jobs:
+            try:
+                results.append(classify_raster(
+                    job.scene, model, job.output, confidence_path=job.confidence,
+                    probabilities_path=job.probabilities, vector_path=job.vector, progress=True, client=client,
+                    **options))
+            except BaseException:
+                if results:
+                    click.echo(f"{len(results)} of {len(jobs)} scenes were done and are kept; rerun with "
+                               "--resume to skip them.", err=True)
+                raise
+            if bar is not None:
+                bar.update(1)
+    return results
+
+
+def summary_table(jobs: Sequence[SceneJob], results: Sequence[Any], model: Any) -> str:
+    """Markdown table: scene, pixels, seconds and the share (% of valid pixels) of every class, plus a total."""
+    classes = [(int(c.value), str(c.name)) for c in model.classes]
+    header = ["scene", "pixels", "seconds", *[f"{name} %" for _, name in classes]]
+    rows = []
+    totals: dict[int, int] = {}
+    for job, r in zip(jobs, results):
+        for v, n in r.class_counts.items():
+            totals[v] = totals.get(v, 0) + n
+        rows.append([job.scene.name, f"{r.width * r.height:,}", "up to date" if r.skipped else f"{r.seconds:.1f}",
+                     *_shares(r.class_counts, classes)])
+    rows.append(["all", f"{sum(r.width * r.height for r in results):,}", f"{sum(r.seconds for r in results):.1f}",
+                 *_shares(totals, classes)])
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    right = [False] + [True] * (len(header) - 1)
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)) + " |"
+
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if r else ("-" * (w + 2)) for w, r in zip(widths, right)) + "|"
+    return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+def _shares(counts: dict[int, int], classes: Sequence[tuple[int, str]]) -> list[str]:
+    total = max(sum(counts.values()), 1)
+    return [f"{100 * counts.get(v, 0) / total:.1f}" for v, _ in classes]

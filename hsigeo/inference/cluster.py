@@ -1,0 +1,348 @@
+"""Classify rasters on a dask.distributed cluster, writing the outputs on the client.
+
+:func:`stream_on_cluster` is the cluster back end of
+:func:`hsigeo.inference.tiled.classify_raster` (``client=``): the client
+plans the same windows as the in-process pipeline and submits one task per
+window; a task opens the scene by path on its worker (and keeps it open for
+the next window), reads the window with its halo (the tiled engine's reader)
+and runs the tiled engine's model step,
+so the result equals the in-process engine's pixel for pixel.  Only the
+window's small results (class values, confidence, probabilities when asked
+for, class counts) come back; the client writes them into the block writers
+of :mod:`hsigeo.io.writers` as they arrive, with at most a few tasks per
+worker thread in flight, so client memory stays bounded whatever the scene
+size (nothing gathers a whole scene).
+
+What moves between machines
+    The model travels as one task result holding a
+    :class:`~hsigeo.inference.distributed.ModelRef`: pickled, that is the
+    model file's bytes (safetensors + JSON), never a pickled torch module; a
+    worker loads it once per process.  Scenes are *not* shipped: workers read
+    them by path, so every worker must see the scene files at the same path
+    (a shared file system).
+
+Worker failures
+    When a worker dies, the scheduler re-runs its tasks on the others
+    (``distributed.scheduler.allowed-failures`` times per task).  If the
+    run cannot finish (tasks kill workers repeatedly, the scheduler goes
+    away) the error reaches the client, the writers' temporary files are
+    deleted, and no output of that scene appears.
+
+:func:`open_client` connects to a scheduler (``--scheduler``) or starts a
+local cluster of worker processes (``--workers``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsigeo.device import resolve_device, torch_threads
+from hsigeo.errors import ClusterError, HsigeoError, InvalidInputError, RasterReadError
+from hsigeo.inference.core import class_dtype, class_values, default_batch_size
+from hsigeo.inference.distributed import ModelRef
+from hsigeo.inference.region import Region
+from hsigeo.inference.tiled import (
+    _add_counts,
+    _classify_tile,
+    _open_outputs,
+    _read_region_tile,
+    _Scene,
+    _tag_outputs,
+    _write_result,
+)
+from hsigeo.sampling.windows import plan_windows
+
+__all__ = ["open_client", "stream_on_cluster", "cluster_description", "TASK_PREFIX"]
+
+#: Key prefix of the per-window tasks (visible on the dask dashboard).
+TASK_PREFIX = "hsigeo-window"
+# tasks in flight per worker thread: enough to keep every thread busy while results travel back
+_IN_FLIGHT_PER_THREAD = 2
+_CONNECT_TIMEOUT_S = 10
+
+
+# --------------------------------------------------------------------------- #
+# Clients
+# --------------------------------------------------------------------------- #
+@contextlib.contextmanager
+def open_client(scheduler: str | None = None, workers: int | None = None, *,
+                timeout: float = _CONNECT_TIMEOUT_S) -> Iterator[Any]:
+    """A :class:`distributed.Client` for the run, or ``None`` for the in-process engine.
+
+    Parameters
+    ----------
+    scheduler
+        Address of a running scheduler (``tcp://host:8786``), as printed by
+        ``dask scheduler``.
+    workers
+        Start a :class:`distributed.LocalCluster` of this many worker
+        processes (one thread each) for the run, and stop it afterwards.
+    timeout
+        Seconds to wait for the scheduler, and for its first worker.
+
+    Raises
+    ------
+    InvalidInputError
+        When both are given.
+    ClusterError
+        When the scheduler cannot be reached, or it has no worker with hsigeo.
+    """
+    if scheduler and workers:
+        raise InvalidInputError("give either --scheduler ADDRESS (an existing cluster) or --workers N "
+                          "(a local one), not both.")
+    if not scheduler and not workers:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if workers:
+        # one thread per process: torch's own threads (one under dask's nanny) do the parallel work
+        # dashboard on a free port: 8787 may belong to another cluster on this machine
+        with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0",
+                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+            _warm_up_workers(client)
+            yield client
+        return
+    try:
+        client = Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ClusterError(
+            f"cannot reach the dask scheduler at {scheduler} ({exc}); start one with `dask scheduler` "
+            "and workers with `dask worker ADDRESS`, check the address and port, or use --workers N "
+            "for a local cluster."
+        ) from exc
+    with client:
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except (TimeoutError, OSError) as exc:
+            raise ClusterError(
+                f"the dask scheduler at {scheduler} has no workers after {timeout:g} s; start some with "
+                f"`dask worker {scheduler} --nthreads 1`."
+            ) from exc
+        _warm_up_workers(client)
+        yield client
+
+
+def _warm_up() -> None:
+    """Import what a window task needs (torch, the model, rasterio) now, not inside the first scene's time."""
+    import rasterio  # noqa: F401
+
+    import hsigeo.inference.cluster  # noqa: F401
+    import hsigeo.model.modelfile  # noqa: F401
+
+
+def _warm_up_workers(client: Any) -> None:
+    """Import hsigeo on every worker now; a worker without it is a clear error, not a task traceback later."""
+    try:
+        client.run(_warm_up)
+    except (ImportError, AttributeError) as exc:
+        raise ClusterError(
+            f"dask workers at {client.scheduler.address} cannot import hsigeo ({exc}); install hsigeo (the "
+            "client's version) in the workers' Python environment and restart them."
+        ) from exc
+
+
+def cluster_description(client: Any) -> str:
+    """``"3 workers, 3 threads at tcp://..."``: what a run used."""
+    nthreads = client.nthreads()
+    return f"{len(nthreads)} workers, {sum(nthreads.values())} threads at {client.scheduler.address}"
+
+
+# --------------------------------------------------------------------------- #
+# Tasks (run on the workers)
+# --------------------------------------------------------------------------- #
+def _model_task(ref: ModelRef) -> ModelRef:
+    """The model's own graph key: workers fetch it (the model file bytes) once, not once per task."""
+    return ref
+
+
+_ALLOCATOR_TUNED = False
+# glibc mallopt parameters, and the values glibc itself grows to on a busy 64-bit process
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
+
+
+def _tune_allocator() -> None:
+    """Undo dask's ``MALLOC_TRIM_THRESHOLD_=65536`` for this worker process (glibc only; once).
+
+    dask's nanny starts workers with that variable so freed memory goes back
+    to the OS at once.  Setting it also freezes glibc's mmap threshold at
+    128 KiB, so every large array (torch's per-batch temporaries) is a fresh
+    mmap whose pages fault in on each pass: measured 3x slower model runs in a
+    worker than in-process.  The thresholds glibc would reach on its own
+    (mmap 32 MiB, trim twice that) restore the in-process speed.
+    """
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED:
+        return
+    _ALLOCATOR_TUNED = True
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+        libc.mallopt(_M_TRIM_THRESHOLD, 2 * _MMAP_THRESHOLD_BYTES)
+    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to undo
+        pass
+
+
+_HANDLES = threading.local()
+
+
+def _scene_handle(path: Path) -> Any:
+    """This thread's open dataset on ``path``, kept from task to task.
+
+    Neighbouring windows share the blocks under their halos; a handle kept
+    open keeps them in GDAL's block cache, as the in-process reader does.
+    Keyed by the file's identity, so a replaced file is opened afresh; one
+    per thread, since a GDAL dataset must not be read from two threads.
+    """
+    import rasterio
+
+    st = os.stat(path)
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    held = getattr(_HANDLES, "held", None)
+    if held is not None and held[0] == key:
+        return held[1]
+    if held is not None:
+        held[1].close()
+        _HANDLES.held = None
+    src = rasterio.open(path)
+    _HANDLES.held = (key, src)
+    return src
+
+
+def _window_task(scene: _Scene, region: Region, window: tuple[int, int, int, int], model_ref: ModelRef, *,
+                 values: np.ndarray,
+                 dtype: str, device: str, batch_size: int | None, naive: bool, want_probs: bool,
+                 threads: int | None) -> tuple[Any, ...]:
+    """Read one window (with halo) on the worker and classify it; return what the client writes."""
+    import socket
+
+    from rasterio.errors import RasterioIOError
+
+    _tune_allocator()
+    model = model_ref.get()
+    dev = resolve_device(device)
+    bs = batch_size if batch_size is not None else default_batch_size(dev)
+    try:
+        src = _scene_handle(scene.data_path)
+    except (RasterioIOError, OSError) as exc:
+        raise RasterReadError(
+            f"{scene.data_path}: worker {socket.gethostname()} cannot open the scene ({exc}); workers read "
+            "scenes by path, so keep them on storage that every worker mounts at the same path."
+        ) from None
+    with torch_threads(threads):
+        tile, valid = _read_region_tile(src, scene, region, window, int(model.radius), model)
+        return (window, *_classify_tile(model, tile, valid, values, np.dtype(dtype), device=dev, batch_size=bs,
+                                        naive=naive, want_probs=want_probs, shape=window[2:]))
+
+
+# --------------------------------------------------------------------------- #
+# Client side
+# --------------------------------------------------------------------------- #
+def stream_on_cluster(client: Any, scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *,
+                      run: dict[str, Any], tile_size: int, batch_size: int | None, device: str, naive: bool,
+                      progress: bool, overwrite: bool, stages: dict[str, float], region: Region,
+                      threads: int | None = None) -> tuple[int, dict[int, int], int]:
+    """Classify ``scene`` window by window on the cluster; write the outputs here.
+
+    The contract of the in-process pipeline (``_stream`` in
+    :mod:`hsigeo.inference.tiled`): returns (valid pixels, class counts,
+    windows); ``stages`` gets ``model`` (waiting for results) and ``write``
+    seconds.  Outputs appear only when every window is written.
+    """
+    from distributed import as_completed
+
+    from hsigeo.progress import Progress
+
+    windows = plan_windows(region.height, region.width, tile_size)
+    ref = ModelRef(model)
+    run_id = uuid.uuid4().hex[:8]
+    model_future = client.submit(_model_task, ref, key=f"hsigeo-model-{ref.digest}-{run_id}")
+    task_kw = {"values": class_values(model), "dtype": str(class_dtype(model)), "device": device,
+               "batch_size": batch_size, "naive": naive, "want_probs": extras["probabilities"] is not None,
+               "threads": threads}
+    limit = max(2, _IN_FLIGHT_PER_THREAD * sum(client.nthreads().values()))
+    todo = iter(enumerate(windows))
+    pending = as_completed()
+    in_flight: set[Any] = set()
+
+    def submit_next() -> None:
+        nxt = next(todo, None)
+        if nxt is not None:
+            i, window = nxt
+            fut = client.submit(_window_task, scene, region, window, model_future, key=f"{TASK_PREFIX}-{run_id}-{i}",
+                                **task_kw)
+            in_flight.add(fut)
+            pending.add(fut)
+
+    counts: dict[int, int] = {}
+    bar = Progress(region.width * region.height, f"classify {scene.path.name}", unit="px", unit_scale=True) \
+        if progress else None
+    try:
+        with contextlib.ExitStack() as stack:
+            if bar is not None:
+                stack.enter_context(bar)
+            outputs = stack.enter_context(
+                _open_outputs(scene, model, out_path, extras, tile_size=tile_size, overwrite=overwrite,
+                              region=region))
+            for _ in range(limit):
+                submit_next()
+            t0 = time.perf_counter()
+            for fut in pending:
+                window, classes, conf, probs, found = _result(fut, scene)
+                in_flight.discard(fut)
+                del fut  # the client keeps no finished window, so the cluster frees it
+                t1 = time.perf_counter()
+                stages["model"] += t1 - t0
+                submit_next()
+                _write_result(outputs, window, classes, conf, probs)
+                _add_counts(counts, found)
+                t0 = time.perf_counter()
+                stages["write"] += t0 - t1
+                if bar is not None:
+                    bar.update(window[2] * window[3])
+            _tag_outputs(outputs, run)
+    finally:
+        # on failure nothing of this scene is left running on the cluster
+        client.cancel([*in_flight, model_future])
+    return sum(counts.values()), dict(sorted(counts.items())), len(windows)
+
+
+def _result(future: Any, scene: _Scene) -> tuple[Any, ...]:
+    """A window task's result; cluster failures become one clear :class:`~hsigeo.errors.ClusterError`."""
+    from distributed.client import FutureCancelledError
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
+
+    try:
+        return future.result()
+    except HsigeoError:
+        raise
+    except KilledWorker as exc:
+        raise ClusterError(
+            f"{scene.path}: dask workers died while classifying it ({exc}); nothing of this scene was "
+            "written. Check the workers' logs (memory limits are the usual cause); rerun with --resume to "
+            "skip the scenes already done."
+        ) from exc
+    except (CommClosedError, FutureCancelledError, OSError, TimeoutError) as exc:
+        raise ClusterError(
+            f"{scene.path}: lost the dask cluster while classifying it ({type(exc).__name__}: {exc}); "
+            "nothing of this scene was written. Check that the scheduler is running; rerun with --resume "
+            "to skip the scenes already done."
+        ) from exc
