@@ -128,8 +128,6 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
     from hsigeo.device import torch_threads
 
     if init == "base":
-        import numpy as np
-
         from hsigeo.model.modelfile import save_model
 
         with torch_threads(threads):
