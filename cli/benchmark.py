@@ -46,9 +46,14 @@ if TYPE_CHECKING:
               help="CPU threads per method (torch, BLAS); 0 = library default. Default 1: equal compute for "
                    "every method and stable timings on a busy machine.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failing method instead of recording the failure.")
+@click.option("--protocol", type=click.Choice(["labels", "zero-shot"]), default="labels", show_default=True,
+              help="labels: the split protocols above. zero-shot: no labels at all; the base model from prompts "
+                   "alone against SAM / nearest-mean with library spectra, on Indian Pines and Salinas-A with "
+                   "coarse merged classes (needs the 'base' extra for the libraries).")
 def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | None, fractions: str | None,
               block: bool | None, methods: str | None, out: Path | None, quick: bool, hsigeo_epochs: int | None,
-              hybridsn_steps: int | None, maps: bool | None, threads: int | None, fail_fast: bool) -> None:
+              hybridsn_steps: int | None, maps: bool | None, threads: int | None, fail_fast: bool,
+              protocol: str) -> None:
     """Compare hsigeo with baselines under one split protocol.
 
     Every method gets the same train/test masks per protocol and seed.
@@ -60,6 +65,9 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
       hsigeo benchmark --dataset indian-pines --dataset pavia-university \\
           --data-dir DIR --fractions 0.10,0.05 --no-block
     """
+    if protocol == "zero-shot":
+        _zero_shot(datasets, data_dir, out)
+        return
     from hsigeo_cli.readme_block import write_readme_block
 
     from hsigeo.evaluation.runner import run_and_report
@@ -82,6 +90,22 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
     click.echo(f"Report: {paths['markdown']}", err=True)
     click.echo(f"JSON: {paths['json']}", err=True)
     click.echo(f"Figures: {len(paths['maps'])} in {paths['markdown'].parent / 'maps'}", err=True)
+    click.echo(f"Total: {(time.perf_counter() - t0) / 60:.1f} min", err=True)
+
+
+def _zero_shot(datasets: tuple[str, ...], data_dir: Path | None, out: Path | None) -> None:
+    """``--protocol zero-shot``: see :mod:`hsigeo.evaluation.zero_shot`."""
+    from hsigeo.evaluation.zero_shot import SCENES, run_zero_shot
+
+    unknown = [d for d in datasets if d not in SCENES]
+    if unknown:
+        raise click.BadParameter(f"zero-shot runs on {', '.join(SCENES)}; not on {', '.join(unknown)}",
+                                 param_hint="--dataset")
+    t0 = time.perf_counter()
+    out = out or Path("benchmarks/results/zero_shot")
+    _, md = run_zero_shot(list(datasets) or None, data_dir=data_dir, out=out)
+    click.echo(md)
+    click.echo(f"Report: {out / 'results.md'}; maps: {out}/*_class_maps.png", err=True)
     click.echo(f"Total: {(time.perf_counter() - t0) / 60:.1f} min", err=True)
 
 

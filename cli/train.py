@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import click
@@ -45,12 +46,17 @@ _ANY = click.Path(path_type=Path)
               help="Local transformers folder of the frozen text encoder (default: all-MiniLM-L6-v2).")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Accuracy report folder (default: beside the model, MODEL_report/).")
+@click.option("--init", "init", type=click.Choice(["scratch", "base"]), default="scratch", show_default=True,
+              help="base: start from the built-in base model (per-pixel spectral encoder aligned with the text "
+                   "model) and fine-tune it on the labels; needs band wavelengths. Measured below the default "
+                   "spectral-spatial model at 1 % of the labels (Salinas-A 96.5 vs 99.5 %, Indian Pines 60 vs 77 % "
+                   "OA), hence not the default.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file and report folder.")
 def train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
           dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
           train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
           loss: str | None, val_fraction: float | None, threads: int | None, seed: int, device: str,
-          text_model: Path | None, report_dir: Path | None, overwrite: bool) -> None:
+          text_model: Path | None, report_dir: Path | None, init: str, overwrite: bool) -> None:
     """Train a model on SCENE with --labels and --prompts, or on a benchmark --dataset.
 
     Writes MODEL.hsigeo (weights + metadata, no pickle) and a report folder
@@ -72,14 +78,14 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
     with guard_outputs(outputs, overwrite=overwrite, inputs=(prompts_path,), rasters=(scene, labels_path)):
         _train(scene, labels_path, label_field, prompts_path, dataset, data_dir, output, train_fraction,
                train_count, epochs, batch_size, lr, loss, seed, device, text_model, report_dir, overwrite,
-               val_fraction=val_fraction, threads=threads)
+               val_fraction=val_fraction, threads=threads, init=init)
 
 
 def _train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
            dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
            train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
            loss: str | None, seed: int, device: str, text_model: Path | None, report_dir: Path,
-           overwrite: bool, *, val_fraction: float | None, threads: int | None) -> None:
+           overwrite: bool, *, val_fraction: float | None, threads: int | None, init: str = "scratch") -> None:
     """The work of :func:`train`, once its outputs are secured."""
     import numpy as np
 
@@ -121,11 +127,19 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
                err=True)
     from hsigeo.device import torch_threads
 
-    clf = HsigeoClassifier(device=device, progress=True, text_model=str(text_model) if text_model else None,
-                           **options)
-    with torch_threads(threads):
-        clf.fit(cube, labels, prompts, train_mask=train_mask)
-    path = clf.save(output, overwrite=overwrite)
+    if init == "base":
+        from hsigeo.model.modelfile import save_model
+
+        with torch_threads(threads):
+            model, report = _finetune_base(cube, lab, prompts, train_mask, seed)
+        path = save_model(model, output, overwrite=overwrite)
+        clf = SimpleNamespace(model_=model, report_=report, predict=lambda c: model.predict_array(np.asarray(c))[0])
+    else:
+        clf = HsigeoClassifier(device=device, progress=True, text_model=str(text_model) if text_model else None,
+                               **options)
+        with torch_threads(threads):
+            clf.fit(cube, labels, prompts, train_mask=train_mask)
+        path = clf.save(output, overwrite=overwrite)
     remember_model(path)
 
     model, report = clf.model_, clf.report_
@@ -146,6 +160,21 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
     click.echo(f"Accuracy on {acc.n_samples:,} {scored}: OA {100 * acc.overall_accuracy:.2f} %, "
                f"AA {100 * acc.average_accuracy:.2f} %, kappa {acc.kappa:.4f}")
     click.echo(f"Report: {report_dir}")
+
+
+def _finetune_base(cube: Any, lab: Any, prompts: Any, train_mask: Any, seed: int) -> tuple[Any, Any]:
+    """``--init base``: the base model bound to the scene, fine-tuned on the training pixels."""
+    import time
+
+    from hsigeo.model.base import load_base
+
+    t0 = time.perf_counter()
+    zs = load_base().for_scene(cube, prompts)
+    steps = 300
+    model = zs.finetune(cube.values, lab, train_mask=train_mask, steps=steps, seed=seed)
+    report = SimpleNamespace(train_seconds=time.perf_counter() - t0, device="cpu", history=None,
+                             config={"init": "base", "steps": steps, "radiometry": zs.radiometry})
+    return model, report
 
 
 def _inputs(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,

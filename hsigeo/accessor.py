@@ -181,16 +181,36 @@ class HSIAccessor:
         return out.drop_vars(drop)
 
     # -- models (delegated to hsigeo.inference) --------------------------- #
-    def classify(self, model: Any, **kwargs: Any) -> Any:
+    def classify(self, model: Any = None, *, prompts: Any = None, threshold: float | None = None,
+                 radiometry: str = "auto", **kwargs: Any) -> Any:
         """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`.
 
         ``model`` is an :class:`~hsigeo.estimator.HsigeoClassifier` (e.g. from
         :func:`hsigeo.load_model`), an :class:`~hsigeo.model.classifier.HsigeoModel`, or the
-        path of a ``.hsigeo`` file.
+        path of a ``.hsigeo`` file.  With ``prompts`` (a PromptSet or a prompts YAML path) and
+        no model, or with the base model (``hsigeo.load_model("base")``), the scene is mapped
+        from the words alone by the built-in base model (label-free; needs a ``wavelength``
+        band coordinate).  Pixels whose best class probability is below ``threshold`` get
+        class 0 (unknown); ``radiometry`` is ``"auto"``, ``"reflectance"`` or ``"radiance"``
+        (see :meth:`hsigeo.model.base.BaseModel.for_scene`).
         """
         from hsigeo.inference.distributed import classify_dataarray
 
-        return classify_dataarray(self._obj, _as_model(model), **kwargs)
+        if model is None or type(model).__name__ == "BaseModel":
+            from hsigeo.errors import PromptError
+            from hsigeo.model.base import load_base
+
+            if prompts is None:
+                raise PromptError("classify() needs a model, or prompts= to map the scene with the base model.")
+            base = model if model is not None else load_base()
+            model = base.for_scene(self._obj, prompts, threshold=threshold, radiometry=radiometry)
+        else:
+            model = _as_model(model)
+            if prompts is not None and hasattr(model, "with_prompts"):
+                from hsigeo.text.prompts import PromptSet, load_prompts
+
+                model = model.with_prompts(prompts if isinstance(prompts, PromptSet) else load_prompts(prompts))
+        return classify_dataarray(self._obj, model, **kwargs)
 
     def embed(self, model: Any, **kwargs: Any) -> Any:
         """Per-pixel embeddings; see :func:`hsigeo.inference.distributed.embed_dataarray`."""

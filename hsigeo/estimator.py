@@ -308,9 +308,48 @@ class HsigeoClassifier:
         clf.report_ = _report_from_summary(summary)
         return clf
 
+    @classmethod
+    def from_base(cls, scene: Scene | str | os.PathLike, prompts: Any, *, threshold: float | None = None,
+                  radiometry: str = "auto", device: str = "auto") -> HsigeoClassifier:
+        """A "fitted" estimator from words alone: the built-in base model bound to a scene's bands and prompts.
 
-def load_model(path: str | os.PathLike, *, device: str = "auto") -> HsigeoClassifier:
+        No labels are used (see :meth:`hsigeo.model.base.BaseModel.for_scene`); ``predict``,
+        ``predict_proba``, ``predict_raster`` and ``save`` work as after :meth:`fit`, on scenes
+        with the same bands.  Pixels below ``threshold`` are class 0 (unknown).
+
+        Parameters
+        ----------
+        scene
+            The scene (DataArray with a ``wavelength`` band coordinate, or a raster path).
+        prompts
+            A :class:`~hsigeo.text.prompts.PromptSet` or a prompts YAML path.
+        threshold, radiometry
+            As in :meth:`~hsigeo.model.base.BaseModel.for_scene`.
+        device
+            Device for inference.
+        """
+        from hsigeo.model.base import load_base
+        from hsigeo.model.training import TrainReport
+
+        if isinstance(scene, (str, os.PathLike)):
+            from hsigeo.io.raster import open_hsi
+
+            scene = open_hsi(scene, chunks={"y": 512, "x": 512})
+        model = load_base().for_scene(scene, prompts, threshold=threshold, radiometry=radiometry)
+        clf = cls(device=device)
+        clf._set_model(model)
+        clf.report_ = TrainReport(config={"init": "base", "radiometry": model.radiometry}, train_seconds=0.0,
+                                  n_parameters=model.n_parameters(), val_accuracy=None, best_epoch=0, n_train=0,
+                                  n_val=0, device="cpu")
+        return clf
+
+
+def load_model(path: str | os.PathLike, *, device: str = "auto") -> Any:
     """Load a ``.hsigeo`` model file as a fitted :class:`HsigeoClassifier`.
+
+    ``"base"`` loads the built-in base model (:class:`~hsigeo.model.base.BaseModel`; bind it
+    to a scene and prompts with ``.for_scene``), and a base or zero-shot model file loads as
+    such (:func:`hsigeo.model.base.load_base`).
 
     Parameters
     ----------
@@ -325,7 +364,12 @@ def load_model(path: str | os.PathLike, *, device: str = "auto") -> HsigeoClassi
         When the file is missing, corrupt, foreign or of a newer format.
     """
     from hsigeo.model import modelfile
+    from hsigeo.model.base import is_base_file
 
+    if str(path) == "base" or (os.path.isfile(path) and is_base_file(path)):
+        # the built-in base model (or a bound zero-shot file) is not a trained scene model:
+        # it comes back as itself; bind it with .for_scene(scene, prompts)
+        return modelfile.load_model(path)
     return HsigeoClassifier.from_model(modelfile.load_model(path), device=device)
 
 

@@ -242,7 +242,8 @@ class _Field:
 class _Generator:
     """Deterministic scene generator; any window can be rendered on its own."""
 
-    def __init__(self, height: int, width: int, bands: int, n_classes: int, seed: int, *, noise: float) -> None:
+    def __init__(self, height: int, width: int, bands: int, n_classes: int, seed: int, *, noise: float,
+                 class_spectra: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.height, self.width, self.bands = int(height), int(width), int(bands)
         self.n_classes = n_classes
         self.seed = int(seed)
@@ -251,7 +252,13 @@ class _Generator:
         self.classes = _classes(n_classes)
         self.wavelengths = synthetic_wavelengths(bands)
         self.bad = _bad_band_mask(self.wavelengths)
-        self.spectra = np.stack([class_spectrum(i, self.wavelengths) for i in range(n_classes)]).astype("float32")
+        if class_spectra is None:
+            self.spectra = np.stack([class_spectrum(i, self.wavelengths) for i in range(n_classes)]).astype("float32")
+        else:
+            if len(class_spectra) < n_classes:
+                raise InvalidInputError(f"class_spectra has {len(class_spectra)} spectra for {n_classes} classes")
+            self.spectra = np.stack([np.clip(np.interp(self.wavelengths, wl, r), 0.001, 0.95)
+                                     for wl, r in class_spectra[:n_classes]]).astype("float32")
         # regions ~1/8 of the short side across, capped so big scenes have many regions
         cell = float(np.clip(min(height, width) / 8.0, 6.0, 64.0))
         self.regions = _Field(height, width, n_classes, rng, cell=cell)
@@ -348,6 +355,7 @@ def synthetic_cube(
     n_classes: int = 6,
     seed: int = 0,
     noise: float = 0.005,
+    class_spectra: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> SyntheticCube:
     """Generate a synthetic scene in memory.
 
@@ -361,12 +369,16 @@ def synthetic_cube(
         Random seed; the same seed gives the same cube.
     noise
         Standard deviation of the per-pixel reflectance noise (6x in bad bands).
+    class_spectra
+        Optional ``(wavelengths nm, reflectance)`` per class, in :data:`CLASS_LIBRARY` order,
+        replacing the built-in analytic spectra (the demo uses library records held out of
+        base-model pretraining, :func:`hsigeo.speclib.corpus.demo_class_spectra`).
 
     Returns
     -------
     SyntheticCube
     """
-    gen = _Generator(height, width, bands, n_classes, seed, noise=noise)
+    gen = _Generator(height, width, bands, n_classes, seed, noise=noise, class_spectra=class_spectra)
     cube, cls = gen.render(slice(0, height), slice(0, width))
     return SyntheticCube(
         cube=cube,
@@ -421,6 +433,7 @@ def make_synthetic_scene(
     nodata_border: int = 3,
     labelled_fraction: float = 0.5,
     overwrite: bool = False,
+    class_spectra: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> SyntheticScene:
     """Write a georeferenced synthetic scene, its labels and prompts to ``out_dir``.
 
@@ -444,6 +457,8 @@ def make_synthetic_scene(
     overwrite
         Replace existing files (else :class:`~hsigeo.errors.OutputExistsError`
         before anything is written).
+    class_spectra
+        As in :func:`synthetic_cube`.
 
     Returns
     -------
@@ -461,7 +476,8 @@ def make_synthetic_scene(
         check_output(p, overwrite=overwrite)  # fail before writing anything
     out.mkdir(parents=True, exist_ok=True)
 
-    syn = synthetic_cube(height=height, width=width, bands=bands, n_classes=n_classes, seed=seed)
+    syn = synthetic_cube(height=height, width=width, bands=bands, n_classes=n_classes, seed=seed,
+                         class_spectra=class_spectra)
     stored = np.round(syn.cube * SCALE).astype("int16")
     border = np.zeros((height, width), dtype=bool)
     if nodata_border > 0:

@@ -216,6 +216,9 @@ def _warn_about_scene(scene: _Scene, model: InferenceModel) -> None:
             sample = src.read(window=window)
     except (rasterio.errors.RasterioError, OSError):
         return  # an unreadable block is reported, with its window, by the classification itself
+    mean = getattr(model, "mean", None)
+    if mean is None:
+        return  # a model without a training scale (the base model normalises brightness per pixel)
     valid = valid_pixels(sample, nodata=scene.nodata, good_bands=scene.good_bands)
     ratio = scale_ratio(sample, valid, mean)
     if ratio is None or 1 / _SCALE_WARN <= ratio <= _SCALE_WARN:

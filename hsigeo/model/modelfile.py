@@ -122,6 +122,10 @@ def save_model(model: HsigeoModel, path: str | os.PathLike, *, overwrite: bool =
         When ``path`` exists and ``overwrite`` is false.
     """
     path = Path(path)
+    from hsigeo.model.base import BaseModel, ZeroShotModel, save_base
+
+    if isinstance(model, (BaseModel, ZeroShotModel)):
+        return save_base(model, path, overwrite=overwrite)
     weights, meta = _payload(model)
     with atomic_output(path, overwrite=overwrite) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -315,6 +319,16 @@ def load_model(path: str | os.PathLike) -> HsigeoModel:
         match its metadata.
     """
     from safetensors import SafetensorError
+
+    # the shipped base model ("base") and base/zero-shot files have their own loader
+    if str(path) == "base":
+        from hsigeo.model.base import load_base
+
+        return load_base()
+    from hsigeo.model.base import is_base_file, load_base
+
+    if Path(path).is_file() and is_base_file(path):
+        return load_base(path)
     from safetensors.torch import load
 
     path = Path(path)
@@ -362,6 +376,12 @@ def load_model(path: str | os.PathLike) -> HsigeoModel:
 
 def model_bytes(model: HsigeoModel) -> bytes:
     """The model file of ``model`` as bytes (for shipping to workers without touching disk)."""
+    from hsigeo.model.base import BaseModel, ZeroShotModel, base_bytes, zero_shot_bytes
+
+    if isinstance(model, ZeroShotModel):
+        return zero_shot_bytes(model)
+    if isinstance(model, BaseModel):
+        return base_bytes(model)
     weights, meta = _payload(model)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:

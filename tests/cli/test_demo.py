@@ -33,6 +33,9 @@ def test_demo_chain_outputs(tmp_path):
     assert report["overall_accuracy"] == np.trace(cm[:, : cm.shape[0]]) / cm.sum()
     for name in ("confusion.png", "classmap.png", "training_curve.png"):
         assert (result.report_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    # prompt-only step: the shipped base model on class spectra held out of its pretraining
+    assert result.zero_shot_accuracy is not None and result.zero_shot_accuracy > 0.8
+    assert result.zero_shot_classes.is_file()
 
 
 def test_demo_cli_refuses_to_overwrite(tmp_path, capsys):

@@ -1,0 +1,782 @@
+"""The base model: a spectral encoder aligned with the frozen text model, for prompt-only mapping.
+
+Pieces:
+
+- :class:`BaseNet`: per-pixel spectral encoder (input: the brightness-normalised spectrum on
+  the base grid and its coverage mask, see :mod:`hsigeo.speclib.grid`) and a linear text
+  probe into the same 64-d joint space, with a learnable temperature.
+- :func:`pretrain`: the method's contrastive loss (positive + hard + semi-hard negatives,
+  :func:`hsigeo.model.loss.hard_negative_loss`) between library/simulated spectra and the
+  sentences describing their material concept, with augmentations that make the encoder
+  indifferent to brightness, calibration and band coverage.
+- :class:`BaseModel`: the trained encoder and its metadata; saved in the usual ``.hsigeo``
+  container (``metadata.json`` + ``weights.safetensors``, ``model_type: "spectral-base"``).
+- :class:`ZeroShotModel`: a base model bound to one scene's bands and one prompt set.  It
+  satisfies the model contract of the inference engines (``radius`` 0, ``normalize``,
+  ``predict_tile``, ``embed_tile``, ``check_bands``, ``classes``), so tiled and dask
+  inference run it unchanged.  :meth:`ZeroShotModel.finetune` continues training on a few
+  labelled pixels (``hsigeo train --init base``).
+
+Unknown: a pixel whose highest class probability is below ``threshold`` gets NaN
+probabilities, which every engine turns into class value **0** (unclassified / nodata) with
+no confidence: prompts need not name every material in a scene.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import os
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hsigeo.classes import ClassInfo
+from hsigeo.errors import BandMismatchError, HsigeoError, ModelFileError
+from hsigeo.model.loss import hard_negative_loss
+from hsigeo.speclib.grid import GRID, GridResampler, brightness_normalize, coverage_text
+from hsigeo.speclib.radiometry import apply_correction, estimate_correction, looks_like_radiance
+
+__all__ = ["BaseNet", "BaseModel", "ZeroShotModel", "pretrain", "save_base", "load_base", "shipped_base_path",
+           "base_bytes", "zero_shot_bytes", "is_base_file", "read_base_metadata",
+           "MODEL_TYPE", "augment"]
+
+MODEL_TYPE = "spectral-base"
+_META, _WEIGHTS = "metadata.json", "weights.safetensors"
+EMBED_DIM = 64
+
+
+def shipped_base_path() -> Path:
+    """Path of the base model shipped inside the package."""
+    return Path(__file__).resolve().parent.parent / "data" / "base_model.hsigeo"
+
+
+class BaseNet(nn.Module):
+    """Spectral encoder + text probe + temperature.
+
+    Parameters
+    ----------
+    n_grid
+        Grid bands (input is ``2 * n_grid``: spectrum and mask).
+    text_dim
+        Text-embedding dimension of the frozen text model.
+    hidden, embed_dim
+        Width of the hidden layers and of the joint space.
+    """
+
+    def __init__(self, n_grid: int, text_dim: int, hidden: int = 256, embed_dim: int = EMBED_DIM) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Linear(2 * n_grid, hidden), nn.GELU(), nn.LayerNorm(hidden),
+            nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden),
+            nn.Linear(hidden, embed_dim),
+        )
+        self.probe = nn.Linear(text_dim, embed_dim)
+        # CLIP-style temperature, stored as a log so it stays positive
+        self.log_scale = nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))
+
+    def embed(self, feats: torch.Tensor) -> torch.Tensor:
+        """Unit-norm joint-space embeddings of ``(N, 2G)`` features."""
+        return F.normalize(self.encoder(feats), dim=-1)
+
+    def anchors(self, text: torch.Tensor) -> torch.Tensor:
+        """Unit-norm joint-space anchors of ``(C, T)`` text embeddings."""
+        return F.normalize(self.probe(text), dim=-1)
+
+    def logits(self, emb: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+        return self.log_scale.exp().clamp(max=100.0) * emb @ anchors.t()
+
+
+# ---------------------------------------------------------------------- #
+# Augmentation (torch, on a batch of grid spectra)
+# ---------------------------------------------------------------------- #
+_T = torch.from_numpy((GRID - GRID[0]) / (GRID[-1] - GRID[0])).float()
+
+
+def _coverage_masks(n: int, g: torch.Generator) -> torch.Tensor:
+    """Random band coverage: full, VNIR-only, truncated ranges, scattered dropout, gaps."""
+    wl = torch.from_numpy(GRID).float()
+    mode = torch.rand(n, generator=g)
+    m = torch.ones(n, GRID.size, dtype=torch.bool)
+    r = torch.rand(n, 4, generator=g)
+    # VNIR-only sensors (e.g. 400-900/1000 nm)
+    vnir = (mode >= 0.35) & (mode < 0.55)
+    end = 850 + 200 * r[:, 0:1]
+    start = 400 + 60 * r[:, 1:2]
+    m &= ~(vnir[:, None] & ((wl[None] > end) | (wl[None] < start)))
+    # truncated ends (sensors starting later / ending earlier)
+    trunc = (mode >= 0.55) & (mode < 0.7)
+    m &= ~(trunc[:, None] & ((wl[None] < 400 + 100 * r[:, 2:3]) | (wl[None] > 2450 - 250 * r[:, 3:4])))
+    # scattered dropout (bad bands removed)
+    drop = (mode >= 0.7) & (mode < 0.85)
+    p = 0.1 + 0.4 * torch.rand(n, 1, generator=g)
+    m &= ~(drop[:, None] & (torch.rand(n, GRID.size, generator=g) < p))
+    # extra gaps at the weaker water-vapour bands, removed by some processing chains
+    gaps = mode >= 0.85
+    wv = ((wl > 925) & (wl < 965)) | ((wl > 1105) & (wl < 1160)) | (wl > 2400)
+    m &= ~(gaps[:, None] & wv[None])
+    return m
+
+
+def augment(x: torch.Tensor, mask: torch.Tensor, g: torch.Generator, *,
+            path_residual: float = 0.15) -> tuple[torch.Tensor, torch.Tensor]:
+    """Augment a batch of grid reflectance spectra, return ``(features (N, 2G), mask)``.
+
+    Brightness (x 0.2-5), a smooth calibration gain (+-10 %), a blue-weighted additive
+    residual of path radiance, sensor noise, occasional smoothing (coarser sensors), and
+    random coverage; finally the per-spectrum brightness normalisation used at inference.
+    ``path_residual`` is the largest blue-weighted additive residual, as a share of the
+    spectrum's mean (what a scene-level radiometric correction may leave behind).
+    """
+    n = x.shape[0]
+    t = _T[None]
+    scale = torch.exp((torch.rand(n, 1, generator=g) * 2 - 1) * float(np.log(5)))
+    a = torch.randn(n, 3, generator=g) * 0.04
+    ph = torch.rand(n, 3, generator=g) * 2 * np.pi
+    k = torch.arange(1, 4).float()[None, :, None]
+    gain = torch.exp((a[..., None] * torch.cos(np.pi * k * t[:, None] + ph[..., None])).sum(1))
+    level = (x * mask).sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp(min=1)
+    path = (torch.rand(n, 1, generator=g) * (path_residual + 0.05) - 0.05) * level * torch.exp(-t / 0.15)
+    y = x * gain + path
+    y = y + torch.randn(y.shape, generator=g) * level * (0.002 + 0.02 * torch.rand(n, 1, generator=g))
+    # smoothing along wavelength for a third of the batch (a 3-band box blur)
+    sm = torch.rand(n, generator=g) < 0.33
+    if sm.any():
+        z = y[sm][:, None]
+        y[sm] = F.avg_pool1d(F.pad(z, (1, 1), mode="replicate"), 3, stride=1)[:, 0]
+    y = y.clamp(min=0) * scale
+    m = mask & _coverage_masks(n, g)
+    cnt = m.sum(1, keepdim=True).clamp(min=1)
+    mean = (y * m).sum(1, keepdim=True) / cnt
+    yn = torch.where(m, y / mean.clamp(min=1e-6), torch.zeros_like(y))
+    return torch.cat([yn, m.float()], dim=1), m
+
+
+def _features_np(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    xn, ok = brightness_normalize(x, mask)
+    m = np.broadcast_to(mask, xn.shape).astype(np.float32)
+    return np.concatenate([xn, m], axis=-1).astype(np.float32), ok
+
+
+# ---------------------------------------------------------------------- #
+# The trained base model
+# ---------------------------------------------------------------------- #
+@dataclass
+class BaseModel:
+    """A pretrained base spectral encoder with its provenance.
+
+    Attributes
+    ----------
+    net
+        The network.
+    meta
+        Metadata: ``text_model``, ``sources``, ``concepts``, ``training``, ``reference``
+        (radiometric reference spectrum on the grid), ``threshold`` (default unknown
+        threshold), ``grid``.
+    library
+        ``(L, G)`` reflectance spectra (a few per concept) used as pseudo-targets by the
+        radiometric correction of radiance scenes.
+    """
+
+    net: BaseNet
+    meta: dict[str, Any] = field(default_factory=dict)
+    library: np.ndarray | None = None
+
+    @property
+    def reference(self) -> np.ndarray:
+        return np.asarray(self.meta["reference"], dtype=np.float32)
+
+    @property
+    def threshold(self) -> float:
+        return float(self.meta.get("threshold", 0.0))
+
+    def embed_grid(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Joint-space embeddings ``(N, 64)`` of grid reflectance spectra ``(N, G)``."""
+        feats, _ = _features_np(np.asarray(x, dtype=np.float32), mask)
+        with torch.inference_mode():
+            return self.net.embed(torch.from_numpy(feats)).numpy()
+
+    def text_anchors(self, text_emb: np.ndarray) -> np.ndarray:
+        """Joint-space anchors ``(C, 64)`` of text embeddings ``(C, T)``."""
+        with torch.inference_mode():
+            return self.net.anchors(torch.from_numpy(np.asarray(text_emb, dtype=np.float32))).numpy()
+
+    def encode_prompts(self, prompt_set: Any, encoder: Any = None) -> np.ndarray:
+        """Text embeddings ``(C, T)`` of a prompt set (mean of each class's prompts)."""
+        from hsigeo.text.encoder import TextEncoder, class_embeddings
+
+        if encoder is None:
+            encoder = TextEncoder()
+        if encoder.dim != self.net.probe.in_features:
+            raise ModelFileError(
+                f"text model {encoder.model_id} gives {encoder.dim}-d embeddings; the base model's probe takes "
+                f"{self.net.probe.in_features}-d ones ({self.meta.get('text_model', {}).get('id')}). "
+                "Use the default text model (all-MiniLM-L6-v2) with the base model."
+            )
+        return class_embeddings(prompt_set, encoder)
+
+    def for_scene(self, scene: Any, prompts: Any, *, wavelengths: Any = None, fwhm: Any = None,
+                  bad_band: Any = None, radiometry: str = "auto", threshold: float | None = None,
+                  encoder: Any = None, text_embeddings: np.ndarray | None = None,
+                  sample_pixels: int = 20000, seed: int = 0) -> ZeroShotModel:
+        """Bind the base model to a scene's bands and a prompt set.
+
+        Parameters
+        ----------
+        scene
+            A ``(band, y, x)`` DataArray (wavelengths, FWHM and bad-band flags are read from
+            its coordinates), a ``(B, H, W)`` array, or ``None`` (then ``wavelengths`` is
+            needed and radiometry cannot be ``"radiance"``/``"auto"`` estimated).
+        prompts
+            A :class:`~hsigeo.prompts.PromptSet` or a path to a prompts YAML.
+        wavelengths, fwhm, bad_band
+            Override / supply the band centres (nm), widths and flags.
+        radiometry
+            ``"reflectance"`` (use spectra as they are), ``"radiance"`` (estimate a
+            scene-level offset and gain, :mod:`hsigeo.speclib.radiometry`) or ``"auto"``
+            (radiance when the scene shows deep 940/1130 nm water-vapour bands).
+        threshold
+            Unknown threshold on the highest class probability (``None``: the model's
+            default; ``0``: never unknown).
+        encoder, text_embeddings
+            Text encoder to embed the prompts, or ready embeddings ``(C, T)``.
+        sample_pixels, seed
+            Pixels sampled to estimate the radiometric correction.
+
+        Raises
+        ------
+        HsigeoError
+            When the scene has no wavelengths (the message says how to supply them).
+        """
+        from hsigeo.text.prompts import PromptSet, load_prompts
+
+        ps = prompts if isinstance(prompts, PromptSet) else load_prompts(prompts)
+        source = "the scene"
+        if scene is not None and hasattr(scene, "coords"):
+            source = scene.attrs.get("source", scene.name or "the scene")
+            if wavelengths is None and "wavelength" in scene.coords:
+                wavelengths = np.asarray(scene.coords["wavelength"].values, dtype=np.float64)
+            if fwhm is None and "fwhm" in scene.coords:
+                fwhm = np.asarray(scene.coords["fwhm"].values, dtype=np.float64)
+            if bad_band is None and "bad_band" in scene.coords:
+                bad_band = np.asarray(scene.coords["bad_band"].values, dtype=bool)
+        n_bands = int(np.shape(scene)[0]) if scene is not None else (len(wavelengths) if wavelengths is not None else 0)
+        if wavelengths is None or not np.isfinite(np.asarray(wavelengths, dtype=np.float64)).any():
+            raise HsigeoError(
+                f"{source}: no band wavelengths, so its pixels cannot be placed on the base model's 400-2450 nm grid. "
+                "Supply them: in an ENVI header ('wavelength = {...}', 'wavelength units = Nanometers'), as GeoTIFF band "
+                "descriptions/metadata read by hsigeo.open_hsi, or in Python with "
+                "da.assign_coords(wavelength=('band', centres_nm)); or train a model on labels instead (hsigeo train)."
+            )
+        wavelengths = np.asarray(wavelengths, dtype=np.float64)
+        if np.nanmax(wavelengths) < 10:  # micrometres
+            wavelengths = wavelengths * 1000.0
+            fwhm = None if fwhm is None else np.asarray(fwhm, dtype=np.float64) * 1000.0
+        rs = GridResampler(wavelengths, None if fwhm is None else np.asarray(fwhm, dtype=np.float64), bad_band)
+        if rs.mask.sum() < 10:
+            raise BandMismatchError(
+                f"{source}: its bands ({np.nanmin(wavelengths):.0f}-{np.nanmax(wavelengths):.0f} nm) cover only "
+                f"{int(rs.mask.sum())} of the base model's grid bands (400-2450 nm); at least 10 are needed."
+            )
+        offset = gain = None
+        mode = radiometry
+        if radiometry not in ("auto", "reflectance", "radiance"):
+            raise ValueError(f"radiometry must be auto, reflectance or radiance, got {radiometry!r}")
+        if radiometry != "reflectance" and scene is not None:
+            sample = _sample_pixels(scene, sample_pixels, seed)
+            grid = rs(sample)
+            grid = grid[np.isfinite(grid).all(1) & (grid[:, rs.mask].mean(1) > 0)]
+            if grid.shape[0] >= 50:
+                if radiometry == "radiance" or looks_like_radiance(grid, rs.mask):
+                    offset, gain = estimate_correction(grid, rs.mask, self.reference, self.library, seed=seed)
+                    mode = "radiance"
+                else:
+                    mode = "reflectance"
+        elif radiometry == "radiance":
+            raise HsigeoError("radiometry='radiance' needs the scene's pixels to estimate the correction")
+        if text_embeddings is None:
+            text_embeddings = self.encode_prompts(ps, encoder)
+        return ZeroShotModel(self, ps, rs, n_bands, wavelengths, offset, gain,
+                             self.threshold if threshold is None else float(threshold),
+                             np.asarray(text_embeddings, dtype=np.float32), mode)
+
+
+def _sample_pixels(scene: Any, n: int, seed: int) -> np.ndarray:
+    """Up to ``n`` pixel spectra ``(n, B)`` on a regular stride (a few reads on lazy scenes)."""
+    shape = np.shape(scene)
+    h, w = int(shape[1]), int(shape[2])
+    step = max(1, int(np.sqrt(h * w / max(n, 1))))
+    if hasattr(scene, "isel"):
+        sub = scene.isel(y=slice(0, None, step), x=slice(0, None, step)).values
+    else:
+        sub = np.asarray(scene)[:, ::step, ::step]
+    flat = np.asarray(sub, dtype=np.float32).reshape(sub.shape[0], -1).T
+    ok = np.isfinite(flat).all(1) & (np.abs(flat).sum(1) > 0)
+    return flat[ok]
+
+
+class ZeroShotModel:
+    """The base model bound to one scene's bands and one prompt set (the engines' model contract).
+
+    Built by :meth:`BaseModel.for_scene`.  ``normalize`` maps raw band values onto the
+    grid, applies the radiometric correction when one was estimated and normalises
+    brightness; ``predict_tile`` gives class probabilities, NaN where the best class is
+    below the unknown threshold.
+    """
+
+    radius = 0
+    embed_dim = EMBED_DIM
+
+    def __init__(self, base: BaseModel, prompts: Any, resampler: GridResampler, n_bands: int,
+                 wavelengths: np.ndarray, offset: np.ndarray | None, gain: np.ndarray | None, threshold: float,
+                 text_embeddings: np.ndarray, radiometry: str) -> None:
+        self.base = base
+        self.prompts = prompts
+        self.resampler = resampler
+        self.n_bands = int(n_bands)
+        self.wavelengths = np.asarray(wavelengths, dtype=np.float64)
+        self.offset, self.gain = offset, gain
+        self.threshold = float(threshold)
+        self.text_embeddings = text_embeddings
+        self.radiometry = radiometry
+        self.classes = [ClassInfo(c.value, c.name, tuple(c.colour), tuple(c.prompts)) for c in prompts.classes]
+        self.net = base.net
+        with torch.inference_mode():
+            self._anchors = base.net.anchors(torch.from_numpy(text_embeddings))
+            self._scale = float(base.net.log_scale.exp().clamp(max=100.0))
+        self.report = {"kind": "zero-shot", "base_model": base.meta.get("name", "base"),
+                       "radiometry": radiometry, "threshold": self.threshold,
+                       "coverage": coverage_text(resampler.mask)}
+        self._lock = threading.Lock()
+
+    # -- contract ------------------------------------------------------ #
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def class_values(self) -> np.ndarray:
+        return np.asarray([c.value for c in self.classes], dtype=np.int64)
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        h.update(json.dumps(self.base.meta.get("weights_sha256", "")).encode())
+        h.update(self.text_embeddings.tobytes())
+        h.update(self.resampler.weights.tobytes())
+        for a in (self.offset, self.gain):
+            if a is not None:
+                h.update(np.asarray(a).tobytes())
+        h.update(f"{self.threshold}".encode())
+        return h.hexdigest()[:16]
+
+    def check_bands(self, da: Any) -> None:
+        n = int(da.sizes["band"]) if hasattr(da, "sizes") and "band" in da.sizes else int(np.shape(da)[0])
+        if n != self.n_bands:
+            source = getattr(da, "attrs", {}).get("source", "the scene")
+            raise BandMismatchError(f"{source}: {n} bands, but this zero-shot model was bound to a scene with "
+                                    f"{self.n_bands} bands; bind it again with BaseModel.for_scene(scene, prompts).")
+
+    def normalize(self, block: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+        """Raw ``(B, h, w)`` -> float32 ``(B, h, w)``: non-finite values and invalid pixels set to 0.
+
+        The engines size their tiles by the scene's band count, so the grid resampling,
+        radiometric correction and brightness normalisation (all per pixel) happen in
+        :meth:`predict_tile`; a pixel left all zero here is reported invalid there.
+        """
+        block = np.asarray(block)
+        if block.ndim != 3 or block.shape[0] != self.n_bands:
+            raise BandMismatchError(f"block has shape {block.shape}; this model needs ({self.n_bands}, h, w)")
+        out = block.astype(np.float32, copy=True)
+        out[~np.isfinite(out)] = 0.0
+        if valid is not None:
+            out[:, ~np.asarray(valid, dtype=bool)] = 0.0
+        return out
+
+    def features(self, tile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Network input ``(h*w, 2G)`` and validity ``(h*w,)`` of a normalised ``(B, h, w)`` tile."""
+        b = tile.shape[0]
+        x = self.resampler(np.asarray(tile, dtype=np.float32).reshape(b, -1).T)
+        if self.offset is not None:
+            x = apply_correction(x, self.offset, self.gain)
+        feats, ok = _features_np(x, self.resampler.mask)
+        ok &= np.abs(tile.reshape(b, -1)).sum(0) > 0
+        feats[~ok] = 0.0
+        return feats, ok
+
+    def _embed(self, feats: np.ndarray, batch_size: int) -> torch.Tensor:
+        flat = torch.from_numpy(feats)
+        with torch.inference_mode():
+            out = [self.net.embed(flat[i:i + batch_size]) for i in range(0, flat.shape[0], batch_size)]
+        return torch.cat(out) if out else torch.zeros(0, EMBED_DIM)
+
+    def predict_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = 65536,
+                     naive: bool = False) -> np.ndarray:
+        """Probabilities ``(C, h, w)``; NaN at invalid pixels and where the best class is below the threshold."""
+        t = np.asarray(tile.cpu() if isinstance(tile, torch.Tensor) else tile, dtype=np.float32)
+        _, h, w = t.shape
+        feats, ok = self.features(t)
+        with torch.inference_mode():
+            p = torch.softmax(self._scale * self._embed(feats, batch_size) @ self._anchors.t(), dim=-1).numpy()
+        p[~ok] = np.nan
+        if self.threshold > 0:
+            p[p.max(1) < self.threshold] = np.nan
+        return np.ascontiguousarray(p.T.reshape(-1, h, w))
+
+    def embed_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = 65536,
+                   naive: bool = False) -> np.ndarray:
+        """Joint-space embeddings ``(64, h, w)`` (NaN at invalid pixels)."""
+        t = np.asarray(tile.cpu() if isinstance(tile, torch.Tensor) else tile, dtype=np.float32)
+        _, h, w = t.shape
+        feats, ok = self.features(t)
+        e = self._embed(feats, batch_size).numpy()
+        e[~ok] = np.nan
+        return np.ascontiguousarray(e.T.reshape(-1, h, w))
+
+    def predict_array(self, cube: np.ndarray, *, threshold: float | None = None,
+                      nodata: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Class values ``(H, W)`` (0 = unknown / nodata) and confidence of an in-memory ``(B, H, W)`` cube."""
+        model = self if threshold is None else self.with_threshold(threshold)
+        cube = np.asarray(cube)
+        valid = None if nodata is None else ~(cube == nodata).all(0)
+        p = model.predict_tile(model.normalize(cube, valid))
+        known = np.isfinite(p).all(0)
+        best = np.where(known, np.nan_to_num(p, nan=-1.0).argmax(0), 0)
+        conf = np.where(known, np.nan_to_num(p, nan=-1.0).max(0), np.nan)
+        values = np.where(known, self.class_values[best], 0)
+        return values.astype(np.int32), conf.astype(np.float32)
+
+    def predict_pixels(self, cube: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class values and confidence ``(n,)`` at given pixels of a ``(B, H, W)`` cube."""
+        pix = np.asarray(cube)[:, np.asarray(rows), np.asarray(cols)][:, :, None]
+        values, conf = self.predict_array(pix)
+        return values[:, 0], conf[:, 0]
+
+    def n_parameters(self) -> dict[str, int]:
+        """Parameters of the spectral encoder + probe (trainable) and with the frozen MiniLM text model."""
+        own = int(sum(p.numel() for p in self.net.parameters()))
+        return {"trainable": own, "total": own + 22_713_216}
+
+    def with_threshold(self, threshold: float) -> ZeroShotModel:
+        """A copy with another unknown threshold."""
+        new = copy.copy(self)
+        new.threshold = float(threshold)
+        return new
+
+    def finetune(self, cube: np.ndarray, labels: np.ndarray, *, train_mask: np.ndarray | None = None,
+                 steps: int = 300, batch_size: int = 256, lr: float = 5e-4, seed: int = 0, k_hard: int = 4,
+                 m_semi: int = 4) -> ZeroShotModel:
+        """Few labels on top: continue training the base encoder and probe on labelled pixels.
+
+        The method's loss against this model's class anchors, starting from the base
+        weights (a copy: the base model is unchanged); per pixel, no spatial context.
+
+        Parameters
+        ----------
+        cube
+            Raw scene ``(B, H, W)`` with this model's bands.
+        labels
+            ``(H, W)`` label values (0 = unlabelled), the prompt values.
+        train_mask
+            Pixels to train on (default: every labelled pixel).
+        steps, batch_size, lr, seed, k_hard, m_semi
+            AdamW steps (cosine decay), pixels per step, peak rate, seed, negatives.
+
+        Returns
+        -------
+        ZeroShotModel
+            Same binding and classes, fine-tuned network.
+        """
+        torch.manual_seed(seed)
+        g = torch.Generator().manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        feats, ok = self.features(self.normalize(np.asarray(cube)))
+        y = np.asarray(labels).reshape(-1)
+        sel = ok & (y > 0) & np.isin(y, self.class_values)
+        if train_mask is not None:
+            sel &= np.asarray(train_mask, dtype=bool).reshape(-1)
+        idx = np.flatnonzero(sel)
+        if idx.size == 0:
+            raise HsigeoError("finetune: no labelled pixel with a prompt value among the training pixels")
+        target = np.searchsorted(np.sort(self.class_values), y[idx])
+        order = np.argsort(self.class_values)
+        target = torch.from_numpy(order[target])
+        x = torch.from_numpy(feats[idx])
+        net = copy.deepcopy(self.net)
+        net.train()
+        text = torch.from_numpy(self.text_embeddings)
+        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + np.cos(np.pi * min(1.0, t / steps))))
+        for _ in range(steps):
+            b = torch.from_numpy(rng.integers(0, idx.size, min(batch_size, idx.size)))
+            logits = net.logits(net.embed(x[b]), net.anchors(text))
+            loss = hard_negative_loss(logits, target[b], k_hard=k_hard, m_semi=m_semi, generator=g)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        net.eval()
+        meta = {**self.base.meta, "finetuned": {"pixels": int(idx.size), "steps": steps, "seed": seed}}
+        return ZeroShotModel(BaseModel(net, meta, self.base.library), self.prompts, self.resampler, self.n_bands,
+                             self.wavelengths, self.offset, self.gain, self.threshold, self.text_embeddings,
+                             self.radiometry)
+
+
+# ---------------------------------------------------------------------- #
+# Pretraining
+# ---------------------------------------------------------------------- #
+def pretrain(corpus: Any, sentence_embeddings: list[np.ndarray], *, seed: int = 0, steps: int = 3000,
+             batch_size: int = 512, lr: float = 2e-3, k_hard: int = 4, m_semi: int = 4, val_fraction: float = 0.1,
+             path_residual: float = 0.15, log: Any = None) -> tuple[BaseNet, dict[str, Any]]:
+    """Train :class:`BaseNet` on a :class:`~hsigeo.speclib.corpus.Corpus`.
+
+    Parameters
+    ----------
+    corpus
+        Spectra, masks and concept indices.
+    sentence_embeddings
+        Per concept, ``(S_c, T)`` frozen text embeddings of its sentences; each step uses
+        one random sentence per concept as that concept's anchor.
+    seed, steps, batch_size, lr
+        Seeded AdamW with a cosine schedule; batches draw concepts uniformly (balanced),
+        then a spectrum of the concept.
+    k_hard, m_semi
+        Hard and semi-hard negatives of the method's loss.
+    val_fraction
+        Share of spectra kept for validation (accuracy with full and VNIR-only coverage).
+    path_residual
+        See :func:`augment`.
+
+    Returns
+    -------
+    net, report
+    """
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    n = len(corpus.concept)
+    c = len(corpus.keys)
+    is_val = rng.random(n) < val_fraction
+    x_all = torch.from_numpy(corpus.spectra)
+    m_all = torch.from_numpy(corpus.mask)
+    y_all = torch.from_numpy(corpus.concept)
+    by_concept = [np.flatnonzero((corpus.concept == k) & ~is_val) for k in range(c)]
+    by_concept = [ix if ix.size else np.flatnonzero(corpus.concept == k) for k, ix in enumerate(by_concept)]
+    sent = [torch.from_numpy(np.asarray(s, dtype=np.float32)) for s in sentence_embeddings]
+    text_dim = sent[0].shape[1]
+    net = BaseNet(GRID.size, text_dim)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(1.0, s / steps))))
+    t0 = time.time()
+    losses = []
+    for step in range(steps):
+        ks = rng.integers(0, c, batch_size)
+        idx = np.array([by_concept[k][rng.integers(by_concept[k].size)] for k in ks])
+        feats, _ = augment(x_all[idx].clone(), m_all[idx], g, path_residual=path_residual)
+        pick = [int(torch.randint(s.shape[0], (1,), generator=g)) for s in sent]
+        text = torch.stack([s[i] for s, i in zip(sent, pick, strict=True)])
+        net.train()
+        logits = net.logits(net.embed(feats), net.anchors(text))
+        loss = hard_negative_loss(logits, torch.from_numpy(ks), k_hard=k_hard, m_semi=m_semi, generator=g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(float(loss.detach()))
+        if log is not None and (step + 1) % max(1, steps // 10) == 0:
+            log(f"step {step + 1}/{steps}  loss {np.mean(losses[-100:]):.3f}  {time.time() - t0:.0f}s")
+    net.eval()
+    report = {"steps": steps, "batch_size": batch_size, "lr": lr, "k_hard": k_hard, "m_semi": m_semi,
+              "path_residual": path_residual,
+              "seed": seed, "final_loss": float(np.mean(losses[-100:])), "train_seconds": round(time.time() - t0, 1)}
+    # validation: concept accuracy against the mean sentence anchor of each concept
+    vi = np.flatnonzero(is_val)
+    if vi.size:
+        mean_text = torch.stack([F.normalize(s.mean(0), dim=0) for s in sent])
+        with torch.inference_mode():
+            anchors = net.anchors(mean_text)
+            for name, fn in (("full", None), ("vnir", (400.0, 900.0))):
+                m = m_all[vi].clone()
+                if fn is not None:
+                    wl = torch.from_numpy(GRID)
+                    m &= ((wl >= fn[0]) & (wl <= fn[1]))[None]
+                x = x_all[vi]
+                cnt = m.sum(1, keepdim=True).clamp(min=1)
+                mean = (x * m).sum(1, keepdim=True) / cnt
+                xn = torch.where(m, x / mean.clamp(min=1e-6), torch.zeros_like(x))
+                pred = (net.embed(torch.cat([xn, m.float()], 1)) @ anchors.t()).argmax(1)
+                report[f"val_accuracy_{name}"] = round(float((pred == y_all[vi]).float().mean()), 4)
+    return net, report
+
+
+# ---------------------------------------------------------------------- #
+# Files
+# ---------------------------------------------------------------------- #
+def _weights_bytes(net: BaseNet, library: np.ndarray | None) -> bytes:
+    from safetensors.torch import save
+
+    tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    if library is not None:
+        tensors["reference_library"] = torch.from_numpy(np.ascontiguousarray(library, dtype=np.float32))
+    # one metadata key only: safetensors writes its metadata map in hash order, so two keys
+    # can swap places between runs and break byte-for-byte rebuilds (model_type is in the JSON)
+    return save(tensors, metadata={"format": "hsigeo-model"})
+
+
+def _archive(meta: dict[str, Any], weights: bytes) -> bytes:
+    """The ``.hsigeo`` zip, byte-for-byte deterministic (fixed member dates, sorted JSON keys)."""
+    buf = io.BytesIO()
+    meta_bytes = json.dumps(meta, indent=1, sort_keys=True, ensure_ascii=False).encode()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in ((_META, meta_bytes), (_WEIGHTS, weights)):
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def base_bytes(model: BaseModel) -> bytes:
+    """A base model as ``.hsigeo`` file bytes (see :func:`save_base`)."""
+    weights = _weights_bytes(model.net, model.library)
+    meta = {k: v for k, v in model.meta.items() if k != "path"}
+    meta.update(format="hsigeo-model", format_version=1, model_type=MODEL_TYPE,
+                weights_sha256=hashlib.sha256(weights).hexdigest())
+    model.meta.update(weights_sha256=meta["weights_sha256"])
+    return _archive(meta, weights)
+
+
+def _opt_list(a: Any) -> list[float] | None:
+    """An optional array as a JSON list of floats."""
+    return None if a is None else [float(v) for v in np.asarray(a, dtype=np.float64)]
+
+
+def _opt_array(a: Any) -> np.ndarray | None:
+    """An optional JSON list as a float32 array."""
+    return None if a is None else np.asarray(a, dtype=np.float32)
+
+
+def zero_shot_bytes(zs: ZeroShotModel) -> bytes:
+    """A bound zero-shot model as ``.hsigeo`` file bytes (``model_type: "zero-shot"``).
+
+    It holds the base weights, the scene binding (band centres, widths, flags, radiometric
+    offset/gain, threshold) and the class text embeddings, so a dask worker or a later
+    session rebuilds exactly the same predictor without the text model.
+    """
+    from safetensors.torch import save
+
+    tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in zs.base.net.state_dict().items()}
+    tensors["text_embeddings"] = torch.from_numpy(np.ascontiguousarray(zs.text_embeddings))
+    weights = save(tensors, metadata={"format": "hsigeo-model"})  # one key: see _weights_bytes
+    rs = zs.resampler
+    arr = _opt_list
+    meta = {k: v for k, v in zs.base.meta.items() if k not in ("path", "concepts", "corpus_counts", "held_out")}
+    meta.update(format="hsigeo-model", format_version=1, model_type="zero-shot",
+                weights_sha256=hashlib.sha256(weights).hexdigest(),
+                binding={"n_bands": zs.n_bands, "wavelengths": arr(rs.wavelengths), "fwhm": arr(rs.fwhm),
+                         "bad_band": None if rs.bad_band is None else [bool(b) for b in np.asarray(rs.bad_band)],
+                         "offset": arr(zs.offset), "gain": arr(zs.gain), "threshold": zs.threshold,
+                         "radiometry": zs.radiometry},
+                classes=[{"value": c.value, "name": c.name, "colour": list(c.colour), "prompts": list(c.prompts)}
+                         for c in zs.classes])
+    return _archive(meta, weights)
+
+
+def save_base(model: BaseModel | ZeroShotModel, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write a base model (or a bound zero-shot model) as one ``.hsigeo`` file, atomically.
+
+    The file is a zip of ``metadata.json`` + ``weights.safetensors`` like every hsigeo
+    model file, written deterministically so a rebuild with the same inputs gives the same
+    bytes.
+    """
+    from hsigeo.outputs import atomic_output
+
+    data = zero_shot_bytes(model) if isinstance(model, ZeroShotModel) else base_bytes(model)
+    path = Path(path)
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        Path(tmp).write_bytes(data)
+    return path
+
+
+def read_base_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata of a base model file (no weights loaded)."""
+    with zipfile.ZipFile(path) as zf:
+        return json.loads(zf.read(_META))
+
+
+def is_base_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a base or zero-shot model file (not a trained scene model)."""
+    try:
+        return read_base_metadata(path).get("model_type") in (MODEL_TYPE, "zero-shot")
+    except (OSError, zipfile.BadZipFile, KeyError, json.JSONDecodeError):
+        return False
+
+
+def load_base(path: str | os.PathLike | None = None) -> Any:
+    """Load a base model file (``None``: the one shipped with hsigeo), or a bound zero-shot model file.
+
+    Returns
+    -------
+    BaseModel or ZeroShotModel
+        Depending on the file's ``model_type``.
+
+    Raises
+    ------
+    ModelFileError
+        When the file is missing, damaged, or neither kind.
+    """
+    from safetensors.torch import load
+
+    path = Path(path) if path is not None else shipped_base_path()
+    if not path.is_file():
+        raise ModelFileError(
+            f"{path}: base model file not found. The base model ships inside the hsigeo package "
+            "(hsigeo/data/base_model.hsigeo); reinstall hsigeo or rebuild it with scripts/build_base_model.py."
+        )
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read(_META))
+            weights = zf.read(_WEIGHTS)
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: not a readable hsigeo model file ({exc}).") from exc
+    kind = meta.get("model_type")
+    if kind not in (MODEL_TYPE, "zero-shot"):
+        raise ModelFileError(f"{path}: model_type is {kind!r}, not {MODEL_TYPE!r} or 'zero-shot'.")
+    if hashlib.sha256(weights).hexdigest() != meta.get("weights_sha256"):
+        raise ModelFileError(f"{path}: weights do not match their recorded sha256 (damaged file).")
+    tensors = load(weights)
+    state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+    cfg = meta.get("net", {})
+    net = BaseNet(int(cfg.get("n_grid", GRID.size)), int(cfg.get("text_dim", 384)), int(cfg.get("hidden", 256)),
+                  int(cfg.get("embed_dim", EMBED_DIM)))
+    net.load_state_dict(state)
+    net.eval()
+    meta["path"] = str(path)
+    lib = tensors.get("reference_library")
+    base = BaseModel(net, meta, None if lib is None else lib.numpy())
+    if kind == MODEL_TYPE:
+        return base
+    from hsigeo.text.prompts import PromptSet
+
+    b = meta["binding"]
+    opt = _opt_array
+    ps = PromptSet.from_dict({"classes": [{"name": c["name"], "value": c["value"],
+                                           "colour": "#%02x%02x%02x" % tuple(c["colour"]), "prompts": c["prompts"]}
+                                          for c in meta["classes"]]})
+    rs = GridResampler(np.asarray(b["wavelengths"], dtype=np.float64),
+                       None if b["fwhm"] is None else np.asarray(b["fwhm"], dtype=np.float64),
+                       None if b["bad_band"] is None else np.asarray(b["bad_band"], dtype=bool))
+    return ZeroShotModel(base, ps, rs, int(b["n_bands"]), np.asarray(b["wavelengths"], dtype=np.float64),
+                         opt(b["offset"]), opt(b["gain"]), float(b["threshold"]),
+                         tensors["text_embeddings"].numpy(), b["radiometry"])

