@@ -48,15 +48,12 @@ import numpy as np
 
 from hsigeo.device import resolve_device, torch_threads
 from hsigeo.errors import ClusterError, HsigeoError, InvalidInputError, RasterReadError
-from hsigeo.inference.core import class_dtype, class_values, default_batch_size
+from hsigeo.inference.core import add_counts, class_dtype, class_values, classify_tile, default_batch_size
 from hsigeo.inference.distributed import ModelRef
 from hsigeo.inference.region import Region
+from hsigeo.inference.scene import Scene, read_region_tile
 from hsigeo.inference.tiled import (
-    _add_counts,
-    _classify_tile,
     _open_outputs,
-    _read_region_tile,
-    _Scene,
     _tag_outputs,
     _write_result,
 )
@@ -226,7 +223,7 @@ def _scene_handle(path: Path) -> Any:
     return src
 
 
-def _window_task(scene: _Scene, region: Region, window: tuple[int, int, int, int], model_ref: ModelRef, *,
+def _window_task(scene: Scene, region: Region, window: tuple[int, int, int, int], model_ref: ModelRef, *,
                  values: np.ndarray,
                  dtype: str, device: str, batch_size: int | None, naive: bool, want_probs: bool,
                  threads: int | None) -> tuple[Any, ...]:
@@ -247,15 +244,15 @@ def _window_task(scene: _Scene, region: Region, window: tuple[int, int, int, int
             "scenes by path, so keep them on storage that every worker mounts at the same path."
         ) from None
     with torch_threads(threads):
-        tile, valid = _read_region_tile(src, scene, region, window, int(model.radius), model)
-        return (window, *_classify_tile(model, tile, valid, values, np.dtype(dtype), device=dev, batch_size=bs,
+        tile, valid = read_region_tile(src, scene, region, window, int(model.radius), model)
+        return (window, *classify_tile(model, tile, valid, values, np.dtype(dtype), device=dev, batch_size=bs,
                                         naive=naive, want_probs=want_probs, shape=window[2:]))
 
 
 # --------------------------------------------------------------------------- #
 # Client side
 # --------------------------------------------------------------------------- #
-def stream_on_cluster(client: Any, scene: _Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *,
+def stream_on_cluster(client: Any, scene: Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *,
                       run: dict[str, Any], tile_size: int, batch_size: int | None, device: str, naive: bool,
                       progress: bool, overwrite: bool, stages: dict[str, float], region: Region,
                       threads: int | None = None) -> tuple[int, dict[int, int], int]:
@@ -312,7 +309,7 @@ def stream_on_cluster(client: Any, scene: _Scene, model: Any, out_path: Path, ex
                 stages["model"] += t1 - t0
                 submit_next()
                 _write_result(outputs, window, classes, conf, probs)
-                _add_counts(counts, found)
+                add_counts(counts, found)
                 t0 = time.perf_counter()
                 stages["write"] += t0 - t1
                 if bar is not None:
@@ -324,7 +321,7 @@ def stream_on_cluster(client: Any, scene: _Scene, model: Any, out_path: Path, ex
     return sum(counts.values()), dict(sorted(counts.items())), len(windows)
 
 
-def _result(future: Any, scene: _Scene) -> tuple[Any, ...]:
+def _result(future: Any, scene: Scene) -> tuple[Any, ...]:
     """A window task's result; cluster failures become one clear :class:`~hsigeo.errors.ClusterError`."""
     from distributed.client import FutureCancelledError
     from distributed.comm.core import CommClosedError

@@ -38,6 +38,8 @@ __all__ = [
     "class_dtype",
     "scale_ratio",
     "to_class_map",
+    "classify_tile",
+    "add_counts",
     "predict_proba_array",
     "classify_array",
     "embed_array",
@@ -271,3 +273,29 @@ def file_identity(path: str | os.PathLike) -> dict[str, Any]:
     """Path, size and modification time of a file (what 'the same scene' means for resume)."""
     st = os.stat(path)
     return {"path": os.path.realpath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def classify_tile(model: Any, tile: np.ndarray | None, valid: np.ndarray, values: np.ndarray, dtype: np.dtype, *,
+                   device: str, batch_size: int | None, naive: bool, want_probs: bool,
+                   shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[int, int]]:
+    """Classes, confidence, probabilities (NaN at nodata; ``None`` unless wanted) and class counts of one tile.
+
+    The one model step of every engine (in-process pipeline and cluster tasks), so they agree pixel for pixel.
+    ``tile`` is ``None`` for a window outside the mask (nothing read, nothing to run; ``shape`` is its size).
+    """
+    if tile is None:
+        probs = np.zeros((len(values), *shape), dtype=np.float32)
+    else:
+        probs = run_model(model, tile, device=device, batch_size=batch_size, naive=naive)
+    classes, conf = to_class_map(probs, values, valid, dtype=dtype)
+    found, n = np.unique(classes[valid], return_counts=True)
+    if not want_probs:
+        return classes, conf, None, dict(zip(found.tolist(), n.tolist()))
+    probs[:, ~valid] = np.nan
+    return classes, conf, probs, dict(zip(found.tolist(), n.tolist()))
+
+
+def add_counts(counts: dict[int, int], more: dict[int, int]) -> None:
+    """Add the class counts ``more`` into ``counts``."""
+    for v, k in more.items():
+        counts[v] = counts.get(v, 0) + k

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import queue
 import threading
@@ -62,22 +61,22 @@ from typing import Any
 import numpy as np
 
 from hsigeo.device import default_threads, resolve_device, torch_threads
-from hsigeo.errors import HsigeoError, InvalidInputError, RasterReadError
+from hsigeo.errors import HsigeoError, InvalidInputError
 from hsigeo.inference.core import (
+    add_counts,
     class_dtype,
     class_values,
+    classify_tile,
     default_batch_size,
     default_tile_size,
     file_identity,
     model_digest,
-    run_model,
-    scale_ratio,
-    to_class_map,
 )
 from hsigeo.inference.protocol import InferenceModel, require_model
 from hsigeo.inference.region import Region, plan_region
+from hsigeo.inference.scene import Scene, open_scene, read_region_tile, warn_about_scene
 from hsigeo.outputs import check_output, protect_inputs
-from hsigeo.sampling.windows import good_band_mask, halo_indices, plan_windows, valid_pixels
+from hsigeo.sampling.windows import plan_windows
 
 __all__ = ["classify_raster", "ClassificationResult", "RUN_TAG"]
 
@@ -88,15 +87,10 @@ RUN_TAG = "HSIGEO_RUN"
 # in the model) keeps the model busy; results are small, so the writer may lag by two.
 _READ_QUEUE_SIZE = 1
 _WRITE_QUEUE_SIZE = 2
-_NORMALIZE_ROWS = 64
 # GDAL block cache for the reader: enough for halo re-reads between
 # neighbouring windows, small enough that memory stays flat with scene size.
 _READ_CACHE_BYTES = 256 * 1024 * 1024
 _POLL_S = 0.1
-# Side of the central sample read to compare the scene's value range with the model's.
-_SAMPLE_PX = 128
-# Scene/model value ratio beyond which the scene is almost surely on another scale.
-_SCALE_WARN = 20.0
 
 
 @dataclass(frozen=True)
@@ -152,136 +146,6 @@ class ClassificationResult:
     skipped: bool = False
     model_digest: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------- #
-# Scene access
-# --------------------------------------------------------------------------- #
-@dataclass(frozen=True)
-class _Scene:
-    path: Path  # what the user gave
-    data_path: Path  # what GDAL opens (the data file of an ENVI pair)
-    width: int
-    height: int
-    count: int
-    crs: Any
-    transform: Any
-    nodata: float | int | None
-    good_bands: np.ndarray | None
-    resampler: Any = None  # hsigeo.io.resample.BandResampler when the scene's bands are resampled
-
-
-def _open_scene(path: Path, model: InferenceModel, resample: bool = False) -> _Scene:
-    """Open the scene's metadata (no pixels), check its bands against the model (or plan resampling)."""
-    from hsigeo.errors import BandMismatchError
-    from hsigeo.io.raster import open_hsi
-
-    da = open_hsi(path)
-    resampler = None
-    try:
-        model.check_bands(da)
-    except BandMismatchError:
-        if not resample:
-            raise
-        from hsigeo.io.resample import plan_resampling
-
-        wl = da.coords["wavelength"].values if "wavelength" in da.coords else None
-        bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
-        resampler = plan_resampling(wl, model.wavelengths, bad_band=bad, source=str(path))
-    data_path = Path(da.encoding.get("source", path))
-    nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
-    bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
-    return _Scene(
-        path=path, data_path=data_path, width=int(da.rio.width), height=int(da.rio.height),
-        count=int(da.sizes["band"]), crs=da.rio.crs, transform=da.rio.transform(), nodata=nodata,
-        good_bands=good_band_mask(bad, int(da.sizes["band"])), resampler=resampler,
-    )
-
-
-def _warn_about_scene(scene: _Scene, model: InferenceModel) -> None:
-    """Warn when the outputs will silently be poor: no CRS, or values on another scale than the model's."""
-    import rasterio
-    from rasterio.windows import Window
-
-    if scene.crs is None:
-        warnings.warn(f"{scene.path}: the scene has no CRS; the outputs will not be georeferenced either "
-                      "(assign one with gdal_edit.py -a_srs EPSG:xxxx).", stacklevel=3)
-    mean = getattr(model, "mean", None)  # the training normalisation (not every InferenceModel has one)
-    if mean is None:
-        return
-    h, w = min(_SAMPLE_PX, scene.height), min(_SAMPLE_PX, scene.width)
-    window = Window((scene.width - w) // 2, (scene.height - h) // 2, w, h)
-    try:
-        with rasterio.open(scene.data_path) as src:
-            sample = src.read(window=window)
-    except (rasterio.errors.RasterioError, OSError):
-        return  # an unreadable block is reported, with its window, by the classification itself
-    mean = getattr(model, "mean", None)
-    if mean is None:
-        return  # a model without a training scale (the base model normalises brightness per pixel)
-    valid = valid_pixels(sample, nodata=scene.nodata, good_bands=scene.good_bands)
-    ratio = scale_ratio(sample, valid, mean)
-    if ratio is None or 1 / _SCALE_WARN <= ratio <= _SCALE_WARN:
-        return
-    factor = 10 ** round(math.log10(ratio))
-    how = f"{1 / factor:,.0f} times smaller" if ratio < 1 else f"{factor:,.0f} times larger"
-    warnings.warn(
-        f"{scene.path}: the scene's values are about {how} than those the model was trained on "
-        f"(typical band mean {ratio * float(np.median(np.abs(mean))):.4g} here, "
-        f"{float(np.median(np.abs(mean))):.4g} in training), e.g. 0-1 reflectance against reflectance x 10000. "
-        "The map will probably be one class: rescale the scene or use a model trained on this scale.",
-        stacklevel=3)
-
-
-def _read_tile(src: Any, scene: _Scene, window: tuple[int, int, int, int], radius: int,
-               model: InferenceModel) -> tuple[np.ndarray, np.ndarray]:
-    """Read one window plus halo; return the normalised tile and the window's validity.
-
-    Rows/columns of the halo outside the scene are gathered by reflection, so
-    the tile equals the matching crop of the reflect-padded whole scene.
-    """
-    from rasterio.errors import RasterioError
-    from rasterio.windows import Window
-
-    row, col, h, w = window
-    r0, r1, rows = halo_indices(row, row + h, radius, scene.height)
-    c0, c1, cols = halo_indices(col, col + w, radius, scene.width)
-    try:
-        raw = src.read(window=Window(c0, r0, c1 - c0, r1 - r0))
-    except (RasterioError, OSError) as exc:
-        # rasterio's own message only points at the GDAL error it chains
-        detail = exc.__cause__ or exc
-        raise RasterReadError(
-            f"{scene.data_path}: cannot read rows {r0}..{r1 - 1}, columns {c0}..{c1 - 1} "
-            f"(window at row {row}, column {col}, {h} x {w} pixels plus a {radius}-pixel halo): {detail}. "
-            "The file is probably truncated or corrupt; re-export or re-download it."
-        ) from exc
-    valid = valid_pixels(raw, nodata=scene.nodata, good_bands=scene.good_bands)
-    if scene.resampler is not None:
-        raw = scene.resampler.apply(raw)
-    # normalisation is per pixel: doing it a strip of rows at a time gives the same values
-    # while its float temporaries stay small next to the tile
-    tile = np.empty(raw.shape, dtype=np.float32)
-    for y in range(0, raw.shape[1], _NORMALIZE_ROWS):
-        tile[:, y:y + _NORMALIZE_ROWS] = model.normalize(raw[:, y:y + _NORMALIZE_ROWS], valid[y:y + _NORMALIZE_ROWS])
-    del raw
-    # only edge windows need a gather; interior ones are already the right crop
-    if not (rows[0] == 0 and rows.size == r1 - r0):
-        tile, valid = np.take(tile, rows, axis=1), np.take(valid, rows, axis=0)
-    if not (cols[0] == 0 and cols.size == c1 - c0):
-        tile, valid = np.take(tile, cols, axis=2), np.take(valid, cols, axis=1)
-    return tile, valid[radius:radius + h, radius:radius + w]
-
-
-def _read_region_tile(src: Any, scene: _Scene, region: Region, window: tuple[int, int, int, int], radius: int,
-                      model: Any) -> tuple[np.ndarray | None, np.ndarray]:
-    """:func:`_read_tile` for a window of ``region``: ``(None, all False)`` when the mask misses it."""
-    row, col, h, w = window
-    inside = region.window_mask(row, col, h, w)
-    if inside is not None and not inside.any():
-        return None, inside
-    tile, valid = _read_tile(src, scene, (row + region.row_off, col + region.col_off, h, w), radius, model)
-    return tile, valid if inside is None else valid & inside
 
 
 # --------------------------------------------------------------------------- #
@@ -461,7 +325,7 @@ def classify_raster(
         if tile_size < 1:
             raise InvalidInputError(f"tile_size must be >= 1, not {tile_size}")
         model = require_model(model)
-        scene = _open_scene(scene_path, model, resample=resample)
+        scene = open_scene(scene_path, model, resample=resample)
         region = plan_region(scene.width, scene.height, scene.transform, scene.crs, extent=extent, mask=mask,
                              source=str(scene_path))
         digest = model_digest(model)
@@ -480,7 +344,7 @@ def classify_raster(
         if vec is not None:
             check_output(vec, overwrite=overwrite)
 
-        _warn_about_scene(scene, model)
+        warn_about_scene(scene, model)
         class_dtype(model)  # refuses class values the raster cannot hold, before any work
         t0 = time.perf_counter()
         stages: dict[str, float] = {"read": 0.0, "model": 0.0, "write": 0.0, "wait": 0.0}
@@ -523,7 +387,7 @@ def _check_distinct(scene: Path, *outputs: Path | None) -> None:
         raise HsigeoError(f"output paths must differ; got {', '.join(map(str, paths))}.")
 
 
-def _run_record(scene: _Scene, digest: str, region: Region) -> dict[str, Any]:
+def _run_record(scene: Scene, digest: str, region: Region) -> dict[str, Any]:
     from hsigeo import __version__
 
     record = {"model": digest, "scene": file_identity(scene.data_path), "hsigeo": __version__}
@@ -573,7 +437,7 @@ def _vectorize(classes_path: Path, vector_path: Path, model: InferenceModel, *, 
 
 
 @contextlib.contextmanager
-def _open_outputs(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *,
+def _open_outputs(scene: Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *,
                   tile_size: int, overwrite: bool, region: Region) -> Iterator[dict[str, Any]]:
     """Open the block writers on the region's grid; all files appear together, only if the block exits cleanly."""
     grid = {"width": region.width, "height": region.height, "crs": scene.crs, "transform": region.transform}
@@ -630,7 +494,7 @@ def _writers(grid: dict[str, Any], model: Any, out_path: Path, extras: dict[str,
         yield writers
 
 
-def _stream(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *, run: dict[str, Any],
+def _stream(scene: Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *, run: dict[str, Any],
             tile_size: int, batch_size: int | None, device: str, naive: bool, progress: bool,
             overwrite: bool, stages: dict[str, float], region: Region) -> tuple[int, dict[int, int], int]:
     """Read -> model -> write every window of ``region`` through bounded queues.
@@ -660,7 +524,7 @@ def _stream(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[s
                     if abort.is_set():
                         return
                     t0 = time.perf_counter()
-                    item = (window, *_read_region_tile(src, scene, region, window, radius, model))
+                    item = (window, *read_region_tile(src, scene, region, window, radius, model))
                     stages["read"] += time.perf_counter() - t0
                     if not _put(read_q, item, abort):
                         return
@@ -714,31 +578,6 @@ def _stream(scene: _Scene, model: InferenceModel, out_path: Path, extras: dict[s
     return sum(counts.values()), dict(sorted(counts.items())), len(windows)
 
 
-def _classify_tile(model: Any, tile: np.ndarray | None, valid: np.ndarray, values: np.ndarray, dtype: np.dtype, *,
-                   device: str, batch_size: int | None, naive: bool, want_probs: bool,
-                   shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[int, int]]:
-    """Classes, confidence, probabilities (NaN at nodata; ``None`` unless wanted) and class counts of one tile.
-
-    The one model step of every engine (in-process pipeline and cluster tasks), so they agree pixel for pixel.
-    ``tile`` is ``None`` for a window outside the mask (nothing read, nothing to run; ``shape`` is its size).
-    """
-    if tile is None:
-        probs = np.zeros((len(values), *shape), dtype=np.float32)
-    else:
-        probs = run_model(model, tile, device=device, batch_size=batch_size, naive=naive)
-    classes, conf = to_class_map(probs, values, valid, dtype=dtype)
-    found, n = np.unique(classes[valid], return_counts=True)
-    if not want_probs:
-        return classes, conf, None, dict(zip(found.tolist(), n.tolist()))
-    probs[:, ~valid] = np.nan
-    return classes, conf, probs, dict(zip(found.tolist(), n.tolist()))
-
-
-def _add_counts(counts: dict[int, int], more: dict[int, int]) -> None:
-    for v, k in more.items():
-        counts[v] = counts.get(v, 0) + k
-
-
 def _tag_outputs(outputs: dict[str, Any], run: dict[str, Any]) -> None:
     """Record the run (``HSIGEO_RUN``) in every output: what ``resume`` compares later."""
     tag = json.dumps(run, sort_keys=True)
@@ -773,11 +612,11 @@ def _compute_loop(read_q: queue.Queue, write_q: queue.Queue, abort: threading.Ev
         if isinstance(item, _Failed):
             raise item.exc
         window, tile, valid = item
-        classes, conf, probs, found = _classify_tile(model, tile, valid, values, dtype, device=device,
+        classes, conf, probs, found = classify_tile(model, tile, valid, values, dtype, device=device,
                                                      batch_size=batch_size, naive=naive, want_probs=want_probs,
                                                      shape=window[2:])
         del tile
-        _add_counts(counts, found)
+        add_counts(counts, found)
         stages["model"] += time.perf_counter() - t1
         if not _put(write_q, (window, classes, conf, probs), abort):
             raise writer_error[0] if writer_error else HsigeoError("classification aborted")

@@ -10,6 +10,7 @@ from rasterio.transform import from_origin
 from shapely.geometry import box
 
 from hsigeo.errors import InvalidInputError
+from hsigeo.inference import scene as scene_module
 from hsigeo.inference import tiled
 from hsigeo.inference.region import Extent, parse_extent, plan_region
 from hsigeo.io.vectors import write_vector
@@ -67,8 +68,8 @@ def test_only_windows_the_mask_touches_are_read(tmp_path, monkeypatch):
     # two small squares: top-left and bottom-right corners of the scene
     mask = _mask(tmp_path / "m.gpkg", box(500000, 3999984, 500016, 4000000), box(500088, 3999920, 500104, 3999936))
     reads = []
-    real = tiled._read_tile
-    monkeypatch.setattr(tiled, "_read_tile", lambda src, scene, window, *a: reads.append(window) or real(
+    real = scene_module.read_tile
+    monkeypatch.setattr(scene_module, "read_tile", lambda src, scene, window, *a: reads.append(window) or real(
         src, scene, window, *a))
     result = tiled.classify_raster(scene, tiny_model(), tmp_path / "c.tif", mask=mask, tile_size=16, progress=False)
     # the region is the whole scene (the squares' box), 4 x 3 windows of 16 px; the squares touch 3 of them
