@@ -33,7 +33,8 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hsigeo.model.base import BaseModel, pretrain, save_base, shipped_base_path  # noqa: E402
+from hsigeo.model.base import BaseModel, save_base, shipped_base_path  # noqa: E402
+from hsigeo.model.base_pretrain import pretrain  # noqa: E402
 from hsigeo.speclib.corpus import HOLDOUT_MOD, build_corpus  # noqa: E402
 from hsigeo.speclib.describe import CONCEPTS, LAND_CONCEPTS, concept_sentences  # noqa: E402
 from hsigeo.speclib.grid import GRID, brightness_normalize  # noqa: E402

@@ -13,11 +13,11 @@ from hsigeo.model.base import (
     BaseNet,
     ZeroShotModel,
     load_base,
-    pretrain,
     read_base_metadata,
     save_base,
     shipped_base_path,
 )
+from hsigeo.model.base_pretrain import pretrain
 from hsigeo.speclib.grid import GRID
 from hsigeo.text.prompts import PromptSet
 
