@@ -94,9 +94,9 @@ def run_demo(
     from hsigeo.datasets.synthetic import make_synthetic_scene
     from hsigeo.estimator import HsigeoClassifier
     from hsigeo.evaluation.metrics import evaluate
+    from hsigeo.io.classmaps import read_classification
     from hsigeo.io.labels import read_labels
     from hsigeo.io.raster import open_hsi
-    from hsigeo.io.writers import read_classification
     from hsigeo.sampling.splits import stratified_split
     from hsigeo.text.prompts import load_prompts
 

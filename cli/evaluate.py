@@ -47,8 +47,8 @@ def _evaluate(classes_path: Path, reference_path: Path, label_field: str | None,
 
     from hsigeo.classes import normalize_classes
     from hsigeo.evaluation.metrics import evaluate as run_evaluation
+    from hsigeo.io.classmaps import read_classification
     from hsigeo.io.labels import read_labels
-    from hsigeo.io.writers import read_classification
 
     predicted = read_classification(classes_path)
     classes = _class_table(predicted, prompts_path, model_path)

@@ -79,7 +79,7 @@ def _raster_info(path: Path) -> None:
 def _classification_info(path: Path) -> None:
     import rasterio
 
-    from hsigeo.io.writers import read_class_table
+    from hsigeo.io.classmaps import read_class_table
 
     with rasterio.open(path) as src:
         _line("file", str(path))

@@ -428,8 +428,8 @@ def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], regio
 
 def _vectorize(classes_path: Path, vector_path: Path, model: InferenceModel, *, min_area: float, overwrite: bool) -> None:
     """Polygonise the finished class raster into a GeoPackage."""
+    from hsigeo.io.classmaps import read_classification
     from hsigeo.io.vectors import vectorize_classes, write_vector
-    from hsigeo.io.writers import read_classification
 
     class_da = read_classification(classes_path)
     gdf = vectorize_classes(class_da, model.classes, min_area=min_area)

@@ -175,7 +175,7 @@ def _read_raster_labels(path: Path, grid: _Grid, *, reproject: bool) -> tuple[np
     import rasterio
     from rasterio.errors import RasterioIOError
 
-    from hsigeo.io.writers import read_class_table
+    from hsigeo.io.classmaps import read_class_table
 
     try:
         with warnings.catch_warnings():

@@ -71,7 +71,7 @@ def vectorize_classes(
     class_da
         DataArray ``("y", "x")`` of class values with ``.rio`` georeferencing,
         or the path of a classification raster (read with
-        :func:`hsigeo.io.writers.read_classification`).
+        :func:`hsigeo.io.classmaps.read_classification`).
     classes
         Class table for the ``class_name`` column (anything
         :func:`hsigeo.classes.normalize_classes` accepts); default
@@ -103,7 +103,7 @@ def vectorize_classes(
     if connectivity not in (4, 8):
         raise InvalidInputError(f"connectivity must be 4 or 8, not {connectivity}")
     if isinstance(class_da, (str, os.PathLike)):
-        from hsigeo.io.writers import read_classification
+        from hsigeo.io.classmaps import read_classification
 
         class_da = read_classification(class_da)
     names: dict[int, str] = dict(class_da.attrs.get("class_names", {}) or {})

@@ -121,7 +121,7 @@ def test_prompts_with_other_classes_reanchor(files, tmp_path, capsys):
     assert "re-anchored to the 2 classes" in err and "Water, Forest" in err
     with rasterio.open(tmp_path / "c.tif") as dst:
         assert set(np.unique(dst.read(1))) <= {3, 7}
-    from hsigeo.io.writers import read_class_table
+    from hsigeo.io.classmaps import read_class_table
 
     assert [(e.value, e.name) for e in read_class_table(tmp_path / "c.tif")] == [(3, "Water"), (7, "Forest")]
 

@@ -18,8 +18,8 @@ from hsigeo.datasets.synthetic import (
     write_large_synthetic,
 )
 from hsigeo.errors import OutputExistsError
+from hsigeo.io.classmaps import read_class_table
 from hsigeo.io.raster import open_hsi
-from hsigeo.io.writers import read_class_table
 
 
 def test_synthetic_cube_shapes_and_determinism():

@@ -15,12 +15,11 @@ from rasterio.windows import Window
 
 from hsigeo.classes import ClassInfo, normalize_classes
 from hsigeo.errors import OutputExistsError
+from hsigeo.io.classmaps import read_class_table, read_classification
 from hsigeo.io.writers import (
     CLASS_TABLE_TAG,
     open_classification_writer,
     open_float_writer,
-    read_class_table,
-    read_classification,
     write_classification,
     write_float_raster,
     write_qml,
