@@ -24,6 +24,7 @@ from torch import nn
 from hsigeo.device import torch_device
 from hsigeo.errors import InvalidInputError, InvalidTypeError, LabelError
 from hsigeo.model.backbone import BackboneConfig
+from hsigeo.model.batches import augment_patches, gather_patches
 from hsigeo.model.classifier import HsigeoModel, HsigeoNet
 from hsigeo.model.loss import LOSSES, contrastive_loss
 
@@ -312,59 +313,8 @@ def _split_validation(idx_by_class: dict[int, np.ndarray], val_fraction: float, 
 
 
 # --------------------------------------------------------------------------- #
-# Batches
+# Initialisation and optimiser
 # --------------------------------------------------------------------------- #
-def _gather(scene: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, s: int) -> torch.Tensor:
-    """Patches ``(n, B, s, s)`` with top-left corners ``(rows, cols)`` in the padded scene ``(B, H', W')``."""
-    off = torch.arange(s, device=scene.device)
-    yy = (rows[:, None] + off[None, :])[:, :, None]
-    xx = (cols[:, None] + off[None, :])[:, None, :]
-    return scene[:, yy, xx].permute(1, 0, 2, 3)
-
-
-def _border_mix(x: torch.Tensor, other: torch.Tensor, gen: torch.Generator, p: float) -> torch.Tensor:
-    """Simulate field borders: replace the rows below a random cut with the rows of another patch.
-
-    With probability ``p`` per patch, rows ``r + d .. 2r`` (``d`` in ``1..r``) are taken from
-    ``other`` (patches cut at random places of the scene, labelled or not); the label stays the
-    centre's.  Most errors of a patch classifier sit on field edges, where the patch mixes the
-    field with a road, a gap or another crop that few-shot training patches never show; this
-    teaches it to trust the centre.  The dihedral transform applied afterwards turns the cut
-    into any of the four directions.
-    """
-    n, _, s, _ = x.shape
-    r = (s - 1) // 2
-    if r < 1:
-        return x
-    apply = (torch.rand(n, generator=gen) < p).to(x.device)
-    cut = r + torch.randint(1, r + 1, (n,), generator=gen).to(x.device)
-    rows = torch.arange(s, device=x.device)
-    take = apply[:, None] & (rows[None, :] >= cut[:, None])  # (n, s): rows taken from the other patch
-    return torch.where(take[:, None, :, None], other, x)
-
-
-def _augment(x: torch.Tensor, gen: torch.Generator, *, jitter: float, noise: float,
-             shift: torch.Tensor, border_mix: float = 0.0, other: torch.Tensor | None = None) -> torch.Tensor:
-    """Random element of the dihedral group of the square per patch, plus spectral jitter.
-
-    ``jitter`` scales a patch's raw spectrum by ``1 + u``, ``u ~ U(-jitter, jitter)``: in
-    standardised units that is ``z (1 + u) + u mean/std`` (``shift`` = mean/std per band).
-    """
-    n = x.shape[0]
-    if border_mix > 0 and other is not None:
-        x = _border_mix(x, other, gen, border_mix)
-    flips = torch.rand((n, 3), generator=gen).to(x.device) < 0.5
-    x = torch.where(flips[:, 0, None, None, None], x.flip(-1), x)
-    x = torch.where(flips[:, 1, None, None, None], x.flip(-2), x)
-    x = torch.where(flips[:, 2, None, None, None], x.transpose(-1, -2), x)
-    if jitter > 0:
-        u = ((torch.rand((n, 1, 1, 1), generator=gen) * 2 - 1) * jitter).to(x.device)
-        x = x * (1 + u) + u * shift[None, :, None, None]
-    if noise > 0:
-        x = x + noise * torch.randn(x.shape, generator=gen).to(x.device)
-    return x
-
-
 def _pca_init(net: HsigeoNet, norm: np.ndarray, valid: np.ndarray, rng: np.random.Generator,
               max_pixels: int = 50_000) -> None:
     """Start the first stem layer as a whitening PCA of the scene's standardised spectra.
@@ -584,13 +534,13 @@ def train(
                         order, pos = rng.permutation(n_train), 0
                     sel = torch.from_numpy(order[pos : pos + bs]).to(dev)
                     pos += bs
-                x = _gather(scene_t, tr_rows[sel], tr_cols[sel], s)
+                x = gather_patches(scene_t, tr_rows[sel], tr_cols[sel], s)
                 if cfg.augment:
                     other = None
                     if cfg.border_mix > 0:
                         pick = torch.randint(0, valid_rows.numel(), (len(sel),), generator=gen).to(dev)
-                        other = _gather(scene_t, valid_rows[pick], valid_cols[pick], s)
-                    x = _augment(x, gen, jitter=cfg.spectral_jitter, noise=cfg.noise, shift=shift,
+                        other = gather_patches(scene_t, valid_rows[pick], valid_cols[pick], s)
+                    x = augment_patches(x, gen, jitter=cfg.spectral_jitter, noise=cfg.noise, shift=shift,
                                  border_mix=cfg.border_mix, other=other)
                 y = tr_lab[sel]
                 with torch.autocast(device_type=dev.type, dtype=amp_dtype, enabled=use_amp):
@@ -669,7 +619,7 @@ def _validate(net: HsigeoNet, scene: torch.Tensor, rows: torch.Tensor, cols: tor
     with torch.inference_mode():
         anchors = net.anchors(text)
         for i in range(0, rows.numel(), 1024):
-            x = _gather(scene, rows[i : i + 1024], cols[i : i + 1024], s)
+            x = gather_patches(scene, rows[i : i + 1024], cols[i : i + 1024], s)
             logits = net.logits(net.backbone.forward_patches(x), anchors).float()
             y = lab[i : i + 1024]
             correct += int((logits.argmax(1) == y).sum())
