@@ -195,13 +195,16 @@ class HSIAccessor:
         (see :meth:`hsigeo.model.base.BaseModel.for_scene`).
         """
         from hsigeo.inference.distributed import classify_dataarray
+        from hsigeo.model.base import BaseModel, load_base
 
-        if model is None or type(model).__name__ == "BaseModel":
-            from hsigeo.errors import PromptError
-            from hsigeo.model.base import load_base
-
+        if model is None or isinstance(model, BaseModel):
             if prompts is None:
-                raise PromptError("classify() needs a model, or prompts= to map the scene with the base model.")
+                from hsigeo.errors import InvalidTypeError
+
+                raise InvalidTypeError(
+                    f"classify needs a model, got {'None' if model is None else 'the base model without prompts'}: "
+                    "pass hsigeo.load_model('model.hsigeo') or the path of a .hsigeo file (train one with "
+                    "`hsigeo train`), or prompts= to map the scene from words alone with the base model.")
             base = model if model is not None else load_base()
             model = base.for_scene(self._obj, prompts, threshold=threshold, radiometry=radiometry)
         else:

@@ -45,6 +45,8 @@ SHIPPED = {
     "salinas_a.yaml": SALINAS_A,
     "salinas_a_reworded.yaml": None,  # own names, checked below
 }
+# coarse, merged class sets for prompt-only mapping (their merge tables are in hsigeo/data/merges)
+COARSE = ("indian_pines_coarse.yaml", "salinas_a_coarse.yaml")
 
 
 def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
@@ -61,7 +63,21 @@ def from_dict(data: object) -> PromptSet:
 # Shipped prompt sets
 # --------------------------------------------------------------------------- #
 def test_shipped_files_are_all_listed() -> None:
-    assert sorted(p.name for p in PROMPT_DIR.glob("*.yaml")) == sorted(SHIPPED)
+    assert sorted(p.name for p in PROMPT_DIR.glob("*.yaml")) == sorted([*SHIPPED, *COARSE])
+
+
+@pytest.mark.parametrize("fname", COARSE)
+def test_coarse_prompt_sets_describe_each_class(fname: str) -> None:
+    import yaml
+
+    ps = load_prompts(PROMPT_DIR / fname)
+    merge = yaml.safe_load((PROMPT_DIR.parent / "merges" / fname).read_text(encoding="utf-8"))
+    assert len(ps) >= 4 and len(set(ps.colours)) == len(ps) and len({n.lower() for n in ps.names}) == len(ps)
+    assert all(c.prompts and all(len(p.split()) >= 8 for p in c.prompts) for c in ps)  # sentences, not bare names
+    # the merge table maps every coarse class value to ground-truth classes, each used once
+    assert sorted(int(k) for k in merge["merge"]) == sorted(ps.values) and merge["prompts"] == fname
+    merged = [v for group in merge["merge"].values() for v in group]
+    assert len(merged) == len(set(merged))
 
 
 @pytest.mark.parametrize("fname", sorted(SHIPPED))
