@@ -134,6 +134,24 @@ def prompt_class_names(prompts: Path) -> set[str]:
     return {c.name for c in load_prompts(prompts)}
 
 
+def check_loaded_classification(run: dict[str, Any], report: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    """Assert the loaded ``classes.tif`` of ``run`` is on the scene's grid and CRS, paletted, legend = ``names``.
+
+    Returns the run's loaded layers by file name.
+    """
+    layers = {Path(layer["source"].split("|")[0]).name: layer for layer in run["layers"]}
+    scene_crs = report["describe"]["scene"]["crs"]
+    assert scene_crs == "EPSG:32611"
+    classes = layers["classes.tif"]
+    assert classes["valid"] and classes["crs"] == scene_crs
+    assert classes["size"][:2] == [SCENE_SIZE["width"], SCENE_SIZE["height"]]
+    assert classes["renderer"] == "QgsPalettedRasterRenderer"
+    labels = {c["label"] for c in classes["classes"]}
+    # the legend lists the prompt classes (by name), not 255 unnamed palette entries
+    assert labels and labels <= names | {"unclassified"}, labels
+    return layers
+
+
 # -------------------------------------------------------------------------------------------- #
 # fixtures
 # -------------------------------------------------------------------------------------------- #
@@ -779,15 +797,8 @@ def test_real_classify_from_prompts_without_model_or_labels(run_qgis, scene, tmp
     allowed = {int(c.value) for c in prompts.classes} | {0}  # 0 = unknown (below the threshold)
     assert values <= allowed and values - {0}, values
 
-    layers = {Path(layer["source"].split("|")[0]).name: layer for layer in run["layers"]}
-    scene_crs = report["describe"]["scene"]["crs"]
-    assert scene_crs == "EPSG:32611"
-    classes = layers["classes.tif"]
-    assert classes["valid"] and classes["crs"] == scene_crs
-    assert classes["size"][:2] == [SCENE_SIZE["width"], SCENE_SIZE["height"]]
-    assert classes["renderer"] == "QgsPalettedRasterRenderer"
-    assert {c["label"] for c in classes["classes"]} <= set(prompts.names) | {"unclassified"}
-    assert layers["confidence.tif"]["crs"] == scene_crs
+    layers = check_loaded_classification(run, report, set(prompts.names))
+    assert layers["confidence.tif"]["crs"] == report["describe"]["scene"]["crs"]
     assert layers["confidence.tif"]["renderer"] == "QgsSingleBandPseudoColorRenderer"
 
 
@@ -833,17 +844,9 @@ def test_train_and_classify_end_to_end(trained, scene):
     assert classify["ok"], classify["error"]
     assert paths["classes"].is_file() and paths["confidence"].is_file() and paths["polygons"].is_file()
 
-    layers = {Path(layer["source"].split("|")[0]).name: layer for layer in classify["layers"]}
+    layers = check_loaded_classification(classify, report, names)
     scene_crs = report["describe"]["scene"]["crs"]
-    assert scene_crs == "EPSG:32611"
-
     classes = layers["classes.tif"]
-    assert classes["valid"] and classes["crs"] == scene_crs
-    assert classes["size"][:2] == [SCENE_SIZE["width"], SCENE_SIZE["height"]]
-    assert classes["renderer"] == "QgsPalettedRasterRenderer"
-    labels = {c["label"] for c in classes["classes"]}
-    # the legend lists the prompt classes (by name), not 255 unnamed palette entries
-    assert labels and labels <= names | {"unclassified"}, labels
 
     polygons = layers["classes.gpkg"]
     assert polygons["valid"] and polygons["crs"] == scene_crs
