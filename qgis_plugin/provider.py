@@ -11,7 +11,7 @@ from .config import EXECUTABLE_SETTING, ICON_PATH, PROVIDER_ID, executable_setti
 
 
 class HsigeoProvider(QgsProcessingProvider):
-    """Processing provider ``hsigeo``: train, classify, vectorize, evaluate."""
+    """Processing provider ``hsigeo``: prompts, classify from prompts, train, classify, vectorize, evaluate."""
 
     def id(self) -> str:  # noqa: A003 - QGIS API
         return PROVIDER_ID

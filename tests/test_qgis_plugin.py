@@ -47,7 +47,8 @@ QGIS_PYTHON = os.environ.get("HSIGEO_QGIS_PYTHON", "/usr/bin/python3")
 VENV_BIN = Path(sys.prefix) / ("Scripts" if os.name == "nt" else "bin")
 # the CLI the end-to-end tests run (HSIGEO_TEST_CLI: another installation of hsigeo)
 HSIGEO_CLI = os.environ.get("HSIGEO_TEST_CLI") or shutil.which("hsigeo", path=str(VENV_BIN)) or ""
-ALGORITHM_IDS = {"hsigeo:prompts", "hsigeo:train", "hsigeo:classify", "hsigeo:vectorize", "hsigeo:evaluate"}
+ALGORITHM_IDS = {"hsigeo:prompts", "hsigeo:classify_prompts", "hsigeo:train", "hsigeo:classify", "hsigeo:vectorize",
+                 "hsigeo:evaluate"}
 # variables of this venv that must not reach QGIS's Python
 VENV_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "HSIGEO_EXECUTABLE")
 # tiny scene: the end-to-end tests must stay well under a minute on 2 busy cores
@@ -131,6 +132,24 @@ def prompt_class_names(prompts: Path) -> set[str]:
     from hsigeo.text.prompts import load_prompts
 
     return {c.name for c in load_prompts(prompts)}
+
+
+def check_loaded_classification(run: dict[str, Any], report: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    """Assert the loaded ``classes.tif`` of ``run`` is on the scene's grid and CRS, paletted, legend = ``names``.
+
+    Returns the run's loaded layers by file name.
+    """
+    layers = {Path(layer["source"].split("|")[0]).name: layer for layer in run["layers"]}
+    scene_crs = report["describe"]["scene"]["crs"]
+    assert scene_crs == "EPSG:32611"
+    classes = layers["classes.tif"]
+    assert classes["valid"] and classes["crs"] == scene_crs
+    assert classes["size"][:2] == [SCENE_SIZE["width"], SCENE_SIZE["height"]]
+    assert classes["renderer"] == "QgsPalettedRasterRenderer"
+    labels = {c["label"] for c in classes["classes"]}
+    # the legend lists the prompt classes (by name), not 255 unnamed palette entries
+    assert labels and labels <= names | {"unclassified"}, labels
+    return layers
 
 
 # -------------------------------------------------------------------------------------------- #
@@ -420,11 +439,12 @@ def test_provider_registers_the_algorithms(run_qgis):
     assert algorithms["hsigeo:prompts"]["parameters"] == ["INPUT", "FIELD", "DESCRIPTION_FIELD", "OUTPUT"]
     # each algorithm's Help opens its README section
     anchors = {alg_id: a["help_url"].rpartition("#")[2] for alg_id, a in algorithms.items()}
-    assert anchors == {"hsigeo:prompts": "create-class-prompts-from-layer", "hsigeo:train": "train-model",
+    assert anchors == {"hsigeo:prompts": "create-class-prompts-from-layer",
+                       "hsigeo:classify_prompts": "classify-from-prompts", "hsigeo:train": "train-model",
                        "hsigeo:classify": "classify-raster", "hsigeo:vectorize": "vectorize-classification",
                        "hsigeo:evaluate": "accuracy-report"}
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    for title in ("Create class prompts from layer", "Train model", "Classify raster",
+    for title in ("Create class prompts from layer", "Classify from prompts", "Train model", "Classify raster",
                   "Vectorize classification", "Accuracy report"):
         assert f"\n#### {title}\n" in readme, title
     assert algorithms["hsigeo:vectorize"]["parameters"] == ["INPUT", "MIN_AREA", "OUTPUT"]
@@ -580,6 +600,42 @@ def test_algorithms_build_cli_arguments_and_report_progress(run_qgis, qgis_pytho
 
 
 @pytest.mark.qgis
+def test_classify_from_prompts_builds_the_base_model_command_line(run_qgis, qgis_python, fake_env, tmp_path):
+    scene = make_layer(qgis_python, "scene", tmp_path / "scene.tif")
+    polygons = make_layer(qgis_python, "polygons", tmp_path / "polygons.gpkg")
+    prompts = tmp_path / "prompts.yaml"
+    prompts.write_text("classes: []\n")
+    runs = [
+        {"key": "defaults", "algorithm": "hsigeo:classify_prompts", "parameters": {
+            "INPUT": str(scene), "PROMPTS": str(prompts), "OUTPUT": str(tmp_path / "classes.tif")}},
+        {"key": "all", "algorithm": "hsigeo:classify_prompts", "parameters": {
+            "INPUT": str(scene), "PROMPTS": str(prompts), "OUTPUT": str(tmp_path / "c2.tif"),
+            "CONFIDENCE": str(tmp_path / "conf.tif"), "THRESHOLD": 0.3, "RADIOMETRY": 2,
+            "EXTENT": "493002,493006,3764994,3764998 [EPSG:32611]", "MASK": str(polygons), "DEVICE": 1,
+            "THREADS": 1}},
+        {"key": "no_prompts", "algorithm": "hsigeo:classify_prompts", "parameters": {
+            "INPUT": str(scene), "OUTPUT": str(tmp_path / "c3.tif")}},
+    ]  # fmt: skip
+    report = run_qgis(runs, executable=str(FAKE_HSIGEO), env=fake_env())
+    results = report["runs"]
+    assert results["defaults"]["ok"] and results["all"]["ok"], (results["defaults"]["error"], results["all"]["error"])
+    defaults, full = (rec["argv"] for rec in log_records(fake_env.log))
+    # no --model: with --prompts alone the CLI maps the scene with its base model; threshold and
+    # radiometry at the CLI's defaults (0.5, auto) stay out
+    assert defaults == ["--progress", "plain", "classify", str(scene), "--prompts", str(prompts),
+                        "-o", str(tmp_path / "classes.tif"), "--device", "auto", "--overwrite"]
+    assert full == ["--progress", "plain", "classify", str(scene), "--prompts", str(prompts),
+                    "-o", str(tmp_path / "c2.tif"), "--confidence", str(tmp_path / "conf.tif"),
+                    "--threshold", "0.3", "--radiometry", "radiance",
+                    "--extent", "493002,3764994,493006,3764998,EPSG:32611", "--mask", str(polygons),
+                    "--device", "cpu", "--threads", "1", "--overwrite"]
+    assert results["defaults"]["results"] == {"OUTPUT": str(tmp_path / "classes.tif"), "CONFIDENCE": None}
+    assert results["all"]["results"]["CONFIDENCE"] == str(tmp_path / "conf.tif")
+    # the prompts file is required: refused before anything starts
+    assert not results["no_prompts"]["ok"] and len(log_records(fake_env.log)) == 2
+
+
+@pytest.mark.qgis
 def test_cli_error_message_reaches_processing_intact(run_qgis, qgis_python, fake_env, tmp_path):
     scene = make_layer(qgis_python, "scene", tmp_path / "scene.tif")
     params = {"INPUT": str(scene), "OUTPUT": str(tmp_path / "polygons.gpkg")}
@@ -715,6 +771,37 @@ def test_real_vectorize_loads_named_coloured_polygons(run_qgis, scene, tmp_path)
     assert {c["label"]: c["color"] for c in polygons["classes"]}.items() <= raster_colours.items()
 
 
+@pytest.mark.qgis
+def test_real_classify_from_prompts_without_model_or_labels(run_qgis, scene, tmp_path):
+    """The real CLI maps the synthetic demo scene from its prompts file with the base model."""
+    require_cli("classify")
+    import rasterio
+
+    from hsigeo.text.prompts import load_prompts
+
+    prompts = load_prompts(scene.prompts_path)
+    output, confidence = tmp_path / "classes.tif", tmp_path / "confidence.tif"
+    runs = [{"key": "r", "algorithm": "hsigeo:classify_prompts", "load": True, "parameters": {
+        "INPUT": str(scene.scene_path), "PROMPTS": str(scene.prompts_path), "DEVICE": 1, "THREADS": 1,
+        "OUTPUT": str(output), "CONFIDENCE": str(confidence)}}]  # fmt: skip
+    report = run_qgis(runs, executable=HSIGEO_CLI, describe={"scene": str(scene.scene_path)}, timeout=600)
+    run = report["runs"]["r"]
+    skip_if_cli_incomplete(run)
+    assert run["ok"], run["error"]
+    # no --model: the CLI said it used the built-in base model
+    assert "--model" not in run["commands"][0]
+    assert any("built-in base model" in line for line in run["infos"] + run["warnings"]), run["infos"][-20:]
+
+    with rasterio.open(output) as src:
+        values = set(np.unique(src.read(1)).tolist())
+    allowed = {int(c.value) for c in prompts.classes} | {0}  # 0 = unknown (below the threshold)
+    assert values <= allowed and values - {0}, values
+
+    layers = check_loaded_classification(run, report, set(prompts.names))
+    assert layers["confidence.tif"]["crs"] == report["describe"]["scene"]["crs"]
+    assert layers["confidence.tif"]["renderer"] == "QgsSingleBandPseudoColorRenderer"
+
+
 @pytest.fixture(scope="module")
 def trained(scene, tmp_path_factory, qgis_python, installed_plugin):
     """Train and Classify (loading the outputs into the project) with the real CLI, once per module."""
@@ -757,17 +844,9 @@ def test_train_and_classify_end_to_end(trained, scene):
     assert classify["ok"], classify["error"]
     assert paths["classes"].is_file() and paths["confidence"].is_file() and paths["polygons"].is_file()
 
-    layers = {Path(layer["source"].split("|")[0]).name: layer for layer in classify["layers"]}
+    layers = check_loaded_classification(classify, report, names)
     scene_crs = report["describe"]["scene"]["crs"]
-    assert scene_crs == "EPSG:32611"
-
     classes = layers["classes.tif"]
-    assert classes["valid"] and classes["crs"] == scene_crs
-    assert classes["size"][:2] == [SCENE_SIZE["width"], SCENE_SIZE["height"]]
-    assert classes["renderer"] == "QgsPalettedRasterRenderer"
-    labels = {c["label"] for c in classes["classes"]}
-    # the legend lists the prompt classes (by name), not 255 unnamed palette entries
-    assert labels and labels <= names | {"unclassified"}, labels
 
     polygons = layers["classes.gpkg"]
     assert polygons["valid"] and polygons["crs"] == scene_crs

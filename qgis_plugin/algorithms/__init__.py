@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from .base import HsigeoAlgorithm
 from .classify import ClassifyAlgorithm
+from .classify_prompts import ClassifyPromptsAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .prompts import PromptsAlgorithm
 from .train import TrainAlgorithm
 from .vectorize import VectorizeAlgorithm
 
-# "Classify from prompts" (a base model, no training labels) goes after PromptsAlgorithm once it exists
-ALGORITHMS: list[type[HsigeoAlgorithm]] = [PromptsAlgorithm, TrainAlgorithm, ClassifyAlgorithm, VectorizeAlgorithm, EvaluateAlgorithm]
+# Classify from prompts needs only the prompts file, so it follows Create class prompts
+ALGORITHMS: list[type[HsigeoAlgorithm]] = [
+    PromptsAlgorithm, ClassifyPromptsAlgorithm, TrainAlgorithm, ClassifyAlgorithm, VectorizeAlgorithm, EvaluateAlgorithm,
+]
 
 __all__ = ["ALGORITHMS", "HsigeoAlgorithm"]

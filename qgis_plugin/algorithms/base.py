@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from qgis.core import (
+    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSource,
     QgsProcessingParameterNumber,
     QgsProviderRegistry,
 )
@@ -25,6 +28,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..config import ICON_PATH, README_URL, hsigeo_executable, tr
 from ..runner import quiet_failure_log, run_hsigeo
+from ..styling import style_on_load
 
 DEVICES = ("auto", "cpu", "cuda")
 #: Formats the CLI reads labels from; other vector layers are exported to GeoPackage first.
@@ -282,3 +286,49 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
             help_text=tr("Threads for the model on the CPU (default: all cores but one). "
                          "On a machine busy with other work, 1 is often faster."),
         )
+
+    # -- classification runs (Classify raster, Classify from prompts) -----------------------
+
+    def add_area_parameters(self) -> None:
+        """``EXTENT`` and ``MASK``: classify only a rectangle and/or inside polygons."""
+        self.addParameter(QgsProcessingParameterExtent("EXTENT", tr("Classify only this extent"), optional=True))
+        self.addParameter(
+            QgsProcessingParameterFeatureSource(
+                "MASK", tr("Classify only inside these polygons (mask)"), [QgsProcessing.TypeVectorPolygon],
+                optional=True,
+            )
+        )
+
+    def add_area_arguments(
+        self, command: Command, parameters: dict[str, Any], context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> None:
+        """Append ``--extent`` and ``--mask`` when the parameters of :meth:`add_area_parameters` are set."""
+        command.add("--extent", self.extent_value(parameters, context))
+        command.add("--mask", self.vector_path(parameters, "MASK", context, feedback))
+
+    def extent_value(self, parameters: dict[str, Any], context: QgsProcessingContext) -> Optional[str]:
+        """``--extent`` text: the extent in the scene's CRS (QGIS reprojects it), ``xmin,ymin,xmax,ymax,CRS``."""
+        if not self.is_set(parameters, "EXTENT"):
+            return None
+        scene = self.parameterAsRasterLayer(parameters, "INPUT", context)
+        crs = scene.crs() if scene is not None else self.parameterAsExtentCrs(parameters, "EXTENT", context)
+        rect = self.parameterAsExtent(parameters, "EXTENT", context, crs)
+        if rect.isNull() or rect.isEmpty():
+            return None
+        values = [f"{v:.10g}" for v in (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())]
+        return ",".join(values + ([crs.authid()] if crs.isValid() and crs.authid() else []))
+
+    @staticmethod
+    def style_classification(command: Command, context: QgsProcessingContext) -> None:
+        """Style the outputs of ``hsigeo classify`` that Processing loads.
+
+        ``OUTPUT`` (classes) is paletted, ``VECTOR`` polygons take its colours;
+        ``CONFIDENCE`` and ``PROBABILITIES`` use the colour-ramp style hsigeo
+        writes beside each.  Outputs an algorithm lacks or skipped are ignored.
+        """
+        classes = command.results["OUTPUT"]
+        style_on_load(context, classes)
+        style_on_load(context, command.results.get("VECTOR"), palette_raster=classes)
+        style_on_load(context, command.results.get("CONFIDENCE"))
+        style_on_load(context, command.results.get("PROBABILITIES"))

@@ -9,8 +9,6 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingParameterBoolean,
-    QgsProcessingParameterExtent,
-    QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
@@ -18,7 +16,6 @@ from qgis.core import (
 )
 
 from ..config import tr
-from ..styling import style_on_load
 from .base import Command, HsigeoAlgorithm
 from .train import MODEL_FILTER, PROMPTS_FILTER
 
@@ -49,13 +46,7 @@ class ClassifyAlgorithm(HsigeoAlgorithm):
         self.addParameter(
             QgsProcessingParameterFile("PROMPTS", tr("Class prompts (YAML)"), optional=True, fileFilter=PROMPTS_FILTER)
         )
-        self.addParameter(QgsProcessingParameterExtent("EXTENT", tr("Classify only this extent"), optional=True))
-        self.addParameter(
-            QgsProcessingParameterFeatureSource(
-                "MASK", tr("Classify only inside these polygons (mask)"), [QgsProcessing.TypeVectorPolygon],
-                optional=True,
-            )
-        )
+        self.add_area_parameters()
         resample = QgsProcessingParameterBoolean(
             "RESAMPLE", tr("Resample the scene onto the model's bands (other sensor)"), defaultValue=False
         )
@@ -110,32 +101,14 @@ class ClassifyAlgorithm(HsigeoAlgorithm):
         command.add("--batch-size", self.number(parameters, "BATCH_SIZE", context))
         command.add("--tile-size", self.number(parameters, "TILE_SIZE", context))
         command.add("--threads", self.number(parameters, "THREADS", context))
-        command.add("--extent", self.extent_value(parameters, context))
-        command.add("--mask", self.vector_path(parameters, "MASK", context, feedback))
+        self.add_area_arguments(command, parameters, context, feedback)
         if self.parameterAsBoolean(parameters, "RESAMPLE", context):
             command.arguments.append("--resample")
         if self.parameterAsBoolean(parameters, "RESUME", context):
             command.arguments.append("--resume")
         return command
 
-    def extent_value(self, parameters: dict[str, Any], context: QgsProcessingContext) -> Optional[str]:
-        """``--extent`` text: the extent in the scene's CRS (QGIS reprojects it), ``xmin,ymin,xmax,ymax,CRS``."""
-        if not self.is_set(parameters, "EXTENT"):
-            return None
-        scene = self.parameterAsRasterLayer(parameters, "INPUT", context)
-        crs = scene.crs() if scene is not None else self.parameterAsExtentCrs(parameters, "EXTENT", context)
-        rect = self.parameterAsExtent(parameters, "EXTENT", context, crs)
-        if rect.isNull() or rect.isEmpty():
-            return None
-        values = [f"{v:.10g}" for v in (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())]
-        return ",".join(values + ([crs.authid()] if crs.isValid() and crs.authid() else []))
-
     def after_run(
         self, command: Command, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> None:
-        classes = command.results["OUTPUT"]
-        style_on_load(context, classes)
-        style_on_load(context, command.results["VECTOR"], palette_raster=classes)
-        # hsigeo writes a colour-ramp style beside each (confidence.qml, probabilities.qml)
-        style_on_load(context, command.results["CONFIDENCE"])
-        style_on_load(context, command.results["PROBABILITIES"])
+        self.style_classification(command, context)
