@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from hsigeo.errors import HsigeoError, NotFittedError
+from hsigeo.errors import HsigeoError, InvalidInputError, NotFittedError
 from hsigeo.evaluation.baselines.base import Method
 from hsigeo.evaluation.protocol import BenchmarkConfig
 
@@ -32,6 +32,11 @@ class HsigeoMethod:
         (full-softmax contrastive loss).
     names_only
         Replace the descriptive prompts by the bare class names (ablation).
+    anchors
+        What anchors the classes (ablation of the language side): ``"text"`` (the frozen text
+        model's embeddings of the prompts), ``"random"`` (seeded random unit vectors of the same
+        dimension: the frozen space without its meaning) or ``"none"`` (one-hot vectors, so the
+        linear probe learns a free vector per class: no text at all).
     epochs
         Training epochs (``None``: the trainer's default).
     options
@@ -42,9 +47,12 @@ class HsigeoMethod:
 
     def __init__(
         self, name: str, *, loss: str = "hard_negative", names_only: bool = False, epochs: int | None = None,
-        options: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None, anchors: str = "text",
     ) -> None:
+        if anchors not in ("text", "random", "none"):
+            raise InvalidInputError(f"anchors must be 'text', 'random' or 'none', not {anchors!r}")
         self.name = name
+        self.anchors = anchors
         self.loss = loss
         self.names_only = names_only
         self.epochs = epochs
@@ -65,9 +73,21 @@ class HsigeoMethod:
         kwargs = dict(self.options)
         if self.epochs is not None:
             kwargs["epochs"] = self.epochs
+        if self.anchors != "text":
+            kwargs["text_embeddings"] = self._anchor_vectors(len(prompts), seed)
         self.model, self.report = train(cube, labels, prompts, train_mask=train_mask, loss=self.loss, seed=seed,
                                         progress=False, **kwargs)
         return self
+
+    def _anchor_vectors(self, n_classes: int, seed: int) -> np.ndarray:
+        """The ablation's class anchors in place of the prompts' text embeddings."""
+        if self.anchors == "none":
+            return np.eye(n_classes, dtype=np.float32)
+        from hsigeo.text.encoder import TextEncoder
+
+        dim = TextEncoder().dim  # the frozen space's dimension, without its meaning
+        v = np.random.default_rng(seed).standard_normal((n_classes, dim)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
 
     def predict(self, cube: Any) -> np.ndarray:
         """Class values of every pixel (the whole-scene class map of :func:`hsigeo.inference.core.classify_array`)."""
@@ -125,6 +145,10 @@ METHODS: dict[str, MethodFactory] = {
                                                options=cfg.hsigeo_options),
     "hsigeo-names": lambda cfg: HsigeoMethod("hsigeo-names", loss="hard_negative", names_only=True,
                                              epochs=cfg.hsigeo_epochs, options=cfg.hsigeo_options),
+    "hsigeo-random": lambda cfg: HsigeoMethod("hsigeo-random", anchors="random", epochs=cfg.hsigeo_epochs,
+                                              options=cfg.hsigeo_options),
+    "hsigeo-notext": lambda cfg: HsigeoMethod("hsigeo-notext", anchors="none", epochs=cfg.hsigeo_epochs,
+                                              options=cfg.hsigeo_options),
     "svm": _svm,
     "rf": _rf,
     "hybridsn": _hybridsn,
@@ -135,6 +159,8 @@ METHOD_NOTES: dict[str, str] = {
     "hsigeo": "hsigeo, contrastive loss over the positive + hard and semi-hard negative classes, descriptive prompts",
     "hsigeo-softmax": "hsigeo, full-softmax contrastive loss over all classes, descriptive prompts",
     "hsigeo-names": "hsigeo (hard + semi-hard negatives) with class names as the only prompts",
+    "hsigeo-random": "hsigeo with random unit vectors of the text space as class anchors (language ablation)",
+    "hsigeo-notext": "hsigeo with one-hot anchors, so the probe learns free class vectors: no text (language ablation)",
     "svm": "RBF SVM on standardized spectra; C and gamma by stratified 3-fold CV on the training pixels",
     "rf": "random forest on standardized spectra",
     "hybridsn": "HybridSN-style 3-D/2-D CNN on 9x9 patches of 15 PCA components, cross-entropy",

@@ -250,6 +250,33 @@ def test_hsigeo_variants_call_train_as_agreed(tmp_path, monkeypatch):
     assert runs[0]["n_trainable"] == 1234 and runs[0]["extras"]["text_model_parameters"] == 99
 
 
+def test_language_ablation_anchors(tmp_path, monkeypatch):
+    """hsigeo-random trains on seeded random unit vectors of the text space, hsigeo-notext on one-hot anchors."""
+    import hsigeo.model.training as training
+    from hsigeo.evaluation.methods import METHODS
+    from hsigeo.text.encoder import TextEncoder
+
+    seen = []
+
+    def fake_train(cube, labels, prompts, **kw):
+        seen.append(kw.get("text_embeddings"))
+        raise StopIteration  # the anchors are all this test needs
+
+    monkeypatch.setattr(training, "train", fake_train)
+    cfg = tiny_config(tmp_path, methods=("hsigeo-random", "hsigeo-notext"), seeds=(0,))
+    from hsigeo.evaluation.runner import load_scene
+
+    scene = load_scene("synthetic", cfg)
+    mask = scene.labels > 0
+    for name in ("hsigeo-random", "hsigeo-random", "hsigeo-notext"):
+        with pytest.raises(StopIteration):
+            METHODS[name](cfg).fit(scene.cube, scene.labels, mask, seed=3, prompts=scene.prompts)
+    n = len(scene.prompts)
+    assert seen[0].shape == (n, TextEncoder().dim) and np.allclose(np.linalg.norm(seen[0], axis=1), 1.0)
+    assert np.array_equal(seen[0], seen[1])  # seeded
+    assert np.array_equal(seen[2], np.eye(n, dtype=np.float32))
+
+
 # --------------------------------------------------------------------------- #
 def _cli(args: list[str]):
     from click.testing import CliRunner
