@@ -28,6 +28,7 @@ import numpy as np
 from hsigeo.device import autocast, resolve_device
 from hsigeo.errors import InvalidInputError
 from hsigeo.inference.protocol import InferenceModel, require_model
+from hsigeo.io.writers import classification_dtype
 from hsigeo.sampling.windows import good_band_mask, valid_pixels
 
 __all__ = [
@@ -119,20 +120,10 @@ def class_values(model: InferenceModel) -> np.ndarray:
 def class_dtype(model: InferenceModel) -> np.dtype:
     """Smallest unsigned type that holds every class value (and nodata 0).
 
-    Raises
-    ------
-    InvalidInputError
-        When a class value does not fit uint16 (or is < 1): written anyway it would wrap
-        around (70000 -> 4464) into another class's value.
+    The rule of the classification writers (:func:`hsigeo.io.writers.classification_dtype`),
+    which refuses class values a raster cannot hold before any work is done.
     """
-    values = class_values(model)
-    bad = [int(v) for v in values if not 1 <= int(v) <= 65535]
-    if bad:
-        raise InvalidInputError(
-            f"class value(s) {', '.join(map(str, bad[:5]))} cannot be stored in a classification raster "
-            "(values are 1..65535, uint16; 0 is nodata). Renumber the classes in the prompts file."
-        )
-    return np.dtype(np.uint8 if int(values.max(initial=0)) <= 255 else np.uint16)
+    return np.dtype(classification_dtype(model.classes))
 
 
 def scale_ratio(block: np.ndarray, valid: np.ndarray, mean: np.ndarray) -> float | None:

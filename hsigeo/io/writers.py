@@ -81,8 +81,21 @@ CLASS_TABLE_TAG = "HSIGEO_CLASSES"
 # Class tables
 # --------------------------------------------------------------------------- #
 def classification_dtype(classes: Sequence[ClassInfo], nodata: int = 0, max_value: int | None = None) -> str:
-    """``"uint8"`` when every value (and nodata) fits in 0..255, else ``"uint16"``."""
-    top = max([nodata, max_value or 0, *(c.value for c in classes)])
+    """``"uint8"`` when every value (and nodata) fits in 0..255, else ``"uint16"``.
+
+    Raises
+    ------
+    InvalidInputError
+        When a class value does not fit uint16 (or is < 1): written anyway it would wrap
+        around (70000 -> 4464) into another class's value; or when nodata is outside 0..65535.
+    """
+    bad = [int(c.value) for c in classes if not 1 <= int(c.value) <= 65535]
+    if bad:
+        raise InvalidInputError(
+            f"class value(s) {', '.join(map(str, bad[:5]))} cannot be stored in a classification raster "
+            "(values are 1..65535, uint16; 0 is nodata). Renumber the classes in the prompts file."
+        )
+    top = max([nodata, max_value or 0, *(int(c.value) for c in classes)])
     if top > 65535 or nodata < 0:
         raise InvalidInputError(f"class values and nodata must lie in 0..65535 (got max {top}, nodata {nodata})")
     return "uint8" if top <= 255 else "uint16"
