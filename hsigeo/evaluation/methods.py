@@ -9,6 +9,7 @@ touching the runner (:func:`register_method`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from hsigeo.errors import HsigeoError, InvalidInputError, NotFittedError
 from hsigeo.evaluation.baselines.base import Method
 from hsigeo.evaluation.protocol import BenchmarkConfig
 
-__all__ = ["HsigeoMethod", "MethodFactory", "METHODS", "METHOD_NOTES", "register_method"]
+__all__ = ["HsigeoMethod", "MethodFactory", "METHODS", "BUILTIN_METHODS", "METHOD_NOTES", "register_method"]
 
 
 class HsigeoMethod:
@@ -153,6 +154,10 @@ METHODS: dict[str, MethodFactory] = {
     "rf": _rf,
     "hybridsn": _hybridsn,
 }
+
+#: The factories shipped with hsigeo, as every freshly started process has them (a benchmark
+#: worker process looks these up by name; anything else must be sent to it).
+BUILTIN_METHODS: Mapping[str, MethodFactory] = MappingProxyType(dict(METHODS))
 
 #: One line per method for the report's legend.
 METHOD_NOTES: dict[str, str] = {

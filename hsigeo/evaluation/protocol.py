@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 __all__ = ["DEFAULT_DATASETS", "DEFAULT_METHODS", "DEFAULT_FRACTIONS", "Protocol", "make_protocols",
-           "BenchmarkConfig"]
+           "AblationConfig", "BenchmarkConfig"]
 
 #: Datasets run by default; real scenes whose cube is not in the data folder are skipped with a message.
 DEFAULT_DATASETS: tuple[str, ...] = ("salinas-a", "indian-pines", "pavia-university", "salinas", "synthetic")
@@ -105,6 +105,44 @@ def make_protocols(
 # --------------------------------------------------------------------------- #
 # Configuration
 # --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class AblationConfig:
+    """The language ablation run beside the main comparison (``BenchmarkConfig.ablation``).
+
+    Every ``method`` is fitted on every dataset, stratified ``fraction`` and seed; a fit the
+    main comparison already does (same dataset, protocol, seed and method) is reused, not
+    repeated.  Its results are reported in their own table (mean +- std over these seeds),
+    never mixed into the main table's summaries.
+
+    Attributes
+    ----------
+    datasets
+        Datasets to ablate; each must also be in the main run's ``datasets`` (one
+        that is not, or whose cube is missing, is skipped with a message).
+    fractions
+        Stratified training fractions per class.
+    seeds
+        Seeds (more than the main run's: the differences sought are small).
+    methods
+        The anchor variants: descriptive prompts (``hsigeo``), class names only,
+        random anchors of the text space, and no text at all.
+    """
+
+    datasets: tuple[str, ...] = ("indian-pines", "salinas-a")
+    fractions: tuple[float, ...] = (0.01, 0.05)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    methods: tuple[str, ...] = ("hsigeo", "hsigeo-names", "hsigeo-random", "hsigeo-notext")
+
+    def protocols(self) -> list[Protocol]:
+        """The stratified protocols at :attr:`fractions`."""
+        return make_protocols(self.fractions, block=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"datasets": list(self.datasets), "fractions": list(self.fractions), "seeds": list(self.seeds),
+                "methods": list(self.methods)}
+
+
 @dataclass
 class BenchmarkConfig:
     """Everything a benchmark run depends on (stored in the JSON report).
@@ -150,6 +188,13 @@ class BenchmarkConfig:
         Re-raise a method's exception instead of recording it and going on.
     quick
         Marks a smoke-test run in the report.
+    jobs
+        Worker processes running the fits (1: all in this process, no pool).
+        Each worker gets ``threads`` threads, so ``jobs * threads`` should not
+        exceed the cores.
+    ablation
+        The language ablation to run in the same invocation (``None``: none);
+        see :class:`AblationConfig`.
     """
 
     datasets: Sequence[str] = DEFAULT_DATASETS
@@ -172,6 +217,8 @@ class BenchmarkConfig:
     verify: bool = True
     fail_fast: bool = False
     quick: bool = False
+    jobs: int = 1
+    ablation: AblationConfig | None = None
 
     @classmethod
     def quick_config(cls, **overrides: Any) -> "BenchmarkConfig":
@@ -198,4 +245,5 @@ class BenchmarkConfig:
         d["out_dir"] = str(self.out_dir)
         d["datasets"], d["seeds"], d["methods"] = list(self.datasets), list(self.seeds), list(self.methods)
         d["svm_C"], d["svm_gamma_factors"] = list(self.svm_C), list(self.svm_gamma_factors)
+        d["ablation"] = None if self.ablation is None else self.ablation.to_dict()
         return d

@@ -3,7 +3,10 @@
 :func:`run_benchmark` runs every method on every dataset, protocol and seed with identical
 train/test masks and returns JSON-ready results: overall accuracy (OA), average per-class
 accuracy (AA), Cohen's kappa, per-class accuracy, trainable parameters, training time and
-inference speed per run, and their mean +- standard deviation per method.
+inference speed per run, and their mean +- standard deviation per method.  With
+``BenchmarkConfig.ablation`` it also runs the language ablation (more seeds, the anchor
+variants), reusing the fits the main comparison shares with it; with ``jobs > 1`` the fits
+run in worker processes (:mod:`hsigeo.evaluation.schedule`), with the same results.
 :func:`run_and_report` also writes the report (:mod:`hsigeo.evaluation.report`).
 
 Used by ``benchmarks/accuracy.py`` and ``hsigeo benchmark``.
@@ -27,8 +30,10 @@ from typing import Any
 import numpy as np
 
 from hsigeo.errors import DatasetError, HsigeoError, InvalidInputError
+from hsigeo.evaluation import schedule
 from hsigeo.evaluation.methods import METHOD_NOTES, METHODS, MethodFactory
-from hsigeo.evaluation.protocol import BenchmarkConfig
+from hsigeo.evaluation.protocol import BenchmarkConfig, Protocol
+from hsigeo.evaluation.schedule import FitTask
 
 __all__ = ["Scene", "SceneUnavailable", "load_scene", "score", "mean_std", "summarize", "run_benchmark",
            "run_and_report"]
@@ -259,59 +264,76 @@ def run_benchmark(
     factories: Mapping[str, MethodFactory] | None = None,
     log: _LOG = _stderr,
 ) -> dict[str, Any]:
-    """Run every method on every dataset, protocol and seed.
+    """Run every method on every dataset, protocol and seed (and the language ablation, when asked).
 
     Parameters
     ----------
     cfg
-        The run's configuration.
+        The run's configuration.  With ``cfg.jobs > 1`` the fits run in that
+        many worker processes (:mod:`hsigeo.evaluation.schedule`); the results
+        are the same as with one, assembled in the same order.
     factories
         Method factories to use instead of (or on top of) :data:`METHODS`.
+        With ``cfg.jobs > 1`` a factory that is not one of hsigeo's own must be
+        picklable (a module-level function or class).
     log
         Receives one line per step (default: stderr).
 
     Returns
     -------
     dict
-        The JSON-ready results (``meta``, ``config``, ``datasets``); class maps
-        of the first seed are kept under the private key ``_maps`` for
+        The JSON-ready results (``meta``, ``config``, ``datasets``; with an
+        ablation also ``ablation`` and ``datasets[name]["ablation"]``); class
+        maps of the first seed are kept under the private key ``_maps`` for
         :func:`write_report` and dropped from the JSON.
     """
     from hsigeo.progress import Progress
 
     registry = {**METHODS, **(factories or {})}
-    unknown = [m for m in cfg.methods if m not in registry]
+    wanted = list(dict.fromkeys([*cfg.methods, *(cfg.ablation.methods if cfg.ablation else ())]))
+    unknown = [m for m in wanted if m not in registry]
     if unknown:
         raise HsigeoError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(registry)}.")
     if not cfg.seeds:
         raise HsigeoError("no seeds given; pass at least one seed.")
+    if cfg.ablation is not None and not (cfg.ablation.seeds and cfg.ablation.fractions and cfg.ablation.methods):
+        raise HsigeoError("the language ablation needs at least one seed, fraction and method.")
+    if cfg.jobs < 1:
+        raise HsigeoError(f"jobs must be at least 1, not {cfg.jobs}.")
     from hsigeo.datasets.scenes import resolve_name
 
-    for name in cfg.datasets:  # a misspelt name is an error, not a skip
-        if name.strip().lower() != "synthetic":
+    for name in [*cfg.datasets, *(cfg.ablation.datasets if cfg.ablation else ())]:
+        if name.strip().lower() != "synthetic":  # a misspelt name is an error, not a skip
             resolve_name(name)
     t_start = time.perf_counter()
     results: dict[str, Any] = {
         "meta": {"started": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), **_environment()},
         "config": cfg.to_dict(),
-        "methods": {m: METHOD_NOTES.get(m, "") for m in cfg.methods},
+        "methods": {m: METHOD_NOTES.get(m, "") for m in wanted},
         "datasets": {},
         "_maps": {},
     }
-    scenes: list[Scene] = []
+    scenes: dict[str, Scene] = {}
     for name in cfg.datasets:
         try:
-            scenes.append(load_scene(name, cfg))
+            scene = load_scene(name, cfg)
         except SceneUnavailable as exc:
             log(f"benchmark: skipping {name}: {exc}")
             results["datasets"][_canonical(name)] = {"status": "skipped", "reason": str(exc)}
-    total = len(scenes) * len(cfg.protocols) * len(cfg.seeds) * len(cfg.methods)
-    with _limit_threads(cfg.threads), Progress(total, "benchmark", unit="fit") as bar:
-        results["meta"]["threads"] = cfg.threads
-        for scene in scenes:
-            t_scene = time.perf_counter()
-            results["datasets"][scene.name] = _run_scene(scene, cfg, registry, bar, log, results["_maps"])
-            results["datasets"][scene.name]["seconds"] = time.perf_counter() - t_scene
+            continue
+        scenes.setdefault(scene.name, scene)  # a dataset named twice runs once
+    ablation_scenes = _ablation_scenes(cfg, scenes, results, log)
+    splits = _Splits()
+    tasks = schedule.plan_fits(cfg, list(scenes), ablation_scenes)
+    results["meta"].update(threads=cfg.threads, jobs=cfg.jobs, n_fits=len(tasks))
+    with _limit_threads(cfg.threads), Progress(len(tasks), "benchmark", unit="fit") as bar:
+        if cfg.jobs == 1 or len(tasks) < 2:
+            outcomes = _run_here(tasks, scenes, splits, registry, cfg, bar, log)
+        else:
+            outcomes = _run_pooled(tasks, scenes, splits, registry, cfg, bar, log)
+    for name, scene in scenes.items():
+        results["datasets"][name] = _scene_results(scene, cfg, tasks, outcomes, splits, results["_maps"],
+                                                   ablation=name in ablation_scenes)
     results["meta"]["total_seconds"] = time.perf_counter() - t_start
     try:
         results["meta"]["load_average_end"] = list(os.getloadavg())
@@ -320,70 +342,236 @@ def run_benchmark(
     return results
 
 
-def _run_scene(scene: Scene, cfg: BenchmarkConfig, registry: Mapping[str, MethodFactory], bar: Any, log: _LOG,
-               maps: dict[str, Any]) -> dict[str, Any]:
-    labels = scene.labels
-    values = sorted(int(v) for v in np.unique(labels) if v > 0)
-    cube = scene.cube
-    n_pixels = int(labels.size)
-    out: dict[str, Any] = {
-        "status": "ok", "shape": [int(s) for s in cube.shape],
-        "classes": {str(v): scene.classes.get(v, str(v)) for v in values},
-        "colours": {str(v): list(scene.colours[v]) for v in values if v in scene.colours},
-        "labelled_pixels": int((labels > 0).sum()), "note": scene.note, "protocols": {},
-    }
-    maps[scene.name] = {"_reference": labels}
-    for proto in cfg.protocols:
-        splits = []
-        runs: dict[str, list[dict[str, Any]]] = {m: [] for m in cfg.methods}
-        for seed in cfg.seeds:
-            train, test = proto.split(labels, seed)
+def _ablation_scenes(cfg: BenchmarkConfig, scenes: Mapping[str, Scene], results: dict[str, Any],
+                     log: _LOG) -> list[str]:
+    """The ablation's datasets that this run has loaded; the others are skipped with the reason recorded."""
+    if cfg.ablation is None:
+        return []
+    run_on: list[str] = []
+    skipped: dict[str, str] = {}
+    for name in cfg.ablation.datasets:
+        canon = _canonical(name)
+        if canon in scenes:
+            if canon not in run_on:
+                run_on.append(canon)
+            continue
+        main = results["datasets"].get(canon)
+        reason = (f"not available ({main['reason']})" if main is not None
+                  else f"not among this run's datasets (add --dataset {canon})")
+        log(f"benchmark: language ablation skips {canon}: {reason}")
+        skipped[canon] = reason
+    results["ablation"] = {**cfg.ablation.to_dict(), "run_on": run_on, "skipped": skipped}
+    return run_on
+
+
+class _Splits:
+    """Train/test masks per scene, protocol and seed: drawn once, read-only, shared by every method."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, Protocol, int], tuple[np.ndarray, np.ndarray, dict[str, str]]] = {}
+
+    def get(self, scene: Scene, proto: Protocol, seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
+        key = (scene.name, proto, seed)
+        if key not in self._cache:
+            train, test = proto.split(scene.labels, seed)
             # read-only: a method that tried to change the masks would fail loudly, not skew the others
             train.setflags(write=False)
             test.setflags(write=False)
-            digest = {"train": _mask_digest(train), "test": _mask_digest(test)}
-            splits.append({"seed": seed, "n_train": int(train.sum()), "n_test": int(test.sum()),
-                           "train_sha": digest["train"], "test_sha": digest["test"],
-                           "per_class": {str(v): [int((train & (labels == v)).sum()), int((test & (labels == v)).sum())]
-                                         for v in values}})
-            for mname in cfg.methods:
-                bar.set_postfix(scene=scene.name, protocol=proto.name, seed=seed, method=mname)
-                run: dict[str, Any] = {"seed": seed, "train_sha": digest["train"], "test_sha": digest["test"]}
-                try:
-                    method = registry[mname](cfg)
-                    t0 = time.perf_counter()
-                    method.fit(cube, labels, train, seed=seed, prompts=scene.prompts)
-                    t1 = time.perf_counter()
-                    pred = np.asarray(method.predict(cube))
-                    t2 = time.perf_counter()
-                    if pred.shape != labels.shape:
-                        raise InvalidInputError(
-                            f"{mname} returned a class map of shape {pred.shape}, not {labels.shape}")
-                    s = score(pred, labels, test, values)
-                    run.update(oa=s["oa"], aa=s["aa"], kappa=s["kappa"],
-                               per_class={str(k): v for k, v in s["per_class"].items()}, confusion=s["confusion"],
-                               n_test=s["n_test"], n_trainable=int(method.n_trainable),
-                               train_seconds=t1 - t0, infer_seconds=t2 - t1,
-                               infer_pixels_per_s=n_pixels / max(t2 - t1, 1e-9))
-                    extras = getattr(method, "extras", None)
-                    if extras:
-                        run["extras"] = dict(extras)
-                    if seed == cfg.seeds[0]:
-                        maps[scene.name].setdefault(proto.slug, {"train": np.array(train)})[mname] = pred.astype(np.int32)
-                    log(f"benchmark: {scene.name} {proto.name} seed {seed} {mname}: OA {s['oa'] * 100:.2f} "
-                        f"kappa {s['kappa'] * 100:.2f} fit {t1 - t0:.1f}s")
-                except Exception as exc:
-                    if cfg.fail_fast:
-                        raise
-                    run["error"] = f"{type(exc).__name__}: {exc}"
-                    run["traceback"] = traceback.format_exc(limit=6)
-                    log(f"benchmark: {scene.name} {proto.name} seed {seed} {mname} FAILED: {run['error']}")
-                runs[mname].append(run)
-                bar.update(1)
-        out["protocols"][proto.slug] = {
-            "name": proto.name, "description": proto.describe(), "splits": splits,
-            "methods": {m: {"summary": summarize(r, values), "runs": r} for m, r in runs.items()},
-        }
+            self._cache[key] = (train, test, {"train": _mask_digest(train), "test": _mask_digest(test)})
+        return self._cache[key]
+
+    def info(self, scene: Scene, proto: Protocol, seed: int, values: Sequence[int]) -> dict[str, Any]:
+        """The split's entry in the report: sizes, digests and per-class train/test counts."""
+        train, test, digest = self.get(scene, proto, seed)
+        labels = scene.labels
+        return {"seed": seed, "n_train": int(train.sum()), "n_test": int(test.sum()),
+                "train_sha": digest["train"], "test_sha": digest["test"],
+                "per_class": {str(v): [int((train & (labels == v)).sum()), int((test & (labels == v)).sum())]
+                              for v in values}}
+
+
+def _class_values(labels: np.ndarray) -> list[int]:
+    return sorted(int(v) for v in np.unique(labels) if v > 0)
+
+
+_Outcome = tuple[dict[str, Any], "np.ndarray | None", float]
+
+
+def _fit_one(task: FitTask, scene: Scene, train: np.ndarray, test: np.ndarray, digest: Mapping[str, str],
+             factory: MethodFactory, cfg: BenchmarkConfig) -> _Outcome:
+    """Fit, predict and score one method: ``(run, class map or None, wall seconds)``.
+
+    The same code runs in this process (``jobs=1``) and in a worker, so both give the
+    same run dict.  A failure is recorded in the run unless ``cfg.fail_fast``.
+    """
+    t_start = time.perf_counter()
+    labels, values = scene.labels, _class_values(scene.labels)
+    run: dict[str, Any] = {"seed": task.seed, "train_sha": digest["train"], "test_sha": digest["test"]}
+    kept = None
+    try:
+        method = factory(cfg)
+        t0 = time.perf_counter()
+        method.fit(scene.cube, labels, train, seed=task.seed, prompts=scene.prompts)
+        t1 = time.perf_counter()
+        pred = np.asarray(method.predict(scene.cube))
+        t2 = time.perf_counter()
+        if pred.shape != labels.shape:
+            raise InvalidInputError(f"{task.method} returned a class map of shape {pred.shape}, not {labels.shape}")
+        s = score(pred, labels, test, values)
+        run.update(oa=s["oa"], aa=s["aa"], kappa=s["kappa"],
+                   per_class={str(k): v for k, v in s["per_class"].items()}, confusion=s["confusion"],
+                   n_test=s["n_test"], n_trainable=int(method.n_trainable),
+                   train_seconds=t1 - t0, infer_seconds=t2 - t1,
+                   infer_pixels_per_s=int(labels.size) / max(t2 - t1, 1e-9))
+        extras = getattr(method, "extras", None)
+        if extras:
+            run["extras"] = dict(extras)
+        if task.keep_map:
+            kept = pred.astype(np.int32)
+    except Exception as exc:
+        if cfg.fail_fast:
+            raise
+        run["error"] = f"{type(exc).__name__}: {exc}"
+        run["traceback"] = traceback.format_exc(limit=6)
+    return run, kept, time.perf_counter() - t_start
+
+
+def _log_fit(task: FitTask, run: Mapping[str, Any], log: _LOG) -> None:
+    if "error" in run:
+        log(f"benchmark: {task.label()} FAILED: {run['error']}")
+    else:
+        log(f"benchmark: {task.label()}: OA {run['oa'] * 100:.2f} kappa {run['kappa'] * 100:.2f} "
+            f"fit {run['train_seconds']:.1f}s")
+
+
+def _show(bar: Any, task: FitTask) -> None:
+    bar.set_postfix(scene=task.dataset, protocol=task.protocol.name, seed=task.seed, method=task.method)
+
+
+def _run_here(tasks: Sequence[FitTask], scenes: Mapping[str, Scene], splits: _Splits,
+              registry: Mapping[str, MethodFactory], cfg: BenchmarkConfig, bar: Any,
+              log: _LOG) -> dict[tuple[Any, ...], _Outcome]:
+    """``jobs=1``: every fit in this process, in plan order."""
+    outcomes: dict[tuple[Any, ...], _Outcome] = {}
+    for task in tasks:
+        scene = scenes[task.dataset]
+        train, test, digest = splits.get(scene, task.protocol, task.seed)
+        _show(bar, task)
+        outcomes[task.key] = _fit_one(task, scene, train, test, digest, registry[task.method], cfg)
+        _log_fit(task, outcomes[task.key][0], log)
+        bar.update(1)
+    return outcomes
+
+
+def _run_pooled(tasks: Sequence[FitTask], scenes: Mapping[str, Scene], splits: _Splits,
+                registry: Mapping[str, MethodFactory], cfg: BenchmarkConfig, bar: Any,
+                log: _LOG) -> dict[tuple[Any, ...], _Outcome]:
+    """``jobs > 1``: the fits in worker processes, longest first; results keyed by fit, whatever the order."""
+    sendable = schedule.sendable_factories(registry, {t.method for t in tasks})
+
+    def cost(task: FitTask) -> float:
+        scene = scenes[task.dataset]
+        n_train = int(splits.get(scene, task.protocol, task.seed)[0].sum())
+        return schedule.estimate_cost(task, n_train, int(scene.labels.size), int(scene.cube.shape[0]), cfg)
+
+    outcomes: dict[tuple[Any, ...], _Outcome] = {}
+    pool = schedule.run_pool(schedule.longest_first(tasks, cost), _worker_fit, jobs=min(cfg.jobs, len(tasks)),
+                             initializer=_worker_init, initargs=(cfg, sendable))
+    # closing(): an exception here (fail_fast, Ctrl-C) ends the workers at once, not when the generator is collected
+    with contextlib.closing(pool) as finished:
+        for task, fut in finished:
+            outcomes[task.key] = _collect(task, fut, splits.get(scenes[task.dataset], task.protocol, task.seed)[2], cfg)
+            _show(bar, task)
+            _log_fit(task, outcomes[task.key][0], log)
+            bar.update(1)
+    return outcomes
+
+
+def _collect(task: FitTask, fut: Any, digest: Mapping[str, str], cfg: BenchmarkConfig) -> _Outcome:
+    """A finished worker fit, checked against this process's masks; a dead worker is recorded like a failure."""
+    try:
+        outcome = fut.result()
+        if (outcome[0]["train_sha"], outcome[0]["test_sha"]) != (digest["train"], digest["test"]):
+            raise HsigeoError(f"{task.label()}: the worker drew other masks than this process "
+                              f"({outcome[0]['train_sha']} vs {digest['train']}); the split is not deterministic")
+    except Exception as exc:
+        if cfg.fail_fast:
+            raise
+        outcome = ({"seed": task.seed, "train_sha": digest["train"], "test_sha": digest["test"],
+                    "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=6)}, None, 0.0)
+    return outcome
+
+
+# Per-worker state, set by _worker_init in each spawned process (never used in the parent).
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(cfg: BenchmarkConfig, factories: Mapping[str, MethodFactory]) -> None:
+    """Prepare a worker process: thread limits, no progress output, empty scene cache."""
+    import signal
+
+    from hsigeo.progress import set_mode
+
+    # Ctrl-C reaches the whole process group; the parent alone handles it (it ends the workers)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if cfg.threads is not None:  # before torch starts its pools; _limit_threads caps them again per fit
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[var] = str(cfg.threads)
+    set_mode("none")  # one bar, the parent's; a worker's epoch bars would garble it
+    _WORKER.clear()
+    _WORKER.update(cfg=cfg, registry={**METHODS, **factories}, scenes={}, splits=_Splits())
+
+
+def _worker_fit(task: FitTask) -> _Outcome:
+    """One fit in a worker: the scene is loaded once per worker, the masks drawn as in the parent."""
+    cfg: BenchmarkConfig = _WORKER["cfg"]
+    scenes: dict[str, Scene] = _WORKER["scenes"]
+    if task.dataset not in scenes:
+        scenes[task.dataset] = load_scene(task.dataset, cfg)
+    scene = scenes[task.dataset]
+    train, test, digest = _WORKER["splits"].get(scene, task.protocol, task.seed)
+    with _limit_threads(cfg.threads):
+        return _fit_one(task, scene, train, test, digest, _WORKER["registry"][task.method], cfg)
+
+
+def _protocol_results(scene: Scene, proto: Protocol, seeds: Sequence[int], methods: Sequence[str],
+                      outcomes: Mapping[tuple[Any, ...], _Outcome], splits: _Splits,
+                      values: Sequence[int]) -> dict[str, Any]:
+    runs = {m: [outcomes[(scene.name, proto, s, m)][0] for s in seeds] for m in methods}
+    return {"name": proto.name, "description": proto.describe(),
+            "splits": [splits.info(scene, proto, s, values) for s in seeds],
+            "methods": {m: {"summary": summarize(r, values), "runs": r} for m, r in runs.items()}}
+
+
+def _scene_results(scene: Scene, cfg: BenchmarkConfig, tasks: Sequence[FitTask],
+                   outcomes: Mapping[tuple[Any, ...], _Outcome], splits: _Splits, maps: dict[str, Any], *,
+                   ablation: bool) -> dict[str, Any]:
+    """One dataset's entry in the results, in configuration order whatever order the fits finished in."""
+    labels = scene.labels
+    values = _class_values(labels)
+    mine = [t for t in tasks if t.dataset == scene.name]
+    out: dict[str, Any] = {
+        "status": "ok", "shape": [int(s) for s in scene.cube.shape],
+        "classes": {str(v): scene.classes.get(v, str(v)) for v in values},
+        "colours": {str(v): list(scene.colours[v]) for v in values if v in scene.colours},
+        "labelled_pixels": int((labels > 0).sum()), "note": scene.note, "protocols": {},
+        # the fits' own wall time, summed (with jobs > 1 they overlapped)
+        "seconds": sum(outcomes[t.key][2] for t in mine if t.main),
+    }
+    maps[scene.name] = {"_reference": labels}
+    for proto in cfg.protocols:
+        out["protocols"][proto.slug] = _protocol_results(scene, proto, cfg.seeds, cfg.methods, outcomes, splits, values)
+        for m in cfg.methods:
+            pred = outcomes[(scene.name, proto, cfg.seeds[0], m)][1]
+            if pred is not None:
+                train = splits.get(scene, proto, cfg.seeds[0])[0]
+                maps[scene.name].setdefault(proto.slug, {"train": np.array(train)})[m] = pred
+    if ablation and cfg.ablation is not None:
+        out["ablation"] = {proto.slug: {**_protocol_results(scene, proto, cfg.ablation.seeds, cfg.ablation.methods,
+                                                            outcomes, splits, values),
+                                        "seeds": list(cfg.ablation.seeds)}
+                           for proto in schedule.ablation_protocols(cfg)}
+        out["ablation_seconds"] = sum(outcomes[t.key][2] for t in mine if not t.main)
     return out
 
 
