@@ -2,7 +2,8 @@
 
 :func:`write_report` writes what :func:`hsigeo.evaluation.runner.run_benchmark` returns:
 ``results.json``, ``results.md`` (one table per dataset and protocol, per-class tables,
-findings) and one class-map figure per dataset and protocol (:mod:`.figures`).
+findings, and the language ablation's own table when it ran) and one class-map figure per
+dataset and protocol (:mod:`.figures`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["markdown_report", "write_report", "findings", "format_pm", "format_count", "best_oa"]
+__all__ = ["markdown_report", "write_report", "findings", "ablation_findings", "ablation_section", "format_pm",
+           "format_count", "best_oa"]
 
 
 def format_pm(stat: Mapping[str, Any], scale: float = 100.0, digits: int = 2) -> str:
@@ -66,13 +68,105 @@ def findings(results: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+#: The ablation's question: are descriptive prompts worth more than bare class names?
+_DESCRIPTIVE, _NAMES = "hsigeo", "hsigeo-names"
+_ANCHOR_LABELS = {"hsigeo": "descriptive prompts", "hsigeo-names": "class names only",
+                  "hsigeo-random": "random unit vectors of the text space", "hsigeo-notext": "one-hot anchors, no text"}
+
+
+def _ablation_rows(results: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    return [(dname, p) for dname, d in results["datasets"].items() if d.get("status") == "ok"
+            for p in d.get("ablation", {}).values()]
+
+
+def ablation_findings(results: Mapping[str, Any]) -> list[str]:
+    """One line per ablation row: are descriptive prompts ahead of names by more than one std?
+
+    "One std" is the larger of the two variants' sample stds over the ablation's seeds,
+    as in :func:`findings`.  The best text-free variant (random anchors, no text) is
+    named beside it, as the floor the language has to beat.
+    """
+    lines = []
+    for dname, p in _ablation_rows(results):
+        ms = p["methods"]
+        seeds = ", ".join(map(str, p.get("seeds", [])))
+        head = f"{dname} {p['name']} (seeds {seeds})"
+        failed = [f"{m} ({v['summary']['n_failed']} failed)" for m, v in ms.items() if v["summary"]["n_failed"]]
+        if failed:
+            lines.append(f"{head}: runs failed: {', '.join(failed)}.")
+        a = ms.get(_DESCRIPTIVE, {}).get("summary", {}).get("oa", {})
+        b = ms.get(_NAMES, {}).get("summary", {}).get("oa", {})
+        if a.get("mean") is None or b.get("mean") is None:
+            lines.append(f"{head}: descriptive prompts vs names cannot be compared "
+                         f"(needs successful {_DESCRIPTIVE} and {_NAMES} runs).")
+            continue
+        diff = (a["mean"] - b["mean"]) * 100
+        spread = max(a["std"] or 0.0, b["std"] or 0.0) * 100
+        if min(a["n"], b["n"]) < 2:
+            verdict = "a single seed, no spread to judge by"
+        elif diff > spread:
+            verdict = "descriptive prompts **ahead of names by more than one std**"
+        elif diff < -spread:
+            verdict = "**names ahead of descriptive prompts by more than one std**"
+        else:
+            verdict = "descriptive prompts **not** ahead of names by more than one std"
+        line = (f"{head}: descriptive prompts {format_pm(a)} vs names {format_pm(b)} OA ({diff:+.2f} points, "
+                f"one std = {spread:.2f}): {verdict}")
+        free = {m: v["summary"]["oa"] for m, v in ms.items()
+                if m not in (_DESCRIPTIVE, _NAMES) and v["summary"]["oa"]["mean"] is not None}
+        if free:
+            best = max(free, key=lambda m: free[m]["mean"])
+            line += f"; best variant without language: {best} {format_pm(free[best])}"
+        lines.append(line + ".")
+    return lines
+
+
+def ablation_section(results: Mapping[str, Any], heading: str = "## Language ablation") -> list[str]:
+    """The language ablation's table (dataset x fraction rows, anchor variants as columns) and findings.
+
+    Empty when the run had no ablation.  Means are over the ablation's own seeds, so
+    they differ from the main tables' for the same method and protocol.
+    """
+    ab = results.get("ablation")
+    if not ab:
+        return []
+    methods = list(ab["methods"])
+    lines = [heading, "",
+             "hsigeo with different class anchors: "
+             + ", ".join(f"{_ANCHOR_LABELS[m]} (`{m}`)" if m in _ANCHOR_LABELS else f"`{m}`" for m in methods) + ". "
+             f"Overall accuracy % (mean ± std over seeds {', '.join(map(str, ab['seeds']))}, the ablation's own "
+             "seeds, so not the main tables' means); stratified per class; best per row in bold; fits shared with "
+             "the main comparison are reused, not repeated.", ""]
+    rows = _ablation_rows(results)
+    if rows:
+        lines += ["| dataset | protocol | " + " | ".join(methods) + " |", "| --- | --- |" + " ---: |" * len(methods)]
+        for dname, p in rows:
+            best = best_oa(p["methods"])
+            cells = []
+            for m in methods:
+                s = p["methods"][m]["summary"]
+                cell = "failed" if s["n_runs"] == 0 else format_pm(s["oa"])
+                cells.append(f"**{cell}**" if m == best else cell)
+            lines.append(f"| {dname} | {p['name']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    for name, reason in ab.get("skipped", {}).items():
+        lines.append(f"Not run on {name}: {reason}.")
+    if ab.get("skipped"):
+        lines.append("")
+    found = ablation_findings(results)
+    if found:
+        lines += ["Findings:", ""] + [f"- {f}" for f in found] + [""]
+    return lines
+
+
 def markdown_report(results: Mapping[str, Any]) -> str:
     """The full Markdown report: one table per dataset and protocol, per-class tables, findings."""
     meta, cfg = results["meta"], results["config"]
     lines = ["# hsigeo accuracy benchmark", ""]
     lines += [f"Run {meta.get('started', '?')}, total {meta.get('total_seconds', 0.0) / 60:.1f} min on "
               f"{meta.get('cpu_count')} CPU(s) ({meta.get('platform', '')}), "
-              f"{meta.get('threads') or 'default'} thread(s) per method; torch {meta.get('torch', 'n/a')}, "
+              f"{meta.get('threads') or 'default'} thread(s) per method, {meta.get('jobs', 1)} fit(s) at a time; "
+              f"torch {meta.get('torch', 'n/a')}, "
               f"scikit-learn {meta.get('scikit-learn')}, hsigeo {meta.get('hsigeo')}."
               + (" **Quick smoke-test settings: not for comparison.**" if cfg.get("quick") else ""), ""]
     lines += [f"Seeds {', '.join(map(str, cfg['seeds']))}; values are mean ± sample std (ddof=1) over seeds, "
@@ -88,7 +182,8 @@ def markdown_report(results: Mapping[str, Any]) -> str:
             continue
         shape = "x".join(map(str, d["shape"]))
         lines += [f"Cube {shape} (band x y x x), {len(d['classes'])} classes, {d['labelled_pixels']} labelled pixels"
-                  f"{'; ' + d['note'] if d.get('note') else ''}; {d.get('seconds', 0.0):.0f} s for this dataset.", ""]
+                  f"{'; ' + d['note'] if d.get('note') else ''}; {d.get('seconds', 0.0):.0f} s of fitting for "
+                  "this dataset's tables.", ""]
         for p in d["protocols"].values():
             sp = p["splits"]
             lines += [f"### {dname}: {p['name']}", "", p["description"] + ".",
@@ -119,6 +214,7 @@ def markdown_report(results: Mapping[str, Any]) -> str:
                 fig = Path("maps") / f"{dname}_{next(k for k, q in d['protocols'].items() if q is p)}.png"
                 lines += [f"Class maps (seed {cfg['seeds'][0]}): `{fig.as_posix()}`", ""]
     lines += ["## Findings", ""] + [f"- {f}" for f in findings(results)] + [""]
+    lines += ablation_section(results)
     return "\n".join(lines)
 
 
