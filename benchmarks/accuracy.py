@@ -19,6 +19,11 @@ Indian Pines and Pavia University at 10 % and 5 % per class (cubes needed)::
     python benchmarks/accuracy.py --dataset indian-pines --dataset pavia-university \\
         --data-dir /path/to/gic --fractions 0.10,0.05 --no-block --seeds 3
 
+The README's comparison and its language ablation in one run (two fits at a time)::
+
+    python benchmarks/accuracy.py --dataset salinas-a --dataset indian-pines --dataset synthetic \\
+        --seeds 3 --ablation --jobs 2
+
 Smoke test (synthetic scene, one seed, short training)::
 
     python benchmarks/accuracy.py --quick
@@ -57,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-maps", dest="maps", action="store_false", default=None, help="write no class-map figures")
     p.add_argument("--threads", type=int, help="CPU threads per method (torch, BLAS); 0 = library default; default 1")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failing method instead of recording it")
+    p.add_argument("--jobs", type=int, help="fits run at the same time, each in its own worker process (default 1)")
+    p.add_argument("--ablation", action=argparse.BooleanOptionalAction, default=None,
+                   help="also run the language ablation (descriptive prompts, names, random anchors, no text; "
+                        "1%% and 5%% on Indian Pines and Salinas-A, seeds 0-4) in its own table (default: no)")
     return p
 
 
@@ -74,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             datasets=args.dataset, data_dir=args.data_dir, seeds=args.seeds, fractions=args.fractions,
             block=args.block, methods=args.methods, out=args.out, quick=args.quick,
             hsigeo_epochs=args.hsigeo_epochs, hybridsn_steps=args.hybridsn_steps, maps=args.maps, threads=args.threads,
-            fail_fast=args.fail_fast,
+            fail_fast=args.fail_fast, jobs=args.jobs, ablation=args.ablation,
         )
         t0 = time.perf_counter()
         results, paths = run_and_report(cfg)

@@ -15,7 +15,7 @@ from hsigeo_cli.benchmark import parse_fractions, parse_seeds
 from hsigeo_cli.readme_block import readme_block, write_readme_block
 
 from hsigeo.errors import DatasetError, HsigeoError
-from hsigeo.evaluation.protocol import DEFAULT_METHODS, BenchmarkConfig, Protocol, make_protocols
+from hsigeo.evaluation.protocol import DEFAULT_METHODS, AblationConfig, BenchmarkConfig, Protocol, make_protocols
 from hsigeo.evaluation.report import markdown_report
 from hsigeo.evaluation.runner import load_scene, mean_std, run_and_report, run_benchmark, score, summarize
 
@@ -278,6 +278,153 @@ def test_language_ablation_anchors(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- #
+# Worker processes (jobs) and the language ablation
+# --------------------------------------------------------------------------- #
+def _fingerprint(res: dict[str, Any], block: str = "protocols") -> dict[Any, Any]:
+    """Everything of a result that does not depend on timing, keyed by dataset/protocol/method/seed."""
+    keep = ("seed", "train_sha", "test_sha", "oa", "aa", "kappa", "per_class", "confusion", "n_test", "n_trainable")
+    out: dict[Any, Any] = {}
+    for dname, d in res["datasets"].items():
+        for slug, p in d.get(block, {}).items():
+            out[(dname, slug, "splits")] = p["splits"]
+            for m, v in p["methods"].items():
+                out[(dname, slug, m)] = [{k: r.get(k) for k in keep} for r in v["runs"]]
+    return out
+
+
+def test_jobs_2_gives_the_same_results_as_jobs_1(tmp_path):
+    """Two worker processes: same masks, same scores, same order, ablation included (deterministic baselines)."""
+    noisy = {**TINY, "noise": 0.25}  # hard enough that OA is not 1.0 everywhere
+    cfg = tiny_config(tmp_path, synthetic=noisy, maps=True,
+                      ablation=AblationConfig(datasets=("synthetic",), fractions=(0.1,), seeds=(0, 1, 2),
+                                              methods=("svm", "rf")))
+    one = run_benchmark(cfg, log=lambda m: None)
+    msgs: list[str] = []
+    two = run_benchmark(replace(cfg, jobs=2), log=msgs.append)
+    assert _fingerprint(two) == _fingerprint(one) and _fingerprint(two, "ablation") == _fingerprint(one, "ablation")
+    oas = [r["oa"] for r in one["datasets"]["synthetic"]["protocols"]["block"]["methods"]["svm"]["runs"]]
+    assert min(oas) < 1.0  # the comparison is not trivially all-perfect
+    assert list(two["datasets"]["synthetic"]["protocols"]) == ["stratified10pct", "block"]
+    assert two["meta"]["jobs"] == 2 and two["config"]["jobs"] == 2 and one["meta"]["jobs"] == 1
+    # 8 main fits + seed 2 of the ablation's two methods; one log line each
+    assert two["meta"]["n_fits"] == 10 and sum(": OA " in m for m in msgs) == 10
+    maps1, maps2 = one["_maps"]["synthetic"], two["_maps"]["synthetic"]
+    assert list(maps2) == list(maps1) == ["_reference", "stratified10pct", "block"]
+    for slug in ("stratified10pct", "block"):
+        assert list(maps2[slug]) == ["train", "svm", "rf"]
+        assert all(np.array_equal(maps1[slug][k], maps2[slug][k]) for k in maps1[slug])
+
+
+def test_pool_ends_its_workers_when_stopped_early():
+    """Leaving the loop early (an error, Ctrl-C) cancels the queue and ends the busy workers at once."""
+    import multiprocessing
+    import time
+
+    from hsigeo.evaluation.schedule import run_pool
+
+    t0 = time.perf_counter()
+    gen = run_pool([0.0, 60.0, 60.0, 60.0], time.sleep, jobs=2)
+    task, fut = next(gen)
+    assert task == 0.0 and fut.result() is None
+    gen.close()  # what an exception or KeyboardInterrupt in the consumer does
+    assert multiprocessing.active_children() == [] and time.perf_counter() - t0 < 30
+
+
+def test_jobs_need_factories_a_worker_can_receive(tmp_path):
+    cfg = tiny_config(tmp_path, methods=("spy", "rf"), jobs=2)
+    with pytest.raises(HsigeoError, match="'spy': its factory cannot be sent to a worker process"):
+        run_benchmark(cfg, factories={"spy": lambda c: Spy("x")}, log=lambda m: None)
+
+
+class Counted(Spy):
+    """Predicts the truth; counts fits per method name."""
+
+
+class Blind(Spy):
+    """Predicts the truth except class 1 (always wrong): a constant, lower OA."""
+
+    def predict(self, cube):
+        out = self.labels.copy()
+        out[out == 1] = 2
+        return out
+
+
+def test_ablation_reuses_main_fits_and_writes_its_table(tmp_path):
+    """Fits shared by the main comparison and the ablation run once; the ablation gets its own table."""
+    Spy.calls = []
+    anchors = ("hsigeo", "hsigeo-names", "hsigeo-random", "hsigeo-notext")
+    factories = {m: (lambda c, m=m: (Blind if m == "hsigeo-names" else Counted)(m)) for m in anchors}
+    cfg = tiny_config(tmp_path, methods=("hsigeo", "hsigeo-names", "svm"), seeds=(0, 1),
+                      ablation=AblationConfig(datasets=("synthetic", "salinas-a"), fractions=(0.1, 0.2),
+                                              seeds=(0, 1, 2), methods=anchors))
+    msgs: list[str] = []
+    res, paths = run_and_report(cfg, factories=factories, log=msgs.append)
+    # main: 2 protocols x 2 seeds x 2 spies (+ svm); ablation: 2 fractions x 3 seeds x 4 anchors, minus the
+    # 10%, seed 0-1 hsigeo / hsigeo-names fits the main comparison already did
+    fits = sorted((c["tag"], c["seed"]) for c in Spy.calls)
+    assert len(fits) == 8 + 2 * 3 * 4 - 4 == 28
+    assert res["meta"]["n_fits"] == 28 + 4  # the svm fits
+    assert sum(": OA " in m for m in msgs) == 32
+    assert any("language ablation skips salinas-a: not among this run's datasets" in m for m in msgs)
+    d = res["datasets"]["synthetic"]
+    ab = d["ablation"]
+    assert list(ab) == ["stratified10pct", "stratified20pct"] and ab["stratified10pct"]["seeds"] == [0, 1, 2]
+    main_runs = d["protocols"]["stratified10pct"]["methods"]["hsigeo"]["runs"]
+    ab_runs = ab["stratified10pct"]["methods"]["hsigeo"]["runs"]
+    assert ab_runs[:2] == main_runs and [r["seed"] for r in ab_runs] == [0, 1, 2]
+    assert [s["train_sha"] for s in ab["stratified10pct"]["splits"][:2]] == \
+        [s["train_sha"] for s in d["protocols"]["stratified10pct"]["splits"]]
+    # the main summaries stay over the main seeds only
+    assert d["protocols"]["stratified10pct"]["methods"]["hsigeo"]["summary"]["n_runs"] == 2
+    assert ab["stratified10pct"]["methods"]["hsigeo"]["summary"]["n_runs"] == 3
+    data = json.loads(paths["json"].read_text())
+    assert data["ablation"]["run_on"] == ["synthetic"] and "salinas-a" in data["ablation"]["skipped"]
+    assert set(data["datasets"]["synthetic"]["ablation"]["stratified20pct"]["methods"]) == set(anchors)
+    md = paths["markdown"].read_text()
+    table = "| dataset | protocol | hsigeo | hsigeo-names | hsigeo-random | hsigeo-notext |"
+    assert "## Language ablation" in md and table in md
+    assert "| synthetic | 10% | **100.00 ± 0.00** |" in md and "| synthetic | 20% |" in md
+    assert "Not run on salinas-a: not among this run's datasets" in md
+    assert md.count("descriptive prompts **ahead of names by more than one std**") == 2
+    block = write_readme_block(res, cfg.out_dir).read_text()
+    assert "#### Language ablation" in block and table in block
+    assert "--seeds 3 --ablation --jobs 2" in block
+
+
+def test_ablation_datasets_missing_or_not_run_are_skipped(tmp_path):
+    empty = tmp_path / "nodata"
+    empty.mkdir()
+    cfg = tiny_config(tmp_path, datasets=("indian-pines", "synthetic"), data_dir=empty, seeds=(0,), methods=("rf",),
+                      ablation=AblationConfig(datasets=("indian-pines", "salinas-a"), methods=("rf",)))
+    msgs: list[str] = []
+    res = run_benchmark(cfg, log=msgs.append)
+    assert res["ablation"]["run_on"] == [] and set(res["ablation"]["skipped"]) == {"indian-pines", "salinas-a"}
+    assert "not available" in res["ablation"]["skipped"]["indian-pines"]
+    assert "ablation" not in res["datasets"]["synthetic"] and res["meta"]["n_fits"] == 2
+    md = markdown_report(res)
+    assert "## Language ablation" in md and "Not run on indian-pines: not available" in md
+    with pytest.raises(DatasetError):
+        run_benchmark(replace(cfg, ablation=AblationConfig(datasets=("atlantis",))), log=lambda m: None)
+
+
+def test_jobs_and_ablation_options_land_in_the_config(tmp_path):
+    from hsigeo_cli.benchmark import config_from_options
+
+    cfg = config_from_options(jobs=2, ablation=True)
+    assert cfg.jobs == 2 and cfg.ablation == AblationConfig()
+    assert cfg.ablation.seeds == (0, 1, 2, 3, 4) and cfg.ablation.fractions == (0.01, 0.05)
+    assert set(cfg.ablation.datasets) == {"indian-pines", "salinas-a"}
+    assert config_from_options(quick=True).ablation is None and config_from_options().jobs == 1
+    assert config_from_options(ablation=False).ablation is None
+    spec = importlib.util.spec_from_file_location("accuracy_script", ROOT / "benchmarks" / "accuracy.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    args = mod.build_parser().parse_args(["--jobs", "2", "--ablation"])
+    assert args.jobs == 2 and args.ablation is True
+    assert mod.build_parser().parse_args([]).ablation is None
+
+
+# --------------------------------------------------------------------------- #
 def _cli(args: list[str]):
     from click.testing import CliRunner
     from hsigeo_cli.main import cli
@@ -300,6 +447,23 @@ def test_cli_quick_baselines_writes_table(tmp_path):
 def test_cli_bad_values(tmp_path):
     r = _cli(["benchmark", "--quick", "--seeds", "0", "--out", str(tmp_path)])
     assert r.exit_code != 0 and "seeds" in r.output
+    r = _cli(["benchmark", "--quick", "--jobs", "0", "--out", str(tmp_path)])
+    assert r.exit_code != 0 and "--jobs" in r.output
+
+
+def test_cli_jobs_and_ablation(tmp_path):
+    """--jobs 2 --ablation: two worker processes; the ablation's scenes are not in --quick's run, so skipped."""
+    out = tmp_path / "j2"
+    r = _cli(["benchmark", "--quick", "--methods", "svm,rf", "--no-maps", "--jobs", "2", "--ablation",
+              "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    data = json.loads((out / "results.json").read_text())
+    assert data["config"]["jobs"] == 2 and data["meta"]["jobs"] == 2
+    assert data["config"]["ablation"]["seeds"] == [0, 1, 2, 3, 4]
+    assert set(data["ablation"]["skipped"]) == {"indian-pines", "salinas-a"}
+    assert "language ablation skips salinas-a" in r.output
+    assert data["datasets"]["synthetic"]["protocols"]["block"]["methods"]["rf"]["summary"]["n_runs"] == 1
+    assert "## Language ablation" in (out / "results.md").read_text()
 
 
 def test_script_runs(tmp_path):
