@@ -37,6 +37,9 @@ _ANY = click.Path(path_type=Path)
 @click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Share of each class's training pixels held out to pick the best epoch (default 0.1; "
                    "classes with fewer than 10 such pixels keep all for training; 0 = no validation).")
+@click.option("--smooth-radius", type=click.IntRange(0, 16), default=None,
+              help="Radius of the edge-aware probability filter the model applies at inference "
+                   "(default 2; 0 = per-pixel map, no filter).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for training (default: torch's choice). On a busy machine 1 is often faster.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and the training.")
@@ -55,8 +58,8 @@ _ANY = click.Path(path_type=Path)
 def train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
           dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
           train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
-          loss: str | None, val_fraction: float | None, threads: int | None, seed: int, device: str,
-          text_model: Path | None, report_dir: Path | None, init: str, overwrite: bool) -> None:
+          loss: str | None, val_fraction: float | None, smooth_radius: int | None, threads: int | None, seed: int,
+          device: str, text_model: Path | None, report_dir: Path | None, init: str, overwrite: bool) -> None:
     """Train a model on SCENE with --labels and --prompts, or on a benchmark --dataset.
 
     Writes MODEL.hsigeo (weights + metadata, no pickle) and a report folder
@@ -78,14 +81,15 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
     with guard_outputs(outputs, overwrite=overwrite, inputs=(prompts_path,), rasters=(scene, labels_path)):
         _train(scene, labels_path, label_field, prompts_path, dataset, data_dir, output, train_fraction,
                train_count, epochs, batch_size, lr, loss, seed, device, text_model, report_dir, overwrite,
-               val_fraction=val_fraction, threads=threads, init=init)
+               val_fraction=val_fraction, threads=threads, init=init, smooth_radius=smooth_radius)
 
 
 def _train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
            dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
            train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
            loss: str | None, seed: int, device: str, text_model: Path | None, report_dir: Path,
-           overwrite: bool, *, val_fraction: float | None, threads: int | None, init: str = "scratch") -> None:
+           overwrite: bool, *, val_fraction: float | None, threads: int | None, init: str = "scratch",
+           smooth_radius: int | None = None) -> None:
     """The work of :func:`train`, once its outputs are secured."""
     import numpy as np
 
@@ -119,7 +123,7 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
 
     options: dict[str, Any] = {"seed": seed}
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("loss", loss),
-                       ("val_fraction", val_fraction)):
+                       ("val_fraction", val_fraction), ("smooth_radius", smooth_radius)):
         if value is not None:
             options[key] = value
     n_train = int(train_mask.sum())

@@ -12,8 +12,11 @@ WAVELENGTHS = np.linspace(450.0, 2400.0, N_BANDS)
 
 
 def tiny_model(*, n_bands: int = N_BANDS, n_classes: int = 4, text_dim: int = 16, seed: int = 0,
-               kernel: int = 3, grid: int = 3):
-    """A small untrained :class:`~hsigeo.model.classifier.HsigeoModel` (radius 4 by default).
+               kernel: int = 3, grid: int = 3, smooth_radius: int = 1):
+    """A small untrained :class:`~hsigeo.model.classifier.HsigeoModel` (radius 4 + 1 by default).
+
+    It carries a spatial filter (``smooth_radius``), as trained models do, so the engines'
+    halo tests cover the filter's ring too.
 
     Untrained weights are fine here: these tests check that engines reproduce
     whole-scene inference, not accuracy.  The class anchors are spread out
@@ -24,6 +27,7 @@ def tiny_model(*, n_bands: int = N_BANDS, n_classes: int = 4, text_dim: int = 16
     from hsigeo.classes import ClassInfo
     from hsigeo.model.backbone import BackboneConfig
     from hsigeo.model.classifier import HsigeoModel, HsigeoNet
+    from hsigeo.model.spatial import SpatialFilter
 
     torch.manual_seed(seed)
     cfg = BackboneConfig(n_bands=n_bands, stem_dim=8, kernel=kernel, grid=grid, width=8, depth=1, heads=2,
@@ -37,6 +41,7 @@ def tiny_model(*, n_bands: int = N_BANDS, n_classes: int = 4, text_dim: int = 16
         net=net, config=cfg, mean=np.full(n_bands, 1000.0), std=np.full(n_bands, 400.0), classes=classes,
         text_embeddings=rng.normal(size=(n_classes, text_dim)).astype(np.float32),
         wavelengths=WAVELENGTHS if n_bands == N_BANDS else None,
+        spatial=SpatialFilter(smooth_radius, 0.2) if smooth_radius else None,
     )
 
 

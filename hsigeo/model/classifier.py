@@ -40,6 +40,7 @@ from hsigeo.classes import ClassInfo
 from hsigeo.device import torch_device
 from hsigeo.errors import BandMismatchError, InvalidInputError
 from hsigeo.model.backbone import BackboneConfig, SpectralSpatialBackbone
+from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -131,6 +132,9 @@ class HsigeoModel:
         "n_parameters", "combine"}``.
     report
         Training summary (JSON-able).
+    spatial
+        The edge-aware probability filter applied after the network
+        (:mod:`hsigeo.model.spatial`; ``None``: none, as in model files written before it existed).
     """
 
     net: HsigeoNet
@@ -142,6 +146,7 @@ class HsigeoModel:
     wavelengths: np.ndarray | None = None
     text_model: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
+    spatial: SpatialFilter | None = None
     _anchor_cache: dict[str, torch.Tensor] = field(default_factory=dict, init=False, repr=False, compare=False)
     _net_cache: dict[str, nn.Module] = field(default_factory=dict, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
@@ -167,8 +172,8 @@ class HsigeoModel:
     # ------------------------------------------------------------------ #
     @property
     def radius(self) -> int:
-        """Halo a tile needs on each side (patch radius)."""
-        return self.config.radius
+        """Halo a tile needs on each side: the patch radius plus the spatial filter's."""
+        return self.config.radius + (self.spatial.radius if self.spatial is not None else 0)
 
     @property
     def n_bands(self) -> int:
@@ -219,6 +224,8 @@ class HsigeoModel:
             h.update(np.ascontiguousarray(arr).tobytes())
         h.update(json.dumps([[c.value, c.name, list(c.colour)] for c in self.classes]).encode())
         h.update(json.dumps(self.config.to_dict(), sort_keys=True).encode())
+        if self.spatial is not None:
+            h.update(json.dumps(self.spatial.to_dict(), sort_keys=True).encode())
         return h.hexdigest()[:16]
 
     # ------------------------------------------------------------------ #
@@ -281,7 +288,7 @@ class HsigeoModel:
              probs: bool) -> np.ndarray:
         dev = torch_device(device)
         net = self._net_on(dev)
-        r = self.radius
+        r, rb = self.radius, self.config.radius
         t = torch.as_tensor(np.asarray(tile, dtype=np.float32) if not isinstance(tile, torch.Tensor) else tile)
         if t.ndim != 3 or t.shape[0] != self.n_bands:
             raise BandMismatchError(
@@ -291,32 +298,41 @@ class HsigeoModel:
         if h < 1 or w < 1:
             raise InvalidInputError(f"tile {tuple(t.shape[1:])} is smaller than one patch (needs > {2 * r} per side)")
         t = t.to(dev, torch.float32)
+        # the network labels the tile plus the spatial filter's ring (rf pixels); the filter then
+        # brings it down to the centre h x w
+        rf = r - rb
+        hn, wn = h + 2 * rf, w + 2 * rf
         anchors = self._anchors_on(dev) if probs else None
         n_out = self.n_classes if probs else self.config.embed_dim
-        out = np.empty((n_out, h, w), dtype=np.float32)
+        out = torch.empty((n_out, hn, wn), dtype=torch.float32, device=dev)
         batch_size = max(1, int(batch_size))
         with torch.inference_mode():
             if naive:
-                s = 2 * r + 1
-                for y0 in range(0, h, max(1, batch_size // w)):
-                    y1 = min(h, y0 + max(1, batch_size // w))
+                s = 2 * rb + 1
+                for y0 in range(0, hn, max(1, batch_size // wn)):
+                    y1 = min(hn, y0 + max(1, batch_size // wn))
                     # (B, rows, w, S, S) windows -> (rows*w, B, S, S) patches, one per pixel
-                    win = t[:, y0 : y1 + 2 * r].unfold(1, s, 1).unfold(2, s, 1)
+                    win = t[:, y0 : y1 + 2 * rb].unfold(1, s, 1).unfold(2, s, 1)
                     patches = win.permute(1, 2, 0, 3, 4).reshape(-1, self.n_bands, s, s)
                     emb = net.backbone.forward_patches(patches)
                     res = F.softmax(emb.float() @ anchors.t(), dim=-1) if probs else emb
-                    out[:, y0:y1] = res.float().t().reshape(n_out, y1 - y0, w).cpu().numpy()
+                    out[:, y0:y1] = res.float().t().reshape(n_out, y1 - y0, wn)
             else:
                 # strips of rows bound memory of the stem/token maps; each strip carries its halo
-                rows = max(1, batch_size // w)
-                for y0 in range(0, h, rows):
-                    y1 = min(h, y0 + rows)
-                    emb = net.backbone.forward_dense(t[None, :, y0 : y1 + 2 * r], max_pixels=batch_size)[0]
+                rows = max(1, batch_size // wn)
+                for y0 in range(0, hn, rows):
+                    y1 = min(hn, y0 + rows)
+                    emb = net.backbone.forward_dense(t[None, :, y0 : y1 + 2 * rb], max_pixels=batch_size)[0]
                     if probs:
                         logits = torch.einsum("ehw,ce->chw", emb.float(), anchors)
                         emb = F.softmax(logits, dim=0)
-                    out[:, y0:y1] = emb.float().cpu().numpy()
-        return out
+                    out[:, y0:y1] = emb.float()
+            if rf:
+                if probs:
+                    out = edge_aware_smooth(out, t[:, rb : rb + hn, rb : rb + wn], rf, self.spatial.tau)
+                else:  # embeddings are the network's own, unfiltered
+                    out = out[:, rf : rf + h, rf : rf + w]
+        return out.cpu().numpy()
 
     def predict_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = DEFAULT_BATCH,
                      naive: bool = False) -> np.ndarray:
@@ -388,14 +404,31 @@ class HsigeoModel:
         return self.class_values[best].astype(np.int32), probs.max(axis=1)
 
     def predict_patches(self, patches: np.ndarray, *, device: Any = None, batch_size: int = 4096) -> np.ndarray:
-        """Probabilities ``(P, C)`` of normalised patches ``(P, B, S, S)``."""
+        """Probabilities ``(P, C)`` of the centres of normalised windows ``(P, B, 2 radius + 1, 2 radius + 1)``.
+
+        With a spatial filter, each window holds the centre's neighbourhood too: the network
+        labels its central ``(2 rf + 1)^2`` pixels and the filter combines them, exactly as the
+        dense tile path does.
+        """
         dev = torch_device(device)
         net, anchors = self._net_on(dev), self._anchors_on(dev)
+        rb, rf = self.config.radius, self.radius - self.config.radius
+        patches = np.asarray(patches)
+        if patches.ndim != 4 or patches.shape[-1] != 2 * self.radius + 1 or patches.shape[-2] != 2 * self.radius + 1:
+            raise InvalidInputError(f"patches must be (P, {self.n_bands}, {2 * self.radius + 1}, "
+                                    f"{2 * self.radius + 1}), got {patches.shape}")
+        step = max(1, batch_size // (2 * rf + 1) ** 2)
         out = []
         with torch.inference_mode():
-            for i in range(0, len(patches), batch_size):
-                x = torch.as_tensor(np.asarray(patches[i : i + batch_size], dtype=np.float32), device=dev)
-                out.append(F.softmax(net.backbone.forward_patches(x) @ anchors.t(), dim=-1).cpu().numpy())
+            for i in range(0, len(patches), step):
+                x = torch.as_tensor(np.asarray(patches[i : i + step], dtype=np.float32), device=dev)
+                if not rf:
+                    out.append(F.softmax(net.backbone.forward_patches(x) @ anchors.t(), dim=-1).cpu().numpy())
+                    continue
+                emb = net.backbone.forward_dense(x)  # (P, E, 2rf+1, 2rf+1)
+                p = F.softmax(torch.einsum("pehw,ce->pchw", emb.float(), anchors), dim=1)
+                guide = x[:, :, rb : rb + 2 * rf + 1, rb : rb + 2 * rf + 1]
+                out.append(edge_aware_smooth(p, guide, rf, self.spatial.tau)[:, :, 0, 0].cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.n_classes), np.float32)
 
     # ------------------------------------------------------------------ #

@@ -34,6 +34,7 @@ import torch
 from hsigeo.classes import ClassInfo
 from hsigeo.errors import ModelFileError
 from hsigeo.model.backbone import BackboneConfig
+from hsigeo.model.spatial import SpatialFilter
 from hsigeo.model.classifier import HsigeoModel, HsigeoNet
 from hsigeo.outputs import atomic_output, json_safe
 
@@ -87,6 +88,7 @@ def _payload(model: HsigeoModel) -> tuple[bytes, dict[str, Any]]:
         "normalization": {"method": "per-band standardisation (training scene)",
                           "mean": [float(v) for v in model.mean], "std": [float(v) for v in model.std]},
         "backbone": model.config.to_dict(),
+        "spatial_filter": None if model.spatial is None else model.spatial.to_dict(),
         "text_dim": int(model.text_embeddings.shape[1]),
         "classes": [{"value": c.value, "name": c.name, "colour": list(c.colour), "prompts": list(c.prompts)}
                     for c in model.classes],
@@ -365,6 +367,7 @@ def load_model(path: str | os.PathLike) -> HsigeoModel:
             classes=classes, text_embeddings=text_emb,
             wavelengths=None if wl is None else np.asarray([np.nan if v is None else v for v in wl], np.float64),
             text_model=dict(meta.get("text_model") or {}), report=dict(meta.get("training") or {}),
+            spatial=SpatialFilter.from_dict(meta.get("spatial_filter")),
         )
     except ModelFileError:
         raise

