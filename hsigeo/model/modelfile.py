@@ -34,8 +34,8 @@ import torch
 from hsigeo.classes import ClassInfo
 from hsigeo.errors import ModelFileError
 from hsigeo.model.backbone import BackboneConfig
-from hsigeo.model.spatial import SpatialFilter
 from hsigeo.model.classifier import HsigeoModel, HsigeoNet
+from hsigeo.model.spatial import SpatialFilter
 from hsigeo.outputs import atomic_output, json_safe
 
 __all__ = [
