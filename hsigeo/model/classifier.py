@@ -329,7 +329,8 @@ class HsigeoModel:
                     out[:, y0:y1] = emb.float()
             if rf:
                 if probs:
-                    out = edge_aware_smooth(out, t[:, rb : rb + hn, rb : rb + wn], rf, self.spatial.tau)
+                    out = edge_aware_smooth(out, t[:, rb : rb + hn, rb : rb + wn], rf, self.spatial.tau,
+                                            groups=self.spatial.groups)
                 else:  # embeddings are the network's own, unfiltered
                     out = out[:, rf : rf + h, rf : rf + w]
         return out.cpu().numpy()
@@ -428,7 +429,8 @@ class HsigeoModel:
                 emb = net.backbone.forward_dense(x)  # (P, E, 2rf+1, 2rf+1)
                 p = F.softmax(torch.einsum("pehw,ce->pchw", emb.float(), anchors), dim=1)
                 guide = x[:, :, rb : rb + 2 * rf + 1, rb : rb + 2 * rf + 1]
-                out.append(edge_aware_smooth(p, guide, rf, self.spatial.tau)[:, :, 0, 0].cpu().numpy())
+                out.append(edge_aware_smooth(p, guide, rf, self.spatial.tau, groups=self.spatial.groups)[:, :, 0, 0]
+                           .cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.n_classes), np.float32)
 
     # ------------------------------------------------------------------ #

@@ -102,7 +102,8 @@ def test_engines_apply_the_filter_and_old_files_load_without_it(tmp_path):
     norm = np.pad(smooth.normalize(cube), ((0, 0), (r, r), (r, r)), mode="reflect")
     p0_pad = np.pad(p0, ((0, 0), (r, r), (r, r)), mode="reflect")
     # away from the scene edge (where the ring is reflected probabilities vs probabilities of a reflected scene)
-    ref = edge_aware_smooth(torch.from_numpy(p0_pad), torch.from_numpy(norm), r, 0.2).numpy()
+    ref = edge_aware_smooth(torch.from_numpy(p0_pad), torch.from_numpy(norm), r, 0.2,
+                            groups=smooth.spatial.groups).numpy()
     assert np.allclose(ref[:, 6:-6, 6:-6], p1[:, 6:-6, 6:-6], atol=1e-5)
     # a model file written before the filter existed has no 'spatial_filter' and loads without one
     path = save_model(smooth, tmp_path / "m.hsigeo")
@@ -116,3 +117,19 @@ def test_engines_apply_the_filter_and_old_files_load_without_it(tmp_path):
     legacy = load_model(old)
     assert legacy.spatial is None and legacy.radius == 4
     assert np.allclose(predict_proba_array(cube, legacy, device="cpu"), p0, atol=1e-6)
+
+
+def test_band_groups_keep_the_angle_of_smooth_spectra():
+    # 200 smooth spectra: group means over 20 runs of 10 bands keep the angle between them
+    rng = np.random.default_rng(1)
+    x = np.linspace(0, 1, 200)
+    shapes = np.stack([np.sin(6 * x + ph) + 0.01 * rng.normal(size=200) for ph in rng.uniform(0, 3, 50)])
+    g = torch.from_numpy(shapes.T.reshape(200, 5, 10).astype(np.float32))
+    from hsigeo.model.spatial import _unit
+
+    full, _ = _unit(g, None)
+    grouped, valid = _unit(g, 20)
+    assert grouped.shape == (20, 5, 10) and bool(valid.all())
+    cos_full = torch.einsum("bn,bm->nm", full.reshape(200, -1), full.reshape(200, -1))
+    cos_grp = torch.einsum("bn,bm->nm", grouped.reshape(20, -1), grouped.reshape(20, -1))
+    assert float((cos_full - cos_grp).abs().max()) < 0.02
