@@ -152,7 +152,11 @@ def _model_info(path: Path) -> None:
         _line("wavelengths", f"{np.nanmin(wl):.1f}-{np.nanmax(wl):.1f} nm ({int(np.isfinite(wl).sum())} known)")
     else:
         _line("wavelengths", "unknown (scenes are matched by band count only)")
-    _line("patch", f"{2 * model.radius + 1} x {2 * model.radius + 1} pixels (tiles need a {model.radius}-pixel halo)")
+    side = 2 * model.config.radius + 1
+    _line("patch", f"{side} x {side} pixels (tiles need a {model.radius}-pixel halo)")
+    sp = getattr(model, "spatial", None)
+    _line("spatial filter", "none (per-pixel map)" if sp is None else
+          f"edge-aware, {2 * sp.radius + 1} x {2 * sp.radius + 1} neighbourhood, tau {sp.tau:g}, {sp.groups} band groups")
     _line("classes", f"{len(model.classes)}")
     for c in model.classes:
         click.echo(f"    {c.value:>5}  {'#{:02x}{:02x}{:02x}'.format(*c.colour)}  {c.name}"

@@ -137,7 +137,8 @@ def test_info_scene(files, capsys):
 def test_info_model(files, capsys):
     code, out, err = _run(capsys, "info", str(files["model"]))
     assert code == 0, err
-    assert "classes:      4" in out and "class 3" in out and "9 x 9 pixels" in out
+    assert "classes:      4" in out and "class 3" in out and "9 x 9 pixels" in out and "5-pixel halo" in out
+    assert "edge-aware, 3 x 3 neighbourhood" in out
     assert "parameters:" in out and "trainable" in out and "stem_dim: 8" in out
 
 
