@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hsigeo.evaluation.report import ablation_section, best_oa, findings, format_count, format_pm
+from hsigeo.evaluation.report import ablation_section, findings, format_count, oa_row
 from hsigeo.outputs import atomic_output
 
 __all__ = ["readme_block", "paper_commands", "FULL_COMMAND", "write_readme_block"]
@@ -49,14 +49,7 @@ def readme_block(results: Mapping[str, Any]) -> str:
         if d.get("status") != "ok":
             skipped.append(dname)
             continue
-        for p in d["protocols"].values():
-            best = best_oa(p["methods"])
-            cells = []
-            for m in methods:
-                s = p["methods"][m]["summary"]
-                cell = "failed" if s["n_runs"] == 0 else format_pm(s["oa"])
-                cells.append(f"**{cell}**" if m == best else cell)
-            lines.append(f"| {dname} | {p['name']} | " + " | ".join(cells) + " |")
+        lines += [oa_row(dname, p, methods) for p in d["protocols"].values()]
     lines.append("")
     params = _param_line(results)
     if params:

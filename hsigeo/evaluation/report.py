@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = ["markdown_report", "write_report", "findings", "ablation_findings", "ablation_section", "format_pm",
-           "format_count", "best_oa"]
+           "format_count", "best_oa", "oa_row"]
 
 
 def format_pm(stat: Mapping[str, Any], scale: float = 100.0, digits: int = 2) -> str:
@@ -23,6 +23,17 @@ def format_pm(stat: Mapping[str, Any], scale: float = 100.0, digits: int = 2) ->
         return "n/a"
     return f"{stat['mean'] * scale:.{digits}f} ± {stat['std'] * scale:.{digits}f}"
 
+
+
+def oa_row(dataset: str, protocol: Mapping[str, Any], methods: Sequence[str]) -> str:
+    """One Markdown table row: mean ± std OA of each method on one protocol, the best in bold."""
+    best = best_oa(protocol["methods"])
+    cells = []
+    for m in methods:
+        s = protocol["methods"][m]["summary"]
+        cell = "failed" if s["n_runs"] == 0 else format_pm(s["oa"])
+        cells.append(f"**{cell}**" if m == best else cell)
+    return f"| {dataset} | {protocol['name']} | " + " | ".join(cells) + " |"
 
 def format_count(n: float | None) -> str:
     if n is None:
@@ -140,14 +151,7 @@ def ablation_section(results: Mapping[str, Any], heading: str = "## Language abl
     rows = _ablation_rows(results)
     if rows:
         lines += ["| dataset | protocol | " + " | ".join(methods) + " |", "| --- | --- |" + " ---: |" * len(methods)]
-        for dname, p in rows:
-            best = best_oa(p["methods"])
-            cells = []
-            for m in methods:
-                s = p["methods"][m]["summary"]
-                cell = "failed" if s["n_runs"] == 0 else format_pm(s["oa"])
-                cells.append(f"**{cell}**" if m == best else cell)
-            lines.append(f"| {dname} | {p['name']} | " + " | ".join(cells) + " |")
+        lines += [oa_row(dname, p, methods) for dname, p in rows]
         lines.append("")
     for name, reason in ab.get("skipped", {}).items():
         lines.append(f"Not run on {name}: {reason}.")
