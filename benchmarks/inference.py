@@ -152,7 +152,7 @@ def worker(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- #
 # Driver
 # --------------------------------------------------------------------------- #
-def _default_model(bands: int, out: Path) -> Path:
+def _default_model(bands: int, out: Path, smooth_radius: int | None = None) -> Path:
     """Save an untrained model with the training defaults' architecture (speed does not depend on training)."""
     from dataclasses import replace
 
@@ -163,10 +163,12 @@ def _default_model(bands: int, out: Path) -> Path:
     from hsigeo.datasets.synthetic import synthetic_wavelengths
     from hsigeo.model.classifier import HsigeoModel, HsigeoNet
     from hsigeo.model.modelfile import save_model
+    from hsigeo.model.spatial import SpatialFilter
     from hsigeo.model.training import TrainConfig
 
     torch.manual_seed(0)
-    config = replace(TrainConfig().backbone, n_bands=bands)
+    defaults = TrainConfig()
+    config = replace(defaults.backbone, n_bands=bands)
     text_dim, n_classes = 384, 6  # the bundled MiniLM text encoder's width; the synthetic scene's classes
     rng = np.random.default_rng(0)
     model = HsigeoModel(
@@ -174,6 +176,9 @@ def _default_model(bands: int, out: Path) -> Path:
         classes=[ClassInfo(i + 1, f"class {i + 1}", (40 * i, 100, 200 - 30 * i)) for i in range(n_classes)],
         text_embeddings=rng.normal(size=(n_classes, text_dim)).astype(np.float32),
         wavelengths=synthetic_wavelengths(bands),
+        # as a trained model: the default edge-aware probability filter is part of inference
+        spatial=SpatialFilter(radius, defaults.smooth_tau) if (radius := (
+            defaults.smooth_radius if smooth_radius is None else smooth_radius)) else None,
     )
     save_model(model, out)
     return out
@@ -225,6 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--memory-batch-size", type=int, default=None,
                    help="batch of the whole-scene run (default: the model's)")
     p.add_argument("--model", type=Path, default=None, help="model file (default: untrained default model)")
+    p.add_argument("--smooth-radius", type=int, default=None,
+                   help="spatial filter radius of the default model (default: the trainer's, 2; 0 = none)")
     p.add_argument("--profile", action="store_true", help="cProfile the dense path on the smallest size")
     p.add_argument("--workdir", type=Path, default=None, help="where scenes go (default: a temporary folder)")
     # worker-only options
@@ -241,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = args.sizes or ([0.25, 1.0] if args.quick else [0.25, 1.0, 4.0, 16.0])
     with tempfile.TemporaryDirectory(prefix="hsigeo-bench-", dir=args.workdir) as tmp:
         tmp_path = Path(tmp)
-        model_file = args.model or _default_model(args.bands, tmp_path / "default.hsigeo")
+        model_file = args.model or _default_model(args.bands, tmp_path / "default.hsigeo", args.smooth_radius)
         from hsigeo.datasets.synthetic import write_large_synthetic
 
         rows: list[dict[str, Any]] = []
