@@ -43,6 +43,7 @@ from torch import nn
 from hsigeo.classes import ClassInfo
 from hsigeo.errors import BandMismatchError, HsigeoError, ModelFileError
 from hsigeo.model.loss import hard_negative_loss
+from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
 from hsigeo.speclib.grid import GRID, GridResampler, brightness_normalize, coverage_text
 from hsigeo.speclib.radiometry import apply_correction, estimate_correction, looks_like_radiance
 
@@ -162,7 +163,7 @@ class BaseModel:
     def for_scene(self, scene: Any, prompts: Any, *, wavelengths: Any = None, fwhm: Any = None,
                   bad_band: Any = None, radiometry: str = "auto", threshold: float | None = None,
                   encoder: Any = None, text_embeddings: np.ndarray | None = None,
-                  sample_pixels: int = 20000, seed: int = 0) -> ZeroShotModel:
+                  sample_pixels: int = 20000, seed: int = 0, smooth_radius: int = 2) -> ZeroShotModel:
         """Bind the base model to a scene's bands and a prompt set.
 
         Parameters
@@ -185,7 +186,13 @@ class BaseModel:
         encoder, text_embeddings
             Text encoder to embed the prompts, or ready embeddings ``(C, T)``.
         sample_pixels, seed
-            Pixels sampled to estimate the radiometric correction.
+            Pixels sampled to estimate the radiometric correction and the per-band statistics
+            the spatial filter standardises spectra with.
+        smooth_radius
+            Radius of the edge-aware probability filter (:mod:`hsigeo.model.spatial`, the one
+            trained models use); ``0`` or no scene pixels: per-pixel maps.  On Indian Pines'
+            coarse classes it took prompt-only OA from 73.4 to 74.5 %; the SAM baseline's map
+            put through the same filter falls from 69.2 to 67.5 %.
 
         Raises
         ------
@@ -240,9 +247,25 @@ class BaseModel:
             raise HsigeoError("radiometry='radiance' needs the scene's pixels to estimate the correction")
         if text_embeddings is None:
             text_embeddings = self.encode_prompts(ps, encoder)
+        spatial, stats = None, None
+        if smooth_radius and scene is not None:
+            pix = _relative(_sample_pixels(scene, sample_pixels, seed).T).T
+            if pix.shape[0] >= 2:
+                std = pix.std(0)
+                stats = (pix.mean(0).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32))
+                spatial = SpatialFilter(int(smooth_radius))
         return ZeroShotModel(self, ps, rs, n_bands, wavelengths, offset, gain,
                              self.threshold if threshold is None else float(threshold),
-                             np.asarray(text_embeddings, dtype=np.float32), mode)
+                             np.asarray(text_embeddings, dtype=np.float32), mode, spatial=spatial, stats=stats)
+
+
+def _relative(x: np.ndarray) -> np.ndarray:
+    """Spectra ``(B, ...)`` divided by each pixel's mean over bands: the filter's guide ignores brightness.
+
+    Reflectance 0-1, x 10000 and shade give the same guide, as they give the same classes.
+    """
+    m = np.mean(x, axis=0, keepdims=True)
+    return (x / np.where(np.abs(m) > 0, m, 1.0)).astype(np.float32)
 
 
 def _sample_pixels(scene: Any, n: int, seed: int) -> np.ndarray:
@@ -268,12 +291,12 @@ class ZeroShotModel:
     below the unknown threshold.
     """
 
-    radius = 0
     embed_dim = EMBED_DIM
 
     def __init__(self, base: BaseModel, prompts: Any, resampler: GridResampler, n_bands: int,
                  wavelengths: np.ndarray, offset: np.ndarray | None, gain: np.ndarray | None, threshold: float,
-                 text_embeddings: np.ndarray, radiometry: str) -> None:
+                 text_embeddings: np.ndarray, radiometry: str, *, spatial: SpatialFilter | None = None,
+                 stats: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.base = base
         self.prompts = prompts
         self.resampler = resampler
@@ -283,6 +306,9 @@ class ZeroShotModel:
         self.threshold = float(threshold)
         self.text_embeddings = text_embeddings
         self.radiometry = radiometry
+        # the edge-aware filter needs the scene's per-band statistics to standardise its guide
+        self.spatial = spatial if stats is not None else None
+        self.stats = stats if spatial is not None else None
         self.classes = [ClassInfo(c.value, c.name, tuple(c.colour), tuple(c.prompts)) for c in prompts.classes]
         self.net = base.net
         with torch.inference_mode():
@@ -294,6 +320,11 @@ class ZeroShotModel:
         self._lock = threading.Lock()
 
     # -- contract ------------------------------------------------------ #
+    @property
+    def radius(self) -> int:
+        """Halo a tile needs: the spatial filter's radius (the encoder itself is per pixel)."""
+        return self.spatial.radius if self.spatial is not None else 0
+
     @property
     def n_classes(self) -> int:
         return len(self.classes)
@@ -311,6 +342,9 @@ class ZeroShotModel:
             if a is not None:
                 h.update(np.asarray(a).tobytes())
         h.update(f"{self.threshold}".encode())
+        if self.spatial is not None and self.stats is not None:
+            h.update(json.dumps(self.spatial.to_dict(), sort_keys=True).encode())
+            h.update(np.ascontiguousarray(self.stats[0]).tobytes() + np.ascontiguousarray(self.stats[1]).tobytes())
         return h.hexdigest()[:16]
 
     def check_bands(self, da: Any) -> None:
@@ -355,26 +389,51 @@ class ZeroShotModel:
 
     def predict_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = 65536,
                      naive: bool = False) -> np.ndarray:
-        """Probabilities ``(C, h, w)``; NaN at invalid pixels and where the best class is below the threshold."""
+        """Probabilities ``(C, h, w)`` of the centre of a ``(B, h + 2r, w + 2r)`` tile (``r = radius``).
+
+        NaN at invalid pixels and where the best class is below the threshold (decided after
+        the spatial filter).
+        """
         t = np.asarray(tile.cpu() if isinstance(tile, torch.Tensor) else tile, dtype=np.float32)
-        _, h, w = t.shape
+        _, hp, wp = t.shape
+        r = self.radius
         feats, ok = self.features(t)
         with torch.inference_mode():
             p = torch.softmax(self._scale * self._embed(feats, batch_size) @ self._anchors.t(), dim=-1).numpy()
-        p[~ok] = np.nan
+        p = np.ascontiguousarray(p.T.reshape(-1, hp, wp))
+        ok = ok.reshape(hp, wp)
+        if r:
+            mean, std = self.stats
+            guide = (_relative(t) - mean[:, None, None]) / std[:, None, None]
+            guide[:, ~ok] = 0.0  # invalid pixels: no weight
+            p[:, ~ok] = 1.0 / p.shape[0]
+            with torch.inference_mode():
+                p = edge_aware_smooth(torch.from_numpy(p), torch.from_numpy(guide), r, self.spatial.tau,
+                                      groups=self.spatial.groups).numpy()
+            ok = ok[r:hp - r, r:wp - r]
+        p[:, ~ok] = np.nan
         if self.threshold > 0:
-            p[p.max(1) < self.threshold] = np.nan
-        return np.ascontiguousarray(p.T.reshape(-1, h, w))
+            p[:, np.nanmax(np.where(ok, p, 0.0), axis=0) < self.threshold] = np.nan
+        return np.ascontiguousarray(p)
 
     def embed_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = 65536,
                    naive: bool = False) -> np.ndarray:
-        """Joint-space embeddings ``(64, h, w)`` (NaN at invalid pixels)."""
+        """Joint-space embeddings ``(64, h, w)`` of a tile's centre (NaN at invalid pixels; never filtered)."""
         t = np.asarray(tile.cpu() if isinstance(tile, torch.Tensor) else tile, dtype=np.float32)
+        r = self.radius
+        t = t[:, r:t.shape[1] - r, r:t.shape[2] - r]
         _, h, w = t.shape
         feats, ok = self.features(t)
         e = self._embed(feats, batch_size).numpy()
         e[~ok] = np.nan
         return np.ascontiguousarray(e.T.reshape(-1, h, w))
+
+    def _values(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class values (0 = unknown / nodata) and confidence of probabilities ``(C, ...)``."""
+        known = np.isfinite(p).all(0)
+        best = np.where(known, np.nan_to_num(p, nan=-1.0).argmax(0), 0)
+        conf = np.where(known, np.nan_to_num(p, nan=-1.0).max(0), np.nan)
+        return np.where(known, self.class_values[best], 0).astype(np.int32), conf.astype(np.float32)
 
     def predict_array(self, cube: np.ndarray, *, threshold: float | None = None,
                       nodata: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -382,18 +441,25 @@ class ZeroShotModel:
         model = self if threshold is None else self.with_threshold(threshold)
         cube = np.asarray(cube)
         valid = None if nodata is None else ~(cube == nodata).all(0)
-        p = model.predict_tile(model.normalize(cube, valid))
-        known = np.isfinite(p).all(0)
-        best = np.where(known, np.nan_to_num(p, nan=-1.0).argmax(0), 0)
-        conf = np.where(known, np.nan_to_num(p, nan=-1.0).max(0), np.nan)
-        values = np.where(known, self.class_values[best], 0)
-        return values.astype(np.int32), conf.astype(np.float32)
+        r = self.radius
+        tile = np.pad(model.normalize(cube, valid), ((0, 0), (r, r), (r, r)), mode="reflect")
+        return self._values(model.predict_tile(tile))
 
     def predict_pixels(self, cube: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Class values and confidence ``(n,)`` at given pixels of a ``(B, H, W)`` cube."""
-        pix = np.asarray(cube)[:, np.asarray(rows), np.asarray(cols)][:, :, None]
-        values, conf = self.predict_array(pix)
-        return values[:, 0], conf[:, 0]
+        """Class values and confidence ``(n,)`` at given pixels of a ``(B, H, W)`` cube.
+
+        Each pixel's ``(2r + 1)^2`` window is cut from the reflect-padded scene and the windows
+        are laid side by side in one strip, so the filter sees exactly each pixel's own
+        neighbourhood, as in a whole-scene run.
+        """
+        r, s = self.radius, 2 * self.radius + 1
+        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        padded = np.pad(self.normalize(np.asarray(cube)), ((0, 0), (r, r), (r, r)), mode="reflect")
+        off = np.arange(s)
+        win = padded[:, rows[:, None, None] + off[None, :, None], cols[:, None, None] + off[None, None, :]]
+        strip = win.transpose(0, 2, 1, 3).reshape(padded.shape[0], s, -1)  # (B, s, n*s)
+        p = self.predict_tile(strip)[:, 0, ::s]  # each window's centre
+        return self._values(p)
 
     def n_parameters(self) -> dict[str, int]:
         """Parameters of the spectral encoder + probe (trainable) and with the frozen MiniLM text model."""
@@ -462,7 +528,7 @@ class ZeroShotModel:
         meta = {**self.base.meta, "finetuned": {"pixels": int(idx.size), "steps": steps, "seed": seed}}
         return ZeroShotModel(BaseModel(net, meta, self.base.library), self.prompts, self.resampler, self.n_bands,
                              self.wavelengths, self.offset, self.gain, self.threshold, self.text_embeddings,
-                             self.radiometry)
+                             self.radiometry, spatial=self.spatial, stats=self.stats)
 
 
 # ---------------------------------------------------------------------- #
@@ -532,7 +598,10 @@ def zero_shot_bytes(zs: ZeroShotModel) -> bytes:
                 binding={"n_bands": zs.n_bands, "wavelengths": arr(rs.wavelengths), "fwhm": arr(rs.fwhm),
                          "bad_band": None if rs.bad_band is None else [bool(b) for b in np.asarray(rs.bad_band)],
                          "offset": arr(zs.offset), "gain": arr(zs.gain), "threshold": zs.threshold,
-                         "radiometry": zs.radiometry},
+                         "radiometry": zs.radiometry,
+                         "spatial_filter": None if zs.spatial is None else zs.spatial.to_dict(),
+                         "band_mean": None if zs.stats is None else arr(zs.stats[0]),
+                         "band_std": None if zs.stats is None else arr(zs.stats[1])},
                 classes=[{"value": c.value, "name": c.name, "colour": list(c.colour), "prompts": list(c.prompts)}
                          for c in zs.classes])
     return _archive(meta, weights)
@@ -622,6 +691,12 @@ def load_base(path: str | os.PathLike | None = None) -> Any:
     rs = GridResampler(np.asarray(b["wavelengths"], dtype=np.float64),
                        None if b["fwhm"] is None else np.asarray(b["fwhm"], dtype=np.float64),
                        None if b["bad_band"] is None else np.asarray(b["bad_band"], dtype=bool))
+    spatial = SpatialFilter.from_dict(b.get("spatial_filter"))
+    stats = None
+    if spatial is not None and b.get("band_mean") is not None and b.get("band_std") is not None:
+        stats = (opt(b["band_mean"]), opt(b["band_std"]))
+        if stats[0].shape != (int(b["n_bands"]),) or stats[1].shape != stats[0].shape:
+            raise ModelFileError(f"{path}: band statistics do not match the model's {b['n_bands']} bands.")
     return ZeroShotModel(base, ps, rs, int(b["n_bands"]), np.asarray(b["wavelengths"], dtype=np.float64),
                          opt(b["offset"]), opt(b["gain"]), float(b["threshold"]),
-                         tensors["text_embeddings"].numpy(), b["radiometry"])
+                         tensors["text_embeddings"].numpy(), b["radiometry"], spatial=spatial, stats=stats)

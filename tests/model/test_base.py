@@ -75,7 +75,9 @@ def test_shipped_file_names_its_sources_and_versions():
 def test_zero_shot_maps_textbook_spectra_and_ignores_brightness(base, scene):
     da, truth = scene
     zs = base.for_scene(da, PROMPTS, threshold=0.0)
-    assert isinstance(zs, ZeroShotModel) and zs.radius == 0 and zs.n_bands == 120
+    # the encoder is per pixel; the halo is the edge-aware filter's
+    assert isinstance(zs, ZeroShotModel) and zs.radius == 2 and zs.n_bands == 120
+    assert base.for_scene(da, PROMPTS, threshold=0.0, smooth_radius=0).radius == 0
     assert zs.radiometry == "reflectance"
     pred, conf = zs.predict_array(da.values)
     assert (pred == truth).mean() >= 2 / 3
@@ -108,9 +110,15 @@ def test_unknown_below_threshold_is_class_zero(base, scene):
     zs = base.for_scene(da, PROMPTS, threshold=0.999)
     pred, conf = zs.predict_array(da.values)
     assert (pred == 0).any() and np.isnan(conf[pred == 0]).all()
-    tile = zs.normalize(da.values)
+    r = zs.radius
+    tile = np.pad(zs.normalize(da.values), ((0, 0), (r, r), (r, r)), mode="reflect")
     p = zs.predict_tile(tile)
     assert p.shape == (3, 12, 8) and np.isnan(p[:, pred == 0]).all()
+    # sparse pixels see the same neighbourhood as the whole scene
+    rows, cols = np.array([0, 5, 11, 3]), np.array([0, 7, 3, 4])
+    v, c = zs.predict_pixels(da.values, rows, cols)
+    np.testing.assert_array_equal(v, pred[rows, cols])
+    np.testing.assert_allclose(c, conf[rows, cols], atol=1e-5)
 
 
 def test_tiled_engine_and_model_file_round_trip(base, scene, tmp_path):
@@ -125,6 +133,7 @@ def test_tiled_engine_and_model_file_round_trip(base, scene, tmp_path):
     again = load_model(path)
     assert isinstance(again, ZeroShotModel) and [c.name for c in again.classes] == PROMPTS.names
     np.testing.assert_array_equal(again.predict_array(da.values)[0], ref)
+    assert again.spatial == zs.spatial and all(np.array_equal(a, b) for a, b in zip(again.stats, zs.stats))
     assert isinstance(load_model("base"), BaseModel)
 
 
