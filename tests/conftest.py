@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 import xarray as xr
+
+# A test run started in the background of a non-interactive shell (`make test &`, some CI
+# runners) inherits SIGINT *ignored*, and every child process then ignores it too, so the
+# Ctrl-C / QGIS-cancel tests would test the shell instead of hsigeo.  A Python-level handler
+# is reset to the default on exec, so children start with SIGINT working.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # small enough to keep the data-layer tests fast on a shared 2-core machine
 SCENE_KW = dict(height=48, width=56, bands=40, n_classes=5, seed=0, nodata_border=2)
