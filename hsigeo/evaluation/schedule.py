@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import pickle
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -259,5 +260,9 @@ def _stop(pool: ProcessPoolExecutor) -> None:
     for p in procs:
         if p.is_alive():
             p.terminate()
+    deadline = time.monotonic() + 10
     for p in procs:
-        p.join(timeout=10)
+        p.join(timeout=max(0.1, deadline - time.monotonic()))
+        if p.is_alive():  # SIGTERM not honoured in time (a worker still starting up): it must not outlive the run
+            p.kill()
+            p.join(timeout=5)

@@ -328,8 +328,14 @@ def test_pool_ends_its_workers_when_stopped_early():
     task, fut = next(gen)
     assert task == 0.0 and fut.result() is None
     gen.close()  # what an exception or KeyboardInterrupt in the consumer does
-    left = [p for p in multiprocessing.active_children() if p.pid not in before]
-    assert left == [] and time.perf_counter() - t0 < 30, (left, before)
+    assert time.perf_counter() - t0 < 30
+    # active_children() also reaps; a process that was just killed may need a moment to be collected
+    for _ in range(50):
+        left = [p for p in multiprocessing.active_children() if p.pid not in before]
+        if not left:
+            break
+        time.sleep(0.1)
+    assert left == [], (left, before)
 
 
 def test_jobs_need_factories_a_worker_can_receive(tmp_path):
