@@ -177,8 +177,8 @@ def _default_model(bands: int, out: Path, smooth_radius: int | None = None) -> P
         text_embeddings=rng.normal(size=(n_classes, text_dim)).astype(np.float32),
         wavelengths=synthetic_wavelengths(bands),
         # as a trained model: the default edge-aware probability filter is part of inference
-        spatial=SpatialFilter(radius, defaults.smooth_tau) if (radius := (
-            defaults.smooth_radius if smooth_radius is None else smooth_radius)) else None,
+        spatial=SpatialFilter.optional(defaults.smooth_radius if smooth_radius is None else smooth_radius,
+                                       defaults.smooth_tau),
     )
     save_model(model, out)
     return out

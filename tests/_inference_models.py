@@ -41,7 +41,7 @@ def tiny_model(*, n_bands: int = N_BANDS, n_classes: int = 4, text_dim: int = 16
         net=net, config=cfg, mean=np.full(n_bands, 1000.0), std=np.full(n_bands, 400.0), classes=classes,
         text_embeddings=rng.normal(size=(n_classes, text_dim)).astype(np.float32),
         wavelengths=WAVELENGTHS if n_bands == N_BANDS else None,
-        spatial=SpatialFilter(smooth_radius, 0.2) if smooth_radius else None,
+        spatial=SpatialFilter.optional(smooth_radius),
     )
 
 

@@ -253,7 +253,7 @@ class BaseModel:
             if pix.shape[0] >= 2:
                 std = pix.std(0)
                 stats = (pix.mean(0).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32))
-                spatial = SpatialFilter(int(smooth_radius))
+                spatial = SpatialFilter.optional(smooth_radius)
         return ZeroShotModel(self, ps, rs, n_bands, wavelengths, offset, gain,
                              self.threshold if threshold is None else float(threshold),
                              np.asarray(text_embeddings, dtype=np.float32), mode, spatial=spatial, stats=stats)
@@ -342,7 +342,7 @@ class ZeroShotModel:
             if a is not None:
                 h.update(np.asarray(a).tobytes())
         h.update(f"{self.threshold}".encode())
-        if self.spatial is not None and self.stats is not None:
+        if self.spatial is not None:  # it always comes with its statistics (see __init__)
             h.update(json.dumps(self.spatial.to_dict(), sort_keys=True).encode())
             h.update(np.ascontiguousarray(self.stats[0]).tobytes() + np.ascontiguousarray(self.stats[1]).tobytes())
         return h.hexdigest()[:16]
@@ -452,12 +452,12 @@ class ZeroShotModel:
         are laid side by side in one strip, so the filter sees exactly each pixel's own
         neighbourhood, as in a whole-scene run.
         """
+        from hsigeo.model.classifier import extract_patches
+
         r, s = self.radius, 2 * self.radius + 1
-        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
         padded = np.pad(self.normalize(np.asarray(cube)), ((0, 0), (r, r), (r, r)), mode="reflect")
-        off = np.arange(s)
-        win = padded[:, rows[:, None, None] + off[None, :, None], cols[:, None, None] + off[None, None, :]]
-        strip = win.transpose(0, 2, 1, 3).reshape(padded.shape[0], s, -1)  # (B, s, n*s)
+        win = extract_patches(padded, rows, cols, r)  # (n, B, s, s)
+        strip = win.transpose(1, 2, 0, 3).reshape(padded.shape[0], s, -1)  # (B, s, n*s)
         p = self.predict_tile(strip)[:, 0, ::s]  # each window's centre
         return self._values(p)
 

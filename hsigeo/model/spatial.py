@@ -71,6 +71,11 @@ class SpatialFilter:
         return asdict(self)
 
     @classmethod
+    def optional(cls, radius: int, tau: float = 0.2) -> SpatialFilter | None:
+        """The filter of a training option or CLI flag: radius ``0`` means none (a per-pixel map)."""
+        return cls(int(radius), float(tau)) if int(radius) > 0 else None
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> SpatialFilter | None:
         """Build from a dict; ``None`` (a model file written before the filter existed) stays ``None``."""
         if not data:

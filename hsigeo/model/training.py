@@ -599,7 +599,7 @@ def train(
     net = net.cpu().eval()
 
     classes = list(prompt_set.classes)
-    spatial = SpatialFilter(cfg.smooth_radius, cfg.smooth_tau) if cfg.smooth_radius > 0 else None
+    spatial = SpatialFilter.optional(cfg.smooth_radius, cfg.smooth_tau)
     model = HsigeoModel(net=net, config=bcfg, mean=mean, std=std, classes=classes, text_embeddings=text_emb,
                         wavelengths=wavelengths, text_model=text_info, spatial=spatial)
     report = TrainReport(
