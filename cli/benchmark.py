@@ -33,7 +33,8 @@ if TYPE_CHECKING:
               help="Stratified training fractions per class, comma list. Default 0.01,0.05,0.1.")
 @click.option("--block/--no-block", default=None, help="Also run the spatially disjoint block split (default: yes).")
 @click.option("--methods", default=None, metavar="LIST",
-              help="Comma list of hsigeo, hsigeo-softmax, hsigeo-names, svm, rf, hybridsn. Default: all.")
+              help="Comma list of hsigeo, hsigeo-softmax, hsigeo-names, hsigeo-base, hsigeo-random, hsigeo-notext, svm, rf, "
+                   "hybridsn. Default: hsigeo, hsigeo-softmax, hsigeo-names, svm, rf, hybridsn.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default benchmarks/results); its report files are replaced.")
 @click.option("--quick", is_flag=True,

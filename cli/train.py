@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import click
@@ -50,10 +49,9 @@ _ANY = click.Path(path_type=Path)
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Accuracy report folder (default: beside the model, MODEL_report/).")
 @click.option("--init", "init", type=click.Choice(["scratch", "base"]), default="scratch", show_default=True,
-              help="base: start from the built-in base model (per-pixel spectral encoder aligned with the text "
-                   "model) and fine-tune it on the labels; needs band wavelengths. Measured below the default "
-                   "spectral-spatial model at 1 % of the labels (Salinas-A 96.5 vs 99.5 %, Indian Pines 60 vs 77 % "
-                   "OA), hence not the default.")
+              help="base: the network also sees each pixel's embedding by the built-in base model (pretrained "
+                   "on spectral libraries; 64 frozen input channels); needs band wavelengths. See the README's "
+                   "'Few labels on top' for when it helps.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file and report folder.")
 def train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
           dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
@@ -123,7 +121,7 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
 
     options: dict[str, Any] = {"seed": seed}
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("loss", loss),
-                       ("val_fraction", val_fraction), ("smooth_radius", smooth_radius)):
+                       ("val_fraction", val_fraction), ("smooth_radius", smooth_radius), ("init", init)):
         if value is not None:
             options[key] = value
     n_train = int(train_mask.sum())
@@ -131,19 +129,11 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
                err=True)
     from hsigeo.device import torch_threads
 
-    if init == "base":
-        from hsigeo.model.modelfile import save_model
-
-        with torch_threads(threads):
-            model, report = _finetune_base(cube, lab, prompts, train_mask, seed)
-        path = save_model(model, output, overwrite=overwrite)
-        clf = SimpleNamespace(model_=model, report_=report, predict=lambda c: model.predict_array(np.asarray(c))[0])
-    else:
-        clf = HsigeoClassifier(device=device, progress=True, text_model=str(text_model) if text_model else None,
-                               **options)
-        with torch_threads(threads):
-            clf.fit(cube, labels, prompts, train_mask=train_mask)
-        path = clf.save(output, overwrite=overwrite)
+    clf = HsigeoClassifier(device=device, progress=True, text_model=str(text_model) if text_model else None,
+                           **options)
+    with torch_threads(threads):
+        clf.fit(cube, labels, prompts, train_mask=train_mask)
+    path = clf.save(output, overwrite=overwrite)
     remember_model(path)
 
     model, report = clf.model_, clf.report_
@@ -164,21 +154,6 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
     click.echo(f"Accuracy on {acc.n_samples:,} {scored}: OA {100 * acc.overall_accuracy:.2f} %, "
                f"AA {100 * acc.average_accuracy:.2f} %, kappa {acc.kappa:.4f}")
     click.echo(f"Report: {report_dir}")
-
-
-def _finetune_base(cube: Any, lab: Any, prompts: Any, train_mask: Any, seed: int) -> tuple[Any, Any]:
-    """``--init base``: the base model bound to the scene, fine-tuned on the training pixels."""
-    import time
-
-    from hsigeo.model.base import load_base
-
-    t0 = time.perf_counter()
-    zs = load_base().for_scene(cube, prompts)
-    steps = 300
-    model = zs.finetune(cube.values, lab, train_mask=train_mask, steps=steps, seed=seed)
-    report = SimpleNamespace(train_seconds=time.perf_counter() - t0, device="cpu", history=None,
-                             config={"init": "base", "steps": steps, "radiometry": zs.radiometry})
-    return model, report
 
 
 def _inputs(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,

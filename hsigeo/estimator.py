@@ -338,7 +338,8 @@ class HsigeoClassifier:
         model = load_base().for_scene(scene, prompts, threshold=threshold, radiometry=radiometry)
         clf = cls(device=device)
         clf._set_model(model)
-        clf.report_ = TrainReport(config={"init": "base", "radiometry": model.radiometry}, train_seconds=0.0,
+        clf.report_ = TrainReport(config={"kind": "prompt-only (base model, no labels)", "radiometry": model.radiometry},
+                                  train_seconds=0.0,
                                   n_parameters=model.n_parameters(), val_accuracy=None, best_epoch=0, n_train=0,
                                   n_val=0, device="cpu")
         return clf

@@ -336,6 +336,6 @@ def _embedding_size(model: InferenceModel) -> int:
         if isinstance(value, (int, np.integer)):
             return int(value)
     r = int(model.radius)
-    probe = np.zeros((int(model.n_bands), 2 * r + 1, 2 * r + 1), dtype=np.float32)
+    probe = model.normalize(np.zeros((int(model.n_bands), 2 * r + 1, 2 * r + 1), dtype=np.float32))
     return int(run_model(model, probe, embed=True).shape[0])
 

@@ -82,7 +82,7 @@ def warn_about_scene(scene: Scene, model: InferenceModel) -> None:
                       "(assign one with gdal_edit.py -a_srs EPSG:xxxx).", stacklevel=3)
     mean = getattr(model, "mean", None)  # the training normalisation (not every InferenceModel has one)
     if mean is None:
-        return
+        return  # a model without a training scale (the base model normalises brightness per pixel)
     h, w = min(_SAMPLE_PX, scene.height), min(_SAMPLE_PX, scene.width)
     window = Window((scene.width - w) // 2, (scene.height - h) // 2, w, h)
     try:
@@ -90,9 +90,8 @@ def warn_about_scene(scene: Scene, model: InferenceModel) -> None:
             sample = src.read(window=window)
     except (rasterio.errors.RasterioError, OSError):
         return  # an unreadable block is reported, with its window, by the classification itself
-    mean = getattr(model, "mean", None)
-    if mean is None:
-        return  # a model without a training scale (the base model normalises brightness per pixel)
+    # the bands' share of the training normalisation (a base-model prior appends its own channels)
+    mean = np.asarray(mean)[: int(model.n_bands)]
     valid = valid_pixels(sample, nodata=scene.nodata, good_bands=scene.good_bands)
     ratio = scale_ratio(sample, valid, mean)
     if ratio is None or 1 / _SCALE_WARN <= ratio <= _SCALE_WARN:
@@ -135,9 +134,13 @@ def read_tile(src: Any, scene: Scene, window: tuple[int, int, int, int], radius:
         raw = scene.resampler.apply(raw)
     # normalisation is per pixel: doing it a strip of rows at a time gives the same values
     # while its float temporaries stay small next to the tile
-    tile = np.empty(raw.shape, dtype=np.float32)
+    # (the model input may hold more channels than the raw bands: a base-model prior adds its own)
+    tile = None
     for y in range(0, raw.shape[1], _NORMALIZE_ROWS):
-        tile[:, y:y + _NORMALIZE_ROWS] = model.normalize(raw[:, y:y + _NORMALIZE_ROWS], valid[y:y + _NORMALIZE_ROWS])
+        part = model.normalize(raw[:, y:y + _NORMALIZE_ROWS], valid[y:y + _NORMALIZE_ROWS])
+        if tile is None:
+            tile = np.empty((part.shape[0], *raw.shape[1:]), dtype=np.float32)
+        tile[:, y:y + _NORMALIZE_ROWS] = part
     del raw
     # only edge windows need a gather; interior ones are already the right crop
     if not (rows[0] == 0 and rows.size == r1 - r0):

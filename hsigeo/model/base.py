@@ -14,8 +14,9 @@ Pieces:
 - :class:`ZeroShotModel`: a base model bound to one scene's bands and one prompt set.  It
   satisfies the model contract of the inference engines (``radius`` 0, ``normalize``,
   ``predict_tile``, ``embed_tile``, ``check_bands``, ``classes``), so tiled and dask
-  inference run it unchanged.  :meth:`ZeroShotModel.finetune` continues training on a few
-  labelled pixels (``hsigeo train --init base``).
+  inference run it unchanged.  A few labels on top: ``hsigeo train --init base`` feeds the
+  base encoder's per-pixel embedding into a trained spectral-spatial model
+  (:mod:`hsigeo.model.prior`).
 
 Unknown: a pixel whose highest class probability is below ``threshold`` gets NaN
 probabilities, which every engine turns into class value **0** (unclassified / nodata) with
@@ -41,11 +42,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from hsigeo.classes import ClassInfo
-from hsigeo.errors import BandMismatchError, HsigeoError, ModelFileError
-from hsigeo.model.loss import hard_negative_loss
+from hsigeo.errors import BandMismatchError, ModelFileError
+from hsigeo.model.binding import SensorBinding, bind_sensor, grid_features
+from hsigeo.model.binding import sample_pixels as _sample_pixels
 from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
-from hsigeo.speclib.grid import GRID, GridResampler, brightness_normalize, coverage_text
-from hsigeo.speclib.radiometry import apply_correction, estimate_correction, looks_like_radiance
+from hsigeo.speclib.grid import GRID, coverage_text
 
 __all__ = ["BaseNet", "BaseModel", "ZeroShotModel", "save_base", "load_base", "shipped_base_path",
            "base_bytes", "zero_shot_bytes", "is_base_file", "read_base_metadata",
@@ -97,12 +98,6 @@ class BaseNet(nn.Module):
         return self.log_scale.exp().clamp(max=100.0) * emb @ anchors.t()
 
 
-def _features_np(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    xn, ok = brightness_normalize(x, mask)
-    m = np.broadcast_to(mask, xn.shape).astype(np.float32)
-    return np.concatenate([xn, m], axis=-1).astype(np.float32), ok
-
-
 # ---------------------------------------------------------------------- #
 # The trained base model
 # ---------------------------------------------------------------------- #
@@ -137,7 +132,7 @@ class BaseModel:
 
     def embed_grid(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Joint-space embeddings ``(N, 64)`` of grid reflectance spectra ``(N, G)``."""
-        feats, _ = _features_np(np.asarray(x, dtype=np.float32), mask)
+        feats, _ = grid_features(np.asarray(x, dtype=np.float32), mask)
         with torch.inference_mode():
             return self.net.embed(torch.from_numpy(feats)).numpy()
 
@@ -202,49 +197,8 @@ class BaseModel:
         from hsigeo.text.prompts import PromptSet, load_prompts
 
         ps = prompts if isinstance(prompts, PromptSet) else load_prompts(prompts)
-        source = "the scene"
-        if scene is not None and hasattr(scene, "coords"):
-            source = scene.attrs.get("source", scene.name or "the scene")
-            if wavelengths is None and "wavelength" in scene.coords:
-                wavelengths = np.asarray(scene.coords["wavelength"].values, dtype=np.float64)
-            if fwhm is None and "fwhm" in scene.coords:
-                fwhm = np.asarray(scene.coords["fwhm"].values, dtype=np.float64)
-            if bad_band is None and "bad_band" in scene.coords:
-                bad_band = np.asarray(scene.coords["bad_band"].values, dtype=bool)
-        n_bands = int(np.shape(scene)[0]) if scene is not None else (len(wavelengths) if wavelengths is not None else 0)
-        if wavelengths is None or not np.isfinite(np.asarray(wavelengths, dtype=np.float64)).any():
-            raise HsigeoError(
-                f"{source}: no band wavelengths, so its pixels cannot be placed on the base model's 400-2450 nm grid. "
-                "Supply them: in an ENVI header ('wavelength = {...}', 'wavelength units = Nanometers'), as GeoTIFF band "
-                "descriptions/metadata read by hsigeo.open_hsi, or in Python with "
-                "da.assign_coords(wavelength=('band', centres_nm)); or train a model on labels instead (hsigeo train)."
-            )
-        wavelengths = np.asarray(wavelengths, dtype=np.float64)
-        if np.nanmax(wavelengths) < 10:  # micrometres
-            wavelengths = wavelengths * 1000.0
-            fwhm = None if fwhm is None else np.asarray(fwhm, dtype=np.float64) * 1000.0
-        rs = GridResampler(wavelengths, None if fwhm is None else np.asarray(fwhm, dtype=np.float64), bad_band)
-        if rs.mask.sum() < 10:
-            raise BandMismatchError(
-                f"{source}: its bands ({np.nanmin(wavelengths):.0f}-{np.nanmax(wavelengths):.0f} nm) cover only "
-                f"{int(rs.mask.sum())} of the base model's grid bands (400-2450 nm); at least 10 are needed."
-            )
-        offset = gain = None
-        mode = radiometry
-        if radiometry not in ("auto", "reflectance", "radiance"):
-            raise ValueError(f"radiometry must be auto, reflectance or radiance, got {radiometry!r}")
-        if radiometry != "reflectance" and scene is not None:
-            sample = _sample_pixels(scene, sample_pixels, seed)
-            grid = rs(sample)
-            grid = grid[np.isfinite(grid).all(1) & (grid[:, rs.mask].mean(1) > 0)]
-            if grid.shape[0] >= 50:
-                if radiometry == "radiance" or looks_like_radiance(grid, rs.mask):
-                    offset, gain = estimate_correction(grid, rs.mask, self.reference, self.library, seed=seed)
-                    mode = "radiance"
-                else:
-                    mode = "reflectance"
-        elif radiometry == "radiance":
-            raise HsigeoError("radiometry='radiance' needs the scene's pixels to estimate the correction")
+        binding = self.bind(scene, wavelengths=wavelengths, fwhm=fwhm, bad_band=bad_band, radiometry=radiometry,
+                            sample_pixels=sample_pixels, seed=seed)
         if text_embeddings is None:
             text_embeddings = self.encode_prompts(ps, encoder)
         spatial, stats = None, None
@@ -254,9 +208,14 @@ class BaseModel:
                 std = pix.std(0)
                 stats = (pix.mean(0).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32))
                 spatial = SpatialFilter.optional(smooth_radius)
-        return ZeroShotModel(self, ps, rs, n_bands, wavelengths, offset, gain,
-                             self.threshold if threshold is None else float(threshold),
-                             np.asarray(text_embeddings, dtype=np.float32), mode, spatial=spatial, stats=stats)
+        return ZeroShotModel(self, ps, binding, self.threshold if threshold is None else float(threshold),
+                             np.asarray(text_embeddings, dtype=np.float32), spatial=spatial, stats=stats)
+
+    def bind(self, scene: Any, *, wavelengths: Any = None, fwhm: Any = None, bad_band: Any = None,
+             radiometry: str = "auto", sample_pixels: int = 20000, seed: int = 0) -> SensorBinding:
+        """The scene's sensor bound to this model's grid and radiometry (:func:`hsigeo.model.binding.bind_sensor`)."""
+        return bind_sensor(scene, reference=self.reference, library=self.library, wavelengths=wavelengths, fwhm=fwhm,
+                           bad_band=bad_band, radiometry=radiometry, sample=sample_pixels, seed=seed)
 
 
 def _relative(x: np.ndarray) -> np.ndarray:
@@ -266,20 +225,6 @@ def _relative(x: np.ndarray) -> np.ndarray:
     """
     m = np.mean(x, axis=0, keepdims=True)
     return (x / np.where(np.abs(m) > 0, m, 1.0)).astype(np.float32)
-
-
-def _sample_pixels(scene: Any, n: int, seed: int) -> np.ndarray:
-    """Up to ``n`` pixel spectra ``(n, B)`` on a regular stride (a few reads on lazy scenes)."""
-    shape = np.shape(scene)
-    h, w = int(shape[1]), int(shape[2])
-    step = max(1, int(np.sqrt(h * w / max(n, 1))))
-    if hasattr(scene, "isel"):
-        sub = scene.isel(y=slice(0, None, step), x=slice(0, None, step)).values
-    else:
-        sub = np.asarray(scene)[:, ::step, ::step]
-    flat = np.asarray(sub, dtype=np.float32).reshape(sub.shape[0], -1).T
-    ok = np.isfinite(flat).all(1) & (np.abs(flat).sum(1) > 0)
-    return flat[ok]
 
 
 class ZeroShotModel:
@@ -293,19 +238,14 @@ class ZeroShotModel:
 
     embed_dim = EMBED_DIM
 
-    def __init__(self, base: BaseModel, prompts: Any, resampler: GridResampler, n_bands: int,
-                 wavelengths: np.ndarray, offset: np.ndarray | None, gain: np.ndarray | None, threshold: float,
-                 text_embeddings: np.ndarray, radiometry: str, *, spatial: SpatialFilter | None = None,
+    def __init__(self, base: BaseModel, prompts: Any, binding: SensorBinding, threshold: float,
+                 text_embeddings: np.ndarray, *, spatial: SpatialFilter | None = None,
                  stats: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.base = base
         self.prompts = prompts
-        self.resampler = resampler
-        self.n_bands = int(n_bands)
-        self.wavelengths = np.asarray(wavelengths, dtype=np.float64)
-        self.offset, self.gain = offset, gain
+        self.binding = binding
         self.threshold = float(threshold)
         self.text_embeddings = text_embeddings
-        self.radiometry = radiometry
         # the edge-aware filter needs the scene's per-band statistics to standardise its guide
         self.spatial = spatial if stats is not None else None
         self.stats = stats if spatial is not None else None
@@ -315,9 +255,34 @@ class ZeroShotModel:
             self._anchors = base.net.anchors(torch.from_numpy(text_embeddings))
             self._scale = float(base.net.log_scale.exp().clamp(max=100.0))
         self.report = {"kind": "zero-shot", "base_model": base.meta.get("name", "base"),
-                       "radiometry": radiometry, "threshold": self.threshold,
-                       "coverage": coverage_text(resampler.mask)}
+                       "radiometry": binding.radiometry, "threshold": self.threshold,
+                       "coverage": coverage_text(binding.resampler.mask)}
         self._lock = threading.Lock()
+
+    # -- the binding, as attributes ------------------------------------ #
+    @property
+    def resampler(self) -> Any:
+        return self.binding.resampler
+
+    @property
+    def n_bands(self) -> int:
+        return self.binding.n_bands
+
+    @property
+    def wavelengths(self) -> np.ndarray:
+        return self.binding.wavelengths
+
+    @property
+    def offset(self) -> np.ndarray | None:
+        return self.binding.offset
+
+    @property
+    def gain(self) -> np.ndarray | None:
+        return self.binding.gain
+
+    @property
+    def radiometry(self) -> str:
+        return self.binding.radiometry
 
     # -- contract ------------------------------------------------------ #
     @property
@@ -337,10 +302,8 @@ class ZeroShotModel:
         h = hashlib.sha256()
         h.update(json.dumps(self.base.meta.get("weights_sha256", "")).encode())
         h.update(self.text_embeddings.tobytes())
-        h.update(self.resampler.weights.tobytes())
-        for a in (self.offset, self.gain):
-            if a is not None:
-                h.update(np.asarray(a).tobytes())
+        for part in self.binding.digest_parts():
+            h.update(part)
         h.update(f"{self.threshold}".encode())
         if self.spatial is not None:  # it always comes with its statistics (see __init__)
             h.update(json.dumps(self.spatial.to_dict(), sort_keys=True).encode())
@@ -372,14 +335,7 @@ class ZeroShotModel:
 
     def features(self, tile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Network input ``(h*w, 2G)`` and validity ``(h*w,)`` of a normalised ``(B, h, w)`` tile."""
-        b = tile.shape[0]
-        x = self.resampler(np.asarray(tile, dtype=np.float32).reshape(b, -1).T)
-        if self.offset is not None:
-            x = apply_correction(x, self.offset, self.gain)
-        feats, ok = _features_np(x, self.resampler.mask)
-        ok &= np.abs(tile.reshape(b, -1)).sum(0) > 0
-        feats[~ok] = 0.0
-        return feats, ok
+        return self.binding.features(tile)
 
     def _embed(self, feats: np.ndarray, batch_size: int) -> torch.Tensor:
         flat = torch.from_numpy(feats)
@@ -472,64 +428,6 @@ class ZeroShotModel:
         new.threshold = float(threshold)
         return new
 
-    def finetune(self, cube: np.ndarray, labels: np.ndarray, *, train_mask: np.ndarray | None = None,
-                 steps: int = 300, batch_size: int = 256, lr: float = 5e-4, seed: int = 0, k_hard: int = 4,
-                 m_semi: int = 4) -> ZeroShotModel:
-        """Few labels on top: continue training the base encoder and probe on labelled pixels.
-
-        The method's loss against this model's class anchors, starting from the base
-        weights (a copy: the base model is unchanged); per pixel, no spatial context.
-
-        Parameters
-        ----------
-        cube
-            Raw scene ``(B, H, W)`` with this model's bands.
-        labels
-            ``(H, W)`` label values (0 = unlabelled), the prompt values.
-        train_mask
-            Pixels to train on (default: every labelled pixel).
-        steps, batch_size, lr, seed, k_hard, m_semi
-            AdamW steps (cosine decay), pixels per step, peak rate, seed, negatives.
-
-        Returns
-        -------
-        ZeroShotModel
-            Same binding and classes, fine-tuned network.
-        """
-        torch.manual_seed(seed)
-        g = torch.Generator().manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        feats, ok = self.features(self.normalize(np.asarray(cube)))
-        y = np.asarray(labels).reshape(-1)
-        sel = ok & (y > 0) & np.isin(y, self.class_values)
-        if train_mask is not None:
-            sel &= np.asarray(train_mask, dtype=bool).reshape(-1)
-        idx = np.flatnonzero(sel)
-        if idx.size == 0:
-            raise HsigeoError("finetune: no labelled pixel with a prompt value among the training pixels")
-        target = np.searchsorted(np.sort(self.class_values), y[idx])
-        order = np.argsort(self.class_values)
-        target = torch.from_numpy(order[target])
-        x = torch.from_numpy(feats[idx])
-        net = copy.deepcopy(self.net)
-        net.train()
-        text = torch.from_numpy(self.text_embeddings)
-        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + np.cos(np.pi * min(1.0, t / steps))))
-        for _ in range(steps):
-            b = torch.from_numpy(rng.integers(0, idx.size, min(batch_size, idx.size)))
-            logits = net.logits(net.embed(x[b]), net.anchors(text))
-            loss = hard_negative_loss(logits, target[b], k_hard=k_hard, m_semi=m_semi, generator=g)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        net.eval()
-        meta = {**self.base.meta, "finetuned": {"pixels": int(idx.size), "steps": steps, "seed": seed}}
-        return ZeroShotModel(BaseModel(net, meta, self.base.library), self.prompts, self.resampler, self.n_bands,
-                             self.wavelengths, self.offset, self.gain, self.threshold, self.text_embeddings,
-                             self.radiometry, spatial=self.spatial, stats=self.stats)
-
 
 # ---------------------------------------------------------------------- #
 # Files
@@ -568,16 +466,6 @@ def base_bytes(model: BaseModel) -> bytes:
     return _archive(meta, weights)
 
 
-def _opt_list(a: Any) -> list[float] | None:
-    """An optional array as a JSON list of floats."""
-    return None if a is None else [float(v) for v in np.asarray(a, dtype=np.float64)]
-
-
-def _opt_array(a: Any) -> np.ndarray | None:
-    """An optional JSON list as a float32 array."""
-    return None if a is None else np.asarray(a, dtype=np.float32)
-
-
 def zero_shot_bytes(zs: ZeroShotModel) -> bytes:
     """A bound zero-shot model as ``.hsigeo`` file bytes (``model_type: "zero-shot"``).
 
@@ -590,15 +478,11 @@ def zero_shot_bytes(zs: ZeroShotModel) -> bytes:
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in zs.base.net.state_dict().items()}
     tensors["text_embeddings"] = torch.from_numpy(np.ascontiguousarray(zs.text_embeddings))
     weights = save(tensors, metadata={"format": "hsigeo-model"})  # one key: see _weights_bytes
-    rs = zs.resampler
-    arr = _opt_list
+    from hsigeo.model.binding import json_floats as arr
     meta = {k: v for k, v in zs.base.meta.items() if k not in ("path", "concepts", "corpus_counts", "held_out")}
     meta.update(format="hsigeo-model", format_version=1, model_type="zero-shot",
                 weights_sha256=hashlib.sha256(weights).hexdigest(),
-                binding={"n_bands": zs.n_bands, "wavelengths": arr(rs.wavelengths), "fwhm": arr(rs.fwhm),
-                         "bad_band": None if rs.bad_band is None else [bool(b) for b in np.asarray(rs.bad_band)],
-                         "offset": arr(zs.offset), "gain": arr(zs.gain), "threshold": zs.threshold,
-                         "radiometry": zs.radiometry,
+                binding={**zs.binding.to_dict(), "threshold": zs.threshold,
                          "spatial_filter": None if zs.spatial is None else zs.spatial.to_dict(),
                          "band_mean": None if zs.stats is None else arr(zs.stats[0]),
                          "band_std": None if zs.stats is None else arr(zs.stats[1])},
@@ -684,19 +568,16 @@ def load_base(path: str | os.PathLike | None = None) -> Any:
     from hsigeo.text.prompts import PromptSet
 
     b = meta["binding"]
-    opt = _opt_array
+    from hsigeo.model.binding import float_array as opt
     ps = PromptSet.from_dict({"classes": [{"name": c["name"], "value": c["value"],
                                            "colour": "#%02x%02x%02x" % tuple(c["colour"]), "prompts": c["prompts"]}
                                           for c in meta["classes"]]})
-    rs = GridResampler(np.asarray(b["wavelengths"], dtype=np.float64),
-                       None if b["fwhm"] is None else np.asarray(b["fwhm"], dtype=np.float64),
-                       None if b["bad_band"] is None else np.asarray(b["bad_band"], dtype=bool))
+    binding = SensorBinding.from_dict(b, source=str(path))
     spatial = SpatialFilter.from_dict(b.get("spatial_filter"))
     stats = None
     if spatial is not None and b.get("band_mean") is not None and b.get("band_std") is not None:
         stats = (opt(b["band_mean"]), opt(b["band_std"]))
         if stats[0].shape != (int(b["n_bands"]),) or stats[1].shape != stats[0].shape:
             raise ModelFileError(f"{path}: band statistics do not match the model's {b['n_bands']} bands.")
-    return ZeroShotModel(base, ps, rs, int(b["n_bands"]), np.asarray(b["wavelengths"], dtype=np.float64),
-                         opt(b["offset"]), opt(b["gain"]), float(b["threshold"]),
-                         tensors["text_embeddings"].numpy(), b["radiometry"], spatial=spatial, stats=stats)
+    return ZeroShotModel(base, ps, binding, float(b["threshold"]), tensors["text_embeddings"].numpy(),
+                         spatial=spatial, stats=stats)

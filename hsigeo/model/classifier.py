@@ -135,6 +135,11 @@ class HsigeoModel:
     spatial
         The edge-aware probability filter applied after the network
         (:mod:`hsigeo.model.spatial`; ``None``: none, as in model files written before it existed).
+    prior
+        Frozen base-model input channels appended to each pixel's bands by :meth:`normalize`
+        (:class:`~hsigeo.model.prior.BasePrior`, ``hsigeo train --init base``; ``None``: the
+        network sees the bands only).  ``mean``/``std`` and the backbone's ``n_bands`` then
+        cover the bands plus these channels.
     """
 
     net: HsigeoNet
@@ -147,6 +152,7 @@ class HsigeoModel:
     text_model: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
     spatial: SpatialFilter | None = None
+    prior: Any = None
     _anchor_cache: dict[str, torch.Tensor] = field(default_factory=dict, init=False, repr=False, compare=False)
     _net_cache: dict[str, nn.Module] = field(default_factory=dict, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
@@ -162,7 +168,10 @@ class HsigeoModel:
                         else ClassInfo(int(c[0]), str(c[1]), tuple(int(v) for v in c[2]), tuple(c[3]) if len(c) > 3 else ())
                         for c in self.classes]
         if self.mean.shape != (self.config.n_bands,) or self.std.shape != (self.config.n_bands,):
-            raise InvalidInputError("mean/std must have one value per band")
+            raise InvalidInputError("mean/std must have one value per network input channel")
+        if self.prior is not None and self.prior.n_bands != self.n_bands:
+            raise InvalidInputError(f"the base-model prior reads {self.prior.n_bands} bands, the network "
+                                    f"{self.n_bands} (+ {self.prior.dim} prior channels)")
         if self.text_embeddings.shape[0] != len(self.classes):
             raise InvalidInputError("one text embedding per class is needed")
         self.net.eval()
@@ -177,8 +186,8 @@ class HsigeoModel:
 
     @property
     def n_bands(self) -> int:
-        """Number of input bands."""
-        return self.config.n_bands
+        """Number of scene bands the model reads (the network's input channels without the prior's)."""
+        return self.config.n_bands - (self.prior.dim if self.prior is not None else 0)
 
     @property
     def n_classes(self) -> int:
@@ -203,15 +212,18 @@ class HsigeoModel:
         return PromptSet(tuple(dataclasses.replace(c, prompts=c.prompts or (c.name,)) for c in self.classes))
 
     def n_parameters(self) -> dict[str, int]:
-        """Parameter counts: ``trainable`` (backbone + probe + temperature), ``text_model`` (frozen), ``total``."""
+        """Parameter counts: ``trainable`` (backbone + probe + temperature), the frozen ``text_model``
+        and ``prior`` (base encoder, 0 without one), ``total``."""
         trainable = int(sum(p.numel() for p in self.net.parameters()))
         text = int(self.text_model.get("n_parameters") or 0)
+        prior = self.prior.n_parameters() if self.prior is not None else 0
         return {
             "trainable": trainable,
             "backbone": int(sum(p.numel() for p in self.net.backbone.parameters())),
             "probe": int(sum(p.numel() for p in self.net.probe.parameters())),
             "text_model": text,
-            "total": trainable + text,
+            "prior": prior,
+            "total": trainable + text + prior,
         }
 
     def digest(self) -> str:
@@ -226,13 +238,17 @@ class HsigeoModel:
         h.update(json.dumps(self.config.to_dict(), sort_keys=True).encode())
         if self.spatial is not None:
             h.update(json.dumps(self.spatial.to_dict(), sort_keys=True).encode())
+        for part in self.prior.digest_parts() if self.prior is not None else ():
+            h.update(part)
         return h.hexdigest()[:16]
 
     # ------------------------------------------------------------------ #
     # Normalisation
     # ------------------------------------------------------------------ #
     def normalize(self, block: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-        """Standardise a raw block per band; invalid pixels and non-finite values become 0.
+        """Network input of a raw block: the bands (plus the prior's channels) standardised per channel.
+
+        Invalid pixels and non-finite values become 0.
 
         Parameters
         ----------
@@ -244,7 +260,7 @@ class HsigeoModel:
         Returns
         -------
         numpy.ndarray
-            float32 ``(B, h, w)``.
+            float32 ``(B + P, h, w)``, ``P`` the prior's channels (0 without one).
         """
         block = np.asarray(block)
         if block.ndim != 3 or block.shape[0] != self.n_bands:
@@ -255,7 +271,10 @@ class HsigeoModel:
         # a band constant in the training scene has std 0: it carries no information, so it is
         # centred but not scaled (dividing by 0 would make every value inf and one class win)
         std = np.where(np.isfinite(self.std) & (self.std > 0), self.std, 1.0).astype(np.float32)
-        out = (block.astype(np.float32) - self.mean[:, None, None]) / std[:, None, None]
+        block = block.astype(np.float32)
+        if self.prior is not None:  # per pixel, so a tile's halo needs no extra room
+            block = np.concatenate([block, self.prior(block)])
+        out = (block - self.mean[:, None, None]) / std[:, None, None]
         out[~np.isfinite(out)] = 0.0
         if valid is not None:
             out[:, ~np.asarray(valid, dtype=bool)] = 0.0
@@ -290,9 +309,10 @@ class HsigeoModel:
         net = self._net_on(dev)
         r, rb = self.radius, self.config.radius
         t = torch.as_tensor(np.asarray(tile, dtype=np.float32) if not isinstance(tile, torch.Tensor) else tile)
-        if t.ndim != 3 or t.shape[0] != self.n_bands:
+        if t.ndim != 3 or t.shape[0] != self.config.n_bands:
             raise BandMismatchError(
-                f"tile has shape {tuple(t.shape)}; the model needs ({self.n_bands}, h + {2 * r}, w + {2 * r})."
+                f"tile has shape {tuple(t.shape)}; the model needs ({self.config.n_bands}, h + {2 * r}, w + {2 * r}) "
+                "(a tile from model.normalize)."
             )
         h, w = t.shape[1] - 2 * r, t.shape[2] - 2 * r
         if h < 1 or w < 1:
@@ -313,7 +333,7 @@ class HsigeoModel:
                     y1 = min(hn, y0 + max(1, batch_size // wn))
                     # (B, rows, w, S, S) windows -> (rows*w, B, S, S) patches, one per pixel
                     win = t[:, y0 : y1 + 2 * rb].unfold(1, s, 1).unfold(2, s, 1)
-                    patches = win.permute(1, 2, 0, 3, 4).reshape(-1, self.n_bands, s, s)
+                    patches = win.permute(1, 2, 0, 3, 4).reshape(-1, self.config.n_bands, s, s)
                     emb = net.backbone.forward_patches(patches)
                     res = F.softmax(emb.float() @ anchors.t(), dim=-1) if probs else emb
                     out[:, y0:y1] = res.float().t().reshape(n_out, y1 - y0, wn)
@@ -329,7 +349,8 @@ class HsigeoModel:
                     out[:, y0:y1] = emb.float()
             if rf:
                 if probs:
-                    out = edge_aware_smooth(out, t[:, rb : rb + hn, rb : rb + wn], rf, self.spatial.tau,
+                    # the guide is the scene's own bands: the filter was designed and measured on them
+                    out = edge_aware_smooth(out, t[: self.n_bands, rb : rb + hn, rb : rb + wn], rf, self.spatial.tau,
                                             groups=self.spatial.groups)
                 else:  # embeddings are the network's own, unfiltered
                     out = out[:, rf : rf + h, rf : rf + w]
@@ -416,7 +437,7 @@ class HsigeoModel:
         rb, rf = self.config.radius, self.radius - self.config.radius
         patches = np.asarray(patches)
         if patches.ndim != 4 or patches.shape[-1] != 2 * self.radius + 1 or patches.shape[-2] != 2 * self.radius + 1:
-            raise InvalidInputError(f"patches must be (P, {self.n_bands}, {2 * self.radius + 1}, "
+            raise InvalidInputError(f"patches must be (P, {self.config.n_bands}, {2 * self.radius + 1}, "
                                     f"{2 * self.radius + 1}), got {patches.shape}")
         step = max(1, batch_size // (2 * rf + 1) ** 2)
         out = []
@@ -428,7 +449,7 @@ class HsigeoModel:
                     continue
                 emb = net.backbone.forward_dense(x)  # (P, E, 2rf+1, 2rf+1)
                 p = F.softmax(torch.einsum("pehw,ce->pchw", emb.float(), anchors), dim=1)
-                guide = x[:, :, rb : rb + 2 * rf + 1, rb : rb + 2 * rf + 1]
+                guide = x[:, : self.n_bands, rb : rb + 2 * rf + 1, rb : rb + 2 * rf + 1]
                 out.append(edge_aware_smooth(p, guide, rf, self.spatial.tau, groups=self.spatial.groups)[:, :, 0, 0]
                            .cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.n_classes), np.float32)

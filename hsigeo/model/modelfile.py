@@ -11,7 +11,9 @@ Layout of ``MODEL.hsigeo`` (a plain zip archive; ``unzip -l`` lists it):
     ``weights_sha256``.
 ``weights.safetensors``
     ``net.*`` (backbone, text probe, temperature) and ``text_embeddings`` (the frozen class
-    text embeddings, cached so inference never needs the text model unless prompts change).
+    text embeddings, cached so inference never needs the text model unless prompts change);
+    with ``--init base`` also ``prior.encoder.*``, the frozen base encoder whose embedding
+    feeds the network (``metadata.json`` ``prior``: its sizes, sensor binding and source).
 
 A folder holding the same two files loads as well (handy for inspection).  Loading only
 parses JSON and safetensors: nothing is ever unpickled.
@@ -35,6 +37,7 @@ from hsigeo.classes import ClassInfo
 from hsigeo.errors import ModelFileError
 from hsigeo.model.backbone import BackboneConfig
 from hsigeo.model.classifier import HsigeoModel, HsigeoNet
+from hsigeo.model.prior import BasePrior
 from hsigeo.model.spatial import SpatialFilter
 from hsigeo.outputs import atomic_output, json_safe
 
@@ -76,6 +79,8 @@ def _payload(model: HsigeoModel) -> tuple[bytes, dict[str, Any]]:
 
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in model.net.state_dict().items()}
     tensors["text_embeddings"] = torch.from_numpy(np.ascontiguousarray(model.text_embeddings, dtype=np.float32))
+    if model.prior is not None:
+        tensors.update(model.prior.tensors())
     weights = save(tensors, metadata={"format": FORMAT})
     meta = {
         "format": FORMAT,
@@ -89,6 +94,7 @@ def _payload(model: HsigeoModel) -> tuple[bytes, dict[str, Any]]:
                           "mean": [float(v) for v in model.mean], "std": [float(v) for v in model.std]},
         "backbone": model.config.to_dict(),
         "spatial_filter": None if model.spatial is None else model.spatial.to_dict(),
+        "prior": None if model.prior is None else model.prior.to_dict(),
         "text_dim": int(model.text_embeddings.shape[1]),
         "classes": [{"value": c.value, "name": c.name, "colour": list(c.colour), "prompts": list(c.prompts)}
                     for c in model.classes],
@@ -261,11 +267,17 @@ def _check_normalization(path: Path, meta: dict[str, Any]) -> None:
     n = meta.get("n_bands")
     if not isinstance(norm, dict) or not isinstance(n, int):
         raise _fail(path, f"{_META} lacks 'normalization' or 'n_bands'")
+    prior = meta.get("prior")
+    if prior is not None:  # its channels are standardised with the bands
+        dim = prior.get("dim") if isinstance(prior, dict) else None
+        if isinstance(dim, bool) or not isinstance(dim, int) or not 0 < dim <= 4096:
+            raise _fail(path, f"{_META}: prior dim = {_short(dim)} is outside 1..4096")
+        n += dim
     for key in ("mean", "std"):
         v = norm.get(key)
         if not isinstance(v, list) or len(v) != n \
                 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
-            raise _fail(path, f"{_META}: normalization {key} must list {n} numbers (one per band)")
+            raise _fail(path, f"{_META}: normalization {key} must list {n} numbers (one per input channel)")
 
 
 def _parse_meta(path: Path, raw: bytes) -> dict[str, Any]:
@@ -368,6 +380,7 @@ def load_model(path: str | os.PathLike) -> HsigeoModel:
             wavelengths=None if wl is None else np.asarray([np.nan if v is None else v for v in wl], np.float64),
             text_model=dict(meta.get("text_model") or {}), report=dict(meta.get("training") or {}),
             spatial=SpatialFilter.from_dict(meta.get("spatial_filter")),
+            prior=None if meta.get("prior") is None else BasePrior.from_parts(meta["prior"], tensors, source=str(path)),
         )
     except ModelFileError:
         raise

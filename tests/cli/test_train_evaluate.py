@@ -150,3 +150,23 @@ def test_classify_last_model_then_evaluate(trained, synthetic_scene, tmp_path, c
     code, _, err = _run(capsys, "evaluate", str(tmp_path / "c.tif"), "--reference",
                         str(synthetic_scene.labels_path), "-o", str(tmp_path / "report"))
     assert code == 2 and "exists" in err and "--overwrite" in err
+
+
+def test_train_init_base_adds_the_base_embedding_and_info_says_so(synthetic_scene, synthetic_scene_kw, tmp_path,
+                                                                   capsys):
+    from hsigeo.model.base import shipped_base_path
+    from hsigeo.model.modelfile import read_metadata
+
+    if not shipped_base_path().is_file():
+        pytest.skip("base model not built (python scripts/build_base_model.py)")
+    out = tmp_path / "b.hsigeo"
+    code, _, err = _run(capsys, "train", str(synthetic_scene.scene_path), "--labels", str(synthetic_scene.labels_path),
+                        "--prompts", str(synthetic_scene.prompts_path), "-o", str(out), "--train-fraction", "0.3",
+                        "--epochs", "2", "--init", "base", "--device", "cpu")
+    assert code == 0, err
+    meta = read_metadata(out)
+    bands = synthetic_scene_kw["bands"]
+    assert meta["n_bands"] == bands and meta["backbone"]["n_bands"] == bands + 64
+    assert meta["training"]["config"]["init"] == "base" and meta["prior"]["binding"]["n_bands"] == bands
+    code, text, _ = _run(capsys, "info", str(out))
+    assert code == 0 and "64 channels of the base model's embedding" in text

@@ -211,22 +211,6 @@ def test_accessor_classify_with_prompts(base, demo_scene):
     assert values.shape == (24, 28) and (values > 0).any()
 
 
-def test_finetune_on_a_few_labels_keeps_the_binding(base, scene, tmp_path):
-    from hsigeo.model.modelfile import load_model, save_model
-
-    da, truth = scene
-    zs = base.for_scene(da, PROMPTS, threshold=0.0)
-    train = np.zeros(truth.shape, bool)
-    train[::4, ::4] = True
-    ft = zs.finetune(da.values, truth, train_mask=train, steps=30, seed=0)
-    assert ft.base is not zs.base and ft.resampler is zs.resampler
-    pred, _ = ft.predict_array(da.values)
-    assert (pred == truth).mean() >= (zs.predict_array(da.values)[0] == truth).mean()
-    again = load_model(save_model(ft, tmp_path / "ft.hsigeo"))
-    np.testing.assert_array_equal(again.predict_array(da.values)[0], pred)
-    assert again.base.meta["finetuned"]["steps"] == 30
-
-
 def test_estimator_from_base_predicts_and_saves(base, scene, tmp_path):
     import hsigeo
     from hsigeo.estimator import HsigeoClassifier

@@ -1,0 +1,216 @@
+"""A scene's sensor bound to the base model's grid: band resampling plus radiometric correction.
+
+The base model (:mod:`hsigeo.model.base`) reads spectra on its own 180-band grid
+(:data:`hsigeo.speclib.grid.GRID`), as relative reflectance.  A :class:`SensorBinding` is what
+turns one scene's raw band values into that input, per pixel:
+
+1. the scene's bands are resampled onto the grid (:class:`~hsigeo.speclib.grid.GridResampler`:
+   band centres, FWHM when known, bad-band flags; grid bands the sensor does not cover are
+   masked);
+2. radiance scenes get the scene-level offset and gain estimated at binding time
+   (:mod:`hsigeo.speclib.radiometry`);
+3. each spectrum is divided by its mean over the covered bands (brightness never decides).
+
+Both users of the base model bind this way: the prompt-only :class:`~hsigeo.model.base.ZeroShotModel`
+and the base-model input channels of a trained model (:class:`~hsigeo.model.prior.BasePrior`,
+``hsigeo train --init base``).  The binding is plain data, saved as JSON in model files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hsigeo.errors import BandMismatchError, HsigeoError, ModelFileError
+from hsigeo.speclib.grid import GridResampler, brightness_normalize, features
+from hsigeo.speclib.radiometry import apply_correction, estimate_correction, looks_like_radiance
+
+__all__ = ["SensorBinding", "bind_sensor", "grid_features", "sample_pixels", "json_floats", "float_array"]
+
+#: Fewest grid bands a sensor must cover for the base model to say anything.
+MIN_GRID_BANDS = 10
+
+
+def grid_features(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Base-network input ``(..., 2G)`` of grid spectra ``(..., G)`` and whether each spectrum is usable."""
+    xn, ok = brightness_normalize(x, mask)
+    return features(xn, mask), ok
+
+
+def sample_pixels(scene: Any, n: int, seed: int) -> np.ndarray:
+    """Up to ``n`` valid pixel spectra ``(n, B)`` on a regular stride (a few reads on lazy scenes).
+
+    ``seed`` is kept for the call signature's stability; the stride makes the draw deterministic.
+    """
+    shape = np.shape(scene)
+    h, w = int(shape[1]), int(shape[2])
+    step = max(1, int(np.sqrt(h * w / max(n, 1))))
+    if hasattr(scene, "isel"):
+        sub = scene.isel(y=slice(0, None, step), x=slice(0, None, step)).values
+    else:
+        sub = np.asarray(scene)[:, ::step, ::step]
+    flat = np.asarray(sub, dtype=np.float32).reshape(sub.shape[0], -1).T
+    ok = np.isfinite(flat).all(1) & (np.abs(flat).sum(1) > 0)
+    return flat[ok]
+
+
+def json_floats(a: Any) -> list[float] | None:
+    """An optional array as a JSON list of floats."""
+    return None if a is None else [float(v) for v in np.asarray(a, dtype=np.float64)]
+
+
+def float_array(a: Any, dtype: Any = np.float32) -> np.ndarray | None:
+    """An optional JSON list as an array."""
+    return None if a is None else np.asarray(a, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class SensorBinding:
+    """How one sensor's raw band values become base-model input (see the module docstring).
+
+    Attributes
+    ----------
+    resampler
+        Scene bands -> grid.
+    n_bands
+        Bands of the scene it was bound to.
+    wavelengths
+        Their centres (nm).
+    offset, gain
+        Scene-level radiometric correction on the grid (``None``: reflectance, used as it is).
+    radiometry
+        ``"reflectance"`` or ``"radiance"`` (what binding decided or was told).
+    """
+
+    resampler: GridResampler
+    n_bands: int
+    wavelengths: np.ndarray
+    offset: np.ndarray | None
+    gain: np.ndarray | None
+    radiometry: str
+
+    def features(self, tile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Network input ``(h*w, 2G)`` and validity ``(h*w,)`` of a raw ``(B, h, w)`` block.
+
+        Non-finite values count as 0; an all-zero pixel (nodata, as the engines leave it) is invalid.
+        """
+        b = tile.shape[0]
+        flat = np.asarray(tile, dtype=np.float32).reshape(b, -1)
+        x = self.resampler(flat.T)
+        if self.offset is not None:
+            x = apply_correction(x, self.offset, self.gain)
+        feats, ok = grid_features(x, self.resampler.mask)
+        ok &= np.abs(np.nan_to_num(flat)).sum(0) > 0
+        feats[~ok] = 0.0
+        return feats, ok
+
+    def digest_parts(self) -> list[bytes]:
+        """Bytes that identify the binding (for model digests)."""
+        parts = [self.resampler.weights.tobytes()]
+        parts += [np.asarray(a).tobytes() for a in (self.offset, self.gain) if a is not None]
+        return parts
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (model files)."""
+        rs = self.resampler
+        return {"n_bands": self.n_bands, "wavelengths": json_floats(rs.wavelengths), "fwhm": json_floats(rs.fwhm),
+                "bad_band": None if rs.bad_band is None else [bool(b) for b in np.asarray(rs.bad_band)],
+                "offset": json_floats(self.offset), "gain": json_floats(self.gain), "radiometry": self.radiometry}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str = "model file") -> SensorBinding:
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        ModelFileError
+            When the record is incomplete or inconsistent.
+        """
+        try:
+            wl = np.asarray(d["wavelengths"], dtype=np.float64)
+            rs = GridResampler(wl, float_array(d.get("fwhm"), np.float64), float_array(d.get("bad_band"), bool))
+            offset, gain = float_array(d.get("offset")), float_array(d.get("gain"))
+            n = int(d["n_bands"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{source}: its sensor binding is incomplete or damaged ({exc}).") from exc
+        if wl.shape != (n,) or (offset is None) != (gain is None) \
+                or (offset is not None and (offset.shape != rs.mask.shape or gain.shape != rs.mask.shape)):
+            raise ModelFileError(f"{source}: its sensor binding does not fit together (bands, offset, gain).")
+        return cls(rs, n, wl, offset, gain, str(d.get("radiometry", "reflectance")))
+
+
+def bind_sensor(scene: Any, *, reference: np.ndarray, library: np.ndarray | None = None, wavelengths: Any = None,
+                fwhm: Any = None, bad_band: Any = None, radiometry: str = "auto", sample: int = 20000,
+                seed: int = 0) -> SensorBinding:
+    """Bind a scene's bands (and radiometry) to the base model's grid.
+
+    Parameters
+    ----------
+    scene
+        A ``(band, y, x)`` DataArray (wavelengths, FWHM and bad-band flags are read from its
+        coordinates), a ``(B, H, W)`` array, or ``None`` (then ``wavelengths`` is needed and
+        the radiometry cannot be estimated).
+    reference, library
+        The base model's radiometric reference spectrum and library (pseudo-targets of the
+        correction).
+    wavelengths, fwhm, bad_band
+        Override / supply the band centres (nm), widths and flags.
+    radiometry
+        ``"reflectance"``, ``"radiance"`` (estimate a scene-level offset and gain) or ``"auto"``
+        (radiance when the scene shows deep 940/1130 nm water-vapour bands).
+    sample, seed
+        Pixels sampled to estimate the correction.
+
+    Raises
+    ------
+    HsigeoError
+        When the scene has no wavelengths (the message says how to supply them), or
+        ``"radiance"`` is asked without pixels.
+    BandMismatchError
+        When the bands cover fewer than 10 grid bands.
+    """
+    source = "the scene"
+    if scene is not None and hasattr(scene, "coords"):
+        source = scene.attrs.get("source", scene.name or "the scene")
+        if wavelengths is None and "wavelength" in scene.coords:
+            wavelengths = np.asarray(scene.coords["wavelength"].values, dtype=np.float64)
+        if fwhm is None and "fwhm" in scene.coords:
+            fwhm = np.asarray(scene.coords["fwhm"].values, dtype=np.float64)
+        if bad_band is None and "bad_band" in scene.coords:
+            bad_band = np.asarray(scene.coords["bad_band"].values, dtype=bool)
+    n_bands = int(np.shape(scene)[0]) if scene is not None else (len(wavelengths) if wavelengths is not None else 0)
+    if wavelengths is None or not np.isfinite(np.asarray(wavelengths, dtype=np.float64)).any():
+        raise HsigeoError(
+            f"{source}: no band wavelengths, so its pixels cannot be placed on the base model's 400-2450 nm grid. "
+            "Supply them: in an ENVI header ('wavelength = {...}', 'wavelength units = Nanometers'), as GeoTIFF band "
+            "descriptions/metadata read by hsigeo.open_hsi, or in Python with "
+            "da.assign_coords(wavelength=('band', centres_nm)); or train a model on labels instead (hsigeo train)."
+        )
+    wavelengths = np.asarray(wavelengths, dtype=np.float64)
+    if np.nanmax(wavelengths) < 10:  # micrometres
+        wavelengths = wavelengths * 1000.0
+        fwhm = None if fwhm is None else np.asarray(fwhm, dtype=np.float64) * 1000.0
+    rs = GridResampler(wavelengths, None if fwhm is None else np.asarray(fwhm, dtype=np.float64), bad_band)
+    if rs.mask.sum() < MIN_GRID_BANDS:
+        raise BandMismatchError(
+            f"{source}: its bands ({np.nanmin(wavelengths):.0f}-{np.nanmax(wavelengths):.0f} nm) cover only "
+            f"{int(rs.mask.sum())} of the base model's grid bands (400-2450 nm); at least {MIN_GRID_BANDS} are needed."
+        )
+    if radiometry not in ("auto", "reflectance", "radiance"):
+        raise ValueError(f"radiometry must be auto, reflectance or radiance, got {radiometry!r}")
+    offset = gain = None
+    mode = "reflectance" if radiometry == "auto" else radiometry
+    if radiometry != "reflectance" and scene is not None:
+        grid = rs(sample_pixels(scene, sample, seed))
+        grid = grid[np.isfinite(grid).all(1) & (grid[:, rs.mask].mean(1) > 0)]
+        if grid.shape[0] >= 50:
+            if radiometry == "radiance" or looks_like_radiance(grid, rs.mask):
+                offset, gain = estimate_correction(grid, rs.mask, reference, library, seed=seed)
+                mode = "radiance"
+            else:
+                mode = "reflectance"
+    elif radiometry == "radiance":
+        raise HsigeoError("radiometry='radiance' needs the scene's pixels to estimate the correction")
+    return SensorBinding(rs, n_bands, wavelengths, offset, gain, mode)
