@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default benchmarks/results)")
     p.add_argument("--quick", action="store_true", help="smoke test: synthetic scene, 1 seed, 5%% + block, short training")
     p.add_argument("--hsigeo-epochs", type=int, help="training epochs of the hsigeo variants (default: the trainer's, 60)")
+    p.add_argument("--hsigeo-init", choices=["auto", "scratch", "base"],
+                   help="--init of the hsigeo variants but hsigeo-base/-scratch (default: the trainer's, auto)")
     p.add_argument("--hybridsn-steps", type=int, help="optimiser steps of the HybridSN baseline (default 400)")
     p.add_argument("--no-maps", dest="maps", action="store_false", default=None, help="write no class-map figures")
     p.add_argument("--threads", type=int, help="CPU threads per method (torch, BLAS); 0 = library default; default 1")
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_options(
             datasets=args.dataset, data_dir=args.data_dir, seeds=args.seeds, fractions=args.fractions,
             block=args.block, methods=args.methods, out=args.out, quick=args.quick,
-            hsigeo_epochs=args.hsigeo_epochs, hybridsn_steps=args.hybridsn_steps, maps=args.maps, threads=args.threads,
+            hsigeo_epochs=args.hsigeo_epochs, hsigeo_init=args.hsigeo_init, hybridsn_steps=args.hybridsn_steps, maps=args.maps, threads=args.threads,
             fail_fast=args.fail_fast, jobs=args.jobs, ablation=args.ablation,
         )
         t0 = time.perf_counter()

@@ -33,13 +33,16 @@ if TYPE_CHECKING:
               help="Stratified training fractions per class, comma list. Default 0.01,0.05,0.1.")
 @click.option("--block/--no-block", default=None, help="Also run the spatially disjoint block split (default: yes).")
 @click.option("--methods", default=None, metavar="LIST",
-              help="Comma list of hsigeo, hsigeo-softmax, hsigeo-names, hsigeo-base, hsigeo-random, hsigeo-notext, svm, rf, "
+              help="Comma list of hsigeo, hsigeo-softmax, hsigeo-names, hsigeo-base, hsigeo-scratch, hsigeo-random, "
+                   "hsigeo-notext, svm, rf, "
                    "hybridsn. Default: hsigeo, hsigeo-softmax, hsigeo-names, svm, rf, hybridsn.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default benchmarks/results); its report files are replaced.")
 @click.option("--quick", is_flag=True,
               help="Smoke test: synthetic scene, one seed, 5% + block, short training (numbers not comparable).")
 @click.option("--hsigeo-epochs", type=click.IntRange(min=1), default=None, help="Epochs of the hsigeo variants (default: the trainer's, 60).")
+@click.option("--hsigeo-init", type=click.Choice(["auto", "scratch", "base"]), default=None,
+              help="--init of the hsigeo variants but hsigeo-base and hsigeo-scratch (default: the trainer's, auto).")
 @click.option("--hybridsn-steps", type=click.IntRange(min=1), default=None,
               help="Optimiser steps of the HybridSN baseline (default 400).")
 @click.option("--maps/--no-maps", default=None, help="Write class-map figures (default: yes).")
@@ -61,7 +64,7 @@ if TYPE_CHECKING:
                    "coarse merged classes (needs the 'base' extra for the libraries).")
 def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | None, fractions: str | None,
               block: bool | None, methods: str | None, out: Path | None, quick: bool, hsigeo_epochs: int | None,
-              hybridsn_steps: int | None, maps: bool | None, threads: int | None, fail_fast: bool,
+              hsigeo_init: str | None, hybridsn_steps: int | None, maps: bool | None, threads: int | None, fail_fast: bool,
               jobs: int | None, ablation: bool | None, protocol: str) -> None:
     """Compare hsigeo with baselines under one split protocol.
 
@@ -90,8 +93,8 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
     try:
         cfg = config_from_options(
             datasets=datasets or None, data_dir=data_dir, seeds=seeds, fractions=fractions, block=block,
-            methods=methods, out=out, quick=quick, hsigeo_epochs=hsigeo_epochs, hybridsn_steps=hybridsn_steps,
-            maps=maps, threads=threads, fail_fast=fail_fast, jobs=jobs, ablation=ablation,
+            methods=methods, out=out, quick=quick, hsigeo_epochs=hsigeo_epochs, hsigeo_init=hsigeo_init,
+            hybridsn_steps=hybridsn_steps, maps=maps, threads=threads, fail_fast=fail_fast, jobs=jobs, ablation=ablation,
         )
     except ValueError as exc:  # a malformed --seeds / --fractions value
         raise click.BadParameter(str(exc)) from exc
@@ -164,6 +167,7 @@ def config_from_options(
     out: str | os.PathLike | None = None,
     quick: bool = False,
     hsigeo_epochs: int | None = None,
+    hsigeo_init: str | None = None,
     hybridsn_steps: int | None = None,
     maps: bool | None = None,
     threads: int | None = None,
@@ -209,6 +213,8 @@ def config_from_options(
         changes["out_dir"] = Path(out)
     if hsigeo_epochs is not None:
         changes["hsigeo_epochs"] = hsigeo_epochs
+    if hsigeo_init is not None:
+        changes["hsigeo_options"] = {**cfg.hsigeo_options, "init": hsigeo_init}
     if hybridsn_steps is not None:
         changes["hybridsn_steps"] = hybridsn_steps
     if maps is not None:

@@ -48,10 +48,10 @@ _ANY = click.Path(path_type=Path)
               help="Local transformers folder of the frozen text encoder (default: all-MiniLM-L6-v2).")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Accuracy report folder (default: beside the model, MODEL_report/).")
-@click.option("--init", "init", type=click.Choice(["scratch", "base"]), default="scratch", show_default=True,
+@click.option("--init", "init", type=click.Choice(["auto", "scratch", "base"]), default="auto", show_default=True,
               help="base: the network also sees each pixel's embedding by the built-in base model (pretrained "
-                   "on spectral libraries; 64 frozen input channels); needs band wavelengths. See the README's "
-                   "'Few labels on top' for when it helps.")
+                   "on spectral libraries; 64 frozen input channels); needs band wavelengths. scratch: the bands "
+                   "only. auto: base when the scene has wavelengths in 400-2450 nm, else scratch.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file and report folder.")
 def train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
           dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,

@@ -56,7 +56,9 @@ def test_fit_returns_self_with_fitted_attributes(fitted, synthetic_scene, synthe
     assert clf.n_features_in_ == synthetic_scene_kw["bands"]
     assert len(clf.report_.history["epoch"]) == TINY["epochs"]
     assert clf.report_.n_train == sum(v[0] for v in clf.report_.per_class.values()) > 0
-    assert clf.model_.config.width == 16 and clf.model_.config.n_bands == synthetic_scene_kw["bands"]
+    # the scene has wavelengths, so the default init ("auto") adds the base model's 64 channels
+    assert clf.report_.config["init_used"] == "base"
+    assert clf.model_.config.width == 16 and clf.model_.config.n_bands == synthetic_scene_kw["bands"] + 64
     from hsigeo.inference import InferenceModel
 
     assert isinstance(clf.model_, InferenceModel)  # what every inference engine takes

@@ -26,6 +26,8 @@ from .base import Command, HsigeoAlgorithm
 PROMPTS_FILTER = "YAML (*.yaml *.yml)"
 #: ``--loss`` values; index 0 = the CLI's default.
 LOSSES = ("hard_negative", "softmax")
+#: ``--init`` values; index 0 = the CLI's default.
+INITS = ("auto", "scratch", "base")
 MODEL_FILTER = "hsigeo model (*.hsigeo)"
 
 
@@ -90,6 +92,14 @@ class TrainAlgorithm(HsigeoAlgorithm):
         loss.setHelp(tr("hard_negative: the true class against the most similar and some random wrong classes; "
                         "softmax: against all classes."))
         self.add_advanced(loss)
+        init = QgsProcessingParameterEnum(
+            "INIT", tr("Start from"), defaultValue=0,
+            options=[tr("automatic (base model when the scene has wavelengths)"),
+                     tr("scratch (the scene's bands only)"), tr("base model (adds its embedding of each pixel)")])
+        init.setHelp(tr("base model: the network also sees each pixel's embedding by hsigeo's built-in base model, "
+                        "pretrained on spectral libraries; needs band wavelengths. Measured ahead on Indian Pines "
+                        "and level on Salinas-A (see the README). Automatic uses it when the scene has wavelengths."))
+        self.add_advanced(init)
         text_model = QgsProcessingParameterFile(
             "TEXT_MODEL", tr("Text model folder"), behavior=QgsProcessingParameterFile.Folder, optional=True
         )
@@ -137,6 +147,8 @@ class TrainAlgorithm(HsigeoAlgorithm):
         command.add("--val-fraction", self.changed_number(parameters, "VAL_FRACTION", context))
         loss = LOSSES[self.parameterAsEnum(parameters, "LOSS", context)]
         command.add("--loss", loss if loss != LOSSES[0] else None)
+        init = INITS[self.parameterAsEnum(parameters, "INIT", context)]
+        command.add("--init", init if init != INITS[0] else None)
         command.add("--text-model", self.file_path(parameters, "TEXT_MODEL", context))
         command.add("--threads", self.number(parameters, "THREADS", context))
         command.add("--report-dir", report)

@@ -86,7 +86,9 @@ def test_train_writes_model_with_the_scene_classes_and_bands(trained, synthetic_
     np.testing.assert_allclose(meta["wavelengths"], synthetic_scene.wavelengths, atol=1e-3)
     cfg = meta["training"]["config"]
     assert cfg["epochs"] == EPOCHS and cfg["seed"] == 0 and meta["training"]["epochs_run"] == EPOCHS
-    assert meta["backbone"]["n_bands"] == synthetic_scene_kw["bands"] and meta["backbone"]["width"] == cfg["width"]
+    # the scene has wavelengths: --init auto added the base model's 64 input channels
+    assert cfg["init"] == "auto" and cfg["init_used"] == "base" and meta["prior"]["dim"] == 64
+    assert meta["backbone"]["n_bands"] == synthetic_scene_kw["bands"] + 64 and meta["backbone"]["width"] == cfg["width"]
 
 
 def test_train_report_is_consistent(trained, synthetic_scene):

@@ -116,3 +116,15 @@ def test_unknown_init_is_refused(data):
     with pytest.raises(ValueError, match="init must be one of"):
         train(da, labels, prompt_set(), text_embeddings=text_embeddings(), init="imagenet", progress=False,
               **{**TINY, "epochs": 1})
+
+
+def test_auto_uses_the_base_model_only_where_the_grid_covers_the_bands(base, data):
+    da, labels = data
+    kw = dict(text_embeddings=text_embeddings(), device="cpu", progress=False, **{**TINY, "epochs": 1})
+    with_wl, report = train(da, labels, prompt_set(), **kw)  # init="auto" is the default
+    assert with_wl.prior is not None and report.config["init_used"] == "base"
+    no_wl, report = train(da.values, labels, prompt_set(), **kw)
+    assert no_wl.prior is None and report.config["init_used"] == "scratch" and no_wl.config.n_bands == 24
+    thermal = da.assign_coords(wavelength=("band", np.linspace(8000.0, 12000.0, 24)))
+    lwir, report = train(thermal, labels, prompt_set(), **kw)
+    assert lwir.prior is None and report.config["init_used"] == "scratch"
