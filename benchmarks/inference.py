@@ -152,8 +152,12 @@ def worker(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- #
 # Driver
 # --------------------------------------------------------------------------- #
-def _default_model(bands: int, out: Path, smooth_radius: int | None = None) -> Path:
-    """Save an untrained model with the training defaults' architecture (speed does not depend on training)."""
+def _default_model(bands: int, out: Path, smooth_radius: int | None = None, init: str = "auto") -> Path:
+    """Save an untrained model with the training defaults' architecture (speed does not depend on training).
+
+    ``init="auto"``: like a model trained on a scene with wavelengths, it carries the base
+    model's 64 input channels (:mod:`hsigeo.model.prior`); ``"scratch"``: the bands only.
+    """
     from dataclasses import replace
 
     import numpy as np
@@ -168,11 +172,19 @@ def _default_model(bands: int, out: Path, smooth_radius: int | None = None) -> P
 
     torch.manual_seed(0)
     defaults = TrainConfig()
-    config = replace(defaults.backbone, n_bands=bands)
+    prior = None
+    if init != "scratch":
+        from hsigeo.model.prior import base_prior
+
+        prior = base_prior(None, wavelengths=synthetic_wavelengths(bands), radiometry="reflectance")
+    extra = prior.dim if prior is not None else 0
+    config = replace(defaults.backbone, n_bands=bands + extra)
     text_dim, n_classes = 384, 6  # the bundled MiniLM text encoder's width; the synthetic scene's classes
     rng = np.random.default_rng(0)
+    mean = np.concatenate([np.full(bands, 3000.0), np.zeros(extra)])
+    std = np.concatenate([np.full(bands, 1500.0), np.full(extra, 0.1)])
     model = HsigeoModel(
-        net=HsigeoNet(config, text_dim), config=config, mean=np.full(bands, 3000.0), std=np.full(bands, 1500.0),
+        net=HsigeoNet(config, text_dim), config=config, mean=mean, std=std, prior=prior,
         classes=[ClassInfo(i + 1, f"class {i + 1}", (40 * i, 100, 200 - 30 * i)) for i in range(n_classes)],
         text_embeddings=rng.normal(size=(n_classes, text_dim)).astype(np.float32),
         wavelengths=synthetic_wavelengths(bands),
@@ -230,6 +242,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--memory-batch-size", type=int, default=None,
                    help="batch of the whole-scene run (default: the model's)")
     p.add_argument("--model", type=Path, default=None, help="model file (default: untrained default model)")
+    p.add_argument("--init", choices=["auto", "scratch"], default="auto",
+                   help="auto: the default model carries the base model's input channels, as training on a scene "
+                        "with wavelengths gives; scratch: the bands only")
     p.add_argument("--smooth-radius", type=int, default=None,
                    help="spatial filter radius of the default model (default: the trainer's, 2; 0 = none)")
     p.add_argument("--profile", action="store_true", help="cProfile the dense path on the smallest size")
@@ -248,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = args.sizes or ([0.25, 1.0] if args.quick else [0.25, 1.0, 4.0, 16.0])
     with tempfile.TemporaryDirectory(prefix="hsigeo-bench-", dir=args.workdir) as tmp:
         tmp_path = Path(tmp)
-        model_file = args.model or _default_model(args.bands, tmp_path / "default.hsigeo", args.smooth_radius)
+        model_file = args.model or _default_model(args.bands, tmp_path / "default.hsigeo", args.smooth_radius, args.init)
         from hsigeo.datasets.synthetic import write_large_synthetic
 
         rows: list[dict[str, Any]] = []
@@ -287,7 +302,8 @@ def main(argv: list[str] | None = None) -> None:
 
     out.write_text(json.dumps({
         "rows": rows, "verdict": verdict, "bands": args.bands, "tile_size": args.tile_size,
-        "batch_size": args.batch_size, "device": args.device, "model": str(args.model or "untrained default"),
+        "batch_size": args.batch_size, "device": args.device, "model": str(args.model or f"untrained default (init {args.init}, smooth radius "
+                                                   f"{'default' if args.smooth_radius is None else args.smooth_radius})"),
         "threads": rows[0].get("threads") if rows else None,
         "machine": {"cpus": os.cpu_count(), "torch_threads_default": torch.get_num_threads(),
                     "python": platform.python_version(), "torch": torch.__version__,

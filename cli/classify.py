@@ -173,10 +173,11 @@ def _base_model(scene: Path, prompts: Any, prompts_path: Path | None, why: str, 
         f"of {prompts_path}; bands on its grid: {model.report['coverage']}; radiometry: {model.radiometry}; "
         f"pixels below probability {model.threshold:.2f} are left unknown (class 0).", err=True)
     click.echo(
-        "Expect coarse land cover, not crop types: with coarse prompt sets and no labels it reached 85 % overall "
-        "accuracy on Salinas-A (4 classes) and 73 % on Indian Pines (5 classes; woods missed), ahead of the "
+        "Expect coarse land cover, not crop types: with coarse prompt sets and no labels it reached 86 % overall "
+        "accuracy on Salinas-A (4 classes) and 74 % on Indian Pines (5 classes; woods missed), ahead of the "
         "spectral angle mapper with library spectra (64 and 69 %). "
-        "For better maps label a few pixels per class and train: "
+        "For better maps label a few pixels per class and train (the trained model builds on the base model; "
+        "with 1 % of Indian Pines' labels it maps its 16 classes at 83 %): "
         "hsigeo train SCENE --labels LABELS --prompts PROMPTS.yaml -o MODEL.hsigeo.", err=True)
     return model
 

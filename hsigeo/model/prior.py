@@ -131,7 +131,8 @@ class BasePrior:
         return cls(encoder.eval(), binding, dict(meta.get("source") or {}))
 
 
-def base_prior(scene: Any, *, base: Any = None, radiometry: str = "auto", seed: int = 0) -> BasePrior:
+def base_prior(scene: Any, *, base: Any = None, wavelengths: Any = None, radiometry: str = "auto",
+               seed: int = 0) -> BasePrior:
     """Bind the shipped base model's encoder (or ``base``, a :class:`~hsigeo.model.base.BaseModel`
     or a base model file) to a scene's sensor.
 
@@ -141,6 +142,9 @@ def base_prior(scene: Any, *, base: Any = None, radiometry: str = "auto", seed: 
         ``(band, y, x)`` DataArray with wavelengths (FWHM and bad-band flags when known).
     base
         Base model or file (``None``: the one shipped with hsigeo).
+    wavelengths
+        Band centres (nm) when ``scene`` has none, or is ``None`` (then nothing is estimated
+        from pixels: the spectra are taken as reflectance unless ``radiometry`` says otherwise).
     radiometry
         See :func:`hsigeo.model.binding.bind_sensor`.
     seed
@@ -158,7 +162,7 @@ def base_prior(scene: Any, *, base: Any = None, radiometry: str = "auto", seed: 
     model = base if isinstance(base, BaseModel) else load_base(base)
     if not isinstance(model, BaseModel):
         raise ModelFileError(f"{base}: a bound zero-shot model file, not a base model; pass the base model file.")
-    binding = model.bind(scene, radiometry=radiometry, seed=seed)
+    binding = model.bind(scene, wavelengths=wavelengths, radiometry=radiometry, seed=seed)
     encoder = copy.deepcopy(model.net.encoder).eval()
     for p in encoder.parameters():
         p.requires_grad_(False)
