@@ -43,7 +43,7 @@ from torch import nn
 
 from hsigeo.classes import ClassInfo
 from hsigeo.errors import BandMismatchError, ModelFileError
-from hsigeo.model.binding import SensorBinding, bind_sensor, grid_features
+from hsigeo.model.binding import SensorBinding, bind_sensor, float_array, grid_features, json_floats
 from hsigeo.model.binding import sample_pixels as _sample_pixels
 from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
 from hsigeo.speclib.grid import GRID, coverage_text
@@ -197,25 +197,31 @@ class BaseModel:
         from hsigeo.text.prompts import PromptSet, load_prompts
 
         ps = prompts if isinstance(prompts, PromptSet) else load_prompts(prompts)
+        # one sample serves the radiometric estimate and the filter's statistics (a strided read
+        # of a lazy scene touches every chunk)
+        pix = None
+        if scene is not None and (radiometry != "reflectance" or smooth_radius):
+            pix = _sample_pixels(scene, sample_pixels, seed)
         binding = self.bind(scene, wavelengths=wavelengths, fwhm=fwhm, bad_band=bad_band, radiometry=radiometry,
-                            sample_pixels=sample_pixels, seed=seed)
+                            sample_pixels=sample_pixels, seed=seed, pixels=pix)
         if text_embeddings is None:
             text_embeddings = self.encode_prompts(ps, encoder)
         spatial, stats = None, None
         if smooth_radius and scene is not None:
-            pix = _relative(_sample_pixels(scene, sample_pixels, seed).T).T
-            if pix.shape[0] >= 2:
-                std = pix.std(0)
-                stats = (pix.mean(0).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32))
+            rel = _relative(pix.T).T
+            if rel.shape[0] >= 2:
+                std = rel.std(0)
+                stats = (rel.mean(0).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32))
                 spatial = SpatialFilter.optional(smooth_radius)
         return ZeroShotModel(self, ps, binding, self.threshold if threshold is None else float(threshold),
                              np.asarray(text_embeddings, dtype=np.float32), spatial=spatial, stats=stats)
 
     def bind(self, scene: Any, *, wavelengths: Any = None, fwhm: Any = None, bad_band: Any = None,
-             radiometry: str = "auto", sample_pixels: int = 20000, seed: int = 0) -> SensorBinding:
+             radiometry: str = "auto", sample_pixels: int = 20000, seed: int = 0,
+             pixels: np.ndarray | None = None) -> SensorBinding:
         """The scene's sensor bound to this model's grid and radiometry (:func:`hsigeo.model.binding.bind_sensor`)."""
         return bind_sensor(scene, reference=self.reference, library=self.library, wavelengths=wavelengths, fwhm=fwhm,
-                           bad_band=bad_band, radiometry=radiometry, sample=sample_pixels, seed=seed)
+                           bad_band=bad_band, radiometry=radiometry, sample=sample_pixels, seed=seed, pixels=pixels)
 
 
 def _relative(x: np.ndarray) -> np.ndarray:
@@ -478,14 +484,13 @@ def zero_shot_bytes(zs: ZeroShotModel) -> bytes:
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in zs.base.net.state_dict().items()}
     tensors["text_embeddings"] = torch.from_numpy(np.ascontiguousarray(zs.text_embeddings))
     weights = save(tensors, metadata={"format": "hsigeo-model"})  # one key: see _weights_bytes
-    from hsigeo.model.binding import json_floats as arr
     meta = {k: v for k, v in zs.base.meta.items() if k not in ("path", "concepts", "corpus_counts", "held_out")}
     meta.update(format="hsigeo-model", format_version=1, model_type="zero-shot",
                 weights_sha256=hashlib.sha256(weights).hexdigest(),
                 binding={**zs.binding.to_dict(), "threshold": zs.threshold,
                          "spatial_filter": None if zs.spatial is None else zs.spatial.to_dict(),
-                         "band_mean": None if zs.stats is None else arr(zs.stats[0]),
-                         "band_std": None if zs.stats is None else arr(zs.stats[1])},
+                         "band_mean": None if zs.stats is None else json_floats(zs.stats[0]),
+                         "band_std": None if zs.stats is None else json_floats(zs.stats[1])},
                 classes=[{"value": c.value, "name": c.name, "colour": list(c.colour), "prompts": list(c.prompts)}
                          for c in zs.classes])
     return _archive(meta, weights)
@@ -568,7 +573,6 @@ def load_base(path: str | os.PathLike | None = None) -> Any:
     from hsigeo.text.prompts import PromptSet
 
     b = meta["binding"]
-    from hsigeo.model.binding import float_array as opt
     ps = PromptSet.from_dict({"classes": [{"name": c["name"], "value": c["value"],
                                            "colour": "#%02x%02x%02x" % tuple(c["colour"]), "prompts": c["prompts"]}
                                           for c in meta["classes"]]})
@@ -576,7 +580,7 @@ def load_base(path: str | os.PathLike | None = None) -> Any:
     spatial = SpatialFilter.from_dict(b.get("spatial_filter"))
     stats = None
     if spatial is not None and b.get("band_mean") is not None and b.get("band_std") is not None:
-        stats = (opt(b["band_mean"]), opt(b["band_std"]))
+        stats = (float_array(b["band_mean"]), float_array(b["band_std"]))
         if stats[0].shape != (int(b["n_bands"]),) or stats[1].shape != stats[0].shape:
             raise ModelFileError(f"{path}: band statistics do not match the model's {b['n_bands']} bands.")
     return ZeroShotModel(base, ps, binding, float(b["threshold"]), tensors["text_embeddings"].numpy(),

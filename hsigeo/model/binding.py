@@ -143,7 +143,7 @@ class SensorBinding:
 
 def bind_sensor(scene: Any, *, reference: np.ndarray, library: np.ndarray | None = None, wavelengths: Any = None,
                 fwhm: Any = None, bad_band: Any = None, radiometry: str = "auto", sample: int = 20000,
-                seed: int = 0) -> SensorBinding:
+                seed: int = 0, pixels: np.ndarray | None = None) -> SensorBinding:
     """Bind a scene's bands (and radiometry) to the base model's grid.
 
     Parameters
@@ -162,6 +162,9 @@ def bind_sensor(scene: Any, *, reference: np.ndarray, library: np.ndarray | None
         (radiance when the scene shows deep 940/1130 nm water-vapour bands).
     sample, seed
         Pixels sampled to estimate the correction.
+    pixels
+        The scene's sampled spectra ``(n, B)`` (:func:`sample_pixels`) when the caller has
+        them already, so a lazy scene is not read twice.
 
     Raises
     ------
@@ -203,7 +206,7 @@ def bind_sensor(scene: Any, *, reference: np.ndarray, library: np.ndarray | None
     offset = gain = None
     mode = "reflectance" if radiometry == "auto" else radiometry
     if radiometry != "reflectance" and scene is not None:
-        grid = rs(sample_pixels(scene, sample, seed))
+        grid = rs(sample_pixels(scene, sample, seed) if pixels is None else pixels)
         grid = grid[np.isfinite(grid).all(1) & (grid[:, rs.mask].mean(1) > 0)]
         if grid.shape[0] >= 50:
             if radiometry == "radiance" or looks_like_radiance(grid, rs.mask):

@@ -229,16 +229,18 @@ class HsigeoModel:
     def digest(self) -> str:
         """Short sha256 identifying weights, normalisation, classes and anchors (for resume checks)."""
         h = hashlib.sha256()
-        for name, t in sorted(self.net.state_dict().items()):
-            h.update(name.encode())
-            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        modules = [("", self.net)] + ([("prior.encoder.", self.prior.encoder)] if self.prior is not None else [])
+        for prefix, module in modules:
+            for name, t in sorted(module.state_dict().items()):
+                h.update((prefix + name).encode())
+                h.update(t.detach().cpu().contiguous().numpy().tobytes())
         for arr in (self.mean, self.std, self.text_embeddings):
             h.update(np.ascontiguousarray(arr).tobytes())
         h.update(json.dumps([[c.value, c.name, list(c.colour)] for c in self.classes]).encode())
         h.update(json.dumps(self.config.to_dict(), sort_keys=True).encode())
         if self.spatial is not None:
             h.update(json.dumps(self.spatial.to_dict(), sort_keys=True).encode())
-        for part in self.prior.digest_parts() if self.prior is not None else ():
+        for part in self.prior.binding.digest_parts() if self.prior is not None else ():
             h.update(part)
         return h.hexdigest()[:16]
 

@@ -20,7 +20,6 @@ appends its channels to each raw block before standardising.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,14 +86,6 @@ class BasePrior:
     def n_parameters(self) -> int:
         """Parameters of the frozen encoder."""
         return int(sum(p.numel() for p in self.encoder.parameters()))
-
-    def digest_parts(self) -> list[bytes]:
-        """Bytes that identify the prior (for model digests)."""
-        h = hashlib.sha256()
-        for name, t in sorted(self.encoder.state_dict().items()):
-            h.update(name.encode())
-            h.update(t.detach().cpu().contiguous().numpy().tobytes())
-        return [h.digest(), *self.binding.digest_parts()]
 
     # -- model files ------------------------------------------------------ #
     def tensors(self) -> dict[str, torch.Tensor]:

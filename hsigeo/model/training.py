@@ -656,7 +656,7 @@ def _prior_for(init: str, cube: Any, wavelengths: np.ndarray | None, seed: int) 
         return base_prior(scene, seed=seed)
     from hsigeo.model.base import shipped_base_path
 
-    if wavelengths is None or scene is None or not shipped_base_path().is_file():
+    if wavelengths is None or not shipped_base_path().is_file():  # wavelengths come from a DataArray's coords
         return None
     try:
         return base_prior(scene, seed=seed)

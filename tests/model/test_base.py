@@ -38,13 +38,6 @@ def _spectra(wl: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def base():
-    if not shipped_base_path().is_file():
-        pytest.skip("base model not built (python scripts/build_base_model.py)")
-    return load_base()
-
-
-@pytest.fixture(scope="module")
 def scene():
     """A 3-class scene (rows of vegetation, soil, water) from a 120-band 400-2500 nm sensor, x 10000."""
     wl = np.linspace(400, 2500, 120)

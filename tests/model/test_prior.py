@@ -12,17 +12,9 @@ from _model_helpers import TINY, block_scene, prompt_set, text_embeddings
 
 from hsigeo.errors import HsigeoError
 from hsigeo.inference.core import predict_proba_array
-from hsigeo.model.base import load_base, shipped_base_path
 from hsigeo.model.modelfile import load_model, read_metadata, save_model
 from hsigeo.model.prior import base_prior
 from hsigeo.model.training import train
-
-
-@pytest.fixture(scope="module")
-def base():
-    if not shipped_base_path().is_file():
-        pytest.skip("base model not built (python scripts/build_base_model.py)")
-    return load_base()
 
 
 @pytest.fixture(scope="module")
