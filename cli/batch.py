@@ -71,10 +71,53 @@ def _is_glob(arg: str) -> bool:
     return any(ch in arg for ch in _GLOB_CHARS) and not Path(arg).exists()
 
 
-def is_batch(scene_args: Sequence[str], output: Path) -> bool:
-    """Whether ``-o`` is an output folder: several scenes, a glob, an existing folder, or no extension."""
-    return (len(scene_args) > 1 or any(_is_glob(a) for a in scene_args) or output.is_dir()
-            or output.suffix == "" or str(output).endswith(os.sep))
+def _names_folder(output: str | os.PathLike) -> bool:
+    """Whether ``-o`` names a folder: it ends with a slash or is an existing folder."""
+    text = os.fspath(output)
+    return text.endswith(("/", os.sep)) or Path(text).is_dir()
+
+
+def is_batch(scene_args: Sequence[str], output: str | os.PathLike) -> bool:
+    """Whether ``-o`` is an output folder: several scenes, a glob, or a folder (ending in ``/``, or existing).
+
+    Raises
+    ------
+    InvalidInputError
+        One scene and an ``-o`` with no extension that is no folder: a
+        classification file name without its ``.tif`` (writing a folder
+        there would surprise).
+    """
+    from hsigeo.errors import InvalidInputError
+
+    many = len(scene_args) > 1 or any(_is_glob(a) for a in scene_args)
+    if many or _names_folder(output):
+        return True
+    out = Path(output)
+    if out.suffix == "":
+        raise InvalidInputError(
+            f"-o {output}: has no file extension. For one scene give the classification file (-o {out}.tif); "
+            f"to write into a folder, end the name with a slash (-o {out}/).")
+    return False
+
+
+def _written_by_hsigeo(path: Path) -> bool:
+    """Whether ``path`` is an hsigeo output: listed in its folder's manifest, or carrying an ``HSIGEO_RUN`` record."""
+    from hsigeo.outputs import read_manifest
+
+    manifest = read_manifest(path.parent)
+    if manifest is not None and path.name in manifest["files"]:
+        return True
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return False
+    import rasterio
+
+    from hsigeo.inference.tiled import RUN_TAG
+
+    try:
+        with rasterio.Env(CPL_LOG="/dev/null"), rasterio.open(path) as src:
+            return RUN_TAG in src.tags()
+    except Exception:  # noqa: BLE001 - not readable here: the scene check reports it
+        return False
 
 
 def expand_scenes(scene_args: Sequence[str]) -> list[Path]:
@@ -82,6 +125,9 @@ def expand_scenes(scene_args: Sequence[str]) -> list[Path]:
 
     Sidecar files a pattern also matches (``.aux.xml``, ``.ovr``...) are
     skipped, and an ENVI header is dropped when its data file matched too.
+    Files hsigeo wrote (listed in a folder's manifest, or classifications
+    with an ``HSIGEO_RUN`` record) are never scenes of a pattern: an output
+    folder inside the scenes' folder is not classified by the next run.
     """
     from hsigeo.errors import RasterReadError
 
@@ -94,6 +140,7 @@ def expand_scenes(scene_args: Sequence[str]) -> list[Path]:
         found = [p for p in found if p.is_file() and not p.name.lower().endswith(_NOT_SCENES)]
         stems = {p.with_suffix("") for p in found if p.suffix.lower() != ".hdr"}
         found = [p for p in found if not (p.suffix.lower() == ".hdr" and p.with_suffix("") in stems)]
+        found = [p for p in found if not _written_by_hsigeo(p)]
         if not found:
             raise RasterReadError(f"{arg}: no scene matches this pattern; check the folder and the pattern.")
         paths.extend(found)
@@ -140,7 +187,7 @@ def plan_jobs(scenes: Sequence[Path], output: Path, *, batch: bool, confidence: 
         names = {"confidence": out.with_name(out.stem + "_confidence.tif"),
                  "probabilities": out.with_name(out.stem + "_probabilities.tif"), "vector": out.with_suffix(".gpkg")}
         folder, stem = out.parent, out.stem
-    elif output.suffix and not output.is_dir() and not str(output).endswith(os.sep):
+    elif output.suffix and not _names_folder(output):
         raise InvalidInputError(f"-o {output}: names a file, but {len(scenes)} scenes were given; "
                           "give an output folder (e.g. -o classified/).")
     jobs, owner = [], {}
@@ -172,7 +219,33 @@ def check_scenes(jobs: Sequence[SceneJob], model: Any) -> None:
 # --------------------------------------------------------------------------- #
 # Running
 # --------------------------------------------------------------------------- #
-def run_classify(load_model: Callable[[], Any], scene_args: Sequence[str], output: Path, *,
+def check_resume(jobs: Sequence[SceneJob]) -> None:
+    """Under ``--resume``: fail before any work when a planned output exists that hsigeo did not write.
+
+    ``--resume`` replaces only outputs of an earlier identical run; a file of
+    anyone else's in the way would otherwise be found only when its scene's
+    turn comes, after the scenes before it were classified.
+    """
+    from hsigeo.errors import OutputExistsError
+    from hsigeo.outputs import read_manifest
+
+    for job in jobs:
+        for p in job.paths():
+            if not p.exists():
+                continue
+            if p.suffix.lower() in (".tif", ".tiff"):
+                ours = _written_by_hsigeo(p)
+            else:  # polygons carry no record; in an output folder its manifest says whose they are
+                manifest = read_manifest(p.parent)
+                ours = manifest is None or p.name in manifest["files"]
+            if not ours:
+                raise OutputExistsError(
+                    f"{p}: output exists already and hsigeo did not write it (no HSIGEO_RUN record, not in the "
+                    "folder's manifest), so --resume may not replace it. Move it away, or pass --overwrite to "
+                    "replace it.")
+
+
+def run_classify(load_model: Callable[[], Any], scene_args: Sequence[str], output: str | os.PathLike, *,
                  confidence: str | None, probabilities: str | None, vector: str | None, scheduler: str | None,
                  workers: int | None, options: dict[str, Any], inputs: Sequence[Path | None],
                  report: Callable[[Any, Any], None]) -> list[Any]:
@@ -210,13 +283,19 @@ def run_classify(load_model: Callable[[], Any], scene_args: Sequence[str], outpu
     from hsigeo_cli.classify import raster_outputs
 
     from hsigeo.inference.cluster import cluster_description, open_client
-    from hsigeo.outputs import guard_outputs
+    from hsigeo.outputs import Output, guard_outputs
 
     batch = is_batch(scene_args, output)
+    output = Path(output)
     jobs = plan_jobs(expand_scenes(scene_args), output, batch=batch, confidence=confidence,
                      probabilities=probabilities, vector=vector)
     outputs = [o for job in jobs for o in raster_outputs(job.output, confidence=job.confidence,
                                                            probabilities=job.probabilities, vector=job.vector)]
+    if batch:
+        # the folder is claimed: its manifest lists what hsigeo wrote there, the user's files stay theirs
+        outputs.append(Output(output, "-o", folder=True, shared=True))
+    if options.get("resume") and not options.get("overwrite"):
+        check_resume(jobs)
     # every output checked (suffix, not an input, writable, free) and locked before any work
     with guard_outputs(outputs, overwrite=bool(options.get("overwrite") or options.get("resume")), inputs=inputs,
                        rasters=[job.scene for job in jobs]):

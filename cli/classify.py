@@ -14,6 +14,15 @@ from hsigeo_cli.batch import cluster_options
 _PATH = click.Path(dir_okay=False, path_type=Path)
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Refuse NaN (which every range check lets through)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number in the range 0<=x<=1.")
+    return value
+
+
 @click.command()
 @click.argument("scenes", nargs=-1, required=True)
 @click.option("--model", "model_path", type=_PATH, default=None,
@@ -22,8 +31,9 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--prompts", "prompts_path", type=_PATH, default=None,
               help="Prompts YAML. When its classes differ from the model's, the model is re-anchored to them "
                    "(zero-shot / open-set classes).")
-@click.option("-o", "--output", "output", type=click.Path(path_type=Path), required=True,
-              help="Classification GeoTIFF to write; with several scenes or a glob, the output folder.")
+@click.option("-o", "--output", "output", type=click.Path(), required=True,
+              help="Classification GeoTIFF to write; with several scenes or a glob, the output folder "
+                   "(a name ending in / or an existing folder is a folder for one scene too).")
 # the extras take an optional path: alone, they are named after the classification (or the scene)
 @click.option("--vector", is_flag=False, flag_value="", default=None, help="Also write class polygons (GeoPackage).")
 @click.option("--confidence", is_flag=False, flag_value="", default=None,
@@ -50,22 +60,21 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
               help="When the scene's bands differ from the model's and both know their wavelengths, interpolate "
                    "the scene onto the model's bands, tile by tile (warns when it covers the model's spectrum "
                    "only partly; refuses under half).")
-@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None, callback=_finite,
               help="Base model only: pixels whose best class probability is below this are left unknown "
                    "(class 0). Default: the base model's (0.5).")
-@click.option("--radiometry", type=click.Choice(["auto", "reflectance", "radiance"]), default="auto",
-              show_default=True,
+@click.option("--radiometry", type=click.Choice(["auto", "reflectance", "radiance"]), default=None,
               help="Base model only: whether the scene is reflectance or at-sensor radiance (radiance gets a "
-                   "scene-level correction); auto looks at the 940/1130 nm water-vapour bands.")
+                   "scene-level correction); auto (the default) looks at the 940/1130 nm water-vapour bands.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--resume", is_flag=True,
               help="Reuse outputs that an identical earlier run (same model, same scene file) finished; "
                    "only missing outputs are made.")
 @cluster_options
-def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Path | None, output: Path,
+def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Path | None, output: str,
              vector: str | None, confidence: str | None, probabilities: str | None, device: str,
              batch_size: int | None, tile_size: int | None, threads: int | None, extent: str | None,
-             mask: Path | None, resample: bool, threshold: float | None, radiometry: str, overwrite: bool,
+             mask: Path | None, resample: bool, threshold: float | None, radiometry: str | None, overwrite: bool,
              resume: bool, scheduler: str | None, workers: int | None) -> None:
     """Classify SCENES (GeoTIFF/COG/ENVI paths or quoted globs) with a trained model, window by window.
 
@@ -91,14 +100,32 @@ def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Pat
         first = expand_scenes(scenes)[0]
 
         def load() -> Any:
-            return _base_model(first, prompts, prompts_path, why, threshold, radiometry)
-        inputs = (prompts_path,)
+            return _base_model(first, prompts, prompts_path, why, threshold, radiometry or "auto")
+        from hsigeo.model.base import shipped_base_path
+
+        inputs: tuple[Path | None, ...] = (prompts_path, mask, shipped_base_path())
     else:
+        _refuse_base_only_options(model_path, threshold=threshold, radiometry=radiometry)
+
         def load() -> Any:
             return _load_model(model_path, why, prompts, prompts_path)
-        inputs = (model_path, prompts_path)
+        inputs = (model_path, prompts_path, mask)
     run_classify(load, scenes, output, confidence=confidence, probabilities=probabilities, vector=vector,
                  scheduler=scheduler, workers=workers, options=options, inputs=inputs, report=_report)
+
+
+def _refuse_base_only_options(model_path: Path, *, threshold: float | None, radiometry: str | None) -> None:
+    """Options of the built-in base model given with a trained model: they would silently do nothing."""
+    from hsigeo.errors import InvalidInputError
+
+    given = [f"--{name} {value}" for name, value in (("threshold", threshold), ("radiometry", radiometry))
+             if value is not None]
+    if given:
+        raise InvalidInputError(
+            f"{' and '.join(given)}: only the built-in base model (prompt-only mapping, --prompts without a model) "
+            f"uses {'these' if len(given) > 1 else 'this'}; the trained model {model_path} gives every pixel its "
+            "most likely class and reads the scene as it was trained. Leave the option out, or map with "
+            "--prompts alone.")
 
 
 def raster_outputs(output: Path, *, confidence: Path | None = None, probabilities: Path | None = None,

@@ -19,11 +19,12 @@ def demo(out_dir: str, seed: int, epochs: int | None, device: str, overwrite: bo
 
     from hsigeo_cli.demo_chain import run_demo
 
-    from hsigeo.outputs import Output, guard_outputs, write_manifest
+    from hsigeo.outputs import Output, guard_outputs
 
-    # the demo folder is hsigeo's own: a non-empty folder of anything else is refused, never written into
+    # the demo folder is hsigeo's own: a non-empty folder of anything else is refused, never written into;
+    # it is claimed (its manifest says "in progress") before the first file, so an interrupted demo leaves a
+    # folder the next `hsigeo demo --overwrite` recognises and replaces
     with guard_outputs([Output(Path(out_dir), "--out", folder=True)], overwrite=overwrite):
         click.echo(f"hsigeo demo: synthetic scene, prompt-anchored model, outputs in {out_dir}/", err=True)
         result = run_demo(out_dir, overwrite=overwrite, seed=seed, epochs=epochs, device=device)
-        write_manifest(out_dir)
     click.echo(result.summary())

@@ -35,7 +35,9 @@ def evaluate(classes_path: Path, reference_path: Path, label_field: str | None, 
 
     if prompts_path is not None and model_path is not None:
         raise click.UsageError("--prompts and --model exclude each other.")
-    with guard_outputs([Output(out_dir, "-o", folder=True)], overwrite=overwrite,
+    from hsigeo_cli.train import _REPORT_BYTES
+
+    with guard_outputs([Output(out_dir, "-o", folder=True, reserve=_REPORT_BYTES)], overwrite=overwrite,
                        inputs=(prompts_path, model_path), rasters=(classes_path, reference_path)):
         _evaluate(classes_path, reference_path, label_field, prompts_path, model_path, out_dir, overwrite)
 

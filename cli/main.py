@@ -6,11 +6,13 @@ Subcommands live in their own modules and are imported only when run, so
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
 import sys
 import warnings
+from typing import Any
 
 import click
 
@@ -75,11 +77,30 @@ MAX_MESSAGE = 2000
 
 
 class Terminated(BaseException):
-    """SIGTERM arrived (``timeout``, Slurm, ``docker stop``): unwind like Ctrl-C so temporaries go."""
+    """SIGTERM (``timeout``, Slurm, ``docker stop``) or SIGHUP (the terminal or ssh session closed) arrived:
+    unwind like Ctrl-C so temporaries and locks go."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated()
+# signal -> (exit status, what the user is told): 128 + the signal's number, as a shell reports it
+_STOP_SIGNALS: dict[int, tuple[int, str]] = {signal.SIGTERM: (143, "Terminated (SIGTERM)")}
+if hasattr(signal, "SIGHUP"):  # POSIX only
+    _STOP_SIGNALS[signal.SIGHUP] = (129, "Hangup (SIGHUP: the terminal or ssh session closed)")
+_stopping: list[int] = []  # the signal being handled; a second one waits for its cleanup to finish
+
+
+def _on_stop_signal(signum: int, frame: object) -> None:
+    if _stopping:
+        return  # the first signal's cleanup is running: interrupting it would leave temporaries behind
+    _stopping.append(signum)
+    # from now on the process is ending: further stop signals are ignored by the OS itself (a Python handler
+    # would be reset to the default, "die at once", when the interpreter shuts down)
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
 
 
 def _one_line(text: str) -> str:
@@ -138,14 +159,19 @@ def main(argv: list[str] | None = None) -> None:
     Exit statuses: 0 done; 2 an ``Error:`` line (bad input, an output that may
     not be written, an operating-system error such as a full disk); 1 a bug
     (one line, the traceback with ``--debug`` or ``HSIGEO_DEBUG=1``); 130
-    Ctrl-C and 143 SIGTERM (no partial output kept).
+    Ctrl-C, 143 SIGTERM and 129 SIGHUP (no partial output kept; a second
+    SIGTERM or SIGHUP while the first one's cleanup runs is ignored, so the
+    cleanup completes and the status stays).
     """
     from hsigeo.errors import HsigeoError
 
+    _stopping.clear()
+    previous: dict[int, Any] = {}
     try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        for sig in _STOP_SIGNALS:
+            previous[sig] = signal.signal(sig, _on_stop_signal)
     except ValueError:  # not the main thread (an embedding application): leave signals alone
-        previous = None
+        previous = {}
     try:
         with warnings.catch_warnings():  # restores the caller's warning display afterwards
             # hsigeo's own warnings (UserWarning) show every run, even when main() runs twice in one process
@@ -174,17 +200,22 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted; no partial output was kept.", err=True)
         sys.exit(130)
-    except Terminated:
-        click.echo("Terminated (SIGTERM); no partial output was kept.", err=True)
-        sys.exit(143)
+    except Terminated as exc:
+        status, what = _STOP_SIGNALS.get(exc.signum, (143, "Terminated"))
+        with contextlib.suppress(OSError):  # a closed terminal (SIGHUP) cannot be written to
+            click.echo(f"{what}; no partial output was kept.", err=True)
+        sys.exit(status)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
         _print_debug_traceback()
         click.echo(f"Error: internal error ({type(exc).__name__}: {_one_line(str(exc))[:300]}). This is a bug in "
                    f"hsigeo; please report it on {BUG_REPORTS}.", err=True)
         sys.exit(1)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        # after a stop signal the process is ending: our handler stays, so a second signal cannot cut short
+        # the interpreter's own cleanup and change the exit status
+        if not _stopping:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _print_debug_traceback() -> None:

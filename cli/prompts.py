@@ -29,14 +29,15 @@ def prompts(layer_path: str, field: str, layer_name: str | None, style: Path | N
     edit them to describe what each class looks like.  Train and classify take
     the file as it is, with LAYER and --field as labels.
     """
-    from hsigeo.io.layer_prompts import prompts_from_layer
-    from hsigeo.outputs import check_output
+    from hsigeo.io.layer_prompts import layer_files, prompts_from_layer
+    from hsigeo.outputs import Output, guard_outputs
     from hsigeo.text.prompts import PromptSet, save_prompts
 
-    check_output(output, overwrite=overwrite)
-    prompt_set = PromptSet.from_dict(prompts_from_layer(layer_path, field, layer=layer_name, style=style,
-                                                        description_field=description_field), source=layer_path)
-    save_prompts(prompt_set, output, overwrite=overwrite)
+    # the layer (with its parts: a shapefile's .dbf, a GeoPackage's journal) and its style are inputs
+    with guard_outputs([Output(output, "-o")], overwrite=overwrite, inputs=layer_files(layer_path, style)):
+        prompt_set = PromptSet.from_dict(prompts_from_layer(layer_path, field, layer=layer_name, style=style,
+                                                            description_field=description_field), source=layer_path)
+        save_prompts(prompt_set, output, overwrite=overwrite)
     click.echo(f"Wrote {len(prompt_set)} classes to {output}:")
     for c in prompt_set.classes:
         click.echo(f"  {c.value:>5}  {c.name:<30} {c.colour_hex}  {c.prompts[0][:60]}")

@@ -9,6 +9,9 @@ import click
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _ANY = click.Path(path_type=Path)
+# disk room checked before training (an order of magnitude, not a measure): a model file, a report folder
+_MODEL_BYTES = 512 * 1024
+_REPORT_BYTES = 512 * 1024
 
 
 @click.command()
@@ -74,9 +77,11 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
     if train_fraction is not None and train_count is not None:
         raise click.UsageError("--train-fraction and --train-count exclude each other.")
     report_dir = report_dir or output.with_name(output.stem + "_report")
-    outputs = [Output(output, "-o", (".hsigeo",)), Output(report_dir, "--report-dir", folder=True)]
-    # outputs checked (not an input, writable, free) and locked before the data is read and the model trained
-    with guard_outputs(outputs, overwrite=overwrite, inputs=(prompts_path,), rasters=(scene, labels_path)):
+    outputs = [Output(output, "-o", (".hsigeo",), reserve=_MODEL_BYTES),
+               Output(report_dir, "--report-dir", folder=True, reserve=_REPORT_BYTES)]
+    # outputs checked (not an input, writable, room on the disk, free) and locked before the data is read and
+    # the model trained; the text model's folder is an input too
+    with guard_outputs(outputs, overwrite=overwrite, inputs=(prompts_path, text_model), rasters=(scene, labels_path)):
         _train(scene, labels_path, label_field, prompts_path, dataset, data_dir, output, train_fraction,
                train_count, epochs, batch_size, lr, loss, seed, device, text_model, report_dir, overwrite,
                val_fraction=val_fraction, threads=threads, init=init, smooth_radius=smooth_radius)

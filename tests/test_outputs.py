@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,91 @@ def test_json_safe_values():
                    "flag": True, "path": "/tmp/x.tif", "none": None, "obj": str(object)}
     assert type(out["ints"][0]) is int and type(out["flag"]) is bool
     assert json.loads(json.dumps(out, allow_nan=False)) == out  # strict JSON
+
+
+# --------------------------------------------------------------------------- #
+# Issue 19 / 27: inputs' parts, long names, folders claimed before they are written
+# --------------------------------------------------------------------------- #
+def test_a_vector_inputs_parts_are_inputs_too(tmp_path):
+    from hsigeo.outputs import input_files
+
+    shp = {p.name for p in input_files(tmp_path / "f.shp")}
+    assert {"f.shp", "f.dbf", "f.shx", "f.prj", "f.cpg", "f.qpj", "f.shp.xml"} <= shp
+    assert {"f.gpkg", "f.gpkg-wal", "f.gpkg-shm", "f.gpkg-journal"} <= {p.name for p in input_files(tmp_path / "f.gpkg")}
+    (tmp_path / "f.dbf").write_bytes(b"table")
+    with protect_inputs(tmp_path / "f.shp"), pytest.raises(OutputError, match="f.shp"):
+        check_output(tmp_path / "f.dbf", overwrite=True)
+
+
+def test_temporary_and_lock_names_stay_within_255_bytes(tmp_path):
+    from hsigeo.outputs import temporary_path
+
+    for name in ("c" * 251 + ".tif", "é" * 120 + ".tif", "x." + "y" * 250):
+        final = tmp_path / name
+        tmp = temporary_path(final)
+        assert len(os.fsencode(tmp.name)) <= 255 and tmp.name.startswith(".")
+        tmp.write_bytes(b"x")  # the file system takes it
+        with output_lock(final):
+            (lock,) = [p for p in tmp_path.iterdir() if p.name.endswith(".hsigeo.lock")]
+            assert len(os.fsencode(lock.name)) <= 255
+        # a dead process's temporary of such a name is recognised and swept
+        dead = tmp.with_name(tmp.name.replace(f"-{os.getpid()}-", f"-{_dead_pid()}-"))
+        tmp.rename(dead)
+        assert sweep_stale_temporaries(final) == [dead]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sweep_takes_any_dead_temporary_and_unheld_lock_of_the_folder(tmp_path):
+    dead = tmp_path / f".other.tif.hsigeo-{_dead_pid()}-abc.part.tif"
+    lock = tmp_path / ".other.tif.hsigeo.lock"
+    for p in (dead, lock):
+        p.write_text("1")
+    os.utime(lock, (time.time() - 60, time.time() - 60))  # left by a killed run a minute ago
+    fresh = tmp_path / ".new.tif.hsigeo.lock"
+    fresh.write_text("2")  # just created: maybe about to be locked by its writer
+    with atomic_output(tmp_path / "c.tif") as tmp:
+        tmp.write_bytes(b"x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".new.tif.hsigeo.lock", "c.tif"]
+
+
+def test_claimed_folder_lists_what_is_written_and_is_recognised_after_an_interruption(tmp_path):
+    from hsigeo.outputs import claim_folder
+
+    out = tmp_path / "demo"
+    with pytest.raises(KeyboardInterrupt), output_lock(out), claim_folder(out):
+        assert json.loads((out / MANIFEST).read_text())["state"] == "in progress"
+        with atomic_output(out / "scene" / "scene.tif") as tmp:
+            tmp.write_bytes(b"scene")
+        (out / ".model.hsigeo.hsigeo-1-x.part").mkdir()  # hsigeo's litter is never "the user's"
+        raise KeyboardInterrupt
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["state"] == "in progress" and manifest["files"] == ["scene"]
+    with pytest.raises(OutputExistsError, match="interrupted"):
+        check_output(out, overwrite=False, folder=True)
+    assert check_output(out, overwrite=True, folder=True) == out
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="notes.txt"):
+        check_output(out, overwrite=True, folder=True)
+    (out / "notes.txt").unlink()
+    with output_lock(out), claim_folder(out):
+        with atomic_output(out / "scene" / "scene.tif", overwrite=True) as tmp:
+            tmp.write_bytes(b"scene 2")
+        with atomic_folder(out / "report") as tmp:
+            (tmp / "report.json").write_text("{}")
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["state"] == "complete" and manifest["files"] == ["report", "scene"]
+
+
+def test_a_claim_that_wrote_nothing_leaves_the_place_as_it_was(tmp_path):
+    from hsigeo.outputs import claim_folder
+
+    out = tmp_path / "report"
+    with pytest.raises(RuntimeError), output_lock(out), claim_folder(out):
+        raise RuntimeError("bad labels")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_folder(out) as tmp:
+        (tmp / "report.json").write_text("{}")
+    before = (out / MANIFEST).read_text()
+    with pytest.raises(RuntimeError), output_lock(out), claim_folder(out):
+        raise RuntimeError("bad labels")
+    assert (out / MANIFEST).read_text() == before

@@ -229,9 +229,25 @@ def _in_crs(ext: Extent, crs: Any) -> tuple[float, float, float, float]:
         src = CRS.from_user_input(ext.crs)
     except Exception as exc:  # noqa: BLE001 - rasterio's CRSError carries the reason
         raise InvalidInputError(f"extent CRS {ext.crs!r}: not a CRS ({exc}); use e.g. EPSG:4326.") from exc
+    given = ",".join(f"{v:.10g}" for v in (ext.xmin, ext.ymin, ext.xmax, ext.ymax)) + f",{ext.crs}"
+    if src.is_geographic and not (-180 <= ext.xmin <= 360 and -180 <= ext.xmax <= 360
+                                  and -90 <= ext.ymin <= 90 and -90 <= ext.ymax <= 90):
+        # a latitude beyond 90: most often latitude and longitude swapped; projected, it would come out
+        # infinite and cover every scene
+        raise InvalidInputError(
+            f"extent {given}: not longitudes and latitudes (latitudes run from -90 to 90); in {ext.crs} give "
+            "xmin,ymin,xmax,ymax as west longitude, south latitude, east longitude, north latitude.")
     if src == crs:
         return ext.xmin, ext.ymin, ext.xmax, ext.ymax
-    return transform_bounds(src, crs, ext.xmin, ext.ymin, ext.xmax, ext.ymax, densify_pts=21)
+    try:
+        bounds = transform_bounds(src, crs, ext.xmin, ext.ymin, ext.xmax, ext.ymax, densify_pts=21)
+    except Exception as exc:  # noqa: BLE001 - PROJ's errors: the rectangle has no place in the scene's CRS
+        raise InvalidInputError(f"extent {given}: cannot be placed in the scene's CRS ({exc}).") from exc
+    if not all(np.isfinite(bounds)):
+        raise InvalidInputError(
+            f"extent {given}: lies outside the area the scene's CRS covers, so it cannot be placed on the scene; "
+            "check the numbers' order (xmin,ymin,xmax,ymax) and the CRS.")
+    return bounds
 
 
 def _bounds_text(transform: Any, width: int, height: int) -> str:

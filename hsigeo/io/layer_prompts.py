@@ -131,6 +131,17 @@ def _whole_numbers(values: list[Any]) -> list[int] | None:
     return out
 
 
+def layer_files(path: str | os.PathLike, style: str | os.PathLike | None = None) -> list[Path]:
+    """The files :func:`prompts_from_layer` reads: the vector file, and the style given or the ``.qml`` beside it.
+
+    The vector file's own parts (a shapefile's ``.dbf``...) are added by
+    :func:`hsigeo.outputs.input_files`; commands declare all of these as
+    inputs, so no output replaces them.
+    """
+    file = Path(str(path).partition("|")[0])
+    return [file, Path(style) if style is not None else file.with_suffix(".qml")]
+
+
 def prompts_from_layer(
     path: str | os.PathLike,
     field: str,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,10 @@ import xarray as xr
 
 from hsigeo.classes import normalize_classes
 from hsigeo.errors import InvalidInputError
-from hsigeo.outputs import atomic_output, check_output
+from hsigeo.outputs import atomic_output, check_output, temporary_path
 
-__all__ = ["vectorize_classes", "write_vector", "area_unit", "embed_layer_style", "feature_layer", "VECTOR_DRIVERS",
+__all__ = ["vectorize_classes", "write_vector", "area_unit", "embed_layer_style", "feature_layer", "layer_name",
+           "VECTOR_DRIVERS",
            "CLASSES_ATTR"]
 
 #: File extension -> OGR driver used by :func:`write_vector`.
@@ -193,7 +193,7 @@ def write_vector(
     driver = VECTOR_DRIVERS.get(path.suffix.lower())
     if driver is None:
         raise InvalidInputError(f"{path}: unknown vector extension; use one of {', '.join(VECTOR_DRIVERS)}")
-    layer = layer or path.stem
+    layer = layer or layer_name(path)
     with warnings.catch_warnings():
         # shapefile field-name truncation and similar notices are expected
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -217,6 +217,17 @@ def write_vector(
                 embed_layer_style(tmp, layer, categorized_vector_qml(classes, field="class_id"),
                                   geometry_column=_geometry_column(tmp, layer))
     return path
+
+
+def layer_name(path: str | os.PathLike) -> str:
+    """The layer name hsigeo gives the features of a new vector file: its file name without extension.
+
+    GDAL's GeoPackage driver refuses a layer name that does not start with a
+    letter, a digit or ``_`` (``-dash``, ``.x``, ``$x``); such a name gets a
+    leading ``_``.
+    """
+    stem = Path(path).stem
+    return stem if stem[:1].isalnum() or stem[:1] == "_" else "_" + stem
 
 
 def _write_error(path: Path, exc: Exception) -> OSError:
@@ -311,15 +322,17 @@ def _write_shapefile(gdf: Any, path: Path, *, overwrite: bool, layer: str) -> Pa
     check_output(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     # hsigeo's temporary naming, so a killed run's folder is swept by the next one
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.hsigeo-{os.getpid()}-", suffix=".part", dir=path.parent))
+    tmpdir = temporary_path(path, folder=True)
     try:
-        gdf.to_file(tmpdir / path.name, driver="ESRI Shapefile", engine="pyogrio", layer=layer)
+        # a plain name inside the temporary folder (GDAL reads ';' and line breaks in names as syntax);
+        # each part gets its final name by a rename
+        gdf.to_file(tmpdir / ("layer" + path.suffix), driver="ESRI Shapefile", engine="pyogrio")
         stem = path.name[: -len(path.suffix)]
         for old in (path.with_name(stem + s) for s in _SHP_PARTS):
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()
         for part in tmpdir.iterdir():
-            os.replace(part, path.parent / part.name)
+            os.replace(part, path.parent / (stem + part.name[len("layer"):]))
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     return path
