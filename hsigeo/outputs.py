@@ -649,11 +649,12 @@ def _remove(p: Path) -> None:
 
 def _named(exc: OSError, final: Path, tmp: Path) -> OSError:
     """``exc`` naming the output ``final`` when it names no file or only the temporary (a full disk mid-write)."""
+    from hsigeo.errors import HsigeoError
+
     name = exc.filename
-    if name is not None and not str(name).startswith(str(tmp)):
-        return exc
-    named = OSError(exc.errno, exc.strerror or str(exc) or type(exc).__name__, str(final))
-    return named
+    if isinstance(exc, HsigeoError) or exc.errno is None or (name is not None and not str(name).startswith(str(tmp))):
+        return exc  # hsigeo's own errors say what they mean; another file's error names that file
+    return OSError(exc.errno, exc.strerror or str(exc) or type(exc).__name__, str(final))
 
 
 # --------------------------------------------------------------------------- #
@@ -867,7 +868,8 @@ def claim_folder(path: str | os.PathLike, *, shared: bool = False) -> Iterator[P
         raise
     with _registry_lock:
         _claims.pop(key, None)
-    write_manifest(folder, files=claim.listed if shared else None)
+    # a shared folder lists hsigeo's entries that are still there (one deleted since is no longer claimed)
+    write_manifest(folder, files={f for f in claim.listed if os.path.lexists(folder / f)} if shared else None)
 
 
 def _unclaim(claim: _Claim) -> None:

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from hsigeo.outputs import MANIFEST
@@ -29,23 +30,33 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "HSIGEO_HOME": str(tmp_path / "home")}
 
 
-def _interrupt(out: Path, tmp_path: Path, sig: int, point: str) -> tuple[int, str]:
-    """Start ``hsigeo demo --out OUT --overwrite``; send ``sig`` when a stderr line contains ``point``."""
+def _interrupt(out: Path, tmp_path: Path, sig: int, point: str | Path, nth: int = 1) -> tuple[int, str]:
+    """Start ``hsigeo demo --out OUT --overwrite``; send ``sig`` at ``point``.
+
+    ``point``: the ``nth`` stderr line containing this text, or a file that appears.
+    """
+    started = time.time()
     proc = subprocess.Popen([HSIGEO, *DEMO, "--out", str(out), "--overwrite"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=_env(tmp_path))
     lines: list[str] = []
-    reached = threading.Event()
 
     def read() -> None:
         for line in proc.stderr:
             lines.append(line)
-            if point in line:
-                reached.set()
+
+    def reached() -> bool:
+        if isinstance(point, Path):  # written by this run (an earlier run's copy does not count)
+            return point.exists() and point.stat().st_mtime >= started
+        return sum(point in ln for ln in list(lines)) >= nth
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        assert reached.wait(timeout=300), f"the demo never reached {point!r}: {''.join(lines)}"
+        deadline = time.monotonic() + 300
+        while not reached():
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                f"the demo never reached {point!r}: {''.join(lines)}"
+            time.sleep(0.01)
         proc.send_signal(sig)
         proc.wait(timeout=120)
     finally:
@@ -63,25 +74,38 @@ def _manifest(out: Path) -> dict:
 
 def test_demo_interrupted_anywhere_is_replaced_by_the_next_run(tmp_path):
     out = tmp_path / "demo_out"
+    scene_done = out / "scene" / "prompts.yaml"  # the scene's last file
     # each interrupted run is itself the "next run" of the one before: it got past the folder check
-    for sig, status, point in [
-        (signal.SIGTERM, 143, "hsigeo-progress: 100.0 synthetic scene"),  # after the scene
-        (signal.SIGINT, 130, "hsigeo-progress: 100.0 synthetic scene"),
-        (signal.SIGTERM, 143, "train"),  # during training
-        (signal.SIGINT, 130, "train"),
-        (signal.SIGINT, 130, "classify scene.tif"),  # during classification
-        (signal.SIGTERM, 143, "classify scene.tif"),
+    for sig, status, point, nth in [
+        (signal.SIGTERM, 143, scene_done, 1),  # after the scene
+        (signal.SIGINT, 130, " train ", 1),  # during training (after its first of 3 epochs)
+        (signal.SIGTERM, 143, "classify scene.tif", 1),  # the map is being finished (then polygons, report)
+        (signal.SIGINT, 130, "classify scene.tif", 1),
     ]:
-        code, err = _interrupt(out, tmp_path, sig, point)
+        code, err = _interrupt(out, tmp_path, sig, point, nth)
         assert code == status, err
         assert "Error:" not in err and "Traceback" not in err, err
         manifest = _manifest(out)
         assert manifest["state"] == "in progress"
-        # everything the run left is listed (or is hsigeo's own temporary of a file being written)
-        assert set(manifest["files"]) >= {"scene"}, manifest
+        # everything the run left is listed (hsigeo's own temporaries aside)
+        assert "scene" in manifest["files"], manifest
         left = {p.name for p in out.iterdir()} - {MANIFEST}
         assert left <= set(manifest["files"]), (left, manifest)
-    # `make demo` now simply works
+
+    # a file of the user's in the folder: refused, never deleted, before any work
+    notes = out / "my_notes.txt"
+    notes.write_text("mine")
+    r = subprocess.run([HSIGEO, *DEMO, "--out", str(out), "--overwrite"], capture_output=True, text=True,
+                       env=_env(tmp_path), timeout=300)
+    assert r.returncode == 2 and "my_notes.txt" in r.stderr and "did not write" in r.stderr, r.stderr
+    assert "hsigeo-progress" not in r.stderr and notes.read_text() == "mine"
+    notes.unlink()
+    # without --overwrite the interrupted folder is not replaced either, and the message says what it is
+    r = subprocess.run([HSIGEO, *DEMO, "--out", str(out)], capture_output=True, text=True, env=_env(tmp_path),
+                       timeout=300)
+    assert r.returncode == 2 and "interrupted" in r.stderr and "--overwrite" in r.stderr, r.stderr
+
+    # `make demo` (hsigeo demo --out DIR --overwrite) now simply works
     r = subprocess.run([HSIGEO, *DEMO, "--out", str(out), "--overwrite"], capture_output=True, text=True,
                        env=_env(tmp_path), timeout=600)
     assert r.returncode == 0, r.stderr
@@ -90,22 +114,4 @@ def test_demo_interrupted_anywhere_is_replaced_by_the_next_run(tmp_path):
     assert manifest["state"] == "complete"
     assert {"scene", "model.hsigeo", "classes.tif", "confidence.tif", "classes.gpkg", "report"} <= set(manifest["files"])
     assert {p.name for p in out.iterdir()} - {MANIFEST} == set(manifest["files"])
-    assert not [p for p in out.rglob("*") if ".hsigeo-" in p.name or p.name.endswith(".hsigeo.lock")]
-
-
-def test_interrupted_demo_folder_holding_a_users_file_is_refused(tmp_path):
-    out = tmp_path / "demo_out"
-    code, err = _interrupt(out, tmp_path, signal.SIGTERM, "train")
-    assert code == 143, err
-    notes = out / "my_notes.txt"
-    notes.write_text("mine")
-    r = subprocess.run([HSIGEO, *DEMO, "--out", str(out), "--overwrite"], capture_output=True, text=True,
-                       env=_env(tmp_path), timeout=300)
-    assert r.returncode == 2 and "my_notes.txt" in r.stderr and "did not write" in r.stderr, r.stderr
-    assert "Training on" not in r.stderr and "hsigeo-progress" not in r.stderr
-    assert notes.read_text() == "mine"
-    # without --overwrite the interrupted folder is not replaced either, and the message says what it is
-    notes.unlink()
-    r = subprocess.run([HSIGEO, *DEMO, "--out", str(out)], capture_output=True, text=True, env=_env(tmp_path),
-                       timeout=300)
-    assert r.returncode == 2 and "interrupted" in r.stderr and "--overwrite" in r.stderr, r.stderr
+    assert not [p for p in out.rglob("*") if p.name != MANIFEST and (".hsigeo-" in p.name or p.name.endswith(".lock"))]
