@@ -147,6 +147,18 @@ def test_classify_never_writes_its_mask(capsys, data, layer, tmp_path, suffix):
     assert _hashes(layer) == before and not (tmp_path / "c.tif").exists()
 
 
+def test_library_classification_never_writes_its_mask(data, layer, tmp_path):
+    from hsigeo.errors import OutputError
+    from hsigeo.inference.tiled import classify_raster
+    from hsigeo.model.modelfile import load_model
+
+    before = _hashes(layer)
+    with pytest.raises(OutputError, match="never writes over what it reads"):
+        classify_raster(data["scene"], load_model(data["model"]), tmp_path / "c.tif", mask=layer / "fields.shp",
+                        vector_path=layer / "fields.shp", overwrite=True)
+    assert _hashes(layer) == before
+
+
 # --------------------------------------------------------------------------- #
 # --resume: checked before the work, and outputs are never scenes
 # --------------------------------------------------------------------------- #

@@ -316,8 +316,8 @@ def classify_raster(
     }
     vec = Path(vector_path) if vector_path is not None else None
     _check_distinct(scene_path, out_path, *extras.values(), vec)
-    # the library protects its inputs too: no output (nor sidecar) may be the scene, its files or the model
-    with protect_inputs(getattr(model, "source", None), rasters=(scene_path,)):
+    # the library protects its inputs too: no output (nor sidecar) may be the scene, its files, the mask (with its parts) or the model
+    with protect_inputs(getattr(model, "source", None), mask, rasters=(scene_path,)):
         # on a cluster the workers' hardware decides what "auto" means
         dev = resolve_device(device) if client is None else (device or "auto").strip().lower()
         bs = batch_size if batch_size is not None else default_batch_size(dev)
