@@ -27,9 +27,7 @@ per worker process (``LocalCluster(threads_per_worker=1)``), or call
 
 from __future__ import annotations
 
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +45,7 @@ from hsigeo.inference.core import (
     to_class_map,
 )
 from hsigeo.inference.protocol import InferenceModel, require_model
+from hsigeo.inference.scene import warn_about_dataarray
 from hsigeo.sampling.windows import good_band_mask, reflect_indices, valid_pixels
 
 __all__ = ["classify_dataarray", "embed_dataarray", "ModelRef"]
@@ -113,14 +112,10 @@ def _model_to_bytes(model: Any) -> bytes:
 
 
 def _model_from_bytes(payload: bytes) -> Any:
-    from hsigeo.model.modelfile import load_model
+    from hsigeo.model.modelfile import load_model_bytes
 
-    # load_model reads paths only; a private temporary file keeps the no-pickle loader
-
-    with tempfile.TemporaryDirectory(prefix="hsigeo-ship-") as tmp:
-        path = Path(tmp) / "model.hsigeo"
-        path.write_bytes(payload)
-        return load_model(path)
+    # the bounded, no-pickle loader of model files, straight from the shipped bytes
+    return load_model_bytes(payload, source="the model shipped to this dask worker")
 
 
 # --------------------------------------------------------------------------- #
@@ -196,13 +191,16 @@ def _lazy_model_output(da: xr.DataArray, model: InferenceModel, *, n_out: int, e
     offsets = tuple(tuple(int(v) for v in np.cumsum((0, *c))) for c in data.chunks[1:])
     nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
     bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
+    good_bands = good_band_mask(bad, int(data.shape[0]))
+    if not embed:  # the tiled engine's check: a scene on another value scale than the training data
+        warn_about_dataarray(da, model, nodata=nodata, good_bands=good_bands)
     ref = dask.delayed(ModelRef(model), pure=True)  # one graph key, shipped once per worker
     return dsa.map_overlap(
         _block_infer, data, depth={0: 0, 1: r, 2: r}, boundary="none", trim=False,
         chunks=((n_out,), data.chunks[1], data.chunks[2]), dtype=np.float32,
         meta=np.empty((0, 0, 0), dtype=np.float32),
         model_ref=ref, radius=r, offsets=offsets, shape=(H, W), nodata=nodata,
-        good_bands=good_band_mask(bad, int(data.shape[0])), device=device,
+        good_bands=good_bands, device=device,
         batch_size=batch_size, naive=naive, embed=embed,
     )
 
