@@ -336,7 +336,10 @@ class ZeroShotModel:
 
     def digest(self) -> str:
         h = hashlib.sha256()
-        h.update(json.dumps(self.base.meta.get("weights_sha256", "")).encode())
+        # the base network's own weights (the file checksum differs between a base and a zero-shot file)
+        for name, t in sorted(self.base.net.state_dict().items()):
+            h.update(name.encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
         h.update(self.text_embeddings.tobytes())
         for part in self.binding.digest_parts():
             h.update(part)
