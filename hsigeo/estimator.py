@@ -185,6 +185,18 @@ class HsigeoClassifier:
         """Whether a model is there (scikit-learn's ``check_is_fitted`` asks this)."""
         return getattr(self, "model_", None) is not None
 
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's description of the estimator (``check_is_fitted`` and ``get_tags`` read it).
+
+        A classifier of ``(band, y, x)`` cubes (not of scikit-learn's 2-D tables), NaN allowed
+        (nodata), fitted by :meth:`fit`.
+        """
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(), non_deterministic=self.device != "cpu",
+                    input_tags=InputTags(two_d_array=False, three_d_array=True, allow_nan=True))
+
     # ------------------------------------------------------------------ #
     # Pickling (joblib.dump, copy.deepcopy, multiprocessing)
     # ------------------------------------------------------------------ #
