@@ -169,9 +169,10 @@ def _model_info(path: Path) -> None:
     _line("spatial filter", "none (per-pixel map)" if sp is None else
           f"edge-aware, {2 * sp.radius + 1} x {2 * sp.radius + 1} neighbourhood, tau {sp.tau:g}, {sp.groups} band groups")
     pr = getattr(model, "prior", None)
-    _line("base-model input", "none (--init scratch)" if pr is None else
-          f"{pr.dim} channels of the base model's embedding (frozen, {pr.source.get('name', 'base')}), "
-          f"radiometry {pr.binding.radiometry}, grid coverage {coverage_text(pr.binding.resampler.mask)}")
+    if hasattr(model, "prior"):  # trained models only (a zero-shot model is the base model itself)
+        _line("base-model input", "none (--init scratch)" if pr is None else
+              f"{pr.dim} channels of the base model's embedding (frozen, {pr.source.get('name', 'base')}), "
+              f"radiometry {pr.binding.radiometry}, grid coverage {coverage_text(pr.binding.resampler.mask)}")
     _line("classes", f"{len(model.classes)}")
     for c in model.classes:
         click.echo(f"    {c.value:>5}  {'#{:02x}{:02x}{:02x}'.format(*c.colour)}  {c.name}"
