@@ -187,6 +187,8 @@ def _unreachable(address: str, exc: BaseException, timeout: float) -> str:
         what = (f"the dask scheduler at {address} did not answer within {timeout:g} s: something accepts "
                 "connections there but does not complete dask's handshake (another service, a firewall, or a "
                 "stuck scheduler)")
+    elif isinstance(exc, ImportError):  # the scheduler's own refusal (dask versions that do not fit)
+        what = f"the dask scheduler at {address} refused this client ({str(exc)[:200]})"
     elif isinstance(exc, OSError):
         what = f"cannot connect to {address} ({type(exc).__name__}: {str(exc)[:120]})"
     else:
