@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import rioxarray  # noqa: F401 - registers .rio, which the engines read
 import xarray as xr
-from _batch_scenes import run_cli
+from _cli_runner import run_in_process
 from _inference_models import WAVELENGTHS, random_cube, tiny_model, write_scene
 
 from hsigeo.model.base import shipped_base_path
@@ -36,7 +36,7 @@ def test_dask_path_warns_about_a_scene_on_another_scale():
     ("negative", "have a negative or zero mean value"),
     ("huge", "far beyond reflectance"),
 ])
-def test_prompt_only_mapping_warns_about_impossible_values(case, words, tmp_path):
+def test_prompt_only_mapping_warns_about_impossible_values(case, words, tmp_path, capsys, monkeypatch):
     if not shipped_base_path().is_file():
         pytest.skip("base model not built")
     cube = random_cube(24, 24, seed=4).astype(np.float32)
@@ -44,8 +44,9 @@ def test_prompt_only_mapping_warns_about_impossible_values(case, words, tmp_path
     scene = write_scene(tmp_path / "scene.tif", cube, nodata=None)
     prompts = tmp_path / "p.yaml"
     prompts.write_text(PROMPTS_YAML)
-    res = run_cli("classify", str(scene), "--prompts", str(prompts), "-o", str(tmp_path / "out.tif"),
-                  home=tmp_path, timeout=240)
-    assert res.returncode == 0, res.stderr
-    warned = [line for line in res.stderr.splitlines() if line.startswith("Warning: ") and words in line]
-    assert len(warned) == 1 and "scene.tif" in warned[0], res.stderr
+    monkeypatch.setenv("HSIGEO_HOME", str(tmp_path / "home"))
+    code, _, err = run_in_process(capsys, "classify", str(scene), "--prompts", str(prompts),
+                                  "-o", str(tmp_path / "out.tif"))
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if line.startswith("Warning: ") and words in line]
+    assert len(warned) == 1 and "scene.tif" in warned[0], err

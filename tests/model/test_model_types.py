@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from _cli_runner import run_in_process
 from _inference_models import WAVELENGTHS, random_cube, tiny_model, write_scene
 
 from hsigeo.errors import ModelFileError
@@ -215,16 +216,17 @@ def test_member_larger_than_its_header_says_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["deep", "latin1"])
-def test_hostile_metadata_text_is_an_error_not_a_bug(case, tmp_path):
+def test_hostile_metadata_text_is_an_error_not_a_bug(case, tmp_path, capsys, monkeypatch):
     """JSON nested 100,000 deep (RecursionError) and non-UTF-8 metadata (UnicodeDecodeError) -> one Error line."""
+    monkeypatch.setenv("HSIGEO_HOME", str(tmp_path / "home"))
     _, weights = _parts(model_bytes(tiny_model()))
     raw = b"[" * 100_000 + b"]" * 100_000 if case == "deep" else \
         b'{"format": "hsigeo-model", "name": "caf\xe9"}'
     path = _write(tmp_path / f"{case}.hsigeo", raw, weights)
-    code, err, _ = _cli("info", str(path), tmp=tmp_path)
+    code, _, err = run_in_process(capsys, "info", str(path))
     _assert_one_error(code, err, str(path), "nested too deeply" if case == "deep" else "not UTF-8")
-    code, err, _ = _cli("classify", str(_scene(tmp_path)), "--model", str(path), "-o", str(tmp_path / "o.tif"),
-                        tmp=tmp_path)
+    code, _, err = run_in_process(capsys, "classify", str(_scene(tmp_path)), "--model", str(path),
+                                  "-o", str(tmp_path / "o.tif"))
     _assert_one_error(code, err, str(path))
 
 
@@ -256,10 +258,11 @@ def test_non_finite_or_degenerate_numbers_are_refused_at_load(case, tmp_path):
         load_model(path)
 
 
-def test_nan_weights_fail_classify_with_one_error_and_no_map(tmp_path):
+def test_nan_weights_fail_classify_with_one_error_and_no_map(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HSIGEO_HOME", str(tmp_path / "home"))
     path = _changed(tiny_model(), tmp_path / "nan.hsigeo", tensors_fn=_nan_first_weight)
-    code, err, _ = _cli("classify", str(_scene(tmp_path)), "--model", str(path), "-o", str(tmp_path / "o.tif"),
-                        tmp=tmp_path)
+    code, _, err = run_in_process(capsys, "classify", str(_scene(tmp_path)), "--model", str(path),
+                                  "-o", str(tmp_path / "o.tif"))
     _assert_one_error(code, err, str(path), "NaN")
     assert not (tmp_path / "o.tif").exists()
 
