@@ -94,21 +94,25 @@ def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Pat
     prompts, model_path, why = _pick_model(model_path, prompts_path)
     options = {"tile_size": tile_size, "batch_size": batch_size, "device": device, "overwrite": overwrite,
                "resume": resume, "threads": threads, "extent": extent, "mask": mask, "resample": resample}
-    if str(model_path) == "base":
+
+    def load() -> Any:
         from hsigeo_cli.batch import expand_scenes
 
-        first = expand_scenes(scenes)[0]
+        from hsigeo.model.modelfile import load_model, model_type_of
 
-        def load() -> Any:
-            return _base_model(first, prompts, prompts_path, why, threshold, radiometry or "auto")
+        # one bounded loader for every model type ("base": the shipped base model)
+        model = load_model(model_path)
+        if not model_type_of(model).fitted:  # a base model: bound to the (first) scene's bands and the prompts
+            return _base_model(model, expand_scenes(scenes)[0], prompts, prompts_path, why, threshold,
+                               radiometry or "auto")
+        _refuse_base_only_options(model_path, threshold=threshold, radiometry=radiometry)
+        return _fitted_model(model, model_path, why, prompts, prompts_path)
+    if str(model_path) == "base":
         from hsigeo.model.base import shipped_base_path
 
+        # the shipped base model is an input too: nothing may be written over it
         inputs: tuple[Path | None, ...] = (prompts_path, mask, shipped_base_path())
     else:
-        _refuse_base_only_options(model_path, threshold=threshold, radiometry=radiometry)
-
-        def load() -> Any:
-            return _load_model(model_path, why, prompts, prompts_path)
         inputs = (model_path, prompts_path, mask)
     run_classify(load, scenes, output, confidence=confidence, probabilities=probabilities, vector=vector,
                  scheduler=scheduler, workers=workers, options=options, inputs=inputs, report=_report)
@@ -170,11 +174,8 @@ def _pick_model(model_path: Path | None, prompts_path: Path | None) -> tuple[Any
     return prompts, last, "the most recent `hsigeo train` output"
 
 
-def _load_model(model_path: Path, why: str, prompts: Any, prompts_path: Path | None) -> Any:
-    """Load the model (saying which and why) and re-anchor it to the prompts when they differ."""
-    from hsigeo.model.modelfile import load_model
-
-    model = load_model(model_path)
+def _fitted_model(model: Any, model_path: Path, why: str, prompts: Any, prompts_path: Path | None) -> Any:
+    """Say which model runs and why; re-anchor it to the prompts when they differ."""
     click.echo(f"Model: {model_path} ({why}); {len(model.classes)} classes, {model.n_bands} bands.", err=True)
     if prompts is not None and not _same_classes(model, prompts):
         model = model.with_prompts(prompts)
@@ -183,16 +184,14 @@ def _load_model(model_path: Path, why: str, prompts: Any, prompts_path: Path | N
     return model
 
 
-def _base_model(scene: Path, prompts: Any, prompts_path: Path | None, why: str, threshold: float | None,
+def _base_model(base: Any, scene: Path, prompts: Any, prompts_path: Path | None, why: str, threshold: float | None,
                 radiometry: str) -> Any:
-    """The shipped base model bound to the scene's bands and the prompts, with what to expect."""
+    """The base model bound to the scene's bands and the prompts, with what to expect."""
     from hsigeo.errors import PromptError
     from hsigeo.io.raster import open_hsi
-    from hsigeo.model.base import load_base
 
     if prompts is None:
         raise PromptError("the base model needs --prompts PROMPTS.yaml: its classes come from the words alone.")
-    base = load_base()
     da = open_hsi(scene, chunks={"y": 512, "x": 512})
     model = base.for_scene(da, prompts, radiometry=radiometry, threshold=threshold)
     click.echo(

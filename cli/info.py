@@ -140,42 +140,55 @@ def _band_ranges(bands: Any) -> str:
 def _model_info(path: Path) -> None:
     import numpy as np
 
-    from hsigeo.model.modelfile import load_model, read_metadata
+    from hsigeo.model.modelfile import load_model, model_type_of, read_metadata
     from hsigeo.speclib.grid import coverage_text
 
-    model = load_model(path)
+    # the bounded reader of every model type: metadata first, then the model (checked against it)
     meta = read_metadata(path)
-    _line("file", f"{path}  (format {meta.get('format_version')}, hsigeo {meta.get('hsigeo_version')}, "
+    model = load_model(path)
+    spec = model_type_of(model)
+    _line("file", f"{path}  (format {meta.get('format_version')}, hsigeo {meta.get('hsigeo_version', '?')}, "
                   f"created {meta.get('created', '?')})")
+    _line("model type", spec.name)
+    if not spec.fitted:
+        _base_info(model, meta)
+        return
     _line("bands", f"{model.n_bands}")
     wl = model.wavelengths
     if wl is not None and np.isfinite(wl).any():
         _line("wavelengths", f"{np.nanmin(wl):.1f}-{np.nanmax(wl):.1f} nm ({int(np.isfinite(wl).sum())} known)")
     else:
         _line("wavelengths", "unknown (scenes are matched by band count only)")
-    side = 2 * model.config.radius + 1
-    _line("patch", f"{side} x {side} pixels (tiles need a {model.radius}-pixel halo)")
+    config = getattr(model, "config", None)
+    if config is not None:
+        side = 2 * config.radius + 1
+        _line("patch", f"{side} x {side} pixels (tiles need a {model.radius}-pixel halo)")
+    else:
+        _line("patch", f"per pixel (tiles need a {model.radius}-pixel halo for the spatial filter)")
     sp = getattr(model, "spatial", None)
     _line("spatial filter", "none (per-pixel map)" if sp is None else
           f"edge-aware, {2 * sp.radius + 1} x {2 * sp.radius + 1} neighbourhood, tau {sp.tau:g}, {sp.groups} band groups")
     pr = getattr(model, "prior", None)
-    _line("base-model input", "none (--init scratch)" if pr is None else
-          f"{pr.dim} channels of the base model's embedding (frozen, {pr.source.get('name', 'base')}), "
-          f"radiometry {pr.binding.radiometry}, grid coverage {coverage_text(pr.binding.resampler.mask)}")
+    if hasattr(model, "prior"):  # trained models only (a zero-shot model is the base model itself)
+        _line("base-model input", "none (--init scratch)" if pr is None else
+              f"{pr.dim} channels of the base model's embedding (frozen, {pr.source.get('name', 'base')}), "
+              f"radiometry {pr.binding.radiometry}, grid coverage {coverage_text(pr.binding.resampler.mask)}")
     _line("classes", f"{len(model.classes)}")
     for c in model.classes:
         click.echo(f"    {c.value:>5}  {'#{:02x}{:02x}{:02x}'.format(*c.colour)}  {c.name}"
                    + (f"  ({len(c.prompts)} prompt{'s' if len(c.prompts) != 1 else ''})" if c.prompts else ""))
-    _line("config", "")
-    for k, v in model.config.to_dict().items():
-        click.echo(f"    {k}: {v}")
+    if config is not None:
+        _line("config", "")
+        for k, v in config.to_dict().items():
+            click.echo(f"    {k}: {v}")
     counts = model.n_parameters()
     _line("parameters", ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    tm = model.text_model or {}
+    tm = getattr(model, "text_model", None) or {}
     if tm:
         _line("text model", f"{tm.get('id', '?')} ({tm.get('dim', '?')}-d, prompts combined by "
                             f"{tm.get('combine', '?')})")
-    _line("temperature", f"{model.temperature:.2f}")
+    if hasattr(model, "temperature"):
+        _line("temperature", f"{model.temperature:.2f}")
     report = model.report or {}
     if report:
         _line("training", "")
@@ -185,6 +198,25 @@ def _model_info(path: Path) -> None:
             click.echo(f"    {k}: {_fmt(v)}")
     else:
         _line("training", "no report (untrained or made outside `hsigeo train`)")
+
+
+def _base_info(model: Any, meta: dict[str, Any]) -> None:
+    """A base model: what it reads, its text model, its default threshold and its sources."""
+    from hsigeo.model.base import net_sizes
+
+    n_grid, text_dim, hidden, embed_dim = net_sizes(meta)
+    _line("input", f"any sensor's spectra resampled onto its {n_grid}-band grid (bind it to a scene and prompts: "
+                   "hsigeo classify SCENE --prompts PROMPTS.yaml)")
+    _line("network", f"{text_dim}-d text, {hidden} hidden, {embed_dim}-d joint space, "
+                     f"{sum(p.numel() for p in model.net.parameters()):,} parameters")
+    tm = meta.get("text_model") or {}
+    if isinstance(tm, dict) and tm:
+        _line("text model", str(tm.get("name") or tm.get("id") or "?"))
+    _line("threshold", f"{model.threshold:g} (pixels below it are left unknown, class 0)")
+    sources = meta.get("sources")
+    if isinstance(sources, dict) and sources:
+        _line("sources", ", ".join(f"{k} {v.get('version', '')}".strip() if isinstance(v, dict) else str(k)
+                                   for k, v in sources.items()))
 
 
 def _fmt(v: Any) -> str:

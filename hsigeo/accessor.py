@@ -195,24 +195,22 @@ class HSIAccessor:
         (see :meth:`hsigeo.model.base.BaseModel.for_scene`).
         """
         from hsigeo.inference.distributed import classify_dataarray
-        from hsigeo.model.base import BaseModel, load_base
 
-        if model is None or isinstance(model, BaseModel):
+        if model is None and prompts is not None:
+            model = "base"  # words alone: the built-in base model
+        model = _as_model(model, bindable=True)
+        if _needs_binding(model):
             if prompts is None:
                 from hsigeo.errors import InvalidTypeError
 
                 raise InvalidTypeError(
-                    f"classify needs a model, got {'None' if model is None else 'the base model without prompts'}: "
-                    "pass hsigeo.load_model('model.hsigeo') or the path of a .hsigeo file (train one with "
-                    "`hsigeo train`), or prompts= to map the scene from words alone with the base model.")
-            base = model if model is not None else load_base()
-            model = base.for_scene(self._obj, prompts, threshold=threshold, radiometry=radiometry)
-        else:
-            model = _as_model(model)
-            if prompts is not None and hasattr(model, "with_prompts"):
-                from hsigeo.text.prompts import PromptSet, load_prompts
+                    "classify needs a model, got the base model without prompts: pass prompts= to map the scene "
+                    "from words alone, or hsigeo.load_model('model.hsigeo') / the path of a .hsigeo file.")
+            model = model.for_scene(self._obj, prompts, threshold=threshold, radiometry=radiometry)
+        elif prompts is not None and hasattr(model, "with_prompts"):
+            from hsigeo.text.prompts import PromptSet, load_prompts
 
-                model = model.with_prompts(prompts if isinstance(prompts, PromptSet) else load_prompts(prompts))
+            model = model.with_prompts(prompts if isinstance(prompts, PromptSet) else load_prompts(prompts))
         return classify_dataarray(self._obj, model, **kwargs)
 
     def embed(self, model: Any, **kwargs: Any) -> Any:
@@ -222,8 +220,18 @@ class HSIAccessor:
         return embed_dataarray(self._obj, _as_model(model), **kwargs)
 
 
-def _as_model(model: Any) -> Any:
-    """The model the engines run, from an estimator, a model or a model-file path; a clear error otherwise."""
+def _needs_binding(model: Any) -> bool:
+    """Whether ``model`` is of a registered model type that maps no classes until bound (the base model)."""
+    from hsigeo.model.modelfile import MODEL_TYPES
+
+    return any(type(model) is spec.python_type and not spec.fitted for spec in MODEL_TYPES.values())
+
+
+def _as_model(model: Any, *, bindable: bool = False) -> Any:
+    """The model the engines run, from an estimator, a model or a model-file path; a clear error otherwise.
+
+    ``bindable``: a base model (bound to the scene by the caller) is accepted too.
+    """
     from hsigeo.errors import InvalidTypeError
     from hsigeo.estimator import HsigeoClassifier
 
@@ -232,11 +240,14 @@ def _as_model(model: Any) -> Any:
     if isinstance(model, (str, os.PathLike)):
         from hsigeo.model.modelfile import load_model
 
-        return load_model(model)
+        model = load_model(model)
+    if bindable and _needs_binding(model):
+        return model
     if model is None or not (hasattr(model, "classes") and hasattr(model, "predict_tile")):
-        got = "None" if model is None else type(model).__name__
+        got = "None" if model is None else ("the base model (it needs prompts)" if _needs_binding(model)
+                                            else type(model).__name__)
         raise InvalidTypeError(
             f"classify needs a model, got {got}: pass hsigeo.load_model('model.hsigeo') or the path of a "
-            ".hsigeo file (train one with `hsigeo train`)."
+            ".hsigeo file (train one with `hsigeo train`), or prompts= with the base model."
         )
     return model

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from hsigeo.errors import LabelError, NotFittedError
+from hsigeo.errors import InvalidInputError, LabelError, NotFittedError
 
 if TYPE_CHECKING:
     from hsigeo.inference.tiled import ClassificationResult
@@ -160,9 +160,11 @@ class HsigeoClassifier:
         LabelError
             When labels are unusable (values without a class, no labelled valid pixel).
         """
-        from hsigeo.model.training import train
+        from hsigeo.model.training import TrainConfig, train
         from hsigeo.text.prompts import PromptSet, load_prompts
 
+        # parameters are checked here, before any data is read (scikit-learn's convention)
+        TrainConfig.from_options(**self._config).validate(who="HsigeoClassifier parameter")
         prompt_set = prompts if isinstance(prompts, PromptSet) else load_prompts(prompts)
         scene = _open(scene)
         if isinstance(labels, (str, os.PathLike)):
@@ -178,6 +180,55 @@ class HsigeoClassifier:
         self._set_model(model)
         self.report_ = report
         return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Whether a model is there (scikit-learn's ``check_is_fitted`` asks this)."""
+        return getattr(self, "model_", None) is not None
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's description of the estimator (``check_is_fitted`` and ``get_tags`` read it).
+
+        A classifier of ``(band, y, x)`` cubes (not of scikit-learn's 2-D tables), NaN allowed
+        (nodata), fitted by :meth:`fit`.
+        """
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(), non_deterministic=self.device != "cpu",
+                    input_tags=InputTags(two_d_array=False, three_d_array=True, allow_nan=True))
+
+    # ------------------------------------------------------------------ #
+    # Pickling (joblib.dump, copy.deepcopy, multiprocessing)
+    # ------------------------------------------------------------------ #
+    def __getstate__(self) -> dict[str, Any]:
+        """The parameters, plus the fitted model as its model file's bytes (safetensors + JSON).
+
+        Torch modules, locks and caches are never pickled: the model file is the state, so an
+        unpickled estimator is the one :func:`load_model` would give, with its full training
+        report.  A :class:`~hsigeo.text.encoder.TextEncoder` parameter is kept as its folder.
+        """
+        text_model = self.text_model
+        if text_model is not None and not isinstance(text_model, (str, os.PathLike)):
+            path = getattr(text_model, "model_path", None)
+            text_model = None if path is None else str(path)
+        state: dict[str, Any] = {"device": self.device, "text_model": text_model, "progress": self.progress,
+                                 "config": dict(self._config)}
+        if self.__sklearn_is_fitted__():
+            from hsigeo.model.modelfile import model_bytes
+
+            state["model_file"] = model_bytes(self.model_)
+            state["report"] = getattr(self, "report_", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.device, self.text_model, self.progress = state["device"], state["text_model"], state["progress"]
+        self._config = dict(state["config"])
+        if state.get("model_file") is not None:
+            from hsigeo.model.modelfile import load_model_bytes
+
+            self._set_model(load_model_bytes(state["model_file"], source="the pickled HsigeoClassifier"))
+            report = state.get("report")
+            self.report_ = report if report is not None else _report_from_summary(self.model_.report or {})
 
     def _set_model(self, model: HsigeoModel) -> None:
         self.model_ = model
@@ -297,10 +348,22 @@ class HsigeoClassifier:
         return save_model(self.fitted_model(), path, overwrite=overwrite)
 
     @classmethod
-    def from_model(cls, model: HsigeoModel, *, device: str = "auto") -> HsigeoClassifier:
-        """A fitted estimator around a trained model; parameters from the model's training record."""
+    def from_model(cls, model: Any, *, device: str = "auto") -> HsigeoClassifier:
+        """A fitted estimator around a model of any type that maps classes (trained or zero-shot).
+
+        Parameters come from the model's training record; :attr:`report_` is the summary the
+        model keeps (``model.report``).
+        """
+        from hsigeo.model.modelfile import model_type_of
         from hsigeo.model.training import DEFAULTS
 
+        spec = model_type_of(model)
+        if not spec.fitted:
+            from hsigeo.errors import InvalidTypeError
+
+            raise InvalidTypeError(
+                f"a {spec.name} model maps no classes by itself: bind it to a scene and prompts first "
+                "(HsigeoClassifier.from_base(scene, prompts), or base.for_scene(scene, prompts)).")
         summary = dict(model.report or {})
         recorded = summary.get("config") or {}
         clf = cls(device=device, **{k: v for k, v in recorded.items() if k in DEFAULTS})
@@ -328,50 +391,43 @@ class HsigeoClassifier:
         device
             Device for inference.
         """
-        from hsigeo.model.base import load_base
-        from hsigeo.model.training import TrainReport
+        from hsigeo.model.modelfile import load_model as load_file
 
         if isinstance(scene, (str, os.PathLike)):
             from hsigeo.io.raster import open_hsi
 
             scene = open_hsi(scene, chunks={"y": 512, "x": 512})
-        model = load_base().for_scene(scene, prompts, threshold=threshold, radiometry=radiometry)
-        clf = cls(device=device)
-        clf._set_model(model)
-        clf.report_ = TrainReport(config={"kind": "prompt-only (base model, no labels)", "radiometry": model.radiometry},
-                                  train_seconds=0.0,
-                                  n_parameters=model.n_parameters(), val_accuracy=None, best_epoch=0, n_train=0,
-                                  n_val=0, device="cpu")
-        return clf
+        model = load_file("base").for_scene(scene, prompts, threshold=threshold, radiometry=radiometry)
+        return cls.from_model(model, device=device)
 
 
 def load_model(path: str | os.PathLike, *, device: str = "auto") -> Any:
-    """Load a ``.hsigeo`` model file as a fitted :class:`HsigeoClassifier`.
+    """Load a ``.hsigeo`` model file of any type; a model that maps classes comes back as a fitted estimator.
 
-    ``"base"`` loads the built-in base model (:class:`~hsigeo.model.base.BaseModel`; bind it
-    to a scene and prompts with ``.for_scene``), and a base or zero-shot model file loads as
-    such (:func:`hsigeo.model.base.load_base`).
+    Trained and zero-shot model files give a fitted :class:`HsigeoClassifier` (the same
+    wrapping for both, :meth:`HsigeoClassifier.from_model`).  ``"base"`` (the built-in base
+    model) or a base model file gives the :class:`~hsigeo.model.base.BaseModel` itself: it
+    maps no classes until bound to a scene and prompts with ``.for_scene`` (or
+    :meth:`HsigeoClassifier.from_base`).
 
     Parameters
     ----------
     path
-        The model file (or a folder holding its two members).
+        The model file (or a folder holding its two members), or ``"base"``.
     device
         Device for inference with the returned estimator.
 
     Raises
     ------
     ModelFileError
-        When the file is missing, corrupt, foreign or of a newer format.
+        When the file is missing, corrupt, hostile, foreign or of a newer format.
     """
     from hsigeo.model import modelfile
-    from hsigeo.model.base import is_base_file
 
-    if str(path) == "base" or (os.path.isfile(path) and is_base_file(path)):
-        # the built-in base model (or a bound zero-shot file) is not a trained scene model:
-        # it comes back as itself; bind it with .for_scene(scene, prompts)
-        return modelfile.load_model(path)
-    return HsigeoClassifier.from_model(modelfile.load_model(path), device=device)
+    model = modelfile.load_model(path)
+    if not modelfile.model_type_of(model).fitted:
+        return model
+    return HsigeoClassifier.from_model(model, device=device)
 
 
 def _report_from_summary(summary: dict[str, Any]) -> TrainReport:
@@ -391,8 +447,26 @@ def _open(scene: Scene | str | os.PathLike) -> Scene:
 
         return open_hsi(scene)
     if isinstance(scene, xr.DataArray):
+        if set(scene.dims) != {"band", "y", "x"}:
+            raise InvalidInputError(f"a scene DataArray has the dims ('band', 'y', 'x'); this one has {scene.dims}. "
+                                    "Rename or transpose its dims (da.rename / da.transpose).")
+        _check_not_empty(dict(scene.sizes))
         return scene
-    return np.asarray(scene)
+    arr = np.asarray(scene)
+    if arr.ndim != 3:
+        raise InvalidInputError(
+            f"a scene array has the shape (bands, y, x); this one has {arr.ndim} dimension(s), shape {arr.shape}. "
+            "For a single spectrum or a table of pixel spectra use arr.T.reshape(bands, 1, -1) or a "
+            "(bands, 1, n) array.")
+    _check_not_empty(dict(zip(("band", "y", "x"), arr.shape, strict=True)))
+    return arr
+
+
+def _check_not_empty(sizes: dict[Any, int]) -> None:
+    empty = [str(k) for k, n in sizes.items() if n == 0]
+    if empty:
+        raise InvalidInputError(f"the scene is empty (no {', no '.join(empty)}: sizes {sizes}); "
+                                "pass a scene with at least one band and one pixel.")
 
 
 def _eager_like(scene: xr.DataArray, out: xr.DataArray) -> xr.DataArray:

@@ -110,14 +110,17 @@ def open_client(scheduler: str | None = None, workers: int | None = None, *,
             _warm_up_workers(client)
             yield client
         return
+    import dask
+
+    # dask's Client bounds the TCP connect but not the handshake read after it: a listener that
+    # accepts and never answers would hold it for minutes.  The handshake is tried first under a
+    # wall-clock bound, then the Client connects with dask's own connect timeout set to ours.
+    _check_scheduler(scheduler, timeout)
     try:
-        client = Client(scheduler, timeout=timeout)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ClusterError(
-            f"cannot reach the dask scheduler at {scheduler} ({exc}); start one with `dask scheduler` "
-            "and workers with `dask worker ADDRESS`, check the address and port, or use --workers N "
-            "for a local cluster."
-        ) from exc
+        with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout:g}s"}):
+            client = Client(scheduler, timeout=timeout)
+    except (Exception, MemoryError) as exc:  # noqa: BLE001 - whatever dask raises here is about the address
+        raise ClusterError(_unreachable(scheduler, exc, timeout)) from exc
     with client:
         try:
             client.wait_for_workers(1, timeout=timeout)
@@ -128,6 +131,70 @@ def open_client(scheduler: str | None = None, workers: int | None = None, *,
             ) from exc
         _warm_up_workers(client)
         yield client
+
+
+_FIX = ("start a scheduler with `dask scheduler` and workers with `dask worker ADDRESS`, check the address and "
+        "port (`dask scheduler` prints them), or use --workers N for a local cluster")
+
+
+def _check_scheduler(address: str, timeout: float) -> None:
+    """Connect and complete dask's handshake within ``timeout`` seconds, or raise a clear :class:`ClusterError`.
+
+    Runs on its own event loop in a helper thread, so it works whether or not the caller
+    has a loop running (a notebook).
+    """
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def handshake() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        await comm.close()
+
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(handshake())
+        except (Exception, MemoryError) as exc:  # noqa: BLE001 - reported below, in words
+            failure.append(exc)
+
+    t = threading.Thread(target=run, name="hsigeo-scheduler-check", daemon=True)
+    t.start()
+    t.join(timeout + 5)  # asyncio.wait_for ends it by then; the margin covers its own clean-up
+    if t.is_alive():
+        failure.append(TimeoutError())
+    if failure:
+        raise ClusterError(_unreachable(address, failure[0], timeout)) from failure[0]
+
+
+def _unreachable(address: str, exc: BaseException, timeout: float) -> str:
+    """What went wrong connecting to ``address``, in words (never a repr of dask's internals)."""
+    chain = [exc]
+    while chain[-1].__cause__ is not None or chain[-1].__context__ is not None:
+        nxt = chain[-1].__cause__ or chain[-1].__context__
+        if nxt in chain or len(chain) > 8:
+            break
+        chain.append(nxt)
+    text = " ".join(str(e) for e in chain).lower()
+    if isinstance(exc, ValueError) and "address" in text or "unknown address scheme" in text \
+            or "could not parse" in text:
+        what = f"{address} is not a dask scheduler address (expected tcp://HOST:PORT)"
+    elif any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
+        what = (f"nothing accepts connections at {address} (connection refused for {timeout:g} s): the scheduler "
+                "is not running (yet) or listens elsewhere")
+    elif isinstance(exc, TimeoutError) or "timed out" in text or "timeout" in text:
+        what = (f"the dask scheduler at {address} did not answer within {timeout:g} s: something accepts "
+                "connections there but does not complete dask's handshake (another service, a firewall, or a "
+                "stuck scheduler)")
+    elif isinstance(exc, ImportError):  # the scheduler's own refusal (dask versions that do not fit)
+        what = f"the dask scheduler at {address} refused this client ({str(exc)[:200]})"
+    elif isinstance(exc, OSError):
+        what = f"cannot connect to {address} ({type(exc).__name__}: {str(exc)[:120]})"
+    else:
+        what = (f"{address} answered, but not in dask's protocol (its first reply could not be read as a "
+                "message); another service listens on that port")
+    return f"{what}; {_FIX}."
 
 
 def _warm_up() -> None:
@@ -263,7 +330,7 @@ def stream_on_cluster(client: Any, scene: Scene, model: Any, out_path: Path, ext
     windows); ``stages`` gets ``model`` (waiting for results) and ``write``
     seconds.  Outputs appear only when every window is written.
     """
-    from distributed import as_completed
+    from distributed import wait
 
     from hsigeo.progress import Progress
 
@@ -276,8 +343,8 @@ def stream_on_cluster(client: Any, scene: Scene, model: Any, out_path: Path, ext
                "threads": threads}
     limit = max(2, _IN_FLIGHT_PER_THREAD * sum(client.nthreads().values()))
     todo = iter(enumerate(windows))
-    pending = as_completed()
     in_flight: set[Any] = set()
+    watch = _WorkerWatch(client, scene)
 
     def submit_next() -> None:
         nxt = next(todo, None)
@@ -286,7 +353,21 @@ def stream_on_cluster(client: Any, scene: Scene, model: Any, out_path: Path, ext
             fut = client.submit(_window_task, scene, region, window, model_future, key=f"{TASK_PREFIX}-{run_id}-{i}",
                                 **task_kw)
             in_flight.add(fut)
-            pending.add(fut)
+
+    def finished() -> Iterator[Any]:
+        """Futures as they finish; checks the cluster still has workers while none does."""
+        while in_flight:
+            try:
+                done, _ = wait(list(in_flight), timeout=_WATCH_S, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                watch.check()
+                continue
+            except (OSError, MemoryError) as exc:
+                raise ClusterError(_lost(scene, exc)) from exc
+            watch.seen()
+            for fut in done:
+                in_flight.discard(fut)
+                yield fut
 
     counts: dict[int, int] = {}
     bar = Progress(region.width * region.height, f"classify {scene.path.name}", unit="px", unit_scale=True) \
@@ -301,9 +382,8 @@ def stream_on_cluster(client: Any, scene: Scene, model: Any, out_path: Path, ext
             for _ in range(limit):
                 submit_next()
             t0 = time.perf_counter()
-            for fut in pending:
+            for fut in finished():
                 window, classes, conf, probs, found = _result(fut, scene)
-                in_flight.discard(fut)
                 del fut  # the client keeps no finished window, so the cluster frees it
                 t1 = time.perf_counter()
                 stages["model"] += t1 - t0
@@ -316,9 +396,60 @@ def stream_on_cluster(client: Any, scene: Scene, model: Any, out_path: Path, ext
                     bar.update(window[2] * window[3])
             _tag_outputs(outputs, run)
     finally:
-        # on failure nothing of this scene is left running on the cluster
-        client.cancel([*in_flight, model_future])
+        # on failure nothing of this scene is left running on the cluster (a lost scheduler cannot be told)
+        with contextlib.suppress(Exception):
+            client.cancel([*in_flight, model_future])
     return sum(counts.values()), dict(sorted(counts.items())), len(windows)
+
+
+# seconds between checks that the cluster still has workers, while no window finishes
+_WATCH_S = 2.0
+# how long a run waits for workers when the cluster has none (dask's own setting when given)
+_NO_WORKERS_DEFAULT_S = 60.0
+
+
+class _WorkerWatch:
+    """Fails a run whose cluster has had no worker for the no-workers timeout.
+
+    Tasks of a cluster without workers wait for one forever (an external scheduler keeps
+    them); the client notices and stops with a clear error instead of hanging.  The timeout
+    is dask's ``distributed.scheduler.no-workers-timeout`` when set, else 60 s.
+    """
+
+    def __init__(self, client: Any, scene: Scene) -> None:
+        import dask
+        from dask.utils import parse_timedelta
+
+        self.client, self.scene = client, scene
+        limit = dask.config.get("distributed.scheduler.no-workers-timeout", None)
+        self.limit = float(parse_timedelta(limit, default="seconds")) if limit else _NO_WORKERS_DEFAULT_S
+        self.since: float | None = None
+
+    def seen(self) -> None:
+        self.since = None
+
+    def check(self) -> None:
+        try:
+            n = len(self.client.nthreads())
+        except (Exception, MemoryError) as exc:  # noqa: BLE001 - any failure to ask means the scheduler is gone
+            raise ClusterError(_lost(self.scene, exc)) from exc
+        if n:
+            self.since = None
+            return
+        now = time.monotonic()
+        self.since = self.since or now
+        if now - self.since >= self.limit:
+            address = self.client.scheduler.address
+            raise ClusterError(
+                f"{self.scene.path}: the dask cluster at {address} has had no worker for {self.limit:g} s (they "
+                "stopped or were killed while classifying it); nothing of this scene was written. Start workers "
+                f"with `dask worker {address}` and rerun with --resume to skip the scenes already done.")
+
+
+def _lost(scene: Scene, exc: BaseException) -> str:
+    return (f"{scene.path}: lost the dask cluster while classifying it ({type(exc).__name__}: {str(exc)[:160]}); "
+            "nothing of this scene was written. Check that the scheduler and its workers are running; rerun with "
+            "--resume to skip the scenes already done.")
 
 
 def _result(future: Any, scene: Scene) -> tuple[Any, ...]:
@@ -337,9 +468,10 @@ def _result(future: Any, scene: Scene) -> tuple[Any, ...]:
             "written. Check the workers' logs (memory limits are the usual cause); rerun with --resume to "
             "skip the scenes already done."
         ) from exc
-    except (CommClosedError, FutureCancelledError, OSError, TimeoutError) as exc:
-        raise ClusterError(
-            f"{scene.path}: lost the dask cluster while classifying it ({type(exc).__name__}: {exc}); "
-            "nothing of this scene was written. Check that the scheduler is running; rerun with --resume "
-            "to skip the scenes already done."
-        ) from exc
+    except (CommClosedError, FutureCancelledError, OSError, TimeoutError, MemoryError) as exc:
+        raise ClusterError(_lost(scene, exc)) from exc
+    except Exception as exc:
+        # dask's own errors (a worker removed mid-transfer, "Address removed") are about the cluster, not a bug
+        if type(exc).__module__.split(".")[0] in ("distributed", "tornado", "asyncio"):
+            raise ClusterError(_lost(scene, exc)) from exc
+        raise

@@ -27,9 +27,7 @@ per worker process (``LocalCluster(threads_per_worker=1)``), or call
 
 from __future__ import annotations
 
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +45,7 @@ from hsigeo.inference.core import (
     to_class_map,
 )
 from hsigeo.inference.protocol import InferenceModel, require_model
+from hsigeo.inference.scene import warn_about_dataarray
 from hsigeo.sampling.windows import good_band_mask, reflect_indices, valid_pixels
 
 __all__ = ["classify_dataarray", "embed_dataarray", "ModelRef"]
@@ -113,14 +112,10 @@ def _model_to_bytes(model: Any) -> bytes:
 
 
 def _model_from_bytes(payload: bytes) -> Any:
-    from hsigeo.model.modelfile import load_model
+    from hsigeo.model.modelfile import load_model_bytes
 
-    # load_model reads paths only; a private temporary file keeps the no-pickle loader
-
-    with tempfile.TemporaryDirectory(prefix="hsigeo-ship-") as tmp:
-        path = Path(tmp) / "model.hsigeo"
-        path.write_bytes(payload)
-        return load_model(path)
+    # the bounded, no-pickle loader of model files, straight from the shipped bytes
+    return load_model_bytes(payload, source="the model shipped to this dask worker")
 
 
 # --------------------------------------------------------------------------- #
@@ -128,7 +123,8 @@ def _model_from_bytes(payload: bytes) -> Any:
 # --------------------------------------------------------------------------- #
 def _block_infer(block: np.ndarray, *, model_ref: ModelRef, radius: int, offsets: tuple[tuple[int, ...], ...],
                  shape: tuple[int, int], nodata: Any, good_bands: np.ndarray | None, device: str,
-                 batch_size: int | None, naive: bool, embed: bool, block_info: dict | None = None) -> np.ndarray:
+                 batch_size: int | None, naive: bool, embed: bool, resampler: Any = None,
+                 block_info: dict | None = None) -> np.ndarray:
     """Model output ``(C or E, h, w)`` for one chunk, from the chunk plus its (inner) halo.
 
     ``offsets[axis]`` are the chunk start positions along y and x (with the
@@ -145,6 +141,8 @@ def _block_infer(block: np.ndarray, *, model_ref: ModelRef, radius: int, offsets
     rows = reflect_indices(y0 - r, y1 + r, H) - max(y0 - r, 0)
     cols = reflect_indices(x0 - r, x1 + r, W) - max(x0 - r, 0)
     valid = valid_pixels(block, nodata=nodata, good_bands=good_bands)
+    if resampler is not None:  # the scene's bands onto the model's, after validity (as the tiled engine)
+        block = resampler.apply(block)
     tile = model.normalize(block, valid)
     tile = np.take(np.take(tile, rows, axis=1), cols, axis=2)
     valid = np.take(np.take(valid, rows, axis=0), cols, axis=1)[r:r + y1 - y0, r:r + x1 - x0]
@@ -177,7 +175,7 @@ def _spatial_chunks(chunks: tuple[int, ...], radius: int) -> tuple[int, ...]:
 
 
 def _lazy_model_output(da: xr.DataArray, model: InferenceModel, *, n_out: int, embed: bool, batch_size: int | None,
-                       device: str, naive: bool) -> Any:
+                       device: str, naive: bool, resample: bool = False) -> Any:
     """The dask array ``(n_out, y, x)`` of probabilities or embeddings (NaN at invalid pixels)."""
     import dask
     import dask.array as dsa
@@ -185,7 +183,7 @@ def _lazy_model_output(da: xr.DataArray, model: InferenceModel, *, n_out: int, e
     if set(da.dims) != {"band", "y", "x"}:
         raise InvalidInputError(f"expected a scene with dims ('band', 'y', 'x'); got {da.dims}")
     da = da.transpose("band", "y", "x")
-    model.check_bands(da)
+    resampler = _resampler(da, model, resample)
     r = int(model.radius)
     data = da.data
     if not isinstance(data, dsa.Array):
@@ -196,15 +194,66 @@ def _lazy_model_output(da: xr.DataArray, model: InferenceModel, *, n_out: int, e
     offsets = tuple(tuple(int(v) for v in np.cumsum((0, *c))) for c in data.chunks[1:])
     nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
     bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
+    good_bands = good_band_mask(bad, int(data.shape[0]))
+    if not embed:  # the tiled engine's check: a scene on another value scale than the training data
+        warn_about_dataarray(da, model, nodata=nodata, good_bands=good_bands)
     ref = dask.delayed(ModelRef(model), pure=True)  # one graph key, shipped once per worker
     return dsa.map_overlap(
         _block_infer, data, depth={0: 0, 1: r, 2: r}, boundary="none", trim=False,
         chunks=((n_out,), data.chunks[1], data.chunks[2]), dtype=np.float32,
         meta=np.empty((0, 0, 0), dtype=np.float32),
         model_ref=ref, radius=r, offsets=offsets, shape=(H, W), nodata=nodata,
-        good_bands=good_band_mask(bad, int(data.shape[0])), device=device,
-        batch_size=batch_size, naive=naive, embed=embed,
+        good_bands=good_bands, device=device,
+        batch_size=batch_size, naive=naive, embed=embed, resampler=resampler,
     )
+
+
+def _resampler(da: xr.DataArray, model: InferenceModel, resample: bool) -> Any:
+    """``None`` when the scene's bands fit the model; with ``resample``, the plan onto the model's bands."""
+    from hsigeo.errors import BandMismatchError
+
+    try:
+        model.check_bands(da)
+        return None
+    except BandMismatchError:
+        if not resample:
+            raise
+    from hsigeo.io.resample import plan_resampling
+
+    wl = da.coords["wavelength"].values if "wavelength" in da.coords else None
+    bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
+    return plan_resampling(wl, model.wavelengths, bad_band=bad, source=str(da.attrs.get("source", "the scene")))
+
+
+def _region(da: xr.DataArray, extent: Any, mask: Any) -> Any:
+    """The :class:`~hsigeo.inference.region.Region` of ``extent``/``mask`` on the scene's grid (as the tiled engine)."""
+    from hsigeo.inference.region import plan_region
+
+    return plan_region(int(da.sizes["x"]), int(da.sizes["y"]), da.rio.transform(), da.rio.crs, extent=extent,
+                       mask=mask, source=str(da.attrs.get("source", "the scene")))
+
+
+def _in_region(out: Any, region: Any) -> Any:
+    """The region's window of a lazy ``(n, y, x)`` output; NaN (nodata) outside the mask polygons.
+
+    Only the chunks the window touches are computed.  Cropping the whole-scene output keeps
+    the real neighbours in every halo, exactly as the tiled engine reads them.
+    """
+    import dataclasses
+
+    out = out[:, region.row_off:region.row_off + region.height, region.col_off:region.col_off + region.width]
+    if region.geometries is None:
+        return out
+    shipped = dataclasses.replace(region, _tree=None)  # the spatial index is rebuilt where the task runs
+    return out.map_blocks(_mask_block, region=shipped, dtype=out.dtype, meta=np.empty((0, 0, 0), dtype=out.dtype))
+
+
+def _mask_block(block: np.ndarray, *, region: Any, block_info: dict | None = None) -> np.ndarray:
+    (_, _), (r0, r1), (c0, c1) = block_info[0]["array-location"]  # type: ignore[index]
+    inside = region.window_mask(r0, c0, r1 - r0, c1 - c0)
+    out = block.copy()
+    out[:, ~inside] = np.nan
+    return out
 
 
 def _georef(out: xr.DataArray, like: xr.DataArray, *, nodata: Any) -> xr.DataArray:
@@ -230,6 +279,9 @@ def classify_dataarray(
     batch_size: int | None = None,
     device: str = "auto",
     naive: bool = False,
+    extent: Any = None,
+    mask: Any = None,
+    resample: bool = False,
 ) -> xr.DataArray | xr.Dataset:
     """Classify a scene lazily with dask.
 
@@ -252,6 +304,16 @@ def classify_dataarray(
         Torch device for the tasks (``"auto"``, the default, resolves on each worker; ``"cpu"``, ``"cuda"``).
     naive
         Use the model's one-patch-per-pixel path.
+    extent
+        Classify only this rectangle: ``"xmin,ymin,xmax,ymax[,CRS]"`` or an
+        :class:`~hsigeo.inference.region.Extent` (map units; default CRS the scene's), as
+        ``hsigeo classify --extent``.  The outputs cover it, on the scene's pixel grid.
+    mask
+        Polygons (a vector file): pixels whose centre is outside them are nodata, the outputs
+        cover their bounding box (within ``extent``), as ``hsigeo classify --mask``.
+    resample
+        When the scene's bands differ from the model's and both know their wavelengths,
+        interpolate the scene onto the model's bands, block by block (``--resample``).
 
     Returns
     -------
@@ -269,8 +331,13 @@ def classify_dataarray(
     model = require_model(model)
     entries = model.classes
     values = class_values(model)
+    region = _region(da, extent, mask) if extent is not None or mask is not None else None
     probs = _lazy_model_output(da, model, n_out=len(entries), embed=False, batch_size=batch_size,
-                               device=device, naive=naive)
+                               device=device, naive=naive, resample=resample)
+    if region is not None and not region.whole_scene:
+        probs = _in_region(probs, region)
+        da = da.isel(y=slice(region.row_off, region.row_off + region.height),
+                     x=slice(region.col_off, region.col_off + region.width)).rio.write_transform(region.transform)
     coords = _spatial_coords(da)
     classes = xr.DataArray(
         probs.map_blocks(_classes_block, values=values, out_dtype=str(class_dtype(model)), dtype=class_dtype(model), drop_axis=0,

@@ -21,7 +21,8 @@ from hsigeo.inference.protocol import InferenceModel
 from hsigeo.inference.region import Region
 from hsigeo.sampling.windows import good_band_mask, halo_indices, valid_pixels
 
-__all__ = ["Scene", "open_scene", "warn_about_scene", "read_tile", "read_region_tile"]
+__all__ = ["Scene", "open_scene", "warn_about_scene", "warn_about_dataarray", "warn_about_scale", "read_tile",
+           "read_region_tile"]
 
 # Rows normalised at a time: the float temporaries stay small next to the tile.
 _NORMALIZE_ROWS = 64
@@ -80,8 +81,7 @@ def warn_about_scene(scene: Scene, model: InferenceModel) -> None:
     if scene.crs is None:
         warnings.warn(f"{scene.path}: the scene has no CRS; the outputs will not be georeferenced either "
                       "(assign one with gdal_edit.py -a_srs EPSG:xxxx).", stacklevel=3)
-    mean = getattr(model, "mean", None)  # the training normalisation (not every InferenceModel has one)
-    if mean is None:
+    if getattr(model, "mean", None) is None:
         return  # a model without a training scale (the base model normalises brightness per pixel)
     h, w = min(_SAMPLE_PX, scene.height), min(_SAMPLE_PX, scene.width)
     window = Window((scene.width - w) // 2, (scene.height - h) // 2, w, h)
@@ -90,20 +90,37 @@ def warn_about_scene(scene: Scene, model: InferenceModel) -> None:
             sample = src.read(window=window)
     except (rasterio.errors.RasterioError, OSError):
         return  # an unreadable block is reported, with its window, by the classification itself
-    # the bands' share of the training normalisation (a base-model prior appends its own channels)
-    mean = np.asarray(mean)[: int(model.n_bands)]
     valid = valid_pixels(sample, nodata=scene.nodata, good_bands=scene.good_bands)
+    warn_about_scale(scene.path, sample, valid, model, stacklevel=4)
+
+
+def warn_about_dataarray(da: Any, model: InferenceModel, *, nodata: Any, good_bands: np.ndarray | None) -> None:
+    """The scale check of :func:`warn_about_scene` for an in-memory or dask scene (reads a central sample)."""
+    if getattr(model, "mean", None) is None:
+        return
+    h, w = min(_SAMPLE_PX, int(da.sizes["y"])), min(_SAMPLE_PX, int(da.sizes["x"]))
+    y0, x0 = (int(da.sizes["y"]) - h) // 2, (int(da.sizes["x"]) - w) // 2
+    sample = np.asarray(da.isel(y=slice(y0, y0 + h), x=slice(x0, x0 + w)).values)
+    valid = valid_pixels(sample, nodata=nodata, good_bands=good_bands)
+    warn_about_scale(da.attrs.get("source", "the scene"), sample, valid, model, stacklevel=5)
+
+
+def warn_about_scale(source: Any, sample: np.ndarray, valid: np.ndarray, model: InferenceModel, *,
+                     stacklevel: int = 3) -> None:
+    """Warn when a raw scene sample is on another value scale than the model's training data."""
+    # the bands' share of the training normalisation (a base-model prior appends its own channels)
+    mean = np.asarray(model.mean)[: int(model.n_bands)]
     ratio = scale_ratio(sample, valid, mean)
     if ratio is None or 1 / _SCALE_WARN <= ratio <= _SCALE_WARN:
         return
     factor = 10 ** round(math.log10(ratio))
     how = f"{1 / factor:,.0f} times smaller" if ratio < 1 else f"{factor:,.0f} times larger"
     warnings.warn(
-        f"{scene.path}: the scene's values are about {how} than those the model was trained on "
+        f"{source}: the scene's values are about {how} than those the model was trained on "
         f"(typical band mean {ratio * float(np.median(np.abs(mean))):.4g} here, "
         f"{float(np.median(np.abs(mean))):.4g} in training), e.g. 0-1 reflectance against reflectance x 10000. "
         "The map will probably be one class: rescale the scene or use a model trained on this scale.",
-        stacklevel=3)
+        stacklevel=stacklevel)
 
 
 def read_tile(src: Any, scene: Scene, window: tuple[int, int, int, int], radius: int,

@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 import json
 import os
 import threading
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,12 +47,15 @@ from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
 from hsigeo.speclib.grid import GRID, coverage_text
 
 __all__ = ["BaseNet", "BaseModel", "ZeroShotModel", "save_base", "load_base", "shipped_base_path",
-           "base_bytes", "zero_shot_bytes", "is_base_file", "read_base_metadata",
-           "MODEL_TYPE"]
+           "base_to_file", "zero_shot_to_file", "base_from_file", "zero_shot_from_file", "net_sizes",
+           "MODEL_TYPE", "ZERO_SHOT_TYPE"]
 
+#: ``model_type`` of base model files and of bound zero-shot model files (:mod:`hsigeo.model.modelfile`).
 MODEL_TYPE = "spectral-base"
-_META, _WEIGHTS = "metadata.json", "weights.safetensors"
+ZERO_SHOT_TYPE = "zero-shot"
 EMBED_DIM = 64
+#: Default sizes of files that do not record them: the text model's (all-MiniLM-L6-v2) and the hidden width.
+TEXT_DIM, HIDDEN = 384, 256
 
 
 def shipped_base_path() -> Path:
@@ -75,7 +76,7 @@ class BaseNet(nn.Module):
         Width of the hidden layers and of the joint space.
     """
 
-    def __init__(self, n_grid: int, text_dim: int, hidden: int = 256, embed_dim: int = EMBED_DIM) -> None:
+    def __init__(self, n_grid: int, text_dim: int, hidden: int = HIDDEN, embed_dim: int = EMBED_DIM) -> None:
         super().__init__()
         self.encoder = nn.Sequential(
             nn.Linear(2 * n_grid, hidden), nn.GELU(), nn.LayerNorm(hidden),
@@ -200,8 +201,9 @@ class BaseModel:
         # one sample serves the radiometric estimate and the filter's statistics (a strided read
         # of a lazy scene touches every chunk)
         pix = None
-        if scene is not None and (radiometry != "reflectance" or smooth_radius):
+        if scene is not None:
             pix = _sample_pixels(scene, sample_pixels, seed)
+            _warn_about_values(scene, pix)
         binding = self.bind(scene, wavelengths=wavelengths, fwhm=fwhm, bad_band=bad_band, radiometry=radiometry,
                             sample_pixels=sample_pixels, seed=seed, pixels=pix)
         if text_embeddings is None:
@@ -222,6 +224,31 @@ class BaseModel:
         """The scene's sensor bound to this model's grid and radiometry (:func:`hsigeo.model.binding.bind_sensor`)."""
         return bind_sensor(scene, reference=self.reference, library=self.library, wavelengths=wavelengths, fwhm=fwhm,
                            bad_band=bad_band, radiometry=radiometry, sample=sample_pixels, seed=seed, pixels=pixels)
+
+
+#: Band means beyond this are no reflectance (0-1 or x 10000) and no radiance the base model reads.
+_MAX_PLAUSIBLE = 1e7
+
+
+def _warn_about_values(scene: Any, pixels: np.ndarray) -> None:
+    """Warn when the sampled spectra cannot be reflectance or radiance (the map would be silently empty or wrong)."""
+    import warnings
+
+    source = getattr(scene, "attrs", {}).get("source", "the scene")
+    if pixels.shape[0] == 0:
+        return  # no valid pixel at all: the engines say so
+    means = pixels.astype(np.float64).mean(axis=1)
+    if float(np.mean(means > 0)) < 0.5:
+        warnings.warn(
+            f"{source}: {100 * float(np.mean(means <= 0)):.0f} % of the sampled pixels have a negative or zero mean "
+            "value; the base model reads reflectance or radiance (positive), so those pixels will be left unknown "
+            "(class 0). Check the scene's scale and offset (e.g. a missing +offset, or a difference image).",
+            stacklevel=3)
+    elif float(np.median(np.abs(means))) > _MAX_PLAUSIBLE:
+        warnings.warn(
+            f"{source}: the pixels' typical value is {float(np.median(np.abs(means))):.3g}, far beyond reflectance "
+            "(0-1 or 0-10000) or radiance; the map will probably be meaningless. Check the scene's scale factor "
+            "and data type.", stacklevel=3)
 
 
 def _relative(x: np.ndarray) -> np.ndarray:
@@ -260,9 +287,12 @@ class ZeroShotModel:
         with torch.inference_mode():
             self._anchors = base.net.anchors(torch.from_numpy(text_embeddings))
             self._scale = float(base.net.log_scale.exp().clamp(max=100.0))
+        # the summary a trained model keeps as its training report (HsigeoClassifier.report_ reads both)
         self.report = {"kind": "zero-shot", "base_model": base.meta.get("name", "base"),
                        "radiometry": binding.radiometry, "threshold": self.threshold,
-                       "coverage": coverage_text(binding.resampler.mask)}
+                       "coverage": coverage_text(binding.resampler.mask),
+                       "config": {"kind": "prompt-only (base model, no labels)", "radiometry": binding.radiometry},
+                       "n_parameters": self.n_parameters()}
         self._lock = threading.Lock()
 
     # -- the binding, as attributes ------------------------------------ #
@@ -306,7 +336,10 @@ class ZeroShotModel:
 
     def digest(self) -> str:
         h = hashlib.sha256()
-        h.update(json.dumps(self.base.meta.get("weights_sha256", "")).encode())
+        # the base network's own weights (the file checksum differs between a base and a zero-shot file)
+        for name, t in sorted(self.base.net.state_dict().items()):
+            h.update(name.encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
         h.update(self.text_embeddings.tobytes())
         for part in self.binding.digest_parts():
             h.update(part)
@@ -436,98 +469,94 @@ class ZeroShotModel:
 
 
 # ---------------------------------------------------------------------- #
-# Files
+# Files: the "spectral-base" and "zero-shot" types of hsigeo.model.modelfile
 # ---------------------------------------------------------------------- #
-def _weights_bytes(net: BaseNet, library: np.ndarray | None) -> bytes:
-    from safetensors.torch import save
-
-    tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    if library is not None:
-        tensors["reference_library"] = torch.from_numpy(np.ascontiguousarray(library, dtype=np.float32))
-    # one metadata key only: safetensors writes its metadata map in hash order, so two keys
-    # can swap places between runs and break byte-for-byte rebuilds (model_type is in the JSON)
-    return save(tensors, metadata={"format": "hsigeo-model"})
+def net_sizes(meta: dict[str, Any]) -> tuple[int, int, int, int]:
+    """``(n_grid, text_dim, hidden, embed_dim)`` of the network a base/zero-shot file describes."""
+    cfg = meta.get("net") or {}
+    return (int(cfg.get("n_grid", GRID.size)), int(cfg.get("text_dim", TEXT_DIM)), int(cfg.get("hidden", HIDDEN)),
+            int(cfg.get("embed_dim", EMBED_DIM)))
 
 
-def _archive(meta: dict[str, Any], weights: bytes) -> bytes:
-    """The ``.hsigeo`` zip, byte-for-byte deterministic (fixed member dates, sorted JSON keys)."""
-    buf = io.BytesIO()
-    meta_bytes = json.dumps(meta, indent=1, sort_keys=True, ensure_ascii=False).encode()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in ((_META, meta_bytes), (_WEIGHTS, weights)):
-            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, data)
-    return buf.getvalue()
+def _net_tensors(net: BaseNet) -> dict[str, torch.Tensor]:
+    return {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
 
 
-def base_bytes(model: BaseModel) -> bytes:
-    """A base model as ``.hsigeo`` file bytes (see :func:`save_base`)."""
-    weights = _weights_bytes(model.net, model.library)
-    meta = {k: v for k, v in model.meta.items() if k != "path"}
-    meta.update(format="hsigeo-model", format_version=1, model_type=MODEL_TYPE,
-                weights_sha256=hashlib.sha256(weights).hexdigest())
-    model.meta.update(weights_sha256=meta["weights_sha256"])
-    return _archive(meta, weights)
+def base_to_file(model: BaseModel) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Weights and metadata of a base model file (``model_type: "spectral-base"``)."""
+    tensors = _net_tensors(model.net)
+    if model.library is not None:
+        tensors["reference_library"] = torch.from_numpy(np.ascontiguousarray(model.library, dtype=np.float32))
+    # the container's keys are written afresh; "path" is where this copy was read from
+    meta = {k: v for k, v in model.meta.items() if k not in ("path", "weights_sha256", "format", "format_version",
+                                                             "model_type")}
+    return tensors, meta
 
 
-def zero_shot_bytes(zs: ZeroShotModel) -> bytes:
-    """A bound zero-shot model as ``.hsigeo`` file bytes (``model_type: "zero-shot"``).
+def zero_shot_to_file(zs: ZeroShotModel) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Weights and metadata of a bound zero-shot model file (``model_type: "zero-shot"``).
 
     It holds the base weights, the scene binding (band centres, widths, flags, radiometric
     offset/gain, threshold) and the class text embeddings, so a dask worker or a later
     session rebuilds exactly the same predictor without the text model.
     """
-    from safetensors.torch import save
-
-    tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in zs.base.net.state_dict().items()}
+    tensors = _net_tensors(zs.base.net)
     tensors["text_embeddings"] = torch.from_numpy(np.ascontiguousarray(zs.text_embeddings))
-    weights = save(tensors, metadata={"format": "hsigeo-model"})  # one key: see _weights_bytes
-    meta = {k: v for k, v in zs.base.meta.items() if k not in ("path", "concepts", "corpus_counts", "held_out")}
-    meta.update(format="hsigeo-model", format_version=1, model_type="zero-shot",
-                weights_sha256=hashlib.sha256(weights).hexdigest(),
-                binding={**zs.binding.to_dict(), "threshold": zs.threshold,
+    meta = {k: v for k, v in zs.base.meta.items()
+            if k not in ("path", "concepts", "corpus_counts", "held_out", "weights_sha256", "format",
+                         "format_version", "model_type", "binding", "classes")}
+    meta.update(binding={**zs.binding.to_dict(), "threshold": zs.threshold,
                          "spatial_filter": None if zs.spatial is None else zs.spatial.to_dict(),
                          "band_mean": None if zs.stats is None else json_floats(zs.stats[0]),
                          "band_std": None if zs.stats is None else json_floats(zs.stats[1])},
                 classes=[{"value": c.value, "name": c.name, "colour": list(c.colour), "prompts": list(c.prompts)}
                          for c in zs.classes])
-    return _archive(meta, weights)
+    return tensors, meta
+
+
+def base_from_file(meta: dict[str, Any], tensors: dict[str, torch.Tensor], source: str) -> BaseModel:
+    """A base model from its file's checked metadata and weights."""
+    net = BaseNet(*net_sizes(meta))
+    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+    net.eval()
+    lib = tensors.get("reference_library")
+    return BaseModel(net, {**meta, "path": source}, None if lib is None else lib.numpy())
+
+
+def zero_shot_from_file(meta: dict[str, Any], tensors: dict[str, torch.Tensor], source: str) -> ZeroShotModel:
+    """A bound zero-shot model from its file's checked metadata and weights."""
+    from hsigeo.text.prompts import PromptSet
+
+    base = base_from_file(meta, tensors, source)
+    b = meta["binding"]
+    ps = PromptSet.from_dict({"classes": [{"name": c["name"], "value": c["value"],
+                                           "colour": "#%02x%02x%02x" % tuple(c["colour"]), "prompts": c["prompts"]}
+                                          for c in meta["classes"]]})
+    binding = SensorBinding.from_dict(b, source=source)
+    spatial = SpatialFilter.from_dict(b.get("spatial_filter"))
+    stats = None
+    if spatial is not None and b.get("band_mean") is not None and b.get("band_std") is not None:
+        stats = (float_array(b["band_mean"]), float_array(b["band_std"]))
+    return ZeroShotModel(base, ps, binding, float(b["threshold"]), tensors["text_embeddings"].numpy(),
+                         spatial=spatial, stats=stats)
 
 
 def save_base(model: BaseModel | ZeroShotModel, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write a base model (or a bound zero-shot model) as one ``.hsigeo`` file, atomically.
+    """Write a base model (or a bound zero-shot model): :func:`hsigeo.model.modelfile.save_model`.
 
     The file is a zip of ``metadata.json`` + ``weights.safetensors`` like every hsigeo
     model file, written deterministically so a rebuild with the same inputs gives the same
     bytes.
     """
-    from hsigeo.outputs import atomic_output
+    from hsigeo.model.modelfile import save_model
 
-    data = zero_shot_bytes(model) if isinstance(model, ZeroShotModel) else base_bytes(model)
-    path = Path(path)
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        Path(tmp).write_bytes(data)
-    return path
-
-
-def read_base_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The metadata of a base model file (no weights loaded)."""
-    with zipfile.ZipFile(path) as zf:
-        return json.loads(zf.read(_META))
-
-
-def is_base_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a base or zero-shot model file (not a trained scene model)."""
-    try:
-        return read_base_metadata(path).get("model_type") in (MODEL_TYPE, "zero-shot")
-    except (OSError, zipfile.BadZipFile, KeyError, json.JSONDecodeError):
-        return False
+    return save_model(model, path, overwrite=overwrite)
 
 
 def load_base(path: str | os.PathLike | None = None) -> Any:
     """Load a base model file (``None``: the one shipped with hsigeo), or a bound zero-shot model file.
+
+    The bounded loader of every model type, :func:`hsigeo.model.modelfile.load_model`.
 
     Returns
     -------
@@ -539,49 +568,12 @@ def load_base(path: str | os.PathLike | None = None) -> Any:
     ModelFileError
         When the file is missing, damaged, or neither kind.
     """
-    from safetensors.torch import load
+    from hsigeo.model.modelfile import MODEL_TYPES, load_model, read_metadata
 
-    path = Path(path) if path is not None else shipped_base_path()
-    if not path.is_file():
-        raise ModelFileError(
-            f"{path}: base model file not found. The base model ships inside the hsigeo package "
-            "(hsigeo/data/base_model.hsigeo); reinstall hsigeo or rebuild it with scripts/build_base_model.py."
-        )
-    try:
-        with zipfile.ZipFile(path) as zf:
-            meta = json.loads(zf.read(_META))
-            weights = zf.read(_WEIGHTS)
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: not a readable hsigeo model file ({exc}).") from exc
-    kind = meta.get("model_type")
-    if kind not in (MODEL_TYPE, "zero-shot"):
-        raise ModelFileError(f"{path}: model_type is {kind!r}, not {MODEL_TYPE!r} or 'zero-shot'.")
-    if hashlib.sha256(weights).hexdigest() != meta.get("weights_sha256"):
-        raise ModelFileError(f"{path}: weights do not match their recorded sha256 (damaged file).")
-    tensors = load(weights)
-    state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-    cfg = meta.get("net", {})
-    net = BaseNet(int(cfg.get("n_grid", GRID.size)), int(cfg.get("text_dim", 384)), int(cfg.get("hidden", 256)),
-                  int(cfg.get("embed_dim", EMBED_DIM)))
-    net.load_state_dict(state)
-    net.eval()
-    meta["path"] = str(path)
-    lib = tensors.get("reference_library")
-    base = BaseModel(net, meta, None if lib is None else lib.numpy())
-    if kind == MODEL_TYPE:
-        return base
-    from hsigeo.text.prompts import PromptSet
-
-    b = meta["binding"]
-    ps = PromptSet.from_dict({"classes": [{"name": c["name"], "value": c["value"],
-                                           "colour": "#%02x%02x%02x" % tuple(c["colour"]), "prompts": c["prompts"]}
-                                          for c in meta["classes"]]})
-    binding = SensorBinding.from_dict(b, source=str(path))
-    spatial = SpatialFilter.from_dict(b.get("spatial_filter"))
-    stats = None
-    if spatial is not None and b.get("band_mean") is not None and b.get("band_std") is not None:
-        stats = (float_array(b["band_mean"]), float_array(b["band_std"]))
-        if stats[0].shape != (int(b["n_bands"]),) or stats[1].shape != stats[0].shape:
-            raise ModelFileError(f"{path}: band statistics do not match the model's {b['n_bands']} bands.")
-    return ZeroShotModel(base, ps, binding, float(b["threshold"]), tensors["text_embeddings"].numpy(),
-                         spatial=spatial, stats=stats)
+    path = shipped_base_path() if path is None else path
+    kind = read_metadata(path).get("model_type")
+    if kind not in (MODEL_TYPE, ZERO_SHOT_TYPE):
+        raise ModelFileError(f"{path}: a {kind or 'trained'} model file, not a base or zero-shot model "
+                             f"({', '.join(k for k in MODEL_TYPES if k in (MODEL_TYPE, ZERO_SHOT_TYPE))}); "
+                             "pass the base model file, or load it with hsigeo.load_model.")
+    return load_model(path)

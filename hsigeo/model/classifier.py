@@ -549,8 +549,9 @@ class HsigeoModel:
         prompt_set
             The new classes and prompts.
         encoder
-            Text encoder; ``None`` loads the one the model was trained with (its stored
-            path when it exists, else the default).
+            Text encoder; ``None``: the packaged default (all-MiniLM-L6-v2).  The folder a model
+            file records in ``text_model.path`` is never opened: a file must not decide which
+            local code and weights are loaded; pass ``TextEncoder(folder)`` for another model.
         combine
             How a class's prompts are combined (default: as in training).
 
@@ -563,14 +564,12 @@ class HsigeoModel:
         from hsigeo.text.encoder import TextEncoder, class_embeddings
 
         if encoder is None:
-            path = self.text_model.get("path")
-            from pathlib import Path
-
-            encoder = TextEncoder(path if path and Path(path).is_dir() else None)
+            encoder = TextEncoder()
         if encoder.dim != self.text_embeddings.shape[1]:
             raise ModelFileError(
                 f"text model {encoder.model_id} gives {encoder.dim}-d embeddings, but the model's probe was trained "
-                f"on {self.text_embeddings.shape[1]}-d ones ({self.text_model.get('id')}); use that text model."
+                f"on {self.text_embeddings.shape[1]}-d ones ({self.text_model.get('id')}); use that text model "
+                "(with_prompts(prompts, TextEncoder(folder)); the folder a model file names is never opened)."
             )
         if self.text_model.get("id") and encoder.model_id != self.text_model["id"]:
             warnings.warn(

@@ -147,6 +147,33 @@ class TrainConfig:
         shape = {k: options.pop(k) for k in list(options) if k in _BACKBONE_OPTIONS}
         return cls(**options, backbone=replace(backbone, **shape))
 
+    def validate(self, *, who: str = "training option") -> TrainConfig:
+        """Check every option's type and range (scikit-learn checks its parameters at ``fit``); returns ``self``.
+
+        Parameters
+        ----------
+        who
+            How the options are named in the message (``"HsigeoClassifier parameter"``...).
+
+        Raises
+        ------
+        InvalidInputError
+            (a :class:`ValueError`) Naming the first option out of range, its value and what it must be.
+        """
+        for name, value in self.options().items():
+            rule = _OPTION_RULES.get(name)
+            if rule is None:
+                continue
+            kind, low, high, text = rule
+            ok = (value is None and kind == "int?") or _fits(value, kind, low, high)
+            if not ok:
+                raise InvalidInputError(f"{who} {name} = {value!r}: must be {text}.")
+        if self.loss not in LOSSES:
+            raise InvalidInputError(f"{who}: loss must be one of {LOSSES}, got {self.loss!r}.")
+        if self.init not in INITS:
+            raise InvalidInputError(f"{who}: init must be one of {INITS}, got {self.init!r}.")
+        return self
+
     def options(self) -> dict[str, Any]:
         """Flat JSON-able dict of every option (backbone fields inline, without ``n_bands``)."""
         flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "backbone"}
@@ -159,6 +186,57 @@ _BACKBONE_OPTIONS: frozenset[str] = frozenset(f.name for f in fields(BackboneCon
 
 #: The default hyper-parameters, as a dict.
 DEFAULTS: dict[str, Any] = TrainConfig().options()
+
+_INF = math.inf
+#: option -> (kind, low, high, what it must be); "[low, high)" bounds for floats, inclusive for ints.
+_OPTION_RULES: dict[str, tuple[str, float, float, str]] = {
+    "epochs": ("int", 1, _INF, "an integer >= 1"),
+    "min_steps_per_epoch": ("int", 1, _INF, "an integer >= 1"),
+    "batch_size": ("int", 1, _INF, "an integer >= 1"),
+    "k_hard": ("int", 0, _INF, "an integer >= 0"),
+    "m_semi": ("int", 0, _INF, "an integer >= 0"),
+    "min_val_per_class": ("int", 0, _INF, "an integer >= 0"),
+    "patience": ("int?", 1, _INF, "None or an integer >= 1"),
+    "smooth_radius": ("int", 0, 16, "an integer 0..16"),
+    "seed": ("int", 0, 2**32 - 1, "an integer 0..2**32-1"),
+    "lr": ("pos", 0, _INF, "a finite number > 0"),
+    "weight_decay": ("float", 0, _INF, "a number >= 0"),
+    "warmup_fraction": ("float", 0, 1, "a number in [0, 1)"),
+    "label_smoothing": ("float", 0, 1, "a number in [0, 1)"),
+    "spectral_jitter": ("float", 0, _INF, "a number >= 0"),
+    "border_mix": ("float", 0, 1, "a number in [0, 1)"),
+    "noise": ("float", 0, _INF, "a number >= 0"),
+    "val_fraction": ("float", 0, 1, "a number in [0, 1)"),
+    "smooth_tau": ("pos", 0, _INF, "a finite number > 0"),
+    "augment": ("bool", 0, 1, "True or False"),
+    "class_balance": ("bool", 0, 1, "True or False"),
+    "stem_dim": ("int", 1, 4096, "an integer 1..4096"),
+    "stem_layers": ("int", 1, 16, "an integer 1..16"),
+    "kernel": ("int", 1, 15, "an integer 1..15"),
+    "grid": ("int", 1, 15, "an integer 1..15"),
+    "width": ("int", 1, 4096, "an integer 1..4096"),
+    "depth": ("int", 1, 64, "an integer 1..64"),
+    "heads": ("int", 1, 256, "an integer 1..256"),
+    "mlp_ratio": ("pos", 0, 16, "a number in (0, 16]"),
+    "embed_dim": ("int", 1, 4096, "an integer 1..4096"),
+    "center_drop": ("float", 0, 1, "a number in [0, 1)"),
+    "dropout": ("float", 0, 1, "a number in [0, 1)"),
+}
+
+
+def _fits(value: Any, kind: str, low: float, high: float) -> bool:
+    """Whether ``value`` is of ``kind`` and in range (see :data:`_OPTION_RULES`)."""
+    if kind == "bool":
+        return isinstance(value, (bool, np.bool_))
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if kind in ("int", "int?"):
+        return isinstance(value, (int, np.integer)) and low <= value <= high
+    if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(float(value)):
+        return False
+    if kind == "pos":  # (low, high]
+        return low < value <= high
+    return low <= value < high  # [low, high)
 
 
 @dataclass
@@ -440,11 +518,7 @@ def train(
     LabelError
         When labels hold values that no prompt class has, or no training pixel is left.
     """
-    cfg = TrainConfig.from_options(**options)
-    if cfg.loss not in LOSSES:
-        raise InvalidInputError(f"loss must be one of {LOSSES}, got {cfg.loss!r}")
-    if cfg.init not in INITS:
-        raise InvalidInputError(f"init must be one of {INITS}, got {cfg.init!r}")
+    cfg = TrainConfig.from_options(**options).validate()
     t_start = time.perf_counter()
     prompt_set = _prompt_set(prompts)
     arr, wavelengths, nodata, bad_band = _as_cube(cube)

@@ -13,7 +13,6 @@ from hsigeo.model.base import (
     BaseNet,
     ZeroShotModel,
     load_base,
-    read_base_metadata,
     save_base,
     shipped_base_path,
 )
@@ -54,7 +53,9 @@ def test_shipped_file_names_its_sources_and_versions():
     if not path.is_file():
         pytest.skip("base model not built")
     assert path.stat().st_size < 10e6
-    meta = read_base_metadata(path)
+    from hsigeo.model.modelfile import read_metadata
+
+    meta = read_metadata(path)
     assert meta["model_type"] == "spectral-base" and meta["format"] == "hsigeo-model"
     src = meta["sources"]
     assert src["earthlib"]["version"] == "1.1.0" and src["earthlib"]["licence"] == "MIT"
@@ -214,5 +215,9 @@ def test_estimator_from_base_predicts_and_saves(base, scene, tmp_path):
     pred = np.asarray(clf.predict(da.values))
     assert pred.shape == truth.shape and (pred == truth).mean() >= 2 / 3
     path = clf.save(tmp_path / "zs.hsigeo")
-    assert isinstance(hsigeo.load_model(path), ZeroShotModel)
+    # a zero-shot file comes back wrapped as a trained one does: a fitted estimator
+    again = hsigeo.load_model(path)
+    assert isinstance(again, HsigeoClassifier) and isinstance(again.model_, ZeroShotModel)
+    np.testing.assert_array_equal(np.asarray(again.predict(da.values)), pred)
+    assert again.report_.n_train == 0 and again.report_.config["kind"].startswith("prompt-only")
     assert isinstance(hsigeo.load_model("base"), BaseModel)
