@@ -11,7 +11,15 @@ Python process so that peak RSS is that run's alone:
 * ``dask2``  - the same classification on a local dask cluster of 2 worker
   processes (``classify_raster(client=...)``, what ``hsigeo classify --workers 2``
   runs); peak RSS of the client and of each worker process; the cluster's
-  start-up is timed apart.
+  start-up is timed apart;
+* ``read``   - the pipeline's reading stage alone, with the same reader pool
+  (``--readers``): every window read, decoded, validated and normalised (base-model
+  channels included), nothing else: the rate the readers can feed;
+* ``model``  - the model stage alone on an in-memory tile (the run's tile size), repeated:
+  the rate the model can take.  ``dense`` against min(read, model) says how close
+  the pipeline is to its own limits;
+* ``dense1`` - (``--scaling``) the dense path with one torch thread, so the table
+  shows the N-thread rate against N x the 1-thread rate of the same run.
 
 Prints a Markdown table and a verdict against the goals (memory flat within
 1.5x from 1 to 16 MP, time linear in pixels, >= 10,000 px/s, dense >= 3x
@@ -27,7 +35,7 @@ Usage::
 
     python benchmarks/inference.py [--quick] [--sizes 0.25 1 4 16] [--bands 200]
                                    [--tile-size N] [--naive-max-mp 0.25] [--dask-max-mp 1] [--model FILE]
-                                   [--profile]
+                                   [--readers N] [--limits] [--scaling] [--device cuda] [--profile]
 """
 
 from __future__ import annotations
@@ -87,7 +95,9 @@ def worker(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     cpu0 = _cpu_s()
     stages: dict[str, float] = {}
-    if args.mode == "memory":
+    if args.mode in ("read", "model"):
+        pixels = _stage_only(args, model)
+    elif args.mode == "memory":
         import rasterio
 
         from hsigeo.inference.core import predict_proba_array
@@ -124,10 +134,15 @@ def worker(args: argparse.Namespace) -> None:
     else:
         from hsigeo.inference.tiled import classify_raster
 
+        if args.mode == "dense1":
+            torch.set_num_threads(1)
+            threads = 1
+
         def run() -> Any:
             return classify_raster(args.scene, model, Path(args.out_dir) / f"classes-{args.mode}.tif",
                                    tile_size=args.tile_size, batch_size=args.batch_size, device=args.device,
-                                   naive=args.mode == "naive", overwrite=True, progress=False, threads=threads)
+                                   naive=args.mode == "naive", overwrite=True, progress=False, threads=threads,
+                                   readers=args.readers)
 
         if args.profile:
             import cProfile
@@ -147,6 +162,62 @@ def worker(args: argparse.Namespace) -> None:
         "peak_rss_mb": _peak_rss_mb(), "baseline_rss_mb": baseline,
         "stages": stages, "threads": threads, "cpu_s": _cpu_s() - cpu0,
     }))
+
+
+def _stage_only(args: argparse.Namespace, model: Any) -> int:
+    """One pipeline stage alone (``read`` or ``model``); returns the pixels it processed."""
+    import threading
+
+    import numpy as np
+    import rasterio
+
+    from hsigeo.inference.core import class_dtype, class_values, classify_tile
+    from hsigeo.inference.region import plan_region
+    from hsigeo.inference.scene import open_scene, read_region_tile
+    from hsigeo.inference.tiled import RunOptions
+    from hsigeo.sampling.windows import plan_windows
+
+    opts = RunOptions.for_device(args.device, tile_size=args.tile_size, batch_size=args.batch_size,
+                                 readers=args.readers)
+    scene = open_scene(Path(args.scene), model)
+    region = plan_region(scene.width, scene.height, scene.transform, scene.crs)
+    windows = plan_windows(region.height, region.width, opts.tile_size)
+    radius = int(model.radius)
+    if args.mode == "read":
+        todo = iter(windows)
+        lock = threading.Lock()
+
+        def read_all() -> None:
+            with rasterio.open(scene.data_path) as src:
+                while True:
+                    with lock:
+                        window = next(todo, None)
+                    if window is None:
+                        return
+                    read_region_tile(src, scene, region, window, radius, model)
+
+        pool = [threading.Thread(target=read_all) for _ in range(max(1, min(opts.readers, len(windows))))]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        return region.width * region.height
+    # the model stage on an in-memory tile of the run's size, as many times as the scene has full windows
+    side = opts.tile_size + 2 * radius
+    rng = np.random.default_rng(0)
+    n_in = int(model.config.n_bands) if hasattr(model, "config") else int(model.n_bands)
+    tile = rng.standard_normal((n_in, side, side)).astype(np.float32)
+    valid = np.ones((opts.tile_size, opts.tile_size), dtype=bool)
+    repeats = max(1, min(len(windows), (region.width * region.height) // opts.tile_size ** 2))
+    for _ in range(repeats):
+        classify_tile(model, tile, valid, class_values(model), class_dtype(model),
+                      window=(0, 0, opts.tile_size, opts.tile_size), device=opts.device, batch_size=opts.batch_size,
+                      naive=False, keep_probabilities=False)
+    if opts.device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+    return repeats * opts.tile_size ** 2
 
 
 # --------------------------------------------------------------------------- #
@@ -208,6 +279,8 @@ def _run_worker(scene: Path, mode: str, args: argparse.Namespace, model_file: Pa
         cmd += ["--threads", str(args.threads)]
     if args.memory_batch_size:
         cmd += ["--memory-batch-size", str(args.memory_batch_size)]
+    if args.readers:
+        cmd += ["--readers", str(args.readers)]
     if profile:
         cmd.append("--profile")
     load = os.getloadavg()[0]
@@ -248,11 +321,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--smooth-radius", type=int, default=None,
                    help="spatial filter radius of the default model (default: the trainer's, 2; 0 = none)")
     p.add_argument("--profile", action="store_true", help="cProfile the dense path on the smallest size")
+    p.add_argument("--readers", type=int, default=None,
+                   help="reader threads of the pipeline (default: the library's: 1 on CPU, up to 8 on CUDA)")
+    p.add_argument("--limits", action="store_true",
+                   help="also run the read-only and model-only stages on every size (the pipeline's own limits)")
+    p.add_argument("--scaling", action="store_true",
+                   help="also run the dense path with one torch thread (N-thread rate vs N x 1-thread rate)")
     p.add_argument("--workdir", type=Path, default=None, help="where scenes go (default: a temporary folder)")
     # worker-only options
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--scene", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--mode", choices=["dense", "naive", "memory", "dask2"], help=argparse.SUPPRESS)
+    p.add_argument("--mode", choices=["dense", "dense1", "naive", "memory", "dask2", "read", "model"],
+                   help=argparse.SUPPRESS)
     p.add_argument("--model-file", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out-dir", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -261,6 +341,8 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     sizes = args.sizes or ([0.25, 1.0] if args.quick else [0.25, 1.0, 4.0, 16.0])
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hsigeo-bench-", dir=args.workdir) as tmp:
         tmp_path = Path(tmp)
         model_file = args.model or _default_model(args.bands, tmp_path / "default.hsigeo", args.smooth_radius, args.init)
@@ -281,6 +363,10 @@ def main(argv: list[str] | None = None) -> None:
                 modes.append("memory")
             if mp <= args.dask_max_mp:
                 modes.append("dask2")
+            if args.scaling:
+                modes.append("dense1")
+            if args.limits:
+                modes += ["read", "model"]
             for mode in modes:
                 rec = _run_worker(scene, mode, args, model_file, tmp_path,
                                   profile=args.profile and mode == "dense" and mp == sizes[0])
@@ -354,6 +440,20 @@ def _verdict(rows: list[dict[str, Any]]) -> list[str]:
         spread = max(per_px) / min(per_px)
         out.append(f"- linearity: {', '.join(f'{v:.1f}' for v in per_px)} s per megapixel "
                    f"(max/min {spread:.2f}; ~1 = linear)")
+    by = {(r["size_mp"], r["mode"]): r for r in rows}
+    for d in dense:
+        read, model = by.get((d["size_mp"], "read")), by.get((d["size_mp"], "model"))
+        if read and model:
+            limit = min(read["px_per_s"], model["px_per_s"])
+            out.append(f"- limits at {d['size_mp']:g} MP: read-only {read['px_per_s']:,.0f} px/s, model-only "
+                       f"{model['px_per_s']:,.0f} px/s; end to end {d['px_per_s']:,.0f} px/s = "
+                       f"{d['px_per_s'] / limit:.0%} of min(read, model)")
+        one = by.get((d["size_mp"], "dense1"))
+        if one and d.get("threads"):
+            n = d["threads"]
+            out.append(f"- scaling at {d['size_mp']:g} MP: {n} threads {d['px_per_s']:,.0f} px/s vs 1 thread "
+                       f"{one['px_per_s']:,.0f} px/s = {d['px_per_s'] / (one['px_per_s'] * n):.2f} x N x 1-thread "
+                       f"(goal >= 0.6)")
     for r in rows:
         if r["mode"] == "naive":
             d = next(x for x in dense if x["size_mp"] == r["size_mp"])

@@ -50,13 +50,9 @@ from hsigeo.device import resolve_device, torch_threads
 from hsigeo.errors import ClusterError, HsigeoError, InvalidInputError, RasterReadError
 from hsigeo.inference.core import add_counts, class_dtype, class_values, classify_tile, default_batch_size
 from hsigeo.inference.distributed import ModelRef
+from hsigeo.inference.products import OutputPlan, TileResult, open_product_writers, output_grid
 from hsigeo.inference.region import Region
 from hsigeo.inference.scene import Scene, read_region_tile
-from hsigeo.inference.tiled import (
-    _open_outputs,
-    _tag_outputs,
-    _write_result,
-)
 from hsigeo.sampling.windows import plan_windows
 
 __all__ = ["open_client", "stream_on_cluster", "cluster_description", "TASK_PREFIX"]
@@ -291,10 +287,14 @@ def _scene_handle(path: Path) -> Any:
 
 
 def _window_task(scene: Scene, region: Region, window: tuple[int, int, int, int], model_ref: ModelRef, *,
-                 values: np.ndarray,
-                 dtype: str, device: str, batch_size: int | None, naive: bool, want_probs: bool,
-                 threads: int | None) -> tuple[Any, ...]:
-    """Read one window (with halo) on the worker and classify it; return what the client writes."""
+                 plan: OutputPlan, values: np.ndarray, dtype: str, device: str, batch_size: int | None,
+                 naive: bool, threads: int | None) -> tuple[TileResult, dict[str, np.ndarray]]:
+    """Read one window (with halo) on the worker, classify it and render the planned products.
+
+    Only what the client writes travels back: the rendered arrays (the full probabilities only
+    when a planned product is them) and the window's result without its probabilities.
+    """
+    import dataclasses
     import socket
 
     from rasterio.errors import RasterioIOError
@@ -312,35 +312,35 @@ def _window_task(scene: Scene, region: Region, window: tuple[int, int, int, int]
         ) from None
     with torch_threads(threads):
         tile, valid = read_region_tile(src, scene, region, window, int(model.radius), model)
-        return (window, *classify_tile(model, tile, valid, values, np.dtype(dtype), device=dev, batch_size=bs,
-                                        naive=naive, want_probs=want_probs, shape=window[2:]))
+        result = classify_tile(model, tile, valid, values, np.dtype(dtype), window=window, device=dev, batch_size=bs,
+                               naive=naive, keep_probabilities=plan.needs_probabilities)
+    return dataclasses.replace(result, probabilities=None), plan.render(result)
 
 
 # --------------------------------------------------------------------------- #
 # Client side
 # --------------------------------------------------------------------------- #
-def stream_on_cluster(client: Any, scene: Scene, model: Any, out_path: Path, extras: dict[str, Path | None], *,
-                      run: dict[str, Any], tile_size: int, batch_size: int | None, device: str, naive: bool,
-                      progress: bool, overwrite: bool, stages: dict[str, float], region: Region,
-                      threads: int | None = None) -> tuple[int, dict[int, int], int]:
+def stream_on_cluster(client: Any, scene: Scene, model: Any, plan: OutputPlan, options: Any, *,
+                      run: dict[str, Any], stages: Any, region: Region) -> tuple[int, dict[int, int], int]:
     """Classify ``scene`` window by window on the cluster; write the outputs here.
 
     The contract of the in-process pipeline (``_stream`` in
     :mod:`hsigeo.inference.tiled`): returns (valid pixels, class counts,
     windows); ``stages`` gets ``model`` (waiting for results) and ``write``
-    seconds.  Outputs appear only when every window is written.
+    seconds.  ``options`` is the run's :class:`~hsigeo.inference.tiled.RunOptions`.
+    Outputs appear only when every window is written.
     """
     from distributed import wait
 
     from hsigeo.progress import Progress
 
-    windows = plan_windows(region.height, region.width, tile_size)
+    windows = plan_windows(region.height, region.width, options.tile_size)
     ref = ModelRef(model)
     run_id = uuid.uuid4().hex[:8]
     model_future = client.submit(_model_task, ref, key=f"hsigeo-model-{ref.digest}-{run_id}")
-    task_kw = {"values": class_values(model), "dtype": str(class_dtype(model)), "device": device,
-               "batch_size": batch_size, "naive": naive, "want_probs": extras["probabilities"] is not None,
-               "threads": threads}
+    task_kw = {"plan": plan, "values": class_values(model), "dtype": str(class_dtype(model)),
+               "device": options.device, "batch_size": options.batch_size, "naive": options.naive,
+               "threads": options.threads}
     limit = max(2, _IN_FLIGHT_PER_THREAD * sum(client.nthreads().values()))
     todo = iter(enumerate(windows))
     in_flight: set[Any] = set()
@@ -371,30 +371,30 @@ def stream_on_cluster(client: Any, scene: Scene, model: Any, out_path: Path, ext
 
     counts: dict[int, int] = {}
     bar = Progress(region.width * region.height, f"classify {scene.path.name}", unit="px", unit_scale=True) \
-        if progress else None
+        if options.progress else None
     try:
         with contextlib.ExitStack() as stack:
             if bar is not None:
                 stack.enter_context(bar)
             outputs = stack.enter_context(
-                _open_outputs(scene, model, out_path, extras, tile_size=tile_size, overwrite=overwrite,
-                              region=region))
+                open_product_writers(plan, output_grid(scene, region), model, tile_size=options.tile_size,
+                                     overwrite=True))
             for _ in range(limit):
                 submit_next()
             t0 = time.perf_counter()
             for fut in finished():
-                window, classes, conf, probs, found = _result(fut, scene)
+                result, arrays = _result(fut, scene)
                 del fut  # the client keeps no finished window, so the cluster frees it
                 t1 = time.perf_counter()
-                stages["model"] += t1 - t0
+                stages.add("model", t1 - t0)
                 submit_next()
-                _write_result(outputs, window, classes, conf, probs)
-                add_counts(counts, found)
+                outputs.write(result.window, arrays)
+                add_counts(counts, result.counts)
                 t0 = time.perf_counter()
-                stages["write"] += t0 - t1
+                stages.add("write", t0 - t1)
                 if bar is not None:
-                    bar.update(window[2] * window[3])
-            _tag_outputs(outputs, run)
+                    bar.update(result.pixels)
+            outputs.tag(run)
     finally:
         # on failure nothing of this scene is left running on the cluster (a lost scheduler cannot be told)
         with contextlib.suppress(Exception):

@@ -27,6 +27,7 @@ import numpy as np
 
 from hsigeo.device import autocast, resolve_device
 from hsigeo.errors import InvalidInputError
+from hsigeo.inference.products import TileResult
 from hsigeo.inference.protocol import InferenceModel, require_model
 from hsigeo.io.writers import classification_dtype
 from hsigeo.sampling.windows import good_band_mask, valid_pixels
@@ -267,23 +268,25 @@ def file_identity(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def classify_tile(model: Any, tile: np.ndarray | None, valid: np.ndarray, values: np.ndarray, dtype: np.dtype, *,
-                   device: str, batch_size: int | None, naive: bool, want_probs: bool,
-                   shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[int, int]]:
-    """Classes, confidence, probabilities (NaN at nodata; ``None`` unless wanted) and class counts of one tile.
+                  window: tuple[int, int, int, int], device: str, batch_size: int | None, naive: bool,
+                  keep_probabilities: bool) -> TileResult:
+    """The one model step of every engine (in-process pipeline and cluster tasks), so they agree pixel for pixel.
 
-    The one model step of every engine (in-process pipeline and cluster tasks), so they agree pixel for pixel.
-    ``tile`` is ``None`` for a window outside the mask (nothing read, nothing to run; ``shape`` is its size).
+    ``tile`` is ``None`` for a window outside the mask (nothing read, nothing to run). Returns the
+    window's :class:`~hsigeo.inference.products.TileResult`: classes, confidence, class counts and,
+    when ``keep_probabilities``, the probabilities (NaN at nodata).
     """
+    shape = tuple(window[2:])
     if tile is None:
         probs = np.zeros((len(values), *shape), dtype=np.float32)
     else:
         probs = run_model(model, tile, device=device, batch_size=batch_size, naive=naive)
     classes, conf = to_class_map(probs, values, valid, dtype=dtype)
     found, n = np.unique(classes[valid], return_counts=True)
-    if not want_probs:
-        return classes, conf, None, dict(zip(found.tolist(), n.tolist()))
-    probs[:, ~valid] = np.nan
-    return classes, conf, probs, dict(zip(found.tolist(), n.tolist()))
+    counts = dict(zip(found.tolist(), n.tolist()))
+    if keep_probabilities:
+        probs[:, ~valid] = np.nan
+    return TileResult(tuple(int(v) for v in window), classes, conf, probs if keep_probabilities else None, counts)
 
 
 def add_counts(counts: dict[int, int], more: dict[int, int]) -> None:

@@ -5,11 +5,20 @@ with a halo of ``model.radius`` pixels, normalises it, runs the model and
 writes the window's classes (and optionally confidence and per-class
 probabilities) into tiled GeoTIFFs.  Three stages overlap::
 
-    reader thread  --(queue: 1 tile)-->  model (caller's thread)  --(queue: 2 results)-->  writer thread
+    reader threads (N)  --(queue: N tiles)-->  model (caller's thread)  --(queue: 2 results)-->  writer thread
 
-so reading/decompressing the next window and writing the last one happen
-while the model runs, and at most a handful of tiles is ever in memory: peak
-memory depends on ``tile_size`` and the band count, not on the scene size.
+so reading/decompressing the next windows and writing the last one happen
+while the model runs, and at most ``N + 3`` tiles are ever in memory: peak
+memory depends on ``tile_size``, the band count and the readers, not on the
+scene size.  Each reader has its own GDAL dataset (a handle must not be shared
+between threads); GDAL decompression, numpy normalisation and the torch ops of
+a base-model prior release the GIL, so N readers decode N windows at once.
+
+What is written is planned apart from how it is computed: an
+:class:`~hsigeo.inference.products.OutputPlan` names the products and paths
+(:data:`~hsigeo.inference.products.PRODUCTS`), the model step returns one
+:class:`~hsigeo.inference.products.TileResult` per window, and the writer
+renders and writes the planned products from it.
 
 Equality with whole-scene inference
     Halo pixels outside the scene are taken by the same reflection that
@@ -53,7 +62,7 @@ import queue
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,21 +81,19 @@ from hsigeo.inference.core import (
     file_identity,
     model_digest,
 )
+from hsigeo.inference.products import RUN_TAG, OutputPlan, ProductWriters, open_product_writers, output_grid
 from hsigeo.inference.protocol import InferenceModel, require_model
 from hsigeo.inference.region import Region, plan_region
 from hsigeo.inference.scene import Scene, open_scene, read_region_tile, warn_about_scene
 from hsigeo.outputs import check_output, protect_inputs
 from hsigeo.sampling.windows import plan_windows
 
-__all__ = ["classify_raster", "ClassificationResult", "RUN_TAG"]
+__all__ = ["classify_raster", "ClassificationResult", "RunOptions", "default_readers", "RUN_TAG"]
 
-#: Metadata item (inside each output GeoTIFF) identifying the run that wrote it.
-RUN_TAG = "HSIGEO_RUN"
-
-# Tiles waiting between stages.  One normalised tile waiting (plus one being read and one
-# in the model) keeps the model busy; results are small, so the writer may lag by two.
-_READ_QUEUE_SIZE = 1
+# Results waiting for the writer: they are small, so the writer may lag by two.
 _WRITE_QUEUE_SIZE = 2
+# More readers than this rarely help one model stage (measured in benchmarks/inference.py).
+_MAX_DEFAULT_READERS = 8
 # GDAL block cache for the reader: enough for halo re-reads between
 # neighbouring windows, small enough that memory stays flat with scene size.
 _READ_CACHE_BYTES = 256 * 1024 * 1024
@@ -122,10 +129,13 @@ class ClassificationResult:
         Busy time per pipeline stage: ``read`` (decompress, normalise; reader
         thread), ``model`` (caller's thread), ``write`` (compress; writer
         thread), and ``wait`` (the model stage idle, waiting for a tile).  The
-        stages overlap, so these add up to more than ``seconds``; a large
-        ``wait`` means reading is the bottleneck.
+        stages overlap (and ``read`` sums over the reader threads), so these
+        add up to more than ``seconds``; a large ``wait`` means reading is the
+        bottleneck.
     model_digest
         Identity of the model (see :func:`hsigeo.inference.core.model_digest`).
+    products
+        Every raster written, by product name (see :data:`hsigeo.inference.products.PRODUCTS`).
     """
 
     out_path: Path
@@ -146,6 +156,87 @@ class ClassificationResult:
     skipped: bool = False
     model_digest: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    products: dict[str, Path] = field(default_factory=dict)
+
+
+def default_readers(device: str) -> int:
+    """Reader threads by default: 1 on CPU (the cores run torch), up to 8 for a GPU's model stage.
+
+    On CPU the model step already uses every core but one through torch's threads, and a second
+    reader only competes with it; a GPU's model step is so fast that one reading thread starves it.
+    """
+    if not device.startswith("cuda"):
+        return 1
+    return max(1, min(_MAX_DEFAULT_READERS, (os.cpu_count() or 2) - 1))
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run computes (frozen; what it writes is the :class:`~hsigeo.inference.products.OutputPlan`).
+
+    Attributes
+    ----------
+    device
+        Resolved device (``"cpu"``, ``"cuda:0"``; ``"auto"`` only on a cluster, resolved per worker).
+    tile_size, batch_size
+        Window side and pixels per forward pass (``batch_size`` ``None``: the device's default).
+    naive
+        One patch per pixel instead of the dense path (checks).
+    progress
+        Report progress.
+    threads
+        torch CPU threads (``None``: the default of :func:`~hsigeo.device.default_threads`).
+    readers
+        Reader threads of the in-process pipeline.
+    model_workers
+        Windows in the model step at once (the in-process pipeline); on CPU the torch threads are
+        shared out between them, so several windows run side by side instead of one window on
+        all cores.
+    """
+
+    device: str
+    tile_size: int
+    batch_size: int | None
+    naive: bool = False
+    progress: bool = True
+    threads: int | None = None
+    readers: int = 1
+    model_workers: int = 1
+
+    @classmethod
+    def for_device(cls, device: str, *, tile_size: int | None = None, batch_size: int | None = None,
+                   naive: bool = False, progress: bool = True, threads: int | None = None,
+                   readers: int | None = None, model_workers: int | None = None) -> RunOptions:
+        """Options with the device's defaults filled in; refuses impossible values."""
+        tile = int(tile_size) if tile_size is not None else default_tile_size(device)
+        if tile < 1:
+            raise InvalidInputError(f"tile_size must be >= 1, not {tile}")
+        for name, value in (("readers", readers), ("model_workers", model_workers), ("threads", threads)):
+            if value is not None and int(value) < 1:
+                raise InvalidInputError(f"{name} must be >= 1, not {value}")
+        if device == "auto":  # a cluster: each worker picks its own batch size
+            bs = batch_size
+        else:
+            bs = batch_size if batch_size is not None else default_batch_size(device)
+        return cls(device=device, tile_size=tile, batch_size=bs, naive=naive, progress=progress, threads=threads,
+                   readers=int(readers) if readers is not None else default_readers(device),
+                   model_workers=int(model_workers) if model_workers is not None else 1)
+
+
+class _Stages:
+    """Busy seconds per pipeline stage, added to from several threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.seconds: dict[str, float] = {"read": 0.0, "model": 0.0, "write": 0.0, "wait": 0.0}
+
+    def add(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+    def rounded(self) -> dict[str, float]:
+        with self._lock:
+            return {k: round(v, 3) for k, v in self.seconds.items()}
 
 
 # --------------------------------------------------------------------------- #
@@ -193,15 +284,6 @@ def _run_tag(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _block_size(tile_size: int) -> int:
-    """Output GeoTIFF tile size aligned with the windows, so each write fills whole tiles."""
-    if tile_size % 256 == 0:
-        return 256
-    if tile_size % 16 == 0 and tile_size <= 512:
-        return tile_size
-    return 256
-
-
 # --------------------------------------------------------------------------- #
 # Public entry point
 # --------------------------------------------------------------------------- #
@@ -213,6 +295,7 @@ def classify_raster(
     confidence_path: str | os.PathLike | None = None,
     probabilities_path: str | os.PathLike | None = None,
     vector_path: str | os.PathLike | None = None,
+    products: Mapping[str, str | os.PathLike | None] | None = None,
     tile_size: int | None = None,
     batch_size: int | None = None,
     device: str = "auto",
@@ -222,6 +305,8 @@ def classify_raster(
     progress: bool = True,
     min_area: float = 0.0,
     threads: int | None = None,
+    readers: int | None = None,
+    model_workers: int | None = None,
     extent: Any = None,
     mask: str | os.PathLike | None = None,
     resample: bool = False,
@@ -244,11 +329,15 @@ def classify_raster(
         Optional float32 GeoTIFF with one band per class (descriptions = class names).
     vector_path
         Optional GeoPackage of class polygons made from the result.
+    products
+        More raster products by name (:data:`hsigeo.inference.products.PRODUCTS`), e.g.
+        ``{"margin": "margin.tif"}``; ``confidence_path`` and ``probabilities_path`` are
+        shorthands for two of them.
     tile_size
         Window size in pixels (before the halo); ``None`` = 256 on CPU, 1024
         on CUDA (:func:`~hsigeo.inference.core.default_tile_size`).  Memory
         per tile is about ``bands * (tile_size + 2 * radius)**2 * 4`` bytes
-        and three tiles are in flight.  The result does not depend on it.
+        and ``readers + 3`` tiles are in flight.  The result does not depend on it.
     batch_size
         Pixels per forward pass; ``None`` = 2048 on CPU, 65536 on CUDA
         (:func:`~hsigeo.inference.core.default_batch_size`).
@@ -272,6 +361,15 @@ def classify_raster(
         the reader thread uses; see :func:`~hsigeo.inference.core.default_threads`).
         Ignored on CUDA.  On cores shared with other work, ``1`` is often
         several times faster.
+    readers
+        Threads reading, decoding and normalising windows (each with its own GDAL handle;
+        GDAL and numpy release the GIL, so they read in parallel); ``None``: see
+        :func:`default_readers`.  The result does not depend on it.
+    model_workers
+        Windows in the model step at once (default 1).  On CPU, ``threads`` torch threads are
+        shared out between them (at least one each), so e.g. 4 workers of 4 threads use 16
+        cores on four windows side by side.  Ignored on a cluster (dask runs one window per
+        task there).
     extent
         Classify only this rectangle: an :class:`~hsigeo.inference.region.Extent`
         or ``"xmin,ymin,xmax,ymax[,CRS]"`` (default CRS: the scene's).  The
@@ -309,21 +407,17 @@ def classify_raster(
         ``resume`` allows replacing it.
     """
     scene_path = Path(scene_path)
-    out_path = Path(out_path)
-    extras = {
-        "confidence": Path(confidence_path) if confidence_path is not None else None,
-        "probabilities": Path(probabilities_path) if probabilities_path is not None else None,
-    }
-    vec = Path(vector_path) if vector_path is not None else None
-    _check_distinct(scene_path, out_path, *extras.values(), vec)
-    # the library protects its inputs too: no output (nor sidecar) may be the scene, its files, the mask (with its parts) or the model
+    plan = OutputPlan.build(out_path, vector=vector_path, min_area=min_area, confidence=confidence_path,
+                            probabilities=probabilities_path, **dict(products or {}))
+    plan.check_distinct(scene_path)
+    # the library protects its inputs too: no output (nor sidecar) may be the scene, its files, the mask (with
+    # its parts) or the model
     with protect_inputs(getattr(model, "source", None), mask, rasters=(scene_path,)):
         # on a cluster the workers' hardware decides what "auto" means
         dev = resolve_device(device) if client is None else (device or "auto").strip().lower()
-        bs = batch_size if batch_size is not None else default_batch_size(dev)
-        tile_size = int(tile_size) if tile_size is not None else default_tile_size(dev)
-        if tile_size < 1:
-            raise InvalidInputError(f"tile_size must be >= 1, not {tile_size}")
+        options = RunOptions.for_device(dev, tile_size=tile_size, batch_size=batch_size, naive=naive,
+                                        progress=progress, threads=threads, readers=readers,
+                                        model_workers=model_workers)
         model = require_model(model)
         scene = open_scene(scene_path, model, resample=resample)
         region = plan_region(scene.width, scene.height, scene.transform, scene.crs, extent=extent, mask=mask,
@@ -331,60 +425,50 @@ def classify_raster(
         digest = model_digest(model)
         run = _run_record(scene, digest, region)
 
-        rasters = {"classes": out_path, **{k: p for k, p in extras.items() if p is not None}}
-        if resume and all(_run_tag(p) == run for p in rasters.values()):
-            result = _summary_from_existing(out_path, extras, region, tile_size, bs, dev, naive, digest)
-            if vec is not None and (overwrite or not vec.exists()):
-                _vectorize(out_path, vec, model, min_area=min_area, overwrite=overwrite)
-            return _replace(result, vector_path=vec)
+        if resume and all(_run_tag(p) == run for p in plan.rasters.values()):
+            result = _summary_from_existing(plan, region, options, digest)
+            if plan.vector is not None and (overwrite or not plan.vector.exists()):
+                _vectorize(plan, model, overwrite=overwrite)
+            return _replace(result, vector_path=plan.vector)
 
-        for p in rasters.values():
+        for p in plan.rasters.values():
             # an identical earlier run's output may be replaced under resume
             check_output(p, overwrite=overwrite or (resume and _run_tag(p) == run))
-        if vec is not None:
-            check_output(vec, overwrite=overwrite)
+        if plan.vector is not None:
+            check_output(plan.vector, overwrite=overwrite)
 
         warn_about_scene(scene, model)
         class_dtype(model)  # refuses class values the raster cannot hold, before any work
         t0 = time.perf_counter()
-        stages: dict[str, float] = {"read": 0.0, "model": 0.0, "write": 0.0, "wait": 0.0}
+        stages = _Stages()
         if client is not None:
             from hsigeo.inference.cluster import stream_on_cluster
 
-            n_valid, counts, n_windows = stream_on_cluster(
-                client, scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=batch_size,
-                device=dev, naive=naive, progress=progress, overwrite=True, stages=stages, threads=threads,
-                region=region,
-            )
+            n_valid, counts, n_windows = stream_on_cluster(client, scene, model, plan, options, run=run,
+                                                           stages=stages, region=region)
         else:
-            with torch_threads(threads if threads is not None else (default_threads() if dev == "cpu" else None)):
-                n_valid, counts, n_windows = _stream(
-                    scene, model, out_path, extras, run=run, tile_size=tile_size, batch_size=bs, device=dev,
-                    naive=naive, progress=progress, overwrite=True, stages=stages, region=region,
-                )
+            cpu_threads = options.threads if options.threads is not None else (
+                default_threads() if dev == "cpu" else None)
+            if cpu_threads is not None and options.model_workers > 1:  # shared out between the model steps
+                cpu_threads = max(1, cpu_threads // options.model_workers)
+            with torch_threads(cpu_threads):
+                n_valid, counts, n_windows = _stream(scene, model, plan, options, run=run, stages=stages,
+                                                     region=region)
         seconds = time.perf_counter() - t0
         if n_valid == 0:
             warnings.warn(f"{scene_path}: no valid pixel: every pixel is nodata ({scene.nodata}) or not finite, so "
-                          f"{out_path} holds only nodata (0). Check the scene's nodata value.", stacklevel=2)
-        if vec is not None:
-            _vectorize(out_path, vec, model, min_area=min_area, overwrite=True)
+                          f"{plan.class_map} holds only nodata (0). Check the scene's nodata value.", stacklevel=2)
+        if plan.vector is not None:
+            _vectorize(plan, model, overwrite=True)
         return ClassificationResult(
-            out_path=out_path, confidence_path=extras["confidence"], probabilities_path=extras["probabilities"],
-            vector_path=vec, width=region.width, height=region.height, n_windows=n_windows, tile_size=tile_size,
-            batch_size=bs, device=dev, naive=naive, seconds=seconds,
-            pixels_per_second=region.width * region.height / max(seconds, 1e-9), n_valid=n_valid,
-            class_counts=counts, skipped=False, model_digest=digest,
-            stage_seconds={k: round(v, 3) for k, v in stages.items()},
+            out_path=plan.class_map, confidence_path=plan.rasters.get("confidence"),
+            probabilities_path=plan.rasters.get("probabilities"), vector_path=plan.vector, width=region.width,
+            height=region.height, n_windows=n_windows, tile_size=options.tile_size,
+            batch_size=options.batch_size if options.batch_size is not None else default_batch_size("cpu"),
+            device=dev, naive=naive, seconds=seconds, pixels_per_second=region.width * region.height / max(seconds, 1e-9),
+            n_valid=n_valid, class_counts=counts, skipped=False, model_digest=digest,
+            stage_seconds=stages.rounded(), products=dict(plan.rasters),
         )
-
-
-def _check_distinct(scene: Path, *outputs: Path | None) -> None:
-    paths = [p for p in outputs if p is not None]
-    real = [os.path.realpath(p) for p in paths]
-    if os.path.realpath(scene) in real:
-        raise HsigeoError(f"{scene}: an output path is the input scene; choose another output name.")
-    if len(set(real)) != len(real):
-        raise HsigeoError(f"output paths must differ; got {', '.join(map(str, paths))}.")
 
 
 def _run_record(scene: Scene, digest: str, region: Region) -> dict[str, Any]:
@@ -405,218 +489,177 @@ def _replace(result: ClassificationResult, **changes: Any) -> ClassificationResu
     return replace(result, **changes)
 
 
-def _summary_from_existing(out_path: Path, extras: dict[str, Path | None], region: Region, tile_size: int,
-                           batch_size: int | None, device: str, naive: bool, digest: str) -> ClassificationResult:
+def _summary_from_existing(plan: OutputPlan, region: Region, options: RunOptions, digest: str) -> ClassificationResult:
     """Result record for outputs that ``resume`` found complete (counts read back from the file)."""
     import rasterio
 
     counts: dict[int, int] = {}
-    with rasterio.open(out_path) as src:
+    with rasterio.open(plan.class_map) as src:
         for _, win in src.block_windows(1):
             vals, n = np.unique(src.read(1, window=win), return_counts=True)
             for v, k in zip(vals.tolist(), n.tolist()):
                 if v != 0:
                     counts[v] = counts.get(v, 0) + k
     return ClassificationResult(
-        out_path=out_path, confidence_path=extras["confidence"], probabilities_path=extras["probabilities"],
-        vector_path=None, width=region.width, height=region.height, n_windows=0, tile_size=tile_size,
-        batch_size=batch_size, device=device, naive=naive, seconds=0.0, pixels_per_second=0.0,
+        out_path=plan.class_map, confidence_path=plan.rasters.get("confidence"),
+        probabilities_path=plan.rasters.get("probabilities"), vector_path=None, width=region.width,
+        height=region.height, n_windows=0, tile_size=options.tile_size, batch_size=options.batch_size,
+        device=options.device, naive=options.naive, seconds=0.0, pixels_per_second=0.0,
         n_valid=sum(counts.values()), class_counts=dict(sorted(counts.items())), skipped=True,
-        model_digest=digest,
+        model_digest=digest, products=dict(plan.rasters),
     )
 
 
-def _vectorize(classes_path: Path, vector_path: Path, model: InferenceModel, *, min_area: float, overwrite: bool) -> None:
-    """Polygonise the finished class raster into a GeoPackage."""
+def _vectorize(plan: OutputPlan, model: InferenceModel, *, overwrite: bool) -> None:
+    """Polygonise the finished class raster into the plan's GeoPackage."""
     from hsigeo.io.classmaps import read_classification
     from hsigeo.io.vectors import vectorize_classes, write_vector
 
-    class_da = read_classification(classes_path)
-    gdf = vectorize_classes(class_da, model.classes, min_area=min_area)
-    write_vector(gdf, vector_path, overwrite=overwrite)
+    assert plan.vector is not None
+    class_da = read_classification(plan.class_map)
+    gdf = vectorize_classes(class_da, model.classes, min_area=plan.min_area)
+    write_vector(gdf, plan.vector, overwrite=overwrite)
 
 
-@contextlib.contextmanager
-def _open_outputs(scene: Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *,
-                  tile_size: int, overwrite: bool, region: Region) -> Iterator[dict[str, Any]]:
-    """Open the block writers on the region's grid; all files appear together, only if the block exits cleanly."""
-    grid = {"width": region.width, "height": region.height, "crs": scene.crs, "transform": region.transform}
-    # identity of what the extras' paths hold now: if the class map fails after the extras were renamed
-    # into place, the extras this run wrote are removed again (all of the run's outputs, or none)
-    before = {p: _inode(p) for p in extras.values() if p is not None}
-    try:
-        with _writers(grid, model, out_path, extras, tile_size=tile_size, overwrite=overwrite) as writers:
-            yield writers
-    except BaseException:
-        for p, old in before.items():
-            now = _inode(p)
-            if now is not None and now != old:
-                with contextlib.suppress(OSError):
-                    p.unlink()
-        raise
-
-
-def _inode(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-@contextlib.contextmanager
-def _writers(grid: dict[str, Any], model: Any, out_path: Path, extras: dict[str, Path | None], *,
-             tile_size: int, overwrite: bool) -> Iterator[dict[str, Any]]:
-    from rasterio.errors import NotGeoreferencedWarning
-
-    from hsigeo.io.qml import pseudocolor_raster_qml
-    from hsigeo.io.writers import open_classification_writer, open_float_writer
-
-    bs = _block_size(tile_size)
-    entries = model.classes
-    with contextlib.ExitStack() as stack, warnings.catch_warnings():
-        # a scene without CRS gives outputs without CRS; the user was warned before the run
-        warnings.simplefilter("ignore", category=NotGeoreferencedWarning)
-        writers: dict[str, Any] = {}
-        # the class map is entered first so it exits (is renamed into place) last:
-        # a class map on disk then implies its extras are complete
-        writers["classes"] = stack.enter_context(open_classification_writer(
-            out_path, classes=entries, like=grid, dtype=str(class_dtype(model)), overwrite=overwrite,
-            blocksize=bs))
-        if extras["confidence"] is not None:
-            writers["confidence"] = stack.enter_context(open_float_writer(
-                extras["confidence"], count=1, band_names=["confidence"], like=grid, overwrite=overwrite,
-                blocksize=bs, style=pseudocolor_raster_qml()))
-        if extras["probabilities"] is not None:
-            writers["probabilities"] = stack.enter_context(open_float_writer(
-                extras["probabilities"], count=len(entries), band_names=[e.name for e in entries], like=grid,
-                overwrite=overwrite, blocksize=bs, style=pseudocolor_raster_qml(band=1)))
-        yield writers
-
-
-def _stream(scene: Scene, model: InferenceModel, out_path: Path, extras: dict[str, Path | None], *, run: dict[str, Any],
-            tile_size: int, batch_size: int | None, device: str, naive: bool, progress: bool,
-            overwrite: bool, stages: dict[str, float], region: Region) -> tuple[int, dict[int, int], int]:
+def _stream(scene: Scene, model: InferenceModel, plan: OutputPlan, options: RunOptions, *, run: dict[str, Any],
+            stages: _Stages, region: Region) -> tuple[int, dict[int, int], int]:
     """Read -> model -> write every window of ``region`` through bounded queues.
 
     Returns (valid pixels, counts, windows).  Windows are in region
-    coordinates; the reader shifts them onto the scene.  ``stages`` collects
-    busy seconds per stage (each stage updates only its own key).
+    coordinates; the readers shift them onto the scene.  ``stages`` collects
+    busy seconds per stage.  ``options.model_workers`` model steps run at once
+    (the caller's thread and helpers), each taking the next window read.
     """
     import rasterio
 
     from hsigeo.progress import Progress
 
     radius = int(model.radius)
-    windows = plan_windows(region.height, region.width, tile_size)
+    windows = plan_windows(region.height, region.width, options.tile_size)
     values = class_values(model)
     dtype = class_dtype(model)
-    counts: dict[int, int] = {}
-    read_q: queue.Queue = queue.Queue(maxsize=_READ_QUEUE_SIZE)
-    write_q: queue.Queue = queue.Queue(maxsize=_WRITE_QUEUE_SIZE)
+    n_readers = max(1, min(options.readers, len(windows)))
+    n_models = max(1, min(options.model_workers, len(windows)))
+    # one normalised tile waiting per model step keeps them busy; results are small
+    read_q: queue.Queue = queue.Queue(maxsize=max(n_readers, n_models))
+    write_q: queue.Queue = queue.Queue(maxsize=_WRITE_QUEUE_SIZE + n_models - 1)
     abort = threading.Event()
-    writer_error: list[BaseException] = []
+    errors: list[BaseException] = []  # from the writer and the helper model steps
+    todo = iter(windows)
+    lock = threading.Lock()
+    readers_left = [n_readers]
+
+    def next_window() -> tuple[int, int, int, int] | None:
+        with lock:
+            return next(todo, None)
 
     def reader() -> None:
         try:
+            # each reader has its own dataset: a GDAL handle must not be shared between threads
             with rasterio.Env(GDAL_CACHEMAX=_READ_CACHE_BYTES), rasterio.open(scene.data_path) as src:
-                for window in windows:
-                    if abort.is_set():
-                        return
+                while not abort.is_set():
+                    window = next_window()
+                    if window is None:
+                        break
                     t0 = time.perf_counter()
                     item = (window, *read_region_tile(src, scene, region, window, radius, model))
-                    stages["read"] += time.perf_counter() - t0
+                    stages.add("read", time.perf_counter() - t0)
                     if not _put(read_q, item, abort):
                         return
-            _put(read_q, _Done(), abort)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which re-raises
+            with lock:
+                readers_left[0] -= 1
+                last = readers_left[0] == 0
+            if last:  # one end marker per model step
+                for _ in range(n_models):
+                    _put(read_q, _Done(), abort)
+        except BaseException as exc:  # noqa: BLE001 - handed to a model step, which re-raises
             _put(read_q, _Failed(exc), abort)
 
-    def writer(outputs: dict[str, Any], bar: Progress | None) -> None:
+    def writer(outputs: ProductWriters, bar: Progress | None) -> None:
         try:
             while True:
                 item = _get(write_q, abort)
                 if isinstance(item, _Done):
                     return
                 t0 = time.perf_counter()
-                _write_result(outputs, *item)
-                stages["write"] += time.perf_counter() - t0
-                window = item[0]
+                outputs.write(item.window, plan.render(item))
+                stages.add("write", time.perf_counter() - t0)
                 if bar is not None:
-                    bar.update(window[2] * window[3])
+                    bar.update(item.pixels)
         except BaseException as exc:  # noqa: BLE001
-            writer_error.append(exc)
+            errors.append(exc)
+            abort.set()
+
+    def model_step(counts: dict[int, int]) -> None:
+        _compute_loop(read_q, write_q, abort, errors, model, values, dtype, counts, options,
+                      keep_probabilities=plan.needs_probabilities, stages=stages)
+
+    def helper_step(counts: dict[int, int]) -> None:
+        try:
+            model_step(counts)
+        except BaseException as exc:  # noqa: BLE001 - the caller's thread re-raises it
+            errors.append(exc)
             abort.set()
 
     bar = Progress(region.width * region.height, f"classify {scene.path.name}", unit="px", unit_scale=True) \
-        if progress else None
+        if options.progress else None
+    counts = [dict[int, int]() for _ in range(n_models)]
     with contextlib.ExitStack() as stack:
         if bar is not None:
             stack.enter_context(bar)
-        outputs = stack.enter_context(
-            _open_outputs(scene, model, out_path, extras, tile_size=tile_size, overwrite=overwrite, region=region))
-        threads = [threading.Thread(target=reader, name="hsigeo-reader", daemon=True),
-                   threading.Thread(target=writer, args=(outputs, bar), name="hsigeo-writer", daemon=True)]
-        for t in threads:
+        outputs = stack.enter_context(open_product_writers(plan, output_grid(scene, region), model,
+                                                           tile_size=options.tile_size, overwrite=True))
+        writer_thread = threading.Thread(target=writer, args=(outputs, bar), name="hsigeo-writer", daemon=True)
+        threads = [threading.Thread(target=reader, name=f"hsigeo-reader-{i}", daemon=True) for i in range(n_readers)]
+        helpers = [threading.Thread(target=helper_step, args=(counts[i],), name=f"hsigeo-model-{i}", daemon=True)
+                   for i in range(1, n_models)]
+        for t in (*threads, *helpers, writer_thread):
             t.start()
         try:
-            _compute_loop(read_q, write_q, abort, writer_error, model, values, dtype, counts,
-                          device=device, batch_size=batch_size, naive=naive,
-                          want_probs=extras["probabilities"] is not None, stages=stages)
+            model_step(counts[0])
+            for t in helpers:
+                t.join()
+            if errors:
+                raise errors[0]
             _put(write_q, _Done(), abort)
-            threads[1].join()
-            if writer_error:
-                raise writer_error[0]
-            _tag_outputs(outputs, run)
+            writer_thread.join()
+            if errors:
+                raise errors[0]
+            outputs.tag(run)
         except BaseException:
-            # stop both threads before the writers close and delete their temporary files
+            # stop every thread before the writers close and delete their temporary files
             abort.set()
             raise
         finally:
-            for t in threads:
+            for t in (*threads, *helpers, writer_thread):
                 t.join()
-    return sum(counts.values()), dict(sorted(counts.items())), len(windows)
-
-
-def _tag_outputs(outputs: dict[str, Any], run: dict[str, Any]) -> None:
-    """Record the run (``HSIGEO_RUN``) in every output: what ``resume`` compares later."""
-    tag = json.dumps(run, sort_keys=True)
-    for w in outputs.values():
-        w.update_tags(**{RUN_TAG: tag})
-
-
-def _write_result(outputs: dict[str, Any], window: tuple[int, int, int, int], classes: np.ndarray,
-                  conf: np.ndarray, probs: np.ndarray | None) -> None:
-    """Write one window's results into the open block writers (those that were asked for)."""
-    outputs["classes"].write_window(window, classes)
-    if "confidence" in outputs:
-        outputs["confidence"].write_window(window, conf)
-    if "probabilities" in outputs:
-        outputs["probabilities"].write_window(window, probs)
+    total: dict[int, int] = {}
+    for c in counts:
+        add_counts(total, c)
+    return sum(total.values()), dict(sorted(total.items())), len(windows)
 
 
 def _compute_loop(read_q: queue.Queue, write_q: queue.Queue, abort: threading.Event,
-                  writer_error: list[BaseException], model: InferenceModel, values: np.ndarray, dtype: np.dtype,
-                  counts: dict[int, int], *, device: str, batch_size: int | None, naive: bool,
-                  want_probs: bool, stages: dict[str, float]) -> None:
-    """The model stage: runs in the caller's thread so Ctrl-C lands here."""
+                  errors: list[BaseException], model: InferenceModel, values: np.ndarray, dtype: np.dtype,
+                  counts: dict[int, int], options: RunOptions, *, keep_probabilities: bool, stages: _Stages) -> None:
+    """One model step: takes read windows until its end marker (or an abort), passes results to the writer."""
     while True:
         t0 = time.perf_counter()
         item = _get(read_q, abort)
         t1 = time.perf_counter()
-        stages["wait"] += t1 - t0
+        stages.add("wait", t1 - t0)
         if isinstance(item, _Done):
-            if writer_error:
-                raise writer_error[0]
+            if errors:
+                raise errors[0]
             return
         if isinstance(item, _Failed):
             raise item.exc
         window, tile, valid = item
-        classes, conf, probs, found = classify_tile(model, tile, valid, values, dtype, device=device,
-                                                     batch_size=batch_size, naive=naive, want_probs=want_probs,
-                                                     shape=window[2:])
-        del tile
-        add_counts(counts, found)
-        stages["model"] += time.perf_counter() - t1
-        if not _put(write_q, (window, classes, conf, probs), abort):
-            raise writer_error[0] if writer_error else HsigeoError("classification aborted")
+        result = classify_tile(model, tile, valid, values, dtype, window=window, device=options.device,
+                               batch_size=options.batch_size, naive=options.naive,
+                               keep_probabilities=keep_probabilities)
+        del tile, item
+        add_counts(counts, result.counts)
+        stages.add("model", time.perf_counter() - t1)
+        if not _put(write_q, result, abort):
+            raise errors[0] if errors else HsigeoError("classification aborted")
