@@ -18,24 +18,37 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
+# the product registry is light (numpy only): the command line's product options come from it
+from hsigeo.inference.products import CLASSES, PRODUCTS
+
 _GLOB_CHARS = frozenset("*?[")
 # files a glob over a scene folder also matches, but that are never scenes
 _NOT_SCENES = (".aux.xml", ".ovr", ".qml", ".msk", ".xml", ".gpkg", ".json", ".yaml", ".yml", ".txt", ".hsigeo")
 _SCENE = "{scene}"
+#: The raster products a run may add to the class map (one ``--NAME`` option each).
+EXTRA_PRODUCTS = {name: p for name, p in PRODUCTS.items() if name != CLASSES}
 #: Output name templates in an output folder; ``{scene}`` is the scene's file name without extension.
 BATCH_NAMES = {
-    "output": "{scene}_classes.tif",
-    "confidence": "{scene}_confidence.tif",
-    "probabilities": "{scene}_probabilities.tif",
+    "output": PRODUCTS[CLASSES].batch_name,
+    **{name: p.batch_name for name, p in EXTRA_PRODUCTS.items()},
     "vector": "{scene}_classes.gpkg",
 }
+
+
+def product_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """One ``--NAME [PATH]`` option per extra raster product (:data:`EXTRA_PRODUCTS`), in registry order."""
+    for name, product in reversed(EXTRA_PRODUCTS.items()):
+        f = click.option(f"--{name}", name, is_flag=False, flag_value="", default=None,
+                         help=f"Also write {product.description} (float32 GeoTIFF, NaN = nodata). Alone: named "
+                              "after the classification (or the scene).")(f)
+    return f
 
 
 def cluster_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -55,13 +68,12 @@ class SceneJob:
 
     scene: Path
     output: Path
-    confidence: Path | None
-    probabilities: Path | None
-    vector: Path | None
+    extras: Mapping[str, Path] = field(default_factory=dict)  # product name -> path (asked-for products only)
+    vector: Path | None = None
 
     def paths(self) -> list[Path]:
         """Every output path of the job."""
-        return [p for p in (self.output, self.confidence, self.probabilities, self.vector) if p is not None]
+        return [self.output, *self.extras.values(), *([self.vector] if self.vector is not None else [])]
 
 
 # --------------------------------------------------------------------------- #
@@ -170,9 +182,12 @@ def _extra(value: str | None, option: str, *, batch: bool, folder: Path, stem: s
     return folder / value.replace(_SCENE, stem)
 
 
-def plan_jobs(scenes: Sequence[Path], output: Path, *, batch: bool, confidence: str | None = None,
-              probabilities: str | None = None, vector: str | None = None) -> list[SceneJob]:
+def plan_jobs(scenes: Sequence[Path], output: Path, *, batch: bool, extras: Mapping[str, str | None] | None = None,
+              vector: str | None = None) -> list[SceneJob]:
     """The outputs of every scene (see the module notes for the names).
+
+    ``extras`` maps product names (:data:`EXTRA_PRODUCTS`) to their option's value: ``None`` not
+    asked, ``""`` the default name, else a path (a name with ``{scene}`` in a batch).
 
     Raises
     ------
@@ -182,10 +197,10 @@ def plan_jobs(scenes: Sequence[Path], output: Path, *, batch: bool, confidence: 
     """
     from hsigeo.errors import InvalidInputError
 
+    asked = {k: v for k, v in (extras or {}).items() if v is not None}
     if not batch and len(scenes) == 1:
         out = output
-        names = {"confidence": out.with_name(out.stem + "_confidence.tif"),
-                 "probabilities": out.with_name(out.stem + "_probabilities.tif"), "vector": out.with_suffix(".gpkg")}
+        names = {**{k: out.with_name(f"{out.stem}_{k}.tif") for k in asked}, "vector": out.with_suffix(".gpkg")}
         folder, stem = out.parent, out.stem
     elif output.suffix and not _names_folder(output):
         raise InvalidInputError(f"-o {output}: names a file, but {len(scenes)} scenes were given; "
@@ -195,10 +210,10 @@ def plan_jobs(scenes: Sequence[Path], output: Path, *, batch: bool, confidence: 
         if batch:
             folder, stem = output, scene.stem
             out = folder / BATCH_NAMES["output"].replace(_SCENE, stem)
-            names = {k: folder / BATCH_NAMES[k].replace(_SCENE, stem) for k in ("confidence", "probabilities", "vector")}
-        job = SceneJob(scene, out, *(
-            _extra(v, k, batch=batch, folder=folder, stem=stem, default=names[k])
-            for k, v in (("confidence", confidence), ("probabilities", probabilities), ("vector", vector))))
+            names = {k: folder / BATCH_NAMES[k].replace(_SCENE, stem) for k in (*asked, "vector")}
+        paths = {k: _extra(v, k, batch=batch, folder=folder, stem=stem, default=names[k]) for k, v in asked.items()}
+        job = SceneJob(scene, out, {k: p for k, p in paths.items() if p is not None},
+                       _extra(vector, "vector", batch=batch, folder=folder, stem=stem, default=names["vector"]))
         for p in job.paths():
             other = owner.setdefault(os.path.realpath(p), scene)
             if other != scene:
@@ -246,7 +261,7 @@ def check_resume(jobs: Sequence[SceneJob]) -> None:
 
 
 def run_classify(load_model: Callable[[], Any], scene_args: Sequence[str], output: str | os.PathLike, *,
-                 confidence: str | None, probabilities: str | None, vector: str | None, scheduler: str | None,
+                 extras: Mapping[str, str | None], vector: str | None, scheduler: str | None,
                  workers: int | None, options: dict[str, Any], inputs: Sequence[Path | None],
                  report: Callable[[Any, Any], None]) -> list[Any]:
     """Classify one scene or many, in process or on a dask cluster; print the report.
@@ -262,9 +277,10 @@ def run_classify(load_model: Callable[[], Any], scene_args: Sequence[str], outpu
         Scene paths and glob patterns from the command line.
     output
         ``-o``: a classification GeoTIFF for one scene, else a folder.
-    confidence, probabilities, vector
-        ``None`` (not asked), ``""`` (asked, default name) or a path (a name
-        with ``{scene}`` in a batch).
+    extras, vector
+        Raster products by name (``confidence``, ``probabilities``, ``margin``...) and the polygons:
+        ``None`` (not asked), ``""`` (asked, default name) or a path (a name with ``{scene}`` in a
+        batch).
     scheduler, workers
         Where the windows run (see :func:`hsigeo.inference.cluster.open_client`).
     options
@@ -287,10 +303,8 @@ def run_classify(load_model: Callable[[], Any], scene_args: Sequence[str], outpu
 
     batch = is_batch(scene_args, output)
     output = Path(output)
-    jobs = plan_jobs(expand_scenes(scene_args), output, batch=batch, confidence=confidence,
-                     probabilities=probabilities, vector=vector)
-    outputs = [o for job in jobs for o in raster_outputs(job.output, confidence=job.confidence,
-                                                           probabilities=job.probabilities, vector=job.vector)]
+    jobs = plan_jobs(expand_scenes(scene_args), output, batch=batch, extras=extras, vector=vector)
+    outputs = [o for job in jobs for o in raster_outputs(job.output, extras=job.extras, vector=job.vector)]
     if batch:
         # the folder is claimed: its manifest lists what hsigeo wrote there, the user's files stay theirs
         outputs.append(Output(output, "-o", folder=True, shared=True))
@@ -325,8 +339,8 @@ def _run_jobs(jobs: Sequence[SceneJob], model: Any, client: Any, options: dict[s
         for job in jobs:
             try:
                 results.append(classify_raster(
-                    job.scene, model, job.output, confidence_path=job.confidence,
-                    probabilities_path=job.probabilities, vector_path=job.vector, progress=True, client=client,
+                    job.scene, model, job.output, products=job.extras, vector_path=job.vector, progress=True,
+                    client=client,
                     **options))
             except BaseException:
                 if results:

@@ -5,11 +5,12 @@ Running one scene or many, and where, is :mod:`hsigeo_cli.batch`'s job.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
-from hsigeo_cli.batch import cluster_options
+from hsigeo_cli.batch import cluster_options, product_options
 
 _PATH = click.Path(dir_okay=False, path_type=Path)
 
@@ -36,10 +37,7 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
                    "(a name ending in / or an existing folder is a folder for one scene too).")
 # the extras take an optional path: alone, they are named after the classification (or the scene)
 @click.option("--vector", is_flag=False, flag_value="", default=None, help="Also write class polygons (GeoPackage).")
-@click.option("--confidence", is_flag=False, flag_value="", default=None,
-              help="Also write the winning class's probability (float32 GeoTIFF).")
-@click.option("--probabilities", is_flag=False, flag_value="", default=None,
-              help="Also write per-class probabilities (float32 GeoTIFF, one band per class).")
+@product_options
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where the model runs; auto picks CUDA when available (mixed precision there).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
@@ -72,10 +70,10 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
                    "only missing outputs are made.")
 @cluster_options
 def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Path | None, output: str,
-             vector: str | None, confidence: str | None, probabilities: str | None, device: str,
+             vector: str | None, device: str,
              batch_size: int | None, tile_size: int | None, threads: int | None, extent: str | None,
              mask: Path | None, resample: bool, threshold: float | None, radiometry: str | None, overwrite: bool,
-             resume: bool, scheduler: str | None, workers: int | None) -> None:
+             resume: bool, scheduler: str | None, workers: int | None, **extras: str | None) -> None:
     """Classify SCENES (GeoTIFF/COG/ENVI paths or quoted globs) with a trained model, window by window.
 
     Writes a tiled classification GeoTIFF (class values, 0 = nodata, colour
@@ -114,7 +112,7 @@ def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Pat
         inputs: tuple[Path | None, ...] = (prompts_path, mask, shipped_base_path())
     else:
         inputs = (model_path, prompts_path, mask)
-    run_classify(load, scenes, output, confidence=confidence, probabilities=probabilities, vector=vector,
+    run_classify(load, scenes, output, extras=extras, vector=vector,
                  scheduler=scheduler, workers=workers, options=options, inputs=inputs, report=_report)
 
 
@@ -132,7 +130,7 @@ def _refuse_base_only_options(model_path: Path, *, threshold: float | None, radi
             "--prompts alone.")
 
 
-def raster_outputs(output: Path, *, confidence: Path | None = None, probabilities: Path | None = None,
+def raster_outputs(output: Path, *, extras: Mapping[str, Path] | None = None,
                    vector: Path | None = None) -> list[Any]:
     """The :class:`~hsigeo.outputs.Output` records of a classification run (GeoTIFFs, polygons)."""
     from hsigeo.io.vectors import VECTOR_DRIVERS
@@ -140,10 +138,9 @@ def raster_outputs(output: Path, *, confidence: Path | None = None, probabilitie
 
     tif = (".tif", ".tiff")
     out = [Output(output, "-o", tif, sidecars=(output.with_name(output.name + ".aux.xml"), output.with_suffix(".qml")))]
-    for path, option in ((confidence, "--confidence"), (probabilities, "--probabilities")):
-        if path is not None:
-            out.append(Output(path, option, tif, sidecars=(path.with_name(path.name + ".aux.xml"),
-                                                           path.with_suffix(".qml"))))
+    for name, path in (extras or {}).items():
+        out.append(Output(path, f"--{name}", tif, sidecars=(path.with_name(path.name + ".aux.xml"),
+                                                             path.with_suffix(".qml"))))
     if vector is not None:
         out.append(Output(vector, "--vector", tuple(VECTOR_DRIVERS)))
     return out
@@ -228,8 +225,8 @@ def _report(result: Any, model: Any) -> None:
             f"{result.seconds:.1f} s, {result.pixels_per_second:,.0f} px/s on {result.device} "
             f"({result.n_windows} windows of {result.tile_size} px)."
         )
-    for label, path in (("classes", result.out_path), ("confidence", result.confidence_path),
-                        ("probabilities", result.probabilities_path), ("polygons", result.vector_path)):
+    written = {**(result.products or {"classes": result.out_path}), "polygons": result.vector_path}
+    for label, path in written.items():
         if path is not None:
             click.echo(f"  {label:<13} {path}")
     names = {int(c.value): c.name for c in model.classes}

@@ -513,7 +513,8 @@ def test_algorithms_build_cli_arguments_and_report_progress(run_qgis, qgis_pytho
             "PROMPTS": str(prompts), "OUTPUT": str(model)}},
         {"key": "classify", "algorithm": "hsigeo:classify", "parameters": {
             "INPUT": str(scene), "MODEL": str(model), "OUTPUT": str(tmp_path / "classes.tif"),
-            "CONFIDENCE": str(tmp_path / "confidence.tif"), "VECTOR": str(tmp_path / "classes.gpkg"), "TILE_SIZE": 64}},
+            "CONFIDENCE": str(tmp_path / "confidence.tif"), "VECTOR": str(tmp_path / "classes.gpkg"), "TILE_SIZE": 64,
+            "MARGIN": str(tmp_path / "margin.tif")}},
         {"key": "vectorize", "algorithm": "hsigeo:vectorize", "parameters": {
             "INPUT": str(scene), "OUTPUT": "TEMPORARY_OUTPUT"}},
         {"key": "evaluate", "algorithm": "hsigeo:evaluate", "parameters": {
@@ -561,6 +562,7 @@ def test_algorithms_build_cli_arguments_and_report_progress(run_qgis, qgis_pytho
     assert option(classify, "--confidence") == str(tmp_path / "confidence.tif")
     assert option(classify, "--vector") == str(tmp_path / "classes.gpkg")
     assert option(classify, "--tile-size") == "64" and "--probabilities" not in classify
+    assert option(classify, "--margin") == str(tmp_path / "margin.tif")
     assert results["classify"]["results"]["PROBABILITIES"] is None
 
     vectorize = calls["vectorize"]["argv"]

@@ -11,18 +11,36 @@
 
 from __future__ import annotations
 
-from hsigeo.inference.core import classify_array, embed_array, predict_proba_array
-from hsigeo.inference.distributed import classify_dataarray, embed_dataarray
-from hsigeo.inference.protocol import InferenceModel
-from hsigeo.inference.tiled import ClassificationResult, classify_raster
+import importlib
+from typing import Any
 
-__all__ = [
-    "classify_raster",
-    "ClassificationResult",
-    "classify_dataarray",
-    "embed_dataarray",
-    "predict_proba_array",
-    "classify_array",
-    "embed_array",
-    "InferenceModel",
-]
+# Exports are imported on first use (PEP 562), so importing a light submodule such as
+# ``hsigeo.inference.products`` (the command line's product list) does not load the engines.
+_EXPORTS = {
+    "classify_raster": "hsigeo.inference.tiled",
+    "ClassificationResult": "hsigeo.inference.tiled",
+    "RunOptions": "hsigeo.inference.tiled",
+    "classify_dataarray": "hsigeo.inference.distributed",
+    "embed_dataarray": "hsigeo.inference.distributed",
+    "predict_proba_array": "hsigeo.inference.core",
+    "classify_array": "hsigeo.inference.core",
+    "embed_array": "hsigeo.inference.core",
+    "InferenceModel": "hsigeo.inference.protocol",
+    "OutputPlan": "hsigeo.inference.products",
+    "PRODUCTS": "hsigeo.inference.products",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hsigeo.inference' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

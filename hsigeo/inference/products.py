@@ -124,11 +124,12 @@ PRODUCTS: Mapping[str, Product] = MappingProxyType({
         "confidence", "the winning class's probability", "{scene}_confidence.tif",
         compute=lambda r: r.confidence[None], band_names=lambda model: ["confidence"]),
     "probabilities": Product(
-        "probabilities", "one band per class: its probability", "{scene}_probabilities.tif",
+        "probabilities", "each class's probability, one band per class", "{scene}_probabilities.tif",
         needs_probabilities=True, compute=lambda r: r.probabilities,
         band_names=lambda model: [e.name for e in model.classes]),
     "margin": Product(
-        "margin", "best minus second-best class probability (low = two classes compete)", "{scene}_margin.tif",
+        "margin", "the margin: best minus second-best class probability, low where two classes compete",
+        "{scene}_margin.tif",
         needs_probabilities=True, compute=_margin, band_names=lambda model: ["margin"]),
 })
 

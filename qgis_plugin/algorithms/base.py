@@ -324,7 +324,7 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
         """Style the outputs of ``hsigeo classify`` that Processing loads.
 
         ``OUTPUT`` (classes) is paletted, ``VECTOR`` polygons take its colours;
-        ``CONFIDENCE`` and ``PROBABILITIES`` use the colour-ramp style hsigeo
+        ``CONFIDENCE``, ``PROBABILITIES`` and ``MARGIN`` use the colour-ramp style hsigeo
         writes beside each.  Outputs an algorithm lacks or skipped are ignored.
         """
         classes = command.results["OUTPUT"]
@@ -332,3 +332,4 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
         style_on_load(context, command.results.get("VECTOR"), palette_raster=classes)
         style_on_load(context, command.results.get("CONFIDENCE"))
         style_on_load(context, command.results.get("PROBABILITIES"))
+        style_on_load(context, command.results.get("MARGIN"))

@@ -33,8 +33,9 @@ class ClassifyAlgorithm(HsigeoAlgorithm):
         "model's re-anchors the model to them (zero-shot classes); a prompts file alone uses the model "
         "its <code>model:</code> key names; with neither, hsigeo uses the model it trained last.</p>"
         "<p>Optional outputs: the confidence of each pixel's class (colour ramp), the class probabilities "
-        "(one band per class, named after it: pick the class under Symbology &gt; Band) and the classes as "
-        "polygons.</p>"
+        "(one band per class, named after it: pick the class under Symbology &gt; Band), the margin between "
+        "the best and the second-best class (low where two classes compete: where to look first) and the "
+        "classes as polygons.</p>"
         "<p><b>Extent</b> and <b>mask</b> limit the run: only that part is read and classified, pixels outside "
         "the mask polygons are nodata. <b>Resample</b> interpolates a scene from another sensor onto the "
         "model's bands when both know their wavelengths.</p>"
@@ -78,6 +79,12 @@ class ClassifyAlgorithm(HsigeoAlgorithm):
             )
         )
         self.addParameter(
+            QgsProcessingParameterRasterDestination(
+                "MARGIN", tr("Class margin (best minus second-best probability)"), optional=True,
+                createByDefault=False
+            )
+        )
+        self.addParameter(
             QgsProcessingParameterVectorDestination(
                 "VECTOR", tr("Class polygons"), QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=False
             )
@@ -88,7 +95,7 @@ class ClassifyAlgorithm(HsigeoAlgorithm):
     ) -> Command:
         outputs = {
             name: self.layer_output(parameters, name, context)
-            for name in ("OUTPUT", "CONFIDENCE", "PROBABILITIES", "VECTOR")
+            for name in ("OUTPUT", "CONFIDENCE", "PROBABILITIES", "MARGIN", "VECTOR")
         }
         command = Command([self.raster_path(parameters, "INPUT", context)], outputs)
         command.add("--model", self.file_path(parameters, "MODEL", context))
@@ -97,6 +104,7 @@ class ClassifyAlgorithm(HsigeoAlgorithm):
         command.add("--vector", outputs["VECTOR"])
         command.add("--confidence", outputs["CONFIDENCE"])
         command.add("--probabilities", outputs["PROBABILITIES"])
+        command.add("--margin", outputs["MARGIN"])
         command.add("--device", self.device_value(parameters, context))
         command.add("--batch-size", self.number(parameters, "BATCH_SIZE", context))
         command.add("--tile-size", self.number(parameters, "TILE_SIZE", context))

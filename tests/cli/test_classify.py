@@ -44,8 +44,9 @@ def test_classify_all_outputs(files, tmp_path, capsys):
         capsys, "--progress", "plain", "classify", str(files["scene"]), "--model", str(files["model"]),
         "--prompts", str(files["same"]), "-o", str(tmp_path / "c.tif"), "--confidence", str(tmp_path / "conf.tif"),
         "--probabilities", str(tmp_path / "p.tif"), "--vector", str(tmp_path / "c.gpkg"), "--device", "cpu",
-        "--tile-size", "32", "--batch-size", "512")
+        "--tile-size", "32", "--batch-size", "512", "--margin")
     assert code == 0, err
+    assert f"margin        {tmp_path / 'c_margin.tif'}" in out  # --margin alone: named after the class map
     assert f"Model: {files['model']} (--model)" in err and "re-anchored" not in err
     assert "hsigeo-progress: 100.0" in err
     assert "Classified 52 x 40 pixels" in out and "px/s" in out
@@ -63,6 +64,11 @@ def test_classify_all_outputs(files, tmp_path, capsys):
     np.testing.assert_allclose(probs[:, valid].sum(axis=0), 1.0, atol=1e-4)
     np.testing.assert_allclose(conf[valid], probs[:, valid].max(axis=0), atol=1e-6)
     np.testing.assert_array_equal(np.array([10, 20, 30, 40])[probs[:, valid].argmax(axis=0)], classes[valid])
+    with rasterio.open(tmp_path / "c_margin.tif") as m_ds:
+        margin = m_ds.read(1)
+        assert (m_ds.crs, m_ds.transform, m_ds.width, m_ds.height) == grid
+    top2 = np.sort(probs[:, valid], axis=0)[-2:]
+    np.testing.assert_allclose(margin[valid], top2[1] - top2[0], atol=1e-5)
     import geopandas as gpd
 
     polygons = gpd.read_file(tmp_path / "c.gpkg")
