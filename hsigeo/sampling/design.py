@@ -547,8 +547,8 @@ def draw_sample(population: Population, n: int | Mapping[int, int], *, design: s
         From :func:`scan_population` (the same map, strata and mask are read again).
     n
         ``stratified``: ``{stratum value: n_h}`` (from :func:`allocate`);
-        ``simple`` and ``systematic``: the total (systematic gives about that many,
-        the grid step being ``sqrt(N / n)`` pixels).
+        ``simple`` and ``systematic``: the total (systematic gives about that many:
+        the grid step is ``sqrt(N / n)`` pixels, its nodes rounded down to pixels).
     design
         ``stratified``, ``simple`` or ``systematic``.
     seed
@@ -585,11 +585,13 @@ def draw_sample(population: Population, n: int | Mapping[int, int], *, design: s
         total = int(n if not isinstance(n, Mapping) else sum(n.values()))
         if total < 1:
             raise InvalidInputError("a systematic sample needs at least one point.")
+        # a square grid of step sqrt(N / n) pixels (not rounded, so the size is near n), random start
         step = max(1.0, math.sqrt(pop.n_pixels / total))
-        # grid over the whole raster, but spaced for the population's density
-        density = pop.n_pixels / float(pop.height * pop.width)
-        step = max(1, int(round(step * math.sqrt(density))))
-        start_r, start_c = (int(x) for x in rng.integers(0, step, size=2))
+        start_r, start_c = (float(x) for x in rng.uniform(0, step, size=2))
+        row_hit = np.zeros(pop.height, dtype=bool)
+        col_hit = np.zeros(pop.width, dtype=bool)
+        row_hit[np.floor(np.arange(start_r, pop.height, step)).astype(np.int64)] = True
+        col_hit[np.floor(np.arange(start_c, pop.width, step)).astype(np.int64)] = True
         allocated = {}
 
     rows: list[np.ndarray] = []
@@ -603,7 +605,7 @@ def draw_sample(population: Population, n: int | Mapping[int, int], *, design: s
             continue
         if design == "systematic":
             rr, cc = np.nonzero(valid)
-            keep = ((rr + r0 - start_r) % step == 0) & ((cc + c0 - start_c) % step == 0)
+            keep = row_hit[rr + r0] & col_hit[cc + c0]
             rr, cc = rr[keep], cc[keep]
         elif design == "simple":
             count = int(valid.sum())
