@@ -31,9 +31,12 @@ def _grid(arr: np.ndarray) -> xr.DataArray:
     return da
 
 
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    """A 120 x 150 map with a rare class, a truth that differs from it, and nodata in a corner."""
+def make_area_scene(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Write ``classes.tif`` and ``truth.tif`` (120 x 150, UTM 33N, 10 m) into ``folder``; return both arrays.
+
+    The map has a rare class, errors (12 % of pixels relabelled at random), a pond it misses and
+    unclassified pixels in a corner.
+    """
     from hsigeo.io.writers import write_classification
 
     rng = np.random.default_rng(1)
@@ -46,9 +49,16 @@ def scene(tmp_path_factory):
     flip = rng.random(truth.shape) < 0.12
     mapped[flip] = rng.integers(1, 5, size=int(flip.sum()))
     mapped[:10, 140:] = 0  # unclassified
-    folder = tmp_path_factory.mktemp("area")
     write_classification(_grid(mapped), folder / "classes.tif", classes=CLASSES)
     write_classification(_grid(truth), folder / "truth.tif", classes=CLASSES)
+    return mapped, truth
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    """The scene of :func:`make_area_scene` in a folder of its own."""
+    folder = tmp_path_factory.mktemp("area")
+    mapped, truth = make_area_scene(folder)
     return folder, mapped, truth
 
 
