@@ -28,7 +28,7 @@ from tests.test_qgis_plugin import (  # noqa: F401 - fixtures
 pytestmark = pytest.mark.qgis
 
 
-def test_sample_design_and_area_report_in_qgis(run_qgis, tmp_path):
+def test_sample_design_and_area_report_in_qgis(run_qgis, tmp_path):  # noqa: F811 - the imported fixture
     require_cli("sample", "evaluate")
     mapped, truth = make_area_scene(tmp_path)
     classes, sample = tmp_path / "classes.tif", tmp_path / "sample.gpkg"

@@ -47,7 +47,7 @@ _MAX_RECORD = 1 << 20
 
 def write_sample_layer(path: str | os.PathLike, x: np.ndarray, y: np.ndarray, *, stratum: np.ndarray,
                        map_class: np.ndarray, classes: Any, crs: Any, record: dict[str, Any] | None = None,
-                       overwrite: bool = False, layer: str | None = None) -> Path:
+                       reference: np.ndarray | None = None, overwrite: bool = False, layer: str | None = None) -> Path:
     """Write sample points (``.gpkg``), styled for labelling, atomically.
 
     Parameters
@@ -65,6 +65,8 @@ def write_sample_layer(path: str | os.PathLike, x: np.ndarray, y: np.ndarray, *,
         The map's CRS.
     record
         The design (JSON-able), stored in the layer's description.
+    reference
+        Reference classes already known (0 = not labelled); default none.
     overwrite
         Replace an existing file.
     layer
@@ -86,7 +88,8 @@ def write_sample_layer(path: str | os.PathLike, x: np.ndarray, y: np.ndarray, *,
             "stratum": np.asarray(stratum, dtype=np.int32),
             "map_class": mc.astype(np.int32),
             "map_name": [names.get(int(v), f"class {int(v)}") for v in mc],
-            REFERENCE_FIELD: pd.array([pd.NA] * mc.size, dtype="Int32"),
+            REFERENCE_FIELD: pd.array([pd.NA if reference is None or int(reference[k]) <= 0 else int(reference[k])
+                                       for k in range(mc.size)], dtype="Int32"),
         },
         geometry=gpd.points_from_xy(np.asarray(x, float), np.asarray(y, float)),
         crs=crs,

@@ -116,7 +116,7 @@ class AreaReport:
             "kind": KIND,
             "design": self.design,
             "design_text": DESIGN_TEXT.get(self.design, self.design),
-            "strata": self.strata_source,
+            "strata_source": self.strata_source,
             "finite_population_correction": est.fpc,
             "variance": ("with the finite-population correction 1 - n_h/N_h" if est.fpc else
                          "Olofsson et al. (2014) eqs. 5-7, 10, without finite-population correction"),
