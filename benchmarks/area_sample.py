@@ -21,7 +21,7 @@ true overall accuracy) is known and printed beside the estimates: the intervals 
 
 Example::
 
-    python benchmarks/area_sample.py --out area_run/     # prints the report table and the truth
+    python benchmarks/area_sample.py --out area_run/ --train-count 1 --epochs 2   # the README's run
 """
 
 from __future__ import annotations
@@ -127,8 +127,8 @@ def truth_table(result: dict[str, Any]) -> str:
         a = row["area"]
         true = truth["area_ha"][row["value"]]
         covered = a["ci95_low"] <= true <= a["ci95_high"]
-        lines.append(f"| {row['value']} {row['name']} | {row['mapped_area']:.2f} | {a['estimate']:.2f} "
-                     f"[{a['ci95_low']:.2f}, {a['ci95_high']:.2f}] | {true:.2f} | {'yes' if covered else 'no'} |")
+        lines.append(f"| {row['value']} {row['name']} | {row['mapped_area']:.3f} | {a['estimate']:.3f} "
+                     f"[{a['ci95_low']:.3f}, {a['ci95_high']:.3f}] | {true:.3f} | {'yes' if covered else 'no'} |")
     oa = rep["overall_accuracy"]
     lines.append("")
     lines.append(f"Overall accuracy: estimated {100 * oa['estimate']:.1f} % [{100 * oa['ci95_low']:.1f}, "

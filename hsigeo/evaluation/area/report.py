@@ -143,7 +143,10 @@ class AreaReport:
         return json.dumps(json_safe(self.to_dict()), indent=2, ensure_ascii=False)
 
     def _area_text(self, e: Estimate | float) -> str:
-        fmt = "{:,.1f}" if self.unit == "ha" else "{:,.0f}"
+        fmt = "{:,.0f}"
+        if self.unit == "ha":  # enough decimals for a small scene's classes (Salinas-A is 9.8 ha)
+            total = self.total_pixels * self._per_pixel
+            fmt = "{:,.1f}" if total >= 1000 else "{:,.2f}" if total >= 100 else "{:,.3f}"
         if isinstance(e, Estimate):
             if not np.isfinite(e.value):
                 return "n/a"
@@ -270,7 +273,7 @@ def plot_error_matrix(report: AreaReport, path: str | os.PathLike) -> Path:
     est = report.estimates
     c = len(est.classes)
     n = max(c, 2)
-    fig = _figure((1.8 + 0.65 * n, 1.4 + 0.55 * n))
+    fig = _figure((2.6 + 0.65 * n, 1.4 + 0.55 * n))
     ax = fig.add_subplot(1, 1, 1)
     p = 100 * est.proportions
     # shade by the share of each map class's row, so small classes show their errors too
