@@ -126,7 +126,7 @@ def truth_table(result: dict[str, Any]) -> str:
     for row in rep["classes"]:
         a = row["area"]
         true = truth["area_ha"][row["value"]]
-        covered = a["ci95_low"] <= true <= a["ci95_high"]
+        covered = a["ci95_low"] - 1e-9 <= true <= a["ci95_high"] + 1e-9  # float slack: a zero-width interval
         lines.append(f"| {row['value']} {row['name']} | {row['mapped_area']:.3f} | {a['estimate']:.3f} "
                      f"[{a['ci95_low']:.3f}, {a['ci95_high']:.3f}] | {true:.3f} | {'yes' if covered else 'no'} |")
     oa = rep["overall_accuracy"]
