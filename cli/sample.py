@@ -30,6 +30,9 @@ def _accuracies(text: str | None) -> list[float] | float:
 @click.option("--expected-accuracy", default=None,
               help="User's accuracy expected of each class: one value, or one per stratum in value order "
                    "(default 0.85). Used by --target-se and --allocation neyman.")
+@click.option("--ua-se", type=click.FloatRange(min=0, max=0.5, min_open=True, max_open=True), default=None,
+              help="Standard error wanted for each class's user's accuracy: raises each stratum's minimum to "
+                   "U (1 - U) / SE^2 points (U: --expected-accuracy).")
 @click.option("--allocation", type=click.Choice(["proportional", "equal", "neyman"]), default="proportional",
               show_default=True, help="How points are shared among the strata (before the minimum).")
 @click.option("--min-per-class", type=click.IntRange(min=0), default=50, show_default=True,
@@ -45,7 +48,7 @@ def _accuracies(text: str | None) -> list[float] | float:
               help="Prompts YAML naming the classes (default: the class table stored in CLASSES.tif).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output written by hsigeo.")
 def sample(classes_path: Path, output: Path, n_points: int | None, target_se: float, expected_accuracy: str | None,
-           allocation: str, min_per_class: int, design: str, strata_path: Path | None, mask_path: Path | None,
+           ua_se: float | None, allocation: str, min_per_class: int, design: str, strata_path: Path | None, mask_path: Path | None,
            seed: int, prompts_path: Path | None, overwrite: bool) -> None:
     """Draw a reference sample of CLASSES.tif and write it as points to label.
 
@@ -61,12 +64,12 @@ def sample(classes_path: Path, output: Path, n_points: int | None, target_se: fl
         raise click.UsageError("--strata applies to --design stratified only.")
     with guard_outputs([Output(output, "-o")], overwrite=overwrite, inputs=(prompts_path, mask_path),
                        rasters=(classes_path, strata_path)):
-        _sample(classes_path, output, n_points, target_se, _accuracies(expected_accuracy), allocation, min_per_class,
-                design, strata_path, mask_path, seed, prompts_path, overwrite)
+        _sample(classes_path, output, n_points, target_se, _accuracies(expected_accuracy), ua_se, allocation,
+                min_per_class, design, strata_path, mask_path, seed, prompts_path, overwrite)
 
 
 def _sample(classes_path: Path, output: Path, n_points: int | None, target_se: float,
-            expected: list[float] | float, allocation: str, min_per_class: int, design: str,
+            expected: list[float] | float, ua_se: float | None, allocation: str, min_per_class: int, design: str,
             strata_path: Path | None, mask_path: Path | None, seed: int, prompts_path: Path | None,
             overwrite: bool) -> None:
     """The work of :func:`sample`, once the output is secured."""
@@ -74,7 +77,7 @@ def _sample(classes_path: Path, output: Path, n_points: int | None, target_se: f
 
     from hsigeo.io.classmaps import read_class_table
     from hsigeo.io.sample_layer import write_sample_layer
-    from hsigeo.sampling.design import allocate, draw_sample, sample_size, scan_population
+    from hsigeo.sampling.design import allocate, class_sample_size, draw_sample, sample_size, scan_population
 
     if prompts_path is not None:
         from hsigeo.text.prompts import load_prompts
@@ -95,10 +98,14 @@ def _sample(classes_path: Path, output: Path, n_points: int | None, target_se: f
         n_points = sample_size(pop.weights, expected, target_se)
         how = f"standard error {target_se:g} of the overall accuracy, expected user's accuracy {expected}"
     allocated = {}
+    minimum: int | list[int] = min_per_class
+    if ua_se is not None:
+        per = expected if isinstance(expected, list) else [expected] * pop.strata.size
+        minimum = [max(min_per_class, class_sample_size(u, ua_se)) for u in per]
     if design == "stratified":
         with warnings.catch_warnings():
             warnings.simplefilter("always")  # each run says it, even in one Python session
-            counts = allocate(pop.stratum_pixels, n_points, allocation=allocation, min_per_stratum=min_per_class,
+            counts = allocate(pop.stratum_pixels, n_points, allocation=allocation, min_per_stratum=minimum,
                               expected_accuracy=expected, names=strata_names)
         allocated = {int(v): int(k) for v, k in zip(pop.strata, counts, strict=True)}
         drawn = draw_sample(pop, allocated, design="stratified", seed=seed, allocation=allocation)

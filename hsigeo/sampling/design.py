@@ -401,7 +401,8 @@ def _round_to_total(raw: np.ndarray, total: int, cap: np.ndarray) -> np.ndarray:
     return out
 
 
-def allocate(stratum_pixels: Sequence[int], n: int, *, allocation: str = "proportional", min_per_stratum: int = 0,
+def allocate(stratum_pixels: Sequence[int], n: int, *, allocation: str = "proportional",
+             min_per_stratum: int | Sequence[int] = 0,
              expected_accuracy: float | Sequence[float] = 0.8, names: Sequence[str] | None = None) -> np.ndarray:
     """Share ``n`` sample points among strata.
 
@@ -420,7 +421,8 @@ def allocate(stratum_pixels: Sequence[int], n: int, *, allocation: str = "propor
         ``proportional`` (``n_h`` proportional to ``N_h``), ``equal`` or ``neyman``
         (proportional to ``N_h S_h``, ``S_h = sqrt(U_h (1 - U_h))``; Cochran 1977 eq. 5.60).
     min_per_stratum
-        Smallest sample of a stratum (Olofsson et al. 2014 suggest 50 to 100 for rare classes).
+        Smallest sample of a stratum (Olofsson et al. 2014 suggest 50 to 100 for rare classes); one
+        value, or one per stratum (e.g. :func:`class_sample_size` for a target SE of each user's accuracy).
     expected_accuracy
         ``U_h`` for ``neyman`` (one value, or one per stratum).
     names
@@ -439,14 +441,15 @@ def allocate(stratum_pixels: Sequence[int], n: int, *, allocation: str = "propor
         raise InvalidInputError(f"unknown allocation {allocation!r}; use one of {', '.join(ALLOCATIONS)}.")
     if n < 1:
         raise InvalidInputError(f"the sample size must be at least 1; got {n}.")
-    if min_per_stratum < 0:
-        raise InvalidInputError(f"the minimum per stratum must be >= 0; got {min_per_stratum}.")
+    minimum = np.broadcast_to(np.asarray(min_per_stratum, dtype=np.int64), (k,))
+    if np.any(minimum < 0):
+        raise InvalidInputError(f"the minimum per stratum must be >= 0; got {np.asarray(min_per_stratum).tolist()}.")
     names = list(names) if names is not None else [f"stratum {i + 1}" for i in range(k)]
-    floor = np.minimum(big_n, int(min_per_stratum))
-    short = [i for i in range(k) if big_n[i] < min_per_stratum]
+    floor = np.minimum(big_n, minimum)
+    short = [i for i in range(k) if big_n[i] < minimum[i]]
     if short:
         warnings.warn(
-            "; ".join(f"{names[i]} has only {int(big_n[i])} pixel(s), fewer than the minimum of {min_per_stratum}: "
+            "; ".join(f"{names[i]} has only {int(big_n[i])} pixel(s), fewer than the minimum of {int(minimum[i])}: "
                       "all of them are sampled" for i in short)
             + ". Its estimates will be imprecise; merge it with a similar class or accept the wider interval.",
             SampleSizeWarning, stacklevel=2)

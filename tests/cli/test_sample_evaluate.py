@@ -283,6 +283,12 @@ def test_small_stratum_warning_mask_and_strata(scene, capsys, tmp_path):
     code, _, err = run_in_process(capsys, "sample", classes, "-o", str(tmp_path / "big.gpkg"), "--n", "400",
                                   "--min-per-class", "5000")
     assert code == 0 and "Warning:" in err and "fewer than the minimum of 5000" in err
+    # a target SE of each user's accuracy raises the minimum: 0.9 * 0.1 / 0.05^2 = 36 points a class at least
+    out = tmp_path / "ua.gpkg"
+    assert run_in_process(capsys, "sample", classes, "-o", str(out), "--n", "100", "--min-per-class", "0",
+                          "--ua-se", "0.05", "--expected-accuracy", "0.9")[0] == 0
+    counts = gpd.read_file(out, layer="ua")["map_class"].value_counts()
+    assert counts.min() >= 36 and len(counts) == 4
     # a mask: points only inside, and the evaluation wants the same mask
     mask = tmp_path / "mask.gpkg"
     gpd.GeoDataFrame(geometry=[box(500_000, 4_000_000 - 600, 500_000 + 800, 4_000_000)], crs="EPSG:32633").to_file(mask)
