@@ -1,11 +1,11 @@
 #!/usr/bin/env python
 """The sample-based accuracy and area chain on a benchmark scene: train -> classify -> sample -> label -> evaluate.
 
-Protocol (Salinas-A, the one real cube with a ground truth here):
+Protocol (Salinas-A or Indian Pines, the real cubes with a ground truth here):
 
-1. the scene is written as a GeoTIFF.  The GIC files carry no georeferencing, so the scene is
-   placed in UTM zone 10N (EPSG:32610, Salinas Valley) with AVIRIS's 3.7 m pixels: areas are
-   then in hectares; the placement is illustrative, the pixel size is the sensor's;
+1. the scene is written as a GeoTIFF.  The benchmark files carry no georeferencing, so the scene
+   is placed in its UTM zone with AVIRIS's pixel size (Salinas-A 3.7 m, Indian Pines 20 m): areas
+   are then in hectares; the placement is illustrative, the pixel size is the sensor's;
 2. a stratified split keeps ``--train-count`` labelled pixels per class for training
    (``hsigeo train``, shipped prompts, default options); the other labelled pixels are the
    held-out set, written as a mask raster;
@@ -32,10 +32,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: Illustrative placement of Salinas-A (the GIC files have none): UTM 10N, AVIRIS 3.7 m pixels.
-CRS = "EPSG:32610"
-PIXEL = 3.7
-ORIGIN = (620_000.0, 4_060_000.0)
+#: Illustrative placement of each scene (the benchmark files have none): (CRS, pixel size in m, origin).
+#: Salinas-A: UTM 10N (Salinas Valley), AVIRIS at 3.7 m; Indian Pines: UTM 16N (Indiana), AVIRIS at 20 m.
+PLACEMENT = {
+    "salinas-a": ("EPSG:32610", 3.7, (620_000.0, 4_060_000.0)),
+    "indian-pines": ("EPSG:32616", 20.0, (500_000.0, 4_480_000.0)),
+}
+CRS, PIXEL, ORIGIN = PLACEMENT["salinas-a"]
 
 
 def _cli(*argv: str) -> None:
@@ -49,8 +52,9 @@ def _cli(*argv: str) -> None:
 
 
 def run_chain(out: Path, *, data_dir: str | None = None, train_count: int = 3, epochs: int | None = None,
-              n_points: int = 400, min_per_class: int = 40, seed: int = 0) -> dict[str, Any]:
-    """Run the chain into ``out`` (a new folder); return the report JSON, the truth and the paths."""
+              n_points: int = 400, min_per_class: int = 40, seed: int = 0, dataset: str = "salinas-a"
+              ) -> dict[str, Any]:
+    """Run the chain on ``dataset`` into ``out`` (a new folder); return the report JSON, the truth and the paths."""
     import geopandas as gpd
     import numpy as np
     import rioxarray  # noqa: F401
@@ -65,11 +69,12 @@ def run_chain(out: Path, *, data_dir: str | None = None, train_count: int = 3, e
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ds = load_dataset("salinas-a", data_dir=data_dir)
-    transform = Affine(PIXEL, 0, ORIGIN[0], 0, -PIXEL, ORIGIN[1])
-    cube = ds.cube.rio.write_crs(CRS).rio.write_transform(transform)
+    ds = load_dataset(dataset, data_dir=data_dir)
+    crs, pixel, origin = PLACEMENT[dataset]
+    transform = Affine(pixel, 0, origin[0], 0, -pixel, origin[1])
+    cube = ds.cube.rio.write_crs(crs).rio.write_transform(transform)
     h, w = ds.labels.shape
-    cube = cube.assign_coords(y=ORIGIN[1] - PIXEL * (np.arange(h) + 0.5), x=ORIGIN[0] + PIXEL * (np.arange(w) + 0.5))
+    cube = cube.assign_coords(y=origin[1] - pixel * (np.arange(h) + 0.5), x=origin[0] + pixel * (np.arange(w) + 0.5))
     labels = np.asarray(ds.labels.values)
     prompts = load_prompts(ds.prompts_path)
     train_mask, test_mask = stratified_split(labels, count=train_count, seed=seed)
@@ -78,7 +83,7 @@ def run_chain(out: Path, *, data_dir: str | None = None, train_count: int = 3, e
         import xarray as xr
 
         da = xr.DataArray(arr, dims=("y", "x"), coords={"y": cube.y, "x": cube.x})
-        return da.rio.write_crs(CRS).rio.write_transform(transform)
+        return da.rio.write_crs(crs).rio.write_transform(transform)
 
     scene = write_hsi(cube, out / "scene.tif", overwrite=True)
     classes = list(prompts.classes)
@@ -98,7 +103,7 @@ def run_chain(out: Path, *, data_dir: str | None = None, train_count: int = 3, e
     cols, rows = t * (pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy())
     ref = labels[np.floor(rows).astype(int), np.floor(cols).astype(int)]
     write_sample_layer(out / "sample_labelled.gpkg", pts.geometry.x, pts.geometry.y, stratum=pts["stratum"],
-                       map_class=pts["map_class"], classes=classes, crs=CRS,
+                       map_class=pts["map_class"], classes=classes, crs=crs,
                        record=read_design_record(out / "sample.gpkg"), reference=ref, overwrite=True)
     _cli("evaluate", out / "classes.tif", "--reference", out / "sample_labelled.gpkg", "--mask", out / "heldout.tif",
          "-o", out / "report", "--overwrite")
@@ -108,7 +113,7 @@ def run_chain(out: Path, *, data_dir: str | None = None, train_count: int = 3, e
 
     with rasterio.open(out / "classes.tif") as src:
         mapped = src.read(1)
-    ha = PIXEL * PIXEL / 10_000
+    ha = pixel * pixel / 10_000
     truth = {
         "overall_accuracy": float(np.mean(mapped[test_mask] == labels[test_mask])),
         "area_ha": {int(v): float(np.sum(labels[test_mask] == v) * ha) for v in (c.value for c in classes)},
@@ -116,7 +121,7 @@ def run_chain(out: Path, *, data_dir: str | None = None, train_count: int = 3, e
                                     if np.any(test_mask & (mapped == v)) else None) for v in (c.value for c in classes)},
     }
     return {"report": report, "truth": truth, "out": out, "train_pixels": int(train_mask.sum()),
-            "heldout_pixels": int(test_mask.sum())}
+            "heldout_pixels": int(test_mask.sum()), "dataset": ds.name}
 
 
 def truth_table(result: dict[str, Any]) -> str:
@@ -139,7 +144,8 @@ def truth_table(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="folder for the chain's files (created)")
-    p.add_argument("--data-dir", default=None, help="folder with SalinasA_corrected.mat and SalinasA_gt.mat")
+    p.add_argument("--dataset", default="salinas-a", choices=sorted(PLACEMENT), help="benchmark scene")
+    p.add_argument("--data-dir", default=None, help="folder with the benchmark files (default $HSIGEO_DATA_DIR)")
     p.add_argument("--train-count", type=int, default=3, help="training pixels per class (default 3)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: hsigeo train's)")
     p.add_argument("--n", type=int, default=400, help="sample points (default 400)")
@@ -147,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     result = run_chain(Path(args.out), data_dir=args.data_dir, train_count=args.train_count, epochs=args.epochs,
-                       n_points=args.n, min_per_class=args.min_per_class, seed=args.seed)
-    print(f"\n# Salinas-A: {result['train_pixels']} training pixels, {result['heldout_pixels']} held-out pixels "
+                       n_points=args.n, min_per_class=args.min_per_class, seed=args.seed, dataset=args.dataset)
+    print(f"\n# {result['dataset']}: {result['train_pixels']} training pixels, {result['heldout_pixels']} held-out pixels "
           "(the sampled population)\n")
     print(truth_table(result))
     return 0

@@ -231,16 +231,19 @@ class _MaskReader:
 
 
 def iter_population(map_path: str | os.PathLike, *, strata: str | os.PathLike | None = None,
-                    mask: str | os.PathLike | None = None, window: int = WINDOW
+                    mask: str | os.PathLike | None = None, window: int = WINDOW, desc: str | None = None
                     ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
     """Window by window: ``(row_off, col_off, map_block, strata_block, in_population)``.
 
     ``in_population`` is ``False`` on nodata, class 0 and outside the mask;
     ``strata_block`` is ``map_block`` when no strata raster is given.  Windows
-    come in row-major order, always the same for the same map.
+    come in row-major order, always the same for the same map.  With ``desc``,
+    progress is reported per window (:func:`hsigeo.progress.track`).
     """
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
+
+    from hsigeo.progress import track
 
     map_path = Path(map_path)
     ds = _open(map_path, "class map")
@@ -253,7 +256,8 @@ def iter_population(map_path: str | os.PathLike, *, strata: str | os.PathLike | 
             mds = _MaskReader(Path(mask), ds, map_path)
         nodata = ds.nodata
         s_nodata = sds.nodata if sds is not None else None
-        for r, c, h, w in plan_windows(ds.height, ds.width, window):
+        windows = plan_windows(ds.height, ds.width, window)
+        for r, c, h, w in (track(windows, desc=desc, unit="window") if desc else windows):
             win = Window(c, r, w, h)
             block = ds.read(1, window=win).astype(np.int64)
             valid = block != 0
@@ -296,7 +300,8 @@ def scan_population(map_path: str | os.PathLike, *, strata: str | os.PathLike | 
 
     map_path = Path(map_path)
     pairs: dict[tuple[int, int], int] = {}
-    for _, _, block, sblock, valid in iter_population(map_path, strata=strata, mask=mask, window=window):
+    for _, _, block, sblock, valid in iter_population(map_path, strata=strata, mask=mask, window=window,
+                                                      desc="counting the map"):
         if not valid.any():
             continue
         s = sblock[valid]
@@ -603,7 +608,8 @@ def draw_sample(population: Population, n: int | Mapping[int, int], *, design: s
     mapped: list[np.ndarray] = []
     seen = np.zeros(pop.strata.size, dtype=np.int64)
     seen_all = 0
-    for r0, c0, block, sblock, valid in iter_population(pop.path, strata=strata_path, mask=mask_path, window=window):
+    for r0, c0, block, sblock, valid in iter_population(pop.path, strata=strata_path, mask=mask_path, window=window,
+                                                        desc="drawing the sample"):
         if not valid.any():
             continue
         if design == "systematic":

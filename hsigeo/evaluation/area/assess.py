@@ -44,7 +44,8 @@ def _values_at(pop: Population, rows: np.ndarray, cols: np.ndarray) -> tuple[np.
     mapped = np.zeros(rows.size, dtype=np.int64)
     strata = np.zeros(rows.size, dtype=np.int64)
     inside = np.zeros(rows.size, dtype=bool)
-    for r0, c0, block, sblock, valid in iter_population(pop.path, strata=pop.strata_path, mask=pop.mask_path):
+    for r0, c0, block, sblock, valid in iter_population(pop.path, strata=pop.strata_path, mask=pop.mask_path,
+                                                        desc="reading the map under the points"):
         h, w = block.shape
         here = np.flatnonzero((rows >= r0) & (rows < r0 + h) & (cols >= c0) & (cols < c0 + w))
         if here.size == 0:
