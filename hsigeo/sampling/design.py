@@ -456,7 +456,7 @@ def allocate(stratum_pixels: Sequence[int], n: int, *, allocation: str = "propor
         warnings.warn(
             "; ".join(f"{names[i]} has only {int(big_n[i])} pixel(s), fewer than the minimum of {int(minimum[i])}: "
                       "all of them are sampled" for i in short)
-            + ". Its estimates will be imprecise; merge it with a similar class or accept the wider interval.",
+            + ". Estimates for such strata are imprecise; merge them with similar classes or accept the wider intervals.",
             SampleSizeWarning, stacklevel=2)
     n = int(min(max(n, int(floor.sum())), int(big_n.sum())))
     if allocation == "proportional":
