@@ -70,7 +70,8 @@ def confusion_matrix(reference: np.ndarray, predicted: np.ndarray, values: Seque
     if c == 0 or not keep.any():
         return np.zeros((c, c + 1), dtype=np.int64)
     ref = ref[keep].astype(np.int64)
-    pred = np.where(np.isin(pred[keep], values), pred[keep], _OTHER).astype(np.int64)
+    pred = pred[keep].astype(np.int64)  # before the "other" marker: a uint8 map would wrap -1 to 255
+    pred = np.where(np.isin(pred, values), pred, _OTHER)
     labels = [*values.tolist(), _OTHER]
     return sk_confusion_matrix(ref, pred, labels=labels)[:c].astype(np.int64)
 
