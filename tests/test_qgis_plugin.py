@@ -48,7 +48,7 @@ VENV_BIN = Path(sys.prefix) / ("Scripts" if os.name == "nt" else "bin")
 # the CLI the end-to-end tests run (HSIGEO_TEST_CLI: another installation of hsigeo)
 HSIGEO_CLI = os.environ.get("HSIGEO_TEST_CLI") or shutil.which("hsigeo", path=str(VENV_BIN)) or ""
 ALGORITHM_IDS = {"hsigeo:prompts", "hsigeo:classify_prompts", "hsigeo:train", "hsigeo:classify", "hsigeo:vectorize",
-                 "hsigeo:evaluate"}
+                 "hsigeo:evaluate", "hsigeo:sample", "hsigeo:area_report"}
 # variables of this venv that must not reach QGIS's Python
 VENV_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "HSIGEO_EXECUTABLE")
 # tiny scene: the end-to-end tests must stay well under a minute on 2 busy cores
@@ -443,10 +443,11 @@ def test_provider_registers_the_algorithms(run_qgis):
     assert anchors == {"hsigeo:prompts": "create-class-prompts-from-layer",
                        "hsigeo:classify_prompts": "classify-from-prompts", "hsigeo:train": "train-model",
                        "hsigeo:classify": "classify-raster", "hsigeo:vectorize": "vectorize-classification",
-                       "hsigeo:evaluate": "accuracy-report"}
+                       "hsigeo:evaluate": "accuracy-report", "hsigeo:sample": "create-sample-design",
+                       "hsigeo:area_report": "accuracy-and-area-report"}
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for title in ("Create class prompts from layer", "Classify from prompts", "Train model", "Classify raster",
-                  "Vectorize classification", "Accuracy report"):
+                  "Vectorize classification", "Accuracy report", "Create sample design", "Accuracy and area report"):
         assert f"\n#### {title}\n" in readme, title
     assert algorithms["hsigeo:vectorize"]["parameters"] == ["INPUT", "MIN_AREA", "OUTPUT"]
     assert {"INPUT", "REFERENCE_VECTOR", "REFERENCE_RASTER", "LABEL_FIELD", "OUTPUT"} <= set(

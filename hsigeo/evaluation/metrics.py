@@ -1,4 +1,9 @@
-"""Accuracy assessment: confusion matrix, OA, AA, Cohen's kappa, per-class accuracies, reports and plots.
+"""Pixel-level accuracy: confusion matrix, OA, AA, Cohen's kappa, per-class accuracies, reports and plots.
+
+The scores are scikit-learn's (:mod:`sklearn.metrics`); the functions that take a confusion
+matrix hand its cells to scikit-learn as weighted samples.  This report counts labelled
+pixels (benchmark splits); a map's class areas and accuracies with confidence intervals come
+from a probability sample (:mod:`hsigeo.evaluation.area`).
 
 Conventions: the confusion matrix has reference classes in rows and predicted classes in
 columns.  Pixels whose reference is ``0`` (unlabelled) are ignored.  A labelled pixel predicted
@@ -42,48 +47,66 @@ __all__ = [
 # --------------------------------------------------------------------------- #
 # Scores from a confusion matrix
 # --------------------------------------------------------------------------- #
+#: Stands for "unclassified or unknown" among predicted values (never a class value: those are >= 0).
+_OTHER = -1
+
+
 def confusion_matrix(reference: np.ndarray, predicted: np.ndarray, values: Sequence[int]) -> np.ndarray:
     """Counts ``(C, C + 1)``: rows = reference ``values``, columns = predicted ``values`` + "other".
 
-    Pixels whose reference is not in ``values`` are ignored.
+    Pixels whose reference is not in ``values`` are ignored.  Counting is
+    scikit-learn's :func:`sklearn.metrics.confusion_matrix`; predictions outside
+    ``values`` (unclassified 0, unknown values) go to the "other" column.
     """
+    from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+
     ref = np.asarray(reference).ravel()
     pred = np.asarray(predicted).ravel()
     if ref.shape != pred.shape:
         raise InvalidInputError(f"reference {np.shape(reference)} and predicted {np.shape(predicted)} differ in shape")
     values = np.asarray(list(values), dtype=np.int64)
     c = values.size
-    lut_keys = np.sort(values)
-    order = np.argsort(values)
+    keep = np.isin(ref, values)
+    if c == 0 or not keep.any():
+        return np.zeros((c, c + 1), dtype=np.int64)
+    ref = ref[keep].astype(np.int64)
+    pred = pred[keep].astype(np.int64)  # before the "other" marker: a uint8 map would wrap -1 to 255
+    pred = np.where(np.isin(pred, values), pred, _OTHER)
+    labels = [*values.tolist(), _OTHER]
+    return sk_confusion_matrix(ref, pred, labels=labels)[:c].astype(np.int64)
 
-    def index_of(a: np.ndarray) -> np.ndarray:
-        pos = np.clip(np.searchsorted(lut_keys, a), 0, max(c - 1, 0))
-        hit = (lut_keys[pos] == a) if c else np.zeros(a.shape, bool)
-        return np.where(hit, order[pos], -1)
 
-    ri = index_of(ref.astype(np.int64))
-    keep = ri >= 0
-    pi = index_of(pred.astype(np.int64)[keep])
-    pi = np.where(pi < 0, c, pi)  # unknown / unclassified -> "other" column
-    cm = np.zeros((c, c + 1), dtype=np.int64)
-    np.add.at(cm, (ri[keep], pi), 1)
-    return cm
+def _cells(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The matrix as scikit-learn input: (reference index, predicted index, count) of its non-empty cells."""
+    rows, cols = np.nonzero(cm)
+    return rows, cols, np.asarray(cm, dtype=np.float64)[rows, cols]
 
 
 def overall_accuracy(cm: np.ndarray) -> float:
-    """Share of correctly classified samples (diagonal / total)."""
-    cm = np.asarray(cm)
-    n = cm.sum()
-    return float(np.trace(cm[:, : cm.shape[0]]) / n) if n else float("nan")
+    """Share of correctly classified samples (diagonal / total; :func:`sklearn.metrics.accuracy_score`)."""
+    from sklearn.metrics import accuracy_score
+
+    ref, pred, weight = _cells(np.asarray(cm))
+    return float(accuracy_score(ref, pred, sample_weight=weight)) if weight.sum() else float("nan")
 
 
 def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
     """Producer's accuracy (recall) per reference class; NaN for classes without samples."""
-    cm = np.asarray(cm, dtype=np.float64)
-    support = cm.sum(axis=1)
-    diag = np.diag(cm[:, : cm.shape[0]])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(support > 0, diag / support, np.nan)
+    return _per_class(cm, "recall")
+
+
+def _per_class(cm: np.ndarray, score: str) -> np.ndarray:
+    """scikit-learn's per-class ``recall`` or ``precision`` of the reference classes; NaN when undefined."""
+    from sklearn.metrics import precision_score, recall_score
+
+    cm = np.asarray(cm)
+    c = cm.shape[0]
+    ref, pred, weight = _cells(cm)
+    if c == 0 or weight.sum() == 0:
+        return np.full(c, np.nan)
+    fn = {"recall": recall_score, "precision": precision_score}[score]
+    return np.asarray(fn(ref, pred, labels=list(range(c)), average=None, sample_weight=weight,
+                         zero_division=np.nan), dtype=np.float64)
 
 
 def average_accuracy(cm: np.ndarray) -> float:
@@ -93,20 +116,30 @@ def average_accuracy(cm: np.ndarray) -> float:
 
 
 def kappa(cm: np.ndarray) -> float:
-    """Cohen's kappa: agreement beyond chance, ``(p_o - p_e) / (1 - p_e)``."""
-    cm = np.asarray(cm, dtype=np.float64)
-    n = cm.sum()
-    if n == 0:
+    """Cohen's kappa, ``(p_o - p_e) / (1 - p_e)`` (:func:`sklearn.metrics.cohen_kappa_score`).
+
+    The "other" column counts as a prediction class of its own that no
+    reference pixel has, so it lowers ``p_o`` and adds nothing to ``p_e``.
+    """
+    from sklearn.metrics import cohen_kappa_score
+
+    cm = np.asarray(cm)
+    ref, pred, weight = _cells(cm)
+    if weight.sum() == 0:
         return float("nan")
-    c = cm.shape[0]
-    po = np.trace(cm[:, :c]) / n
-    pe = float(np.sum(cm.sum(axis=1) * cm.sum(axis=0)[:c])) / n**2
-    return float((po - pe) / (1 - pe)) if pe < 1 else 1.0
+    if np.unique(np.concatenate([ref, pred])).size == 1:
+        return 1.0  # one class, all agree: p_e = 1 (scikit-learn returns NaN there)
+    return float(cohen_kappa_score(ref, pred, labels=list(range(cm.shape[1])), sample_weight=weight))
 
 
 # --------------------------------------------------------------------------- #
 # Report
 # --------------------------------------------------------------------------- #
+#: What this report is: the sample-based report (:mod:`hsigeo.evaluation.area`) says its own kind.
+PIXEL_LEVEL = ("pixel-level: every labelled reference pixel counted, for benchmark splits; it estimates neither "
+               "class areas nor accuracy with intervals (for a map, use `hsigeo sample` and "
+               "`hsigeo evaluate --design`)")
+
 @dataclass
 class AccuracyReport:
     """Accuracy of a classification against reference labels.
@@ -146,13 +179,11 @@ class AccuracyReport:
     @property
     def per_class(self) -> list[dict[str, Any]]:
         """Per class: value, name, support, producer's accuracy (recall), user's accuracy (precision), F1."""
-        cm = self.confusion.astype(np.float64)
-        c = len(self.values)
+        cm = self.confusion
         recall = per_class_accuracy(cm)
-        predicted = cm[:, :c].sum(axis=0)
-        diag = np.diag(cm[:, :c])
+        precision = _per_class(cm, "precision")
+        # F1 from the two, undefined (not 0) when either is: a class never predicted has no F1 in this report
         with np.errstate(invalid="ignore", divide="ignore"):
-            precision = np.where(predicted > 0, diag / predicted, np.nan)
             f1 = np.where((precision + recall) > 0, 2 * precision * recall / (precision + recall), np.nan)
         return [
             {"value": int(v), "name": n, "support": int(cm[i].sum()), "accuracy": _f(recall[i]),
@@ -163,6 +194,7 @@ class AccuracyReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (NaN -> None)."""
         return {
+            "kind": PIXEL_LEVEL,
             "overall_accuracy": _f(self.overall_accuracy),
             "average_accuracy": _f(self.average_accuracy),
             "kappa": _f(self.kappa),
@@ -183,7 +215,7 @@ class AccuracyReport:
 
     def to_markdown(self, title: str = "Accuracy report") -> str:
         """The report as a Markdown document: summary scores, per-class table, confusion matrix."""
-        lines = [f"# {title}", ""]
+        lines = [f"# {title}", "", f"*{PIXEL_LEVEL}.*", ""]
         lines += [
             "| metric | value |", "| --- | ---: |",
             f"| overall accuracy (OA) | {_pct(self.overall_accuracy)} |",
@@ -224,7 +256,7 @@ class AccuracyReport:
             f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             "<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
             "td:nth-child(n+3){text-align:right}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><p>OA <b>{_pct(self.overall_accuracy)}</b> &middot; "
+            f"<h1>{html.escape(title)}</h1><p><i>{html.escape(PIXEL_LEVEL)}</i></p><p>OA <b>{_pct(self.overall_accuracy)}</b> &middot; "
             f"AA {_pct(self.average_accuracy)} &middot; kappa {_num(self.kappa)} &middot; "
             f"{self.n_samples:,} pixels</p><table><tr><th>value</th><th>class</th><th>pixels</th>"
             f"<th>accuracy</th><th>user's acc.</th><th>F1</th></tr>{rows}</table>{imgs}</body></html>"

@@ -12,7 +12,9 @@ each kind of output:
   ramp (the confidence, and band 1 of the per-class probabilities, whose
   other bands a user picks in the layer properties by their class names);
 * :func:`categorized_vector_qml`: class polygons categorised by ``class_id``,
-  labelled with the class names, in class-value order like the raster's legend.
+  labelled with the class names, in class-value order like the raster's legend;
+* :func:`sample_points_qml`: reference sample points by map class, with a
+  class-name list to label each point's reference class.
 
 The documents hold only the renderer (and the raster pipe around it); QGIS
 fills in everything else with its defaults.  Tested against QGIS 3.22.
@@ -31,6 +33,7 @@ __all__ = [
     "categorized_vector_qml",
     "paletted_raster_qml",
     "pseudocolor_raster_qml",
+    "sample_points_qml",
 ]
 
 #: Colour stops (position in 0..1, "#rrggbb") of the ramp for probabilities: viridis,
@@ -176,6 +179,77 @@ def categorized_vector_qml(classes: Any, *, field: str = "class_id") -> str:
         "    </symbols>\n"
         "  </renderer-v2>\n"
         "  <blendMode>0</blendMode>\n"
+        "  <featureBlendMode>0</featureBlendMode>\n"
+        "  <layerOpacity>1</layerOpacity>\n"
+    )
+    return _document(body)
+
+
+#: What QGIS's value-map widget stores for "no value" (its fixed NULL marker).
+VALUE_MAP_NULL = "{2839923C-8B7D-419E-B84B-CA2FE9B80EC7}"
+
+
+def sample_points_qml(classes: Any, *, class_field: str = "map_class", reference_field: str = "reference",
+                      read_only: Sequence[str] = ()) -> str:
+    """Style of a reference sample: points by map class, the reference field edited with a class list.
+
+    The points are categorised by ``class_field`` in the class colours; the
+    ``reference_field`` gets QGIS's *Value Map* editor listing the class names
+    (it stores the class value, and offers an empty choice), so labelling a
+    point in QGIS's attribute form is picking a name.  Fields in ``read_only``
+    cannot be edited in the form (the design's own fields).
+    """
+    entries = normalize_classes(classes)
+    categories = "\n".join(
+        f'      <category value="{c.value}" label={quoteattr(c.name)} symbol="{i}" render="true"/>'
+        for i, c in enumerate(entries)
+    )
+    symbols = "\n".join(
+        f'      <symbol type="marker" name="{i}" alpha="1" clip_to_extent="1" force_rhr="0">\n'
+        '        <layer class="SimpleMarker" enabled="1" pass="0" locked="0">\n'
+        f'          <prop k="color" v="{",".join(map(str, c.colour))},255"/>\n'
+        '          <prop k="name" v="circle"/>\n'
+        '          <prop k="outline_color" v="35,35,35,255"/>\n'
+        '          <prop k="outline_style" v="solid"/>\n'
+        '          <prop k="outline_width" v="0.3"/>\n'
+        '          <prop k="outline_width_unit" v="MM"/>\n'
+        '          <prop k="size" v="2.6"/>\n'
+        '          <prop k="size_unit" v="MM"/>\n'
+        "        </layer>\n"
+        "      </symbol>"
+        for i, c in enumerate(entries)
+    )
+    options = "\n".join(
+        f'              <Option type="Map"><Option type="QString" name={quoteattr(c.name)} value="{c.value}"/></Option>'
+        for c in entries
+    )
+    null_option = f'              <Option type="Map"><Option type="QString" name="(not labelled)" value="{VALUE_MAP_NULL}"/></Option>'
+    editable = "\n".join(f'    <field name={quoteattr(f)} editable="0"/>' for f in read_only)
+    body = (
+        f'  <renderer-v2 type="categorizedSymbol" attr={quoteattr(class_field)} symbollevels="0" forceraster="0" '
+        'enableorderby="0" referencescale="-1">\n'
+        "    <categories>\n"
+        f"{categories}\n"
+        "    </categories>\n"
+        "    <symbols>\n"
+        f"{symbols}\n"
+        "    </symbols>\n"
+        "  </renderer-v2>\n"
+        "  <fieldConfiguration>\n"
+        f'    <field name={quoteattr(reference_field)} configurationFlags="None">\n'
+        '      <editWidget type="ValueMap">\n'
+        "        <config>\n"
+        '          <Option type="Map">\n'
+        '            <Option type="List" name="map">\n'
+        f"{null_option}\n{options}\n"
+        "            </Option>\n"
+        "          </Option>\n"
+        "        </config>\n"
+        "      </editWidget>\n"
+        "    </field>\n"
+        "  </fieldConfiguration>\n"
+        + (f"  <editable>\n{editable}\n  </editable>\n" if read_only else "")
+        + "  <blendMode>0</blendMode>\n"
         "  <featureBlendMode>0</featureBlendMode>\n"
         "  <layerOpacity>1</layerOpacity>\n"
     )

@@ -37,6 +37,9 @@ class EvaluateAlgorithm(HsigeoAlgorithm):
         "label raster) and writes a report folder: overall accuracy, average accuracy, kappa, per-class "
         "accuracy and the confusion matrix, as HTML, JSON, Markdown and PNG.</p>"
         "<p>The prompts file or the model gives the class names used to match polygon classes.</p>"
+        "<p>This report counts every labelled pixel (pixel-level, for benchmark splits). For class areas and "
+        "accuracies with confidence intervals, label a sample from <i>Create sample design</i> and run "
+        "<i>Accuracy and area report</i>.</p>"
     )
 
     def initAlgorithm(self, config: Optional[dict[str, Any]] = None) -> None:  # noqa: N802 - QGIS API

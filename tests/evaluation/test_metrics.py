@@ -89,3 +89,13 @@ def test_evaluate_writes_report_folder(tmp_path):
         evaluate(pred, ref, out_dir=out)
     evaluate(pred, ref, out_dir=out, overwrite=True, plots=False)
     assert not (out / "confusion.png").exists()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32])
+def test_map_dtypes_count_the_same(dtype):
+    """A uint8 class map (the usual GeoTIFF) scores like an int64 one: unclassified 0 is an error, not dropped."""
+    ref = np.array([1, 1, 2, 2, 2, 0])
+    pred = np.array([1, 0, 2, 0, 250, 1])
+    rep = accuracy_report(pred.astype(dtype), ref.astype(dtype), classes={1: "a", 2: "b"})
+    assert rep.n_samples == 5 and rep.n_other == 3 and rep.overall_accuracy == pytest.approx(0.4)
+    assert rep.confusion.tolist() == [[1, 0, 1], [0, 1, 2]]

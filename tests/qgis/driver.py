@@ -137,6 +137,9 @@ def describe_layer(layer: QgsMapLayer) -> dict[str, Any]:
         info["type"] = "vector"
         info["feature_count"] = layer.featureCount()
         info["fields"] = layer.fields().names()
+        info["widgets"] = {name: layer.editorWidgetSetup(i).type() for i, name in enumerate(info["fields"])}
+        info["widget_config"] = {name: layer.editorWidgetSetup(i).config() for i, name in enumerate(info["fields"])
+                                 if layer.editorWidgetSetup(i).type() == "ValueMap"}
         index = layer.fields().indexOf("class_name")
         info["class_names"] = sorted(str(v) for v in layer.uniqueValues(index)) if index >= 0 else []
     return info
