@@ -407,8 +407,12 @@ def classify_raster(
         ``resume`` allows replacing it.
     """
     scene_path = Path(scene_path)
-    plan = OutputPlan.build(out_path, vector=vector_path, min_area=min_area, confidence=confidence_path,
-                            probabilities=probabilities_path, **dict(products or {}))
+    requested: dict[str, Any] = {"confidence": confidence_path, "probabilities": probabilities_path}
+    for name, path in (products or {}).items():
+        if path is not None and requested.get(name) is not None and Path(requested[name]) != Path(path):
+            raise InvalidInputError(f"two paths for the {name} output: {requested[name]} and {path}; give one.")
+        requested[name] = path if path is not None else requested.get(name)
+    plan = OutputPlan.build(out_path, vector=vector_path, min_area=min_area, **requested)
     plan.check_distinct(scene_path)
     # the library protects its inputs too: no output (nor sidecar) may be the scene, its files, the mask (with
     # its parts) or the model
