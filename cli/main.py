@@ -91,7 +91,7 @@ class Terminated(BaseException):
 _STOP_SIGNALS: dict[int, tuple[int, str]] = {signal.SIGTERM: (143, "Terminated (SIGTERM)")}
 if hasattr(signal, "SIGHUP"):  # POSIX only
     _STOP_SIGNALS[signal.SIGHUP] = (129, "Hangup (SIGHUP: the terminal or ssh session closed)")
-_stopping: list[int] = []  # the signal being handled; a second one waits for its cleanup to finish
+_stopping: list[int] = []  # the stop signal being handled; later ones are ignored while its cleanup runs
 
 
 def _on_stop_signal(signum: int, frame: object) -> None:
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
                    f"hsigeo; please report it on {BUG_REPORTS}.", err=True)
         sys.exit(1)
     finally:
-        # after a stop signal the process is ending: our handler stays, so a second signal cannot cut short
+        # after a stop signal the process is ending: the signals stay ignored, so a second one cannot cut short
         # the interpreter's own cleanup and change the exit status
         if not _stopping:
             for sig, handler in previous.items():

@@ -19,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from hsigeo.outputs import MANIFEST
 
 HSIGEO = str(Path(sys.executable).with_name("hsigeo"))
@@ -72,6 +74,7 @@ def _manifest(out: Path) -> dict:
     return json.loads((out / MANIFEST).read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow  # seven `hsigeo demo` processes, four of them run until a late point
 def test_demo_interrupted_anywhere_is_replaced_by_the_next_run(tmp_path):
     out = tmp_path / "demo_out"
     scene_done = out / "scene" / "prompts.yaml"  # the scene's last file
