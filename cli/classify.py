@@ -175,6 +175,12 @@ def _fitted_model(model: Any, model_path: Path, why: str, prompts: Any, prompts_
     """Say which model runs and why; re-anchor it to the prompts when they differ."""
     click.echo(f"Model: {model_path} ({why}); {len(model.classes)} classes, {model.n_bands} bands.", err=True)
     if prompts is not None and not _same_classes(model, prompts):
+        if not hasattr(model, "with_prompts"):
+            from hsigeo.errors import PromptError
+
+            raise PromptError(
+                f"{model_path}: this model was bound to its own prompts and cannot take the classes of "
+                f"{prompts_path}; map them with the base model instead (--prompts {prompts_path} without --model).")
         model = model.with_prompts(prompts)
         click.echo(f"Classes: re-anchored to the {len(prompts)} classes of {prompts_path} "
                    f"({', '.join(prompts.names)}).", err=True)

@@ -604,7 +604,13 @@ def _trained_check(meta: dict[str, Any]) -> None:
     if not isinstance(norm, dict):
         raise ValueError("no 'normalization'")
     check_numbers(norm.get("mean"), "normalization mean (one per input channel)", n)
-    check_numbers(norm.get("std"), "normalization std (one per input channel)", n, positive=True)
+    std = norm.get("std")
+    check_numbers(std, "normalization std (one per input channel)", n)
+    # a constant band of the training scene has spread 0 (normalize leaves it centred); all of them
+    # at 0, or any below, describe no scene
+    if any(v < 0 for v in std) or not any(v > 0 for v in std):
+        raise ValueError("normalization std (one per input channel) must be >= 0 with at least one value above 0 "
+                         f"(got {_short(std)}); such a model would map every pixel alike")
 
 
 def _trained_shapes(meta: dict[str, Any]) -> dict[str, tuple[int | None, ...]]:

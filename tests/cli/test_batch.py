@@ -161,6 +161,6 @@ def test_unreachable_scheduler_is_a_clear_error(flight, tmp_path, capsys):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     code, _, err = _run(capsys, *classify_args(flight, tmp_path / "out", "--scheduler", f"tcp://127.0.0.1:{port}"))
-    assert code == 2 and f"cannot reach the dask scheduler at tcp://127.0.0.1:{port}" in err
+    assert code == 2 and f"nothing accepts connections at tcp://127.0.0.1:{port}" in err
     out = tmp_path / "out"
     assert "dask scheduler" in err and (not out.exists() or sorted(out.iterdir()) == [])
