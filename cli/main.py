@@ -23,6 +23,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("hsigeo_cli.classify:classify", "Classify a scene, tile by tile, into a GeoTIFF (and polygons)."),
     "vectorize": ("hsigeo_cli.vectorize:vectorize", "Turn a classification GeoTIFF into GeoPackage polygons."),
     "info": ("hsigeo_cli.info:info", "Describe a scene or a model file."),
+    "set-wavelengths": ("hsigeo_cli.wavelengths:set_wavelengths",
+                        "Copy a scene with band wavelengths from a list (for GeoTIFFs without them)."),
     "benchmark": ("hsigeo_cli.benchmark:benchmark", "Compare hsigeo with baselines on benchmark scenes."),
 }
 
