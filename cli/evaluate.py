@@ -21,9 +21,12 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
               help="Take the class table from this model file instead.")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Report folder to write (report.json, report.md, report.html, confusion.png, classmap.png).")
+@click.option("--on-unknown", type=click.Choice(["error", "drop"]), default="error", show_default=True,
+              help="Reference classes missing from the class table: stop with an error naming them, or leave "
+                   "their pixels out of the assessment (they are listed).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 def evaluate(classes_path: Path, reference_path: Path, label_field: str | None, prompts_path: Path | None,
-             model_path: Path | None, out_dir: Path, overwrite: bool) -> None:
+             model_path: Path | None, out_dir: Path, on_unknown: str, overwrite: bool) -> None:
     """Compare CLASSES.tif (an `hsigeo classify` output) with reference labels.
 
     Reports overall accuracy, average (per-class) accuracy, Cohen's kappa,
@@ -37,11 +40,12 @@ def evaluate(classes_path: Path, reference_path: Path, label_field: str | None, 
         raise click.UsageError("--prompts and --model exclude each other.")
     with guard_outputs([Output(out_dir, "-o", folder=True)], overwrite=overwrite,
                        inputs=(prompts_path, model_path), rasters=(classes_path, reference_path)):
-        _evaluate(classes_path, reference_path, label_field, prompts_path, model_path, out_dir, overwrite)
+        _evaluate(classes_path, reference_path, label_field, prompts_path, model_path, out_dir, overwrite,
+                  on_unknown=on_unknown)
 
 
 def _evaluate(classes_path: Path, reference_path: Path, label_field: str | None, prompts_path: Path | None,
-              model_path: Path | None, out_dir: Path, overwrite: bool) -> None:
+              model_path: Path | None, out_dir: Path, overwrite: bool, *, on_unknown: str = "error") -> None:
     """The work of :func:`evaluate`, once its report folder is secured."""
     import numpy as np
 
@@ -53,7 +57,11 @@ def _evaluate(classes_path: Path, reference_path: Path, label_field: str | None,
     predicted = read_classification(classes_path)
     classes = _class_table(predicted, prompts_path, model_path)
     reference = read_labels(reference_path, like=predicted, field=label_field, classes=classes or None,
-                            on_unknown="error")
+                            on_unknown=on_unknown)
+    dropped = getattr(reference.attrs.get("label_report"), "unknown", None)
+    if dropped:
+        click.echo(f"Left out the reference pixels of {len(dropped)} class(es) not in the class table: "
+                   + ", ".join(repr(str(u)) for u in dropped[:10]) + (" ..." if len(dropped) > 10 else ""), err=True)
     pred = np.asarray(predicted.values)
     ref = np.asarray(reference.values)
     if not classes:

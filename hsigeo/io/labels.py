@@ -367,7 +367,7 @@ def _unknown_message(path: Path, fname: str, unknown: Sequence[str], entries: Se
     return (
         f"{path}: classes in field {fname!r} that are not in the prompts: {shown}. The prompts define {known}. "
         "Add these classes to the prompts file, fix their names/values in the labels, "
-        "or drop their samples (on_unknown='drop')."
+        "or leave their samples out (command line: --on-unknown drop; Python: on_unknown='drop')."
     )
 
 
