@@ -57,7 +57,7 @@ class LazyGroup(click.Group):
     type=click.Choice(["bar", "plain", "none"]),
     default=None,
     help="Progress display: a bar, machine-readable 'hsigeo-progress:' lines, or none "
-    "(default: bar on a terminal, plain otherwise).",
+    "(default: bar on a terminal, none otherwise).",
 )
 @click.option("--debug", is_flag=True, default=False,
               help="Show the full traceback of an unexpected error (also: HSIGEO_DEBUG=1).")
