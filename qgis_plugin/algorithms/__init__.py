@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from qgis.core import QgsProcessingAlgorithm
+
 from .base import HsigeoAlgorithm
 from .classify import ClassifyAlgorithm
 from .classify_prompts import ClassifyPromptsAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .prompts import PromptsAlgorithm
+from .setup import SetupAlgorithm
 from .train import TrainAlgorithm
 from .vectorize import VectorizeAlgorithm
 
-# Classify from prompts needs only the prompts file, so it follows Create class prompts
-ALGORITHMS: list[type[HsigeoAlgorithm]] = [
+# Classify from prompts needs only the prompts file, so it follows Create class prompts;
+# Set up hsigeo installs the program the others run
+ALGORITHMS: list[type[QgsProcessingAlgorithm]] = [
     PromptsAlgorithm, ClassifyPromptsAlgorithm, TrainAlgorithm, ClassifyAlgorithm, VectorizeAlgorithm, EvaluateAlgorithm,
+    SetupAlgorithm,
 ]
 
-__all__ = ["ALGORITHMS", "HsigeoAlgorithm"]
+__all__ = ["ALGORITHMS", "HsigeoAlgorithm", "SetupAlgorithm"]
