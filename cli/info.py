@@ -64,7 +64,8 @@ def _raster_info(path: Path) -> None:
         _line("wavelengths", f"{known.min():.1f}-{known.max():.1f} nm, {known.size} of {count} bands known"
                              + (f", median step {step:.2f} nm" if math.isfinite(step) else ""))
     else:
-        _line("wavelengths", f"unknown for all {count} bands (models will match bands by count only)")
+        _line("wavelengths", f"unknown for all {count} bands (models will match bands by count only; "
+                             "add them with `hsigeo set-wavelengths`)")
     if "fwhm" in da.coords:
         fw = np.asarray(da.coords["fwhm"].values, dtype=float)
         fw = fw[np.isfinite(fw)]

@@ -87,3 +87,10 @@ def test_wavelength_lists(tmp_path):
         read_wavelength_list(f)
     with pytest.raises(InvalidInputError, match="cannot read"):
         read_wavelength_list(tmp_path / "missing.txt")
+
+
+def test_info_points_a_scene_without_wavelengths_to_set_wavelengths(product, capsys):
+    path, _ = product
+    code, out, err = run_in_process(capsys, "info", str(path))
+    assert code == 0, err
+    assert "unknown for all 6 bands" in out and "hsigeo set-wavelengths" in out
