@@ -141,8 +141,13 @@ def _band_ranges(bands: Any) -> str:
 def _model_info(path: Path) -> None:
     import numpy as np
 
+    from hsigeo.model.base import is_base_file
     from hsigeo.model.modelfile import load_model, read_metadata
     from hsigeo.speclib.grid import coverage_text
+
+    if path.is_file() and is_base_file(path):
+        _base_info(path)
+        return
 
     model = load_model(path)
     meta = read_metadata(path)
@@ -157,10 +162,10 @@ def _model_info(path: Path) -> None:
     side = 2 * model.config.radius + 1
     _line("patch", f"{side} x {side} pixels (tiles need a {model.radius}-pixel halo)")
     sp = getattr(model, "spatial", None)
-    _line("spatial filter", "none (per-pixel map)" if sp is None else
+    _line("filter", "none (per-pixel map)" if sp is None else
           f"edge-aware, {2 * sp.radius + 1} x {2 * sp.radius + 1} neighbourhood, tau {sp.tau:g}, {sp.groups} band groups")
     pr = getattr(model, "prior", None)
-    _line("base-model input", "none (--init scratch)" if pr is None else
+    _line("base input", "none (--init scratch)" if pr is None else
           f"{pr.dim} channels of the base model's embedding (frozen, {pr.source.get('name', 'base')}), "
           f"radiometry {pr.binding.radiometry}, grid coverage {coverage_text(pr.binding.resampler.mask)}")
     _line("classes", f"{len(model.classes)}")
@@ -186,6 +191,28 @@ def _model_info(path: Path) -> None:
             click.echo(f"    {k}: {_fmt(v)}")
     else:
         _line("training", "no report (untrained or made outside `hsigeo train`)")
+
+
+def _base_info(path: Path) -> None:
+    """The built-in base model, or a zero-shot model bound from it (``hsigeo classify --prompts``)."""
+    from hsigeo.model.base import read_base_metadata
+
+    meta = read_base_metadata(path)
+    _line("file", f"{path}  (format {meta.get('format_version')})")
+    kind = meta.get("model_type")
+    _line("model", f"{meta.get('name', kind)} ({kind}): maps scenes from class prompts alone, no labels")
+    grid = meta.get("grid") or []
+    if grid:
+        _line("wavelengths", f"{min(grid):.0f}-{max(grid):.0f} nm grid, {len(grid)} samples (scenes are resampled "
+                             "onto it by their band wavelengths)")
+    tm = meta.get("text_model") or {}
+    if tm:
+        _line("text model", f"{tm.get('name', tm.get('id', ''))} ({tm.get('dim', '')}-d)")
+    if "threshold" in meta:
+        _line("threshold", f"{meta['threshold']:g} (pixels below it are left unknown, class 0)")
+    classes = meta.get("classes") or []
+    if classes:
+        _line("classes", f"{len(classes)}")
 
 
 def _fmt(v: Any) -> str:
