@@ -5,14 +5,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
-.PHONY: install lint demo test test-fast benchmark base-model zero-shot qgis-plugin clean
+.PHONY: install lint docs dist demo test test-fast benchmark base-model zero-shot qgis-plugin clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first and pinned: the CPU wheel on disk; an open range would pull CUDA builds
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,7 +24,17 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-test: lint
+# the documentation site (docs/_build/html), offline, every warning an error
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
+# what a release ships: wheel and sdist (built from the sdist, so it is complete), the QGIS plugin zip
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PYTHON) qgis_plugin/build_zip.py --out dist/hsigeo_qgis_plugin.zip
+
+test: lint docs
 	$(PY) -m pytest tests
 
 test-fast: $(STAMP)
@@ -50,4 +60,4 @@ qgis-plugin:
 	$(PYTHON) qgis_plugin/build_zip.py --out dist/hsigeo_qgis_plugin.zip
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) dist build *.egg-info
+	rm -rf $(VENV) $(DEMO_OUT) dist build *.egg-info docs/_build

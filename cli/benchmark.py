@@ -26,7 +26,10 @@ if TYPE_CHECKING:
               help="Dataset to run, repeatable: salinas-a, indian-pines, pavia-university, salinas, synthetic. "
                    "Default: all; real scenes whose cube is not in the data folder are skipped with a message.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder with the GIC .mat files (default: $HSIGEO_DATA_DIR, then ../shared/datasets).")
+              help="Folder with the benchmark .mat files (the GIC 'Hyperspectral Remote Sensing Scenes' page, "
+                   "UPV/EHU). Default, the first that exists: $HSIGEO_DATA_DIR, ./shared/datasets and "
+                   "../shared/datasets from the working folder, then shared/datasets beside the hsigeo source "
+                   "folder.")
 @click.option("--seeds", default=None, metavar="N|LIST",
               help="Number of seeds (3 -> 0,1,2) or a comma list (0,5,7). Default 3 (1 with --quick).")
 @click.option("--fractions", default=None, metavar="LIST",

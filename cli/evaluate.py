@@ -31,10 +31,13 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--fpc", is_flag=True,
               help="Apply the finite-population correction to the variances (default: the paper's formulas "
                    "without it).")
+@click.option("--on-unknown", type=click.Choice(["error", "drop"]), default="error", show_default=True,
+              help="Reference classes missing from the class table: stop with an error naming them, or leave "
+                   "their pixels out of the assessment (they are listed).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 def evaluate(classes_path: Path, reference_path: Path, label_field: str | None, prompts_path: Path | None,
              model_path: Path | None, out_dir: Path, design: str | None, strata_path: Path | None,
-             mask_path: Path | None, fpc: bool, overwrite: bool) -> None:
+             mask_path: Path | None, fpc: bool, on_unknown: str, overwrite: bool) -> None:
     """Compare CLASSES.tif (an `hsigeo classify` output) with reference labels.
 
     With a labelled sample (`hsigeo sample`, or --design): the error matrix in
@@ -64,7 +67,8 @@ def evaluate(classes_path: Path, reference_path: Path, label_field: str | None, 
             _evaluate_sample(classes_path, reference_path, label_field, prompts_path, model_path, out_dir, design,
                              strata_path, mask_path, fpc, overwrite)
         else:
-            _evaluate(classes_path, reference_path, label_field, prompts_path, model_path, out_dir, overwrite)
+            _evaluate(classes_path, reference_path, label_field, prompts_path, model_path, out_dir, overwrite,
+                      on_unknown=on_unknown)
 
 
 def _evaluate_sample(classes_path: Path, reference_path: Path, label_field: str | None, prompts_path: Path | None,
@@ -91,7 +95,7 @@ def _evaluate_sample(classes_path: Path, reference_path: Path, label_field: str 
 
 
 def _evaluate(classes_path: Path, reference_path: Path, label_field: str | None, prompts_path: Path | None,
-              model_path: Path | None, out_dir: Path, overwrite: bool) -> None:
+              model_path: Path | None, out_dir: Path, overwrite: bool, *, on_unknown: str = "error") -> None:
     """The work of :func:`evaluate`, once its report folder is secured."""
     import numpy as np
 
@@ -103,7 +107,11 @@ def _evaluate(classes_path: Path, reference_path: Path, label_field: str | None,
     predicted = read_classification(classes_path)
     classes = _class_table(predicted, prompts_path, model_path)
     reference = read_labels(reference_path, like=predicted, field=label_field, classes=classes or None,
-                            on_unknown="error")
+                            on_unknown=on_unknown)
+    dropped = getattr(reference.attrs.get("label_report"), "unknown", None)
+    if dropped:
+        click.echo(f"Left out the reference pixels of {len(dropped)} class(es) not in the class table: "
+                   + ", ".join(repr(str(u)) for u in dropped[:10]) + (" ..." if len(dropped) > 10 else ""), err=True)
     pred = np.asarray(predicted.values)
     ref = np.asarray(reference.values)
     if not classes:

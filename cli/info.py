@@ -64,7 +64,8 @@ def _raster_info(path: Path) -> None:
         _line("wavelengths", f"{known.min():.1f}-{known.max():.1f} nm, {known.size} of {count} bands known"
                              + (f", median step {step:.2f} nm" if math.isfinite(step) else ""))
     else:
-        _line("wavelengths", f"unknown for all {count} bands (models will match bands by count only)")
+        _line("wavelengths", f"unknown for all {count} bands (models will match bands by count only; "
+                             "add them with `hsigeo set-wavelengths`)")
     if "fwhm" in da.coords:
         fw = np.asarray(da.coords["fwhm"].values, dtype=float)
         fw = fw[np.isfinite(fw)]
@@ -166,11 +167,11 @@ def _model_info(path: Path) -> None:
     else:
         _line("patch", f"per pixel (tiles need a {model.radius}-pixel halo for the spatial filter)")
     sp = getattr(model, "spatial", None)
-    _line("spatial filter", "none (per-pixel map)" if sp is None else
+    _line("filter", "none (per-pixel map)" if sp is None else
           f"edge-aware, {2 * sp.radius + 1} x {2 * sp.radius + 1} neighbourhood, tau {sp.tau:g}, {sp.groups} band groups")
     pr = getattr(model, "prior", None)
     if hasattr(model, "prior"):  # trained models only (a zero-shot model is the base model itself)
-        _line("base-model input", "none (--init scratch)" if pr is None else
+        _line("base input", "none (--init scratch)" if pr is None else
               f"{pr.dim} channels of the base model's embedding (frozen, {pr.source.get('name', 'base')}), "
               f"radiometry {pr.binding.radiometry}, grid coverage {coverage_text(pr.binding.resampler.mask)}")
     _line("classes", f"{len(model.classes)}")

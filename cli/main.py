@@ -27,6 +27,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("hsigeo_cli.classify:classify", "Classify a scene, tile by tile, into a GeoTIFF (and polygons)."),
     "vectorize": ("hsigeo_cli.vectorize:vectorize", "Turn a classification GeoTIFF into GeoPackage polygons."),
     "info": ("hsigeo_cli.info:info", "Describe a scene or a model file."),
+    "set-wavelengths": ("hsigeo_cli.wavelengths:set_wavelengths",
+                        "Copy a scene with band wavelengths from a list (for GeoTIFFs without them)."),
     "benchmark": ("hsigeo_cli.benchmark:benchmark", "Compare hsigeo with baselines on benchmark scenes."),
 }
 
@@ -59,7 +61,7 @@ class LazyGroup(click.Group):
     type=click.Choice(["bar", "plain", "none"]),
     default=None,
     help="Progress display: a bar, machine-readable 'hsigeo-progress:' lines, or none "
-    "(default: bar on a terminal, plain otherwise).",
+    "(default: bar on a terminal, none otherwise).",
 )
 @click.option("--debug", is_flag=True, default=False,
               help="Show the full traceback of an unexpected error (also: HSIGEO_DEBUG=1).")

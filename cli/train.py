@@ -24,7 +24,9 @@ _REPORT_BYTES = 512 * 1024
                    "Default with --dataset: the prompts shipped for it.")
 @click.option("--dataset", default=None, help="Train on a benchmark scene instead of SCENE (e.g. salinas-a).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder with the benchmark .mat files (default: $HSIGEO_DATA_DIR or ../shared/datasets).")
+              help="Folder with the benchmark .mat files. Default, the first that exists: $HSIGEO_DATA_DIR, "
+                   "./shared/datasets and ../shared/datasets from the working folder, then shared/datasets "
+                   "beside the hsigeo source folder.")
 @click.option("-o", "--output", type=_FILE, required=True, help="Model file to write (MODEL.hsigeo).")
 @click.option("--train-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
               help="Train on this share of each class's labelled pixels (at least one each); the rest are "
@@ -49,6 +51,9 @@ _REPORT_BYTES = 512 * 1024
               help="auto = CUDA with mixed precision when available, else CPU.")
 @click.option("--text-model", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Local transformers folder of the frozen text encoder (default: all-MiniLM-L6-v2).")
+@click.option("--on-unknown", type=click.Choice(["error", "drop"]), default="error", show_default=True,
+              help="Label classes missing from the prompts: stop with an error naming them, or leave their "
+                   "samples out (they are listed).")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Accuracy report folder (default: beside the model, MODEL_report/).")
 @click.option("--init", "init", type=click.Choice(["auto", "scratch", "base"]), default="auto", show_default=True,
@@ -60,7 +65,8 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
           dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
           train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
           loss: str | None, val_fraction: float | None, smooth_radius: int | None, threads: int | None, seed: int,
-          device: str, text_model: Path | None, report_dir: Path | None, init: str, overwrite: bool) -> None:
+          device: str, text_model: Path | None, on_unknown: str, report_dir: Path | None, init: str,
+          overwrite: bool) -> None:
     """Train a model on SCENE with --labels and --prompts, or on a benchmark --dataset.
 
     Writes MODEL.hsigeo (weights + metadata, no pickle) and a report folder
@@ -84,7 +90,8 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
     with guard_outputs(outputs, overwrite=overwrite, inputs=(prompts_path, text_model), rasters=(scene, labels_path)):
         _train(scene, labels_path, label_field, prompts_path, dataset, data_dir, output, train_fraction,
                train_count, epochs, batch_size, lr, loss, seed, device, text_model, report_dir, overwrite,
-               val_fraction=val_fraction, threads=threads, init=init, smooth_radius=smooth_radius)
+               val_fraction=val_fraction, threads=threads, init=init, smooth_radius=smooth_radius,
+               on_unknown=on_unknown)
 
 
 def _train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
@@ -92,13 +99,14 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
            train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
            loss: str | None, seed: int, device: str, text_model: Path | None, report_dir: Path,
            overwrite: bool, *, val_fraction: float | None, threads: int | None, init: str = "scratch",
-           smooth_radius: int | None = None) -> None:
+           smooth_radius: int | None = None, on_unknown: str = "error") -> None:
     """The work of :func:`train`, once its outputs are secured."""
     import numpy as np
 
     from hsigeo.errors import LabelError
 
-    cube, labels, prompts, title = _inputs(scene, labels_path, label_field, prompts_path, dataset, data_dir)
+    cube, labels, prompts, title = _inputs(scene, labels_path, label_field, prompts_path, dataset, data_dir,
+                                             on_unknown=on_unknown)
     if dataset is not None and train_fraction is None and train_count is None:
         train_fraction = 0.05
     lab = np.asarray(labels.values)
@@ -162,7 +170,8 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
 
 
 def _inputs(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
-            dataset: str | None, data_dir: Path | None) -> tuple[Any, Any, Any, str]:
+            dataset: str | None, data_dir: Path | None, *, on_unknown: str = "error"
+            ) -> tuple[Any, Any, Any, str]:
     """(cube DataArray, labels DataArray, PromptSet, description) from the command line."""
     from hsigeo.text.prompts import load_prompts
 
@@ -181,7 +190,7 @@ def _inputs(scene: Path | None, labels_path: Path | None, label_field: str | Non
 
     prompts = load_prompts(prompts_path)
     da = open_hsi(scene)
-    labels = read_labels(labels_path, like=da, field=label_field, classes=prompts)
+    labels = read_labels(labels_path, like=da, field=label_field, classes=prompts, on_unknown=on_unknown)
     rep = labels.attrs.get("label_report")
     if rep is not None and hasattr(rep, "summary"):
         click.echo(rep.summary(), err=True)

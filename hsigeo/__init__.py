@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it; resolved on first access (PEP 562)
 _LAZY = {
     "open_hsi": "hsigeo.io.raster",
+    "write_hsi": "hsigeo.io.raster",
     "load_dataset": "hsigeo.datasets.scenes",
     "load_prompts": "hsigeo.text.prompts",
     "HsigeoClassifier": "hsigeo.estimator",
@@ -35,6 +36,11 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'hsigeo' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # PEP 562: without this, dir(), help() and IDE completion see only the names bound so far
+    return sorted(set(globals()) | set(_LAZY))
 
 
 import_module("hsigeo.accessor")  # registers the .hsi accessor (the module imports no torch)

@@ -8,9 +8,9 @@ variable:
 ``plain``
     one machine-readable line per step on stderr,
     ``hsigeo-progress: <percent> <description>``, which the QGIS plugin reads
-    to drive its progress bar (the default when stderr is not a terminal);
+    to drive its progress bar (only when asked for: ``--progress plain``);
 ``none``
-    silent.
+    silent (the default when stderr is not a terminal: piped logs, notebooks, cron).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def get_mode() -> str:
     env = os.environ.get("HSIGEO_PROGRESS", "").strip().lower()
     if env in _MODES:
         return env
-    return "bar" if sys.stderr.isatty() else "plain"
+    # machine-readable lines only for a reader that asks for them (the QGIS plugin passes --progress plain)
+    return "bar" if sys.stderr.isatty() else "none"
 
 
 class Progress:

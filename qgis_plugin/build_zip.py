@@ -22,8 +22,10 @@ from pathlib import Path
 
 PLUGIN_FOLDER = "hsigeo_qgis"
 SOURCE = Path(__file__).resolve().parent
-# metadata keys the QGIS plugin manager and plugins.qgis.org require
-REQUIRED_METADATA = ("name", "qgisMinimumVersion", "description", "about", "version", "author", "email", "repository")
+# metadata keys the QGIS plugin manager needs to install and load the plugin
+REQUIRED_METADATA = ("name", "qgisMinimumVersion", "qgisMaximumVersion", "description", "about", "version", "author")
+# also required by plugins.qgis.org for an upload: release settings, filled in at release (RELEASING.md)
+RELEASE_METADATA = ("email", "repository")
 # not part of the installed plugin
 EXCLUDED_NAMES = {"build_zip.py", "__pycache__", ".pytest_cache"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".zip"}
@@ -31,14 +33,18 @@ EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".zip"}
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
-def check_metadata(source: Path = SOURCE) -> configparser.ConfigParser:
-    """Read ``metadata.txt`` and fail when a required key is missing or empty."""
+def check_metadata(source: Path = SOURCE, *, release: bool = False) -> configparser.ConfigParser:
+    """Read ``metadata.txt`` and fail when a required key is missing or empty.
+
+    ``release`` also requires the keys plugins.qgis.org needs for an upload (contact, repository).
+    """
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # keys are camelCase (qgisMinimumVersion)
     if not parser.read(source / "metadata.txt", encoding="utf-8"):
         raise SystemExit(f"{source / 'metadata.txt'}: missing; a QGIS plugin needs it.")
     general = parser["general"] if parser.has_section("general") else {}
-    missing = [key for key in REQUIRED_METADATA if not str(general.get(key, "")).strip()]
+    required = REQUIRED_METADATA + (RELEASE_METADATA if release else ())
+    missing = [key for key in required if not str(general.get(key, "")).strip()]
     if missing:
         raise SystemExit(f"{source / 'metadata.txt'}: [general] lacks {', '.join(missing)}.")
     return parser
@@ -56,9 +62,9 @@ def plugin_files(source: Path = SOURCE) -> list[Path]:
     return files
 
 
-def build_zip(out: Path, source: Path = SOURCE, folder: str = PLUGIN_FOLDER) -> list[str]:
+def build_zip(out: Path, source: Path = SOURCE, folder: str = PLUGIN_FOLDER, *, release: bool = False) -> list[str]:
     """Write the plugin zip to ``out`` (atomically) and return the names it holds."""
-    check_metadata(source)
+    check_metadata(source, release=release)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.part")
@@ -81,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description="Build the hsigeo QGIS plugin zip.")
     parser.add_argument("--out", type=Path, default=Path("dist/hsigeo_qgis_plugin.zip"), help="zip file to write")
+    parser.add_argument("--release", action="store_true",
+                        help="also require the release settings (email, repository) that plugins.qgis.org needs")
     args = parser.parse_args(argv)
-    names = build_zip(args.out)
+    names = build_zip(args.out, release=args.release)
     print(f"{args.out}: {len(names)} files in {PLUGIN_FOLDER}/")
     return 0
 

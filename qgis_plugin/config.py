@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import shutil
 from pathlib import Path
 
@@ -14,8 +15,21 @@ PROVIDER_ID = "hsigeo"
 ICON_PATH = str(Path(__file__).resolve().parent / "icon.svg")
 #: ProcessingConfig key, stored as ``Processing/Configuration/HSIGEO_EXECUTABLE`` in the QGIS profile.
 EXECUTABLE_SETTING = "HSIGEO_EXECUTABLE"
-#: The README's QGIS section; each algorithm's help is the anchor of its own subsection.
-README_URL = "https://github.com/hsigeo/hsigeo/blob/main/README.md"
+
+
+def _docs_url() -> str:
+    """The documentation's QGIS page, from ``homepage`` in metadata.txt; ``""`` until it is published.
+
+    ``homepage`` is a release setting (RELEASING.md): no address is made up before there is one.
+    """
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(Path(__file__).resolve().parent / "metadata.txt", encoding="utf-8")
+    homepage = parser.get("general", "homepage", fallback="").strip().rstrip("/")
+    return f"{homepage}/qgis.html" if homepage else ""
+
+
+#: The docs' QGIS page; each algorithm's help is the anchor of its own section there ("" before release).
+DOCS_URL = _docs_url()
 
 
 def tr(text: str) -> str:

@@ -18,12 +18,13 @@ class HsigeoPlugin:
     Parameters
     ----------
     iface
-        The QGIS interface, or ``None`` headless; not used (the plugin adds no GUI).
+        The QGIS interface, or ``None`` headless (then no menu entry is added).
     """
 
     def __init__(self, iface: Any) -> None:
         self.iface = iface
         self.provider: Optional[HsigeoProvider] = None
+        self.setup_action: Any = None
 
     def initProcessing(self) -> None:  # noqa: N802 - QGIS API
         """Add the provider to the Processing registry (once)."""
@@ -32,11 +33,33 @@ class HsigeoPlugin:
             QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self) -> None:  # noqa: N802 - QGIS API
-        """Desktop start-up: register the provider."""
+        """Desktop start-up: register the provider; Plugins > hsigeo > Set up hsigeo opens the set-up dialog."""
         self.initProcessing()
+        if self.iface is None:
+            return
+        try:  # Qt 6 (QGIS 4) moved QAction to QtGui
+            from qgis.PyQt.QtGui import QAction
+        except ImportError:
+            from qgis.PyQt.QtWidgets import QAction
+        from qgis.PyQt.QtGui import QIcon
+
+        from .config import ICON_PATH, tr
+
+        self.setup_action = QAction(QIcon(ICON_PATH), tr("Set up hsigeo..."), self.iface.mainWindow())
+        self.setup_action.triggered.connect(self.open_setup)
+        self.iface.addPluginToMenu("hsigeo", self.setup_action)
+
+    def open_setup(self) -> None:
+        """Open the Processing dialog of 'Set up hsigeo'."""
+        import processing
+
+        processing.execAlgorithmDialog("hsigeo:setup", {})
 
     def unload(self) -> None:
         """Remove the provider (plugin disabled, reloaded or QGIS closing)."""
+        if getattr(self, "setup_action", None) is not None and self.iface is not None:
+            self.iface.removePluginMenu("hsigeo", self.setup_action)
+            self.setup_action = None
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

@@ -123,7 +123,8 @@ def resolve_executable(configured: str | None = None) -> str:
     found = shutil.which("hsigeo")
     if found is None:
         raise QgsProcessingException(
-            "The 'hsigeo' program was not found on PATH. Install hsigeo (pip install hsigeo) and set "
+            "The 'hsigeo' program was not found on PATH. Install hsigeo into a Python environment of its own "
+            "(Processing Toolbox > hsigeo > Set up hsigeo does it, also offline from a folder of wheels), or set "
             "Settings > Options > Processing > Providers > hsigeo > 'hsigeo executable' to its path "
             f"(e.g. /path/to/.venv/bin/hsigeo), or set the environment variable {EXECUTABLE_ENV}."
         )
@@ -202,10 +203,14 @@ class HsigeoRun:
         when it is killed are removed.
     """
 
-    def __init__(self, executable: str, arguments: Sequence[str], feedback: Any, outputs: Iterable[str] = ()) -> None:
+    def __init__(self, executable: str, arguments: Sequence[str], feedback: Any, outputs: Iterable[str] = (),
+                 *, tool: Optional[str] = None) -> None:
         self.arguments = [str(a) for a in arguments]
-        # plain progress lines whatever the terminal or HSIGEO_PROGRESS say
-        self.argv = [str(executable), "--progress", "plain", *self.arguments]
+        #: what the messages call the program; another ``tool`` (the set-up's python, pip) runs as given
+        self.tool = tool or "hsigeo"
+        # hsigeo: plain progress lines whatever the terminal or HSIGEO_PROGRESS say
+        self.argv = ([str(executable), "--progress", "plain", *self.arguments] if tool is None
+                     else [str(executable), *self.arguments])
         self.feedback = feedback
         self.outputs = [Path(p) for p in outputs if p]
         self.lines: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
@@ -272,6 +277,8 @@ class HsigeoRun:
                     self._drain(pipe)
                     return
                 removed = (f" {len(self.removed)} temporary file(s) it left were removed." if self.removed else "")
+                if self.tool != "hsigeo":
+                    raise QgsProcessingException(f"Cancelled: {self.tool} was stopped before it finished.")
                 raise QgsProcessingException(
                     f"Cancelled: hsigeo was stopped before it finished (exit status {self.returncode}). It puts "
                     "outputs in place only when they are complete, so this run wrote none; earlier files of the "
@@ -317,6 +324,9 @@ class HsigeoRun:
         try:
             return subprocess.Popen(self.argv, **kwargs)
         except OSError as exc:
+            if self.tool != "hsigeo":
+                raise QgsProcessingException(f"{self.argv[0]}: could not start {self.tool} "
+                                             f"({exc.strerror or exc}).") from exc
             raise QgsProcessingException(
                 f"{self.argv[0]}: could not start hsigeo ({exc.strerror or exc}). Check the Processing "
                 "setting 'hsigeo executable' (Settings > Options > Processing > Providers > hsigeo)."
@@ -365,7 +375,7 @@ class HsigeoRun:
         if self.error_lines:
             # the CLI's message as printed, without its "Error:" label
             return "\n".join(self.error_lines)[len(ERROR_PREFIX) :].strip()
-        what = " ".join(["hsigeo", *self.arguments[:1]])
+        what = " ".join([self.tool, *self.arguments[:1]])
         tail = "\n".join(self.lines).strip() or "(no output)"
         return f"{what} failed with exit status {self.returncode}. Its last output:\n{tail}"
 
@@ -373,7 +383,7 @@ class HsigeoRun:
 
     def _cancel(self, proc: subprocess.Popen) -> None:
         """Stop the CLI: interrupt, then terminate, then kill; never leave a process behind."""
-        self._say(self.feedback.pushInfo, "Cancelling hsigeo...")
+        self._say(self.feedback.pushInfo, f"Cancelling {self.tool}...")
         # SIGINT first: hsigeo turns it into KeyboardInterrupt and its writers delete their temporary files
         for sig, grace in ((_SIGINT, INTERRUPT_GRACE_SECONDS), (_SIGTERM, TERMINATE_GRACE_SECONDS)):
             _signal_group(proc, sig)

@@ -25,6 +25,7 @@ import configparser
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,7 +49,7 @@ VENV_BIN = Path(sys.prefix) / ("Scripts" if os.name == "nt" else "bin")
 # the CLI the end-to-end tests run (HSIGEO_TEST_CLI: another installation of hsigeo)
 HSIGEO_CLI = os.environ.get("HSIGEO_TEST_CLI") or shutil.which("hsigeo", path=str(VENV_BIN)) or ""
 ALGORITHM_IDS = {"hsigeo:prompts", "hsigeo:classify_prompts", "hsigeo:train", "hsigeo:classify", "hsigeo:vectorize",
-                 "hsigeo:evaluate", "hsigeo:sample", "hsigeo:area_report"}
+                 "hsigeo:evaluate", "hsigeo:sample", "hsigeo:area_report", "hsigeo:setup"}
 # variables of this venv that must not reach QGIS's Python
 VENV_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "HSIGEO_EXECUTABLE")
 # tiny scene: the end-to-end tests must stay well under a minute on 2 busy cores
@@ -301,9 +302,35 @@ def test_build_zip_makes_an_installable_plugin(plugin_zip):
     metadata.read_string(metadata_text)
     general = metadata["general"]
     assert general["qgisMinimumVersion"] == "3.22"
+    # QGIS 4 (Qt 6) lists only plugins that declare it
+    assert general["qgisMaximumVersion"] == "4.99" and general["supportsQt6"] == "True"
     assert general["hasProcessingProvider"] == "yes"
     for key in ("name", "description", "about", "version", "author", "category"):
         assert general[key].strip()
+    # no made-up addresses: contact and links are release settings (RELEASING.md), absent until then
+    for key in ("email", "repository", "tracker", "homepage"):
+        assert key not in general
+    assert "example.org" not in metadata_text and "pip install hsigeo" not in metadata_text
+
+
+def test_release_build_requires_the_release_settings(tmp_path):
+    build = importlib.util.spec_from_file_location("hsigeo_build_zip", PLUGIN_SOURCE / "build_zip.py")
+    module = importlib.util.module_from_spec(build)
+    build.loader.exec_module(module)
+    with pytest.raises(SystemExit, match="lacks email, repository"):
+        module.build_zip(tmp_path / "release.zip", release=True)
+    assert not (tmp_path / "release.zip").exists()
+
+
+def test_plugin_uses_no_qgis3_only_names():
+    """QGIS 4 / PyQt6 dropped the unscoped Processing enums and PyQt5 names: only compat.py may name the old ones."""
+    qgis3_only = re.compile(r"QgsProcessing\.Type|QgsProcessingParameterNumber\.(Double|Integer)\b|\bFlagAdvanced\b"
+                            r"|QgsProcessingParameterField\.(String|Numeric|DateTime|Any)\b|\bPyQt5\b|\.exec_\(")
+    offenders = [f"{path.relative_to(PLUGIN_SOURCE)}:{n}: {line.strip()}"
+                 for path in sorted(PLUGIN_SOURCE.rglob("*.py")) if path.name != "compat.py"
+                 for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if qgis3_only.search(line)]
+    assert offenders == []
 
 
 def test_progress_lines_are_parsed():
@@ -438,13 +465,16 @@ def test_provider_registers_the_algorithms(run_qgis):
     assert {"THREADS", "RESUME", "BATCH_SIZE", "TILE_SIZE", "DEVICE"} <= set(classify["advanced"])
     assert "EXTENT" not in classify["advanced"] and classify["defaults"]["RESAMPLE"] is False
     assert algorithms["hsigeo:prompts"]["parameters"] == ["INPUT", "FIELD", "DESCRIPTION_FIELD", "OUTPUT"]
-    # each algorithm's Help opens its README section
-    anchors = {alg_id: a["help_url"].rpartition("#")[2] for alg_id, a in algorithms.items()}
+    # each algorithm's Help opens its section of the docs' QGIS page (the README's QGIS section);
+    # the page's address is a release setting (metadata.txt `homepage`), unset before release: no link
+    assert {a["help_url"] for a in algorithms.values()} == {""}
+    anchors = {alg_id: a["help_anchor"] for alg_id, a in algorithms.items()}
     assert anchors == {"hsigeo:prompts": "create-class-prompts-from-layer",
                        "hsigeo:classify_prompts": "classify-from-prompts", "hsigeo:train": "train-model",
                        "hsigeo:classify": "classify-raster", "hsigeo:vectorize": "vectorize-classification",
                        "hsigeo:evaluate": "accuracy-report", "hsigeo:sample": "create-sample-design",
-                       "hsigeo:area_report": "accuracy-and-area-report"}
+                       "hsigeo:area_report": "accuracy-and-area-report",
+                       "hsigeo:setup": "installing-hsigeo-for-the-plugin"}
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for title in ("Create class prompts from layer", "Classify from prompts", "Train model", "Classify raster",
                   "Vectorize classification", "Accuracy report", "Create sample design", "Accuracy and area report"):
@@ -1146,3 +1176,110 @@ def test_vectorize_report_and_rendered_map(layer_chain):
     # the class colours of the style are on the map (and in the legend)
     for _, _, colour, _ in TRAINING_STYLE:
         assert tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5)) in colours, colour
+
+
+# -------------------------------------------------------------------------------------------- #
+# Set up hsigeo: a dedicated environment installed offline from a folder of wheels
+# -------------------------------------------------------------------------------------------- #
+def write_wheel(folder: Path, name: str, version: str, files: dict[str, str], *, requires: tuple[str, ...] = (),
+                entry_points: str = "") -> Path:
+    """A pure-Python wheel as PEP 427 / the binary distribution format specify it (RECORD with sha256)."""
+    import base64
+    import hashlib
+
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    members = dict(files)
+    members[f"{info}/METADATA"] = "".join(
+        [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", *(f"Requires-Dist: {r}\n" for r in requires)])
+    members[f"{info}/WHEEL"] = "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    if entry_points:
+        members[f"{info}/entry_points.txt"] = entry_points
+    record = []
+    for member, text in members.items():
+        data = text.encode("utf-8")
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
+        record.append(f"{member},sha256={digest},{len(data)}")
+    members[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
+    path = folder / f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, text in members.items():
+            archive.writestr(member, text)
+    return path
+
+
+@pytest.fixture
+def wheel_folder(tmp_path):
+    """A folder of wheels standing in for hsigeo's (the real one's dependencies are gigabytes):
+    an ``hsigeo`` distribution whose ``hsigeo --version`` answers like the real CLI, and a dependency."""
+    folder = tmp_path / "wheels"
+    folder.mkdir()
+    write_wheel(folder, "hsigeo", "0.1.0", {
+        "hsigeo_standin/__init__.py": (
+            "import sys\nimport hsigeo_dependency\n\n"
+            "def main():\n    print('hsigeo, version 0.1.0' if '--version' in sys.argv else 'stand-in')\n")},
+        requires=("hsigeo-dependency>=1.0",), entry_points="[console_scripts]\nhsigeo = hsigeo_standin:main\n")
+    write_wheel(folder, "hsigeo-dependency", "1.0", {"hsigeo_dependency/__init__.py": "VALUE = 1\n"})
+    return folder
+
+
+def load_setup_env():
+    """``qgis_plugin/setup_env.py`` (standard library only) with its sibling runner.py, without QGIS."""
+    import types
+
+    package = types.ModuleType("hsigeo_qgis_pure")
+    package.__path__ = [str(PLUGIN_SOURCE)]
+    sys.modules["hsigeo_qgis_pure"] = package
+    return importlib.import_module("hsigeo_qgis_pure.setup_env")
+
+
+def test_setup_helpers_find_a_python_and_build_the_pip_command(tmp_path):
+    setup_env = load_setup_env()
+    python = setup_env.find_python()
+    assert python is not None and setup_env.python_version(python) >= (3, 11)
+    assert setup_env.python_version(str(tmp_path / "no-python")) is None
+    env = tmp_path / "env"
+    assert setup_env.install_command(env, wheels="/w") == [
+        str(env / "bin" / "python"), "-m", "pip", "install", "--progress-bar", "off", "--disable-pip-version-check",
+        "--upgrade", "--no-index", "--find-links", "/w", "hsigeo"]
+    assert "--no-index" not in setup_env.install_command(env)
+    assert setup_env.version_of("hsigeo, version 0.1.0\n") == "0.1.0" and setup_env.version_of("Usage: x") is None
+    assert setup_env.default_env_dir("/p/profiles/default") == Path("/p/profiles/default/hsigeo/env")
+    assert not setup_env.is_venv(tmp_path)
+
+
+def test_set_up_hsigeo_offline_from_a_folder_of_wheels(run_qgis, qgis_python, wheel_folder, tmp_path):
+    env_dir = tmp_path / "hsigeo env"
+    program = env_dir / "bin" / "hsigeo"
+    setup = {"algorithm": "hsigeo:setup", "parameters": {"WHEELS": str(wheel_folder), "ENV_DIR": str(env_dir)}}
+    report = run_qgis([{"key": "install", **setup}, {"key": "again", **setup}], executable="")
+    install, again = report["runs"]["install"], report["runs"]["again"]
+    assert install["ok"], install["error"]
+    assert install["results"] == {"EXECUTABLE": str(program), "VERSION": "0.1.0"}
+    # the provider's setting now names the environment's program
+    assert report["setting_after"] == str(program)
+    assert (env_dir / "pyvenv.cfg").is_file()
+    # pip ran offline from the folder and installed the dependency too; its output is in the log
+    pip = [c for c in install["commands"] if " -m pip install " in c]
+    assert pip and "--no-index" in pip[0] and str(wheel_folder) in pip[0]
+    assert any("Successfully installed" in line and "hsigeo-dependency-1.0" in line for line in install["infos"])
+    assert subprocess.run([str(env_dir / "bin" / "python"), "-c", "import hsigeo_dependency"]).returncode == 0
+    assert install["progress"][-1] == 100
+    # nothing went into QGIS's Python
+    assert subprocess.run([qgis_python, "-c", "import hsigeo_standin"], capture_output=True).returncode != 0
+    # a second run finds the environment and installs nothing
+    assert again["ok"] and again["results"]["EXECUTABLE"] == str(program)
+    assert not [c for c in again["commands"] if " -m pip " in c]
+    assert any("Found hsigeo 0.1.0" in line for line in again["infos"])
+
+
+def test_set_up_hsigeo_never_fills_a_folder_of_other_files(run_qgis, wheel_folder, tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    report = run_qgis([{"key": "setup", "algorithm": "hsigeo:setup",
+                        "parameters": {"WHEELS": str(wheel_folder), "ENV_DIR": str(folder)}}], executable="")
+    run = report["runs"]["setup"]
+    assert not run["ok"] and "holds files and is not a Python environment" in run["error"]
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+    assert report["setting_after"] == ""

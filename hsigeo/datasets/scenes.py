@@ -202,8 +202,8 @@ def _read_mat(folder: Path | None, fname: str, var: str, spec: DatasetSpec, veri
     path = folder / fname
     if not path.is_file():
         raise DatasetError(
-            f"{path}: file not found; download {fname} ({spec.name}) from the GIC 'Hyperspectral Remote Sensing "
-            f"Scenes' page into {folder}, or point HSIGEO_DATA_DIR / --data-dir at the folder that has it."
+            f"{path}: file not found; download {fname} ({spec.name}) from the 'Hyperspectral Remote Sensing Scenes' "
+            f"page of the GIC (Grupo de Inteligencia Computacional, UPV/EHU) into {folder}, or point HSIGEO_DATA_DIR / --data-dir at the folder that has it."
         )
     expected = spec.sha256.get(fname)
     if verify and expected and (actual := sha256sum(path)) != expected:

@@ -46,7 +46,7 @@ import numpy as np
 import xarray as xr
 
 from hsigeo.classes import ClassInfo, normalize_classes
-from hsigeo.errors import InvalidInputError, LabelError
+from hsigeo.errors import InvalidInputError, InvalidTypeError, LabelError
 
 __all__ = ["read_labels", "LabelReport", "label_report", "VECTOR_SUFFIXES", "RASTER_SUFFIXES"]
 
@@ -367,7 +367,7 @@ def _unknown_message(path: Path, fname: str, unknown: Sequence[str], entries: Se
     return (
         f"{path}: classes in field {fname!r} that are not in the prompts: {shown}. The prompts define {known}. "
         "Add these classes to the prompts file, fix their names/values in the labels, "
-        "or drop their samples (on_unknown='drop')."
+        "or leave their samples out (command line: --on-unknown drop; Python: on_unknown='drop')."
     )
 
 
@@ -443,6 +443,11 @@ def read_labels(
     """
     if on_unknown not in ("error", "drop"):
         raise InvalidInputError(f"on_unknown must be 'error' or 'drop', not {on_unknown!r}")
+    if not isinstance(source, (str, os.PathLike)):
+        # labels already in memory need no reading: the estimator takes them as they are
+        raise InvalidTypeError(
+            f"read_labels reads a label file (raster or vector), not a {type(source).__name__}; pass a (y, x) "
+            "array or DataArray of labels (0 = unlabelled) straight to HsigeoClassifier.fit.")
     path = Path(source)
     if not path.exists():
         raise LabelError(f"{path}: label file not found; check the path.")

@@ -121,8 +121,9 @@ def plan_resampling(scene_wavelengths: Any, target_wavelengths: Any, *, bad_band
             f"{source}: resampling needs the wavelength of every band on both sides "
             f"(scene: {'yes' if theirs is not None and np.isfinite(theirs).any() else 'no'}, "
             f"model: {'yes' if target is not None and np.isfinite(target).all() else 'no'}). "
-            "Write the wavelengths into the scene (ENVI header 'wavelength', or GDAL band metadata) "
-            "or use a scene from the model's sensor."
+            "Write the wavelengths into the scene (ENVI header 'wavelength' and 'wavelength units', or the "
+            "per-band GDAL metadata items 'wavelength' and 'wavelength_units'; `hsigeo set-wavelengths SCENE "
+            "--wavelengths LIST.txt -o OUT.tif` writes a copy that has them) or use a scene from the model's sensor."
         )
     keep = np.isfinite(theirs)
     if bad_band is not None:

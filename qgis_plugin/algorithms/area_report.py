@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingOutputFile,
@@ -19,6 +18,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from ..compat import VECTOR_POINT, VECTOR_POLYGON
 from ..config import tr
 from .base import Command, HsigeoAlgorithm
 
@@ -50,14 +50,14 @@ class AreaReportAlgorithm(HsigeoAlgorithm):
     def initAlgorithm(self, config: Optional[dict[str, Any]] = None) -> None:  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", tr("Classification raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "REFERENCE", tr("Labelled sample points"), [QgsProcessing.TypeVectorPoint]))
+            "REFERENCE", tr("Labelled sample points"), [VECTOR_POINT]))
         self.addParameter(QgsProcessingParameterField(
             "LABEL_FIELD", tr("Reference class field"), defaultValue="reference", parentLayerParameterName="REFERENCE",
             optional=True))
         self.addParameter(QgsProcessingParameterEnum("DESIGN", tr("Sample design"), options=list(DESIGNS),
                                                      defaultValue=0))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "MASK", tr("Mask the sample was drawn within"), [QgsProcessing.TypeVectorPolygon], optional=True))
+            "MASK", tr("Mask the sample was drawn within"), [VECTOR_POLYGON], optional=True))
         self.add_advanced(QgsProcessingParameterRasterLayer(
             "STRATA", tr("Strata raster the sample was drawn with"), optional=True))
         self.add_advanced(QgsProcessingParameterBoolean(

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
@@ -26,7 +25,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
-from ..config import ICON_PATH, README_URL, hsigeo_executable, tr
+from ..compat import FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, VECTOR_POLYGON
+from ..config import DOCS_URL, ICON_PATH, hsigeo_executable, tr
 from ..runner import quiet_failure_log, run_hsigeo
 from ..styling import style_on_load
 
@@ -107,7 +107,7 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
         ).format(self.command)
 
     def helpUrl(self) -> str:  # noqa: N802 - QGIS API
-        return f"{README_URL}#{self.help_anchor}"
+        return f"{DOCS_URL}#{self.help_anchor}" if DOCS_URL else ""
 
     def tags(self) -> list[str]:
         return [self.command, "hsigeo", "hyperspectral", "classification", "vision-language", "deep learning"]
@@ -240,7 +240,7 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
 
     def add_advanced(self, parameter: QgsProcessingParameterDefinition) -> None:
         """Add ``parameter`` in the dialog's "Advanced parameters" section."""
-        parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        parameter.setFlags(parameter.flags() | FLAG_ADVANCED)
         self.addParameter(parameter)
 
     def add_device_parameter(self) -> None:
@@ -256,7 +256,7 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
     def add_count_parameter(self, name: str, description: str, *, minimum: int = 1, help_text: str = "") -> None:
         """An optional advanced integer (unset = the CLI's default)."""
         parameter = QgsProcessingParameterNumber(
-            name, description, QgsProcessingParameterNumber.Integer, optional=True, minValue=minimum
+            name, description, NUMBER_INTEGER, optional=True, minValue=minimum
         )
         parameter.setHelp(help_text)
         self.add_advanced(parameter)
@@ -265,7 +265,7 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
                    help_text: str = "") -> None:
         """An advanced decimal with its default shown (passed to the CLI only when changed)."""
         parameter = QgsProcessingParameterNumber(
-            name, description, QgsProcessingParameterNumber.Double, defaultValue=default, optional=True,
+            name, description, NUMBER_DOUBLE, defaultValue=default, optional=True,
             minValue=minimum, maxValue=maximum,
         )
         parameter.setHelp(help_text)
@@ -294,7 +294,7 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterExtent("EXTENT", tr("Classify only this extent"), optional=True))
         self.addParameter(
             QgsProcessingParameterFeatureSource(
-                "MASK", tr("Classify only inside these polygons (mask)"), [QgsProcessing.TypeVectorPolygon],
+                "MASK", tr("Classify only inside these polygons (mask)"), [VECTOR_POLYGON],
                 optional=True,
             )
         )

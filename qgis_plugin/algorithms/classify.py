@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingParameterBoolean,
@@ -15,6 +14,7 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
+from ..compat import VECTOR_POLYGON
 from ..config import tr
 from .base import Command, HsigeoAlgorithm
 from .train import MODEL_FILTER, PROMPTS_FILTER
@@ -86,7 +86,7 @@ class ClassifyAlgorithm(HsigeoAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterVectorDestination(
-                "VECTOR", tr("Class polygons"), QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=False
+                "VECTOR", tr("Class polygons"), VECTOR_POLYGON, optional=True, createByDefault=False
             )
         )
 

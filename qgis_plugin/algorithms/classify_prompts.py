@@ -14,7 +14,8 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..config import README_URL, tr
+from ..compat import NUMBER_DOUBLE
+from ..config import tr
 from .base import Command, HsigeoAlgorithm
 from .train import PROMPTS_FILTER
 
@@ -43,7 +44,7 @@ class ClassifyPromptsAlgorithm(HsigeoAlgorithm):
         "same prompts file, then <i>Classify raster</i> with the model.</p>"
         "<p><b>Radiometry</b>: reflectance or at-sensor radiance (radiance gets a scene-level correction); "
         "auto looks at the 940/1130 nm water-vapour bands. <b>Extent</b> and <b>mask</b> limit the run. "
-        f'See <a href="{README_URL}#words-alone-the-base-model">Words alone: the base model</a>.</p>'
+        "See <i>Words alone: the base model</i> in the hsigeo documentation.</p>"
     )
 
     def name(self) -> str:
@@ -55,7 +56,7 @@ class ClassifyPromptsAlgorithm(HsigeoAlgorithm):
         self.addParameter(QgsProcessingParameterFile("PROMPTS", tr("Class prompts (YAML)"), fileFilter=PROMPTS_FILTER))
         threshold = QgsProcessingParameterNumber(
             "THRESHOLD", tr("Leave pixels unknown below this class probability"),
-            QgsProcessingParameterNumber.Double, defaultValue=BASE_THRESHOLD, minValue=0.0, maxValue=1.0,
+            NUMBER_DOUBLE, defaultValue=BASE_THRESHOLD, minValue=0.0, maxValue=1.0,
         )
         threshold.setHelp(tr("Pixels whose best class probability is lower get class 0 (unknown); "
                              "0 classifies every pixel."))

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingOutputFile,
@@ -18,6 +17,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from ..compat import VECTOR_POLYGON
 from ..config import tr
 from .base import Command, HsigeoAlgorithm
 from .train import MODEL_FILTER, PROMPTS_FILTER
@@ -46,7 +46,7 @@ class EvaluateAlgorithm(HsigeoAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", tr("Classification raster")))
         self.addParameter(
             QgsProcessingParameterFeatureSource(
-                "REFERENCE_VECTOR", tr("Reference polygons"), [QgsProcessing.TypeVectorPolygon], optional=True
+                "REFERENCE_VECTOR", tr("Reference polygons"), [VECTOR_POLYGON], optional=True
             )
         )
         self.addParameter(

@@ -6,7 +6,6 @@ from typing import Any, Optional
 
 from qgis.core import (
     QgsCategorizedSymbolRenderer,
-    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
@@ -17,6 +16,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtXml import QDomDocument
 
+from ..compat import FIELD_STRING, VECTOR_POLYGON
 from ..config import tr
 from .base import Command, HsigeoAlgorithm
 from .train import PROMPTS_FILTER
@@ -39,13 +39,13 @@ class PromptsAlgorithm(HsigeoAlgorithm):
 
     def initAlgorithm(self, config: Optional[dict[str, Any]] = None) -> None:  # noqa: N802 - QGIS API
         self.addParameter(
-            QgsProcessingParameterVectorLayer("INPUT", tr("Training polygons"), [QgsProcessing.TypeVectorPolygon])
+            QgsProcessingParameterVectorLayer("INPUT", tr("Training polygons"), [VECTOR_POLYGON])
         )
         self.addParameter(QgsProcessingParameterField("FIELD", tr("Class field"), parentLayerParameterName="INPUT"))
         self.addParameter(
             QgsProcessingParameterField(
                 "DESCRIPTION_FIELD", tr("Description field (optional)"), parentLayerParameterName="INPUT",
-                type=QgsProcessingParameterField.String, optional=True,
+                type=FIELD_STRING, optional=True,
             )
         )
         self.addParameter(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingParameterEnum,
@@ -16,6 +15,7 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
+from ..compat import NUMBER_DOUBLE, NUMBER_INTEGER, VECTOR_POINT, VECTOR_POLYGON
 from ..config import tr
 from ..styling import style_on_load
 from .base import Command, HsigeoAlgorithm
@@ -42,28 +42,28 @@ class SampleAlgorithm(HsigeoAlgorithm):
     def initAlgorithm(self, config: Optional[dict[str, Any]] = None) -> None:  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", tr("Classification raster")))
         self.addParameter(QgsProcessingParameterNumber(
-            "N", tr("Number of points (empty: from the target standard error)"), QgsProcessingParameterNumber.Integer,
+            "N", tr("Number of points (empty: from the target standard error)"), NUMBER_INTEGER,
             optional=True, minValue=1))
         self.addParameter(QgsProcessingParameterNumber(
-            "TARGET_SE", tr("Target standard error of the overall accuracy"), QgsProcessingParameterNumber.Double,
+            "TARGET_SE", tr("Target standard error of the overall accuracy"), NUMBER_DOUBLE,
             defaultValue=0.01, minValue=0.0001, maxValue=0.49))
         self.addParameter(QgsProcessingParameterNumber(
-            "MIN_PER_CLASS", tr("Minimum points per class (stratum)"), QgsProcessingParameterNumber.Integer,
+            "MIN_PER_CLASS", tr("Minimum points per class (stratum)"), NUMBER_INTEGER,
             defaultValue=50, minValue=0))
         self.addParameter(QgsProcessingParameterEnum(
             "ALLOCATION", tr("Allocation"), options=list(ALLOCATIONS), defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum("DESIGN", tr("Design"), options=list(DESIGNS), defaultValue=0))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "MASK", tr("Sample only inside these polygons (mask)"), [QgsProcessing.TypeVectorPolygon], optional=True))
+            "MASK", tr("Sample only inside these polygons (mask)"), [VECTOR_POLYGON], optional=True))
         self.add_advanced(QgsProcessingParameterRasterLayer(
             "STRATA", tr("Strata raster (default: the map's classes)"), optional=True))
         self.add_advanced(QgsProcessingParameterString(
             "EXPECTED_ACCURACY", tr("Expected user's accuracy (one value, or one per class)"), defaultValue="0.85",
             optional=True))
         self.add_advanced(QgsProcessingParameterNumber(
-            "SEED", tr("Random seed"), QgsProcessingParameterNumber.Integer, defaultValue=0))
+            "SEED", tr("Random seed"), NUMBER_INTEGER, defaultValue=0))
         self.addParameter(QgsProcessingParameterVectorDestination(
-            "OUTPUT", tr("Sample points"), QgsProcessing.TypeVectorPoint))
+            "OUTPUT", tr("Sample points"), VECTOR_POINT))
 
     def build_command(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback

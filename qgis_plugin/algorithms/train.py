@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingOutputHtml,
@@ -20,6 +19,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from ..compat import NUMBER_DOUBLE, NUMBER_INTEGER, VECTOR_POLYGON
 from ..config import tr
 from .base import Command, HsigeoAlgorithm
 
@@ -52,7 +52,7 @@ class TrainAlgorithm(HsigeoAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", tr("Hyperspectral scene")))
         self.addParameter(
             QgsProcessingParameterFeatureSource(
-                "LABELS_VECTOR", tr("Training polygons"), [QgsProcessing.TypeVectorPolygon], optional=True
+                "LABELS_VECTOR", tr("Training polygons"), [VECTOR_POLYGON], optional=True
             )
         )
         self.addParameter(
@@ -66,14 +66,14 @@ class TrainAlgorithm(HsigeoAlgorithm):
         self.addParameter(QgsProcessingParameterFile("PROMPTS", tr("Class prompts (YAML)"), fileFilter=PROMPTS_FILTER))
         self.addParameter(
             QgsProcessingParameterNumber(
-                "EPOCHS", tr("Epochs"), QgsProcessingParameterNumber.Integer, optional=True, minValue=1
+                "EPOCHS", tr("Epochs"), NUMBER_INTEGER, optional=True, minValue=1
             )
         )
         self.add_advanced(
             QgsProcessingParameterNumber(
                 "TRAIN_FRACTION",
                 tr("Fraction of labelled pixels used for training"),
-                QgsProcessingParameterNumber.Double,
+                NUMBER_DOUBLE,
                 optional=True,
                 minValue=0.0,
                 maxValue=1.0,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingParameterNumber,
@@ -13,6 +12,7 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
+from ..compat import NUMBER_DOUBLE, VECTOR_POLYGON
 from ..config import tr
 from ..styling import style_on_load
 from .base import Command, HsigeoAlgorithm
@@ -34,11 +34,11 @@ class VectorizeAlgorithm(HsigeoAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", tr("Classification raster")))
         self.addParameter(
             QgsProcessingParameterNumber(
-                "MIN_AREA", tr("Minimum polygon area (m²)"), QgsProcessingParameterNumber.Double, 0.0, minValue=0.0
+                "MIN_AREA", tr("Minimum polygon area (m²)"), NUMBER_DOUBLE, 0.0, minValue=0.0
             )
         )
         self.addParameter(
-            QgsProcessingParameterVectorDestination("OUTPUT", tr("Class polygons"), QgsProcessing.TypeVectorPolygon)
+            QgsProcessingParameterVectorDestination("OUTPUT", tr("Class polygons"), VECTOR_POLYGON)
         )
 
     def build_command(

@@ -172,3 +172,32 @@ def test_train_init_base_adds_the_base_embedding_and_info_says_so(synthetic_scen
     assert meta["training"]["config"]["init"] == "base" and meta["prior"]["binding"]["n_bands"] == bands
     code, text, _ = _run(capsys, "info", str(out))
     assert code == 0 and "64 channels of the base model's embedding" in text
+
+
+def test_evaluate_on_unknown_drop_leaves_out_classes_not_in_the_table(trained, synthetic_scene, tmp_path, capsys):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    code, _, err = _run(capsys, "classify", str(synthetic_scene.scene_path), "--model", str(trained / "m.hsigeo"),
+                        "-o", str(tmp_path / "c.tif"), "--device", "cpu")
+    assert code == 0, err
+    with rasterio.open(tmp_path / "c.tif") as src:
+        left, bottom, right, top = src.bounds
+        res = src.res[0]
+    known = synthetic_scene.classes[0].name
+    # two reference polygons of 10 x 10 pixels on the pixel grid: a class of the table and one it lacks
+    cells = [box(left + 10 * res, top - 20 * res, left + 20 * res, top - 10 * res),
+             box(left + 30 * res, top - 20 * res, left + 40 * res, top - 10 * res)]
+    reference = tmp_path / "reference.gpkg"
+    gpd.GeoDataFrame({"crop": [known, "Asphalt"]}, geometry=cells, crs=src.crs).to_file(reference, layer="reference")
+
+    argv = ["evaluate", str(tmp_path / "c.tif"), "--reference", str(reference), "--label-field", "crop"]
+    code, _, err = _run(capsys, *argv, "-o", str(tmp_path / "strict"))
+    assert code == 2 and "'Asphalt'" in err and "--on-unknown drop" in err
+    assert not (tmp_path / "strict").exists()
+
+    code, out, err = _run(capsys, *argv, "--on-unknown", "drop", "-o", str(tmp_path / "report"))
+    assert code == 0, err
+    assert "Left out the reference pixels of 1 class(es) not in the class table: 'Asphalt'" in err
+    report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
+    assert report["n_samples"] == 100  # the known polygon only

@@ -188,3 +188,10 @@ def test_label_raster_like_a_path(tmp_path, make_da):
     p = write_classification(make_da(arr, nodata=0), tmp_path / "l.tif", classes=[(1, "a")], qml=False)
     lab = read_labels(p, p)
     assert lab.rio.transform() == from_origin(X0, Y0, RES, RES) and int(lab.values.sum()) == 1
+
+
+def test_labels_in_memory_are_not_read_but_told_where_to_go():
+    from hsigeo.errors import InvalidTypeError
+
+    with pytest.raises(InvalidTypeError, match="straight to HsigeoClassifier.fit"):
+        read_labels(np.zeros((3, 3), dtype="int32"), None)

@@ -270,6 +270,7 @@ def main(spec_path: str, result_path: str) -> int:
                     "defaults": {p.name(): p.defaultValue() for p in alg.parameterDefinitions()
                                  if isinstance(p.defaultValue(), (int, float, bool, str))},
                     "help_url": alg.helpUrl(),
+                    "help_anchor": getattr(alg, "help_anchor", ""),
                     "outputs": [o.name() for o in alg.outputDefinitions()],
                     "can_execute": list(alg.canExecute()),
                 }
@@ -283,6 +284,7 @@ def main(spec_path: str, result_path: str) -> int:
         }
         report["describe"] = {key: describe_layer(open_layer(path)) for key, path in spec.get("describe", {}).items()}
         report["runs"] = {run["key"]: run_one(run) for run in spec.get("runs", [])}
+        report["setting_after"] = ProcessingConfig.getSetting(config.EXECUTABLE_SETTING)
         QgsProject.instance().removeAllMapLayers()
         report["describe_after"] = {
             key: describe_layer(open_layer(path)) for key, path in spec.get("describe_after", {}).items()
