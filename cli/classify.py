@@ -57,6 +57,10 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
               show_default=True,
               help="Base model only: whether the scene is reflectance or at-sensor radiance (radiance gets a "
                    "scene-level correction); auto looks at the 940/1130 nm water-vapour bands.")
+@click.option("--adapt/--no-adapt", "adapt_scene", default=True, show_default=True,
+              help="Base model only: adapt the prompt-only map to the scene by self-training on its own spectra "
+                   "(the base model's confident pixels train a per-scene model); --no-adapt keeps the base "
+                   "model's per-pixel map.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--resume", is_flag=True,
               help="Reuse outputs that an identical earlier run (same model, same scene file) finished; "
@@ -65,8 +69,8 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Path | None, output: Path,
              vector: str | None, confidence: str | None, probabilities: str | None, device: str,
              batch_size: int | None, tile_size: int | None, threads: int | None, extent: str | None,
-             mask: Path | None, resample: bool, threshold: float | None, radiometry: str, overwrite: bool,
-             resume: bool, scheduler: str | None, workers: int | None) -> None:
+             mask: Path | None, resample: bool, threshold: float | None, radiometry: str, adapt_scene: bool,
+             overwrite: bool, resume: bool, scheduler: str | None, workers: int | None) -> None:
     """Classify SCENES (GeoTIFF/COG/ENVI paths or quoted globs) with a trained model, window by window.
 
     Writes a tiled classification GeoTIFF (class values, 0 = nodata, colour
@@ -91,7 +95,7 @@ def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Pat
         first = expand_scenes(scenes)[0]
 
         def load() -> Any:
-            return _base_model(first, prompts, prompts_path, why, threshold, radiometry)
+            return _base_model(first, prompts, prompts_path, why, threshold, radiometry, adapt_scene)
         inputs = (prompts_path,)
     else:
         def load() -> Any:
@@ -157,7 +161,7 @@ def _load_model(model_path: Path, why: str, prompts: Any, prompts_path: Path | N
 
 
 def _base_model(scene: Path, prompts: Any, prompts_path: Path | None, why: str, threshold: float | None,
-                radiometry: str) -> Any:
+                radiometry: str, adapt_scene: bool = True) -> Any:
     """The shipped base model bound to the scene's bands and the prompts, with what to expect."""
     from hsigeo.errors import PromptError
     from hsigeo.io.raster import open_hsi
@@ -168,16 +172,20 @@ def _base_model(scene: Path, prompts: Any, prompts_path: Path | None, why: str, 
     base = load_base()
     da = open_hsi(scene, chunks={"y": 512, "x": 512})
     model = base.for_scene(da, prompts, radiometry=radiometry, threshold=threshold)
+    adapted = ""
+    if adapt_scene:
+        from hsigeo.model.adapt import adapt, describe
+
+        model = adapt(model, da)
+        adapted = f"; {describe(model)}"
     click.echo(
         f"Model: the built-in base model ({why}): label-free, prompt-only mapping of the {len(prompts)} classes "
         f"of {prompts_path}; bands on its grid: {model.report['coverage']}; radiometry: {model.radiometry}; "
-        f"pixels below probability {model.threshold:.2f} are left unknown (class 0).", err=True)
+        f"pixels below probability {model.threshold:.2f} are left unknown (class 0){adapted}.", err=True)
     click.echo(
-        "Expect coarse land cover, not crop types: with coarse prompt sets and no labels it reached 86 % overall "
-        "accuracy on Salinas-A (4 classes) and 74 % on Indian Pines (5 classes; woods missed), ahead of the "
-        "spectral angle mapper with library spectra (64 and 69 %). "
-        "For better maps label a few pixels per class and train (the trained model builds on the base model; "
-        "with 1 % of Indian Pines' labels it maps its 16 classes at 83 %): "
+        "Expect coarse land cover, not crop types; how well words alone map scenes, including the ones where they "
+        "fail, is measured on several scenes in the README's zero-shot benchmark table. "
+        "For better maps label a few pixels per class and train (the trained model builds on the base model): "
         "hsigeo train SCENE --labels LABELS --prompts PROMPTS.yaml -o MODEL.hsigeo.", err=True)
     return model
 

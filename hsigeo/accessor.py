@@ -182,7 +182,7 @@ class HSIAccessor:
 
     # -- models (delegated to hsigeo.inference) --------------------------- #
     def classify(self, model: Any = None, *, prompts: Any = None, threshold: float | None = None,
-                 radiometry: str = "auto", **kwargs: Any) -> Any:
+                 radiometry: str = "auto", adapt: bool = True, **kwargs: Any) -> Any:
         """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`.
 
         ``model`` is an :class:`~hsigeo.estimator.HsigeoClassifier` (e.g. from
@@ -192,7 +192,8 @@ class HSIAccessor:
         from the words alone by the built-in base model (label-free; needs a ``wavelength``
         band coordinate).  Pixels whose best class probability is below ``threshold`` get
         class 0 (unknown); ``radiometry`` is ``"auto"``, ``"reflectance"`` or ``"radiance"``
-        (see :meth:`hsigeo.model.base.BaseModel.for_scene`).
+        (see :meth:`hsigeo.model.base.BaseModel.for_scene`); ``adapt`` (default) adapts the
+        prompt-only map to the scene by self-training on its own spectra (:mod:`hsigeo.model.adapt`).
         """
         from hsigeo.inference.distributed import classify_dataarray
         from hsigeo.model.base import BaseModel, load_base
@@ -207,6 +208,10 @@ class HSIAccessor:
                     "`hsigeo train`), or prompts= to map the scene from words alone with the base model.")
             base = model if model is not None else load_base()
             model = base.for_scene(self._obj, prompts, threshold=threshold, radiometry=radiometry)
+            if adapt:
+                from hsigeo.model.adapt import adapt as adapt_to_scene
+
+                model = adapt_to_scene(model, self._obj)
         else:
             model = _as_model(model)
             if prompts is not None and hasattr(model, "with_prompts"):

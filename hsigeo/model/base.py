@@ -243,6 +243,8 @@ class ZeroShotModel:
     """
 
     embed_dim = EMBED_DIM
+    #: ``model_type`` of its file (the scene-adapted subclass, :mod:`hsigeo.model.adapt`, has its own)
+    model_type = "zero-shot"
 
     def __init__(self, base: BaseModel, prompts: Any, binding: SensorBinding, threshold: float,
                  text_embeddings: np.ndarray, *, spatial: SpatialFilter | None = None,
@@ -349,6 +351,14 @@ class ZeroShotModel:
             out = [self.net.embed(flat[i:i + batch_size]) for i in range(0, flat.shape[0], batch_size)]
         return torch.cat(out) if out else torch.zeros(0, EMBED_DIM)
 
+    def pixel_probabilities(self, t: np.ndarray, batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+        """Per-pixel class probabilities ``(C, h, w)`` and validity ``(h, w)`` of a normalised tile (no filter)."""
+        _, hp, wp = t.shape
+        feats, ok = self.features(t)
+        with torch.inference_mode():
+            p = torch.softmax(self._scale * self._embed(feats, batch_size) @ self._anchors.t(), dim=-1).numpy()
+        return np.ascontiguousarray(p.T.reshape(-1, hp, wp)), ok.reshape(hp, wp)
+
     def predict_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = 65536,
                      naive: bool = False) -> np.ndarray:
         """Probabilities ``(C, h, w)`` of the centre of a ``(B, h + 2r, w + 2r)`` tile (``r = radius``).
@@ -359,11 +369,7 @@ class ZeroShotModel:
         t = np.asarray(tile.cpu() if isinstance(tile, torch.Tensor) else tile, dtype=np.float32)
         _, hp, wp = t.shape
         r = self.radius
-        feats, ok = self.features(t)
-        with torch.inference_mode():
-            p = torch.softmax(self._scale * self._embed(feats, batch_size) @ self._anchors.t(), dim=-1).numpy()
-        p = np.ascontiguousarray(p.T.reshape(-1, hp, wp))
-        ok = ok.reshape(hp, wp)
+        p, ok = self.pixel_probabilities(t, batch_size)
         if r:
             mean, std = self.stats
             guide = (_relative(t) - mean[:, None, None]) / std[:, None, None]
@@ -483,9 +489,13 @@ def zero_shot_bytes(zs: ZeroShotModel) -> bytes:
 
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in zs.base.net.state_dict().items()}
     tensors["text_embeddings"] = torch.from_numpy(np.ascontiguousarray(zs.text_embeddings))
+    extra = getattr(zs, "file_parts", None)  # a scene-adapted model adds its head (hsigeo.model.adapt)
+    extra_tensors, extra_meta = extra() if extra is not None else ({}, {})
+    tensors.update({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in extra_tensors.items()})
     weights = save(tensors, metadata={"format": "hsigeo-model"})  # one key: see _weights_bytes
     meta = {k: v for k, v in zs.base.meta.items() if k not in ("path", "concepts", "corpus_counts", "held_out")}
-    meta.update(format="hsigeo-model", format_version=1, model_type="zero-shot",
+    meta.update(extra_meta)
+    meta.update(format="hsigeo-model", format_version=1, model_type=zs.model_type,
                 weights_sha256=hashlib.sha256(weights).hexdigest(),
                 binding={**zs.binding.to_dict(), "threshold": zs.threshold,
                          "spatial_filter": None if zs.spatial is None else zs.spatial.to_dict(),
@@ -512,6 +522,10 @@ def save_base(model: BaseModel | ZeroShotModel, path: str | os.PathLike, *, over
     return path
 
 
+#: ``model_type`` values this module loads: the base model, a bound zero-shot model, a scene-adapted one
+_KINDS = (MODEL_TYPE, "zero-shot", "scene-adapted")
+
+
 def read_base_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The metadata of a base model file (no weights loaded)."""
     with zipfile.ZipFile(path) as zf:
@@ -521,7 +535,7 @@ def read_base_metadata(path: str | os.PathLike) -> dict[str, Any]:
 def is_base_file(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a base or zero-shot model file (not a trained scene model)."""
     try:
-        return read_base_metadata(path).get("model_type") in (MODEL_TYPE, "zero-shot")
+        return read_base_metadata(path).get("model_type") in _KINDS
     except (OSError, zipfile.BadZipFile, KeyError, json.JSONDecodeError):
         return False
 
@@ -554,8 +568,8 @@ def load_base(path: str | os.PathLike | None = None) -> Any:
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path}: not a readable hsigeo model file ({exc}).") from exc
     kind = meta.get("model_type")
-    if kind not in (MODEL_TYPE, "zero-shot"):
-        raise ModelFileError(f"{path}: model_type is {kind!r}, not {MODEL_TYPE!r} or 'zero-shot'.")
+    if kind not in _KINDS:
+        raise ModelFileError(f"{path}: model_type is {kind!r}, not one of {', '.join(map(repr, _KINDS))}.")
     if hashlib.sha256(weights).hexdigest() != meta.get("weights_sha256"):
         raise ModelFileError(f"{path}: weights do not match their recorded sha256 (damaged file).")
     tensors = load(weights)
@@ -583,5 +597,10 @@ def load_base(path: str | os.PathLike | None = None) -> Any:
         stats = (float_array(b["band_mean"]), float_array(b["band_std"]))
         if stats[0].shape != (int(b["n_bands"]),) or stats[1].shape != stats[0].shape:
             raise ModelFileError(f"{path}: band statistics do not match the model's {b['n_bands']} bands.")
-    return ZeroShotModel(base, ps, binding, float(b["threshold"]), tensors["text_embeddings"].numpy(),
-                         spatial=spatial, stats=stats)
+    zs = ZeroShotModel(base, ps, binding, float(b["threshold"]), tensors["text_embeddings"].numpy(),
+                       spatial=spatial, stats=stats)
+    if kind == "scene-adapted":
+        from hsigeo.model.adapt import AdaptedModel
+
+        return AdaptedModel.from_file_parts(zs, {k: v.numpy() for k, v in tensors.items()}, meta, source=str(path))
+    return zs
