@@ -51,8 +51,10 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
                    "the scene onto the model's bands, tile by tile (warns when it covers the model's spectrum "
                    "only partly; refuses under half).")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
-              help="Base model only: pixels whose best class probability is below this are left unknown "
-                   "(class 0). Default: the base model's (0.5).")
+              help="Base model only: the unknown outcome (class 0). With adaptation (the default), a share of each "
+                   "class's seed pixels: a pixel is unknown when it is less typical of its class than all but this "
+                   "share of them (default 0.01, the same meaning on every scene). With --no-adapt: pixels whose best "
+                   "class probability is below this (default: the base model's, 0.5). 0: forced choice.")
 @click.option("--radiometry", type=click.Choice(["auto", "reflectance", "radiance"]), default="auto",
               show_default=True,
               help="Base model only: whether the scene is reflectance or at-sensor radiance (radiance gets a "
@@ -171,17 +173,19 @@ def _base_model(scene: Path, prompts: Any, prompts_path: Path | None, why: str, 
         raise PromptError("the base model needs --prompts PROMPTS.yaml: its classes come from the words alone.")
     base = load_base()
     da = open_hsi(scene, chunks={"y": 512, "x": 512})
-    model = base.for_scene(da, prompts, radiometry=radiometry, threshold=threshold)
-    adapted = ""
+    model = base.for_scene(da, prompts, radiometry=radiometry, threshold=None if adapt_scene else threshold)
+    adapted, unknown = "", f"pixels below probability {model.threshold:.2f} are left unknown (class 0)"
     if adapt_scene:
         from hsigeo.model.adapt import adapt, describe
 
-        model = adapt(model, da)
+        model = adapt(model, da, unknown=threshold)
         adapted = f"; {describe(model)}"
+        unknown = (f"pixels less typical of their class than all but {100 * model.threshold:g} % of its seed pixels "
+                   "are left unknown (class 0)")
     click.echo(
         f"Model: the built-in base model ({why}): label-free, prompt-only mapping of the {len(prompts)} classes "
         f"of {prompts_path}; bands on its grid: {model.report['coverage']}; radiometry: {model.radiometry}; "
-        f"pixels below probability {model.threshold:.2f} are left unknown (class 0){adapted}.", err=True)
+        f"{unknown}{adapted}.", err=True)
     click.echo(
         "Expect coarse land cover, not crop types; how well words alone map scenes, including the ones where they "
         "fail, is measured on several scenes in the README's zero-shot benchmark table. "

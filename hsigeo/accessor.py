@@ -190,8 +190,9 @@ class HSIAccessor:
         path of a ``.hsigeo`` file.  With ``prompts`` (a PromptSet or a prompts YAML path) and
         no model, or with the base model (``hsigeo.load_model("base")``), the scene is mapped
         from the words alone by the built-in base model (label-free; needs a ``wavelength``
-        band coordinate).  Pixels whose best class probability is below ``threshold`` get
-        class 0 (unknown); ``radiometry`` is ``"auto"``, ``"reflectance"`` or ``"radiance"``
+        band coordinate).  ``threshold`` sets the unknown outcome (class 0): with ``adapt`` a share
+        of each class's seed pixels (:class:`hsigeo.model.adapt.AdaptedModel`), without it the
+        lowest best-class probability; ``radiometry`` is ``"auto"``, ``"reflectance"`` or ``"radiance"``
         (see :meth:`hsigeo.model.base.BaseModel.for_scene`); ``adapt`` (default) adapts the
         prompt-only map to the scene by self-training on its own spectra (:mod:`hsigeo.model.adapt`).
         """
@@ -207,11 +208,11 @@ class HSIAccessor:
                     "pass hsigeo.load_model('model.hsigeo') or the path of a .hsigeo file (train one with "
                     "`hsigeo train`), or prompts= to map the scene from words alone with the base model.")
             base = model if model is not None else load_base()
-            model = base.for_scene(self._obj, prompts, threshold=threshold, radiometry=radiometry)
+            model = base.for_scene(self._obj, prompts, threshold=None if adapt else threshold, radiometry=radiometry)
             if adapt:
                 from hsigeo.model.adapt import adapt as adapt_to_scene
 
-                model = adapt_to_scene(model, self._obj)
+                model = adapt_to_scene(model, self._obj, unknown=threshold)
         else:
             model = _as_model(model)
             if prompts is not None and hasattr(model, "with_prompts"):

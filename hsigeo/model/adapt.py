@@ -53,6 +53,9 @@ class AdaptConfig:
         Inverse L2 strength of the logistic head (scikit-learn's ``C``).
     sample_pixels, window
         Training pixels read from the scene, as square windows of this side.
+    unknown
+        Default unknown level of the adapted model (see :class:`AdaptedModel`): a pixel is
+        unknown when it is less typical of its class than this share of the class's seeds.
     """
 
     rounds: int = 3
@@ -62,6 +65,7 @@ class AdaptConfig:
     strength: float = 0.1
     sample_pixels: int = 40000
     window: int = 64
+    unknown: float = 0.01
 
 
 def select_seeds(p: np.ndarray, fraction: float, min_per_class: int) -> np.ndarray:
@@ -133,17 +137,26 @@ def sample_windows(scene: Any, radius: int, n_pixels: int, window: int) -> list[
 class AdaptedModel(ZeroShotModel):
     """A zero-shot model whose per-pixel probabilities come from a head fitted on the scene itself.
 
-    Same binding, classes, spatial filter and unknown threshold as the zero-shot model it was
-    adapted from; ``head_weight (B, C)`` and ``head_bias (C,)`` map the raw bands (as
-    :meth:`normalize` leaves them) to class logits.
+    Same binding, classes and spatial filter as the zero-shot model it was adapted from;
+    ``head_weight (B, C)`` and ``head_bias (C,)`` map the raw bands (as :meth:`normalize`
+    leaves them) to class logits.
+
+    **Unknown** is calibrated on the scene's own seed pixels, so a threshold means the same
+    on every scene: ``threshold`` is a share ``a`` (0.01 by default), and a pixel is unknown
+    when it lies farther (Mahalanobis distance in the head's whitened space, shared seed
+    covariance) from the mean of the class the map gives it than all but a share ``a`` of that
+    class's own seed pixels.  ``typ_proj (B, k)``, ``typ_offset (k,)`` and ``typ_means (C, k)``
+    hold the folded whitening; ``typ_quantiles (C, Q)`` the seeds' squared distances at ``Q``
+    evenly spaced quantiles.
     """
 
     model_type = "scene-adapted"
 
     def __init__(self, zs: ZeroShotModel, head_weight: np.ndarray, head_bias: np.ndarray,
-                 info: dict[str, Any] | None = None) -> None:
-        super().__init__(zs.base, zs.prompts, zs.binding, zs.threshold, zs.text_embeddings, spatial=zs.spatial,
-                         stats=zs.stats)
+                 info: dict[str, Any] | None = None, typicality: dict[str, np.ndarray] | None = None,
+                 threshold: float | None = None) -> None:
+        super().__init__(zs.base, zs.prompts, zs.binding, zs.threshold if threshold is None else threshold,
+                         zs.text_embeddings, spatial=zs.spatial, stats=zs.stats)
         self.head_weight = np.ascontiguousarray(head_weight, dtype=np.float32)
         self.head_bias = np.ascontiguousarray(head_bias, dtype=np.float32)
         if self.head_weight.shape != (self.n_bands, self.n_classes) or self.head_bias.shape != (self.n_classes,):
@@ -153,7 +166,24 @@ class AdaptedModel(ZeroShotModel):
                                  f"not fit {self.n_bands} bands and {self.n_classes} classes.")
         self.info = dict(info or {})
         self.report = {**self.report, "kind": "scene-adapted", "adaptation": self.info}
+        self.typicality = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in (typicality or {}).items()}
 
+    def unknown_mask(self, p: np.ndarray, centre: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """Pixels less typical of their class than the share ``threshold`` of its seeds (class docstring)."""
+        t = self.typicality
+        if not t:
+            return super().unknown_mask(p, centre, ok)
+        b, h, w = centre.shape
+        f = np.nan_to_num(centre.reshape(b, -1)).T @ t["proj"] + t["offset"]  # (n, k)
+        best = np.nan_to_num(p, nan=-1.0).reshape(p.shape[0], -1).argmax(0)
+        d2 = ((f - t["means"][best]) ** 2).sum(1)
+        q = t["quantiles"]
+        levels = np.linspace(0.0, 1.0, q.shape[1])
+        cdf = np.empty_like(d2)
+        for c in np.unique(best):
+            sel = best == c
+            cdf[sel] = np.interp(d2[sel], q[c], levels)
+        return ((1.0 - cdf) < self.threshold).reshape(h, w) & ok
     def pixel_probabilities(self, t: np.ndarray, batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
         """Per-pixel softmax of the scene head ``(C, h, w)`` and validity (finite, not all zero)."""
         b, hp, wp = t.shape
@@ -168,11 +198,15 @@ class AdaptedModel(ZeroShotModel):
     def digest(self) -> str:
         h = hashlib.sha256(super().digest().encode())
         h.update(self.head_weight.tobytes() + self.head_bias.tobytes())
+        for k in sorted(self.typicality):
+            h.update(k.encode() + self.typicality[k].tobytes())
         return h.hexdigest()[:16]
 
     def file_parts(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The head's tensors and metadata for the model file (:func:`hsigeo.model.base.zero_shot_bytes`)."""
-        return {"head.weight": self.head_weight, "head.bias": self.head_bias}, {"adaptation": self.info}
+        tensors = {"head.weight": self.head_weight, "head.bias": self.head_bias}
+        tensors.update({f"typicality.{k}": v for k, v in self.typicality.items()})
+        return tensors, {"adaptation": self.info}
 
     @classmethod
     def from_file_parts(cls, zs: ZeroShotModel, tensors: dict[str, np.ndarray], meta: dict[str, Any],
@@ -182,12 +216,16 @@ class AdaptedModel(ZeroShotModel):
 
         if "head.weight" not in tensors or "head.bias" not in tensors:
             raise ModelFileError(f"{source}: a scene-adapted model file without its head (head.weight, head.bias).")
-        return cls(zs, tensors["head.weight"], tensors["head.bias"], meta.get("adaptation"))
+        typ = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("typicality.")}
+        return cls(zs, tensors["head.weight"], tensors["head.bias"], meta.get("adaptation"), typ)
 
 
 def _fit_head(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: AdaptConfig, use: np.ndarray,
-              seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Logistic head on whitened PCA of standardised bands, folded into one linear map on raw bands."""
+              seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Logistic head on whitened PCA of standardised bands, folded into one linear map on raw bands.
+
+    Also the typicality reference of the unknown outcome (see :class:`AdaptedModel`).
+    """
     from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
 
@@ -211,11 +249,41 @@ def _fit_head(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: AdaptConfig, us
     bias = np.full(n_classes, -30.0)  # a class without seeds is never chosen
     weight[np.ix_(use, clf.classes_)] = a
     bias[clf.classes_] = c
-    return weight.astype(np.float32), bias.astype(np.float32)
+    return weight.astype(np.float32), bias.astype(np.float32), _typicality(z, y, pca, proj, mean, std, use,
+                                                                            x.shape[1], n_classes)
 
 
-def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, seed: int = 0,
-          progress: Any = None) -> AdaptedModel:
+def _typicality(z: np.ndarray, y: np.ndarray, pca: Any, proj: np.ndarray, mean: np.ndarray, std: np.ndarray,
+                use: np.ndarray, n_bands: int, n_classes: int, levels: int = 101) -> dict[str, np.ndarray]:
+    """Seed class means, pooled covariance and the seeds' own squared distances, folded onto raw bands."""
+    f = pca.transform(z)  # whitened (whiten=True: unit variance over the scene)
+    sel = y >= 0
+    k = f.shape[1]
+    means = np.zeros((n_classes, k))
+    resid = []
+    for c in np.unique(y[sel]):
+        means[c] = f[y == c].mean(0)
+        resid.append(f[y == c] - means[c])
+    r = np.concatenate(resid)
+    # pooled within-class covariance, shrunk towards its average variance (few seeds per class)
+    cov = np.cov(r.T) if len(r) > 1 else np.eye(k)
+    cov = 0.9 * cov + 0.1 * np.eye(k) * np.trace(cov) / k
+    white = np.linalg.cholesky(np.linalg.inv(cov))  # d2 = ||(f - mu) @ white||^2
+    fw, mw = f @ white, means @ white
+    quant = np.full((n_classes, levels), np.inf)
+    for c in np.unique(y[sel]):
+        d2 = ((fw[y == c] - mw[c]) ** 2).sum(1)
+        quant[c] = np.quantile(d2, np.linspace(0.0, 1.0, levels))
+    # f = ((x - mean) / std - pca.mean_) @ proj  (proj already whitens), as a map on raw bands
+    p_raw = np.zeros((n_bands, k))
+    p_raw[use] = proj / std[:, None]
+    offset = -(mean / std + pca.mean_) @ proj
+    return {"proj": (p_raw @ white).astype(np.float32), "offset": (offset @ white).astype(np.float32),
+            "means": mw.astype(np.float32), "quantiles": quant.astype(np.float32)}
+
+
+def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, unknown: float | None = None,
+          seed: int = 0, progress: Any = None) -> AdaptedModel:
     """Self-train a scene head from a zero-shot model's confident pixels (see the module docstring).
 
     Parameters
@@ -226,6 +294,9 @@ def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, s
         The same scene, ``(band, y, x)`` DataArray (lazy is fine: read by windows) or array.
     config
         Settings (:class:`AdaptConfig`).
+    unknown
+        Unknown level of the adapted model (``None``: ``config.unknown``; ``0``: forced choice);
+        see :class:`AdaptedModel`.
     seed
         Seed of the PCA's randomised solver.
     progress
@@ -258,10 +329,10 @@ def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, s
         y = select_seeds(p, cfg.fraction, cfg.min_per_class)
         if len(np.unique(y[y >= 0])) < 2:
             break  # nothing to contrast: keep the last model
-        weight, bias = _fit_head(x[ok], y, zs.n_classes, cfg, use, seed)
+        weight, bias, typ = _fit_head(x[ok], y, zs.n_classes, cfg, use, seed)
         info = {"config": asdict(cfg), "rounds_done": i + 1, "pixels": int(ok.sum()),
                 "seeds_per_class": {zs.classes[k].name: int((y == k).sum()) for k in range(zs.n_classes)}}
-        model = AdaptedModel(zs, weight, bias, info)
+        model = AdaptedModel(zs, weight, bias, info, typ, threshold=cfg.unknown if unknown is None else unknown)
         p = probabilities(model)
         history.append({k: float(v) for k, v in zip([c.name for c in zs.classes], np.bincount(
             p.argmax(0), minlength=zs.n_classes) / max(1, p.shape[1]), strict=True)})

@@ -141,9 +141,15 @@ class BaseModel:
         with torch.inference_mode():
             return self.net.anchors(torch.from_numpy(np.asarray(text_emb, dtype=np.float32))).numpy()
 
-    def encode_prompts(self, prompt_set: Any, encoder: Any = None) -> np.ndarray:
-        """Text embeddings ``(C, T)`` of a prompt set (mean of each class's prompts)."""
-        from hsigeo.text.encoder import TextEncoder, class_embeddings
+    def encode_prompts(self, prompt_set: Any, encoder: Any = None, *, vocabulary: bool = True) -> np.ndarray:
+        """Text embeddings ``(C, T)`` of a prompt set (mean of each class's prompts).
+
+        Negated phrases ("without trees") are cut before embedding, and with ``vocabulary``
+        prompts of a word or three ("tree", "roof") are embedded together with the closest of
+        this model's concepts (its sentences; :mod:`hsigeo.text.vocabulary`).
+        """
+        from hsigeo.text.encoder import TextEncoder
+        from hsigeo.text.vocabulary import vocabulary_embeddings
 
         if encoder is None:
             encoder = TextEncoder()
@@ -153,7 +159,8 @@ class BaseModel:
                 f"{self.net.probe.in_features}-d ones ({self.meta.get('text_model', {}).get('id')}). "
                 "Use the default text model (all-MiniLM-L6-v2) with the base model."
             )
-        return class_embeddings(prompt_set, encoder)
+        vocab = {k: v["sentences"] for k, v in (self.meta.get("concepts") or {}).items()} if vocabulary else None
+        return vocabulary_embeddings([list(c.prompts) for c in prompt_set.classes], encoder, vocab)[0]
 
     def for_scene(self, scene: Any, prompts: Any, *, wavelengths: Any = None, fwhm: Any = None,
                   bad_band: Any = None, radiometry: str = "auto", threshold: float | None = None,
@@ -381,8 +388,12 @@ class ZeroShotModel:
             ok = ok[r:hp - r, r:wp - r]
         p[:, ~ok] = np.nan
         if self.threshold > 0:
-            p[:, np.nanmax(np.where(ok, p, 0.0), axis=0) < self.threshold] = np.nan
+            p[:, self.unknown_mask(p, t[:, r:hp - r, r:wp - r], ok)] = np.nan
         return np.ascontiguousarray(p)
+
+    def unknown_mask(self, p: np.ndarray, centre: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """Pixels ``(h, w)`` left unknown: the best class probability is below the threshold."""
+        return np.nanmax(np.where(ok, p, 0.0), axis=0) < self.threshold
 
     def embed_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = 65536,
                    naive: bool = False) -> np.ndarray:

@@ -54,12 +54,15 @@ def test_adapted_model_runs_in_every_engine_and_round_trips(base, demo, tmp_path
 
     sc, da, truth = demo
     zs = base.for_scene(da, load_prompts(sc.prompts_path), threshold=0.0)
-    model = adapt(zs, da, AdaptConfig(rounds=2, sample_pixels=400, window=12))
+    model = adapt(zs, da, AdaptConfig(rounds=2, sample_pixels=600, window=16))
     assert isinstance(model, AdaptedModel) and model.info["rounds_done"] == 2
-    assert 100 <= model.info["pixels"] <= 2 * 144  # two 12 x 12 windows, not the whole scene
+    assert 200 <= model.info["pixels"] <= 2 * 256  # two 16 x 16 windows, not the whole scene
     cube, nod = da.values, da.rio.nodata
     ref = model.predict_array(cube, nodata=nod)[0]
-    assert (ref[truth > 0] == truth[truth > 0]).mean() >= 0.9 and (ref[(cube == nod).all(0)] == 0).all()
+    assert model.threshold == AdaptConfig().unknown  # the calibrated unknown is on by default
+    forced = model.with_threshold(0.0).predict_array(cube, nodata=nod)[0]
+    assert (forced[truth > 0] == truth[truth > 0]).mean() >= 0.9 and (ref[(cube == nod).all(0)] == 0).all()
+    assert 0 < ((ref == 0) & (truth > 0)).sum() < 0.5 * (truth > 0).sum()  # some unknown, not most
     # whole scene == tiled (small tiles, halos) == dask == sparse pixels
     np.testing.assert_array_equal(classify_array(cube, model, nodata=nod)[0], ref)
     out = tmp_path / "c.tif"
@@ -95,7 +98,28 @@ def test_adaptation_floor_on_salinas_a(base):
         pytest.skip("Salinas-A not found (set HSIGEO_DATA_DIR)")
     truth = merge_labels(labels, table)
     zs = base.for_scene(cube, load_prompts(table.prompts), wavelengths=wl, threshold=0.0)
-    pred = adapt(zs, cube).predict_array(cube)[0]
+    pred = adapt(zs, cube, unknown=0.0).predict_array(cube)[0]
     base_oa = (zs.predict_array(cube)[0][truth > 0] == truth[truth > 0]).mean()
     oa = (pred[truth > 0] == truth[truth > 0]).mean()
     assert oa >= 0.9 and oa > base_oa
+
+
+def test_calibrated_unknown_leaves_a_foreign_class_unknown(base, demo):
+    """Unknown = less typical of its class than all but a share of the class's seeds."""
+    from hsigeo.text.prompts import PromptSet, load_prompts
+
+    sc, da, truth = demo
+    ps = load_prompts(sc.prompts_path)
+    cube, nod = da.values, da.rio.nodata
+    valid = ~(cube == nod).all(0)
+    full = adapt(base.for_scene(da, ps, threshold=0.0), da, unknown=0.0)
+    assert (full.predict_array(cube, nodata=nod)[0][valid] > 0).all()  # 0: forced choice
+    shares = [(full.with_threshold(a).predict_array(cube, nodata=nod)[0][valid] == 0).mean() for a in (0.01, 0.1)]
+    assert shares[0] <= shares[1] <= 0.5
+    # the last class's prompt removed: its pixels are far from every remaining class
+    drop = ps.classes[-1].value
+    sub = PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)}
+                                           for c in ps.classes if c.value != drop]})
+    pred = adapt(base.for_scene(da, sub, threshold=0.0), da, unknown=0.01).predict_array(cube, nodata=nod)[0]
+    removed, kept = (pred[truth == drop] == 0).mean(), (pred[(truth > 0) & (truth != drop)] == 0).mean()
+    assert removed >= 0.5 and kept <= 0.1
