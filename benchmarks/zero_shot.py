@@ -1,6 +1,6 @@
 """Zero-shot (prompt-only) benchmark: the base model against label-free baselines.
 
-Scenes: Indian Pines and Salinas-A with coarse, merged class sets
+Scenes: Indian Pines, Salinas-A and Berlin (urban gradient, EnMAP) with coarse, merged class sets
 (``hsigeo/data/merges/*.yaml``, prompts in ``hsigeo/data/prompts/*_coarse.yaml``).
 Methods and protocol: see :mod:`hsigeo.evaluation.zero_shot`.  No label is used by any method;
 labels only score the maps.  The same protocol runs as ``hsigeo benchmark --protocol zero-shot``.
@@ -8,6 +8,7 @@ labels only score the maps.  The same protocol runs as ``hsigeo benchmark --prot
 Usage::
 
     python benchmarks/zero_shot.py [--data-dir /path/to/datasets] [--model base.hsigeo] [--out DIR]
+                                   [--scene NAME ...] [--open-set]
 
 Prints Markdown tables (OA per scene and method, per-class accuracies) and writes
 ``results.json``, ``results.md`` and one class-map PNG per scene into ``--out``.
@@ -35,11 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=None, help="base model file (default: the shipped one)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "zero_shot")
     ap.add_argument("--scene", action="append", choices=sorted(SCENES), help="scene(s) to run (default: all)")
+    ap.add_argument("--open-set", action="store_true",
+                    help="also remove each class's prompt in turn and measure the unknown outcome on its pixels")
     args = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
-    _, md = run_zero_shot(args.scene, data_dir=args.data_dir, model=args.model, out=args.out)
+    _, md = run_zero_shot(args.scene, data_dir=args.data_dir, model=args.model, out=args.out, open_set=args.open_set)
     print(md)
     return 0
 

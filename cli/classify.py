@@ -59,11 +59,17 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
                    "the scene onto the model's bands, tile by tile (warns when it covers the model's spectrum "
                    "only partly; refuses under half).")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None, callback=_finite,
-              help="Base model only: pixels whose best class probability is below this are left unknown "
-                   "(class 0). Default: the base model's (0.5).")
+              help="Base model only: the unknown outcome (class 0). With adaptation (the default), a share of each "
+                   "class's seed pixels: a pixel is unknown when it is less typical of its class than all but this "
+                   "share of them (default 0.01, the same meaning on every scene). With --no-adapt: pixels whose best "
+                   "class probability is below this (default: the base model's, 0.5). 0: forced choice.")
 @click.option("--radiometry", type=click.Choice(["auto", "reflectance", "radiance"]), default=None,
               help="Base model only: whether the scene is reflectance or at-sensor radiance (radiance gets a "
                    "scene-level correction); auto (the default) looks at the 940/1130 nm water-vapour bands.")
+@click.option("--adapt/--no-adapt", "adapt_scene", default=True, show_default=True,
+              help="Base model only: adapt the prompt-only map to the scene by self-training on its own spectra "
+                   "(the base model's confident pixels train a per-scene model); --no-adapt keeps the base "
+                   "model's per-pixel map.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--resume", is_flag=True,
               help="Reuse outputs that an identical earlier run (same model, same scene file) finished; "
@@ -72,8 +78,8 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
 def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Path | None, output: str,
              vector: str | None, device: str,
              batch_size: int | None, tile_size: int | None, threads: int | None, extent: str | None,
-             mask: Path | None, resample: bool, threshold: float | None, radiometry: str | None, overwrite: bool,
-             resume: bool, scheduler: str | None, workers: int | None, **extras: str | None) -> None:
+             mask: Path | None, resample: bool, threshold: float | None, radiometry: str | None, adapt_scene: bool,
+             overwrite: bool, resume: bool, scheduler: str | None, workers: int | None, **extras: str | None) -> None:
     """Classify SCENES (GeoTIFF/COG/ENVI paths or quoted globs) with a trained model, window by window.
 
     Writes a tiled classification GeoTIFF (class values, 0 = nodata, colour
@@ -102,7 +108,7 @@ def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Pat
         model = load_model(model_path)
         if not model_type_of(model).fitted:  # a base model: bound to the (first) scene's bands and the prompts
             return _base_model(model, expand_scenes(scenes)[0], prompts, prompts_path, why, threshold,
-                               radiometry or "auto")
+                               radiometry or "auto", adapt_scene)
         _refuse_base_only_options(model_path, threshold=threshold, radiometry=radiometry)
         return _fitted_model(model, model_path, why, prompts, prompts_path)
     if str(model_path) == "base":
@@ -188,25 +194,31 @@ def _fitted_model(model: Any, model_path: Path, why: str, prompts: Any, prompts_
 
 
 def _base_model(base: Any, scene: Path, prompts: Any, prompts_path: Path | None, why: str, threshold: float | None,
-                radiometry: str) -> Any:
-    """The base model bound to the scene's bands and the prompts, with what to expect."""
+                radiometry: str, adapt_scene: bool = True) -> Any:
+    """A base model bound to the scene's bands and the prompts (and adapted to the scene), with what to expect."""
     from hsigeo.errors import PromptError
     from hsigeo.io.raster import open_hsi
 
     if prompts is None:
         raise PromptError("the base model needs --prompts PROMPTS.yaml: its classes come from the words alone.")
     da = open_hsi(scene, chunks={"y": 512, "x": 512})
-    model = base.for_scene(da, prompts, radiometry=radiometry, threshold=threshold)
+    model = base.for_scene(da, prompts, radiometry=radiometry, threshold=None if adapt_scene else threshold)
+    adapted, unknown = "", f"pixels below probability {model.threshold:.2f} are left unknown (class 0)"
+    if adapt_scene:
+        from hsigeo.model.adapt import adapt, describe
+
+        model = adapt(model, da, unknown=threshold)
+        adapted = f"; {describe(model)}"
+        unknown = (f"pixels less typical of their class than all but {100 * model.threshold:g} % of its seed pixels "
+                   "are left unknown (class 0)")
     click.echo(
         f"Model: the built-in base model ({why}): label-free, prompt-only mapping of the {len(prompts)} classes "
         f"of {prompts_path}; bands on its grid: {model.report['coverage']}; radiometry: {model.radiometry}; "
-        f"pixels below probability {model.threshold:.2f} are left unknown (class 0).", err=True)
+        f"{unknown}{adapted}.", err=True)
     click.echo(
-        "Expect coarse land cover, not crop types: with coarse prompt sets and no labels it reached 86 % overall "
-        "accuracy on Salinas-A (4 classes) and 74 % on Indian Pines (5 classes; woods missed), ahead of the "
-        "spectral angle mapper with library spectra (64 and 69 %). "
-        "For better maps label a few pixels per class and train (the trained model builds on the base model; "
-        "with 1 % of Indian Pines' labels it maps its 16 classes at 83 %): "
+        "Expect coarse land cover, not crop types; how well words alone map scenes, including the ones where they "
+        "fail, is measured on several scenes in the README's zero-shot benchmark table. "
+        "For better maps label a few pixels per class and train (the trained model builds on the base model): "
         "hsigeo train SCENE --labels LABELS --prompts PROMPTS.yaml -o MODEL.hsigeo.", err=True)
     return model
 

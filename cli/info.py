@@ -206,13 +206,16 @@ def _base_info(model: Any, meta: dict[str, Any]) -> None:
     from hsigeo.model.base import net_sizes
 
     n_grid, text_dim, hidden, embed_dim = net_sizes(meta)
-    _line("input", f"any sensor's spectra resampled onto its {n_grid}-band grid (bind it to a scene and prompts: "
-                   "hsigeo classify SCENE --prompts PROMPTS.yaml)")
+    grid = meta.get("grid") or []
+    span = f", {min(grid):.0f}-{max(grid):.0f} nm" if grid else ""
+    _line("input", f"any sensor's spectra resampled onto its {n_grid}-band grid{span} (bind it to a scene and "
+                   "prompts: hsigeo classify SCENE --prompts PROMPTS.yaml)")
     _line("network", f"{text_dim}-d text, {hidden} hidden, {embed_dim}-d joint space, "
                      f"{sum(p.numel() for p in model.net.parameters()):,} parameters")
     tm = meta.get("text_model") or {}
     if isinstance(tm, dict) and tm:
-        _line("text model", str(tm.get("name") or tm.get("id") or "?"))
+        dim = f" ({tm['dim']}-d)" if tm.get("dim") else ""
+        _line("text model", f"{tm.get('name') or tm.get('id') or '?'}{dim}")
     _line("threshold", f"{model.threshold:g} (pixels below it are left unknown, class 0)")
     sources = meta.get("sources")
     if isinstance(sources, dict) and sources:

@@ -182,7 +182,7 @@ class HSIAccessor:
 
     # -- models (delegated to hsigeo.inference) --------------------------- #
     def classify(self, model: Any = None, *, prompts: Any = None, threshold: float | None = None,
-                 radiometry: str = "auto", **kwargs: Any) -> Any:
+                 radiometry: str = "auto", adapt: bool = True, **kwargs: Any) -> Any:
         """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`.
 
         ``model`` is an :class:`~hsigeo.estimator.HsigeoClassifier` (e.g. from
@@ -190,9 +190,11 @@ class HSIAccessor:
         path of a ``.hsigeo`` file.  With ``prompts`` (a PromptSet or a prompts YAML path) and
         no model, or with the base model (``hsigeo.load_model("base")``), the scene is mapped
         from the words alone by the built-in base model (label-free; needs a ``wavelength``
-        band coordinate).  Pixels whose best class probability is below ``threshold`` get
-        class 0 (unknown); ``radiometry`` is ``"auto"``, ``"reflectance"`` or ``"radiance"``
-        (see :meth:`hsigeo.model.base.BaseModel.for_scene`).
+        band coordinate).  ``threshold`` sets the unknown outcome (class 0): with ``adapt`` a share
+        of each class's seed pixels (:class:`hsigeo.model.adapt.AdaptedModel`), without it the
+        lowest best-class probability; ``radiometry`` is ``"auto"``, ``"reflectance"`` or ``"radiance"``
+        (see :meth:`hsigeo.model.base.BaseModel.for_scene`); ``adapt`` (default) adapts the
+        prompt-only map to the scene by self-training on its own spectra (:mod:`hsigeo.model.adapt`).
         """
         from hsigeo.inference.distributed import classify_dataarray
 
@@ -206,7 +208,11 @@ class HSIAccessor:
                 raise InvalidTypeError(
                     "classify needs a model, got the base model without prompts: pass prompts= to map the scene "
                     "from words alone, or hsigeo.load_model('model.hsigeo') / the path of a .hsigeo file.")
-            model = model.for_scene(self._obj, prompts, threshold=threshold, radiometry=radiometry)
+            model = model.for_scene(self._obj, prompts, threshold=None if adapt else threshold, radiometry=radiometry)
+            if adapt:
+                from hsigeo.model.adapt import adapt as adapt_to_scene
+
+                model = adapt_to_scene(model, self._obj, unknown=threshold)
         elif prompts is not None and hasattr(model, "with_prompts"):
             from hsigeo.text.prompts import PromptSet, load_prompts
 

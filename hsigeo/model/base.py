@@ -53,6 +53,7 @@ __all__ = ["BaseNet", "BaseModel", "ZeroShotModel", "save_base", "load_base", "s
 #: ``model_type`` of base model files and of bound zero-shot model files (:mod:`hsigeo.model.modelfile`).
 MODEL_TYPE = "spectral-base"
 ZERO_SHOT_TYPE = "zero-shot"
+ADAPTED_TYPE = "scene-adapted"  # a zero-shot model adapted to its scene (hsigeo.model.adapt)
 EMBED_DIM = 64
 #: Default sizes of files that do not record them: the text model's (all-MiniLM-L6-v2) and the hidden width.
 TEXT_DIM, HIDDEN = 384, 256
@@ -142,9 +143,15 @@ class BaseModel:
         with torch.inference_mode():
             return self.net.anchors(torch.from_numpy(np.asarray(text_emb, dtype=np.float32))).numpy()
 
-    def encode_prompts(self, prompt_set: Any, encoder: Any = None) -> np.ndarray:
-        """Text embeddings ``(C, T)`` of a prompt set (mean of each class's prompts)."""
-        from hsigeo.text.encoder import TextEncoder, class_embeddings
+    def encode_prompts(self, prompt_set: Any, encoder: Any = None, *, vocabulary: bool = True) -> np.ndarray:
+        """Text embeddings ``(C, T)`` of a prompt set (mean of each class's prompts).
+
+        Negated phrases ("without trees") are cut before embedding, and with ``vocabulary``
+        prompts of a word or three ("tree", "roof") are embedded together with the closest of
+        this model's concepts (its sentences; :mod:`hsigeo.text.vocabulary`).
+        """
+        from hsigeo.text.encoder import TextEncoder
+        from hsigeo.text.vocabulary import vocabulary_embeddings
 
         if encoder is None:
             encoder = TextEncoder()
@@ -154,7 +161,8 @@ class BaseModel:
                 f"{self.net.probe.in_features}-d ones ({self.meta.get('text_model', {}).get('id')}). "
                 "Use the default text model (all-MiniLM-L6-v2) with the base model."
             )
-        return class_embeddings(prompt_set, encoder)
+        vocab = {k: v["sentences"] for k, v in (self.meta.get("concepts") or {}).items()} if vocabulary else None
+        return vocabulary_embeddings([list(c.prompts) for c in prompt_set.classes], encoder, vocab)[0]
 
     def for_scene(self, scene: Any, prompts: Any, *, wavelengths: Any = None, fwhm: Any = None,
                   bad_band: Any = None, radiometry: str = "auto", threshold: float | None = None,
@@ -270,6 +278,8 @@ class ZeroShotModel:
     """
 
     embed_dim = EMBED_DIM
+    #: ``model_type`` of its file (the scene-adapted subclass, :mod:`hsigeo.model.adapt`, has its own)
+    model_type = ZERO_SHOT_TYPE
 
     def __init__(self, base: BaseModel, prompts: Any, binding: SensorBinding, threshold: float,
                  text_embeddings: np.ndarray, *, spatial: SpatialFilter | None = None,
@@ -382,6 +392,14 @@ class ZeroShotModel:
             out = [self.net.embed(flat[i:i + batch_size]) for i in range(0, flat.shape[0], batch_size)]
         return torch.cat(out) if out else torch.zeros(0, EMBED_DIM)
 
+    def pixel_probabilities(self, t: np.ndarray, batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+        """Per-pixel class probabilities ``(C, h, w)`` and validity ``(h, w)`` of a normalised tile (no filter)."""
+        _, hp, wp = t.shape
+        feats, ok = self.features(t)
+        with torch.inference_mode():
+            p = torch.softmax(self._scale * self._embed(feats, batch_size) @ self._anchors.t(), dim=-1).numpy()
+        return np.ascontiguousarray(p.T.reshape(-1, hp, wp)), ok.reshape(hp, wp)
+
     def predict_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = 65536,
                      naive: bool = False) -> np.ndarray:
         """Probabilities ``(C, h, w)`` of the centre of a ``(B, h + 2r, w + 2r)`` tile (``r = radius``).
@@ -392,11 +410,7 @@ class ZeroShotModel:
         t = np.asarray(tile.cpu() if isinstance(tile, torch.Tensor) else tile, dtype=np.float32)
         _, hp, wp = t.shape
         r = self.radius
-        feats, ok = self.features(t)
-        with torch.inference_mode():
-            p = torch.softmax(self._scale * self._embed(feats, batch_size) @ self._anchors.t(), dim=-1).numpy()
-        p = np.ascontiguousarray(p.T.reshape(-1, hp, wp))
-        ok = ok.reshape(hp, wp)
+        p, ok = self.pixel_probabilities(t, batch_size)
         if r:
             mean, std = self.stats
             guide = (_relative(t) - mean[:, None, None]) / std[:, None, None]
@@ -408,8 +422,12 @@ class ZeroShotModel:
             ok = ok[r:hp - r, r:wp - r]
         p[:, ~ok] = np.nan
         if self.threshold > 0:
-            p[:, np.nanmax(np.where(ok, p, 0.0), axis=0) < self.threshold] = np.nan
+            p[:, self.unknown_mask(p, t[:, r:hp - r, r:wp - r], ok)] = np.nan
         return np.ascontiguousarray(p)
+
+    def unknown_mask(self, p: np.ndarray, centre: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """Pixels ``(h, w)`` left unknown: the best class probability is below the threshold."""
+        return np.nanmax(np.where(ok, p, 0.0), axis=0) < self.threshold
 
     def embed_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = 65536,
                    naive: bool = False) -> np.ndarray:
@@ -502,9 +520,13 @@ def zero_shot_to_file(zs: ZeroShotModel) -> tuple[dict[str, torch.Tensor], dict[
     """
     tensors = _net_tensors(zs.base.net)
     tensors["text_embeddings"] = torch.from_numpy(np.ascontiguousarray(zs.text_embeddings))
+    extra = getattr(zs, "file_parts", None)  # a scene-adapted model adds its head (hsigeo.model.adapt)
+    extra_tensors, extra_meta = extra() if extra is not None else ({}, {})
+    tensors.update({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in extra_tensors.items()})
     meta = {k: v for k, v in zs.base.meta.items()
             if k not in ("path", "concepts", "corpus_counts", "held_out", "weights_sha256", "format",
-                         "format_version", "model_type", "binding", "classes")}
+                         "format_version", "model_type", "binding", "classes", "adaptation")}
+    meta.update(extra_meta)
     meta.update(binding={**zs.binding.to_dict(), "threshold": zs.threshold,
                          "spatial_filter": None if zs.spatial is None else zs.spatial.to_dict(),
                          "band_mean": None if zs.stats is None else json_floats(zs.stats[0]),
@@ -572,8 +594,9 @@ def load_base(path: str | os.PathLike | None = None) -> Any:
 
     path = shipped_base_path() if path is None else path
     kind = read_metadata(path).get("model_type")
-    if kind not in (MODEL_TYPE, ZERO_SHOT_TYPE):
+    kinds = (MODEL_TYPE, ZERO_SHOT_TYPE, ADAPTED_TYPE)
+    if kind not in kinds:
         raise ModelFileError(f"{path}: a {kind or 'trained'} model file, not a base or zero-shot model "
-                             f"({', '.join(k for k in MODEL_TYPES if k in (MODEL_TYPE, ZERO_SHOT_TYPE))}); "
+                             f"({', '.join(k for k in MODEL_TYPES if k in kinds)}); "
                              "pass the base model file, or load it with hsigeo.load_model.")
     return load_model(path)

@@ -698,3 +698,33 @@ register_model_type(ModelType(_base.MODEL_TYPE, _base.BaseModel, _base.base_to_f
                               _base.base_from_file, fitted=False))
 register_model_type(ModelType(_base.ZERO_SHOT_TYPE, _base.ZeroShotModel, _base.zero_shot_to_file, _zero_shot_check,
                               _zero_shot_shapes, _base.zero_shot_from_file))
+
+
+# --------------------------------------------------------------------------- #
+# Type "scene-adapted": hsigeo.model.adapt (a zero-shot model with a head trained on its scene)
+# --------------------------------------------------------------------------- #
+def _adapted_check(meta: dict[str, Any]) -> None:
+    _zero_shot_check(meta)
+    if not isinstance(meta.get("adaptation"), dict):
+        raise ValueError("no 'adaptation' record (what the scene head was trained on)")
+
+
+def _adapted_shapes(meta: dict[str, Any]) -> dict[str, tuple[int | None, ...]]:
+    want = _zero_shot_shapes(meta)
+    n_bands, n_classes = int(meta["binding"]["n_bands"]), len(meta["classes"])
+    want["head.weight"] = (n_bands, n_classes)
+    want["head.bias"] = (n_classes,)
+    # the typicality reference of the unknown outcome (k principal components of the scene)
+    want.update({"typicality.proj?": (n_bands, None), "typicality.offset?": (None,),
+                 "typicality.means?": (n_classes, None), "typicality.quantiles?": (n_classes, None)})
+    return want
+
+
+def _adapted_type() -> ModelType:
+    from hsigeo.model.adapt import AdaptedModel
+
+    return ModelType(_base.ADAPTED_TYPE, AdaptedModel, _base.zero_shot_to_file, _adapted_check, _adapted_shapes,
+                     AdaptedModel.from_file)
+
+
+register_model_type(_adapted_type())

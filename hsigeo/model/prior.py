@@ -8,10 +8,10 @@ read through the scene's own sensor binding (band resampling and radiometric cor
 :mod:`hsigeo.model.binding`).  The base encoder is frozen; the spectral-spatial backbone learns
 from the scene's labels how to use both inputs.
 
-Why input channels rather than fine-tuning the per-pixel base encoder: at 1 % of the Indian
-Pines labels, the base encoder fine-tuned per pixel scored 60.7 / 54.8 % (seeds 0 / 1)
-against 81.8 / 77.8 for the spectral-spatial model from scratch; the same model with the
-base embedding as 64 more input channels scored 86.0 / 81.2 (README, "Few labels on top").
+Why input channels rather than fine-tuning the per-pixel base encoder: with few labels the
+fine-tuned per-pixel encoder scored below the spectral-spatial model from scratch, and the
+same model with the base embedding as 64 more input channels scored above both (measured
+figures and the command that printed them: README, "Few labels on top").
 
 The prior is per pixel (radius 0), so tiles need no more halo, and every engine runs a
 model with a prior unchanged: :meth:`HsigeoModel.normalize <hsigeo.model.classifier.HsigeoModel.normalize>`

@@ -128,3 +128,45 @@ def test_indian_pines_from_package_data(tmp_path, monkeypatch):
     monkeypatch.setattr(dsmod, "_package_data_dir", lambda package, sub: None)
     with pytest.raises(DatasetError, match="Indian_pines_corrected.mat: file not found"):
         dsmod._read_cube(folder, spec, verify=True)
+
+
+needs_berlin = pytest.mark.skipif(
+    DATA is None or not (DATA / "berlin" / "EnMAP_BerlinUrbanGradient.bsq").is_file(),
+    reason="Berlin urban-gradient data not found: set HSIGEO_DATA_DIR to the folder holding berlin/",
+)
+
+
+@needs_berlin
+@pytest.mark.realdata
+def test_berlin_scene_polygons_and_merge():
+    from hsigeo.evaluation.zero_shot import SCENES, load_merge, merge_labels
+    from hsigeo.text.prompts import load_prompts
+
+    ds = load_dataset("Berlin")
+    cube, labels = ds.cube, ds.labels
+    assert cube.shape == (177, 80, 60) and cube.rio.crs.to_epsg() == 32633 and cube.rio.nodata == -99
+    wl = cube.coords["wavelength"].values
+    assert wl[0] == pytest.approx(460.0) and wl[-1] == pytest.approx(2409.0) and "fwhm" in cube.coords
+    assert cube.rio.transform().a == 30.0 and labels.rio.transform() == cube.rio.transform()
+    # the published burnt counts: roof 223, pavement 293, low vegetation 105, tree 194, soil 8, other 9
+    counts = dict(zip(*np.unique(labels.values, return_counts=True), strict=True))
+    assert {int(k): int(v) for k, v in counts.items() if k} == {1: 223, 2: 293, 3: 105, 4: 194, 5: 8, 6: 9}
+    table = load_merge(SCENES["berlin"])
+    merged = merge_labels(labels.values, table)
+    assert (merged == 6).sum() == 0 and (merged > 0).sum() == 823
+    assert load_prompts(table.prompts).names == ["Roof", "Pavement", "Low vegetation", "Tree", "Soil"]
+
+
+@needs_berlin
+@pytest.mark.realdata
+def test_berlin_library_spectra_and_classes():
+    from collections import Counter
+
+    from hsigeo.datasets.scenes import load_berlin_library
+
+    lib = load_berlin_library()
+    assert lib.spectra.shape == (75, 177) and lib.wavelengths[0] == pytest.approx(460.0)
+    assert 0 < lib.spectra.min() and lib.spectra.max() < 1  # reflectance 0-1
+    assert Counter(lib.classes) == {"roof": 23, "pavement": 15, "low vegetation": 18, "tree": 13, "soil": 4,
+                                    "water": 2}
+    assert lib.names[0] == "red clay tile 1"

@@ -1,0 +1,369 @@
+"""Scene adaptation of a prompt-only map: transductive self-training on the scene's own spectra.
+
+The base model (:mod:`hsigeo.model.base`) names each pixel from the words alone, but it
+sees every pixel through one brightness-normalised, library-trained encoder, and on a scene
+unlike its corpus it can collapse onto one concept.  The map is of one scene, so the
+scene's own structure is information: :func:`adapt` takes the base model's most confident
+pixels of each class (by the margin over the next class, with a floor of pixels per class,
+so a class the encoder ranks second everywhere still gets its most typical pixels) and fits
+a linear softmax model on the scene's **own bands** (standardised, PCA-whitened, brightness
+kept), runs it through the same edge-aware spatial filter, and repeats with the new map's
+confident pixels for a few rounds.
+
+The result, :class:`AdaptedModel`, is an ordinary zero-shot model whose per-pixel
+probabilities come from the fitted head instead of the text anchors: every engine (tiled,
+dask, cluster, ``predict_pixels``) runs it unchanged, and it is saved as a model file
+(``model_type: "scene-adapted"``, safetensors + JSON) that holds the zero-shot binding and
+the head.  The head is one linear map on the raw bands (the standardisation, PCA whitening
+and logistic weights folded together), so it costs less per pixel than the encoder.
+
+Memory: the training pixels are read as a bounded number of windows spread over the scene
+(:func:`sample_windows`), never the whole scene.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from hsigeo.model.base import ADAPTED_TYPE, ZeroShotModel
+
+__all__ = ["AdaptConfig", "AdaptedModel", "adapt", "sample_windows", "select_seeds"]
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """Settings of :func:`adapt` (chosen on the development scenes, README "Zero-shot benchmark").
+
+    Attributes
+    ----------
+    rounds
+        Self-training rounds (each: pick seeds from the current map, fit, re-map).
+    fraction
+        Share of each class's own pixels (those it wins) kept as seeds, by margin.
+    min_per_class
+        Floor of seeds per class: a class that wins fewer pixels still gets its top
+        pixels by margin (negative margins included).
+    components
+        PCA components of the standardised bands the head sees (whitened).
+    strength
+        Inverse L2 strength of the logistic head (scikit-learn's ``C``).
+    sample_pixels, window
+        Training pixels read from the scene, as square windows of this side.
+    unknown
+        Default unknown level of the adapted model (see :class:`AdaptedModel`): a pixel is
+        unknown when it is less typical of its class than this share of the class's seeds.
+    """
+
+    rounds: int = 3
+    fraction: float = 0.5
+    min_per_class: int = 20
+    components: int = 20
+    strength: float = 0.1
+    sample_pixels: int = 40000
+    window: int = 64
+    unknown: float = 0.01
+
+
+def select_seeds(p: np.ndarray, fraction: float, min_per_class: int) -> np.ndarray:
+    """Seed labels ``(N,)`` (class index, -1 = none) from probabilities ``(C, N)``.
+
+    Per class: among the pixels it wins, the ``fraction`` with the largest margin (log
+    probability over the best other class); at least ``min_per_class`` pixels by that margin.
+    A pixel picked for two classes is dropped.
+    """
+    c, n = p.shape
+    lp = np.log(np.clip(np.nan_to_num(p, nan=1.0 / c), 1e-9, 1.0))
+    y = np.full(n, -1, dtype=np.int64)
+    taken = np.zeros(n, dtype=np.int64)
+    for k in range(c):
+        margin = lp[k] - np.max(np.delete(lp, k, axis=0), axis=0) if c > 1 else lp[k]
+        wins = int((margin > 0).sum())
+        top = np.argsort(-margin, kind="stable")[:min(n, max(int(fraction * wins), min_per_class))]
+        taken[top] += 1
+        y[top] = k
+    y[taken > 1] = -1
+    return y
+
+
+def sample_windows(scene: Any, radius: int, n_pixels: int, window: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Raw windows of a scene with a halo: ``[(tile (B, h + 2r, w + 2r), valid (h + 2r, w + 2r))]``.
+
+    A scene of at most ``n_pixels`` pixels is one window; a larger one gives windows of
+    ``window`` pixels on a regular grid spread over it (deterministic), read one at a time.
+    Halos outside the scene are reflected, as the engines do at scene edges.
+    """
+    shape = np.shape(scene)
+    h, w = int(shape[1]), int(shape[2])
+    nod = None
+    if hasattr(scene, "rio"):
+        try:
+            nod = scene.rio.nodata
+        except Exception:  # a DataArray without rio metadata  # noqa: BLE001
+            nod = None
+    if h * w <= n_pixels:
+        boxes = [(0, h, 0, w)]
+    else:
+        side = min(window, h, w)
+        k = max(1, n_pixels // (side * side))
+        ny = max(1, int(round(np.sqrt(k * h / w))))
+        nx = max(1, int(np.ceil(k / ny)))
+        ys = np.linspace(0, h - side, ny).round().astype(int)
+        xs = np.linspace(0, w - side, nx).round().astype(int)
+        boxes = [(y, y + side, x, x + side) for y in ys for x in xs]
+    out = []
+    for y0, y1, x0, x1 in boxes:
+        a0, a1, b0, b1 = max(0, y0 - radius), min(h, y1 + radius), max(0, x0 - radius), min(w, x1 + radius)
+        if hasattr(scene, "isel"):
+            block = np.asarray(scene.isel(y=slice(a0, a1), x=slice(b0, b1)).values)
+        else:
+            block = np.asarray(scene)[:, a0:a1, b0:b1]
+        block = block.astype(np.float32)
+        valid = np.isfinite(block).all(0)
+        if nod is not None:
+            valid &= ~(block == nod).all(0)
+        pad = ((y0 - radius - a0) * -1, (y1 + radius) - a1, (x0 - radius - b0) * -1, (x1 + radius) - b1)
+        if any(pad):
+            widths = ((0, 0), (pad[0], pad[1]), (pad[2], pad[3]))
+            block = np.pad(block, widths, mode="reflect")
+            valid = np.pad(valid, widths[1:], mode="reflect")
+        out.append((block, valid))
+    return out
+
+
+class AdaptedModel(ZeroShotModel):
+    """A zero-shot model whose per-pixel probabilities come from a head fitted on the scene itself.
+
+    Same binding, classes and spatial filter as the zero-shot model it was adapted from;
+    ``head_weight (B, C)`` and ``head_bias (C,)`` map the raw bands (as :meth:`normalize`
+    leaves them) to class logits.
+
+    **Unknown** is calibrated on the scene's own seed pixels, so a threshold means the same
+    on every scene: ``threshold`` is a share ``a`` (0.01 by default), and a pixel is unknown
+    when it lies farther (Mahalanobis distance in the head's whitened space, shared seed
+    covariance) from the mean of the class the map gives it than all but a share ``a`` of that
+    class's own seed pixels.  ``typ_proj (B, k)``, ``typ_offset (k,)`` and ``typ_means (C, k)``
+    hold the folded whitening; ``typ_quantiles (C, Q)`` the seeds' squared distances at ``Q``
+    evenly spaced quantiles.
+    """
+
+    model_type = ADAPTED_TYPE
+
+    def __init__(self, zs: ZeroShotModel, head_weight: np.ndarray, head_bias: np.ndarray,
+                 info: dict[str, Any] | None = None, typicality: dict[str, np.ndarray] | None = None,
+                 threshold: float | None = None) -> None:
+        super().__init__(zs.base, zs.prompts, zs.binding, zs.threshold if threshold is None else threshold,
+                         zs.text_embeddings, spatial=zs.spatial, stats=zs.stats)
+        self.head_weight = np.ascontiguousarray(head_weight, dtype=np.float32)
+        self.head_bias = np.ascontiguousarray(head_bias, dtype=np.float32)
+        if self.head_weight.shape != (self.n_bands, self.n_classes) or self.head_bias.shape != (self.n_classes,):
+            from hsigeo.errors import ModelFileError
+
+            raise ModelFileError(f"scene-adapted head of shape {self.head_weight.shape} / {self.head_bias.shape} does "
+                                 f"not fit {self.n_bands} bands and {self.n_classes} classes.")
+        self.info = dict(info or {})
+        self.report = {**self.report, "kind": "scene-adapted", "adaptation": self.info}
+        self.typicality = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in (typicality or {}).items()}
+
+    def unknown_mask(self, p: np.ndarray, centre: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """Pixels less typical of their class than the share ``threshold`` of its seeds (class docstring)."""
+        t = self.typicality
+        if not t:
+            return super().unknown_mask(p, centre, ok)
+        b, h, w = centre.shape
+        f = np.nan_to_num(centre.reshape(b, -1)).T @ t["proj"] + t["offset"]  # (n, k)
+        best = np.nan_to_num(p, nan=-1.0).reshape(p.shape[0], -1).argmax(0)
+        d2 = ((f - t["means"][best]) ** 2).sum(1)
+        q = t["quantiles"]
+        levels = np.linspace(0.0, 1.0, q.shape[1])
+        cdf = np.empty_like(d2)
+        for c in np.unique(best):
+            sel = best == c
+            cdf[sel] = np.interp(d2[sel], q[c], levels)
+        return ((1.0 - cdf) < self.threshold).reshape(h, w) & ok
+    def pixel_probabilities(self, t: np.ndarray, batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+        """Per-pixel softmax of the scene head ``(C, h, w)`` and validity (finite, not all zero)."""
+        b, hp, wp = t.shape
+        flat = np.nan_to_num(t.reshape(b, -1))
+        ok = np.abs(flat).sum(0) > 0
+        logits = self.head_weight.T @ flat + self.head_bias[:, None]
+        logits -= logits.max(0, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(0, keepdims=True)
+        return np.ascontiguousarray(p.reshape(-1, hp, wp), dtype=np.float32), ok.reshape(hp, wp)
+
+    def digest(self) -> str:
+        h = hashlib.sha256(super().digest().encode())
+        h.update(self.head_weight.tobytes() + self.head_bias.tobytes())
+        for k in sorted(self.typicality):
+            h.update(k.encode() + self.typicality[k].tobytes())
+        return h.hexdigest()[:16]
+
+    def file_parts(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The head's tensors and metadata for the model file (:func:`hsigeo.model.base.zero_shot_bytes`)."""
+        tensors = {"head.weight": self.head_weight, "head.bias": self.head_bias}
+        tensors.update({f"typicality.{k}": v for k, v in self.typicality.items()})
+        return tensors, {"adaptation": self.info}
+
+    @classmethod
+    def from_file(cls, meta: dict[str, Any], tensors: dict[str, Any], source: str) -> AdaptedModel:
+        """From a ``scene-adapted`` model file's checked metadata and weights (the model-type registry's reader)."""
+        from hsigeo.model.base import zero_shot_from_file
+
+        return cls.from_file_parts(zero_shot_from_file(meta, tensors, source),
+                                   {k: v.numpy() for k, v in tensors.items()}, meta, source=source)
+
+    @classmethod
+    def from_file_parts(cls, zs: ZeroShotModel, tensors: dict[str, np.ndarray], meta: dict[str, Any],
+                        source: str = "") -> AdaptedModel:
+        """Rebuild from a ``scene-adapted`` model file's tensors and metadata."""
+        from hsigeo.errors import ModelFileError
+
+        if "head.weight" not in tensors or "head.bias" not in tensors:
+            raise ModelFileError(f"{source}: a scene-adapted model file without its head (head.weight, head.bias).")
+        typ = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("typicality.")}
+        return cls(zs, tensors["head.weight"], tensors["head.bias"], meta.get("adaptation"), typ)
+
+
+def _fit_head(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: AdaptConfig, use: np.ndarray,
+              seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Logistic head on whitened PCA of standardised bands, folded into one linear map on raw bands.
+
+    Also the typicality reference of the unknown outcome (see :class:`AdaptedModel`).
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+
+    xb = x[:, use]
+    mean, std = xb.mean(0), xb.std(0)
+    std = np.where(std > 0, std, 1.0)
+    z = (xb - mean) / std
+    k = int(min(cfg.components, z.shape[1], z.shape[0] - 1))
+    pca = PCA(k, whiten=True, random_state=seed).fit(z)
+    sel = y >= 0
+    clf = LogisticRegression(C=cfg.strength, max_iter=500, class_weight="balanced")
+    clf.fit(pca.transform(z[sel]), y[sel])
+    # logits = ((x - mean) / std - pca.mean_) @ P @ coef.T + intercept,  P = components.T / sqrt(var)
+    proj = pca.components_.T / np.sqrt(pca.explained_variance_)[None]
+    coef = clf.coef_ if len(clf.classes_) > 2 else np.vstack([-clf.coef_[0], clf.coef_[0]]) / 2
+    inter = clf.intercept_ if len(clf.classes_) > 2 else np.array([-clf.intercept_[0], clf.intercept_[0]]) / 2
+    m = proj @ coef.T  # (B_used, K)
+    a = m / std[:, None]
+    c = inter - (mean / std + pca.mean_) @ m
+    weight = np.zeros((x.shape[1], n_classes), dtype=np.float64)
+    bias = np.full(n_classes, -30.0)  # a class without seeds is never chosen
+    weight[np.ix_(use, clf.classes_)] = a
+    bias[clf.classes_] = c
+    return weight.astype(np.float32), bias.astype(np.float32), _typicality(z, y, pca, proj, mean, std, use,
+                                                                            x.shape[1], n_classes)
+
+
+def _typicality(z: np.ndarray, y: np.ndarray, pca: Any, proj: np.ndarray, mean: np.ndarray, std: np.ndarray,
+                use: np.ndarray, n_bands: int, n_classes: int, levels: int = 101) -> dict[str, np.ndarray]:
+    """Seed class means, pooled covariance and the seeds' own squared distances, folded onto raw bands."""
+    f = pca.transform(z)  # whitened (whiten=True: unit variance over the scene)
+    sel = y >= 0
+    k = f.shape[1]
+    means = np.zeros((n_classes, k))
+    resid = []
+    for c in np.unique(y[sel]):
+        means[c] = f[y == c].mean(0)
+        resid.append(f[y == c] - means[c])
+    r = np.concatenate(resid)
+    # pooled within-class covariance, shrunk towards its average variance (few seeds per class)
+    cov = np.cov(r.T) if len(r) > 1 else np.eye(k)
+    cov = 0.9 * cov + 0.1 * np.eye(k) * np.trace(cov) / k
+    white = np.linalg.cholesky(np.linalg.inv(cov))  # d2 = ||(f - mu) @ white||^2
+    fw, mw = f @ white, means @ white
+    # a class without seeds is never "less typical" (the largest float, not inf: model files hold finite weights)
+    quant = np.full((n_classes, levels), np.finfo(np.float32).max)
+    for c in np.unique(y[sel]):
+        d2 = ((fw[y == c] - mw[c]) ** 2).sum(1)
+        quant[c] = np.quantile(d2, np.linspace(0.0, 1.0, levels))
+    # f = ((x - mean) / std - pca.mean_) @ proj  (proj already whitens), as a map on raw bands
+    p_raw = np.zeros((n_bands, k))
+    p_raw[use] = proj / std[:, None]
+    offset = -(mean / std + pca.mean_) @ proj
+    return {"proj": (p_raw @ white).astype(np.float32), "offset": (offset @ white).astype(np.float32),
+            "means": mw.astype(np.float32), "quantiles": quant.astype(np.float32)}
+
+
+def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, unknown: float | None = None,
+          seed: int = 0, progress: Any = None) -> AdaptedModel:
+    """Self-train a scene head from a zero-shot model's confident pixels (see the module docstring).
+
+    Parameters
+    ----------
+    zs
+        The base model bound to this scene and prompt set (:meth:`BaseModel.for_scene`).
+    scene
+        The same scene, ``(band, y, x)`` DataArray (lazy is fine: read by windows) or array.
+    config
+        Settings (:class:`AdaptConfig`).
+    unknown
+        Unknown level of the adapted model (``None``: ``config.unknown``; ``0``: forced choice);
+        see :class:`AdaptedModel`.
+    seed
+        Seed of the PCA's randomised solver.
+    progress
+        Optional callable ``progress(round, n_rounds)``.
+
+    Returns
+    -------
+    AdaptedModel
+        Runs in every engine; ``report["adaptation"]`` says what it was fitted on.
+    """
+    cfg = config or AdaptConfig()
+    r = zs.radius
+    tiles = []
+    for block, valid in sample_windows(scene, r, cfg.sample_pixels, cfg.window):
+        tiles.append(zs.normalize(block, valid))
+    centres = [t[:, r:t.shape[1] - r, r:t.shape[2] - r].reshape(t.shape[0], -1) for t in tiles]
+    x = np.concatenate(centres, axis=1).T.astype(np.float64)  # (N, B)
+    ok = np.abs(x).sum(1) > 0
+
+    def probabilities(model: ZeroShotModel) -> np.ndarray:
+        m = model.with_threshold(0.0)
+        return np.concatenate([m.predict_tile(t).reshape(m.n_classes, -1) for t in tiles], axis=1)[:, ok]
+
+    bad = zs.resampler.bad_band if zs.resampler.bad_band is not None else np.zeros(zs.n_bands, dtype=bool)
+    use = np.flatnonzero(~np.asarray(bad, dtype=bool) & (x[ok].std(0) > 0))
+    model: ZeroShotModel = zs
+    history = []
+    p = probabilities(zs)
+    for i in range(cfg.rounds):
+        y = select_seeds(p, cfg.fraction, cfg.min_per_class)
+        if len(np.unique(y[y >= 0])) < 2:
+            break  # nothing to contrast: keep the last model
+        weight, bias, typ = _fit_head(x[ok], y, zs.n_classes, cfg, use, seed)
+        info = {"config": asdict(cfg), "rounds_done": i + 1, "pixels": int(ok.sum()),
+                "seeds_per_class": {zs.classes[k].name: int((y == k).sum()) for k in range(zs.n_classes)}}
+        model = AdaptedModel(zs, weight, bias, info, typ, threshold=cfg.unknown if unknown is None else unknown)
+        p = probabilities(model)
+        history.append({k: float(v) for k, v in zip([c.name for c in zs.classes], np.bincount(
+            p.argmax(0), minlength=zs.n_classes) / max(1, p.shape[1]), strict=True)})
+        if progress is not None:
+            progress(i + 1, cfg.rounds)
+    if isinstance(model, AdaptedModel):
+        model.info["class_shares"] = history
+        model.report["adaptation"] = model.info
+        return model
+    raise _no_contrast(zs)
+
+
+def _no_contrast(zs: ZeroShotModel) -> Exception:
+    from hsigeo.errors import HsigeoError
+
+    return HsigeoError(f"scene adaptation found confident pixels of fewer than two of the {zs.n_classes} classes; "
+                       "map the scene without adaptation (--no-adapt) or add classes to the prompts.")
+
+
+def describe(model: AdaptedModel) -> str:
+    """One line on what the adaptation was fitted on (for CLI messages)."""
+    info = model.info
+    seeds = ", ".join(f"{k} {v}" for k, v in info.get("seeds_per_class", {}).items())
+    return (f"adapted to the scene by self-training ({info.get('rounds_done')} rounds on {info.get('pixels')} pixels; "
+            f"seed pixels per class: {seeds})")

@@ -1,0 +1,125 @@
+"""Scene adaptation of prompt-only maps: seeds, the model file, the engines, an accuracy floor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hsigeo.model.adapt import AdaptConfig, AdaptedModel, adapt, sample_windows, select_seeds
+
+
+@pytest.fixture(scope="module")
+def demo(base, tmp_path_factory):
+    """A synthetic GeoTIFF whose four class spectra are held-out library records, with its truth."""
+    import rasterio
+
+    from hsigeo.datasets.synthetic import CLASS_LIBRARY, make_synthetic_scene
+    from hsigeo.io.raster import open_hsi
+    from hsigeo.speclib.corpus import demo_class_spectra
+
+    spectra = demo_class_spectra([c[0] for c in CLASS_LIBRARY[:4]])
+    sc = make_synthetic_scene(tmp_path_factory.mktemp("adapt") / "scene", height=30, width=34, bands=60,
+                              n_classes=4, seed=3, class_spectra=spectra)
+    with rasterio.open(sc.labels_path) as src:
+        truth = src.read(1)
+    return sc, open_hsi(sc.scene_path), truth
+
+
+def test_seeds_take_each_class_by_margin_with_a_floor():
+    # class 0 wins everything; class 1 wins nothing but its best pixels still become seeds
+    p = np.array([[0.9, 0.8, 0.7, 0.6, 0.95, 0.55],
+                  [0.1, 0.2, 0.3, 0.4, 0.05, 0.45]])
+    y = select_seeds(p, fraction=0.5, min_per_class=2)
+    assert y.tolist() == [0, 0, -1, 1, 0, 1]
+
+
+def test_windows_cover_big_scenes_in_bounded_pieces():
+    cube = np.arange(2 * 50 * 70, dtype=np.float32).reshape(2, 50, 70) + 1
+    one = sample_windows(cube, 2, 50 * 70, 16)
+    assert len(one) == 1 and one[0][0].shape == (2, 54, 74)
+    np.testing.assert_array_equal(one[0][0][:, 2:-2, 2:-2], cube)
+    many = sample_windows(cube, 2, 1000, 16)
+    assert 2 <= len(many) <= 6 and all(t.shape == (2, 20, 20) and v.all() for t, v in many)
+
+
+def test_adapted_model_runs_in_every_engine_and_round_trips(base, demo, tmp_path):
+    import rasterio
+
+    from hsigeo.inference.core import classify_array
+    from hsigeo.inference.distributed import classify_dataarray
+    from hsigeo.inference.tiled import classify_raster
+    from hsigeo.io.raster import open_hsi
+    from hsigeo.model.modelfile import load_model, model_bytes, save_model
+    from hsigeo.text.prompts import load_prompts
+
+    sc, da, truth = demo
+    zs = base.for_scene(da, load_prompts(sc.prompts_path), threshold=0.0)
+    model = adapt(zs, da, AdaptConfig(rounds=2, sample_pixels=600, window=16))
+    assert isinstance(model, AdaptedModel) and model.info["rounds_done"] == 2
+    assert 200 <= model.info["pixels"] <= 2 * 256  # two 16 x 16 windows, not the whole scene
+    cube, nod = da.values, da.rio.nodata
+    ref = model.predict_array(cube, nodata=nod)[0]
+    assert model.threshold == AdaptConfig().unknown  # the calibrated unknown is on by default
+    forced = model.with_threshold(0.0).predict_array(cube, nodata=nod)[0]
+    assert (forced[truth > 0] == truth[truth > 0]).mean() >= 0.9 and (ref[(cube == nod).all(0)] == 0).all()
+    assert 0 < ((ref == 0) & (truth > 0)).sum() < 0.5 * (truth > 0).sum()  # some unknown, not most
+    # whole scene == tiled (small tiles, halos) == dask == sparse pixels
+    np.testing.assert_array_equal(classify_array(cube, model, nodata=nod)[0], ref)
+    out = tmp_path / "c.tif"
+    classify_raster(sc.scene_path, model, out, tile_size=16)
+    with rasterio.open(out) as src:
+        np.testing.assert_array_equal(src.read(1), ref)
+    lazy = open_hsi(sc.scene_path, chunks={"y": 11, "x": 13})
+    np.testing.assert_array_equal(classify_dataarray(lazy, model).compute().values, ref)
+    rows, cols = np.array([0, 7, 29, 15]), np.array([0, 33, 5, 16])
+    full, conf = model.predict_array(cube)  # predict_pixels takes every pixel as valid, as this does
+    v, c = model.predict_pixels(cube, rows, cols)
+    np.testing.assert_array_equal(v, full[rows, cols])
+    np.testing.assert_allclose(c, conf[rows, cols], atol=1e-5)
+    # the model file: safetensors + JSON, same map, same digest
+    path = save_model(model, tmp_path / "adapted.hsigeo")
+    again = load_model(path)
+    assert isinstance(again, AdaptedModel) and again.digest() == load_model(path).digest()
+    np.testing.assert_array_equal(again.predict_array(cube, nodata=nod)[0], ref)
+    assert model_bytes(model) == model_bytes(again)
+    assert again.report["adaptation"]["seeds_per_class"] == model.info["seeds_per_class"]
+
+
+def test_adaptation_floor_on_salinas_a(base):
+    """Salinas-A, coarse prompts written for the zero-shot protocol: adapted map above a floor."""
+    from hsigeo.errors import DatasetError
+    from hsigeo.evaluation.zero_shot import SCENES, load_merge, load_scene, merge_labels
+    from hsigeo.text.prompts import load_prompts
+
+    table = load_merge(SCENES["salinas-a"])
+    try:
+        cube, labels, wl, fwhm = load_scene("salinas-a", None)
+    except (DatasetError, SystemExit):
+        pytest.skip("Salinas-A not found (set HSIGEO_DATA_DIR)")
+    truth = merge_labels(labels, table)
+    zs = base.for_scene(cube, load_prompts(table.prompts), wavelengths=wl, threshold=0.0)
+    pred = adapt(zs, cube, unknown=0.0).predict_array(cube)[0]
+    base_oa = (zs.predict_array(cube)[0][truth > 0] == truth[truth > 0]).mean()
+    oa = (pred[truth > 0] == truth[truth > 0]).mean()
+    assert oa >= 0.9 and oa > base_oa
+
+
+def test_calibrated_unknown_leaves_a_foreign_class_unknown(base, demo):
+    """Unknown = less typical of its class than all but a share of the class's seeds."""
+    from hsigeo.text.prompts import PromptSet, load_prompts
+
+    sc, da, truth = demo
+    ps = load_prompts(sc.prompts_path)
+    cube, nod = da.values, da.rio.nodata
+    valid = ~(cube == nod).all(0)
+    full = adapt(base.for_scene(da, ps, threshold=0.0), da, unknown=0.0)
+    assert (full.predict_array(cube, nodata=nod)[0][valid] > 0).all()  # 0: forced choice
+    shares = [(full.with_threshold(a).predict_array(cube, nodata=nod)[0][valid] == 0).mean() for a in (0.01, 0.1)]
+    assert shares[0] <= shares[1] <= 0.5
+    # the last class's prompt removed: its pixels are far from every remaining class
+    drop = ps.classes[-1].value
+    sub = PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)}
+                                           for c in ps.classes if c.value != drop]})
+    pred = adapt(base.for_scene(da, sub, threshold=0.0), da, unknown=0.01).predict_array(cube, nodata=nod)[0]
+    removed, kept = (pred[truth == drop] == 0).mean(), (pred[(truth > 0) & (truth != drop)] == 0).mean()
+    assert removed >= 0.5 and kept <= 0.1
