@@ -1,0 +1,4 @@
+"""placeholder"""
+
+def open_product(path):
+    return None
