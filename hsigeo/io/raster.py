@@ -420,7 +420,7 @@ def _open_plain(path: str | os.PathLike, min_bands: int) -> tuple[Any, dict[str,
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
-    from hsigeo.io.products.cache import cache_path, write_scaled_vrt
+    from hsigeo.io.products.cache import cache_path, gdal_type, write_scaled_vrt
     from hsigeo.io.products.files import parse_subdataset
     from hsigeo.io.products.scaling import declared_scaling
 
@@ -484,7 +484,7 @@ def _open_plain(path: str | os.PathLike, min_bands: int) -> tuple[Any, dict[str,
                                                                list(scaling.offset), nodata])
         if not vrt.is_file():
             write_scaled_vrt(vrt, str(Path(data_path).resolve()) if sub is None else str(data_path),
-                             width=width, height=height, source_dtype=_gdal_type(dtype), crs_wkt=crs_wkt,
+                             width=width, height=height, source_dtype=gdal_type(dtype), crs_wkt=crs_wkt,
                              transform=transform if has_transform else None, bands=range(1, count + 1),
                              scale=scaling.scale, offset=scaling.offset, source_nodata=nodata)
         attrs["scaling"] = scaling.note
@@ -492,12 +492,6 @@ def _open_plain(path: str | os.PathLike, min_bands: int) -> tuple[Any, dict[str,
         info["nodata"] = None  # the VRT's own nodata (NaN) replaces it
         data_path = vrt
     return data_path, info, attrs, driver, has_crs, has_transform, count
-
-
-def _gdal_type(dtype: str) -> str:
-    return {"uint8": "Byte", "int8": "Int8", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32",
-            "int32": "Int32", "float32": "Float32", "float64": "Float64", "uint64": "UInt64",
-            "int64": "Int64"}.get(dtype, "Float32")
 
 
 def _subdataset_message(path: Any, subdatasets: list[str]) -> str:

@@ -29,7 +29,7 @@ import numpy as np
 
 from hsigeo.outputs import atomic_output
 
-__all__ = ["cache_dir", "cache_path", "write_scaled_vrt"]
+__all__ = ["cache_dir", "cache_path", "write_scaled_vrt", "gdal_type"]
 
 
 def cache_dir() -> Path:
@@ -135,3 +135,10 @@ def float_array(values: Any, n: int, default: float) -> np.ndarray:
             if v is not None:
                 out[i] = float(v)
     return out
+
+
+def gdal_type(dtype: str) -> str:
+    """GDAL's name of a numpy dtype name (``"int16"`` -> ``"Int16"``)."""
+    return {"uint8": "Byte", "int8": "Int8", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32",
+            "int32": "Int32", "float32": "Float32", "float64": "Float64", "uint64": "UInt64",
+            "int64": "Int64"}.get(dtype, "Float32")
