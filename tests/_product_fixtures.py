@@ -90,3 +90,96 @@ def desis_l2a(folder: Path, h: int = 9, w: int = 8) -> Path:
         f"<backgroundValue>-32768</backgroundValue></base><specific><bandCharacterisation>{bands}"
         "</bandCharacterisation></specific></hsi_doc>")
     return folder
+
+
+# --------------------------------------------------------------------------- #
+# EMIT L2A RFL (netCDF-4 / HDF5, written with h5py as netCDF-4 files are)
+# --------------------------------------------------------------------------- #
+EMIT_NAME = "EMIT_L2A_RFL_001_20230401T081519_2309106_004.nc"
+
+
+def emit_wavelengths() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """285 EMIT bands 381-2493 nm, ~8.5 nm FWHM; good_wavelengths 0 over the deep water-vapour bands."""
+    wl = np.linspace(381.0, 2493.0, 285)
+    fwhm = np.full(285, 8.5)
+    good = (~(((wl > 1320) & (wl < 1450)) | ((wl > 1770) & (wl < 1960)))).astype(np.uint8)
+    return wl, fwhm, good
+
+
+def emit_glt(ny: int, nx: int, down: int, cross: int, angle_deg: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
+    """A GLT for a swath rotated by ``angle_deg``: 1-based (glt_x, glt_y), 0 where no swath pixel falls."""
+    r, c = np.mgrid[0:ny, 0:nx].astype(np.float64)
+    cy, cx = (ny - 1) / 2, (nx - 1) / 2
+    a = np.deg2rad(angle_deg)
+    dy, dx = r - cy, c - cx
+    sy = np.rint(np.cos(a) * dy - np.sin(a) * dx + (down - 1) / 2).astype(np.int64)
+    sx = np.rint(np.sin(a) * dy + np.cos(a) * dx + (cross - 1) / 2).astype(np.int64)
+    inside = (sy >= 0) & (sy < down) & (sx >= 0) & (sx < cross)
+    return np.where(inside, sx + 1, 0).astype(np.int32), np.where(inside, sy + 1, 0).astype(np.int32)
+
+
+def _dims(f, names_sizes):
+    import h5py  # noqa: F401
+
+    scales = {}
+    for name, size in names_sizes:
+        d = f.create_dataset(name, data=np.arange(size, dtype=np.float32))
+        d.make_scale(name)
+        scales[name] = d
+    return scales
+
+
+def emit_l2a(folder: Path, down: int = 20, cross: int = 16, *, glt: bool = True, rows_per_write: int = 64,
+             spectra=None, angle: float = 30.0, name: str = EMIT_NAME) -> Path:
+    """EMIT L2A RFL granule (EMIT L2A ATBD / LP DAAC netCDF layout), tiny unless sizes are given.
+
+    ``reflectance(downtrack, crosstrack, bands)`` float32 with ``_FillValue`` -9999;
+    ``sensor_band_parameters/{wavelengths,fwhm,good_wavelengths}``;
+    ``location/{glt_x,glt_y}(ortho_y, ortho_x)`` int32, 1-based, 0 = none; global
+    ``geotransform`` and ``spatial_ref``.  Swath pixel (row, col) has the value
+    ``0.1 + 0.001 * row + 0.0001 * col`` in band 0 (so placement is checkable), a
+    vegetation spectrum elsewhere; swath pixel (0, 0) is fill.
+    """
+    import h5py
+
+    wl, fwhm, good = emit_wavelengths()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    diag = int(np.ceil(np.hypot(down, cross))) + 2
+    ny, nx = diag, diag
+    with h5py.File(path, "w") as f:
+        f.attrs["geotransform"] = np.array([30.0, 0.000542232520256, 0.0, 12.0, 0.0, -0.000542232520256])
+        f.attrs["spatial_ref"] = ('GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
+                                  'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]')
+        f.attrs["time_coverage_start"] = "2023-04-01T08:15:19+0000"
+        f.attrs["product_version"] = "V001"
+        f.attrs["processing_level"] = "L2A"
+        dims = _dims(f, [("downtrack", down), ("crosstrack", cross), ("bands", 285)])
+        refl = f.create_dataset("reflectance", shape=(down, cross, 285), dtype="float32",
+                                chunks=(min(down, 64), min(cross, 64), 285), fillvalue=-9999.0)
+        refl.attrs["_FillValue"] = np.float32(-9999.0)
+        refl.attrs["units"] = "unitless"
+        for i, d in enumerate(("downtrack", "crosstrack", "bands")):
+            refl.dims[i].attach_scale(dims[d])
+        veg = (0.05 + 0.4 / (1 + np.exp(-(wl - 715) / 12))).astype(np.float32)
+        for r0 in range(0, down, rows_per_write):
+            r1 = min(down, r0 + rows_per_write)
+            if spectra is not None:
+                block = spectra(r0, r1, cross)
+            else:
+                block = np.broadcast_to(veg, (r1 - r0, cross, 285)).copy()
+                rr, cc = np.mgrid[r0:r1, 0:cross]
+                block[:, :, 0] = 0.1 + 0.001 * rr + 0.0001 * cc
+                if r0 == 0:
+                    block[0, 0, :] = -9999.0
+            refl[r0:r1] = block
+        g = f.create_group("sensor_band_parameters")
+        g.create_dataset("wavelengths", data=wl.astype(np.float32)).attrs["units"] = "nm"
+        g.create_dataset("fwhm", data=fwhm.astype(np.float32)).attrs["units"] = "nm"
+        g.create_dataset("good_wavelengths", data=good)
+        if glt:
+            loc = f.create_group("location")
+            gx, gy = emit_glt(ny, nx, down, cross, angle)
+            loc.create_dataset("glt_x", data=gx)
+            loc.create_dataset("glt_y", data=gy)
+    return path

@@ -513,7 +513,7 @@ def _subdataset_message(path: Any, subdatasets: list[str]) -> str:
             "pass one of them as the path")
     return (f"{path}: is a container of {len(subdatasets)} subdatasets, not one image: "
             + "; ".join(described) + more + f". {pick} (quote it in a shell). EMIT L2A RFL and PRISMA L2D "
-            "files are recognised by name and layout; rename a renamed product back to its original name.")
+            "files are recognised by their layout and need no subdataset.")
 
 
 # --------------------------------------------------------------------------- #

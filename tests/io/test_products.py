@@ -86,3 +86,62 @@ def test_desis_l2a(tmp_path):
         assert np.isnan(float(da[0, -1, -1]))  # backgroundValue -> nodata
         assert da.attrs["processing_version"] == "02.10" and da.rio.crs.to_epsg() == 32635
         assert float(da.x[0]) == pytest.approx(500025.0)
+
+
+# --------------------------------------------------------------------------- #
+# EMIT L2A RFL
+# --------------------------------------------------------------------------- #
+def test_emit_l2a_orthorectified_through_the_glt(tmp_path):
+    from _product_fixtures import emit_glt, emit_wavelengths
+
+    from _product_fixtures import emit_l2a
+
+    nc = emit_l2a(tmp_path)
+    for given in (nc, f'NETCDF:"{nc}":reflectance'):
+        da = open_hsi(given)
+        wl, fwhm, good = emit_wavelengths()
+        ny = nx = int(np.ceil(np.hypot(20, 16))) + 2
+        assert da.shape == (285, ny, nx) and da.attrs["sensor"] == "EMIT" and da.attrs["product_level"] == "L2A"
+        assert np.allclose(da.coords["wavelength"].values, wl, atol=1e-3)
+        assert np.allclose(da.coords["fwhm"].values, fwhm)
+        assert np.array_equal(da.coords["bad_band"].values, good == 0)
+        gx, gy = emit_glt(ny, nx, 20, 16)
+        vals = da.isel(band=0).values
+        # every north-up pixel holds the swath pixel its GLT entry names; none where the GLT is 0
+        r, c = np.nonzero((gx > 0) & ~((gx == 1) & (gy == 1)))
+        want = 0.1 + 0.001 * (gy[r, c] - 1) + 0.0001 * (gx[r, c] - 1)
+        assert np.allclose(vals[r, c], want, atol=1e-6)
+        assert np.isnan(vals[gx == 0]).all() and (gx == 0).any()
+        # the swath's fill pixel stays nodata where the GLT places it
+        assert np.isnan(vals[(gx == 1) & (gy == 1)]).all()
+        assert not bool(valid_mask(da).values[0, 0])
+        # geotransform: pixel (row 3, col 5) centre
+        assert float(da.x[5]) == pytest.approx(30.0 + 5.5 * 0.000542232520256)
+        assert float(da.y[3]) == pytest.approx(12.0 - 3.5 * 0.000542232520256)
+        assert da.rio.crs.to_epsg() == 4326
+        assert da.attrs["acquisition_time"].startswith("2023-04-01T08:15:19")
+        assert da.attrs["processing_version"] == "V001"
+
+
+def test_emit_without_glt_names_what_is_missing(tmp_path):
+    from _product_fixtures import emit_l2a
+
+    nc = emit_l2a(tmp_path, glt=False)
+    with pytest.raises(RasterReadError, match="location/glt_x and location/glt_y"):
+        open_hsi(nc)
+
+
+def test_netcdf_container_lists_its_subdatasets(tmp_path):
+    import h5py
+
+    p = tmp_path / "two.nc"
+    with h5py.File(p, "w") as f:
+        for name, size in (("y", 6), ("x", 5), ("b", 3)):
+            f.create_dataset(name, data=np.arange(size, dtype=np.float32)).make_scale(name)
+        for var in ("alpha", "beta"):
+            d = f.create_dataset(var, data=np.ones((3, 6, 5), np.float32))
+            for i, dim in enumerate(("b", "y", "x")):
+                d.dims[i].attach_scale(f[dim])
+    with pytest.raises(RasterReadError, match=r'(?i)2 subdatasets.*NETCDF:"?.*two.nc"?:alpha \(3 bands.*pass the image'):
+        open_hsi(p)
+    assert open_hsi(f'NETCDF:"{p}":beta').shape == (3, 6, 5)
