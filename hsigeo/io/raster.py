@@ -375,6 +375,9 @@ def open_hsi(
         raise RasterReadError(
             f"{data_path}: holds several subdatasets; open one of them (see `gdalinfo {data_path}`)."
         )
+    if da.ndim == 3 and tuple(da.dims[1:]) == ("y", "x") and da.dims[0] != "band":
+        # a netCDF subdataset names its band dimension after the variable's (e.g. 'bands', 'time')
+        da = da.rename({da.dims[0]: "band"}).assign_coords(band=np.arange(1, da.shape[0] + 1))
     if tuple(da.dims) != ("band", "y", "x"):
         raise RasterReadError(f"{data_path}: unexpected dimensions {da.dims}; expected (band, y, x).")
 
