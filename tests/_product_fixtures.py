@@ -183,3 +183,72 @@ def emit_l2a(folder: Path, down: int = 20, cross: int = 16, *, glt: bool = True,
             loc.create_dataset("glt_x", data=gx)
             loc.create_dataset("glt_y", data=gy)
     return path
+
+
+# --------------------------------------------------------------------------- #
+# PRISMA L2D (HDF-EOS5)
+# --------------------------------------------------------------------------- #
+PRISMA_NAME = "PRS_L2D_STD_20200209102459_20200209102503_0001.he5"
+
+
+def prisma_bands() -> dict[str, np.ndarray]:
+    """PRISMA band tables in *stored* order (descending wavelength), as the PSD lists them.
+
+    VNIR: 66 slots, the first 3 not delivered (centre 0, flag 0), then 63 bands 1010 -> 402 nm.
+    SWIR: 173 slots, 171 bands 2497 -> 920 nm, the last 2 not delivered.
+    """
+    v = np.concatenate([np.zeros(3), np.linspace(1010.0, 402.0, 63)])
+    vf = np.concatenate([np.zeros(3), np.ones(63)]).astype(np.int8)
+    s = np.concatenate([np.linspace(2497.0, 920.0, 171), np.zeros(2)])
+    sf = np.concatenate([np.ones(171), np.zeros(2)]).astype(np.int8)
+    return {"vnir": v, "vnir_flags": vf, "vnir_fwhm": np.where(v > 0, 11.0, 0.0),
+            "swir": s, "swir_flags": sf, "swir_fwhm": np.where(s > 0, 9.5, 0.0)}
+
+
+def prisma_l2d(folder: Path, rows: int = 14, cols: int = 12, *, zip_it: bool = False) -> Path:
+    """PRISMA L2D (ASI PRISMA Product Specification Document, L2D HDF-EOS5).
+
+    ``VNIR_Cube``/``SWIR_Cube`` uint16 ``(rows, bands, cols)`` in stored (descending) band
+    order; DN = (reflectance - Min) / (Max - Min) * 65535 with L2ScaleVnir 0..1 and
+    L2ScaleSwir 0..0.5; UTM 32N, corner attributes at pixel centres (30 m).  Row 0,
+    column 0 is all-zero (outside the swath).  The DN of stored VNIR slot ``k`` at
+    (r, c) is ``1000 * k + 10 * r + c`` (so band order and placement are checkable).
+    """
+    import h5py
+
+    b = prisma_bands()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / PRISMA_NAME
+    rr, cc = np.mgrid[0:rows, 0:cols]
+    vnir = np.stack([1000 * k + 10 * rr + cc for k in range(66)], axis=1).astype(np.uint16)
+    swir = np.stack([20000 + 100 * k + 10 * rr + cc for k in range(173)], axis=1).astype(np.uint16)
+    vnir[0, :, 0] = 0
+    swir[0, :, 0] = 0
+    with h5py.File(path, "w") as f:
+        a = f.attrs
+        a["List_Cw_Vnir"] = b["vnir"].astype(np.float32)
+        a["List_Cw_Vnir_Flags"] = b["vnir_flags"]
+        a["List_Fwhm_Vnir"] = b["vnir_fwhm"].astype(np.float32)
+        a["List_Cw_Swir"] = b["swir"].astype(np.float32)
+        a["List_Cw_Swir_Flags"] = b["swir_flags"]
+        a["List_Fwhm_Swir"] = b["swir_fwhm"].astype(np.float32)
+        a["L2ScaleVnirMin"], a["L2ScaleVnirMax"] = np.float32(0.0), np.float32(1.0)
+        a["L2ScaleSwirMin"], a["L2ScaleSwirMax"] = np.float32(0.0), np.float32(0.5)
+        a["Epsg_Code"] = np.int32(32632)
+        a["Product_ULcorner_easting"], a["Product_ULcorner_northing"] = 500015.0, 5000015.0
+        a["Product_LRcorner_easting"] = 500015.0 + 30.0 * (cols - 1)
+        a["Product_LRcorner_northing"] = 5000015.0 - 30.0 * (rows - 1)
+        a["Product_StartTime"] = np.bytes_("2020-02-09T10:24:59.000")
+        a["Processor_Version"] = np.bytes_("3.9-3")
+        a["Product_ID"] = np.bytes_("PRS_L2D_STD")
+        g = f.create_group("HDFEOS/SWATHS/PRS_L2D_HCO/Data Fields")
+        g.create_dataset("VNIR_Cube", data=vnir)
+        g.create_dataset("SWIR_Cube", data=swir)
+        f.create_group("HDFEOS/SWATHS/PRS_L2D_HCO/Geolocation Fields")
+    if zip_it:
+        z = folder / (PRISMA_NAME[:-4] + ".zip")
+        with zipfile.ZipFile(z, "w") as zf:
+            zf.write(path, PRISMA_NAME)
+        path.unlink()
+        return z
+    return path

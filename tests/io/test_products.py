@@ -145,3 +145,47 @@ def test_netcdf_container_lists_its_subdatasets(tmp_path):
     with pytest.raises(RasterReadError, match=r'(?i)2 subdatasets.*NETCDF:"?.*two.nc"?:alpha \(3 bands.*pass the image'):
         open_hsi(p)
     assert open_hsi(f'NETCDF:"{p}":beta').shape == (3, 6, 5)
+
+
+# --------------------------------------------------------------------------- #
+# PRISMA L2D
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("zipped", [False, True])
+def test_prisma_l2d_one_ascending_cube(tmp_path, zipped):
+    from _product_fixtures import PRISMA_NAME, prisma_bands, prisma_l2d
+
+    path = prisma_l2d(tmp_path, zip_it=zipped)
+    da = open_hsi(path)
+    b = prisma_bands()
+    wl = da.coords["wavelength"].values
+    assert np.all(np.diff(wl) > 0)  # one strictly ascending axis
+    v = np.sort(b["vnir"][b["vnir"] > 0])
+    s = np.sort(b["swir"][b["swir"] > 0])
+    s = s[s > v.max()]  # the overlap goes to VNIR
+    assert da.shape == (v.size + s.size, 14, 12) and np.allclose(wl, np.concatenate([v, s]), atol=1e-3)
+    assert np.allclose(da.coords["fwhm"].values[: v.size], 11.0) and np.allclose(da.coords["fwhm"].values[v.size:], 9.5)
+    # band 0 = 402 nm = the last stored VNIR slot (k = 65): DN 1000*65 + 10*r + c, scale 0..1
+    assert float(da[0, 3, 5]) == pytest.approx((65000 + 35) / 65535.0, rel=1e-6)
+    # the first SWIR band kept: the stored SWIR slot whose centre it is; scale 0..0.5
+    k = int(np.flatnonzero(np.isclose(b["swir"], s[0]))[0])
+    assert float(da[v.size, 3, 5]) == pytest.approx((20000 + 100 * k + 35) * 0.5 / 65535.0, rel=1e-6)
+    assert np.isnan(da[:, 0, 0].values).all() and not bool(valid_mask(da).values[0, 0])
+    # corners are pixel centres: pixel (2, 4) centre
+    assert float(da.x[4]) == pytest.approx(500015.0 + 4 * 30) and float(da.y[2]) == pytest.approx(5000015.0 - 2 * 30)
+    assert da.rio.crs.to_epsg() == 32632 and da.rio.resolution() == pytest.approx((30.0, -30.0))
+    assert da.attrs["sensor"] == "PRISMA" and da.attrs["product_level"] == "L2D"
+    assert da.attrs["acquisition_time"] == "2020-02-09T10:24:59.000" and da.attrs["processing_version"] == "3.9-3"
+    assert "overlap" in da.attrs["band_order"] and "pixel centres" in da.attrs["grid"]
+    if not zipped:
+        sub = f'HDF5:"{tmp_path / PRISMA_NAME}"://HDFEOS/SWATHS/PRS_L2D_HCO/Data_Fields/VNIR_Cube'
+        assert open_hsi(sub).shape == da.shape
+
+
+def test_prisma_other_levels_are_refused_clearly(tmp_path):
+    import h5py
+
+    p = tmp_path / "PRS_L2C_STD_20200209102459_20200209102503_0001.he5"
+    with h5py.File(p, "w") as f:
+        f.create_group("HDFEOS/SWATHS/PRS_L2C_HCO/Data Fields")
+    with pytest.raises(RasterReadError, match="only L2D"):
+        open_hsi(p)
