@@ -92,9 +92,7 @@ def test_desis_l2a(tmp_path):
 # EMIT L2A RFL
 # --------------------------------------------------------------------------- #
 def test_emit_l2a_orthorectified_through_the_glt(tmp_path):
-    from _product_fixtures import emit_glt, emit_wavelengths
-
-    from _product_fixtures import emit_l2a
+    from _product_fixtures import emit_glt, emit_l2a, emit_wavelengths
 
     nc = emit_l2a(tmp_path)
     for given in (nc, f'NETCDF:"{nc}":reflectance'):

@@ -42,7 +42,7 @@ _NAME_RE = re.compile(r"^EMIT_L2A_RFL_(?P<ver>\d{3})_(?P<time>\d{8}T\d{6})_(?P<o
                       re.IGNORECASE)
 #: Side of the north-up tiles written at a time.
 GLT_TILE = 128
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 
 
 def _is_emit(f: Any) -> bool:
@@ -179,9 +179,10 @@ def _write_ortho(f: Any, nc: Path, out: Path, gt: list[float], wkt: str) -> None
     glt_x, glt_y = f["location/glt_x"], f["location/glt_y"]
     h, w = glt_x.shape
     bands = refl.shape[2]
+    # zstd level 1: written once and read many times, fast to write, compresses the NaN fill well
     profile = {"driver": "GTiff", "count": bands, "height": h, "width": w, "dtype": "float32",
                "crs": wkt, "transform": Affine.from_gdal(*gt), "nodata": float("nan"), "tiled": True,
-               "blockxsize": GLT_TILE, "blockysize": GLT_TILE, "interleave": "pixel", "compress": "deflate",
+               "blockxsize": GLT_TILE, "blockysize": GLT_TILE, "interleave": "pixel", "compress": "zstd", "zstd_level": 1,
                "predictor": 3, "BIGTIFF": "IF_SAFER"}
     tiles = [(r, c) for r in range(0, h, GLT_TILE) for c in range(0, w, GLT_TILE)]
     with atomic_output(out, overwrite=True) as tmp, rasterio.open(tmp, "w", **profile) as dst:

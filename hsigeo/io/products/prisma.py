@@ -52,7 +52,7 @@ _SWATH = "HDFEOS/SWATHS/PRS_L2D_HCO/Data Fields"
 _NAME_RE = re.compile(r"^PRS_L(?P<level>[12][A-D]?)_\w+\.he5$", re.IGNORECASE)
 _PIXEL_M = 30.0
 _ROWS = 64
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 
 
 def open_product(path: str | os.PathLike) -> Product | None:
@@ -193,7 +193,7 @@ def _write(he5: Path, vnir: Any, swir: Any, v: tuple, s: tuple, out: Path, epsg:
     count = len(v[0]) + len(s[0])
     profile = {"driver": "GTiff", "count": count, "height": rows, "width": cols, "dtype": "float32",
                "crs": f"EPSG:{epsg}", "transform": transform, "nodata": float("nan"), "tiled": True,
-               "blockxsize": 128, "blockysize": 128, "interleave": "pixel", "compress": "deflate", "predictor": 3,
+               "blockxsize": 128, "blockysize": 128, "interleave": "pixel", "compress": "zstd", "zstd_level": 1, "predictor": 3,
                "BIGTIFF": "IF_SAFER"}
     cache_dir().mkdir(parents=True, exist_ok=True)
     with atomic_output(out, overwrite=True) as tmp, rasterio.open(tmp, "w", **profile) as dst:
