@@ -64,3 +64,24 @@ def test_classify_emit_granule_with_prompts(tmp_path, capsys):
     assert (classes[filled] != 0).mean() > 0.9
     code, text, _ = run_in_process(capsys, "info", str(nc))
     assert code == 0 and "EMIT L2A" in text and "glt" in text.lower()
+
+
+@pytest.mark.parametrize("kind", ["desis", "prisma"])
+def test_classify_desis_and_prisma_with_prompts(tmp_path, capsys, kind):
+    from _product_fixtures import DESIS_STEM, desis_l2a, prisma_l2d
+
+    if kind == "desis":
+        given = desis_l2a(tmp_path / "dl", h=16, w=14) / f"{DESIS_STEM}-METADATA.xml"
+        shape, epsg, nodata_px = (16, 14), 32635, (-1, -1)
+    else:
+        given = prisma_l2d(tmp_path / "dl", rows=16, cols=14, zip_it=True)
+        shape, epsg, nodata_px = (16, 14), 32632, (0, 0)
+    (tmp_path / "p.yaml").write_text(PROMPTS)
+    out = tmp_path / f"{kind}.tif"
+    code, _, err = run_in_process(capsys, "classify", str(given), "--prompts", str(tmp_path / "p.yaml"), "-o", str(out))
+    assert code == 0, err
+    with rasterio.open(out) as src:
+        classes = src.read(1)
+        assert src.shape == shape and src.crs.to_epsg() == epsg
+    # the product's nodata pixel is class 0 (nodata); the rest is a class or unknown (0), never anything else
+    assert classes[nodata_px] == 0 and set(np.unique(classes)) <= {0, 1, 2}
