@@ -187,3 +187,29 @@ def test_prisma_other_levels_are_refused_clearly(tmp_path):
         f.create_group("HDFEOS/SWATHS/PRS_L2C_HCO/Data Fields")
     with pytest.raises(RasterReadError, match="only L2D"):
         open_hsi(p)
+
+
+# --------------------------------------------------------------------------- #
+# AVIRIS-NG (ENVI, as in the AVIRIS-NG Distribution Document)
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("name,level", [("ang20170228t170016_rfl_v2p5_img", "L2 reflectance"),
+                                        ("ang20170228t170016_rdn_v2p5_img", "L1B radiance")])
+def test_aviris_ng_envi_named_and_read_as_stored(tmp_path, name, level):
+    wl = np.linspace(376.86, 2500.0, 425)
+    data = np.full((425, 3, 4), 0.25, dtype="<f4")
+    data[:, 0, 0] = -9999.0
+    data.tofile(tmp_path / name)
+    (tmp_path / f"{name}.hdr").write_text(
+        "ENVI\ndescription = {AVIRIS-NG reflectance}\nsamples = 4\nlines = 3\nbands = 425\nheader offset = 0\n"
+        "file type = ENVI Standard\ndata type = 4\ninterleave = bil\nbyte order = 0\n"
+        "map info = {UTM, 1, 1, 724522.0, 4074620.0, 5.0, 5.0, 11, North, WGS-84, units=Meters}\n"
+        "wavelength units = Nanometers\ndata ignore value = -9999\n"
+        "wavelength = {" + ", ".join(f"{w:.2f}" for w in wl) + "}\n"
+        "fwhm = {" + ", ".join("5.5" for _ in wl) + "}\n")
+    da = open_hsi(tmp_path / name)
+    assert da.attrs["sensor"] == "AVIRIS-NG" and da.attrs["product_level"] == level
+    assert da.attrs["acquisition_time"] == "2017-02-28T17:00:16Z" and da.attrs["processing_version"] == "v2p5"
+    assert "scaling" not in da.attrs and float(da[5, 1, 1]) == pytest.approx(0.25)  # float reflectance, no factor
+    assert da.coords["wavelength"].values[0] == pytest.approx(376.86) and np.allclose(da.coords["fwhm"].values, 5.5)
+    assert not bool(valid_mask(da).values[0, 0])
+    assert ("values_note" in da.attrs) == (level == "L1B radiance")

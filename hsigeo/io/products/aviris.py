@@ -19,7 +19,7 @@ from typing import Any
 __all__ = ["describe_envi"]
 
 _NAME_RE = re.compile(
-    r"^(?P<sensor>ang|AV3)(?P<date>\d{8})t(?P<time>\d{6})(?:_\d+)?_(?P<kind>rfl|corr|rdn|RFL|RDN)(?:_(?P<ver>v\w+))?",
+    r"^(?P<sensor>ang|AV3)(?P<date>\d{8})t(?P<time>\d{6})(?:_\d+)?_(?P<kind>rfl|corr|rdn|RFL|RDN)(?:_(?P<ver>v[0-9a-z]+))?",
     re.IGNORECASE)
 
 
