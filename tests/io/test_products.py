@@ -213,3 +213,19 @@ def test_aviris_ng_envi_named_and_read_as_stored(tmp_path, name, level):
     assert da.coords["wavelength"].values[0] == pytest.approx(376.86) and np.allclose(da.coords["fwhm"].values, 5.5)
     assert not bool(valid_mask(da).values[0, 0])
     assert ("values_note" in da.attrs) == (level == "L1B radiance")
+
+
+def test_glt_gather_scattered_entries_read_row_by_row():
+    from hsigeo.io.products.emit import glt_gather
+
+    swath = np.arange(200 * 100 * 3, dtype=np.float32).reshape(200, 100, 3)
+    gx = np.array([[1, 100], [0, 50]], dtype=np.int32)  # opposite corners of the swath: a huge bounding box
+    gy = np.array([[1, 200], [0, -120]], dtype=np.int32)  # negative = filled from a neighbour, |value| used
+    out = glt_gather(swath, gx, gy)
+    assert out.shape == (3, 2, 2)
+    np.testing.assert_array_equal(out[:, 0, 0], swath[0, 0])
+    np.testing.assert_array_equal(out[:, 0, 1], swath[199, 99])
+    np.testing.assert_array_equal(out[:, 1, 1], swath[119, 49])
+    assert np.isnan(out[:, 1, 0]).all()
+    with pytest.raises(RasterReadError, match="outside the swath"):
+        glt_gather(swath, np.array([[101]]), np.array([[1]]))

@@ -43,6 +43,9 @@ _NAME_RE = re.compile(r"^EMIT_L2A_RFL_(?P<ver>\d{3})_(?P<time>\d{8}T\d{6})_(?P<o
 #: Side of the north-up tiles written at a time.
 GLT_TILE = 128
 _FORMAT_VERSION = 2
+# a tile reads its GLT entries' swath bounding box when that box is at most this many times the tile
+# (a north-up tile of a rotated swath spans about twice its area); else row by row
+_MAX_BOX_FACTOR = 16
 
 
 def _is_emit(f: Any) -> bool:
@@ -155,8 +158,16 @@ def glt_gather(swath: Any, glt_x: np.ndarray, glt_y: np.ndarray, fill: float = n
     if y1 > swath.shape[0] or x1 > swath.shape[1]:
         raise RasterReadError(f"the GLT points outside the swath (row {y1}, column {x1} of a "
                               f"{swath.shape[0]} x {swath.shape[1]} swath); the file is damaged.")
-    block = np.asarray(swath[y0:y1, x0:x1])
-    picked = block[iy - y0, ix - x0]
+    if (y1 - y0) * (x1 - x0) <= _MAX_BOX_FACTOR * glt_x.size:
+        block = np.asarray(swath[y0:y1, x0:x1])
+        picked = block[iy - y0, ix - x0]
+    else:
+        # entries scattered over the swath (a damaged or hostile GLT): read row by row so memory stays bounded
+        picked = np.empty((iy.size, *swath.shape[2:]), dtype=np.asarray(swath[:1, :1]).dtype)
+        for row in np.unique(iy):
+            sel = np.flatnonzero(iy == row)
+            c0, c1 = int(ix[sel].min()), int(ix[sel].max()) + 1
+            picked[sel] = np.asarray(swath[int(row), c0:c1])[ix[sel] - c0]
     if three:
         out[:, valid] = picked.T
     else:
