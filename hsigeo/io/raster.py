@@ -54,12 +54,16 @@ __all__ = [
     "write_hsi",
     "valid_mask",
     "read_envi_header",
+    "sample_spectra",
     "ENVI_DATA_SUFFIXES",
 ]
 
 #: Data-file suffixes tried beside an ENVI ``.hdr`` (and the bare stem).
 ENVI_DATA_SUFFIXES: tuple[str, ...] = (".img", ".dat", ".bsq", ".bil", ".bip", ".raw", ".envi")
 
+# GDAL block cache while sample_spectra reads rows: a row of 128-pixel tiles of a 285-band float32
+# cube across a 1,800-pixel-wide scene is about 260 MB
+_SAMPLE_CACHE_BYTES = 384 * 2**20
 # numbers without units below this are micrometres, above are nanometres
 _UM_THRESHOLD = 30.0
 _DESC_RE = re.compile(
@@ -559,6 +563,35 @@ def valid_mask(da: xr.DataArray, *, how: str = "any", ignore_bad_bands: bool = T
     out.name = "valid"
     out.attrs = {}
     return out
+
+
+def sample_spectra(da: xr.DataArray, n: int) -> np.ndarray:
+    """Up to about ``n`` spectra ``(k, bands)`` on a regular grid of rows and columns, read a row at a time.
+
+    A strided ``da.isel(y=slice(0, None, s), x=...)`` on a rioxarray scene reads the
+    whole scene before striding (5 GB for a full EMIT cube); this reads one
+    one-row window per sampled row from the file GDAL opens (``da.encoding["source"]``),
+    so memory stays at one row plus GDAL's block cache.  In-memory arrays are strided
+    directly.  Invalid values are returned as they are (the caller filters).
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    b, h, w = (int(v) for v in da.shape)
+    step = max(1, int(np.sqrt(h * w / max(n, 1))))
+    source = da.encoding.get("source")
+    rows = range(step // 2, h, step)
+    if source is None or not hasattr(da, "rio"):
+        sub = np.asarray(da.values if hasattr(da, "values") else da)[:, step // 2::step, step // 2::step]
+        return sub.reshape(b, -1).T.astype(np.float32)
+    # the DataArray may be a band/row/column subset of the file: map its coordinates back to the file's grid
+    # GDAL's cache holds one row of tiles (all bands) while its rows are sampled; no more
+    with rasterio.Env(GDAL_CACHEMAX=_SAMPLE_CACHE_BYTES), rasterio.open(source) as src:
+        inv = ~src.transform
+        col0, row0 = (int(round(v - 0.5)) for v in inv * (float(da.x[0]), float(da.y[0])))
+        bands = [int(v) for v in np.asarray(da.coords["band"].values)] if "band" in da.coords else None
+        out = [src.read(bands, window=Window(col0, row0 + r, w, 1))[:, 0, step // 2::step] for r in rows]
+    return np.concatenate(out, axis=1).T.astype(np.float32) if out else np.empty((0, b), np.float32)
 
 
 # --------------------------------------------------------------------------- #

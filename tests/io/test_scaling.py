@@ -137,3 +137,21 @@ def test_berlin_enmap_regression(tmp_path):
     assert np.isnan(scaled.values[~good]).all() if (~good).any() else True
     assert np.allclose(scaled.coords["fwhm"].values, da.coords["fwhm"].values)
     _ = gzip  # the Berlin .bsq is gzip-compressed ENVI ("file compression = 1"); GDAL reads it as is
+
+
+def test_sample_spectra_reads_rows_and_matches_striding(tmp_path):
+    from hsigeo.io.raster import sample_spectra
+
+    rng = np.random.default_rng(1)
+    dn = rng.integers(100, 9000, size=(5, 40, 30)).astype(np.int16)
+    da = open_hsi(_tif(tmp_path / "s.tif", dn, scale=[1e-4] * 5))
+    got = sample_spectra(da, 100)
+    step = int(np.sqrt(40 * 30 / 100))
+    want = (dn[:, step // 2::step, step // 2::step] * 1e-4).reshape(5, -1).T
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    # a subset of the scene samples the subset's own pixels
+    sub = da.isel(y=slice(10, 30), x=slice(5, 25))
+    got = sample_spectra(sub, 25)
+    s2 = int(np.sqrt(20 * 20 / 25))
+    np.testing.assert_allclose(got, (dn[:, 10:30, 5:25][:, s2 // 2::s2, s2 // 2::s2] * 1e-4).reshape(5, -1).T,
+                               rtol=1e-6)
