@@ -49,6 +49,7 @@ def _raster_info(path: Path) -> None:
     res = da.rio.resolution()
     _line("file", str(path))
     _line("driver", str(da.attrs.get("driver", "")))
+    _product_lines(da)
     _line("size", f"{width} x {height} pixels ({width * height / 1e6:.2f} megapixels), {count} bands, "
                   f"{da.dtype}")
     _line("pixel size", f"{abs(res[0]):g} x {abs(res[1]):g}" + _units(da))
@@ -75,6 +76,26 @@ def _raster_info(path: Path) -> None:
         bad = np.asarray(da.coords["bad_band"].values, dtype=bool)
         _line("bad bands", f"{int(bad.sum())} flagged" + (f" ({_band_ranges(np.flatnonzero(bad) + 1)})"
                                                            if bad.any() else ""))
+
+
+def _product_lines(da: Any) -> None:
+    """Which product this is, what was read from where, how values were scaled and what they look like."""
+    from hsigeo.io.products.scaling import sample_median, value_scale
+
+    a = da.attrs
+    if "sensor" in a:
+        extra = ", ".join(f"{k.replace('_', ' ')} {a[k]}" for k in ("acquisition_time", "processing_version")
+                          if a.get(k))
+        _line("product", f"{a['sensor']} {a.get('product_level', '')}".strip()
+              + (f" ({a['product_id']})" if a.get("product_id") else "") + (f"; {extra}" if extra else ""))
+    if a.get("read_from"):
+        _line("read", a["read_from"])
+    if a.get("scaling"):
+        _line("scaling", a["scaling"])
+    nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
+    bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
+    _line("values", a.get("values_note") or value_scale(sample_median(da.encoding.get("source", a["source"]),
+                                                                       nodata, bad)))
 
 
 def _classification_info(path: Path) -> None:

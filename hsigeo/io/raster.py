@@ -54,12 +54,16 @@ __all__ = [
     "write_hsi",
     "valid_mask",
     "read_envi_header",
+    "sample_spectra",
     "ENVI_DATA_SUFFIXES",
 ]
 
 #: Data-file suffixes tried beside an ENVI ``.hdr`` (and the bare stem).
 ENVI_DATA_SUFFIXES: tuple[str, ...] = (".img", ".dat", ".bsq", ".bil", ".bip", ".raw", ".envi")
 
+# GDAL block cache while sample_spectra reads rows: a row of 128-pixel tiles of a 285-band float32
+# cube across a 1,800-pixel-wide scene is about 260 MB
+_SAMPLE_CACHE_BYTES = 384 * 2**20
 # numbers without units below this are micrometres, above are nanometres
 _UM_THRESHOLD = 30.0
 _DESC_RE = re.compile(
@@ -295,13 +299,16 @@ def open_hsi(
     min_bands: int = 2,
     lock: Any = None,
 ) -> xr.DataArray:
-    """Open a hyperspectral raster as a georeferenced DataArray.
+    """Open a hyperspectral raster or sensor product as a georeferenced DataArray.
 
     Parameters
     ----------
     path
         A GeoTIFF/COG, an ENVI data file (``.img``, ``.dat``, ... with a
-        ``.hdr`` beside it) or an ENVI ``.hdr``.
+        ``.hdr`` beside it) or an ENVI ``.hdr``; a GDAL subdataset string
+        (``NETCDF:"f.nc":var``); or a sensor product as downloaded (see
+        :mod:`hsigeo.io.products`): EMIT L2A RFL ``.nc``, PRISMA L2D ``.he5``,
+        EnMAP/DESIS L2A image, metadata XML, product folder or zip.
     chunks
         Passed to :func:`rioxarray.open_rasterio`: ``None`` reads lazily
         without dask (values load on first access); a dict such as
@@ -321,55 +328,46 @@ def open_hsi(
     xarray.DataArray
         Dims ``("band", "y", "x")``; coordinates ``wavelength`` (nm, NaN
         where unknown) and, when the file has them, ``fwhm`` and ``bad_band``
-        on ``band``; ``attrs["source"]`` is the file path.  Rasters without
-        a CRS open but carry ``attrs["crs_note"]``.
+        on ``band``; ``attrs["source"]`` is the path given.  Values are scaled
+        as the file or product declares (``attrs["scaling"]`` says how; see
+        :mod:`hsigeo.io.products.scaling`); products add ``attrs`` ``sensor``,
+        ``product_level``, ``acquisition_time``, ``processing_version``,
+        ``read_from``.  Rasters without a CRS open but carry ``attrs["crs_note"]``.
 
     Raises
     ------
     RasterReadError
-        When the file is missing, empty, not a raster GDAL can read, or has
+        When the file is missing, empty, not a raster GDAL can read, a
+        container of several subdatasets (the message lists them), an
+        incomplete product (the message names the missing file), or has
         fewer than ``min_bands`` bands or empty dimensions.
     """
-    import rasterio
     import rioxarray  # noqa: F401 - registers .rio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
-    path = Path(path)
-    _check_file(path)
-    envi = _find_envi_pair(path)
-    data_path = envi[0] if envi else path
-    if envi:
-        _check_file(data_path)
+    from hsigeo.io.products import open_product
+    from hsigeo.io.products.scaling import check_reflectance, sample_median
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(data_path) as src:
-                count, height, width = src.count, src.height, src.width
-                has_crs = src.crs is not None
-                has_transform = not src.transform.is_identity
-                gdal_info = _gdal_band_info(src)
-                driver = src.driver
-    except RasterioIOError as exc:
-        raise RasterReadError(
-            f"{data_path}: not a raster GDAL can read (corrupt, truncated or not an image: {exc}); "
-            "check the file, or re-export it as GeoTIFF or ENVI."
-        ) from exc
-
-    if height < 1 or width < 1 or count < 1:
-        raise RasterReadError(f"{data_path}: the raster is empty ({count} bands, {height} x {width} pixels).")
+    product = open_product(path)
+    if product is not None:
+        data_path: str | Path = product.data_path
+        info: dict[str, Any] = {"wavelength": product.wavelength, "nodata": product.nodata}
+        if product.fwhm is not None:
+            info["fwhm"] = product.fwhm
+        if product.bad_band is not None:
+            info["bad_band"] = product.bad_band
+        attrs = {"sensor": product.sensor, "product_level": product.level, **product.attrs,
+                 "read_from": product.read_from(), "scaling": product.scaling}
+        driver = f"{product.sensor} {product.level}"
+        has_crs, has_transform = True, True
+        count = int(np.asarray(product.wavelength).size)
+    else:
+        data_path, info, attrs, driver, has_crs, has_transform, count = _open_plain(path, min_bands)
     if count < min_bands:
         raise RasterReadError(
-            f"{data_path}: has {count} band(s) but a hyperspectral scene needs at least {min_bands}; "
+            f"{path}: has {count} band(s) but a hyperspectral scene needs at least {min_bands}; "
             "is this a label or classification raster? Use hsigeo.io.labels.read_labels for those."
         )
-
-    info = dict(gdal_info)
-    if envi:
-        env = _envi_band_info(read_envi_header(envi[1]), count, envi[1])
-        for key in ("wavelength", "fwhm", "bad_band", "nodata"):
-            if key in env:
-                info[key] = env[key]
 
     try:
         with warnings.catch_warnings():
@@ -381,6 +379,9 @@ def open_hsi(
         raise RasterReadError(
             f"{data_path}: holds several subdatasets; open one of them (see `gdalinfo {data_path}`)."
         )
+    if da.ndim == 3 and tuple(da.dims[1:]) == ("y", "x") and da.dims[0] != "band":
+        # a netCDF subdataset names its band dimension after the variable's (e.g. 'bands', 'time')
+        da = da.rename({da.dims[0]: "band"}).assign_coords(band=np.arange(1, da.shape[0] + 1))
     if tuple(da.dims) != ("band", "y", "x"):
         raise RasterReadError(f"{data_path}: unexpected dimensions {da.dims}; expected (band, y, x).")
 
@@ -402,6 +403,7 @@ def open_hsi(
     for key in list(da.attrs):
         if key.lower() in ("wavelength", "wavelength_units", "fwhm", "bad_band", "bbl"):
             del da.attrs[key]
+    da.attrs.update({k: str(v) for k, v in attrs.items() if v not in (None, "")})
     da.attrs["source"] = str(path)
     da.attrs["driver"] = driver
     if not has_crs:
@@ -411,8 +413,114 @@ def open_hsi(
             + "; outputs will not be georeferenced. Assign one with `gdal_edit.py -a_srs EPSG:XXXX` "
             "or da.rio.write_crs()."
         )
-    da.name = da.name or path.stem
+    if attrs.get("scaling"):
+        # the file promised reflectance: say so when its values do not look like it
+        median = sample_median(str(data_path), nod, info.get("bad_band"))
+        check_reflectance(str(path), median, attrs["scaling"])
+    da.name = da.name or Path(str(path).rstrip("/\\")).stem.split(":")[-1] or "scene"
     return da
+
+
+def _open_plain(path: str | os.PathLike, min_bands: int) -> tuple[Any, dict[str, Any], dict[str, str], str,
+                                                                     bool, bool, int]:
+    """Metadata of a plain GeoTIFF/ENVI raster or a GDAL subdataset; a scaled VRT when it declares a scale."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    from hsigeo.io.products.cache import cache_path, gdal_type, write_scaled_vrt
+    from hsigeo.io.products.files import parse_subdataset
+    from hsigeo.io.products.scaling import declared_scaling
+
+    sub = parse_subdataset(str(path))
+    if sub is not None:
+        _check_file(Path(sub[1]))
+        data_path: Any = str(path)
+        envi = None
+    else:
+        path = Path(path)
+        _check_file(path)
+        envi = _find_envi_pair(path)
+        data_path = envi[0] if envi else path
+        if envi:
+            _check_file(data_path)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(data_path) as src:
+                count, height, width = src.count, src.height, src.width
+                has_crs = src.crs is not None
+                has_transform = not src.transform.is_identity
+                gdal_info = _gdal_band_info(src)
+                driver = src.driver
+                subdatasets = list(src.subdatasets) if count == 0 else []
+                scales, offsets = src.scales, src.offsets
+                dtype = src.dtypes[0] if count else ""
+                crs_wkt = src.crs.to_wkt() if src.crs else None
+                transform = src.transform.to_gdal()
+                src_nodata = src.nodata
+    except RasterioIOError as exc:
+        raise RasterReadError(
+            f"{data_path}: not a raster GDAL can read (corrupt, truncated or not an image: {exc}); "
+            "check the file, or re-export it as GeoTIFF or ENVI."
+        ) from exc
+
+    if subdatasets:
+        raise RasterReadError(_subdataset_message(data_path, subdatasets))
+    if height < 1 or width < 1 or count < 1:
+        raise RasterReadError(f"{data_path}: the raster is empty ({count} bands, {height} x {width} pixels).")
+
+    info = dict(gdal_info)
+    hdr = None
+    if envi:
+        hdr = read_envi_header(envi[1])
+        env = _envi_band_info(hdr, count, envi[1])
+        for key in ("wavelength", "fwhm", "bad_band", "nodata"):
+            if key in env:
+                info[key] = env[key]
+    attrs: dict[str, str] = {}
+    if hdr is not None:
+        from hsigeo.io.products.aviris import describe_envi
+
+        attrs.update(describe_envi(hdr, Path(data_path), info))
+    scaling = declared_scaling(scales, offsets, hdr, count) if count >= min_bands else None
+    if scaling is not None:
+        nodata = info.get("nodata", src_nodata)
+        sources = [str(data_path)] if sub is None else [sub[1]]
+        vrt = cache_path("scaled", 1, sources, ".vrt", extra=[str(data_path), list(scaling.scale),
+                                                               list(scaling.offset), nodata])
+        if not vrt.is_file():
+            write_scaled_vrt(vrt, str(Path(data_path).resolve()) if sub is None else str(data_path),
+                             width=width, height=height, source_dtype=gdal_type(dtype), crs_wkt=crs_wkt,
+                             transform=transform if has_transform else None, bands=range(1, count + 1),
+                             scale=scaling.scale, offset=scaling.offset, source_nodata=nodata)
+        attrs["scaling"] = scaling.note
+        attrs["read_from"] = f"image: {data_path}" + (f"; header: {envi[1]}" if envi else "")
+        info["nodata"] = None  # the VRT's own nodata (NaN) replaces it
+        data_path = vrt
+    return data_path, info, attrs, driver, has_crs, has_transform, count
+
+
+def _subdataset_message(path: Any, subdatasets: list[str]) -> str:
+    """Name every subdataset of a container with its size, and say which to pass."""
+    import rasterio
+
+    described = []
+    cubes = []
+    for s in subdatasets[:40]:
+        try:
+            with rasterio.open(s) as sd:
+                described.append(f"{s} ({sd.count} bands, {sd.width} x {sd.height})")
+                if sd.count >= 2:
+                    cubes.append(s)
+        except Exception:  # noqa: BLE001 - a subdataset GDAL cannot open is still worth listing
+            described.append(s)
+    more = f" and {len(subdatasets) - 40} more" if len(subdatasets) > 40 else ""
+    pick = (f"pass the image cube as the path, e.g. '{cubes[0]}'" if cubes else
+            "pass one of them as the path")
+    return (f"{path}: is a container of {len(subdatasets)} subdatasets, not one image: "
+            + "; ".join(described) + more + f". {pick} (quote it in a shell). EMIT L2A RFL and PRISMA L2D "
+            "files are recognised by their layout and need no subdataset.")
 
 
 # --------------------------------------------------------------------------- #
@@ -455,6 +563,35 @@ def valid_mask(da: xr.DataArray, *, how: str = "any", ignore_bad_bands: bool = T
     out.name = "valid"
     out.attrs = {}
     return out
+
+
+def sample_spectra(da: xr.DataArray, n: int) -> np.ndarray:
+    """Up to about ``n`` spectra ``(k, bands)`` on a regular grid of rows and columns, read a row at a time.
+
+    A strided ``da.isel(y=slice(0, None, s), x=...)`` on a rioxarray scene reads the
+    whole scene before striding (5 GB for a full EMIT cube); this reads one
+    one-row window per sampled row from the file GDAL opens (``da.encoding["source"]``),
+    so memory stays at one row plus GDAL's block cache.  In-memory arrays are strided
+    directly.  Invalid values are returned as they are (the caller filters).
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    b, h, w = (int(v) for v in da.shape)
+    step = max(1, int(np.sqrt(h * w / max(n, 1))))
+    source = da.encoding.get("source")
+    rows = range(step // 2, h, step)
+    if source is None or not hasattr(da, "rio"):
+        sub = np.asarray(da.values if hasattr(da, "values") else da)[:, step // 2::step, step // 2::step]
+        return sub.reshape(b, -1).T.astype(np.float32)
+    # the DataArray may be a band/row/column subset of the file: map its coordinates back to the file's grid
+    # GDAL's cache holds one row of tiles (all bands) while its rows are sampled; no more
+    with rasterio.Env(GDAL_CACHEMAX=_SAMPLE_CACHE_BYTES), rasterio.open(source) as src:
+        inv = ~src.transform
+        col0, row0 = (int(round(v - 0.5)) for v in inv * (float(da.x[0]), float(da.y[0])))
+        bands = [int(v) for v in np.asarray(da.coords["band"].values)] if "band" in da.coords else None
+        out = [src.read(bands, window=Window(col0, row0 + r, w, 1))[:, 0, step // 2::step] for r in rows]
+    return np.concatenate(out, axis=1).T.astype(np.float32) if out else np.empty((0, b), np.float32)
 
 
 # --------------------------------------------------------------------------- #

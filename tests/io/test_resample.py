@@ -40,3 +40,59 @@ def test_coverage_warning_and_refusal():
         plan_resampling([480.0, 560.0, 660.0], target, source="rgb.tif")
     with pytest.raises(BandMismatchError, match="wavelength of every band"):
         plan_resampling(None, target)
+
+
+# --------------------------------------------------------------------------- #
+# Gaussian spectral responses
+# --------------------------------------------------------------------------- #
+def _narrow_line(wl: np.ndarray, at: float = 1000.0) -> np.ndarray:
+    return np.exp(-0.5 * ((wl - at) / 2.0) ** 2)
+
+
+def test_gaussian_response_matches_the_analytic_band_value():
+    from hsigeo.io.resample import sensor_bands
+
+    # a fine 1 nm "spectrometer" seeing a Gaussian absorption-free line of sigma 2 nm
+    fine = np.arange(350.0, 2600.0, 1.0)
+    spectrum = _narrow_line(fine)
+    centres, fwhm = sensor_bands("EnMAP")
+    plan = plan_resampling(fine, centres, target_fwhm=fwhm, scene_fwhm=np.full(fine.size, 0.0))
+    out = plan.apply(spectrum[:, None, None])[:, 0, 0]
+    # a Gaussian response of sigma s over a Gaussian line of sigma 2: sum of variances, known peak
+    s = fwhm / (2 * np.sqrt(2 * np.log(2)))
+    want = 2.0 / np.sqrt(s ** 2 + 4.0) * np.exp(-0.5 * (centres - 1000.0) ** 2 / (s ** 2 + 4.0))
+    np.testing.assert_allclose(out, want, atol=0.01)
+    # linear interpolation at the centres (no FWHM) misses the band's true response badly
+    lin = plan_resampling(fine, centres).apply(spectrum[:, None, None])[:, 0, 0]
+    assert np.abs(lin - want).max() > 0.1
+
+
+def test_matching_bands_are_unchanged_and_presets_are_sane():
+    from hsigeo.io.resample import SENSOR_PRESETS, sensor_bands
+
+    wl, fw = sensor_bands("EMIT")
+    block = np.random.default_rng(0).random((wl.size, 3, 2)).astype(np.float32)
+    # same centres and widths: the response adds no smoothing, every band passes through unchanged
+    plan = plan_resampling(wl, wl, target_fwhm=fw, scene_fwhm=fw)
+    np.testing.assert_array_equal(plan.apply(block), block)
+    for name in SENSOR_PRESETS:
+        c, f = sensor_bands(name)
+        assert np.all(np.diff(c) >= 0) and np.all(f > 0) and 350 < c[0] < 450 and 990 < c[-1] < 2600
+    assert sensor_bands("emit")[0].size == 285 and sensor_bands("EnMAP")[0].size == 224
+    with pytest.raises(BandMismatchError, match="known: EMIT"):
+        sensor_bands("Landsat")
+
+
+def test_resampling_between_sensors_uses_the_wider_response():
+    from hsigeo.io.resample import sensor_bands
+
+    desis, desis_fw = sensor_bands("DESIS")  # 2.55 nm bands, 3.5 nm FWHM
+    emit, emit_fw = sensor_bands("EMIT")
+    spectrum = _narrow_line(desis, 700.0)
+    with pytest.warns(UserWarning, match="not covered"):
+        plan = plan_resampling(desis, emit, target_fwhm=emit_fw, scene_fwhm=desis_fw, min_coverage=0.2)
+    out = plan.apply(spectrum[:, None, None])[:, 0, 0]
+    k = int(np.argmin(np.abs(emit - 700.0)))
+    # a 2 nm line seen by an 8.5 nm band is lower and wider than at DESIS's resolution
+    assert 0.3 < out[k] < 0.7 and out[k - 1] > 0.05
+    assert np.allclose(plan.weights.sum(axis=1), 1.0, atol=1e-5)
