@@ -17,6 +17,25 @@ import xarray as xr
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _product_cache(tmp_path_factory):
+    """Sensor-product caches (EMIT/PRISMA cubes, scaled VRTs) go to the session's temporary folder, not ~/.cache.
+
+    Set in the environment, so the CLI subprocesses and dask workers the tests start use it too.
+    """
+    import os
+
+    before = os.environ.get("HSIGEO_CACHE_DIR")
+    os.environ["HSIGEO_CACHE_DIR"] = str(tmp_path_factory.mktemp("product_cache"))
+    yield
+    if before is None:
+        os.environ.pop("HSIGEO_CACHE_DIR", None)
+    else:
+        os.environ["HSIGEO_CACHE_DIR"] = before
+
+
 # small enough to keep the data-layer tests fast on a shared 2-core machine
 SCENE_KW = dict(height=48, width=56, bands=40, n_classes=5, seed=0, nodata_border=2)
 
