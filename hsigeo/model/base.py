@@ -3,8 +3,9 @@
 Pieces:
 
 - :class:`BaseNet`: per-pixel spectral encoder (input: the brightness-normalised spectrum on
-  the base grid and its coverage mask, see :mod:`hsigeo.speclib.grid`) and a linear text
-  probe into the same 64-d joint space, with a learnable temperature.
+  the base grid, its coverage mask and, in models built since issue 21, the albedo channel and
+  its flag, see :mod:`hsigeo.speclib.grid`) and a linear text probe into the same 64-d joint
+  space, with a learnable temperature.
 - :func:`hsigeo.model.base_pretrain.pretrain`: the method's contrastive loss (positive + hard + semi-hard negatives,
   :func:`hsigeo.model.loss.hard_negative_loss`) between library/simulated spectra and the
   sentences describing their material concept, with augmentations that make the encoder
@@ -68,17 +69,22 @@ class BaseNet(nn.Module):
     Parameters
     ----------
     n_grid
-        Grid bands (input is ``2 * n_grid``: spectrum and mask).
+        Grid bands (input is ``2 * n_grid``: spectrum and mask, plus 2 with ``albedo``).
     text_dim
         Text-embedding dimension of the frozen text model.
     hidden, embed_dim
         Width of the hidden layers and of the joint space.
+    albedo
+        Whether the input carries the albedo channel and its flag
+        (:func:`hsigeo.speclib.grid.albedo_channels`).
     """
 
-    def __init__(self, n_grid: int, text_dim: int, hidden: int = 256, embed_dim: int = EMBED_DIM) -> None:
+    def __init__(self, n_grid: int, text_dim: int, hidden: int = 256, embed_dim: int = EMBED_DIM,
+                 albedo: bool = False) -> None:
         super().__init__()
+        self.albedo = bool(albedo)
         self.encoder = nn.Sequential(
-            nn.Linear(2 * n_grid, hidden), nn.GELU(), nn.LayerNorm(hidden),
+            nn.Linear(2 * n_grid + (2 if albedo else 0), hidden), nn.GELU(), nn.LayerNorm(hidden),
             nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden),
             nn.Linear(hidden, embed_dim),
         )
@@ -130,9 +136,9 @@ class BaseModel:
     def threshold(self) -> float:
         return float(self.meta.get("threshold", 0.0))
 
-    def embed_grid(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Joint-space embeddings ``(N, 64)`` of grid reflectance spectra ``(N, G)``."""
-        feats, _ = grid_features(np.asarray(x, dtype=np.float32), mask)
+    def embed_grid(self, x: np.ndarray, mask: np.ndarray, scale: float | None = 1.0) -> np.ndarray:
+        """Joint-space embeddings ``(N, 64)`` of grid spectra ``(N, G)`` (``scale``: to reflectance 0-1, or ``None``)."""
+        feats, _ = grid_features(np.asarray(x, dtype=np.float32), mask, albedo=self.net.albedo, scale=scale)
         with torch.inference_mode():
             return self.net.embed(torch.from_numpy(feats)).numpy()
 
@@ -158,7 +164,8 @@ class BaseModel:
     def for_scene(self, scene: Any, prompts: Any, *, wavelengths: Any = None, fwhm: Any = None,
                   bad_band: Any = None, radiometry: str = "auto", threshold: float | None = None,
                   encoder: Any = None, text_embeddings: np.ndarray | None = None,
-                  sample_pixels: int = 20000, seed: int = 0, smooth_radius: int = 2) -> ZeroShotModel:
+                  sample_pixels: int = 20000, seed: int = 0, smooth_radius: int = 2,
+                  reflectance_scale: Any = "auto") -> ZeroShotModel:
         """Bind the base model to a scene's bands and a prompt set.
 
         Parameters
@@ -188,6 +195,10 @@ class BaseModel:
             trained models use); ``0`` or no scene pixels: per-pixel maps.  On Indian Pines'
             coarse classes it took prompt-only OA from 73.4 to 74.5 %; the SAM baseline's map
             put through the same filter falls from 69.2 to 67.5 %.
+        reflectance_scale
+            Factor from the scene's units to reflectance 0-1, ``None`` (albedo not read) or
+            ``"auto"`` (0-1 or x 10000 recognised from the sampled pixels of a reflectance
+            scene; see :func:`hsigeo.model.binding.bind_sensor`).
 
         Raises
         ------
@@ -200,10 +211,10 @@ class BaseModel:
         # one sample serves the radiometric estimate and the filter's statistics (a strided read
         # of a lazy scene touches every chunk)
         pix = None
-        if scene is not None and (radiometry != "reflectance" or smooth_radius):
+        if scene is not None and (radiometry != "reflectance" or smooth_radius or self.net.albedo):
             pix = _sample_pixels(scene, sample_pixels, seed)
         binding = self.bind(scene, wavelengths=wavelengths, fwhm=fwhm, bad_band=bad_band, radiometry=radiometry,
-                            sample_pixels=sample_pixels, seed=seed, pixels=pix)
+                            sample_pixels=sample_pixels, seed=seed, pixels=pix, reflectance_scale=reflectance_scale)
         if text_embeddings is None:
             text_embeddings = self.encode_prompts(ps, encoder)
         spatial, stats = None, None
@@ -218,10 +229,11 @@ class BaseModel:
 
     def bind(self, scene: Any, *, wavelengths: Any = None, fwhm: Any = None, bad_band: Any = None,
              radiometry: str = "auto", sample_pixels: int = 20000, seed: int = 0,
-             pixels: np.ndarray | None = None) -> SensorBinding:
+             pixels: np.ndarray | None = None, reflectance_scale: Any = "auto") -> SensorBinding:
         """The scene's sensor bound to this model's grid and radiometry (:func:`hsigeo.model.binding.bind_sensor`)."""
         return bind_sensor(scene, reference=self.reference, library=self.library, wavelengths=wavelengths, fwhm=fwhm,
-                           bad_band=bad_band, radiometry=radiometry, sample=sample_pixels, seed=seed, pixels=pixels)
+                           bad_band=bad_band, radiometry=radiometry, sample=sample_pixels, seed=seed, pixels=pixels,
+                           albedo=self.net.albedo, reflectance_scale=reflectance_scale)
 
 
 def _relative(x: np.ndarray) -> np.ndarray:
@@ -262,7 +274,7 @@ class ZeroShotModel:
             self._scale = float(base.net.log_scale.exp().clamp(max=100.0))
         self.report = {"kind": "zero-shot", "base_model": base.meta.get("name", "base"),
                        "radiometry": binding.radiometry, "threshold": self.threshold,
-                       "coverage": coverage_text(binding.resampler.mask)}
+                       "coverage": coverage_text(binding.resampler.mask), "reflectance_scale": binding.scale}
         self._lock = threading.Lock()
 
     # -- the binding, as attributes ------------------------------------ #
@@ -562,7 +574,7 @@ def load_base(path: str | os.PathLike | None = None) -> Any:
     state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
     cfg = meta.get("net", {})
     net = BaseNet(int(cfg.get("n_grid", GRID.size)), int(cfg.get("text_dim", 384)), int(cfg.get("hidden", 256)),
-                  int(cfg.get("embed_dim", EMBED_DIM)))
+                  int(cfg.get("embed_dim", EMBED_DIM)), albedo=bool(cfg.get("albedo", False)))
     net.load_state_dict(state)
     net.eval()
     meta["path"] = str(path)
