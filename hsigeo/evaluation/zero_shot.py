@@ -32,10 +32,11 @@ from hsigeo.speclib.grid import GridResampler, brightness_normalize
 
 __all__ = ["MergeTable", "load_merge", "merge_labels", "library_selection", "sam_classify",
            "nearest_mean_classify", "accuracy_table", "SCENES", "merges_dir", "run_scene", "run_zero_shot",
-           "markdown", "load_scene"]
+           "markdown", "load_scene", "library_naming", "LIBRARIES"]
 
 #: Scenes of the protocol: dataset name -> merge file.
-SCENES = {"indian-pines": "indian_pines_coarse.yaml", "salinas-a": "salinas_a_coarse.yaml"}
+SCENES = {"indian-pines": "indian_pines_coarse.yaml", "salinas-a": "salinas_a_coarse.yaml",
+          "berlin": "berlin_coarse.yaml"}
 
 
 def merges_dir() -> Path:
@@ -177,8 +178,8 @@ def indian_pines_wavelengths() -> np.ndarray:
     return np.array([c for i, c in enumerate(centres, start=1) if i not in IP_REMOVED])
 
 
-def load_scene(name: str, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(cube (B, H, W), labels (H, W), wavelengths (B,))`` of a benchmark scene."""
+def load_scene(name: str, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(cube (B, H, W), labels (H, W), wavelengths (B,), fwhm (B,) or None)`` of a benchmark scene."""
     from hsigeo.datasets.scenes import find_data_dir, load_dataset
     from hsigeo.errors import DatasetError
 
@@ -187,7 +188,8 @@ def load_scene(name: str, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray
         wl = np.asarray(ds.cube.coords["wavelength"].values, dtype=np.float64)
         if name == "indian-pines" and ds.cube.sizes["band"] == 200:
             wl = indian_pines_wavelengths()
-        return np.asarray(ds.cube.values), np.asarray(ds.labels.values), wl
+        fwhm = np.asarray(ds.cube.coords["fwhm"].values, dtype=np.float64) if "fwhm" in ds.cube.coords else None
+        return np.asarray(ds.cube.values), np.asarray(ds.labels.values), wl, fwhm
     except DatasetError:
         if name != "indian-pines":
             raise
@@ -199,7 +201,7 @@ def load_scene(name: str, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray
         raise SystemExit("no data folder: pass --data-dir or set HSIGEO_DATA_DIR")
     cube = np.load(folder / "Indian_pines_corrected.npy", allow_pickle=False)
     gt = sio.loadmat(folder / "Indian_pines_gt.mat")["indian_pines_gt"]
-    return np.moveaxis(cube, -1, 0), gt.astype(np.int32), indian_pines_wavelengths()
+    return np.moveaxis(cube, -1, 0), gt.astype(np.int32), indian_pines_wavelengths(), None
 
 
 def class_map_png(path: Path, title: str, maps: dict[str, np.ndarray], colours: dict[int, tuple[int, int, int]],
@@ -234,13 +236,13 @@ def run_scene(name: str, base: Any, data_dir: Path | None, out: Path, encoder: A
 
     table = load_merge(SCENES[name])
     ps = load_prompts(table.prompts)
-    cube, labels, wl = load_scene(name, data_dir)
+    cube, labels, wl, fwhm = load_scene(name, data_dir)
     truth = merge_labels(labels, table)
     values = ps.values
     h, w = truth.shape
     res: dict = {"scene": name, "classes": ps.class_names, "methods": {}}
     t0 = time.time()
-    zs = base.for_scene(cube, ps, wavelengths=wl, threshold=0.0, encoder=encoder)
+    zs = base.for_scene(cube, ps, wavelengths=wl, fwhm=fwhm, threshold=0.0, encoder=encoder)
     res["radiometry"] = zs.radiometry
     maps = {}
     pred, conf = zs.predict_array(cube)
@@ -255,13 +257,13 @@ def run_scene(name: str, base: Any, data_dir: Path | None, out: Path, encoder: A
         known = (truth > 0) & (p_thr > 0)
         acc["oa_known"] = float((p_thr[known] == truth[known]).mean()) if known.any() else float("nan")
         res["unknown_sweep"][str(thr)] = acc
-    zs_names = base.for_scene(cube, ps.names_only(), wavelengths=wl, threshold=0.0, encoder=encoder)
+    zs_names = base.for_scene(cube, ps.names_only(), wavelengths=wl, fwhm=fwhm, threshold=0.0, encoder=encoder)
     res["methods"]["base-names"] = accuracy_table(zs_names.predict_array(cube)[0], truth, values)
     vnir = wl <= 900
     # auto-detection of radiance needs the 940/1130 nm water-vapour bands, which a 400-900 nm
     # sensor lacks: its user states the radiometry (here: as found on the full cube)
-    zs_v = base.for_scene(cube[vnir], ps, wavelengths=wl[vnir], threshold=0.0, encoder=encoder,
-                          radiometry=zs.radiometry)
+    zs_v = base.for_scene(cube[vnir], ps, wavelengths=wl[vnir], fwhm=None if fwhm is None else fwhm[vnir],
+                          threshold=0.0, encoder=encoder, radiometry=zs.radiometry)
     res["methods"]["base-vnir"] = accuracy_table(zs_v.predict_array(cube[vnir])[0], truth, values)
     res["vnir_radiometry"] = zs_v.radiometry
     # baselines on the same grid spectra (same radiometric correction)
@@ -281,6 +283,34 @@ def run_scene(name: str, base: Any, data_dir: Path | None, out: Path, encoder: A
     class_map_png(png, f"{name}: prompt-only maps (labelled pixels)", shown, colours, ps.class_names)
     res["png"] = str(png.name)
     return res
+
+
+#: Spectral libraries named from their class words alone: dataset -> prompt file.
+LIBRARIES = {"berlin": "berlin_library.yaml"}
+
+
+def library_naming(base: Any, data_dir: Path | None, encoder: Any, name: str = "berlin") -> dict:
+    """Share of a labelled library's spectra the base model names right from the class words alone.
+
+    Each spectrum is one pixel (reflectance as delivered, no spatial filter, forced choice)
+    classified against the library's class prompts (descriptions, then bare names).
+    """
+    from hsigeo.datasets.scenes import load_berlin_library
+    from hsigeo.text.prompts import load_prompts
+
+    lib = load_berlin_library(data_dir)
+    ps = load_prompts(prompts_dir() / LIBRARIES[name])
+    by_name = {c.name.lower(): c.value for c in ps.classes}
+    truth = np.asarray([by_name[c.lower()] for c in lib.classes])
+    cube = lib.spectra.T[:, None, :]  # (B, 1, N): the records side by side
+    out: dict = {"library": name, "n": int(len(truth)), "classes": ps.class_names,
+                 "counts": {int(v): int((truth == v).sum()) for v in ps.values}, "methods": {}}
+    for label, prompts in (("base-descriptions", ps), ("base-names", ps.names_only())):
+        zs = base.for_scene(None, prompts, wavelengths=lib.wavelengths, radiometry="reflectance", threshold=0.0,
+                            encoder=encoder, smooth_radius=0)
+        pred = zs.predict_array(cube)[0][0]
+        out["methods"][label] = accuracy_table(pred, truth, ps.values)
+    return out
 
 
 def markdown(results: list[dict], meta: dict) -> str:
@@ -308,6 +338,14 @@ def markdown(results: list[dict], meta: dict) -> str:
         lines += ["", f"Unknown outcome ({r['scene']}, base-descriptions): threshold on the top class probability -> "
                   "share of labelled pixels left unknown (class 0) / OA on the pixels still classified: "
                   + "; ".join(f"{t}: {100 * a['unknown']:.1f} % / {100 * a['oa_known']:.1f} %" for t, a in sw.items())]
+    for lib in meta.get("libraries", []):
+        lines += ["", f"Library naming ({lib['library']}, {lib['n']} labelled spectra, one pixel each, forced choice "
+                  "among its class words): % named correctly, overall and per class", "",
+                  "| prompts | all | " + " | ".join(f"{nm} ({lib['counts'][v]})" for v, nm in lib["classes"].items())
+                  + " |", "| --- | ---: | " + " | ".join("---:" for _ in lib["classes"]) + " |"]
+        for k, a in lib["methods"].items():
+            lines.append(f"| {k} | {100 * a['oa']:.1f} | "
+                         + " | ".join(f"{100 * a['per_class'][v]:.1f}" for v in lib["classes"]) + " |")
     lines += ["", f"Base model: {meta['model']} ({meta['size_mb']:.2f} MB); whole run {meta['seconds']:.0f} s."]
     return "\n".join(lines)
 
@@ -326,9 +364,11 @@ def run_zero_shot(scenes: list[str] | None = None, *, data_dir: Path | None = No
     encoder = TextEncoder()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    results = [run_scene(s, base, data_dir, out, encoder) for s in (scenes or list(SCENES))]
+    scenes = scenes or list(SCENES)
+    results = [run_scene(s, base, data_dir, out, encoder) for s in scenes]
+    libraries = [library_naming(base, data_dir, encoder, s) for s in scenes if s in LIBRARIES]
     meta = {"model": base.meta.get("path"), "size_mb": Path(base.meta["path"]).stat().st_size / 1e6,
-            "seconds": time.time() - t0, "training": base.meta.get("training")}
+            "seconds": time.time() - t0, "training": base.meta.get("training"), "libraries": libraries}
     md = markdown(results, meta)
     (out / "results.md").write_text(md + "\n")
     (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
