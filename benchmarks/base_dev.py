@@ -162,9 +162,11 @@ def library_probe(base, enc, data_dir: Path) -> dict:
     truth = np.array([keys.index(c) + 1 for c in lvl3])
     cube = x.T[:, :, None]  # (B, 75, 1)
     out = {}
-    for label, ps in (("words", prompt_set(classes)), ("names", prompt_set(classes, True))):
+    runs = [("words", prompt_set(classes), 1.0), ("names", prompt_set(classes, True), 1.0),
+            ("words, scale unknown", prompt_set(classes), None)]
+    for label, ps, scale in runs:
         zs = base.for_scene(None, ps, wavelengths=wl, radiometry="reflectance", threshold=0.0, encoder=enc,
-                            smooth_radius=0)
+                            smooth_radius=0, reflectance_scale=scale)
         pred = zs.predict_array(cube)[0].ravel()
         out[label] = int((pred == truth).sum())
         print(f"library {label:6s} {out[label]}/75 named right | " + report(pred, truth, {i + 1: k for i, k in enumerate(keys)}))

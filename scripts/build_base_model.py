@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-o", "--output", type=Path, default=shipped_base_path())
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=8000)
+    ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--n-sim", type=int, default=400, help="simulated spectra per simulated concept")
     ap.add_argument("--path-residual", type=float, default=0.15,
                     help="largest additive path-radiance residual in the augmentation (share of the mean)")
