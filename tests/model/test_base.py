@@ -63,6 +63,12 @@ def test_shipped_file_names_its_sources_and_versions():
     assert "all-MiniLM-L6-v2" in meta["text_model"]["name"]
     assert meta["build"]["script"] == "scripts/build_base_model.py" and "seed" in meta["build"]
     assert len(meta["grid"]) == GRID.size and meta["concepts"]
+    # issue 21: the encoder reads albedo; the corpus holds tree crowns and 30 m city pixels
+    assert meta["net"]["albedo"] is True and meta["build"]["albedo"] is True
+    for key in ("urban_roofs", "urban_pavement", "urban_trees", "urban_lawn"):
+        assert meta["corpus_counts"]["mixture"][key] == meta["build"]["n_sim"], key
+        assert "roof" in " ".join(meta["concepts"]["urban_roofs"]["sentences"])
+    assert sum(sum(c.values()) for c in meta["corpus_counts"].values()) == meta["training"]["n_spectra"] == 16009
 
 
 def test_zero_shot_maps_textbook_spectra_and_reads_albedo_only_at_a_known_scale(base, scene):
