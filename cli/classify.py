@@ -59,17 +59,17 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
                    "the scene onto the model's bands, tile by tile (warns when it covers the model's spectrum "
                    "only partly; refuses under half).")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None, callback=_finite,
-              help="Base model only: the unknown outcome (class 0). With adaptation (the default), a share of each "
+              help="Base model only: the unknown outcome (class 0). On an adapted map (--adapt), a share of each "
                    "class's seed pixels: a pixel is unknown when it is less typical of its class than all but this "
-                   "share of them (default 0.01, the same meaning on every scene). With --no-adapt: pixels whose best "
-                   "class probability is below this (default: the base model's, 0.5). 0: forced choice.")
+                   "share of them (default 0.01, the same meaning on every scene). Without adaptation: pixels whose "
+                   "best class probability is below this (default: the base model's, 0.5). 0: forced choice.")
 @click.option("--radiometry", type=click.Choice(["auto", "reflectance", "radiance"]), default=None,
               help="Base model only: whether the scene is reflectance or at-sensor radiance (radiance gets a "
                    "scene-level correction); auto (the default) looks at the 940/1130 nm water-vapour bands.")
-@click.option("--adapt/--no-adapt", "adapt_scene", default=True, show_default=True,
+@click.option("--adapt", "adapt_scene", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="Base model only: adapt the prompt-only map to the scene by self-training on its own spectra "
-                   "(the base model's confident pixels train a per-scene model); --no-adapt keeps the base "
-                   "model's per-pixel map.")
+                   "(the base model's confident pixels train a per-scene model). auto: on reflectance scenes "
+                   "(see the README's zero-shot table); off keeps the base model's per-pixel map.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--resume", is_flag=True,
               help="Reuse outputs that an identical earlier run (same model, same scene file) finished; "
@@ -78,7 +78,7 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
 def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Path | None, output: str,
              vector: str | None, device: str,
              batch_size: int | None, tile_size: int | None, threads: int | None, extent: str | None,
-             mask: Path | None, resample: bool, threshold: float | None, radiometry: str | None, adapt_scene: bool,
+             mask: Path | None, resample: bool, threshold: float | None, radiometry: str | None, adapt_scene: str,
              overwrite: bool, resume: bool, scheduler: str | None, workers: int | None, **extras: str | None) -> None:
     """Classify SCENES (GeoTIFF/COG/ENVI paths or quoted globs) with a trained model, window by window.
 
@@ -194,19 +194,23 @@ def _fitted_model(model: Any, model_path: Path, why: str, prompts: Any, prompts_
 
 
 def _base_model(base: Any, scene: Path, prompts: Any, prompts_path: Path | None, why: str, threshold: float | None,
-                radiometry: str, adapt_scene: bool = True) -> Any:
+                radiometry: str, adapt_scene: str = "auto") -> Any:
     """A base model bound to the scene's bands and the prompts (and adapted to the scene), with what to expect."""
     from hsigeo.errors import PromptError
     from hsigeo.io.raster import open_hsi
 
     if prompts is None:
         raise PromptError("the base model needs --prompts PROMPTS.yaml: its classes come from the words alone.")
-    da = open_hsi(scene, chunks={"y": 512, "x": 512})
-    model = base.for_scene(da, prompts, radiometry=radiometry, threshold=None if adapt_scene else threshold)
-    adapted, unknown = "", f"pixels below probability {model.threshold:.2f} are left unknown (class 0)"
-    if adapt_scene:
-        from hsigeo.model.adapt import adapt, describe
+    from hsigeo.model.adapt import adapt, describe, wants_adaptation
 
+    da = open_hsi(scene, chunks={"y": 512, "x": 512})
+    model = base.for_scene(da, prompts, radiometry=radiometry)
+    # the threshold means a probability without adaptation, a share of seed pixels with it
+    adapting = wants_adaptation(adapt_scene, model)
+    if not adapting and threshold is not None:
+        model = model.with_threshold(threshold)
+    adapted, unknown = "", f"pixels below probability {model.threshold:.2f} are left unknown (class 0)"
+    if adapting:
         model = adapt(model, da, unknown=threshold)
         adapted = f"; {describe(model)}"
         unknown = (f"pixels less typical of their class than all but {100 * model.threshold:g} % of its seed pixels "

@@ -182,7 +182,7 @@ class HSIAccessor:
 
     # -- models (delegated to hsigeo.inference) --------------------------- #
     def classify(self, model: Any = None, *, prompts: Any = None, threshold: float | None = None,
-                 radiometry: str = "auto", adapt: bool = True, **kwargs: Any) -> Any:
+                 radiometry: str = "auto", adapt: bool | str = "auto", **kwargs: Any) -> Any:
         """Classify the scene lazily; see :func:`hsigeo.inference.distributed.classify_dataarray`.
 
         ``model`` is an :class:`~hsigeo.estimator.HsigeoClassifier` (e.g. from
@@ -193,8 +193,9 @@ class HSIAccessor:
         band coordinate).  ``threshold`` sets the unknown outcome (class 0): with ``adapt`` a share
         of each class's seed pixels (:class:`hsigeo.model.adapt.AdaptedModel`), without it the
         lowest best-class probability; ``radiometry`` is ``"auto"``, ``"reflectance"`` or ``"radiance"``
-        (see :meth:`hsigeo.model.base.BaseModel.for_scene`); ``adapt`` (default) adapts the
-        prompt-only map to the scene by self-training on its own spectra (:mod:`hsigeo.model.adapt`).
+        (see :meth:`hsigeo.model.base.BaseModel.for_scene`); ``adapt`` adapts the prompt-only map
+        to the scene by self-training on its own spectra (:mod:`hsigeo.model.adapt`): ``"auto"``
+        (default: reflectance scenes), ``"on"``/``True``, ``"off"``/``False``.
         """
         from hsigeo.inference.distributed import classify_dataarray
 
@@ -208,11 +209,14 @@ class HSIAccessor:
                 raise InvalidTypeError(
                     "classify needs a model, got the base model without prompts: pass prompts= to map the scene "
                     "from words alone, or hsigeo.load_model('model.hsigeo') / the path of a .hsigeo file.")
-            model = model.for_scene(self._obj, prompts, threshold=None if adapt else threshold, radiometry=radiometry)
-            if adapt:
-                from hsigeo.model.adapt import adapt as adapt_to_scene
+            from hsigeo.model.adapt import adapt as adapt_to_scene
+            from hsigeo.model.adapt import wants_adaptation
 
+            model = model.for_scene(self._obj, prompts, radiometry=radiometry)
+            if wants_adaptation(adapt, model):
                 model = adapt_to_scene(model, self._obj, unknown=threshold)
+            elif threshold is not None:
+                model = model.with_threshold(threshold)
         elif prompts is not None and hasattr(model, "with_prompts"):
             from hsigeo.text.prompts import PromptSet, load_prompts
 

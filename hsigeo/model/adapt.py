@@ -31,7 +31,32 @@ import numpy as np
 
 from hsigeo.model.base import ADAPTED_TYPE, ZeroShotModel
 
-__all__ = ["AdaptConfig", "AdaptedModel", "adapt", "sample_windows", "select_seeds"]
+__all__ = ["AdaptConfig", "AdaptedModel", "adapt", "sample_windows", "select_seeds", "ADAPT_MODES", "wants_adaptation"]
+
+#: When ``hsigeo classify --prompts`` adapts the map to the scene: ``auto`` (the default: on
+#: reflectance scenes), ``on``, ``off``.
+ADAPT_MODES = ("auto", "on", "off")
+
+
+def wants_adaptation(mode: str | bool, zs: ZeroShotModel) -> bool:
+    """Whether to adapt a bound zero-shot model to its scene.
+
+    ``auto`` adapts reflectance scenes only.  Measured on the development scenes with the base
+    model rebuilt in issue 21 (README, "Words alone"): adaptation helped on the reflectance scene
+    (Berlin) and hurt on both at-sensor radiance cubes (Indian Pines, Salinas-A), where the base
+    model reads spectra through a scene-level correction estimated without labels, so its most
+    confident pixels are poorer seeds.
+    """
+    if isinstance(mode, bool):
+        return mode
+    if mode not in ADAPT_MODES:
+        from hsigeo.errors import InvalidInputError
+
+        raise InvalidInputError(f"adapt must be one of {', '.join(ADAPT_MODES)} (or True/False), not {mode!r}")
+    if mode == "auto":
+        return zs.radiometry == "reflectance"
+    return mode == "on"
+
 
 
 @dataclass(frozen=True)
@@ -358,7 +383,7 @@ def _no_contrast(zs: ZeroShotModel) -> Exception:
     from hsigeo.errors import HsigeoError
 
     return HsigeoError(f"scene adaptation found confident pixels of fewer than two of the {zs.n_classes} classes; "
-                       "map the scene without adaptation (--no-adapt) or add classes to the prompts.")
+                       "map the scene without adaptation (--adapt off) or add classes to the prompts.")
 
 
 def describe(model: AdaptedModel) -> str:

@@ -55,7 +55,20 @@ def _zero_shot() -> ZeroShotModel:
     return _base().for_scene(da, PROMPTS, text_embeddings=emb, radiometry="reflectance", threshold=0.0)
 
 
-MAKERS = {"trained": tiny_model, "spectral-base": _base, "zero-shot": _zero_shot}
+def _adapted():
+    """A zero-shot model adapted to a small scene (hsigeo.model.adapt): the scene-adapted type."""
+    from hsigeo.model.adapt import AdaptedModel
+
+    zs = _zero_shot()
+    rng = np.random.default_rng(1)
+    head_w = rng.normal(size=(zs.n_bands, zs.n_classes)).astype(np.float32) * 1e-3
+    typ = {"proj": rng.normal(size=(zs.n_bands, 3)).astype(np.float32), "offset": np.zeros(3, np.float32),
+           "means": rng.normal(size=(zs.n_classes, 3)).astype(np.float32),
+           "quantiles": np.sort(rng.random((zs.n_classes, 11)), axis=1).astype(np.float32)}
+    return AdaptedModel(zs, head_w, np.zeros(zs.n_classes, np.float32), {"rounds": 1}, typ, threshold=0.01)
+
+
+MAKERS = {"trained": tiny_model, "spectral-base": _base, "zero-shot": _zero_shot, "scene-adapted": _adapted}
 
 
 def test_every_registered_type_has_a_maker():
