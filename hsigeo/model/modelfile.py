@@ -74,14 +74,12 @@ def _hsigeo_version() -> str:
     return __version__
 
 
-def _payload(model: HsigeoModel) -> tuple[bytes, dict[str, Any]]:
-    from safetensors.torch import save
-
+def _network_parts(model: HsigeoModel) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The network's tensors and metadata (without the checksum of the serialised weights)."""
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in model.net.state_dict().items()}
     tensors["text_embeddings"] = torch.from_numpy(np.ascontiguousarray(model.text_embeddings, dtype=np.float32))
     if model.prior is not None:
         tensors.update(model.prior.tensors())
-    weights = save(tensors, metadata={"format": FORMAT})
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -102,8 +100,24 @@ def _payload(model: HsigeoModel) -> tuple[bytes, dict[str, Any]]:
         "temperature": model.temperature,
         "n_parameters": model.n_parameters(),
         "training": model.report,
-        "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }
+    return tensors, meta
+
+
+def _payload(model: Any) -> tuple[bytes, dict[str, Any]]:
+    from safetensors.torch import save
+
+    # --- model types other than the network (hsigeo/model/combined_file.py: "svm", "ensemble")
+    from hsigeo.model.combined import CombinedModel
+
+    if isinstance(model, CombinedModel):
+        from hsigeo.model.combined_file import combined_parts
+
+        tensors, meta = combined_parts(model)
+    else:
+        tensors, meta = _network_parts(model)
+    weights = save(tensors, metadata={"format": FORMAT})
+    meta["weights_sha256"] = hashlib.sha256(weights).hexdigest()
     return weights, json_safe(meta)
 
 
@@ -352,13 +366,28 @@ def load_model(path: str | os.PathLike) -> HsigeoModel:
     expected = meta.get("weights_sha256")
     if expected and hashlib.sha256(weights).hexdigest() != expected:
         raise _fail(path, f"{_WEIGHTS} does not match the checksum in {_META} (the file is damaged)")
-    _check_config(path, meta)
-    _check_classes(path, meta)
-    _check_normalization(path, meta)
     try:
         tensors = load(weights)
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise _fail(path, f"{_WEIGHTS} is not a valid safetensors file ({exc})") from exc
+    # --- model types other than the network (hsigeo/model/combined_file.py: "svm", "ensemble")
+    from hsigeo.model.combined import METHODS_COMBINED
+
+    if meta.get("model_type") in METHODS_COMBINED:
+        from hsigeo.model.combined_file import combined_from_parts
+
+        model = combined_from_parts(path, meta, tensors)
+    else:
+        model = _network_from(path, meta, tensors)
+    model.source = str(path)  # type: ignore[attr-defined]
+    return model
+
+
+def _network_from(path: Path, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> HsigeoModel:
+    """The network model described by ``meta`` with the weights ``tensors`` (checked before building)."""
+    _check_config(path, meta)
+    _check_classes(path, meta)
+    _check_normalization(path, meta)
     try:
         config = BackboneConfig.from_dict(meta["backbone"])
         text_dim = int(meta["text_dim"])
@@ -386,7 +415,6 @@ def load_model(path: str | os.PathLike) -> HsigeoModel:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise _fail(path, f"weights and metadata do not fit together ({type(exc).__name__}: {_short(str(exc), 300)})") from exc
-    model.source = str(path)  # type: ignore[attr-defined]
     return model
 
 
