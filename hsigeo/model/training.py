@@ -94,6 +94,16 @@ class TrainConfig:
         says which.  Measured on the benchmark's splits (README, "Few labels on top"): ahead on
         Indian Pines at every protocol (+3.2 points at 1 %, +1.6 at 5 %, +1.0 at 10 %, +7.0 on
         the block split) and on the synthetic scene, level on Salinas-A (-0.15 to +0.08).
+    method
+        What is trained (:data:`TRAIN_METHODS`): ``"net"`` (the spectral-spatial network alone),
+        ``"svm"`` (an RBF SVM on each pixel's standardised spectrum, ``C``/``gamma`` by
+        cross-validation on the training pixels, then the edge-aware filter), ``"ensemble"`` (the
+        default: network and SVM probabilities averaged, then the filter) or ``"auto"`` (whichever
+        of the three scores best in a two-fold cross-validation on the training pixels; printed
+        and stored in the report).  See :mod:`hsigeo.model.selection` and the README section "Few
+        labels on scenes nobody tuned on" for the evidence.
+    svm_weight
+        The SVM's share of an ensemble's averaged probabilities (0.5: equal weight, not tuned).
     seed
         Seeds weights, batches, augmentation and negative sampling.
     backbone
@@ -128,7 +138,7 @@ class TrainConfig:
     smooth_radius: int = 2
     smooth_tau: float = 0.2
     init: str = "auto"
-    method: str = "net"
+    method: str = "ensemble"
     svm_weight: float = 0.5
     seed: int = 0
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
