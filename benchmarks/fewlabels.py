@@ -119,21 +119,67 @@ def _task(dataset: str, fraction: float, seed: int, config: str, options: dict[s
         g = np.exp((1 - w) * np.log(np.clip(p_net, 1e-8, 1)) + w * np.log(np.clip(p_svm, 1e-8, 1)))
         out["oa"][f"geo{w:g}+f"] = _oa(_filter(g / g.sum(0, keepdims=True), guide), labels, te, values)
     out["oa"]["avg0.5"] = _oa(0.5 * p_net + 0.5 * p_svm, labels, te, values)
+    # the models hsigeo train writes, run by the engines' whole-scene reference (exact, scene edges included)
+    from hsigeo.model.combined import CombinedModel
+
+    common = {"classes": list(model.classes), "mean": model.mean[: model.n_bands], "std": model.std[: model.n_bands],
+              "wavelengths": model.wavelengths, "spatial": model.spatial}
+    for name, kw in (("model:svm", {}), ("model:ensemble", {"net": bare, "svm_weight": 0.5})):
+        out["oa"][name] = _oa(predict_proba_array(cube, CombinedModel(svm, **common, **kw), device="cpu"),
+                              labels, te, values)
+    # the benchmark's baselines on the same masks (standardised by the training pixels, no filter)
+    from hsigeo.evaluation.methods import METHODS
+
+    for name in ("svm", "rf"):
+        t0 = time.perf_counter()
+        base = METHODS[name](BenchmarkConfig()).fit(scene.cube, labels, tr, seed=seed)
+        pred = base.predict(scene.cube)
+        m = te & (labels > 0)
+        out["oa"][f"baseline:{name}"] = float((pred[m] == labels[m]).mean() * 100)
+        out[f"{name}_seconds"] = time.perf_counter() - t0
     return out
 
 
-def _summary(path: str) -> None:
+def _add_baselines(src: str, dst: str, data_dir: str | None) -> None:
+    """Score the benchmark's SVM and random forest on the splits of ``src``'s records (for records made
+    before the script scored them itself); writes the completed records to ``dst``."""
+    from hsigeo.evaluation.methods import METHODS
+    from hsigeo.evaluation.protocol import BenchmarkConfig, Protocol
+    from hsigeo.evaluation.runner import load_scene
+
+    with open(dst, "w", encoding="utf-8") as out:
+        for line in open(src, encoding="utf-8"):
+            r = json.loads(line)
+            if "error" not in r and "baseline:svm" not in r["oa"]:
+                if r["dataset"] not in _SCENES:
+                    _SCENES[r["dataset"]] = load_scene(r["dataset"], BenchmarkConfig(data_dir=data_dir))
+                scene = _SCENES[r["dataset"]]
+                tr, te = Protocol("stratified", r["fraction"]).split(scene.labels, r["seed"])
+                m = te & (scene.labels > 0)
+                for name in ("svm", "rf"):
+                    base = METHODS[name](BenchmarkConfig()).fit(scene.cube, scene.labels, tr, seed=r["seed"])
+                    r["oa"][f"baseline:{name}"] = float((base.predict(scene.cube)[m] == scene.labels[m]).mean() * 100)
+            out.write(json.dumps(r) + "\n")
+
+
+def _summary(paths: list[str], columns: str | None = None) -> None:
+    """Mean +- std per dataset, configuration and share; ``columns``: comma list, ``a|b`` = a, else b."""
     rows: dict[tuple[str, str, float], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     secs: dict[tuple[str, str, float], list[float]] = defaultdict(list)
-    for line in open(path, encoding="utf-8"):
-        r = json.loads(line)
-        if "error" in r:
-            continue
-        key = (r["dataset"], r["config"], r["fraction"])
-        for k, v in r["oa"].items():
-            rows[key][k].append(v)
-        secs[key].append(r["net_seconds"] + r["svm_seconds"])
-    variants = list(dict.fromkeys(k for d in rows.values() for k in d))
+    wanted = [c.split("|") for c in columns.split(",")] if columns else None
+    for path in paths:
+        for line in open(path, encoding="utf-8"):
+            r = json.loads(line)
+            if "error" in r:
+                continue
+            key = (r["dataset"], r["config"], r["fraction"])
+            oa = r["oa"]
+            if wanted:
+                oa = {c[0]: next(oa[k] for k in c if k in oa) for c in wanted if any(k in oa for k in c)}
+            for k, v in oa.items():
+                rows[key][k].append(v)
+            secs[key].append(r["net_seconds"] + r["svm_seconds"])
+    variants = [c[0] for c in wanted] if wanted else list(dict.fromkeys(k for d in rows.values() for k in d))
     print("| dataset | config | share | seeds | " + " | ".join(variants) + " | s/fit |")
     print("| --- | --- | ---: | ---: | " + " | ".join("---:" for _ in variants) + " | ---: |")
     for key in sorted(rows):
@@ -155,15 +201,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", action="append", default=[], help="name[:key=value,...] of training options")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--task", action="append", default=[],
+                    help="dataset:fraction:seed, in the order to run (instead of --dataset/--fractions/--seeds)")
     ap.add_argument("--out", default="fewlabels.jsonl")
-    ap.add_argument("--summary", default=None, help="print tables from a JSON-lines file and exit")
+    ap.add_argument("--summary", action="append", default=[], help="print tables from JSON-lines files and exit")
+    ap.add_argument("--columns", default=None, help="with --summary: comma list of variants (a|b: a, else b)")
+    ap.add_argument("--add-baselines", nargs=2, metavar=("IN", "OUT"), default=None,
+                    help="score the benchmark's svm and rf on the splits of IN's records, write them to OUT, exit")
     args = ap.parse_args(argv)
+    if args.add_baselines:
+        _init()
+        _add_baselines(*args.add_baselines, args.data_dir)
+        return 0
     if args.summary:
-        _summary(args.summary)
+        _summary(args.summary, args.columns)
         return 0
     configs = [_parse_config(c) for c in (args.config or ["default"])]
-    tasks = [(d, float(f), s, name, opts, args.data_dir) for d in args.dataset
-             for f in args.fractions.split(",") for s in range(args.seeds) for name, opts in configs]
+    if args.task:
+        tasks = [(t.split(":")[0], float(t.split(":")[1]), int(t.split(":")[2]), name, opts, args.data_dir)
+                 for t in args.task for name, opts in configs]
+    else:
+        tasks = [(d, float(f), s, name, opts, args.data_dir) for d in args.dataset
+                 for f in args.fractions.split(",") for s in range(args.seeds) for name, opts in configs]
     import multiprocessing as mp
 
     done = 0

@@ -52,11 +52,14 @@ _ANY = click.Path(path_type=Path)
               help="base: the network also sees each pixel's embedding by the built-in base model (pretrained "
                    "on spectral libraries; 64 frozen input channels); needs band wavelengths. scratch: the bands "
                    "only. auto: base when the scene has wavelengths in 400-2450 nm, else scratch.")
-@click.option("--method", type=click.Choice(["auto", "net", "svm", "ensemble"]), default=None,
+# the default is hsigeo.model.training.DEFAULT_METHOD (written out: this module loads without torch)
+@click.option("--method", type=click.Choice(["auto", "net", "svm", "ensemble"]), default="ensemble",
+              show_default=True,
               help="What to train: net (the spectral-spatial network), svm (an RBF SVM on each pixel's spectrum, "
                    "then the edge-aware filter), ensemble (both, probabilities averaged, then the filter) or auto "
                    "(the best of the three by cross-validation on the training pixels; printed and stored in the "
-                   "model's report). Default: the library default.")
+                   "model's report). An svm or ensemble model cannot be re-anchored to other prompts at "
+                   "classify time; use net for that.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file and report folder.")
 def train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
           dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,

@@ -115,7 +115,7 @@ class HsigeoMethod:
         out = {"text_model_parameters": int(r.n_parameters.get("text_model", 0)), "best_epoch": r.best_epoch,
                "epochs_run": len(r.history.get("epoch", [])), "val_accuracy": r.val_accuracy,
                "n_fit_pixels": r.n_train, "n_val_pixels": r.n_val,
-               "method_used": r.config.get("method_used", "net")}
+               "method_used": (getattr(r, "config", None) or {}).get("method_used", "net")}
         summary = getattr(self.model, "report", None) or {}
         for key in ("selection", "svm"):  # the automatic choice and the SVM's CV-chosen C / gamma
             if key in summary:
@@ -144,22 +144,29 @@ def _hybridsn(cfg: BenchmarkConfig) -> Method:
     return HybridSNBaseline(steps=cfg.hybridsn_steps)
 
 
+def _default(cfg: BenchmarkConfig, **extra: Any) -> dict[str, Any]:
+    """Training options of the hsigeo variants: ``hsigeo train``'s default method unless the run says otherwise."""
+    from hsigeo.model.training import DEFAULT_METHOD
+
+    return {"method": DEFAULT_METHOD, **cfg.hsigeo_options, **extra}
+
+
 #: name -> factory building a fresh (unfitted) method from the run's configuration.
 METHODS: dict[str, MethodFactory] = {
     "hsigeo": lambda cfg: HsigeoMethod("hsigeo", loss="hard_negative", epochs=cfg.hsigeo_epochs,
-                                       options=cfg.hsigeo_options),
+                                       options=_default(cfg)),
     "hsigeo-softmax": lambda cfg: HsigeoMethod("hsigeo-softmax", loss="softmax", epochs=cfg.hsigeo_epochs,
-                                               options=cfg.hsigeo_options),
+                                               options=_default(cfg)),
     "hsigeo-names": lambda cfg: HsigeoMethod("hsigeo-names", loss="hard_negative", names_only=True,
-                                             epochs=cfg.hsigeo_epochs, options=cfg.hsigeo_options),
+                                             epochs=cfg.hsigeo_epochs, options=_default(cfg)),
     "hsigeo-random": lambda cfg: HsigeoMethod("hsigeo-random", anchors="random", epochs=cfg.hsigeo_epochs,
-                                              options=cfg.hsigeo_options),
+                                              options=_default(cfg)),
     "hsigeo-notext": lambda cfg: HsigeoMethod("hsigeo-notext", anchors="none", epochs=cfg.hsigeo_epochs,
-                                              options=cfg.hsigeo_options),
+                                              options=_default(cfg)),
     "hsigeo-base": lambda cfg: HsigeoMethod("hsigeo-base", epochs=cfg.hsigeo_epochs,
-                                            options={**cfg.hsigeo_options, "init": "base"}),
+                                            options=_default(cfg, init="base")),
     "hsigeo-scratch": lambda cfg: HsigeoMethod("hsigeo-scratch", epochs=cfg.hsigeo_epochs,
-                                               options={**cfg.hsigeo_options, "init": "scratch"}),
+                                               options=_default(cfg, init="scratch")),
     # what is trained (hsigeo train --method): the network, the SVM, both averaged, the CV choice
     "hsigeo-net": lambda cfg: HsigeoMethod("hsigeo-net", epochs=cfg.hsigeo_epochs,
                                            options={**cfg.hsigeo_options, "method": "net"}),

@@ -242,6 +242,21 @@ class CombinedModel:
         p = np.concatenate(probs) if probs else np.zeros((0, self.n_classes), np.float32)
         return self.class_values[p.argmax(1)].astype(np.int32), p.max(1)
 
+    def with_prompts(self, prompt_set: Any, encoder: Any = None, *, combine: str | None = None) -> CombinedModel:
+        """Refused: the SVM knows only the classes it was trained on (a network model can be re-anchored).
+
+        Raises
+        ------
+        HsigeoError
+            Always, saying what to do instead.
+        """
+        from hsigeo.errors import HsigeoError
+
+        raise HsigeoError(
+            f"this is an {self.method} model: its SVM knows only the {self.n_classes} classes it was trained on, so it "
+            "cannot be re-anchored to other prompts. Classify with the model's own classes (leave out --prompts), or "
+            "train with `hsigeo train --method net` to re-anchor the network later.")
+
     def without_filter(self) -> CombinedModel:
         """The same model without the edge-aware filter (a per-pixel map)."""
         new = copy.copy(self)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import sys
 import time
+import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -178,11 +179,17 @@ def train_selected(cube: Any, labels: Any, prompts: Any, cfg: TrainConfig, *, tr
     t_start = time.perf_counter()
     data = prepare_training(cube, labels, prompts, train_mask=train_mask, fraction=fraction, count=count,
                             seed=cfg.seed)
-    if len(np.unique(data.labels[data.pool])) < 2 and cfg.method in ("svm", "auto"):
-        raise LabelError("method svm needs training pixels of at least two classes; label more, or use --method net.")
+    method = cfg.method
+    if len(np.unique(data.labels[data.pool])) < 2:
+        if method == "svm":
+            raise LabelError("method svm needs training pixels of at least two classes; label more, or use "
+                             "--method net.")
+        # an SVM needs two classes; the network learns one against the prompts of the others
+        warnings.warn(f"only one class has training pixels: --method {method} trains the network alone.",
+                      stacklevel=3)
+        method = "net"
     net_kwargs = {"text_model": text_model, "text_embeddings": text_embeddings, "device": device, "progress": False}
     selection = None
-    method = cfg.method
     if method == "auto":
         if text_embeddings is None and text_model is not None:  # encode the prompts once, not once per fit
             from hsigeo.text.encoder import TextEncoder

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from hsigeo.text.prompts import PromptSet
 
 __all__ = ["TrainConfig", "TrainReport", "TrainingData", "train", "train_network", "prepare_training",
-           "scene_statistics", "DEFAULTS", "TRAIN_METHODS"]
+           "scene_statistics", "DEFAULTS", "TRAIN_METHODS", "DEFAULT_METHOD"]
 
 #: What the network sees: ``"auto"`` (the default: ``"base"`` when the scene has band
 #: wavelengths the base model's grid covers, else ``"scratch"``), ``"scratch"`` (the scene's
@@ -46,6 +46,11 @@ INITS = ("auto", "scratch", "base")
 #: each pixel's spectrum, :mod:`hsigeo.model.svm`), ``"ensemble"`` (both, probabilities averaged) or
 #: ``"auto"`` (chosen on the training pixels, :mod:`hsigeo.model.selection`).
 TRAIN_METHODS = ("auto", "net", "svm", "ensemble")
+#: The method ``hsigeo train`` (and QGIS's Train model, and the benchmark's ``hsigeo``) uses by
+#: default.  :func:`train` and :class:`~hsigeo.estimator.HsigeoClassifier` keep ``"net"``, so
+#: Python code keeps getting an :class:`~hsigeo.model.classifier.HsigeoModel` (re-anchoring to new
+#: prompts included) unless it asks for another method.
+DEFAULT_METHOD = "ensemble"
 
 
 @dataclass
@@ -98,7 +103,8 @@ class TrainConfig:
         What is trained (:data:`TRAIN_METHODS`): ``"net"`` (the spectral-spatial network alone),
         ``"svm"`` (an RBF SVM on each pixel's standardised spectrum, ``C``/``gamma`` by
         cross-validation on the training pixels, then the edge-aware filter), ``"ensemble"`` (the
-        default: network and SVM probabilities averaged, then the filter) or ``"auto"`` (whichever
+        default of ``hsigeo train``, :data:`DEFAULT_METHOD`: network and SVM probabilities
+        averaged, then the filter) or ``"auto"`` (whichever
         of the three scores best in a two-fold cross-validation on the training pixels; printed
         and stored in the report).  See :mod:`hsigeo.model.selection` and the README section "Few
         labels on scenes nobody tuned on" for the evidence.
@@ -138,7 +144,7 @@ class TrainConfig:
     smooth_radius: int = 2
     smooth_tau: float = 0.2
     init: str = "auto"
-    method: str = "ensemble"
+    method: str = "net"
     svm_weight: float = 0.5
     seed: int = 0
     backbone: BackboneConfig = field(default_factory=BackboneConfig)

@@ -172,11 +172,15 @@ def test_cli_method_svm(synthetic_scene, tmp_path, capsys, monkeypatch):
         capsys, "--progress", "none", "train", str(synthetic_scene.scene_path), "--labels",
         str(synthetic_scene.labels_path), "--prompts", str(synthetic_scene.prompts_path), "-o", str(tmp_path / "s.hsigeo"),
         "--train-fraction", "0.1", "--method", "svm")
-    assert code == 0, err and "Method: svm" in err
+    assert code == 0, err
+    assert "Method: svm" in err
     assert read_metadata(tmp_path / "s.hsigeo")["model_type"] == "svm"
     code, _, err = run_in_process(capsys, "--progress", "none", "classify", str(synthetic_scene.scene_path),
                                   "--model", str(tmp_path / "s.hsigeo"), "-o", str(tmp_path / "c.tif"))
     assert code == 0, err
+    code, text, err = run_in_process(capsys, "info", str(tmp_path / "s.hsigeo"))
+    assert code == 0, err
+    assert "svm: RBF SVM (" in text and "tiles need a 2-pixel halo" in text
 
 
 def test_svm_accuracy_floor_on_salinas_a():
