@@ -15,6 +15,7 @@ pixels only, like the benchmark's SVM baseline, and records the cross-validated 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -246,5 +247,9 @@ def fit_svm(x: np.ndarray, y: np.ndarray, n_classes: int, *, seed: int = 0,
         c, g = float(list(C_grid)[len(C_grid) // 2]), gammas[len(gammas) // 2]
         info.update(cv_folds=0, cv_accuracy=None)
     info.update(C=c, gamma=g)
-    svc = SVC(kernel="rbf", C=c, gamma=g, probability=True, random_state=seed).fit(x, idx)
-    return KernelSVM.from_sklearn(svc, n_classes, present, info)
+    with warnings.catch_warnings():
+        # scikit-learn 1.9 announces the end of probability=True (1.11; pyproject pins below it); a user
+        # need not read that on every `hsigeo train`
+        warnings.filterwarnings("ignore", category=FutureWarning, message=".*(probability|probA_|probB_).*")
+        svc = SVC(kernel="rbf", C=c, gamma=g, probability=True, random_state=seed).fit(x, idx)
+        return KernelSVM.from_sklearn(svc, n_classes, present, info)

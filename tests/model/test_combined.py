@@ -144,7 +144,7 @@ def test_auto_prints_and_stores_its_choice(synthetic_scene, tmp_path, capsys, mo
     from hsigeo.model.modelfile import read_metadata
 
     monkeypatch.setenv("HSIGEO_HOME", str(tmp_path / "home"))
-    code, _, err = run_in_process(
+    code, out, err = run_in_process(
         capsys, "--progress", "none", "train", str(synthetic_scene.scene_path), "--labels",
         str(synthetic_scene.labels_path), "--prompts", str(synthetic_scene.prompts_path), "-o", str(tmp_path / "m.hsigeo"),
         "--train-fraction", "0.1", "--epochs", str(EPOCHS), "--method", "auto", "--device", "cpu")
@@ -155,7 +155,8 @@ def test_auto_prints_and_stores_its_choice(synthetic_scene, tmp_path, capsys, mo
     assert sel["chosen"] == max(sel["cv_accuracy"], key=lambda k: sel["cv_accuracy"][k])
     assert meta["training"]["config"]["method"] == "auto"
     assert meta["training"]["config"]["method_used"] == sel["chosen"] == (meta.get("model_type") or "net")
-    assert f"method auto: chose {sel['chosen']}" in err and f"Method: {sel['chosen']} (chosen by --method auto" in err
+    assert f"method auto: chose {sel['chosen']}" in err  # as the choice is made
+    assert f"Method: {sel['chosen']} (chosen by --method auto: 2-fold cross-validation" in out  # in the summary
     import json
 
     report = json.loads((tmp_path / "m_report" / "report.json").read_text(encoding="utf-8"))
@@ -168,12 +169,12 @@ def test_cli_method_svm(synthetic_scene, tmp_path, capsys, monkeypatch):
     from hsigeo.model.modelfile import read_metadata
 
     monkeypatch.setenv("HSIGEO_HOME", str(tmp_path / "home"))
-    code, _, err = run_in_process(
+    code, out, err = run_in_process(
         capsys, "--progress", "none", "train", str(synthetic_scene.scene_path), "--labels",
         str(synthetic_scene.labels_path), "--prompts", str(synthetic_scene.prompts_path), "-o", str(tmp_path / "s.hsigeo"),
         "--train-fraction", "0.1", "--method", "svm")
     assert code == 0, err
-    assert "Method: svm" in err
+    assert "Method: svm" in out
     assert read_metadata(tmp_path / "s.hsigeo")["model_type"] == "svm"
     code, _, err = run_in_process(capsys, "--progress", "none", "classify", str(synthetic_scene.scene_path),
                                   "--model", str(tmp_path / "s.hsigeo"), "-o", str(tmp_path / "c.tif"))
