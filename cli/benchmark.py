@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.option("--dataset", "datasets", multiple=True, metavar="NAME",
-              help="Dataset to run, repeatable: salinas-a, indian-pines, pavia-university, salinas, synthetic. "
+              help="Dataset to run, repeatable: salinas-a, indian-pines, pavia-university, salinas, synthetic, berlin "
+                   "(the EnMAP-Box urban-gradient scene in <data-dir>/berlin). "
                    "Default: all; real scenes whose cube is not in the data folder are skipped with a message.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with the benchmark .mat files (the GIC 'Hyperspectral Remote Sensing Scenes' page, "
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
 @click.option("--block/--no-block", default=None, help="Also run the spatially disjoint block split (default: yes).")
 @click.option("--methods", default=None, metavar="LIST",
               help="Comma list of hsigeo, hsigeo-softmax, hsigeo-names, hsigeo-base, hsigeo-scratch, hsigeo-random, "
-                   "hsigeo-notext, svm, rf, "
-                   "hybridsn. Default: hsigeo, hsigeo-softmax, hsigeo-names, svm, rf, hybridsn.")
+                   "hsigeo-notext, hsigeo-net, hsigeo-svm, hsigeo-ensemble, hsigeo-auto, svm, rf, "
+                   "hybridsn (hsigeo is `hsigeo train`'s default method). Default: hsigeo, hsigeo-softmax, hsigeo-names, svm, rf, hybridsn.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default benchmarks/results); its report files are replaced.")
 @click.option("--quick", is_flag=True,

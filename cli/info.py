@@ -181,17 +181,22 @@ def _model_info(path: Path) -> None:
         _line("wavelengths", f"{np.nanmin(wl):.1f}-{np.nanmax(wl):.1f} nm ({int(np.isfinite(wl).sum())} known)")
     else:
         _line("wavelengths", "unknown (scenes are matched by band count only)")
-    config = getattr(model, "config", None)
-    if config is not None:
-        side = 2 * config.radius + 1
+    svm = getattr(model, "svm", None)  # an SVM or SVM + network model (hsigeo train --method svm|ensemble)
+    net = model.net if svm is not None else model
+    if svm is not None:
+        fit = svm.info
+        _line("method", f"{model.method}: RBF SVM ({svm.support_vectors.shape[0]} support vectors, C {fit.get('C', 0):g}, "
+                        f"gamma {svm.gamma:.3g})" + ("" if net is None else f" + network, SVM weight {model.svm_weight:g}"))
+    if getattr(net, "config", None) is not None:
+        side = 2 * net.config.radius + 1
         _line("patch", f"{side} x {side} pixels (tiles need a {model.radius}-pixel halo)")
     else:
         _line("patch", f"per pixel (tiles need a {model.radius}-pixel halo for the spatial filter)")
     sp = getattr(model, "spatial", None)
     _line("filter", "none (per-pixel map)" if sp is None else
           f"edge-aware, {2 * sp.radius + 1} x {2 * sp.radius + 1} neighbourhood, tau {sp.tau:g}, {sp.groups} band groups")
-    pr = getattr(model, "prior", None)
-    if hasattr(model, "prior"):  # trained models only (a zero-shot model is the base model itself)
+    pr = getattr(net, "prior", None)
+    if net is not None and hasattr(net, "prior"):  # trained networks only (a zero-shot model is the base model)
         _line("base input", "none (--init scratch)" if pr is None else
               f"{pr.dim} channels of the base model's embedding (frozen, {pr.source.get('name', 'base')}), "
               f"radiometry {pr.binding.radiometry}, grid coverage {coverage_text(pr.binding.resampler.mask)}")
@@ -199,18 +204,19 @@ def _model_info(path: Path) -> None:
     for c in model.classes:
         click.echo(f"    {c.value:>5}  {'#{:02x}{:02x}{:02x}'.format(*c.colour)}  {c.name}"
                    + (f"  ({len(c.prompts)} prompt{'s' if len(c.prompts) != 1 else ''})" if c.prompts else ""))
+    config = getattr(net, "config", None)
     if config is not None:
         _line("config", "")
         for k, v in config.to_dict().items():
             click.echo(f"    {k}: {v}")
     counts = model.n_parameters()
     _line("parameters", ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    tm = getattr(model, "text_model", None) or {}
+    tm = getattr(net, "text_model", None) or {}
     if tm:
         _line("text model", f"{tm.get('id', '?')} ({tm.get('dim', '?')}-d, prompts combined by "
                             f"{tm.get('combine', '?')})")
-    if hasattr(model, "temperature"):
-        _line("temperature", f"{model.temperature:.2f}")
+    if hasattr(net, "temperature"):
+        _line("temperature", f"{net.temperature:.2f}")
     report = model.report or {}
     if report:
         _line("training", "")

@@ -60,13 +60,21 @@ _REPORT_BYTES = 512 * 1024
               help="base: the network also sees each pixel's embedding by the built-in base model (pretrained "
                    "on spectral libraries; 64 frozen input channels); needs band wavelengths. scratch: the bands "
                    "only. auto: base when the scene has wavelengths in 400-2450 nm, else scratch.")
+# the default is hsigeo.model.training.DEFAULT_METHOD (written out: this module loads without torch)
+@click.option("--method", type=click.Choice(["auto", "net", "svm", "ensemble"]), default="ensemble",
+              show_default=True,
+              help="What to train: net (the spectral-spatial network), svm (an RBF SVM on each pixel's spectrum, "
+                   "then the edge-aware filter), ensemble (both, probabilities averaged, then the filter) or auto "
+                   "(the best of the three by cross-validation on the training pixels; printed and stored in the "
+                   "model's report). An svm or ensemble model cannot be re-anchored to other prompts at "
+                   "classify time; use net for that.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file and report folder.")
 def train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
           dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,
           train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
           loss: str | None, val_fraction: float | None, smooth_radius: int | None, threads: int | None, seed: int,
           device: str, text_model: Path | None, on_unknown: str, report_dir: Path | None, init: str,
-          overwrite: bool) -> None:
+          method: str | None, overwrite: bool) -> None:
     """Train a model on SCENE with --labels and --prompts, or on a benchmark --dataset.
 
     Writes MODEL.hsigeo (weights + metadata, no pickle) and a report folder
@@ -91,7 +99,7 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
         _train(scene, labels_path, label_field, prompts_path, dataset, data_dir, output, train_fraction,
                train_count, epochs, batch_size, lr, loss, seed, device, text_model, report_dir, overwrite,
                val_fraction=val_fraction, threads=threads, init=init, smooth_radius=smooth_radius,
-               on_unknown=on_unknown)
+               on_unknown=on_unknown, method=method)
 
 
 def _train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
@@ -99,7 +107,7 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
            train_count: int | None, epochs: int | None, batch_size: int | None, lr: float | None,
            loss: str | None, seed: int, device: str, text_model: Path | None, report_dir: Path,
            overwrite: bool, *, val_fraction: float | None, threads: int | None, init: str = "scratch",
-           smooth_radius: int | None = None, on_unknown: str = "error") -> None:
+           smooth_radius: int | None = None, on_unknown: str = "error", method: str | None = None) -> None:
     """The work of :func:`train`, once its outputs are secured."""
     import numpy as np
 
@@ -134,7 +142,8 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
 
     options: dict[str, Any] = {"seed": seed}
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("loss", loss),
-                       ("val_fraction", val_fraction), ("smooth_radius", smooth_radius), ("init", init)):
+                       ("val_fraction", val_fraction), ("smooth_radius", smooth_radius), ("init", init),
+                       ("method", method)):
         if value is not None:
             options[key] = value
     n_train = int(train_mask.sum())
@@ -152,21 +161,32 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
     model, report = clf.model_, clf.report_
     predicted = _predict_for_report(clf, cube, test_mask)
     counts = model.n_parameters()
+    used = report.config.get("method_used", "net")
+    chosen = (model.report or {}).get("selection")
     extra = {
         "model": str(path), "scene": title, "scored": scored, "train_pixels": n_train,
         "test_pixels": int(test_mask.sum()), "seed": seed, "train_seconds": round(report.train_seconds, 1),
         "trainable_parameters": counts["trainable"], "total_parameters": counts["total"],
         "trainable_share": f"{100 * counts['trainable'] / max(counts['total'], 1):.3f} %",
-        "device": report.device, "config": report.config,
+        "device": report.device, "config": report.config, "method": used,
+        **({"method_selection": chosen} if chosen else {}),
     }
     acc = evaluate(predicted, lab, classes=model.classes, mask=test_mask, out_dir=report_dir,
                    overwrite=overwrite, title=f"hsigeo model on {title}", history=report.history, extra=extra)
+    how = (f" (chosen by --method auto: {_cv_text(chosen)})" if chosen else "")
+    click.echo(f"Method: {used}{how}")
     click.echo(f"Model: {path}  ({counts['trainable']:,} trainable parameters = "
                f"{100 * counts['trainable'] / max(counts['total'], 1):.2f} % of {counts['total']:,} "
                f"with the frozen text model; trained in {report.train_seconds:.1f} s on {report.device})")
     click.echo(f"Accuracy on {acc.n_samples:,} {scored}: OA {100 * acc.overall_accuracy:.2f} %, "
                f"AA {100 * acc.average_accuracy:.2f} %, kappa {acc.kappa:.4f}")
     click.echo(f"Report: {report_dir}")
+
+
+def _cv_text(selection: dict[str, Any]) -> str:
+    """One line of the automatic choice: each candidate's cross-validated accuracy."""
+    acc = ", ".join(f"{k} {100 * v:.1f} %" for k, v in selection["cv_accuracy"].items() if v is not None)
+    return f"{selection['folds']}-fold cross-validation on {selection['n_scored']} training pixels: {acc}"
 
 
 def _inputs(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,

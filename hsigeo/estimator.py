@@ -68,7 +68,10 @@ class HsigeoClassifier:
     ----------
     model_ : HsigeoModel
         The trained network with its normalisation and class anchors (what the inference
-        engines run; :func:`hsigeo.classify_raster` takes it).
+        engines run; :func:`hsigeo.classify_raster` takes it).  With ``method="svm"``,
+        ``"ensemble"`` or ``"auto"`` (a training option; ``hsigeo train`` defaults to
+        ``"ensemble"``, this class to ``"net"``) it may be a
+        :class:`~hsigeo.model.combined.CombinedModel`, which the engines run the same way.
     classes_ : numpy.ndarray
         Class label values, in probability-band order.
     class_names_ : list of str

@@ -112,9 +112,15 @@ class HsigeoMethod:
         if self.report is None:
             return {}
         r = self.report
-        return {"text_model_parameters": int(r.n_parameters.get("text_model", 0)), "best_epoch": r.best_epoch,
-                "epochs_run": len(r.history.get("epoch", [])), "val_accuracy": r.val_accuracy,
-                "n_fit_pixels": r.n_train, "n_val_pixels": r.n_val}
+        out = {"text_model_parameters": int(r.n_parameters.get("text_model", 0)), "best_epoch": r.best_epoch,
+               "epochs_run": len(r.history.get("epoch", [])), "val_accuracy": r.val_accuracy,
+               "n_fit_pixels": r.n_train, "n_val_pixels": r.n_val,
+               "method_used": (getattr(r, "config", None) or {}).get("method_used", "net")}
+        summary = getattr(self.model, "report", None) or {}
+        for key in ("selection", "svm"):  # the automatic choice and the SVM's CV-chosen C / gamma
+            if key in summary:
+                out[key] = summary[key]
+        return out
 
 
 MethodFactory = Callable[[BenchmarkConfig], Method]
@@ -138,22 +144,38 @@ def _hybridsn(cfg: BenchmarkConfig) -> Method:
     return HybridSNBaseline(steps=cfg.hybridsn_steps)
 
 
+def _default(cfg: BenchmarkConfig, **extra: Any) -> dict[str, Any]:
+    """Training options of the hsigeo variants: ``hsigeo train``'s default method unless the run says otherwise."""
+    from hsigeo.model.training import DEFAULT_METHOD
+
+    return {"method": DEFAULT_METHOD, **cfg.hsigeo_options, **extra}
+
+
 #: name -> factory building a fresh (unfitted) method from the run's configuration.
 METHODS: dict[str, MethodFactory] = {
     "hsigeo": lambda cfg: HsigeoMethod("hsigeo", loss="hard_negative", epochs=cfg.hsigeo_epochs,
-                                       options=cfg.hsigeo_options),
+                                       options=_default(cfg)),
     "hsigeo-softmax": lambda cfg: HsigeoMethod("hsigeo-softmax", loss="softmax", epochs=cfg.hsigeo_epochs,
-                                               options=cfg.hsigeo_options),
+                                               options=_default(cfg)),
     "hsigeo-names": lambda cfg: HsigeoMethod("hsigeo-names", loss="hard_negative", names_only=True,
-                                             epochs=cfg.hsigeo_epochs, options=cfg.hsigeo_options),
+                                             epochs=cfg.hsigeo_epochs, options=_default(cfg)),
     "hsigeo-random": lambda cfg: HsigeoMethod("hsigeo-random", anchors="random", epochs=cfg.hsigeo_epochs,
-                                              options=cfg.hsigeo_options),
+                                              options=_default(cfg)),
     "hsigeo-notext": lambda cfg: HsigeoMethod("hsigeo-notext", anchors="none", epochs=cfg.hsigeo_epochs,
-                                              options=cfg.hsigeo_options),
+                                              options=_default(cfg)),
     "hsigeo-base": lambda cfg: HsigeoMethod("hsigeo-base", epochs=cfg.hsigeo_epochs,
-                                            options={**cfg.hsigeo_options, "init": "base"}),
+                                            options=_default(cfg, init="base")),
     "hsigeo-scratch": lambda cfg: HsigeoMethod("hsigeo-scratch", epochs=cfg.hsigeo_epochs,
-                                               options={**cfg.hsigeo_options, "init": "scratch"}),
+                                               options=_default(cfg, init="scratch")),
+    # what is trained (hsigeo train --method): the network, the SVM, both averaged, the CV choice
+    "hsigeo-net": lambda cfg: HsigeoMethod("hsigeo-net", epochs=cfg.hsigeo_epochs,
+                                           options={**cfg.hsigeo_options, "method": "net"}),
+    "hsigeo-svm": lambda cfg: HsigeoMethod("hsigeo-svm", epochs=cfg.hsigeo_epochs,
+                                           options={**cfg.hsigeo_options, "method": "svm"}),
+    "hsigeo-ensemble": lambda cfg: HsigeoMethod("hsigeo-ensemble", epochs=cfg.hsigeo_epochs,
+                                                options={**cfg.hsigeo_options, "method": "ensemble"}),
+    "hsigeo-auto": lambda cfg: HsigeoMethod("hsigeo-auto", epochs=cfg.hsigeo_epochs,
+                                            options={**cfg.hsigeo_options, "method": "auto"}),
     "svm": _svm,
     "rf": _rf,
     "hybridsn": _hybridsn,
@@ -165,13 +187,17 @@ BUILTIN_METHODS: Mapping[str, MethodFactory] = MappingProxyType(dict(METHODS))
 
 #: One line per method for the report's legend.
 METHOD_NOTES: dict[str, str] = {
-    "hsigeo": "hsigeo, contrastive loss over the positive + hard and semi-hard negative classes, descriptive prompts",
+    "hsigeo": "hsigeo's default (hsigeo train): the network (contrastive loss over the positive + hard and semi-hard negative classes, descriptive prompts) and the SVM, probabilities averaged, then the edge-aware filter",
     "hsigeo-softmax": "hsigeo, full-softmax contrastive loss over all classes, descriptive prompts",
     "hsigeo-names": "hsigeo (hard + semi-hard negatives) with class names as the only prompts",
     "hsigeo-random": "hsigeo with random unit vectors of the text space as class anchors (language ablation)",
     "hsigeo-notext": "hsigeo with one-hot anchors, so the probe learns free class vectors: no text (language ablation)",
     "hsigeo-base": "hsigeo with --init base: the base model's per-pixel embedding (pretrained on spectral libraries) as 64 more input channels",
     "hsigeo-scratch": "hsigeo with --init scratch: the scene's bands only",
+    "hsigeo-net": "hsigeo train --method net: the spectral-spatial network (with the edge-aware filter)",
+    "hsigeo-svm": "hsigeo train --method svm: RBF SVM (C, gamma by 3-fold CV on the training pixels), Platt probabilities, then the edge-aware filter",
+    "hsigeo-ensemble": "hsigeo train --method ensemble: network and SVM probabilities averaged, then the edge-aware filter",
+    "hsigeo-auto": "hsigeo train --method auto: network, SVM or ensemble, chosen by 2-fold CV on the training pixels",
     "svm": "RBF SVM on standardized spectra; C and gamma by stratified 3-fold CV on the training pixels",
     "rf": "random forest on standardized spectra",
     "hybridsn": "HybridSN-style 3-D/2-D CNN on 9x9 patches of 15 PCA components, cross-entropy",

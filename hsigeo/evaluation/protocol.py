@@ -20,7 +20,7 @@ __all__ = ["DEFAULT_DATASETS", "DEFAULT_METHODS", "DEFAULT_FRACTIONS", "Protocol
            "AblationConfig", "BenchmarkConfig"]
 
 #: Datasets run by default; real scenes whose cube is not in the data folder are skipped with a message.
-DEFAULT_DATASETS: tuple[str, ...] = ("salinas-a", "indian-pines", "pavia-university", "salinas", "synthetic")
+DEFAULT_DATASETS: tuple[str, ...] = ("salinas-a", "indian-pines", "pavia-university", "salinas", "synthetic", "berlin")
 #: Methods run by default, in table order.
 DEFAULT_METHODS: tuple[str, ...] = ("hsigeo", "hsigeo-softmax", "hsigeo-names", "svm", "rf", "hybridsn")
 #: Training fractions of the stratified protocols.
@@ -151,7 +151,7 @@ class BenchmarkConfig:
     ----------
     datasets
         Dataset names (``salinas-a``, ``indian-pines``, ``pavia-university``,
-        ``salinas``, ``synthetic``).
+        ``salinas``, ``synthetic``, ``berlin``).
     data_dir
         Folder with the ``.mat`` files (see :func:`hsigeo.datasets.scenes.find_data_dir`).
     seeds

@@ -62,7 +62,8 @@ def findings(results: Mapping[str, Any]) -> list[str]:
                 lines.append(f"{dname} {p['name']}: runs failed: {', '.join(failed)}.")
             if not ours or not others:
                 continue
-            best_ours = max(ours, key=lambda m: ours[m]["summary"]["oa"]["mean"])
+            # the default is what a user gets: judge it, not the best of several variants
+            best_ours = "hsigeo" if "hsigeo" in ours else max(ours, key=lambda m: ours[m]["summary"]["oa"]["mean"])
             best_other = max(others, key=lambda m: others[m]["summary"]["oa"]["mean"])
             a = ours[best_ours]["summary"]["oa"]
             b = others[best_other]["summary"]["oa"]
@@ -74,7 +75,8 @@ def findings(results: Mapping[str, Any]) -> list[str]:
             else:
                 verdict = ("within one std of each other" if abs(diff) <= spread
                            else "hsigeo ahead" if diff > 0 else "**baseline ahead**")
-            lines.append(f"{dname} {p['name']}: best hsigeo variant {best_ours} {format_pm(a)} vs best baseline "
+            who = "the default, hsigeo," if best_ours == "hsigeo" else f"best hsigeo variant {best_ours}"
+            lines.append(f"{dname} {p['name']}: {who} {format_pm(a)} vs best baseline "
                          f"{best_other} {format_pm(b)} OA ({diff:+.2f} points, {verdict}).")
     return lines
 

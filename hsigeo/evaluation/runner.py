@@ -103,11 +103,29 @@ def _synthetic_scene(kw: Mapping[str, Any]) -> Scene:
                  note="hsigeo.datasets.synthetic.synthetic_cube(" + ", ".join(f"{k}={v}" for k, v in kw.items()) + ")")
 
 
+def _berlin_scene(cfg: BenchmarkConfig) -> Scene:
+    from hsigeo.datasets.berlin import BERLIN, BERLIN_CLASSES, berlin_prompts_path, load_berlin
+    from hsigeo.text.prompts import load_prompts
+
+    try:
+        cube, labels = load_berlin(cfg.data_dir)
+    except DatasetError as exc:
+        raise SceneUnavailable(str(exc)) from exc
+    prompts = load_prompts(berlin_prompts_path())
+    return Scene(BERLIN, cube, labels, dict(BERLIN_CLASSES), {c.value: c.colour for c in prompts.classes}, prompts,
+                 note="EnMAP-Box Berlin urban gradient, 30 m; labels: Level_2_ID of the land-cover polygons "
+                      "('other' left out), coarse and noisy")
+
+
+#: Datasets the benchmark builds itself rather than through :func:`hsigeo.datasets.scenes.load_dataset`.
+_OWN_SCENES = ("synthetic", "berlin")
+
+
 def _canonical(name: str) -> str:
     from hsigeo.datasets.scenes import resolve_name
 
-    if name.strip().lower() == "synthetic":
-        return "synthetic"
+    if name.strip().lower() in _OWN_SCENES:
+        return name.strip().lower()
     try:
         return resolve_name(name)
     except DatasetError:
@@ -125,6 +143,8 @@ def load_scene(name: str, cfg: BenchmarkConfig) -> Scene:
     """
     if name.strip().lower() == "synthetic":
         return _synthetic_scene(cfg.synthetic)
+    if name.strip().lower() == "berlin":
+        return _berlin_scene(cfg)
     from hsigeo.datasets.scenes import load_dataset
     from hsigeo.text.prompts import load_prompts
 
@@ -303,7 +323,7 @@ def run_benchmark(
     from hsigeo.datasets.scenes import resolve_name
 
     for name in [*cfg.datasets, *(cfg.ablation.datasets if cfg.ablation else ())]:
-        if name.strip().lower() != "synthetic":  # a misspelt name is an error, not a skip
+        if name.strip().lower() not in _OWN_SCENES:  # a misspelt name is an error, not a skip
             resolve_name(name)
     t_start = time.perf_counter()
     results: dict[str, Any] = {

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from hsigeo.text.encoder import TextEncoder
     from hsigeo.text.prompts import PromptSet
 
-__all__ = ["TextProbe", "HsigeoNet", "HsigeoModel", "MAX_LOGIT_SCALE"]
+__all__ = ["TextProbe", "HsigeoNet", "HsigeoModel", "MAX_LOGIT_SCALE", "check_scene_bands", "resample_scene"]
 
 #: CLIP's cap on the learnable temperature (logit scale), avoiding a collapse to one-hot logits.
 MAX_LOGIT_SCALE = 100.0
@@ -468,71 +468,11 @@ class HsigeoModel:
             A ``(band, y, x)`` DataArray (a ``wavelength`` coordinate is compared when both
             sides have wavelengths) or an array.
         """
-        n = int(da.sizes["band"]) if hasattr(da, "sizes") and "band" in da.sizes else int(np.shape(da)[0])
-        source = getattr(da, "attrs", {}).get("source", "the scene") if hasattr(da, "attrs") else "the scene"
-        theirs = _wavelengths_of(da)
-        ours = self.wavelengths
-        both = theirs is not None and ours is not None
-        offer = (
-            " Both have wavelengths, so the scene can be resampled onto the model's bands (linear "
-            "interpolation): add --resample to `hsigeo classify` (the 'Resample' box in QGIS; "
-            "resample=True in Python)."
-            if both else " Use a scene from the sensor the model was trained on, or train a model on this sensor."
-        )
-        if n != self.n_bands:
-            raise BandMismatchError(
-                f"{source}: {n} bands{_wl_range(theirs)}, but the model was trained on {self.n_bands} bands"
-                f"{_wl_range(ours)}.{offer}"
-            )
-        if both and theirs.shape == ours.shape:
-            ok = np.isfinite(theirs) & np.isfinite(ours)
-            tol = max(1.0, 0.25 * float(np.median(np.abs(np.diff(ours))))) if ours.size > 1 else 1.0
-            if ok.any() and float(np.max(np.abs(theirs[ok] - ours[ok]))) > tol:
-                worst = float(np.max(np.abs(theirs[ok] - ours[ok])))
-                raise BandMismatchError(
-                    f"{source}: band wavelengths differ from the model's by up to {worst:.1f} nm"
-                    f"{_wl_range(theirs)} vs{_wl_range(ours)}.{offer}"
-                )
+        check_scene_bands(da, self.n_bands, self.wavelengths)
 
     def resample_to_model(self, da: xr.DataArray) -> xr.DataArray:
-        """Linearly interpolate a scene's spectra onto the model's wavelengths.
-
-        Bands flagged ``bad_band`` or without a wavelength are ignored.  Works lazily on
-        dask-backed arrays.  Model wavelengths outside the scene's range take the nearest
-        end band.  The plan, and its coverage rules (a warning when partial, an error when
-        under half), are :func:`hsigeo.io.resample.plan_resampling`'s.
-
-        Returns
-        -------
-        xarray.DataArray
-            float32 ``(band, y, x)`` with the model's band count and ``wavelength`` coordinate.
-
-        Raises
-        ------
-        BandMismatchError
-            When the model or the scene has no wavelengths, or the scene covers too little
-            of the model's spectrum.
-        """
-        import xarray as xr
-
-        from hsigeo.io.resample import plan_resampling
-
-        source = da.attrs.get("source", "the scene")
-        bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
-        plan = plan_resampling(_wavelengths_of(da), self.wavelengths, bad_band=bad, source=source)
-        target = plan.target
-        band_coords = [c for c in da.coords if "band" in da[c].dims]
-        base = da.drop_vars(band_coords).astype(np.float32)
-        new = xr.DataArray(np.arange(target.size), dims="band")
-        a = base.isel(band=xr.DataArray(plan.lower, dims="band"))
-        b = base.isel(band=xr.DataArray(plan.upper, dims="band"))
-        wt = xr.DataArray(plan.weight, dims="band")
-        out = (a * (1 - wt) + b * wt).transpose("band", ...)
-        out = out.assign_coords(band=new.values + 1, wavelength=("band", target))
-        out.attrs = dict(da.attrs)
-        out.attrs["resampled_from"] = f"{da.sizes['band']} bands onto the model's {target.size} wavelengths"
-        out.name = da.name
-        return out
+        """Linearly interpolate a scene's spectra onto the model's wavelengths (:func:`resample_scene`)."""
+        return resample_scene(da, self.wavelengths)
 
     # ------------------------------------------------------------------ #
     # Prompts
@@ -588,6 +528,85 @@ class HsigeoModel:
         new._anchor_cache = {}
         new._lock = threading.Lock()
         return new
+
+
+def check_scene_bands(da: Any, n_bands: int, wavelengths: np.ndarray | None) -> None:
+    """Raise :class:`~hsigeo.errors.BandMismatchError` when a scene's bands differ from a model's.
+
+    Parameters
+    ----------
+    da
+        A ``(band, y, x)`` DataArray (a ``wavelength`` coordinate is compared when both
+        sides have wavelengths) or an array.
+    n_bands, wavelengths
+        The model's band count and band centres (nm, or None).
+    """
+    n = int(da.sizes["band"]) if hasattr(da, "sizes") and "band" in da.sizes else int(np.shape(da)[0])
+    source = getattr(da, "attrs", {}).get("source", "the scene") if hasattr(da, "attrs") else "the scene"
+    theirs = _wavelengths_of(da)
+    ours = wavelengths
+    both = theirs is not None and ours is not None
+    offer = (
+        " Both have wavelengths, so the scene can be resampled onto the model's bands (linear "
+        "interpolation): add --resample to `hsigeo classify` (the 'Resample' box in QGIS; "
+        "resample=True in Python)."
+        if both else " Use a scene from the sensor the model was trained on, or train a model on this sensor."
+    )
+    if n != n_bands:
+        raise BandMismatchError(
+            f"{source}: {n} bands{_wl_range(theirs)}, but the model was trained on {n_bands} bands"
+            f"{_wl_range(ours)}.{offer}"
+        )
+    if both and theirs.shape == ours.shape:
+        ok = np.isfinite(theirs) & np.isfinite(ours)
+        tol = max(1.0, 0.25 * float(np.median(np.abs(np.diff(ours))))) if ours.size > 1 else 1.0
+        if ok.any() and float(np.max(np.abs(theirs[ok] - ours[ok]))) > tol:
+            worst = float(np.max(np.abs(theirs[ok] - ours[ok])))
+            raise BandMismatchError(
+                f"{source}: band wavelengths differ from the model's by up to {worst:.1f} nm"
+                f"{_wl_range(theirs)} vs{_wl_range(ours)}.{offer}"
+            )
+
+
+def resample_scene(da: xr.DataArray, wavelengths: np.ndarray | None) -> xr.DataArray:
+    """Linearly interpolate a scene's spectra onto the model's wavelengths.
+
+    Bands flagged ``bad_band`` or without a wavelength are ignored.  Works lazily on
+    dask-backed arrays.  Model wavelengths outside the scene's range take the nearest
+    end band.  The plan, and its coverage rules (a warning when partial, an error when
+    under half), are :func:`hsigeo.io.resample.plan_resampling`'s.
+
+    Returns
+    -------
+    xarray.DataArray
+        float32 ``(band, y, x)`` with the model's band count and ``wavelength`` coordinate.
+
+    Raises
+    ------
+    BandMismatchError
+        When the model or the scene has no wavelengths, or the scene covers too little
+        of the model's spectrum.
+    """
+    import xarray as xr
+
+    from hsigeo.io.resample import plan_resampling
+
+    source = da.attrs.get("source", "the scene")
+    bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
+    plan = plan_resampling(_wavelengths_of(da), wavelengths, bad_band=bad, source=source)
+    target = plan.target
+    band_coords = [c for c in da.coords if "band" in da[c].dims]
+    base = da.drop_vars(band_coords).astype(np.float32)
+    new = xr.DataArray(np.arange(target.size), dims="band")
+    a = base.isel(band=xr.DataArray(plan.lower, dims="band"))
+    b = base.isel(band=xr.DataArray(plan.upper, dims="band"))
+    wt = xr.DataArray(plan.weight, dims="band")
+    out = (a * (1 - wt) + b * wt).transpose("band", ...)
+    out = out.assign_coords(band=new.values + 1, wavelength=("band", target))
+    out.attrs = dict(da.attrs)
+    out.attrs["resampled_from"] = f"{da.sizes['band']} bands onto the model's {target.size} wavelengths"
+    out.name = da.name
+    return out
 
 
 def extract_patches(tile: np.ndarray, rows: Sequence[int] | np.ndarray, cols: Sequence[int] | np.ndarray,

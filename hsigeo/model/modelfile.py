@@ -152,7 +152,8 @@ def model_type_of(model: Any) -> ModelType:
         When ``model`` is no registered model type.
     """
     for spec in MODEL_TYPES.values():
-        if type(model) is spec.python_type:
+        # one class may serve several types (CombinedModel: "svm", "ensemble"); its model_type says which
+        if type(model) is spec.python_type and getattr(model, "model_type", spec.name) == spec.name:
             return spec
     from hsigeo.errors import InvalidTypeError
 
@@ -732,3 +733,18 @@ def _adapted_type() -> ModelType:
 
 
 register_model_type(_adapted_type())
+
+
+# --------------------------------------------------------------------------- #
+# Types "svm" and "ensemble": hsigeo.model.combined (hsigeo.model.combined_file)
+# --------------------------------------------------------------------------- #
+def _combined_types() -> list[ModelType]:
+    from hsigeo.model import combined_file as cf
+    from hsigeo.model.combined import METHODS_COMBINED, CombinedModel
+
+    return [ModelType(name, CombinedModel, cf.combined_to_file, cf.combined_check, cf.combined_shapes,
+                      cf.combined_from_file) for name in METHODS_COMBINED]
+
+
+for _spec in _combined_types():
+    register_model_type(_spec)

@@ -86,9 +86,13 @@ def test_train_writes_model_with_the_scene_classes_and_bands(trained, synthetic_
     np.testing.assert_allclose(meta["wavelengths"], synthetic_scene.wavelengths, atol=1e-3)
     cfg = meta["training"]["config"]
     assert cfg["epochs"] == EPOCHS and cfg["seed"] == 0 and meta["training"]["epochs_run"] == EPOCHS
+    # hsigeo train's default: the network and the SVM, averaged (the network's own metadata inside)
+    assert meta["model_type"] == "ensemble" and cfg["method"] == cfg["method_used"] == "ensemble"
+    net = meta["network"]
+    assert meta["svm"]["n_support"] > 0 and meta["svm_weight"] == 0.5 and net["spatial_filter"] is None
     # the scene has wavelengths: --init auto added the base model's 64 input channels
-    assert cfg["init"] == "auto" and cfg["init_used"] == "base" and meta["prior"]["dim"] == 64
-    assert meta["backbone"]["n_bands"] == synthetic_scene_kw["bands"] + 64 and meta["backbone"]["width"] == cfg["width"]
+    assert cfg["init"] == "auto" and cfg["init_used"] == "base" and net["prior"]["dim"] == 64
+    assert net["backbone"]["n_bands"] == synthetic_scene_kw["bands"] + 64 and net["backbone"]["width"] == cfg["width"]
 
 
 def test_train_report_is_consistent(trained, synthetic_scene):
@@ -164,7 +168,7 @@ def test_train_init_base_adds_the_base_embedding_and_info_says_so(synthetic_scen
     out = tmp_path / "b.hsigeo"
     code, _, err = _run(capsys, "train", str(synthetic_scene.scene_path), "--labels", str(synthetic_scene.labels_path),
                         "--prompts", str(synthetic_scene.prompts_path), "-o", str(out), "--train-fraction", "0.3",
-                        "--epochs", "2", "--init", "base", "--device", "cpu")
+                        "--epochs", "2", "--init", "base", "--method", "net", "--device", "cpu")
     assert code == 0, err
     meta = read_metadata(out)
     bands = synthetic_scene_kw["bands"]

@@ -44,6 +44,7 @@ SHIPPED = {
     "salinas.yaml": dict(zip(range(1, 17), SALINAS_NAMES, strict=True)),
     "salinas_a.yaml": SALINAS_A,
     "salinas_a_reworded.yaml": None,  # own names, checked below
+    "berlin.yaml": {1: "roof", 2: "pavement", 3: "low vegetation", 4: "tree", 5: "soil"},
 }
 # coarse, merged class sets for prompt-only mapping (their merge tables are in hsigeo/data/merges)
 COARSE = ("indian_pines_coarse.yaml", "salinas_a_coarse.yaml", "berlin_coarse.yaml")

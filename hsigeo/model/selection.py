@@ -1,0 +1,223 @@
+"""Training the SVM, the SVM + network ensemble, and choosing between them on the user's own pixels.
+
+:func:`train_selected` is what :func:`hsigeo.model.training.train` runs for ``method`` other
+than ``"net"``:
+
+- ``"svm"``: an RBF SVM (:func:`hsigeo.model.svm.fit_svm`, ``C`` and ``gamma`` by cross-validation
+  on the training pixels) on each pixel's spectrum, standardised by the scene's per-band
+  statistics, then the edge-aware probability filter: a :class:`~hsigeo.model.combined.CombinedModel`;
+- ``"ensemble"``: the spectral-spatial network (:func:`~hsigeo.model.training.train_network`) and
+  that SVM, probabilities averaged (``svm_weight`` on the SVM), then the filter;
+- ``"auto"``: the three candidates (network, SVM, ensemble) are compared by two-fold
+  cross-validation on the training pixels only (what a user can do), each fold's models scoring
+  the other fold's pixels exactly as the final model would map them (filter included); the best
+  is then trained on all training pixels.  To keep the cost down, the fold networks train for a
+  third of the epochs (the schedule is otherwise the same).  Ties go to the ensemble, which is
+  the candidate least likely to be far from the best.  The choice, with every candidate's
+  cross-validated accuracy, is printed (with ``progress``) and stored in the model's report
+  (``method_used``, ``selection``).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+import warnings
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from hsigeo.errors import LabelError
+from hsigeo.model.combined import CombinedModel
+from hsigeo.model.spatial import SpatialFilter
+from hsigeo.model.svm import KernelSVM, fit_svm
+from hsigeo.model.training import (
+    TrainConfig,
+    TrainingData,
+    TrainReport,
+    prepare_training,
+    scene_statistics,
+    train_network,
+)
+
+__all__ = ["train_selected", "select_method", "CANDIDATES"]
+
+#: What ``method="auto"`` chooses from, in tie-breaking order (first wins a tie).
+CANDIDATES = ("ensemble", "net", "svm")
+#: The fold networks of ``method="auto"`` train for this share of the epochs.
+CV_EPOCH_SHARE = 1 / 3
+#: Folds of ``method="auto"``.
+CV_FOLDS = 2
+
+
+def _standardised_pixels(data: TrainingData, mean: np.ndarray, std: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``(n, B)`` spectra of the pixels of ``mask``, standardised as the models' ``normalize`` does."""
+    x = data.arr[:, mask].T.astype(np.float32)
+    x = (x - mean[None, :]) / np.where(std > 0, std, 1.0)[None, :]
+    x[~np.isfinite(x)] = 0.0
+    return x
+
+
+def _fit_svm(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: np.ndarray, seed: int) -> KernelSVM:
+    cls_of = {v: i for i, v in enumerate(data.values)}
+    y = np.array([cls_of[int(v)] for v in data.labels[mask]], dtype=np.int64)
+    return fit_svm(_standardised_pixels(data, mean, std, mask), y, len(data.values), seed=seed)
+
+
+def _filter(cfg: TrainConfig) -> SpatialFilter | None:
+    return SpatialFilter.optional(cfg.smooth_radius, cfg.smooth_tau)
+
+
+def _bare(net: Any) -> Any:
+    """The network without its own filter (the combined model filters once, after averaging)."""
+    bare = copy.copy(net)
+    bare.spatial = None
+    return bare
+
+
+def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: tuple[str, ...], *,
+                net_kwargs: dict[str, Any], epochs: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train the models of ``which`` on the pixels of ``mask``; returns (models, facts)."""
+    facts: dict[str, Any] = {}
+    net = None
+    if "net" in which or "ensemble" in which:
+        ncfg = cfg if epochs is None else replace(cfg, epochs=epochs)
+        t0 = time.perf_counter()
+        net, report = train_network(data.source, data.labels, data.prompt_set, ncfg, train_mask=mask, **net_kwargs)
+        facts["net_report"] = report
+        facts["net_seconds"] = time.perf_counter() - t0
+        mean, std = net.mean[: net.n_bands], net.std[: net.n_bands]
+    else:
+        mean, std = scene_statistics(data.arr, data.valid)
+    models: dict[str, Any] = {}
+    if "svm" in which or "ensemble" in which:
+        t0 = time.perf_counter()
+        svm = _fit_svm(data, mask, mean, std, cfg.seed)
+        facts["svm_seconds"] = time.perf_counter() - t0
+        facts["svm"] = svm.info
+        common = {"classes": list(data.prompt_set.classes), "mean": mean, "std": std,
+                  "wavelengths": data.wavelengths, "spatial": _filter(cfg)}
+        if "svm" in which:
+            models["svm"] = CombinedModel(svm, **common)
+        if "ensemble" in which:
+            models["ensemble"] = CombinedModel(svm, net=_bare(net), svm_weight=cfg.svm_weight, **common)
+    if "net" in which:
+        models["net"] = net
+    return models, facts
+
+
+def _folds(data: TrainingData, seed: int, k: int) -> list[np.ndarray]:
+    """``k`` disjoint masks splitting each class's training pixels as evenly as possible."""
+    rng = np.random.default_rng(seed + 7919)  # not the split's or the training's own stream
+    rows, cols = np.nonzero(data.pool)
+    lab = data.labels[rows, cols]
+    fold_of = np.empty(rows.size, dtype=np.int64)
+    start = 0
+    for v in np.unique(lab):
+        idx = np.flatnonzero(lab == v)
+        idx = idx[rng.permutation(idx.size)]
+        fold_of[idx] = (np.arange(idx.size) + start) % k  # round robin, offset so 1-pixel classes spread
+        start += idx.size
+    masks = []
+    for f in range(k):
+        m = np.zeros_like(data.pool)
+        m[rows[fold_of == f], cols[fold_of == f]] = True
+        masks.append(m)
+    return masks
+
+
+def select_method(data: TrainingData, cfg: TrainConfig, *, net_kwargs: dict[str, Any],
+                  log: Any = None) -> dict[str, Any]:
+    """Cross-validate the :data:`CANDIDATES` on the training pixels; the record of the choice.
+
+    Returns
+    -------
+    dict
+        ``chosen``, ``cv_accuracy`` per candidate, ``folds``, ``cv_epochs``, ``n_scored``,
+        ``seconds``.
+    """
+    t0 = time.perf_counter()
+    folds = _folds(data, cfg.seed, CV_FOLDS)
+    epochs = max(1, round(cfg.epochs * CV_EPOCH_SHARE))
+    correct = {c: 0 for c in CANDIDATES}
+    scored = 0
+    for f, test in enumerate(folds):
+        fit = data.pool & ~test
+        if not test.any() or len(np.unique(data.labels[fit])) < 2:
+            continue  # a fold without two classes to learn from says nothing
+        models, _ = _candidates(data, replace(cfg, seed=cfg.seed + 1 + f), fit, CANDIDATES, net_kwargs=net_kwargs,
+                                epochs=epochs)
+        rows, cols = np.nonzero(test)
+        truth = data.labels[rows, cols]
+        for name, model in models.items():
+            pred, _ = model.predict_pixels(data.arr, rows, cols)
+            correct[name] += int((pred == truth).sum())
+        scored += rows.size
+    acc = {c: (correct[c] / scored if scored else None) for c in CANDIDATES}
+    chosen = max(CANDIDATES, key=lambda c: (acc[c] if acc[c] is not None else -1.0, -CANDIDATES.index(c)))
+    record = {"chosen": chosen, "cv_accuracy": acc, "folds": CV_FOLDS, "cv_epochs": epochs, "n_scored": scored,
+              "seconds": round(time.perf_counter() - t0, 2),
+              "rule": f"{CV_FOLDS}-fold cross-validation on the training pixels (fold networks: {epochs} epochs); "
+                      "highest accuracy, ties to the ensemble"}
+    if log is not None:
+        log(record)
+    return record
+
+
+def _print_choice(record: dict[str, Any]) -> None:
+    acc = ", ".join(f"{k} {v * 100:.1f} %" if v is not None else f"{k} n/a" for k, v in record["cv_accuracy"].items())
+    print(f"method auto: chose {record['chosen']} ({record['folds']}-fold cross-validation on the "
+          f"{record['n_scored']} training pixels: {acc})", file=sys.stderr, flush=True)
+
+
+def train_selected(cube: Any, labels: Any, prompts: Any, cfg: TrainConfig, *, train_mask: np.ndarray | None,
+                   fraction: float | None, count: int | None, text_model: Any, text_embeddings: np.ndarray | None,
+                   device: str, progress: bool) -> tuple[Any, TrainReport]:
+    """Train ``cfg.method`` (``"svm"``, ``"ensemble"`` or ``"auto"``); arguments as :func:`hsigeo.model.training.train`."""
+    t_start = time.perf_counter()
+    data = prepare_training(cube, labels, prompts, train_mask=train_mask, fraction=fraction, count=count,
+                            seed=cfg.seed)
+    method = cfg.method
+    if len(np.unique(data.labels[data.pool])) < 2:
+        if method == "svm":
+            raise LabelError("method svm needs training pixels of at least two classes; label more, or use "
+                             "--method net.")
+        # an SVM needs two classes; the network learns one against the prompts of the others
+        warnings.warn(f"only one class has training pixels: --method {method} trains the network alone.",
+                      stacklevel=3)
+        method = "net"
+    net_kwargs = {"text_model": text_model, "text_embeddings": text_embeddings, "device": device, "progress": False}
+    selection = None
+    if method == "auto":
+        if text_embeddings is None and text_model is not None:  # encode the prompts once, not once per fit
+            from hsigeo.text.encoder import TextEncoder
+
+            net_kwargs["text_model"] = text_model if isinstance(text_model, TextEncoder) else TextEncoder(text_model)
+        selection = select_method(data, cfg, net_kwargs=net_kwargs, log=_print_choice if progress else None)
+        method = selection["chosen"]
+    net_kwargs["progress"] = progress
+    models, facts = _candidates(data, cfg, data.pool, (method,), net_kwargs=net_kwargs)
+    model = models[method]
+    net_report: TrainReport | None = facts.get("net_report")
+    extra = {"method": cfg.method, "method_used": method, "svm_weight": cfg.svm_weight if method == "ensemble" else None,
+             "fraction": fraction, "count": count}
+    if net_report is not None:
+        report = net_report
+        report.config = {**report.config, **extra}
+    else:
+        values = data.values
+        n = np.bincount(data.class_indices(), minlength=len(values))
+        report = TrainReport(config={**cfg.options(), **extra}, n_parameters=model.n_parameters(),
+                             n_train=int(data.pool.sum()),
+                             per_class={values[c]: [int(n[c]), 0] for c in range(len(values))}, device="cpu")
+    report.train_seconds = time.perf_counter() - t_start
+    report.n_parameters = model.n_parameters()
+    summary = report.summary()
+    if "svm" in facts:
+        summary["svm"] = facts["svm"]
+    if selection is not None:
+        summary["selection"] = selection
+    model.report = summary
+    return model, report
