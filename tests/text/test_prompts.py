@@ -44,12 +44,13 @@ SHIPPED = {
     "salinas.yaml": dict(zip(range(1, 17), SALINAS_NAMES, strict=True)),
     "salinas_a.yaml": SALINAS_A,
     "salinas_a_reworded.yaml": None,  # own names, checked below
-    "berlin.yaml": {1: "roof", 2: "pavement", 3: "low vegetation", 4: "tree", 5: "soil"},
 }
 # coarse, merged class sets for prompt-only mapping (their merge tables are in hsigeo/data/merges)
 COARSE = ("indian_pines_coarse.yaml", "salinas_a_coarse.yaml", "berlin_coarse.yaml")
 # the classes of a spectral library (the zero-shot protocol's library-naming measurement)
 LIBRARY = ("berlin_library.yaml",)
+# the supervised benchmark's Berlin prompts (hsigeo.datasets.berlin): mixed-pixel descriptions, checked on load
+OTHER = ("berlin.yaml",)
 
 
 def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
@@ -66,7 +67,7 @@ def from_dict(data: object) -> PromptSet:
 # Shipped prompt sets
 # --------------------------------------------------------------------------- #
 def test_shipped_files_are_all_listed() -> None:
-    assert sorted(p.name for p in PROMPT_DIR.glob("*.yaml")) == sorted([*SHIPPED, *COARSE, *LIBRARY])
+    assert sorted(p.name for p in PROMPT_DIR.glob("*.yaml")) == sorted([*SHIPPED, *COARSE, *LIBRARY, *OTHER])
 
 
 @pytest.mark.parametrize("fname", COARSE)
