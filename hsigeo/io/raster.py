@@ -565,24 +565,26 @@ def valid_mask(da: xr.DataArray, *, how: str = "any", ignore_bad_bands: bool = T
     return out
 
 
-def sample_spectra(da: xr.DataArray, n: int) -> np.ndarray:
+def sample_spectra(da: xr.DataArray, n: int, *, start: int | None = None) -> np.ndarray:
     """Up to about ``n`` spectra ``(k, bands)`` on a regular grid of rows and columns, read a row at a time.
 
     A strided ``da.isel(y=slice(0, None, s), x=...)`` on a rioxarray scene reads the
     whole scene before striding (5 GB for a full EMIT cube); this reads one
     one-row window per sampled row from the file GDAL opens (``da.encoding["source"]``),
     so memory stays at one row plus GDAL's block cache.  In-memory arrays are strided
-    directly.  Invalid values are returned as they are (the caller filters).
+    directly.  Invalid values are returned as they are (the caller filters).  ``start``: the
+    first sampled row and column (default: half a stride, so the grid is centred).
     """
     import rasterio
     from rasterio.windows import Window
 
     b, h, w = (int(v) for v in da.shape)
     step = max(1, int(np.sqrt(h * w / max(n, 1))))
-    source = da.encoding.get("source")
-    rows = range(step // 2, h, step)
+    first = step // 2 if start is None else int(start)
+    source = da.encoding.get("source") if hasattr(da, "encoding") else None
+    rows = range(first, h, step)
     if source is None or not hasattr(da, "rio"):
-        sub = np.asarray(da.values if hasattr(da, "values") else da)[:, step // 2::step, step // 2::step]
+        sub = np.asarray(da.values if hasattr(da, "values") else da)[:, first::step, first::step]
         return sub.reshape(b, -1).T.astype(np.float32)
     # the DataArray may be a band/row/column subset of the file: map its coordinates back to the file's grid
     # GDAL's cache holds one row of tiles (all bands) while its rows are sampled; no more
@@ -590,7 +592,7 @@ def sample_spectra(da: xr.DataArray, n: int) -> np.ndarray:
         inv = ~src.transform
         col0, row0 = (int(round(v - 0.5)) for v in inv * (float(da.x[0]), float(da.y[0])))
         bands = [int(v) for v in np.asarray(da.coords["band"].values)] if "band" in da.coords else None
-        out = [src.read(bands, window=Window(col0, row0 + r, w, 1))[:, 0, step // 2::step] for r in rows]
+        out = [src.read(bands, window=Window(col0, row0 + r, w, 1))[:, 0, first::step] for r in rows]
     return np.concatenate(out, axis=1).T.astype(np.float32) if out else np.empty((0, b), np.float32)
 
 

@@ -63,11 +63,15 @@ def sample_pixels(scene: Any, n: int, seed: int) -> np.ndarray:
     shape = np.shape(scene)
     h, w = int(shape[1]), int(shape[2])
     step = max(1, int(np.sqrt(h * w / max(n, 1))))
-    if hasattr(scene, "isel"):
-        sub = scene.isel(y=slice(0, None, step), x=slice(0, None, step)).values
+    if hasattr(scene, "isel") and getattr(scene, "encoding", {}).get("source") and hasattr(scene, "rio"):
+        # a scene on disk: one row at a time (a strided isel reads the whole cube first: 5 GB for an EMIT granule)
+        from hsigeo.io.raster import sample_spectra
+
+        flat = sample_spectra(scene, n, start=0)
     else:
-        sub = np.asarray(scene)[:, ::step, ::step]
-    flat = np.asarray(sub, dtype=np.float32).reshape(sub.shape[0], -1).T
+        sub = scene.isel(y=slice(0, None, step), x=slice(0, None, step)).values if hasattr(scene, "isel") \
+            else np.asarray(scene)[:, ::step, ::step]
+        flat = np.asarray(sub, dtype=np.float32).reshape(sub.shape[0], -1).T
     ok = np.isfinite(flat).all(1) & (np.abs(flat).sum(1) > 0)
     return flat[ok]
 
