@@ -649,10 +649,7 @@ def train_network(
     progress: bool = True,
 ) -> tuple[HsigeoModel, TrainReport]:
     """Train the spectral-spatial network (``method="net"``; arguments as :func:`train`)."""
-    if cfg.loss not in LOSSES:
-        raise InvalidInputError(f"loss must be one of {LOSSES}, got {cfg.loss!r}")
-    if cfg.init not in INITS:
-        raise InvalidInputError(f"init must be one of {INITS}, got {cfg.init!r}")
+    cfg.validate()  # also when called directly, not through train()
     t_start = time.perf_counter()
     data = prepare_training(cube, labels, prompts, train_mask=train_mask, fraction=fraction, count=count,
                             seed=cfg.seed)

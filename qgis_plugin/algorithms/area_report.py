@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Optional
 
 from qgis.core import (
@@ -20,7 +19,7 @@ from qgis.core import (
 
 from ..compat import VECTOR_POINT, VECTOR_POLYGON
 from ..config import tr
-from .base import Command, HsigeoAlgorithm
+from .base import Command, HsigeoAlgorithm, collect_report_files
 
 #: "as drawn" lets the CLI take the design stored in the sample by Create sample design
 DESIGNS = ("as drawn", "stratified", "simple", "systematic")
@@ -89,7 +88,4 @@ class AreaReportAlgorithm(HsigeoAlgorithm):
     def after_run(
         self, command: Command, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> None:
-        for output, name in REPORT_FILES.items():
-            path = Path(command.results["OUTPUT"], name)
-            if path.is_file():
-                command.results[output] = str(path)
+        collect_report_files(command, REPORT_FILES)

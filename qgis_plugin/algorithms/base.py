@@ -9,6 +9,7 @@ program, progress, cancelling, errors and clean-up happen here and in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from qgis.core import (
@@ -333,3 +334,11 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
         style_on_load(context, command.results.get("CONFIDENCE"))
         style_on_load(context, command.results.get("PROBABILITIES"))
         style_on_load(context, command.results.get("MARGIN"))
+
+
+def collect_report_files(command: Command, files: dict[str, str]) -> None:
+    """Fill the algorithm's file outputs (``{output name: file name}``) that exist in the report folder ``OUTPUT``."""
+    for output, name in files.items():
+        path = Path(command.results["OUTPUT"], name)
+        if path.is_file():
+            command.results[output] = str(path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Optional
 
 from qgis.core import (
@@ -19,7 +18,7 @@ from qgis.core import (
 
 from ..compat import VECTOR_POLYGON
 from ..config import tr
-from .base import Command, HsigeoAlgorithm
+from .base import Command, HsigeoAlgorithm, collect_report_files
 from .train import MODEL_FILTER, PROMPTS_FILTER
 
 # files the CLI writes into the report folder -> algorithm outputs
@@ -101,7 +100,4 @@ class EvaluateAlgorithm(HsigeoAlgorithm):
     def after_run(
         self, command: Command, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> None:
-        for output, name in REPORT_FILES.items():
-            path = Path(command.results["OUTPUT"], name)
-            if path.is_file():
-                command.results[output] = str(path)
+        collect_report_files(command, REPORT_FILES)
