@@ -201,17 +201,15 @@ def _base_model(base: Any, scene: Path, prompts: Any, prompts_path: Path | None,
 
     if prompts is None:
         raise PromptError("the base model needs --prompts PROMPTS.yaml: its classes come from the words alone.")
-    from hsigeo.model.adapt import adapt, describe, wants_adaptation
+    from hsigeo.model.adapt import AdaptedModel, adapt_if_wanted, describe
 
     da = open_hsi(scene, chunks={"y": 512, "x": 512})
-    model = base.for_scene(da, prompts, radiometry=radiometry)
-    # the threshold means a probability without adaptation, a share of seed pixels with it
-    adapting = wants_adaptation(adapt_scene, model)
-    if not adapting and threshold is not None:
+    model = adapt_if_wanted(adapt_scene, base.for_scene(da, prompts, radiometry=radiometry), da, unknown=threshold)
+    # the threshold is a share of seed pixels on an adapted map, a probability on the base model's own
+    if not isinstance(model, AdaptedModel) and threshold is not None:
         model = model.with_threshold(threshold)
     adapted, unknown = "", f"pixels below probability {model.threshold:.2f} are left unknown (class 0)"
-    if adapting:
-        model = adapt(model, da, unknown=threshold)
+    if isinstance(model, AdaptedModel):
         adapted = f"; {describe(model)}"
         unknown = (f"pixels less typical of their class than all but {100 * model.threshold:g} % of its seed pixels "
                    "are left unknown (class 0)")

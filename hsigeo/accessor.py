@@ -209,13 +209,11 @@ class HSIAccessor:
                 raise InvalidTypeError(
                     "classify needs a model, got the base model without prompts: pass prompts= to map the scene "
                     "from words alone, or hsigeo.load_model('model.hsigeo') / the path of a .hsigeo file.")
-            from hsigeo.model.adapt import adapt as adapt_to_scene
-            from hsigeo.model.adapt import wants_adaptation
+            from hsigeo.model.adapt import AdaptedModel, adapt_if_wanted
 
-            model = model.for_scene(self._obj, prompts, radiometry=radiometry)
-            if wants_adaptation(adapt, model):
-                model = adapt_to_scene(model, self._obj, unknown=threshold)
-            elif threshold is not None:
+            model = adapt_if_wanted(adapt, model.for_scene(self._obj, prompts, radiometry=radiometry), self._obj,
+                                    unknown=threshold)
+            if not isinstance(model, AdaptedModel) and threshold is not None:
                 model = model.with_threshold(threshold)
         elif prompts is not None and hasattr(model, "with_prompts"):
             from hsigeo.text.prompts import PromptSet, load_prompts

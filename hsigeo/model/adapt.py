@@ -31,11 +31,34 @@ import numpy as np
 
 from hsigeo.model.base import ADAPTED_TYPE, ZeroShotModel
 
-__all__ = ["AdaptConfig", "AdaptedModel", "adapt", "sample_windows", "select_seeds", "ADAPT_MODES", "wants_adaptation"]
+__all__ = ["AdaptConfig", "AdaptedModel", "adapt", "sample_windows", "select_seeds", "ADAPT_MODES", "wants_adaptation",
+           "adapt_if_wanted"]
 
 #: When ``hsigeo classify --prompts`` adapts the map to the scene: ``auto`` (the default: on
 #: reflectance scenes), ``on``, ``off``.
 ADAPT_MODES = ("auto", "on", "off")
+
+
+def adapt_if_wanted(mode: str | bool, zs: ZeroShotModel, scene: Any, *, unknown: float | None = None
+                    ) -> ZeroShotModel:
+    """``zs`` adapted to ``scene`` when :func:`wants_adaptation` says so, else ``zs`` itself.
+
+    Under ``auto``, a scene where adaptation finds no contrast (confident pixels of fewer than two
+    classes) keeps the base model's map, with a warning; asked for explicitly, that is an error.
+    """
+    import warnings
+
+    from hsigeo.errors import HsigeoError
+
+    if not wants_adaptation(mode, zs):
+        return zs
+    try:
+        return adapt(zs, scene, unknown=unknown)
+    except HsigeoError as exc:
+        if mode != "auto" or "fewer than two" not in str(exc):
+            raise
+        warnings.warn(f"{exc} Kept the base model's own map (--adapt auto).", stacklevel=2)
+        return zs
 
 
 def wants_adaptation(mode: str | bool, zs: ZeroShotModel) -> bool:
@@ -299,7 +322,7 @@ def _typicality(z: np.ndarray, y: np.ndarray, pca: Any, proj: np.ndarray, mean: 
         resid.append(f[y == c] - means[c])
     r = np.concatenate(resid)
     # pooled within-class covariance, shrunk towards its average variance (few seeds per class)
-    cov = np.cov(r.T) if len(r) > 1 else np.eye(k)
+    cov = np.atleast_2d(np.cov(r.T)) if len(r) > 1 else np.eye(k)  # one component: np.cov gives a scalar
     cov = 0.9 * cov + 0.1 * np.eye(k) * np.trace(cov) / k
     white = np.linalg.cholesky(np.linalg.inv(cov))  # d2 = ||(f - mu) @ white||^2
     fw, mw = f @ white, means @ white

@@ -7,6 +7,7 @@ and measure its peak memory.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -68,7 +69,28 @@ def _adapted():
     return AdaptedModel(zs, head_w, np.zeros(zs.n_classes, np.float32), {"rounds": 1}, typ, threshold=0.01)
 
 
-MAKERS = {"trained": tiny_model, "spectral-base": _base, "zero-shot": _zero_shot, "scene-adapted": _adapted}
+def _combined(with_net: bool):
+    """An SVM (or SVM + network ensemble) of random arrays on the tiny model's bands and classes."""
+    from hsigeo.model.combined import CombinedModel
+    from hsigeo.model.spatial import SpatialFilter
+    from hsigeo.model.svm import KernelSVM
+
+    net = tiny_model()
+    k, s, b = net.n_classes, 9, net.n_bands
+    pairs = k * (k - 1) // 2
+    rng = np.random.default_rng(2)
+    svm = KernelSVM(rng.normal(size=(s, b)).astype(np.float32), rng.normal(size=(s, pairs)).astype(np.float32),
+                    rng.normal(size=pairs).astype(np.float32), -np.ones(pairs, np.float32),
+                    np.zeros(pairs, np.float32), 0.1, k, {"C": 1.0})
+    net = dataclasses.replace(net, spatial=None)  # the ensemble filters once, after the average
+    return CombinedModel(svm=svm, classes=list(net.classes), mean=np.full(b, 1000.0, np.float32),
+                         std=np.full(b, 400.0, np.float32), net=net if with_net else None,
+                         svm_weight=0.5 if with_net else 1.0, wavelengths=net.wavelengths,
+                         spatial=SpatialFilter.optional(1))
+
+
+MAKERS = {"trained": tiny_model, "spectral-base": _base, "zero-shot": _zero_shot, "scene-adapted": _adapted,
+          "svm": lambda: _combined(False), "ensemble": lambda: _combined(True)}
 
 
 def test_every_registered_type_has_a_maker():
