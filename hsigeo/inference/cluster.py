@@ -161,7 +161,28 @@ def _check_scheduler(address: str, timeout: float) -> None:
     if t.is_alive():
         failure.append(TimeoutError())
     if failure:
-        raise ClusterError(_unreachable(address, failure[0], timeout)) from failure[0]
+        exc = failure[0]
+        if not isinstance(exc, ConnectionRefusedError) and _port_refuses(address):
+            # dask retries a refused connect until its timeout and may then report only the timeout
+            exc = ConnectionRefusedError(f"connection to {address} refused")
+        raise ClusterError(_unreachable(address, exc, timeout)) from failure[0]
+
+
+def _port_refuses(address: str) -> bool:
+    """Whether a plain TCP connect to ``tcp://HOST:PORT`` is refused right now (nothing listens there)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(address)
+        if parts.scheme not in ("tcp", "") or parts.hostname is None or parts.port is None:
+            return False
+        with socket.create_connection((parts.hostname, parts.port), timeout=1.0):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except (OSError, ValueError):
+        return False
 
 
 def _unreachable(address: str, exc: BaseException, timeout: float) -> str:
