@@ -151,10 +151,7 @@ def categorized_vector_qml(classes: Any, *, field: str = "class_id") -> str:
         The attribute holding the class value.
     """
     entries = normalize_classes(classes)
-    categories = "\n".join(
-        f'      <category value="{c.value}" label={quoteattr(c.name)} symbol="{i}" render="true"/>'
-        for i, c in enumerate(entries)
-    )
+    categories = _categories(entries)
     symbols = "\n".join(
         f'      <symbol type="fill" name="{i}" alpha="1" clip_to_extent="1" force_rhr="0">\n'
         '        <layer class="SimpleFill" enabled="1" pass="0" locked="0">\n'
@@ -200,10 +197,7 @@ def sample_points_qml(classes: Any, *, class_field: str = "map_class", reference
     cannot be edited in the form (the design's own fields).
     """
     entries = normalize_classes(classes)
-    categories = "\n".join(
-        f'      <category value="{c.value}" label={quoteattr(c.name)} symbol="{i}" render="true"/>'
-        for i, c in enumerate(entries)
-    )
+    categories = _categories(entries)
     symbols = "\n".join(
         f'      <symbol type="marker" name="{i}" alpha="1" clip_to_extent="1" force_rhr="0">\n'
         '        <layer class="SimpleMarker" enabled="1" pass="0" locked="0">\n'
@@ -254,3 +248,11 @@ def sample_points_qml(classes: Any, *, class_field: str = "map_class", reference
         "  <layerOpacity>1</layerOpacity>\n"
     )
     return _document(body)
+
+
+def _categories(entries: Any) -> str:
+    """The ``<category>`` lines of a categorized renderer: one per class, symbol ``i`` for the ``i``-th."""
+    return "\n".join(
+        f'      <category value="{c.value}" label={quoteattr(c.name)} symbol="{i}" render="true"/>'
+        for i, c in enumerate(entries)
+    )
