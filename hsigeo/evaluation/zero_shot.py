@@ -7,6 +7,8 @@ Per scene: the ground truth is merged onto a coarse class set that a prompt can 
   (:mod:`hsigeo.model.adapt`; what ``hsigeo classify --prompts`` runs by default);
 - ``base-descriptions``: the base model with the shipped descriptive prompts;
 - ``base-names``: the same with the class names as the only prompts;
+- ``default-names``: what ``hsigeo classify --prompts`` gives for bare class names (the names,
+  adapted to the scene under the same ``--adapt auto`` rule as ``default``);
 - ``base-vnir``: descriptive prompts, scene cut to 400-900 nm (any-sensor check);
 - ``sam-library``: spectral angle mapper against the library records named like each class
   (the merge file's ``library`` selectors), best record wins;
@@ -38,7 +40,8 @@ __all__ = ["MergeTable", "load_merge", "merge_labels", "library_selection", "sam
 
 #: Scenes of the protocol: dataset name -> merge file.
 SCENES = {"indian-pines": "indian_pines_coarse.yaml", "salinas-a": "salinas_a_coarse.yaml",
-          "berlin": "berlin_coarse.yaml"}
+          "berlin": "berlin_coarse.yaml", "mosaic-jasper-like": "jasper_like.yaml",
+          "mosaic-samson-like": "samson_like.yaml"}
 
 
 def merges_dir() -> Path:
@@ -182,9 +185,13 @@ def indian_pines_wavelengths() -> np.ndarray:
 
 def load_scene(name: str, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """``(cube (B, H, W), labels (H, W), wavelengths (B,), fwhm (B,) or None)`` of a benchmark scene."""
+    from hsigeo.datasets.library_mosaic import MOSAICS, load_mosaic
     from hsigeo.datasets.scenes import find_data_dir, load_dataset
     from hsigeo.errors import DatasetError
 
+    if name in MOSAICS:
+        cube, labels, wl = load_mosaic(name, data_dir)
+        return cube, labels, wl, None
     try:
         ds = load_dataset(name, data_dir=data_dir)
         wl = np.asarray(ds.cube.coords["wavelength"].values, dtype=np.float64)
@@ -314,6 +321,9 @@ def run_scene(name: str, base: Any, data_dir: Path | None, out: Path, encoder: A
         res["open_set"] = open_set_check(base, cube, truth, ps, wl, fwhm, encoder)
     zs_names = base.for_scene(cube, ps.names_only(), wavelengths=wl, fwhm=fwhm, threshold=0.0, encoder=encoder)
     res["methods"]["base-names"] = accuracy_table(zs_names.predict_array(cube)[0], truth, values)
+    # what a user who writes bare class names gets by default (the same --adapt auto rule)
+    names_default = adapt(zs_names, cube, unknown=0.0) if res["default_adapts"] else zs_names
+    res["methods"]["default-names"] = accuracy_table(names_default.predict_array(cube)[0], truth, values)
     vnir = wl <= 900
     # auto-detection of radiance needs the 940/1130 nm water-vapour bands, which a 400-900 nm
     # sensor lacks: its user states the radiometry (here: as found on the full cube)
@@ -370,8 +380,8 @@ def library_naming(base: Any, data_dir: Path | None, encoder: Any, name: str = "
 
 def markdown(results: list[dict], meta: dict) -> str:
     """The protocol's tables as Markdown."""
-    methods = ["default", "base-adapted", "base-descriptions", "base-names", "base-vnir", "sam-library",
-               "nearest-library-mean"]
+    methods = ["default", "default-names", "base-adapted", "base-descriptions", "base-names", "base-vnir",
+               "sam-library", "nearest-library-mean"]
     lines = ["Zero-shot (prompt-only) overall accuracy % on the labelled pixels, coarse merged classes; "
              "no label used by any method. default = what `hsigeo classify --prompts` gives (--adapt auto: "
              "base-adapted on reflectance scenes, base-descriptions on radiance ones).", "",
