@@ -66,12 +66,15 @@ class MosaicSpec:
     seed: int = 0
 
 
-#: The development mosaics: ``jasper-like`` (tree, water, soil, road; the full 460-2409 nm range)
-#: and ``samson-like`` (soil, tree, water; 460-889 nm, a VNIR camera).
+#: The development mosaics: ``jasper-like`` (tree, water, soil, road; the full 460-2409 nm range),
+#: ``samson-like`` (soil, tree, water; 460-889 nm, a VNIR camera) and ``city-like`` (the library's six
+#: urban classes in smaller regions, every record).
 MOSAICS: dict[str, MosaicSpec] = {
     "mosaic-jasper-like": MosaicSpec({1: "tree", 2: "water", 3: "soil", 4: "pavement"},
                                      names={4: ("asphalt", "concrete")}, size=100, seed=1),
     "mosaic-samson-like": MosaicSpec({1: "soil", 2: "tree", 3: "water"}, size=95, max_nm=889.0, seed=2),
+    "mosaic-city-like": MosaicSpec({1: "roof", 2: "pavement", 3: "low vegetation", 4: "tree", 5: "soil", 6: "water"},
+                                   size=100, regions=40, seed=3),
 }
 
 

@@ -41,7 +41,7 @@ __all__ = ["MergeTable", "load_merge", "merge_labels", "library_selection", "sam
 #: Scenes of the protocol: dataset name -> merge file.
 SCENES = {"indian-pines": "indian_pines_coarse.yaml", "salinas-a": "salinas_a_coarse.yaml",
           "berlin": "berlin_coarse.yaml", "mosaic-jasper-like": "jasper_like.yaml",
-          "mosaic-samson-like": "samson_like.yaml"}
+          "mosaic-samson-like": "samson_like.yaml", "mosaic-city-like": "city_like.yaml"}
 
 
 def merges_dir() -> Path:
@@ -207,7 +207,8 @@ def load_scene(name: str, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray
 
     folder = find_data_dir(data_dir)
     if folder is None:
-        raise SystemExit("no data folder: pass --data-dir or set HSIGEO_DATA_DIR")
+        raise DatasetError("indian-pines: no data folder found; pass --data-dir or set HSIGEO_DATA_DIR to the "
+                           "folder holding Indian_pines_corrected.npy and Indian_pines_gt.mat.")
     cube = np.load(folder / "Indian_pines_corrected.npy", allow_pickle=False)
     gt = sio.loadmat(folder / "Indian_pines_gt.mat")["indian_pines_gt"]
     return np.moveaxis(cube, -1, 0), gt.astype(np.int32), indian_pines_wavelengths(), None
