@@ -164,7 +164,7 @@ class BenchmarkConfig:
         Where the report, JSON and figures go.
     hsigeo_epochs
         Training epochs of the three hsigeo variants (``None``: the trainer's
-        default, 60; with 30, one Salinas-A block-split seed stopped at 89 % OA).
+        default, 60; fewer epochs under-trained a Salinas-A block-split seed).
     hsigeo_options
         Extra keyword arguments for :func:`hsigeo.model.training.train`.
     hybridsn_steps
