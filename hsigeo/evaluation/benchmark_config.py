@@ -1,4 +1,4 @@
-"""The accuracy benchmark's protocol: split rules, defaults and the run configuration.
+"""The accuracy benchmark's configuration: its split protocols, defaults and the run settings.
 
 For every dataset, protocol (stratified per class at given training fractions, and a
 spatially disjoint block split) and seed, one pair of train/test masks is drawn
