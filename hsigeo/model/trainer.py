@@ -62,15 +62,9 @@ class RunSettings:
 
     Attributes
     ----------
-    text_model
-        A :class:`~hsigeo.text.encoder.TextEncoder` or a local transformers folder (default: the
-        packaged all-MiniLM-L6-v2).
-    text_embeddings
-        Precomputed class text embeddings ``(C, T)`` instead of running a text model.
-    device
-        ``"auto"`` (CUDA with mixed precision when available, else CPU), ``"cpu"``, ``"cuda"``.
-    progress
-        Report progress per epoch (:class:`hsigeo.progress.Progress`).
+    text_model, text_embeddings, device, progress
+        Where the class anchors come from, where the run computes and whether it reports
+        progress: the arguments of these names of :func:`hsigeo.model.training.train`.
     """
 
     text_model: TextEncoder | str | os.PathLike | None = None
