@@ -149,8 +149,8 @@ class TrainReport:
 class NetworkTrainer:
     """Trains the spectral-spatial network (``method="net"``) in named steps; :meth:`fit` runs them.
 
-    One trainer trains one model: the steps keep the run's state (the padded scene, the
-    network, the optimiser, the curves) on the trainer, as a Lightning module keeps its own.
+    The steps keep the run's state (the padded scene, the network, the optimiser, the curves)
+    on the trainer, as a Lightning module keeps its own; each :meth:`fit` starts a new run.
 
     Parameters
     ----------
@@ -163,6 +163,10 @@ class NetworkTrainer:
     def __init__(self, cfg: TrainConfig, settings: RunSettings | None = None) -> None:
         self.cfg = cfg.validate()
         self.settings = settings or RunSettings()
+        self._new_run()
+
+    def _new_run(self) -> None:
+        """Empty curves and no kept epoch yet."""
         self.history: dict[str, list[float]] = {k: [] for k in (
             "epoch", "loss", "train_accuracy", "val_accuracy", "val_loss", "lr", "temperature")}
         self.best = -1.0  # best validation accuracy
@@ -177,6 +181,7 @@ class NetworkTrainer:
     def fit(self, data: TrainingData) -> tuple[HsigeoModel, TrainReport]:
         """Train on ``data``'s training pixels; the model (best validation epoch, else the last) and its report."""
         t_start = time.perf_counter()
+        self._new_run()
         self.setup_data(data)
         self.setup_model()
         self.configure_optimizer()

@@ -70,3 +70,11 @@ def test_validation_keeps_the_best_epoch_and_patience_stops():
     assert val[report.best_epoch - 1] == report.val_accuracy
     if report.stopped_early:
         assert len(val) < 6 and val[-1] < report.val_accuracy
+
+
+def test_a_second_fit_is_a_new_run():
+    *_, cfg, data = _setup(epochs=2)
+    trainer = NetworkTrainer(cfg, RunSettings(text_embeddings=text_embeddings(), progress=False))
+    _, first = trainer.fit(data)
+    _, second = trainer.fit(data)
+    assert second.history["epoch"] == [1, 2] and second.history["loss"] == first.history["loss"]
