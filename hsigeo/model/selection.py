@@ -227,7 +227,7 @@ def train_selected(data: TrainingData, cfg: TrainConfig, settings: RunSettings) 
         report = TrainReport(config={**cfg.options(), **extra}, n_parameters=model.n_parameters(),
                              n_train=int(data.pool.sum()),
                              per_class={values[c]: [int(n[c]), 0] for c in range(len(values))}, device="cpu")
-    report.train_seconds = time.perf_counter() - t_start
+    report.train_seconds = data.seconds + time.perf_counter() - t_start
     report.n_parameters = model.n_parameters()
     summary = report.summary()
     if "svm" in facts:

@@ -9,6 +9,7 @@ trainer (:mod:`hsigeo.model.trainer`), the SVM and the method selection
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,8 @@ class TrainingData:
         base-model prior).
     fraction, count
         The stratified draw that made ``pool`` (``None``: every labelled pixel of the mask).
+    seconds
+        How long this data setup took (a training report's time includes it).
     """
 
     prompt_set: PromptSet
@@ -56,6 +59,7 @@ class TrainingData:
     source: Any = None
     fraction: float | None = None
     count: int | None = None
+    seconds: float = 0.0
 
     @property
     def values(self) -> list[int]:
@@ -96,6 +100,7 @@ def prepare_training(cube: Any, labels: Any, prompts: Any, *, train_mask: np.nda
         When labels hold values that no prompt class has, do not fit the grid, or no training
         pixel is left.
     """
+    t_start = time.perf_counter()
     prompt_set = _prompt_set(prompts)
     arr, wavelengths, nodata, bad_band = scene_array(cube)
     lab = np.asarray(labels.values if hasattr(labels, "values") else labels)
@@ -121,7 +126,8 @@ def prepare_training(cube: Any, labels: Any, prompts: Any, *, train_mask: np.nda
         pool, _ = stratified_split(np.where(pool, lab, 0), fraction=fraction, count=count, seed=seed)
     if not pool.any():
         raise LabelError("no labelled, valid training pixels (check the labels, the mask and nodata).")
-    return TrainingData(prompt_set, arr, wavelengths, nodata, bad_band, lab, valid, pool, cube, fraction, count)
+    return TrainingData(prompt_set, arr, wavelengths, nodata, bad_band, lab, valid, pool, cube, fraction, count,
+                        seconds=time.perf_counter() - t_start)
 
 
 def scene_array(cube: Any) -> tuple[np.ndarray, np.ndarray | None, float | None, np.ndarray | None]:

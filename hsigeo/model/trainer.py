@@ -209,7 +209,7 @@ class NetworkTrainer:
         finally:
             if bar is not None:
                 bar.close()
-        return self.finalise(time.perf_counter() - t_start)
+        return self.finalise(data.seconds + time.perf_counter() - t_start)
 
     # ------------------------------------------------------------------ #
     # Data setup
@@ -411,7 +411,10 @@ class NetworkTrainer:
     # Finalisation
     # ------------------------------------------------------------------ #
     def finalise(self, seconds: float) -> tuple[HsigeoModel, TrainReport]:
-        """The kept weights on the CPU as an :class:`HsigeoModel` (with its filter and prior) and the report."""
+        """The kept weights on the CPU as an :class:`HsigeoModel` (with its filter and prior) and the report.
+
+        ``seconds`` is the run's time so far, data setup included (the report's ``train_seconds``).
+        """
         cfg, data = self.cfg, self.data
         if self.best_state is not None:
             self.net.load_state_dict(self.best_state)
