@@ -2,8 +2,8 @@
 """Accuracy benchmark: hsigeo vs SVM, random forest and a HybridSN-style CNN.
 
 A thin command line over :mod:`hsigeo.evaluation.runner` (``hsigeo benchmark`` is the
-same with click; both parse options with :func:`hsigeo_cli.benchmark.config_from_options`
-and write the README block with :mod:`hsigeo_cli.readme_block`).  Defaults: Salinas-A and the synthetic scene (Indian Pines,
+same with click; both parse options with :func:`hsigeo_cli.benchmark.config_from_options`);
+this script also writes the README block (``README_block.md``, ``scripts/readme_block.py``).  Defaults: Salinas-A and the synthetic scene (Indian Pines,
 Pavia University and Salinas too when their cubes are in the data folder),
 stratified 1 %, 5 %, 10 % and a block split, seeds 0-2, all six methods;
 results in ``benchmarks/results/``.
@@ -32,14 +32,17 @@ Smoke test (synthetic scene, one seed, short training)::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
+from pathlib import Path
+from types import ModuleType
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (separate so tests and docs can inspect it)."""
+    from hsigeo.evaluation.benchmark_config import DEFAULT_DATASETS, DEFAULT_METHODS
     from hsigeo.evaluation.methods import METHODS
-    from hsigeo.evaluation.protocol import DEFAULT_DATASETS, DEFAULT_METHODS
 
     p = argparse.ArgumentParser(
         prog="accuracy.py", description=__doc__.split("\n\n")[0],
@@ -71,11 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _readme_block() -> ModuleType:
+    """``scripts/readme_block.py`` of this checkout (a repository tool, not an installed module)."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "readme_block.py"
+    spec = importlib.util.spec_from_file_location("hsigeo_readme_block", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print where the report went and the README block."""
     args = build_parser().parse_args(argv)
     from hsigeo_cli.benchmark import config_from_options
-    from hsigeo_cli.readme_block import write_readme_block
 
     from hsigeo.errors import HsigeoError
     from hsigeo.evaluation.runner import run_and_report
@@ -89,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         t0 = time.perf_counter()
         results, paths = run_and_report(cfg)
-        readme = write_readme_block(results, cfg.out_dir)
+        readme = _readme_block().write_readme_block(results, cfg.out_dir)
     except (HsigeoError, ValueError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2

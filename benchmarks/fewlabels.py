@@ -76,7 +76,7 @@ def _task(dataset: str, fraction: float, seed: int, config: str, options: dict[s
 
     import torch
 
-    from hsigeo.evaluation.protocol import BenchmarkConfig, Protocol
+    from hsigeo.evaluation.benchmark_config import BenchmarkConfig, Protocol
     from hsigeo.evaluation.runner import load_scene
     from hsigeo.inference.core import predict_proba_array
     from hsigeo.model.svm import fit_svm
@@ -143,8 +143,8 @@ def _task(dataset: str, fraction: float, seed: int, config: str, options: dict[s
 def _add_baselines(src: str, dst: str, data_dir: str | None) -> None:
     """Score the benchmark's SVM and random forest on the splits of ``src``'s records (for records made
     before the script scored them itself); writes the completed records to ``dst``."""
+    from hsigeo.evaluation.benchmark_config import BenchmarkConfig, Protocol
     from hsigeo.evaluation.methods import METHODS
-    from hsigeo.evaluation.protocol import BenchmarkConfig, Protocol
     from hsigeo.evaluation.runner import load_scene
 
     with open(dst, "w", encoding="utf-8") as out:

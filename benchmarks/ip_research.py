@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Research driver: hsigeo (and optionally the RBF SVM) on one scene, one config, given splits.
 
-The splits are the benchmark's (:class:`hsigeo.evaluation.protocol.Protocol`, i.e.
+The splits are the benchmark's (:class:`hsigeo.evaluation.benchmark_config.Protocol`, i.e.
 :func:`hsigeo.sampling.splits.stratified_split` / :func:`hsigeo.sampling.splits.block_split`), and the scenes
 are loaded as the benchmark loads them (:func:`hsigeo.evaluation.runner.load_scene`: the synthetic scene
 with the benchmark's parameters), so numbers compare with ``hsigeo benchmark`` runs.
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
-    from hsigeo.evaluation.protocol import BenchmarkConfig, Protocol
+    from hsigeo.evaluation.benchmark_config import BenchmarkConfig, Protocol
     from hsigeo.evaluation.runner import load_scene, score
     from hsigeo.inference.core import classify_array
     from hsigeo.model.training import train

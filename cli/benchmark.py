@@ -18,7 +18,7 @@ import click
 from hsigeo.errors import HsigeoError, InvalidInputError
 
 if TYPE_CHECKING:
-    from hsigeo.evaluation.protocol import BenchmarkConfig
+    from hsigeo.evaluation.benchmark_config import BenchmarkConfig
 
 
 @click.command()
@@ -73,8 +73,9 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
     """Compare hsigeo with baselines under one split protocol.
 
     Every method gets the same train/test masks per protocol and seed.
-    Writes results.md, results.json, README_block.md and maps/*.png to the
-    output folder and prints the README block.  The README's comparison and
+    Writes results.md, results.json and maps/*.png to the output folder and
+    prints the Markdown report (the README's block of a run: python
+    scripts/readme_block.py OUT, in a source checkout).  The README's comparison and
     its language ablation, in one run, two fits at a time:
 
     \b
@@ -90,8 +91,6 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
     if protocol == "zero-shot":
         _zero_shot(datasets, data_dir, out)
         return
-    from hsigeo_cli.readme_block import write_readme_block
-
     from hsigeo.evaluation.runner import run_and_report
 
     try:
@@ -107,12 +106,14 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
     t0 = time.perf_counter()
     # its report files are replaced by design; check the folder is writable (and not in use) before hours of work
     with guard_outputs([Output(Path(cfg.out_dir) / "results.json", "--out")], overwrite=True):
-        results, paths = run_and_report(cfg, log=lambda msg: click.echo(msg, err=True))
-    click.echo(write_readme_block(results, cfg.out_dir).read_text(encoding="utf-8"))
+        _results, paths = run_and_report(cfg, log=lambda msg: click.echo(msg, err=True))
+    click.echo(paths["markdown"].read_text(encoding="utf-8"))
     click.echo(f"Report: {paths['markdown']}", err=True)
     click.echo(f"JSON: {paths['json']}", err=True)
     click.echo(f"Figures: {len(paths['maps'])} in {paths['markdown'].parent / 'maps'}", err=True)
     click.echo(f"Total: {(time.perf_counter() - t0) / 60:.1f} min", err=True)
+    # the README block is a maintainer's tool of the repository, not of the installed command
+    click.echo(f"README block (from a source checkout): python scripts/readme_block.py {cfg.out_dir}", err=True)
 
 
 def _zero_shot(datasets: tuple[str, ...], data_dir: Path | None, out: Path | None) -> None:
@@ -183,12 +184,12 @@ def config_from_options(
 
     ``quick`` starts from :meth:`BenchmarkConfig.quick_config`; every option
     given explicitly overrides it.  ``ablation=True`` adds the default
-    :class:`~hsigeo.evaluation.protocol.AblationConfig` (off unless asked, also
+    :class:`~hsigeo.evaluation.benchmark_config.AblationConfig` (off unless asked, also
     with ``quick``).  Shared by ``benchmarks/accuracy.py`` and ``hsigeo
     benchmark`` so both accept the same values.
     """
+    from hsigeo.evaluation.benchmark_config import AblationConfig, BenchmarkConfig, make_protocols
     from hsigeo.evaluation.methods import METHODS
-    from hsigeo.evaluation.protocol import AblationConfig, BenchmarkConfig, make_protocols
 
     cfg = BenchmarkConfig.quick_config() if quick else BenchmarkConfig()
     changes: dict[str, Any] = {"fail_fast": fail_fast}

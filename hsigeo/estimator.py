@@ -59,8 +59,9 @@ class HsigeoClassifier:
     progress
         Show a progress bar per training epoch.
     **config
-        Training options, any field of :class:`~hsigeo.model.training.TrainConfig` or of
-        its backbone, flat (``epochs``, ``lr``, ``loss``, ``seed``, ``width``, ``depth``...).
+        Training options, any field of the option groups of
+        :class:`~hsigeo.model.training.TrainConfig` or of its backbone, flat (``epochs``, ``lr``,
+        ``loss``, ``seed``, ``width``, ``depth``...).
         Unknown names raise :class:`~hsigeo.errors.InvalidTypeError` (a :class:`TypeError`) here,
         not at :meth:`fit`.
 

@@ -1,6 +1,6 @@
 """The benchmark's methods: hsigeo's variants and the baselines, by name.
 
-Each method is a small object following :class:`hsigeo.evaluation.baselines.base.Method`
+Each method is a small object following :class:`hsigeo.evaluation.baselines.interface.Method`
 (``fit(cube, labels, train_mask, *, seed, prompts)``, ``predict(cube)``, ``n_trainable``);
 the registry :data:`METHODS` maps names to factories, so new methods plug in without
 touching the runner (:func:`register_method`).
@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from hsigeo.errors import HsigeoError, InvalidInputError, NotFittedError
-from hsigeo.evaluation.baselines.base import Method
-from hsigeo.evaluation.protocol import BenchmarkConfig
+from hsigeo.evaluation.baselines.interface import Method
+from hsigeo.evaluation.benchmark_config import BenchmarkConfig
 
 __all__ = ["HsigeoMethod", "MethodFactory", "METHODS", "BUILTIN_METHODS", "METHOD_NOTES", "register_method"]
 

@@ -31,8 +31,8 @@ import numpy as np
 
 from hsigeo.errors import DatasetError, HsigeoError, InvalidInputError
 from hsigeo.evaluation import schedule
+from hsigeo.evaluation.benchmark_config import BenchmarkConfig, Protocol
 from hsigeo.evaluation.methods import METHOD_NOTES, METHODS, MethodFactory
-from hsigeo.evaluation.protocol import BenchmarkConfig, Protocol
 from hsigeo.evaluation.schedule import FitTask
 
 __all__ = ["Scene", "SceneUnavailable", "load_scene", "score", "mean_std", "summarize", "run_benchmark",

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hsigeo.errors import HsigeoError
+from hsigeo.evaluation.benchmark_config import BenchmarkConfig, Protocol
 from hsigeo.evaluation.methods import BUILTIN_METHODS, MethodFactory
-from hsigeo.evaluation.protocol import BenchmarkConfig, Protocol
 
 __all__ = ["FitTask", "ablation_protocols", "plan_fits", "estimate_cost", "longest_first", "sendable_factories",
            "run_pool"]

@@ -25,7 +25,7 @@ _EXPORTS = {
     "predict_proba_array": "hsigeo.inference.core",
     "classify_array": "hsigeo.inference.core",
     "embed_array": "hsigeo.inference.core",
-    "InferenceModel": "hsigeo.inference.protocol",
+    "InferenceModel": "hsigeo.inference.model_contract",
     "OutputPlan": "hsigeo.inference.products",
     "PRODUCTS": "hsigeo.inference.products",
 }

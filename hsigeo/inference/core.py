@@ -13,7 +13,7 @@ engine must
 
 :func:`predict_proba_array` (with :func:`classify_array` and :func:`embed_array`)
 is that whole-scene reference, for scenes that fit in memory.  Every function here takes
-any :class:`~hsigeo.inference.protocol.InferenceModel`.
+any :class:`~hsigeo.inference.model_contract.InferenceModel`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import numpy as np
 
 from hsigeo.device import autocast, resolve_device
 from hsigeo.errors import InvalidInputError
+from hsigeo.inference.model_contract import InferenceModel, require_model
 from hsigeo.inference.products import TileResult
-from hsigeo.inference.protocol import InferenceModel, require_model
 from hsigeo.io.writers import classification_dtype
 from hsigeo.sampling.windows import good_band_mask, valid_pixels
 

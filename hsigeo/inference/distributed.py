@@ -44,7 +44,7 @@ from hsigeo.inference.core import (
     run_model,
     to_class_map,
 )
-from hsigeo.inference.protocol import InferenceModel, require_model
+from hsigeo.inference.model_contract import InferenceModel, require_model
 from hsigeo.inference.scene import warn_about_dataarray
 from hsigeo.sampling.windows import good_band_mask, reflect_indices, valid_pixels
 

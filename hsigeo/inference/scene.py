@@ -17,7 +17,7 @@ import numpy as np
 
 from hsigeo.errors import RasterReadError
 from hsigeo.inference.core import scale_ratio
-from hsigeo.inference.protocol import InferenceModel
+from hsigeo.inference.model_contract import InferenceModel
 from hsigeo.inference.region import Region
 from hsigeo.sampling.windows import good_band_mask, halo_indices, valid_pixels
 

@@ -81,8 +81,8 @@ from hsigeo.inference.core import (
     file_identity,
     model_digest,
 )
+from hsigeo.inference.model_contract import InferenceModel, require_model
 from hsigeo.inference.products import RUN_TAG, OutputPlan, ProductWriters, open_product_writers, output_grid
-from hsigeo.inference.protocol import InferenceModel, require_model
 from hsigeo.inference.region import Region, plan_region
 from hsigeo.inference.scene import Scene, open_scene, read_region_tile, warn_about_scene
 from hsigeo.outputs import check_output, protect_inputs

@@ -201,9 +201,8 @@ class BaseModel:
             the spatial filter standardises spectra with.
         smooth_radius
             Radius of the edge-aware probability filter (:mod:`hsigeo.model.spatial`, the one
-            trained models use); ``0`` or no scene pixels: per-pixel maps.  On Indian Pines'
-            coarse classes it took prompt-only OA from 73.4 to 74.5 %; the SAM baseline's map
-            put through the same filter falls from 69.2 to 67.5 %.
+            trained models use); ``0`` or no scene pixels: per-pixel maps.  What it does to
+            prompt-only maps, and to the SAM baseline's: README, "Zero-shot benchmark".
         reflectance_scale
             Factor from the scene's units to reflectance 0-1, ``None`` (albedo not read) or
             ``"auto"`` (0-1 or x 10000 recognised from the sampled pixels of a reflectance

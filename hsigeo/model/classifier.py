@@ -1,7 +1,7 @@
 """The trained classifier: backbone + text probe + class anchors + normalisation, behind a numpy API.
 
 :class:`HsigeoModel` is the object the inference engines (:mod:`hsigeo.inference`), the CLI and
-the QGIS plugin work with.  It satisfies :class:`hsigeo.inference.protocol.InferenceModel`
+the QGIS plugin work with.  It satisfies :class:`hsigeo.inference.model_contract.InferenceModel`
 (see ``DESIGN.md``):
 
 - ``radius``, ``n_bands``, ``wavelengths``, ``classes`` (:class:`ClassInfo`);

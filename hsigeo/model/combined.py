@@ -1,6 +1,6 @@
 """Models made of a per-pixel SVM, alone or averaged with the spectral-spatial network.
 
-:class:`CombinedModel` satisfies the engines' contract (:class:`hsigeo.inference.protocol.InferenceModel`),
+:class:`CombinedModel` satisfies the engines' contract (:class:`hsigeo.inference.model_contract.InferenceModel`),
 so the tiled, dask and cluster engines, the whole-scene reference and ``predict_pixels`` run it
 unchanged:
 

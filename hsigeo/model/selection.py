@@ -1,12 +1,12 @@
 """Training the SVM, the SVM + network ensemble, and choosing between them on the user's own pixels.
 
 :func:`train_selected` is what :func:`hsigeo.model.training.train` runs for ``method`` other
-than ``"net"``:
+than ``"net"``, on the data it has set up (:func:`~hsigeo.model.train_data.prepare_training`):
 
 - ``"svm"``: an RBF SVM (:func:`hsigeo.model.svm.fit_svm`, ``C`` and ``gamma`` by cross-validation
   on the training pixels) on each pixel's spectrum, standardised by the scene's per-band
   statistics, then the edge-aware probability filter: a :class:`~hsigeo.model.combined.CombinedModel`;
-- ``"ensemble"``: the spectral-spatial network (:func:`~hsigeo.model.training.train_network`) and
+- ``"ensemble"``: the spectral-spatial network (:class:`~hsigeo.model.trainer.NetworkTrainer`) and
   that SVM, probabilities averaged (``svm_weight`` on the SVM), then the filter;
 - ``"auto"``: the three candidates (network, SVM, ensemble) are compared by two-fold
   cross-validation on the training pixels only (what a user can do), each fold's models scoring
@@ -33,14 +33,9 @@ from hsigeo.errors import LabelError
 from hsigeo.model.combined import CombinedModel
 from hsigeo.model.spatial import SpatialFilter
 from hsigeo.model.svm import KernelSVM, fit_svm
-from hsigeo.model.training import (
-    TrainConfig,
-    TrainingData,
-    TrainReport,
-    prepare_training,
-    scene_statistics,
-    train_network,
-)
+from hsigeo.model.train_data import TrainingData, scene_statistics
+from hsigeo.model.train_options import TrainConfig
+from hsigeo.model.trainer import NetworkTrainer, RunSettings, TrainReport
 
 __all__ = ["train_selected", "select_method", "CANDIDATES"]
 
@@ -67,7 +62,7 @@ def _fit_svm(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: np.nda
 
 
 def _filter(cfg: TrainConfig) -> SpatialFilter | None:
-    return SpatialFilter.optional(cfg.smooth_radius, cfg.smooth_tau)
+    return SpatialFilter.optional(cfg.spatial.smooth_radius, cfg.spatial.smooth_tau)
 
 
 def _bare(net: Any) -> Any:
@@ -78,14 +73,14 @@ def _bare(net: Any) -> Any:
 
 
 def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: tuple[str, ...], *,
-                net_kwargs: dict[str, Any], epochs: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Train the models of ``which`` on the pixels of ``mask``; returns (models, facts)."""
+                settings: RunSettings, epochs: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train the models of ``which`` on the pixels of ``mask`` (a subset of ``data.pool``); returns (models, facts)."""
     facts: dict[str, Any] = {}
     net = None
     if "net" in which or "ensemble" in which:
-        ncfg = cfg if epochs is None else replace(cfg, epochs=epochs)
+        ncfg = cfg if epochs is None else cfg.with_options(epochs=epochs)
         t0 = time.perf_counter()
-        net, report = train_network(data.source, data.labels, data.prompt_set, ncfg, train_mask=mask, **net_kwargs)
+        net, report = NetworkTrainer(ncfg, settings).fit(replace(data, pool=mask))
         facts["net_report"] = report
         facts["net_seconds"] = time.perf_counter() - t0
         mean, std = net.mean[: net.n_bands], net.std[: net.n_bands]
@@ -128,7 +123,7 @@ def _folds(data: TrainingData, seed: int, k: int) -> list[np.ndarray]:
     return masks
 
 
-def select_method(data: TrainingData, cfg: TrainConfig, *, net_kwargs: dict[str, Any],
+def select_method(data: TrainingData, cfg: TrainConfig, *, settings: RunSettings,
                   log: Any = None) -> dict[str, Any]:
     """Cross-validate the :data:`CANDIDATES` on the training pixels; the record of the choice.
 
@@ -140,14 +135,14 @@ def select_method(data: TrainingData, cfg: TrainConfig, *, net_kwargs: dict[str,
     """
     t0 = time.perf_counter()
     folds = _folds(data, cfg.seed, CV_FOLDS)
-    epochs = max(1, round(cfg.epochs * CV_EPOCH_SHARE))
+    epochs = max(1, round(cfg.optim.epochs * CV_EPOCH_SHARE))
     correct = {c: 0 for c in CANDIDATES}
     scored = 0
     for f, test in enumerate(folds):
         fit = data.pool & ~test
         if not test.any() or len(np.unique(data.labels[fit])) < 2:
             continue  # a fold without two classes to learn from says nothing
-        models, _ = _candidates(data, replace(cfg, seed=cfg.seed + 1 + f), fit, CANDIDATES, net_kwargs=net_kwargs,
+        models, _ = _candidates(data, replace(cfg, seed=cfg.seed + 1 + f), fit, CANDIDATES, settings=settings,
                                 epochs=epochs)
         rows, cols = np.nonzero(test)
         truth = data.labels[rows, cols]
@@ -172,13 +167,31 @@ def _print_choice(record: dict[str, Any]) -> None:
           f"{record['n_scored']} training pixels: {acc})", file=sys.stderr, flush=True)
 
 
-def train_selected(cube: Any, labels: Any, prompts: Any, cfg: TrainConfig, *, train_mask: np.ndarray | None,
-                   fraction: float | None, count: int | None, text_model: Any, text_embeddings: np.ndarray | None,
-                   device: str, progress: bool) -> tuple[Any, TrainReport]:
-    """Train ``cfg.method`` (``"svm"``, ``"ensemble"`` or ``"auto"``); arguments as :func:`hsigeo.model.training.train`."""
+def train_selected(data: TrainingData, cfg: TrainConfig, settings: RunSettings) -> tuple[Any, TrainReport]:
+    """Train ``cfg.method`` (``"svm"``, ``"ensemble"`` or ``"auto"``) on ``data``'s training pixels.
+
+    Parameters
+    ----------
+    data
+        The scene, labels and training pixels (:func:`~hsigeo.model.train_data.prepare_training`).
+    cfg
+        The options (:class:`~hsigeo.model.train_options.TrainConfig`).
+    settings
+        Text anchors, device and progress of the network fits.
+
+    Returns
+    -------
+    model : CombinedModel or HsigeoModel
+        The trained model (the network alone when it was chosen, or when one class has pixels).
+    report : TrainReport
+        The network's report (SVM alone: counts only), with the method used and the choice.
+
+    Raises
+    ------
+    LabelError
+        ``method="svm"`` with training pixels of one class only.
+    """
     t_start = time.perf_counter()
-    data = prepare_training(cube, labels, prompts, train_mask=train_mask, fraction=fraction, count=count,
-                            seed=cfg.seed)
     method = cfg.method
     if len(np.unique(data.labels[data.pool])) < 2:
         if method == "svm":
@@ -188,21 +201,23 @@ def train_selected(cube: Any, labels: Any, prompts: Any, cfg: TrainConfig, *, tr
         warnings.warn(f"only one class has training pixels: --method {method} trains the network alone.",
                       stacklevel=3)
         method = "net"
-    net_kwargs = {"text_model": text_model, "text_embeddings": text_embeddings, "device": device, "progress": False}
     selection = None
     if method == "auto":
-        if text_embeddings is None and text_model is not None:  # encode the prompts once, not once per fit
+        fold_settings = replace(settings, progress=False)
+        text_model = settings.text_model
+        if settings.text_embeddings is None and text_model is not None:  # encode the prompts once, not once per fit
             from hsigeo.text.encoder import TextEncoder
 
-            net_kwargs["text_model"] = text_model if isinstance(text_model, TextEncoder) else TextEncoder(text_model)
-        selection = select_method(data, cfg, net_kwargs=net_kwargs, log=_print_choice if progress else None)
+            if not isinstance(text_model, TextEncoder):
+                fold_settings = replace(fold_settings, text_model=TextEncoder(text_model))
+        selection = select_method(data, cfg, settings=fold_settings, log=_print_choice if settings.progress else None)
         method = selection["chosen"]
-    net_kwargs["progress"] = progress
-    models, facts = _candidates(data, cfg, data.pool, (method,), net_kwargs=net_kwargs)
+        settings = replace(settings, text_model=fold_settings.text_model)
+    models, facts = _candidates(data, cfg, data.pool, (method,), settings=settings)
     model = models[method]
     net_report: TrainReport | None = facts.get("net_report")
     extra = {"method": cfg.method, "method_used": method, "svm_weight": cfg.svm_weight if method == "ensemble" else None,
-             "fraction": fraction, "count": count}
+             "fraction": data.fraction, "count": data.count}
     if net_report is not None:
         report = net_report
         report.config = {**report.config, **extra}
@@ -212,7 +227,7 @@ def train_selected(cube: Any, labels: Any, prompts: Any, cfg: TrainConfig, *, tr
         report = TrainReport(config={**cfg.options(), **extra}, n_parameters=model.n_parameters(),
                              n_train=int(data.pool.sum()),
                              per_class={values[c]: [int(n[c]), 0] for c in range(len(values))}, device="cpu")
-    report.train_seconds = time.perf_counter() - t_start
+    report.train_seconds = data.seconds + time.perf_counter() - t_start
     report.n_parameters = model.n_parameters()
     summary = report.summary()
     if "svm" in facts:

@@ -97,8 +97,8 @@ class TrainAlgorithm(HsigeoAlgorithm):
             options=[tr("automatic (base model when the scene has wavelengths)"),
                      tr("scratch (the scene's bands only)"), tr("base model (adds its embedding of each pixel)")])
         init.setHelp(tr("base model: the network also sees each pixel's embedding by hsigeo's built-in base model, "
-                        "pretrained on spectral libraries; needs band wavelengths. Measured ahead on Indian Pines "
-                        "and level on Salinas-A (see the README). Automatic uses it when the scene has wavelengths."))
+                        "pretrained on spectral libraries; needs band wavelengths. What it changes, "
+                        "measured: README, 'Few labels on top'. Automatic uses it when the scene has wavelengths."))
         self.add_advanced(init)
         text_model = QgsProcessingParameterFile(
             "TEXT_MODEL", tr("Text model folder"), behavior=QgsProcessingParameterFile.Folder, optional=True

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from hsigeo.errors import LabelError, NotFittedError
-from hsigeo.evaluation.baselines.base import Method, as_cube, class_index, training_pixels
 from hsigeo.evaluation.baselines.hybridsn import HybridSNBaseline
+from hsigeo.evaluation.baselines.interface import Method, as_cube, class_index, training_pixels
 from hsigeo.evaluation.baselines.spectral import RandomForestBaseline, SVMBaseline
 from hsigeo.sampling.splits import stratified_split
 

@@ -12,14 +12,31 @@ from typing import Any
 import numpy as np
 import pytest
 from hsigeo_cli.benchmark import parse_fractions, parse_seeds
-from hsigeo_cli.readme_block import readme_block, write_readme_block
 
 from hsigeo.errors import DatasetError, HsigeoError
-from hsigeo.evaluation.protocol import DEFAULT_METHODS, AblationConfig, BenchmarkConfig, Protocol, make_protocols
+from hsigeo.evaluation.benchmark_config import (
+    DEFAULT_METHODS,
+    AblationConfig,
+    BenchmarkConfig,
+    Protocol,
+    make_protocols,
+)
 from hsigeo.evaluation.report import markdown_report
 from hsigeo.evaluation.runner import load_scene, mean_std, run_and_report, run_benchmark, score, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _script(name: str) -> Any:
+    """A repository script (``benchmarks/``, ``scripts/``) loaded as a module."""
+    spec = importlib.util.spec_from_file_location(f"_script_{Path(name).stem}", ROOT / name)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_readme = _script("scripts/readme_block.py")
+readme_block, write_readme_block = _readme.readme_block, _readme.write_readme_block
 TINY = {"height": 32, "width": 32, "bands": 24, "n_classes": 3, "seed": 0}
 
 
@@ -424,9 +441,7 @@ def test_jobs_and_ablation_options_land_in_the_config(tmp_path):
     assert set(cfg.ablation.datasets) == {"indian-pines", "salinas-a"}
     assert config_from_options(quick=True).ablation is None and config_from_options().jobs == 1
     assert config_from_options(ablation=False).ablation is None
-    spec = importlib.util.spec_from_file_location("accuracy_script", ROOT / "benchmarks" / "accuracy.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _script("benchmarks/accuracy.py")
     args = mod.build_parser().parse_args(["--jobs", "2", "--ablation"])
     assert args.jobs == 2 and args.ablation is True
     assert mod.build_parser().parse_args([]).ablation is None
@@ -444,7 +459,7 @@ def test_cli_quick_baselines_writes_table(tmp_path):
     out = tmp_path / "res"
     r = _cli(["benchmark", "--quick", "--methods", "svm,rf", "--no-maps", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert "| synthetic | 5% | " in r.output
+    assert "### synthetic: 5%" in r.stdout and "\n| svm | " in r.stdout  # the Markdown report, printed
     data = json.loads((out / "results.json").read_text())
     assert data["config"]["quick"] is True and data["config"]["methods"] == ["svm", "rf"]
     md = (out / "results.md").read_text()
@@ -475,9 +490,7 @@ def test_cli_jobs_and_ablation(tmp_path):
 
 
 def test_script_runs(tmp_path):
-    spec = importlib.util.spec_from_file_location("accuracy_script", ROOT / "benchmarks" / "accuracy.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _script("benchmarks/accuracy.py")
     out = tmp_path / "s"
     assert mod.main(["--quick", "--methods", "rf", "--no-maps", "--fractions", "0.1", "--no-block",
                      "--out", str(out)]) == 0
@@ -501,6 +514,9 @@ def test_cli_quick_all_methods(tmp_path):
     img = mpimg.imread(out / "maps" / "synthetic_block.png")
     # reference + six class maps side by side, painted in the class colours (not a blank canvas)
     assert img.shape[1] > 3 * img.shape[0] and len(np.unique(img.reshape(-1, img.shape[-1]), axis=0)) > 10
+    assert "## synthetic" in r.stdout and "scripts/readme_block.py" in r.stderr  # the report; the block is a script's
+    assert not (out / "README_block.md").exists()
+    assert _readme.main([str(out)]) == 0
     block = (out / "README_block.md").read_text()
     assert "| synthetic | block |" in block and " | ".join(DEFAULT_METHODS) in block
 

@@ -122,7 +122,7 @@ def test_train_config_holds_a_backbone_config():
     from hsigeo.model.training import TrainConfig
 
     cfg = TrainConfig.from_options(epochs=3, width=32, heads=2)
-    assert cfg.epochs == 3 and cfg.backbone == BackboneConfig(width=32, heads=2)
+    assert cfg.optim.epochs == 3 and cfg.backbone == BackboneConfig(width=32, heads=2)
     assert cfg.backbone.n_bands == 0  # set from the scene when training
     assert TrainConfig.from_options(**cfg.options()) == cfg
     assert set(cfg.options()) == set(DEFAULTS) and "n_bands" not in DEFAULTS and "combine" not in DEFAULTS
@@ -134,13 +134,12 @@ def test_train_config_holds_a_backbone_config():
         TrainConfig.from_options(width=30, heads=4)
 
 
-
 def test_default_patch_is_15_pixels():
     assert DEFAULTS["kernel"] * DEFAULTS["grid"] == 15  # 15 x 15 patches (see TrainConfig)
 
 
 def test_validation_is_all_or_nothing():
-    from hsigeo.model.training import _split_validation
+    from hsigeo.model.trainer import _split_validation
 
     rng = np.random.default_rng(0)
     big = {0: np.arange(200), 1: np.arange(200, 400)}

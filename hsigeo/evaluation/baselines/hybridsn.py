@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from hsigeo.errors import InvalidInputError, NotFittedError
-from hsigeo.evaluation.baselines.base import as_cube, class_index, training_pixels
+from hsigeo.evaluation.baselines.interface import as_cube, class_index, training_pixels
 
 __all__ = ["HybridSNBaseline"]
 

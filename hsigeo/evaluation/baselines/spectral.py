@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from hsigeo.errors import NotFittedError
-from hsigeo.evaluation.baselines.base import as_cube, training_pixels
+from hsigeo.evaluation.baselines.interface import as_cube, training_pixels
 
 __all__ = ["SVMBaseline", "RandomForestBaseline", "predict_pixels"]
 

@@ -1,4 +1,4 @@
-"""The accuracy benchmark's protocol: split rules, defaults and the run configuration.
+"""The accuracy benchmark's configuration: its split protocols, defaults and the run settings.
 
 For every dataset, protocol (stratified per class at given training fractions, and a
 spatially disjoint block split) and seed, one pair of train/test masks is drawn
@@ -164,7 +164,7 @@ class BenchmarkConfig:
         Where the report, JSON and figures go.
     hsigeo_epochs
         Training epochs of the three hsigeo variants (``None``: the trainer's
-        default, 60; with 30, one Salinas-A block-split seed stopped at 89 % OA).
+        default, 60; fewer epochs under-trained a Salinas-A block-split seed).
     hsigeo_options
         Extra keyword arguments for :func:`hsigeo.model.training.train`.
     hybridsn_steps

@@ -1,13 +1,22 @@
 """The README block of the accuracy benchmark: a compact OA table, findings and commands.
 
-Written beside the report by ``hsigeo benchmark`` and ``benchmarks/accuracy.py`` (and
-printed by both) for pasting into the project README; the library's report
+A maintainer's tool, not part of the installed package: the block is for pasting into the
+project README, so it lives with the repository.  ``benchmarks/accuracy.py`` writes it beside
+its report; for a run of ``hsigeo benchmark`` (or any ``results.json``) write it with::
+
+    python scripts/readme_block.py benchmarks/results          # the folder holding results.json
+    python scripts/readme_block.py path/to/results.json
+
+It writes ``README_block.md`` beside ``results.json`` and prints it.  The library's report
 (:mod:`hsigeo.evaluation.report`) knows nothing of it.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +24,7 @@ from typing import Any
 from hsigeo.evaluation.report import ablation_section, findings, format_count, oa_row
 from hsigeo.outputs import atomic_output
 
-__all__ = ["readme_block", "paper_commands", "FULL_COMMAND", "write_readme_block"]
+__all__ = ["readme_block", "paper_commands", "FULL_COMMAND", "write_readme_block", "main"]
 
 #: The README's whole comparison and its language ablation in one invocation, two fits at a time.
 FULL_COMMAND = ("hsigeo benchmark --dataset salinas-a --dataset indian-pines --dataset synthetic --seeds 3 "
@@ -90,3 +99,23 @@ def write_readme_block(results: Mapping[str, Any], out_dir: str | os.PathLike) -
     with atomic_output(path, overwrite=True) as tmp:
         tmp.write_text(readme_block(results), encoding="utf-8")
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write and print the README block of a benchmark's ``results.json`` (a folder or the file)."""
+    p = argparse.ArgumentParser(prog="readme_block.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("results", type=Path, help="results.json of a benchmark run, or the folder holding it")
+    args = p.parse_args(argv)
+    path = args.results / "results.json" if args.results.is_dir() else args.results
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+        block = write_readme_block(results, path.parent)
+    except (OSError, ValueError, KeyError) as exc:  # no file, not JSON, not a benchmark's results
+        print(f"Error: {path}: {exc!r}", file=sys.stderr)
+        return 2
+    print(block.read_text(encoding="utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
