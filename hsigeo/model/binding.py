@@ -25,13 +25,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from hsigeo.errors import BandMismatchError, HsigeoError, ModelFileError
-from hsigeo.speclib.grid import GridResampler, albedo_channels, brightness_normalize, features
-from hsigeo.speclib.radiometry import apply_correction, estimate_correction, looks_like_radiance
+from hsigeo.speclib.grid import ALBEDO_CENTRE, GridResampler
+from hsigeo.speclib.radiometry import estimate_correction, looks_like_radiance
 from hsigeo.speclib.radiometry import reflectance_scale as reflectance_scale_of
 
-__all__ = ["SensorBinding", "bind_sensor", "grid_features", "sample_pixels", "json_floats", "float_array"]
+__all__ = ["SensorBinding", "bind_sensor", "grid_features", "grid_features_tensor", "sample_pixels", "json_floats",
+           "float_array"]
 
 #: Fewest grid bands a sensor must cover for the base model to say anything.
 MIN_GRID_BANDS = 10
@@ -43,16 +45,39 @@ def grid_features(x: np.ndarray, mask: np.ndarray, *, albedo: bool = False,
 
     ``(..., 2G)``: shape and mask; with ``albedo``, ``(..., 2G + 2)``: plus the albedo channel
     and its flag (:func:`~hsigeo.speclib.grid.albedo_channels`; empty when ``scale`` is ``None``).
+    NumPy in and out; the arithmetic is :func:`grid_features_tensor`'s, so every engine and
+    device computes the same input.
     """
-    xn, ok = brightness_normalize(x, mask)
-    f = features(xn, mask)
-    if not albedo:
-        return f, ok
-    m = np.broadcast_to(np.asarray(mask, dtype=bool), np.shape(x))
-    mean = np.where(m, x, 0.0).sum(-1) / np.maximum(m.sum(-1), 1)
-    a = albedo_channels(mean, scale)
-    a[~ok] = 0.0
-    return np.concatenate([f, a], axis=-1), ok
+    f, ok = grid_features_tensor(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+                                 torch.from_numpy(np.asarray(mask, dtype=bool)), albedo=albedo, scale=scale)
+    return f.numpy(), ok.numpy()
+
+
+def grid_features_tensor(x: torch.Tensor, mask: torch.Tensor, *, albedo: bool = False,
+                         scale: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`grid_features` on tensors, on their device: ``x (..., G)`` float32, ``mask (G,)`` bool.
+
+    The brightness normalisation of :func:`~hsigeo.speclib.grid.brightness_normalize` (spectrum
+    over its mean on the covered bands; a spectrum whose mean is not positive is unusable and
+    all zero) and the albedo channel of :func:`~hsigeo.speclib.grid.albedo_channels` (log of
+    the mean as reflectance over :data:`~hsigeo.speclib.grid.ALBEDO_CENTRE`, and a flag).
+    """
+    m = mask.to(device=x.device, dtype=torch.bool).expand_as(x)
+    mf = m.to(x.dtype)
+    mean = (x * mf).sum(-1) / mf.sum(-1).clamp(min=1)
+    ok = torch.isfinite(mean) & (mean > 0)
+    safe = torch.where(ok, mean, torch.ones_like(mean)).unsqueeze(-1)
+    xn = torch.where(m, x / safe, torch.zeros_like(x)) * ok.unsqueeze(-1)
+    parts = [xn * mf, mf]
+    if albedo:
+        a = torch.zeros(x.shape[:-1] + (2,), dtype=x.dtype, device=x.device)
+        if scale is not None:
+            # float64 as in the NumPy form, so both give the same channel to float32 rounding
+            refl = (mean.double() * float(scale)).clamp(1e-4, 10.0)
+            a[..., 0] = torch.log(refl / ALBEDO_CENTRE).to(x.dtype)
+            a[..., 1] = 1.0
+        parts.append(a * ok.unsqueeze(-1))
+    return torch.cat(parts, dim=-1), ok
 
 
 def sample_pixels(scene: Any, n: int, seed: int) -> np.ndarray:
@@ -119,19 +144,44 @@ class SensorBinding:
     scale: float | None = None
 
     def features(self, tile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Network input ``(h*w, 2G)`` and validity ``(h*w,)`` of a raw ``(B, h, w)`` block.
+        """Network input ``(h*w, F)`` and validity ``(h*w,)`` of a raw ``(B, h, w)`` block (NumPy).
 
         Non-finite values count as 0; an all-zero pixel (nodata, as the engines leave it) is invalid.
         """
         b = tile.shape[0]
-        flat = np.asarray(tile, dtype=np.float32).reshape(b, -1)
-        x = self.resampler(flat.T)
-        if self.offset is not None:
-            x = apply_correction(x, self.offset, self.gain)
-        feats, ok = grid_features(x, self.resampler.mask, albedo=self.albedo, scale=self.scale)
-        ok &= np.abs(np.nan_to_num(flat)).sum(0) > 0
-        feats[~ok] = 0.0
-        return feats, ok
+        flat = torch.from_numpy(np.ascontiguousarray(np.asarray(tile, dtype=np.float32).reshape(b, -1).T))
+        f, ok = self.features_tensor(flat)
+        return f.numpy(), ok.numpy()
+
+    def features_tensor(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`features` of raw pixels ``(N, B)`` on their own device (CPU or GPU), as tensors."""
+        x = torch.nan_to_num(flat.to(torch.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        weights, mask, offset, gain = self._tensors(x.device)
+        g = x @ weights.t()
+        if offset is not None:
+            g = ((g - offset) / gain).clamp(min=0.0)  # hsigeo.speclib.radiometry.apply_correction
+        f, ok = grid_features_tensor(g, mask, albedo=self.albedo, scale=self.scale)
+        ok = ok & (x.abs().sum(-1) > 0)
+        return f * ok.unsqueeze(-1), ok
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the per-device tensors are a cache: never pickled (a dask worker may have no GPU)
+        return {k: v for k, v in self.__dict__.items() if k != "_device_tensors"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def _tensors(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, Any, Any]:
+        """The resampling weights, grid mask and correction as tensors on ``device`` (made once per device)."""
+        cache = self.__dict__.setdefault("_device_tensors", {})  # frozen dataclass: a private cache
+        key = str(device)
+        if key not in cache:
+            def t(a: Any) -> Any:
+                return None if a is None else torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)
+
+            cache[key] = (t(self.resampler.weights), torch.as_tensor(np.asarray(self.resampler.mask, dtype=bool),
+                                                                      device=device), t(self.offset), t(self.gain))
+        return cache[key]
 
     def digest_parts(self) -> list[bytes]:
         """Bytes that identify the binding (for model digests)."""

@@ -248,9 +248,12 @@ class HsigeoModel:
     # Normalisation
     # ------------------------------------------------------------------ #
     def normalize(self, block: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-        """Network input of a raw block: the bands (plus the prior's channels) standardised per channel.
+        """Network input of a raw block: the bands standardised per band.
 
-        Invalid pixels and non-finite values become 0.
+        Invalid pixels and non-finite values become 0.  The base model's channels of a model with a
+        prior are *not* computed here: they are per pixel and learned, so the model step computes
+        them on its own device from these bands (:meth:`predict_tile`), and the engines' reading
+        side only reads, scales and masks (issue 22).
 
         Parameters
         ----------
@@ -262,7 +265,7 @@ class HsigeoModel:
         Returns
         -------
         numpy.ndarray
-            float32 ``(B + P, h, w)``, ``P`` the prior's channels (0 without one).
+            float32 ``(B, h, w)``.
         """
         block = np.asarray(block)
         if block.ndim != 3 or block.shape[0] != self.n_bands:
@@ -272,15 +275,35 @@ class HsigeoModel:
             )
         # a band constant in the training scene has std 0: it carries no information, so it is
         # centred but not scaled (dividing by 0 would make every value inf and one class win)
-        std = np.where(np.isfinite(self.std) & (self.std > 0), self.std, 1.0).astype(np.float32)
-        block = block.astype(np.float32)
-        if self.prior is not None:  # per pixel, so a tile's halo needs no extra room
-            block = np.concatenate([block, self.prior(block)])
-        out = (block - self.mean[:, None, None]) / std[:, None, None]
+        b = self.n_bands
+        std = self._safe_std()[:b]
+        out = (block.astype(np.float32) - self.mean[:b, None, None]) / std[:, None, None]
         out[~np.isfinite(out)] = 0.0
         if valid is not None:
             out[:, ~np.asarray(valid, dtype=bool)] = 0.0
         return out
+
+    def _safe_std(self) -> np.ndarray:
+        # a channel constant in the training scene has std 0: it carries no information, so it is
+        # centred but not scaled (dividing by 0 would make every value inf and one class win)
+        return np.where(np.isfinite(self.std) & (self.std > 0), self.std, 1.0).astype(np.float32)
+
+    def _with_prior(self, t: torch.Tensor) -> torch.Tensor:
+        """A normalised bands-only tile ``(B, H, W)`` plus the prior's standardised channels, on its device.
+
+        The raw bands are recovered from the standardised ones (the prior reads raw values); a
+        pixel whose bands are all 0 is nodata and gets 0 in every channel, as in training.
+        """
+        b, hh, ww = t.shape
+        std = torch.as_tensor(self._safe_std(), device=t.device)
+        mean = torch.as_tensor(np.asarray(self.mean, dtype=np.float32), device=t.device)
+        flat = t.reshape(b, -1).t()
+        valid = (flat != 0).any(1)
+        extra = torch.zeros((flat.shape[0], self.prior.dim), dtype=torch.float32, device=t.device)
+        if bool(valid.any()):
+            raw = flat[valid] * std[:b] + mean[:b]
+            extra[valid] = (self.prior.channels(raw) - mean[b:]) / std[b:]
+        return torch.cat([t, extra.t().reshape(self.prior.dim, hh, ww)])
 
     # ------------------------------------------------------------------ #
     # Tile inference
@@ -311,15 +334,20 @@ class HsigeoModel:
         net = self._net_on(dev)
         r, rb = self.radius, self.config.radius
         t = torch.as_tensor(np.asarray(tile, dtype=np.float32) if not isinstance(tile, torch.Tensor) else tile)
-        if t.ndim != 3 or t.shape[0] != self.config.n_bands:
+        # a tile from normalize() holds the bands; one with the prior's channels already (training
+        # patches, older callers) is taken as it is
+        if t.ndim != 3 or t.shape[0] not in (self.n_bands, self.config.n_bands):
             raise BandMismatchError(
-                f"tile has shape {tuple(t.shape)}; the model needs ({self.config.n_bands}, h + {2 * r}, w + {2 * r}) "
+                f"tile has shape {tuple(t.shape)}; the model needs ({self.n_bands}, h + {2 * r}, w + {2 * r}) "
                 "(a tile from model.normalize)."
             )
         h, w = t.shape[1] - 2 * r, t.shape[2] - 2 * r
         if h < 1 or w < 1:
             raise InvalidInputError(f"tile {tuple(t.shape[1:])} is smaller than one patch (needs > {2 * r} per side)")
         t = t.to(dev, torch.float32)
+        if self.prior is not None and t.shape[0] == self.n_bands:
+            with torch.inference_mode():
+                t = self._with_prior(t)
         # the network labels the tile plus the spatial filter's ring (rf pixels); the filter then
         # brings it down to the centre h x w
         rf = r - rb
@@ -438,14 +466,20 @@ class HsigeoModel:
         net, anchors = self._net_on(dev), self._anchors_on(dev)
         rb, rf = self.config.radius, self.radius - self.config.radius
         patches = np.asarray(patches)
-        if patches.ndim != 4 or patches.shape[-1] != 2 * self.radius + 1 or patches.shape[-2] != 2 * self.radius + 1:
-            raise InvalidInputError(f"patches must be (P, {self.config.n_bands}, {2 * self.radius + 1}, "
+        if (patches.ndim != 4 or patches.shape[-1] != 2 * self.radius + 1 or patches.shape[-2] != 2 * self.radius + 1
+                or patches.shape[1] not in (self.n_bands, self.config.n_bands)):
+            raise InvalidInputError(f"patches must be (P, {self.n_bands}, {2 * self.radius + 1}, "
                                     f"{2 * self.radius + 1}), got {patches.shape}")
         step = max(1, batch_size // (2 * rf + 1) ** 2)
         out = []
         with torch.inference_mode():
             for i in range(0, len(patches), step):
                 x = torch.as_tensor(np.asarray(patches[i : i + step], dtype=np.float32), device=dev)
+                if self.prior is not None and x.shape[1] == self.n_bands:
+                    # windows side by side as one (B, P*s, s) tile, so the prior runs once per batch
+                    n, b, sy, sx = x.shape
+                    x = self._with_prior(x.permute(1, 0, 2, 3).reshape(b, n * sy, sx))
+                    x = x.reshape(-1, n, sy, sx).permute(1, 0, 2, 3).contiguous()
                 if not rf:
                     out.append(F.softmax(net.backbone.forward_patches(x) @ anchors.t(), dim=-1).cpu().numpy())
                     continue

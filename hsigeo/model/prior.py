@@ -65,23 +65,46 @@ class BasePrior:
         """Unit-norm embeddings ``(E, h, w)`` of a raw ``(B, h, w)`` block; 0 at unusable pixels.
 
         Unusable: nodata (all-zero or non-finite) and spectra without positive brightness.  Works
-        through strips of rows of at most ``max_pixels`` pixels, so the grid features of a large
-        scene never exist all at once.
+        through strips of at most ``max_pixels`` pixels, so the grid features of a large scene
+        never exist all at once.  NumPy in and out, on the CPU; :meth:`channels` is the same on
+        any device.
         """
-        _, h, w = block.shape
-        out = np.zeros((self.dim, h, w), dtype=np.float32)
-        rows = max(1, max_pixels // max(w, 1))
+        b, h, w = block.shape
+        flat = torch.from_numpy(np.ascontiguousarray(np.asarray(block, dtype=np.float32).reshape(b, -1).T))
+        return self.channels(flat, max_pixels=max_pixels).t().reshape(self.dim, h, w).numpy()
+
+    def channels(self, flat: torch.Tensor, *, max_pixels: int = 65536) -> torch.Tensor:
+        """Unit-norm embeddings ``(N, E)`` of raw pixels ``(N, B)``, on their device; 0 at unusable pixels.
+
+        Runs where the tensor is (the model step, batched with the network, issue 22): the grid
+        resampling, radiometric correction, brightness normalisation and the frozen encoder.
+        """
+        out = torch.zeros((flat.shape[0], self.dim), dtype=torch.float32, device=flat.device)
+        encoder = self._encoder_on(flat.device)
         with torch.inference_mode():
-            for y in range(0, h, rows):
-                strip = np.asarray(block[:, y:y + rows], dtype=np.float32)
-                feats, ok = self.binding.features(strip)
-                if not ok.any():
-                    continue
-                e = torch.nn.functional.normalize(self.encoder(torch.from_numpy(feats[ok])), dim=-1).numpy()
-                flat = np.zeros((ok.size, self.dim), dtype=np.float32)
-                flat[ok] = e
-                out[:, y:y + rows] = flat.T.reshape(self.dim, strip.shape[1], w)
+            for i in range(0, flat.shape[0], max(1, int(max_pixels))):
+                feats, ok = self.binding.features_tensor(flat[i:i + max_pixels])
+                if bool(ok.any()):
+                    out[i:i + max_pixels][ok] = torch.nn.functional.normalize(encoder(feats[ok]), dim=-1)
         return out
+
+    def _encoder_on(self, device: torch.device) -> nn.Module:
+        """The frozen encoder on ``device`` (one copy per device, made once; the CPU one is ``encoder``)."""
+        if device.type == "cpu":
+            return self.encoder
+        cache = self.__dict__.setdefault("_device_encoders", {})  # frozen dataclass: a private cache
+        if str(device) not in cache:
+            import copy
+
+            cache[str(device)] = copy.deepcopy(self.encoder).to(device).eval()
+        return cache[str(device)]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the per-device copies are a cache: never pickled (a dask worker may have no GPU)
+        return {k: v for k, v in self.__dict__.items() if k != "_device_encoders"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     def n_parameters(self) -> int:
         """Parameters of the frozen encoder."""

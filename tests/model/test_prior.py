@@ -120,3 +120,24 @@ def test_auto_uses_the_base_model_only_where_the_grid_covers_the_bands(base, dat
     thermal = da.assign_coords(wavelength=("band", np.linspace(8000.0, 12000.0, 24)))
     lwir, report = train(thermal, labels, prompt_set(), **kw)
     assert lwir.prior is None and report.config["init_used"] == "scratch"
+
+
+def test_reading_side_gives_bands_only_and_the_model_step_adds_the_prior(data, trained):
+    """Issue 22: normalize() only scales and masks; the prior's channels are computed in the model step, and a
+    tile that already holds them (as training builds them on the CPU) gives the same probabilities."""
+    import torch
+
+    da, _ = data
+    model, _ = trained
+    raw = np.asarray(da.values, dtype=np.float32)
+    valid = ~(raw == NODATA).all(0)
+    bands = model.normalize(raw, valid)
+    assert bands.shape == (24, 36, 36)
+    std = np.where(model.std > 0, model.std, 1.0)
+    full = np.concatenate([raw, model.prior(raw)])
+    full = ((full - model.mean[:, None, None]) / std[:, None, None]).astype(np.float32)
+    full[:, ~valid] = 0.0
+    with torch.inference_mode():
+        added = model._with_prior(torch.from_numpy(bands)).numpy()
+    np.testing.assert_allclose(added, full, atol=2e-4)
+    np.testing.assert_allclose(model.predict_tile(bands), model.predict_tile(full), atol=1e-4)
