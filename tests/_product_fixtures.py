@@ -30,7 +30,7 @@ def _spectra(h: int, w: int, wl: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.clip(out + rng.normal(0, 0.003, out.shape), 0, 1)
 
 
-def enmap_l2a(folder: Path, h: int = 12, w: int = 10, *, zip_it: bool = False) -> Path:
+def enmap_l2a(folder: Path, h: int = 12, w: int = 10, *, zip_it: bool = False, stem: str = ENMAP_STEM) -> Path:
     """EnMAP HSI L2A (EN-PCV-ICD-2022-3 / EN-PCV-TN-4006): int16 x 10000, GainOfBand 1e-4, nodata -32768.
 
     224 bands stored VNIR (91, 418-993 nm) then SWIR (133, 902-2445 nm), so the
@@ -44,9 +44,9 @@ def enmap_l2a(folder: Path, h: int = 12, w: int = 10, *, zip_it: bool = False) -
     refl = _spectra(h, w, wl)
     dn = np.round(refl * 10000).astype(np.int16)
     dn[:, 0, 0] = -32768
-    d = folder / ENMAP_STEM
+    d = folder / stem
     d.mkdir(parents=True)
-    with rasterio.open(d / f"{ENMAP_STEM}-SPECTRAL_IMAGE.TIF", "w", driver="GTiff", count=224, height=h, width=w,
+    with rasterio.open(d / f"{stem}-SPECTRAL_IMAGE.TIF", "w", driver="GTiff", count=224, height=h, width=w,
                        dtype="int16", crs=UTM33, transform=from_origin(383000, 5820000, 30, 30),
                        nodata=-32768) as dst:
         dst.write(dn)
@@ -54,18 +54,18 @@ def enmap_l2a(folder: Path, h: int = 12, w: int = 10, *, zip_it: bool = False) -
         f'<bandID number="{i + 1}"><wavelengthCenterOfBand>{wl[i]:.3f}</wavelengthCenterOfBand>'
         f"<FWHMOfBand>{fwhm[i]:.3f}</FWHMOfBand><GainOfBand>0.0001</GainOfBand>"
         "<OffsetOfBand>0</OffsetOfBand></bandID>" for i in range(224))
-    (d / f"{ENMAP_STEM}-METADATA.XML").write_text(
+    (d / f"{stem}-METADATA.XML").write_text(
         '<?xml version="1.0" encoding="UTF-8"?><level_X><metadata><name>'
-        f"{ENMAP_STEM}-METADATA.XML</name></metadata><base><temporalCoverage>"
+        f"{stem}-METADATA.XML</name></metadata><base><temporalCoverage>"
         "<startTime>2022-07-24T10:45:26.000Z</startTime><stopTime>2022-07-24T10:45:30.000Z</stopTime>"
         f"</temporalCoverage></base><specific><bandCharacterisation>{bands}</bandCharacterisation>"
         "</specific></level_X>")
-    (d / f"{ENMAP_STEM}-QL_QUALITY_CLOUD.TIF").write_bytes(b"")  # present in products, not read
+    (d / f"{stem}-QL_QUALITY_CLOUD.TIF").write_bytes(b"")  # present in products, not read
     if zip_it:
-        z = folder / f"{ENMAP_STEM}.ZIP"
+        z = folder / f"{stem}.ZIP"
         with zipfile.ZipFile(z, "w") as zf:
             for f in d.iterdir():
-                zf.write(f, f"{ENMAP_STEM}/{f.name}")
+                zf.write(f, f"{stem}/{f.name}")
         return z
     return d
 

@@ -88,3 +88,67 @@ def test_classify_desis_and_prisma_with_prompts(tmp_path, capsys, kind):
         assert src.shape == shape and src.crs.to_epsg() == epsg
     # the product's nodata pixel is class 0 (nodata); the rest is a class or unknown (0), never anything else
     assert classes[nodata_px] == 0 and set(np.unique(classes)) <= {0, 1, 2}
+
+
+# --------------------------------------------------------------------------- #
+# Many products, one pattern: each product is one scene
+# --------------------------------------------------------------------------- #
+ENMAP_STEM_B = ENMAP_STEM.replace("DT0000001867", "DT0000001999")
+
+
+def _tiny_model_file(path, n_bands: int):
+    """An (untrained) tiny model for ``n_bands`` 0-1 reflectance bands: these tests are about which scenes run."""
+    from _inference_models import tiny_model
+
+    from hsigeo.model.modelfile import save_model
+
+    model = tiny_model(n_bands=n_bands)
+    model.mean, model.std = np.full(n_bands, 0.2), np.full(n_bands, 0.1)
+    return save_model(model, path)
+
+
+@pytest.mark.parametrize("pattern", ["dl/*/", "dl/*", "dl/*/*-METADATA.XML", "dl/*/*", "dl/**/*.TIF"])
+def test_glob_over_enmap_products_gives_each_product_once(tmp_path, monkeypatch, pattern):
+    from hsigeo_cli.batch import expand_scenes, scene_name
+
+    enmap_l2a(tmp_path / "dl", stem=ENMAP_STEM)
+    enmap_l2a(tmp_path / "dl", stem=ENMAP_STEM_B)
+    monkeypatch.chdir(tmp_path)
+    scenes = expand_scenes([pattern])
+    # neither the TIF and the XML of one product twice, nor its QL_QUALITY_CLOUD.TIF as a scene
+    assert [scene_name(s) for s in scenes] == [ENMAP_STEM, ENMAP_STEM_B]
+    assert not any("QL_" in s.name for s in scenes)
+
+
+def test_glob_over_a_download_folder_of_mixed_products(tmp_path, monkeypatch):
+    from _product_fixtures import DESIS_STEM, EMIT_NAME, PRISMA_NAME, desis_l2a, prisma_l2d
+    from hsigeo_cli.batch import expand_scenes, scene_name
+
+    dl = tmp_path / "dl"
+    emit_l2a(dl)
+    # the granule's MASK file (same orbit and scene number) and DESIS's quality layer lie beside them
+    (dl / EMIT_NAME.replace("_RFL_", "_MASK_")).write_bytes(b"")
+    desis_l2a(dl)
+    (dl / f"{DESIS_STEM}-QL_QUALITY-2.tif").write_bytes(b"")
+    prisma_l2d(dl)
+    (dl / "notes.txt").write_text("downloaded 2026-12-06")
+    monkeypatch.chdir(tmp_path)
+    assert [scene_name(s) for s in expand_scenes(["dl/*"])] == [DESIS_STEM, EMIT_NAME[:-3], PRISMA_NAME[:-4]]
+    assert [s.name for s in expand_scenes(["dl/*.nc"])] == [EMIT_NAME]
+    # the same product given twice (its XML, then its image) is one scene
+    assert len(expand_scenes([f"dl/{DESIS_STEM}-METADATA.xml", f"dl/{DESIS_STEM}-SPECTRAL_IMAGE.tif"])) == 1
+
+
+def test_classify_a_glob_of_product_files_classifies_each_product_once(tmp_path, capsys):
+    enmap_l2a(tmp_path / "dl", stem=ENMAP_STEM)
+    enmap_l2a(tmp_path / "dl", stem=ENMAP_STEM_B)
+    model = _tiny_model_file(tmp_path / "tiny.hsigeo", 224)
+    out = tmp_path / "out"
+    code, text, err = run_in_process(capsys, "--progress", "none", "classify", str(tmp_path / "dl" / "*" / "*"),
+                                     "--model", str(model), "-o", f"{out}/")
+    assert code == 0, err
+    assert "Classified 2 scenes" in text
+    assert sorted(p.name for p in out.glob("*.tif")) == [f"{ENMAP_STEM}_classes.tif", f"{ENMAP_STEM_B}_classes.tif"]
+    with rasterio.open(out / f"{ENMAP_STEM}_classes.tif") as src:
+        assert src.crs.to_epsg() == 32633 and src.shape == (12, 10)
+        assert src.read(1)[0, 0] == 0  # the product's nodata pixel

@@ -18,14 +18,19 @@ import re
 import numpy as np
 
 from hsigeo.errors import RasterReadError
-from hsigeo.io.products import Product
-from hsigeo.io.products.tifxml import BandTable, build, find_pair, parse_xml, text
+from hsigeo.io.products import Member, Product
+from hsigeo.io.products.tifxml import BandTable, build, find_pair, member_by_name, parse_xml, text
 
-__all__ = ["open_product"]
+__all__ = ["open_product", "member"]
 
 _IMAGE_RE = re.compile(r"^(?P<stem>DESIS-HSI-.+?)-SPECTRAL_IMAGE\.TIFF?$", re.IGNORECASE)
 _XML_RE = re.compile(r"^(?P<stem>DESIS-HSI-.+?)-METADATA\.XML$", re.IGNORECASE)
 _LEVEL_RE = re.compile(r"DESIS-HSI-(?P<level>L1[ABC]|L2A)-", re.IGNORECASE)
+
+
+def member(path: str | os.PathLike) -> Member | None:
+    """Whether ``path`` (by name) opens a DESIS product or is one of its sidecars (quality layers...)."""
+    return member_by_name(path, "DESIS-HSI-")
 
 
 def open_product(path: str | os.PathLike) -> Product | None:

@@ -32,14 +32,17 @@ from typing import Any
 import numpy as np
 
 from hsigeo.errors import RasterReadError
-from hsigeo.io.products import Product
+from hsigeo.io.products import Member, Product
 from hsigeo.io.products.cache import cache_path
 from hsigeo.io.products.files import parse_subdataset
 
-__all__ = ["open_product", "glt_gather", "GLT_TILE"]
+__all__ = ["open_product", "member", "glt_gather", "GLT_TILE"]
 
 _NAME_RE = re.compile(r"^EMIT_L2A_RFL_(?P<ver>\d{3})_(?P<time>\d{8}T\d{6})_(?P<orbit>\d+)_(?P<scene>\d+)\.nc$",
                       re.IGNORECASE)
+# every file of one granule: the reflectance (RFL) opens it; its MASK and RFLUNCERT files are sidecars
+_GRANULE_RE = re.compile(r"^EMIT_L2A_(?P<kind>RFL|MASK|RFLUNCERT)_(?P<ver>\d{3})_(?P<id>\d{8}T\d{6}_\d+_\d+)\.nc$",
+                         re.IGNORECASE)
 #: Side of the north-up tiles written at a time.
 GLT_TILE = 128
 _FORMAT_VERSION = 2
@@ -51,6 +54,15 @@ _MAX_BOX_FACTOR = 16
 def _is_emit(f: Any) -> bool:
     ds = f.get("reflectance")
     return ds is not None and getattr(ds, "ndim", 0) == 3 and "sensor_band_parameters" in f
+
+
+def member(path: str | os.PathLike) -> Member | None:
+    """Whether ``path`` (by name) is an EMIT L2A granule's reflectance file (opens it) or its MASK/RFLUNCERT file."""
+    m = _GRANULE_RE.match(Path(str(path)).name)
+    if m is None:
+        return None
+    return Member(f"EMIT_L2A_{m.group('id')}", f"EMIT_L2A_RFL_{m.group('ver')}_{m.group('id')}",
+                  m.group("kind").upper() == "RFL")
 
 
 def open_product(path: str | os.PathLike) -> Product | None:

@@ -19,10 +19,10 @@ import re
 import numpy as np
 
 from hsigeo.errors import RasterReadError
-from hsigeo.io.products import Product
-from hsigeo.io.products.tifxml import BandTable, build, find_pair, parse_xml, text
+from hsigeo.io.products import Member, Product
+from hsigeo.io.products.tifxml import BandTable, build, find_pair, member_by_name, parse_xml, text
 
-__all__ = ["open_product"]
+__all__ = ["open_product", "member"]
 
 _IMAGE_RE = re.compile(r"^(?P<stem>ENMAP01-.+?)-SPECTRAL_IMAGE\.(?:TIFF?|GEOTIFF|BSQ|BIL|BIP)$", re.IGNORECASE)
 _XML_RE = re.compile(r"^(?P<stem>ENMAP01-.+?)-METADATA\.XML$", re.IGNORECASE)
@@ -30,6 +30,11 @@ _LEVEL_RE = re.compile(r"-_*(?P<level>L1B|L1C|L2A)-", re.IGNORECASE)
 _VERSION_RE = re.compile(r"_V(?P<v>\d{6})_")
 # the spectral image's nodata when the TIF does not say (product specification)
 _NODATA = -32768.0
+
+
+def member(path: str | os.PathLike) -> Member | None:
+    """Whether ``path`` (by name) opens an EnMAP product or is one of its sidecars (quality layers...)."""
+    return member_by_name(path, "ENMAP01-")
 
 
 def open_product(path: str | os.PathLike) -> Product | None:
