@@ -3,8 +3,8 @@
 ``hsigeo classify`` hands every run to :func:`run_classify`.  One scene with
 ``-o FILE.tif`` is today's single classification; several scenes, a glob, or
 ``-o`` naming a folder classify scene after scene into that folder, each
-output named after its scene (``<scene>_classes.tif``; for a sensor product's file,
-folder or zip, the product's name) and, when asked for,
+output named after its scene, or after the product for a sensor product's file,
+folder or zip (``<scene>_classes.tif`` and, when asked for,
 ``<scene>_confidence.tif``, ``<scene>_probabilities.tif``,
 ``<scene>_classes.gpkg``), with a progress bar across scenes and one within
 each, and a summary table at the end.  ``--scheduler`` / ``--workers`` run the
