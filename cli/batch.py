@@ -258,6 +258,14 @@ def check_scenes(jobs: Sequence[SceneJob], model: Any) -> None:
         model.check_bands(open_hsi(job.scene))
 
 
+def check_product_masks(jobs: Sequence[SceneJob], flags: Sequence[str]) -> None:
+    """Fail before any work: every scene is a product whose quality files carry the ``--product-mask`` flags."""
+    from hsigeo.io.products.quality import quality_mask
+
+    for job in jobs:
+        quality_mask(job.scene, flags)
+
+
 # --------------------------------------------------------------------------- #
 # Running
 # --------------------------------------------------------------------------- #
@@ -340,6 +348,8 @@ def run_classify(load_model: Callable[[], Any], scene_args: Sequence[str], outpu
     # every output checked (suffix, not an input, writable, free) and locked before any work
     with guard_outputs(outputs, overwrite=bool(options.get("overwrite") or options.get("resume")), inputs=inputs,
                        rasters=[job.scene for job in jobs]):
+        if options.get("product_mask"):
+            check_product_masks(jobs, options["product_mask"])
         model = load_model()
         if batch and not options.get("resample"):  # resampling plans (and checks) each scene's bands itself
             check_scenes(jobs, model)

@@ -60,7 +60,7 @@ def enmap_l2a(folder: Path, h: int = 12, w: int = 10, *, zip_it: bool = False, s
         "<startTime>2022-07-24T10:45:26.000Z</startTime><stopTime>2022-07-24T10:45:30.000Z</stopTime>"
         f"</temporalCoverage></base><specific><bandCharacterisation>{bands}</bandCharacterisation>"
         "</specific></level_X>")
-    (d / f"{stem}-QL_QUALITY_CLOUD.TIF").write_bytes(b"")  # present in products, not read
+    _enmap_quality(d, stem, h, w)
     if zip_it:
         z = folder / f"{stem}.ZIP"
         with zipfile.ZipFile(z, "w") as zf:
@@ -68,6 +68,33 @@ def enmap_l2a(folder: Path, h: int = 12, w: int = 10, *, zip_it: bool = False, s
                 zf.write(f, f"{stem}/{f.name}")
         return z
     return d
+
+
+# flagged pixels of the EnMAP fixture's quality layers (rows, cols)
+ENMAP_CLOUD = (slice(2, 5), slice(6, 9))
+ENMAP_SHADOW = (slice(8, 10), slice(1, 3))
+ENMAP_DEFECTIVE = (5, 5)
+
+
+def _enmap_quality(d: Path, stem: str, h: int, w: int) -> None:
+    """EnMAP L2A quality layers (EN-PCV-ICD-2022-3): ``-QL_QUALITY_CLOUD.TIF``, ``-QL_QUALITY_CLOUDSHADOW.TIF``.
+
+    One uint8 band each on the image's grid, 1 = flagged, 0 = clear; ``-QL_PIXELMASK.TIF`` flags
+    defective pixels per spectral band (one band each here; the reader flags a pixel defective in
+    any band, so a single-band layout reads the same).  No SNOW/HAZE/CIRRUS layer: a product
+    without some of its quality files.
+    """
+    grid = {"driver": "GTiff", "height": h, "width": w, "dtype": "uint8", "crs": UTM33,
+            "transform": from_origin(383000, 5820000, 30, 30)}
+    for part, where in (("QL_QUALITY_CLOUD", ENMAP_CLOUD), ("QL_QUALITY_CLOUDSHADOW", ENMAP_SHADOW)):
+        flag = np.zeros((h, w), dtype=np.uint8)
+        flag[where] = 1
+        with rasterio.open(d / f"{stem}-{part}.TIF", "w", count=1, **grid) as dst:
+            dst.write(flag, 1)
+    defective = np.zeros((224, h, w), dtype=np.uint8)
+    defective[(100, *ENMAP_DEFECTIVE)] = 1
+    with rasterio.open(d / f"{stem}-QL_PIXELMASK.TIF", "w", count=224, **grid) as dst:
+        dst.write(defective)
 
 
 def desis_l2a(folder: Path, h: int = 9, w: int = 8) -> Path:
@@ -89,7 +116,33 @@ def desis_l2a(folder: Path, h: int = 9, w: int = 8) -> Path:
         "<productType>L2A</productType><version>02.10</version><startTime>2020-08-20T08:10:24.000Z</startTime>"
         f"<backgroundValue>-32768</backgroundValue></base><specific><bandCharacterisation>{bands}"
         "</bandCharacterisation></specific></hsi_doc>")
+    _desis_quality(folder, h, w)
     return folder
+
+
+# flagged pixels of the DESIS fixture's QL_QUALITY-2 (band -> pixels)
+DESIS_CLOUD_LAND = (slice(1, 3), slice(1, 3))
+DESIS_CLOUD_WATER = (6, 5)
+DESIS_SHADOW = (4, slice(0, 2))
+
+
+def _desis_quality(folder: Path, h: int, w: int) -> None:
+    """DESIS L2A ``-QL_QUALITY-2.tif`` (DESIS product specification, L2A quality layer): 10 uint8 bands.
+
+    1 shadow, 2 land, 3 snow, 4 haze over land, 5 haze over water, 6 cloud over land,
+    7 cloud over water, 8 water (1 = flagged), 9 aerosol optical thickness, 10 water vapour
+    (values).  Land is set everywhere and AOT/water vapour are nonzero everywhere: neither
+    may mask anything.
+    """
+    q = np.zeros((10, h, w), dtype=np.uint8)
+    q[0][DESIS_SHADOW] = 1
+    q[1] = 1
+    q[5][DESIS_CLOUD_LAND] = 1
+    q[6][DESIS_CLOUD_WATER] = 1
+    q[8], q[9] = 12, 140
+    with rasterio.open(folder / f"{DESIS_STEM}-QL_QUALITY-2.tif", "w", driver="GTiff", count=10, height=h, width=w,
+                       dtype="uint8", crs="EPSG:32635", transform=from_origin(500010, 4400010, 30, 30)) as dst:
+        dst.write(q)
 
 
 # --------------------------------------------------------------------------- #
@@ -130,7 +183,7 @@ def _dims(f, names_sizes):
 
 
 def emit_l2a(folder: Path, down: int = 20, cross: int = 16, *, glt: bool = True, rows_per_write: int = 64,
-             spectra=None, angle: float = 30.0, name: str = EMIT_NAME) -> Path:
+             spectra=None, angle: float = 30.0, name: str = EMIT_NAME, mask: bool = False) -> Path:
     """EMIT L2A RFL granule (EMIT L2A ATBD / LP DAAC netCDF layout), tiny unless sizes are given.
 
     ``reflectance(downtrack, crosstrack, bands)`` float32 with ``_FillValue`` -9999;
@@ -182,6 +235,49 @@ def emit_l2a(folder: Path, down: int = 20, cross: int = 16, *, glt: bool = True,
             gx, gy = emit_glt(ny, nx, down, cross, angle)
             loc.create_dataset("glt_x", data=gx)
             loc.create_dataset("glt_y", data=gy)
+    if mask:
+        emit_mask(folder, down, cross, angle=angle, name=name.replace("_RFL_", "_MASK_"))
+    return path
+
+
+#: Swath rows the EMIT MASK fixture flags as cloud, and swath columns it flags as water.
+EMIT_CLOUD_ROWS = range(5, 8)
+EMIT_WATER_COLS = range(0, 2)
+EMIT_MASK_BANDS = ["Cloud flag", "Cirrus flag", "Water flag", "Spacecraft Flag", "Dilated Cloud Flag", "AOD550",
+                   "H2O (g cm-2)", "Aggregate Flag"]
+
+
+def emit_mask(folder: Path, down: int, cross: int, *, angle: float = 30.0, name: str) -> Path:
+    """EMIT L2A MASK granule (EMIT L2A Mask product, LP DAAC netCDF layout; same swath and GLT as the RFL).
+
+    ``mask(downtrack, crosstrack, bands)`` float32, ``_FillValue`` -9999, band names in
+    ``sensor_band_parameters/mask_bands``; flags 1 where set.  Cloud on swath rows
+    :data:`EMIT_CLOUD_ROWS`, water on columns :data:`EMIT_WATER_COLS`, Aggregate = either;
+    AOD550 0.1 and H2O 1.5 everywhere (values, never a mask); swath pixel (0, 0) is fill.
+    """
+    import h5py
+
+    diag = int(np.ceil(np.hypot(down, cross))) + 2
+    m = np.zeros((down, cross, 8), dtype=np.float32)
+    m[list(EMIT_CLOUD_ROWS), :, 0] = 1
+    m[:, list(EMIT_WATER_COLS), 2] = 1
+    m[:, :, 5], m[:, :, 6] = 0.1, 1.5
+    m[:, :, 7] = np.maximum(m[:, :, 0], m[:, :, 2])
+    m[0, 0, :] = -9999.0
+    path = folder / name
+    with h5py.File(path, "w") as f:
+        f.attrs["geotransform"] = np.array([30.0, 0.000542232520256, 0.0, 12.0, 0.0, -0.000542232520256])
+        dims = _dims(f, [("downtrack", down), ("crosstrack", cross), ("bands", 8)])
+        ds = f.create_dataset("mask", data=m, fillvalue=-9999.0)
+        ds.attrs["_FillValue"] = np.float32(-9999.0)
+        for i, d in enumerate(("downtrack", "crosstrack", "bands")):
+            ds.dims[i].attach_scale(dims[d])
+        g = f.create_group("sensor_band_parameters")
+        g.create_dataset("mask_bands", data=np.array(EMIT_MASK_BANDS, dtype=h5py.string_dtype()))
+        loc = f.create_group("location")
+        gx, gy = emit_glt(diag, diag, down, cross, angle)
+        loc.create_dataset("glt_x", data=gx)
+        loc.create_dataset("glt_y", data=gy)
     return path
 
 

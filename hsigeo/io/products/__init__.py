@@ -60,6 +60,12 @@ class Product:
         ``(role, path)`` for every file read, for ``hsigeo info`` and error messages.
     scaling
         How the stored values became reflectance, in words.
+    quality
+        The product's quality layers that are present, by flag name
+        (:data:`hsigeo.io.products.quality.FLAGS` -> :class:`~hsigeo.io.products.quality.QualityLayer`).
+    quality_expected
+        For every flag this kind of product can carry, the file that carries it (for messages
+        when it is missing).
     """
 
     sensor: str
@@ -72,6 +78,8 @@ class Product:
     attrs: dict[str, str] = field(default_factory=dict)
     files: list[tuple[str, str]] = field(default_factory=list)
     scaling: str = ""
+    quality: dict[str, Any] = field(default_factory=dict)
+    quality_expected: dict[str, str] = field(default_factory=dict)
 
     def read_from(self) -> str:
         """``"metadata: a.xml; image: a.tif"``."""

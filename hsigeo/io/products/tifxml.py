@@ -21,8 +21,9 @@ from hsigeo.errors import RasterReadError
 from hsigeo.io.products import Member, Product
 from hsigeo.io.products.cache import cache_path, gdal_type, write_scaled_vrt
 from hsigeo.io.products.files import Listing, listing, parse_subdataset
+from hsigeo.io.products.quality import QualityLayer
 
-__all__ = ["Pair", "BandTable", "find_pair", "parse_xml", "build", "member_by_name"]
+__all__ = ["Pair", "BandTable", "find_pair", "parse_xml", "build", "member_by_name", "quality_layers"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,33 @@ def member_by_name(path: str | os.PathLike, prefix: str) -> Member | None:
 
 # the parts of a product that open it; the rest are sidecars
 _OPENING_PARTS = frozenset({"SPECTRAL_IMAGE", "METADATA"})
+
+
+def quality_layers(pair: Pair, stem: str, table: dict[str, tuple[str, tuple[int, ...], int | None]]
+                   ) -> tuple[dict[str, QualityLayer], dict[str, str]]:
+    """The quality layers of the product ``stem`` that lie beside its image, and the file each flag needs.
+
+    Parameters
+    ----------
+    table
+        Flag name -> (file part, bands, flag value): the layer is ``<stem>-<part>.TIF``
+        (any case, ``.TIF``/``.TIFF``), its ``bands`` (``()``: all) carry the flag where they
+        equal the value (``None``: where nonzero).
+
+    Returns
+    -------
+    (present, expected)
+        The layers found, by flag; and for every flag of ``table`` the file name expected.
+    """
+    present: dict[str, QualityLayer] = {}
+    expected: dict[str, str] = {}
+    by_name = {n.rsplit("/", 1)[-1].upper(): n for n in pair.files.names}
+    for flag, (part, bands, value) in table.items():
+        expected[flag] = f"{stem}-{part}.TIF"
+        name = by_name.get(f"{stem}-{part}.TIF".upper()) or by_name.get(f"{stem}-{part}.TIFF".upper())
+        if name is not None:
+            present[flag] = QualityLayer(pair.files.gdal_path(name), bands, value, pair.files.shown(name))
+    return present, expected
 
 
 def _expected(name: str, pattern: re.Pattern[str], tail: str) -> str:
