@@ -301,14 +301,17 @@ def prisma_bands() -> dict[str, np.ndarray]:
             "swir": s, "swir_flags": sf, "swir_fwhm": np.where(s > 0, 9.5, 0.0)}
 
 
-def prisma_l2d(folder: Path, rows: int = 14, cols: int = 12, *, zip_it: bool = False) -> Path:
+def prisma_l2d(folder: Path, rows: int = 14, cols: int = 12, *, zip_it: bool = False,
+               materials: bool = False) -> Path:
     """PRISMA L2D (ASI PRISMA Product Specification Document, L2D HDF-EOS5).
 
     ``VNIR_Cube``/``SWIR_Cube`` uint16 ``(rows, bands, cols)`` in stored (descending) band
     order; DN = (reflectance - Min) / (Max - Min) * 65535 with L2ScaleVnir 0..1 and
     L2ScaleSwir 0..0.5; UTM 32N, corner attributes at pixel centres (30 m).  Row 0,
     column 0 is all-zero (outside the swath).  The DN of stored VNIR slot ``k`` at
-    (r, c) is ``1000 * k + 10 * r + c`` (so band order and placement are checkable).
+    (r, c) is ``1000 * k + 10 * r + c`` (so band order and placement are checkable); with
+    ``materials``, the DNs encode the vegetation (left half) / soil (right half) spectra of
+    :func:`_spectra` instead, through the same scaling.
     """
     import h5py
 
@@ -318,6 +321,10 @@ def prisma_l2d(folder: Path, rows: int = 14, cols: int = 12, *, zip_it: bool = F
     rr, cc = np.mgrid[0:rows, 0:cols]
     vnir = np.stack([1000 * k + 10 * rr + cc for k in range(66)], axis=1).astype(np.uint16)
     swir = np.stack([20000 + 100 * k + 10 * rr + cc for k in range(173)], axis=1).astype(np.uint16)
+    if materials:
+        for cube, centres, top in ((vnir, b["vnir"], 1.0), (swir, b["swir"], 0.5)):
+            refl = _spectra(rows, cols, np.where(centres > 0, centres, 1000.0), seed=2)  # (bands, rows, cols)
+            cube[:] = np.clip(np.round(refl / top * 65535), 1, 65535).transpose(1, 0, 2).astype(np.uint16)
     vnir[0, :, 0] = 0
     swir[0, :, 0] = 0
     with h5py.File(path, "w") as f:
@@ -348,3 +355,42 @@ def prisma_l2d(folder: Path, rows: int = 14, cols: int = 12, *, zip_it: bool = F
         path.unlink()
         return z
     return path
+
+
+# --------------------------------------------------------------------------- #
+# AVIRIS-NG L2 reflectance (ENVI)
+# --------------------------------------------------------------------------- #
+AVIRIS_NAME = "ang20170228t170016_rfl_v2p5_img"
+
+
+def aviris_ng_l2(folder: Path, h: int = 12, w: int = 10) -> Path:
+    """AVIRIS-NG L2 reflectance (AVIRIS-NG Distribution Document): ENVI BIL float32 0-1, 425 bands.
+
+    Header with ``wavelength units = Nanometers``, ``fwhm``, ``data ignore value = -9999`` and a UTM
+    ``map info`` (5 m); vegetation left half, soil right half (:func:`_spectra`); pixel (0, 0) is
+    the ignore value.  Returns the data file.
+    """
+    wl = np.linspace(376.86, 2500.0, 425)
+    refl = _spectra(h, w, wl, seed=3).astype("<f4")
+    refl[:, 0, 0] = -9999.0
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / AVIRIS_NAME
+    refl.transpose(1, 0, 2).tofile(path)  # BIL: line, band, sample
+    (folder / f"{AVIRIS_NAME}.hdr").write_text(
+        f"ENVI\ndescription = {{AVIRIS-NG reflectance}}\nsamples = {w}\nlines = {h}\nbands = 425\n"
+        "header offset = 0\nfile type = ENVI Standard\ndata type = 4\ninterleave = bil\nbyte order = 0\n"
+        "map info = {UTM, 1, 1, 724522.0, 4074620.0, 5.0, 5.0, 11, North, WGS-84, units=Meters}\n"
+        "wavelength units = Nanometers\ndata ignore value = -9999\n"
+        "wavelength = {" + ", ".join(f"{v:.2f}" for v in wl) + "}\n"
+        "fwhm = {" + ", ".join("5.5" for _ in wl) + "}\n")
+    return path
+
+
+def emit_materials(r0: int, r1: int, cross: int) -> np.ndarray:
+    """``spectra`` for :func:`emit_l2a`: vegetation in the left half of the swath's columns, soil in the right."""
+    wl, _, _ = emit_wavelengths()
+    refl = _spectra(r1 - r0, cross, wl, seed=4).astype(np.float32)  # (bands, rows, cols)
+    block = refl.transpose(1, 2, 0).copy()
+    if r0 == 0:
+        block[0, 0, :] = -9999.0
+    return block
