@@ -69,7 +69,7 @@ from typing import Any
 
 import numpy as np
 
-from hsigeo.device import default_threads, resolve_device, torch_threads
+from hsigeo.device import default_threads, release_freed_memory, resolve_device, torch_threads
 from hsigeo.errors import HsigeoError, InvalidInputError
 from hsigeo.inference.core import (
     add_counts,
@@ -454,6 +454,9 @@ def classify_raster(
 
         warn_about_scene(scene, model)
         class_dtype(model)  # refuses class values the raster cannot hold, before any work
+        # what binding the model and sampling the scene freed goes back to the system before the windows'
+        # own peak builds up (else a run's resident memory is the sum of both high-water marks)
+        release_freed_memory()
         t0 = time.perf_counter()
         stages = _Stages()
         if client is not None:
