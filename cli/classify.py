@@ -118,14 +118,19 @@ def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Pat
         from hsigeo_cli.batch import expand_scenes
 
         from hsigeo.model.modelfile import load_model, model_type_of
+        from hsigeo.text.encoder import clear_cache
 
         # one bounded loader for every model type ("base": the shipped base model)
         model = load_model(model_path)
         if not model_type_of(model).fitted:  # a base model: bound to the (first) scene's bands and the prompts
-            return _base_model(model, expand_scenes(scenes)[0], prompts, prompts_path, why, threshold,
-                               radiometry or "auto", adapt_scene)
-        _refuse_base_only_options(model_path, threshold=threshold, radiometry=radiometry)
-        return _fitted_model(model, model_path, why, prompts, prompts_path)
+            model = _base_model(model, expand_scenes(scenes)[0], prompts, prompts_path, why, threshold,
+                                radiometry or "auto", adapt_scene)
+        else:
+            _refuse_base_only_options(model_path, threshold=threshold, radiometry=radiometry)
+            model = _fitted_model(model, model_path, why, prompts, prompts_path)
+        # the prompts are embedded now: the text model (~160 MB resident) is not needed for the windows
+        clear_cache()
+        return model
     if str(model_path) == "base":
         from hsigeo.model.base import shipped_base_path
 
@@ -218,7 +223,9 @@ def _base_model(base: Any, scene: Path, prompts: Any, prompts_path: Path | None,
         raise PromptError("the base model needs --prompts PROMPTS.yaml: its classes come from the words alone.")
     from hsigeo.model.adapt import AdaptedModel, adapt_if_wanted, describe
 
-    da = open_hsi(scene, chunks={"y": 512, "x": 512})
+    # lazy without dask: the binding and the adaptation read small windows, and GDAL reads just those (a dask
+    # chunk of 512 x 512 pixels with every band would be computed whole for each: 300 MB of an EMIT granule)
+    da = open_hsi(scene)
     model = adapt_if_wanted(adapt_scene, base.for_scene(da, prompts, radiometry=radiometry), da, unknown=threshold)
     # the threshold is a share of seed pixels on an adapted map, a probability on the base model's own
     if not isinstance(model, AdaptedModel) and threshold is not None:
