@@ -150,7 +150,7 @@ def _read(f: Any, nc: Path) -> Product:
     if mask_nc is not None:
         quality = _quality(f, nc, mask_nc, [float(v) for v in np.asarray(gt).reshape(-1)], wkt)
         files.append(("quality flags (MASK granule)", str(mask_nc)))
-    expected = (f"flag of {mask_nc.name}" if mask_nc is not None else
+    expected = (f"a band of {mask_nc.name}, which lacks it" if mask_nc is not None else
                 f"{_mask_name(nc)} beside the reflectance file (the granule's L2A MASK file)")
     return Product(
         sensor="EMIT", level="L2A", data_path=str(out), wavelength=wl, fwhm=fwhm, bad_band=good == 0,
