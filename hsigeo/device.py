@@ -6,8 +6,10 @@ torch is imported inside the functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from hsigeo.errors import DeviceError, InvalidInputError
 
@@ -109,14 +111,21 @@ def release_freed_memory() -> None:
     adaptation read and drop hundreds of MB, and without this the tiled classification's own
     peak comes on top of that (measured on an EMIT granule, README "Sensor products").
     """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or ``None`` (looked up once: finding libc may run ``ldconfig``)."""
     import ctypes
     import ctypes.util
 
     name = ctypes.util.find_library("c")
     if not name:
-        return
+        return None
     try:
-        trim = ctypes.CDLL(name).malloc_trim
+        return ctypes.CDLL(name).malloc_trim
     except (OSError, AttributeError):  # not glibc (musl, macOS): its allocator returns memory its own way
-        return
-    trim(0)
+        return None
