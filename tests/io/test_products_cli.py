@@ -223,3 +223,13 @@ def test_product_mask_with_an_extent_masks_the_same_map_pixels(tmp_path, capsys)
     cloud[ENMAP_CLOUD] = True
     cloud = cloud[2:12, 5:10]
     assert cloud.sum() == 9 and (classes[cloud] == 0).all() and (classes[~cloud] != 0).all()
+
+
+def test_product_mask_on_a_dask_cluster(tmp_path, capsys):
+    """The cluster engine gets the quality layers with the region: the same map as in process."""
+    folder = enmap_l2a(tmp_path / "dl")
+    model = _tiny_model_file(tmp_path / "tiny.hsigeo", 224)
+    local, _ = _classify(capsys, folder, model, tmp_path / "local.tif", "--product-mask", "cloud,shadow")
+    cluster, _ = _classify(capsys, folder, model, tmp_path / "cluster.tif", "--product-mask", "cloud,shadow",
+                           "--workers", "1", "--tile-size", "16")
+    np.testing.assert_array_equal(cluster, local)
