@@ -92,7 +92,8 @@ def _flags(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Path | None, output: str,
              vector: str | None, device: str,
              batch_size: int | None, tile_size: int | None, threads: int | None, extent: str | None,
-             mask: Path | None, product_mask: tuple[str, ...] | None, resample: bool, threshold: float | None, radiometry: str | None, adapt_scene: str,
+             mask: Path | None, product_mask: tuple[str, ...] | None, resample: bool, threshold: float | None,
+             radiometry: str | None, adapt_scene: str,
              overwrite: bool, resume: bool, scheduler: str | None, workers: int | None, **extras: str | None) -> None:
     """Classify SCENES (GeoTIFF/COG/ENVI paths or quoted globs) with a trained model, window by window.
 

@@ -313,7 +313,7 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
         self, command: Command, parameters: dict[str, Any], context: QgsProcessingContext,
         feedback: QgsProcessingFeedback,
     ) -> None:
-        """Append ``--extent``, ``--mask`` and ``--product-mask`` when the parameters of :meth:`add_area_parameters` are set."""
+        """Append ``--extent``, ``--mask`` and ``--product-mask`` when :meth:`add_area_parameters`' are set."""
         command.add("--extent", self.extent_value(parameters, context))
         command.add("--mask", self.vector_path(parameters, "MASK", context, feedback))
         if self.is_set(parameters, "PRODUCT_MASK"):

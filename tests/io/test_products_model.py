@@ -79,9 +79,9 @@ def test_train_and_classify_each_product_with_a_model(tmp_path, capsys, kind):
         dst.write(labels, 1)
     (tmp_path / "p.yaml").write_text(PROMPTS)
     model = tmp_path / "m.hsigeo"
-    code, _, err = run_in_process(capsys, "--progress", "none", "train", str(given), "--labels",
-                                  str(tmp_path / "labels.tif"), "--prompts", str(tmp_path / "p.yaml"), "--method", "svm",
-                                  "-o", str(model), "--device", "cpu", "--seed", "0")
+    code, _, err = run_in_process(capsys, "--progress", "none", "train", str(given),
+                                  "--labels", str(tmp_path / "labels.tif"), "--prompts", str(tmp_path / "p.yaml"),
+                                  "--method", "svm", "-o", str(model), "--device", "cpu", "--seed", "0")
     assert code == 0, err
     meta = read_metadata(model)
     # trained on the product's own bands, in ascending wavelength, as open_hsi reads them
