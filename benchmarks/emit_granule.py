@@ -17,7 +17,7 @@ swath-classify-then-ortho (the alternative)
 
 and the agreement of the two north-up class maps.  Usage::
 
-    python benchmarks/emit_granule.py --work /tmp/emit_bench [--down 1280 --cross 1242]
+    python benchmarks/emit_granule.py --work /tmp/emit_bench [--down 1280 --cross 1242] [--build-only]
 
 Prints a JSON record and a Markdown table row; writes benchmarks/results/emit_granule.json.
 """
@@ -109,10 +109,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--down", type=int, default=1280)
     ap.add_argument("--cross", type=int, default=1242)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--build-only", action="store_true",
+                    help="write the granule and p.yaml into --work and stop (for a measurement of its own)")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     nc = build(args.work, args.down, args.cross)
     (args.work / "p.yaml").write_text(PROMPTS)
+    if args.build_only:
+        print(nc)
+        return
     env = {**os.environ, "HSIGEO_CACHE_DIR": str(args.work / "cache"), "OMP_NUM_THREADS": str(args.threads),
            "HSIGEO_PROGRESS": "off"}
     py = sys.executable

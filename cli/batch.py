@@ -3,7 +3,8 @@
 ``hsigeo classify`` hands every run to :func:`run_classify`.  One scene with
 ``-o FILE.tif`` is today's single classification; several scenes, a glob, or
 ``-o`` naming a folder classify scene after scene into that folder, each
-output named after its scene (``<scene>_classes.tif`` and, when asked for,
+output named after its scene, or after the product for a sensor product's file,
+folder or zip (``<scene>_classes.tif`` and, when asked for,
 ``<scene>_confidence.tif``, ``<scene>_probabilities.tif``,
 ``<scene>_classes.gpkg``), with a progress bar across scenes and one within
 each, and a summary table at the end.  ``--scheduler`` / ``--workers`` run the
@@ -29,7 +30,8 @@ import click
 from hsigeo.inference.products import CLASSES, PRODUCTS
 
 _GLOB_CHARS = frozenset("*?[")
-# files a glob over a scene folder also matches, but that are never scenes
+# files a glob over a scene folder also matches, but that are never scenes (a product's metadata XML is
+# recognised before this list is asked)
 _NOT_SCENES = (".aux.xml", ".ovr", ".qml", ".msk", ".xml", ".gpkg", ".json", ".yaml", ".yml", ".txt", ".hsigeo")
 _SCENE = "{scene}"
 #: The raster products a run may add to the class map (one ``--NAME`` option each).
@@ -133,15 +135,22 @@ def _written_by_hsigeo(path: Path) -> bool:
 
 
 def expand_scenes(scene_args: Sequence[str]) -> list[Path]:
-    """Scene paths from paths and glob patterns, in order, each once.
+    """Scene paths from paths and glob patterns, in order, each scene once.
 
     Sidecar files a pattern also matches (``.aux.xml``, ``.ovr``...) are
     skipped, and an ENVI header is dropped when its data file matched too.
-    Files hsigeo wrote (listed in a folder's manifest, or classifications
-    with an ``HSIGEO_RUN`` record) are never scenes of a pattern: an output
-    folder inside the scenes' folder is not classified by the next run.
+    Sensor products (:func:`hsigeo.io.products.product_member`) count once
+    however many of their files match: a pattern over product folders
+    (``'dl/*/'``), metadata XMLs (``'dl/*-METADATA.XML'``) or all their files
+    (``'dl/*/*'``) gives each product once, and their quality layers and the
+    EMIT MASK granule are never scenes.  Folders that are not one product are
+    skipped.  Files hsigeo wrote (listed in a folder's manifest, or
+    classifications with an ``HSIGEO_RUN`` record) are never scenes of a
+    pattern: an output folder inside the scenes' folder is not classified by
+    the next run.
     """
     from hsigeo.errors import RasterReadError
+    from hsigeo.io.products import product_member
 
     paths: list[Path] = []
     for arg in scene_args:
@@ -149,7 +158,7 @@ def expand_scenes(scene_args: Sequence[str]) -> list[Path]:
             paths.append(Path(arg))
             continue
         found = [Path(p) for p in sorted(glob.glob(os.path.expanduser(arg), recursive=True))]
-        found = [p for p in found if p.is_file() and not p.name.lower().endswith(_NOT_SCENES)]
+        found = [p for p in found if _may_be_scene(p, product_member(p))]
         stems = {p.with_suffix("") for p in found if p.suffix.lower() != ".hdr"}
         found = [p for p in found if not (p.suffix.lower() == ".hdr" and p.with_suffix("") in stems)]
         found = [p for p in found if not _written_by_hsigeo(p)]
@@ -159,10 +168,28 @@ def expand_scenes(scene_args: Sequence[str]) -> list[Path]:
     seen: set[str] = set()
     unique = []
     for p in paths:
-        if os.path.realpath(p) not in seen:
-            seen.add(os.path.realpath(p))
+        # a product's files share its key: its image and its XML (or its folder) are one scene
+        member = product_member(p)
+        key = f"product:{member.key}" if member is not None else os.path.realpath(p)
+        if key not in seen:
+            seen.add(key)
             unique.append(p)
     return unique
+
+
+def _may_be_scene(path: Path, member: Any) -> bool:
+    """Whether a path a glob matched is a scene: a product's opening file or folder, or a plain raster file."""
+    if member is not None:
+        return bool(member.opens)
+    return path.is_file() and not path.name.lower().endswith(_NOT_SCENES)
+
+
+def scene_name(scene: Path) -> str:
+    """The name a scene's outputs in a folder are named after: the product's name, else the file name's stem."""
+    from hsigeo.io.products import product_member
+
+    member = product_member(scene)
+    return member.name if member is not None and member.opens else scene.stem
 
 
 def _extra(value: str | None, option: str, *, batch: bool, folder: Path, stem: str, default: Path) -> Path | None:
@@ -208,7 +235,7 @@ def plan_jobs(scenes: Sequence[Path], output: Path, *, batch: bool, extras: Mapp
     jobs, owner = [], {}
     for scene in scenes:
         if batch:
-            folder, stem = output, scene.stem
+            folder, stem = output, scene_name(scene)
             out = folder / BATCH_NAMES["output"].replace(_SCENE, stem)
             names = {k: folder / BATCH_NAMES[k].replace(_SCENE, stem) for k in (*asked, "vector")}
         paths = {k: _extra(v, k, batch=batch, folder=folder, stem=stem, default=names[k]) for k, v in asked.items()}
@@ -229,6 +256,14 @@ def check_scenes(jobs: Sequence[SceneJob], model: Any) -> None:
 
     for job in jobs:
         model.check_bands(open_hsi(job.scene))
+
+
+def check_product_masks(jobs: Sequence[SceneJob], flags: Sequence[str]) -> None:
+    """Fail before any work: every scene is a product whose quality files carry the ``--product-mask`` flags."""
+    from hsigeo.io.products.quality import quality_mask
+
+    for job in jobs:
+        quality_mask(job.scene, flags)
 
 
 # --------------------------------------------------------------------------- #
@@ -313,6 +348,8 @@ def run_classify(load_model: Callable[[], Any], scene_args: Sequence[str], outpu
     # every output checked (suffix, not an input, writable, free) and locked before any work
     with guard_outputs(outputs, overwrite=bool(options.get("overwrite") or options.get("resume")), inputs=inputs,
                        rasters=[job.scene for job in jobs]):
+        if options.get("product_mask"):
+            check_product_masks(jobs, options["product_mask"])
         model = load_model()
         if batch and not options.get("resample"):  # resampling plans (and checks) each scene's bands itself
             check_scenes(jobs, model)

@@ -24,6 +24,15 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
     return value
 
 
+def _flags(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
+    """``--product-mask cloud,shadow`` -> ``("cloud", "shadow")``; unknown names are an ``Error:`` line."""
+    if value is None:
+        return None
+    from hsigeo.io.products.quality import parse_flags
+
+    return parse_flags(value)
+
+
 @click.command()
 @click.argument("scenes", nargs=-1, required=True)
 @click.option("--model", "model_path", type=_PATH, default=None,
@@ -54,6 +63,11 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
 @click.option("--mask", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Polygons (GeoPackage, Shapefile...): pixels outside them are nodata, and only the windows "
                    "they touch are read. The outputs cover their bounding box (within --extent).")
+@click.option("--product-mask", "product_mask", default=None, metavar="FLAGS", callback=_flags,
+              help="Sensor products: pixels the product's own quality files flag are nodata, e.g. cloud,shadow. "
+                   "Flags: cloud, cirrus, dilated-cloud, shadow, haze, snow, water, spacecraft, aggregate, defective "
+                   "(read from the EMIT L2A MASK granule beside the .nc, EnMAP -QL_QUALITY_*.TIF and "
+                   "-QL_PIXELMASK.TIF, DESIS -QL_QUALITY-2.tif; `hsigeo info PRODUCT` lists a product's).")
 @click.option("--resample", is_flag=True,
               help="When the scene's bands differ from the model's and both know their wavelengths, interpolate "
                    "the scene onto the model's bands, tile by tile (warns when it covers the model's spectrum "
@@ -78,7 +92,8 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
 def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Path | None, output: str,
              vector: str | None, device: str,
              batch_size: int | None, tile_size: int | None, threads: int | None, extent: str | None,
-             mask: Path | None, resample: bool, threshold: float | None, radiometry: str | None, adapt_scene: str,
+             mask: Path | None, product_mask: tuple[str, ...] | None, resample: bool, threshold: float | None,
+             radiometry: str | None, adapt_scene: str,
              overwrite: bool, resume: bool, scheduler: str | None, workers: int | None, **extras: str | None) -> None:
     """Classify SCENES (GeoTIFF/COG/ENVI paths or quoted globs) with a trained model, window by window.
 
@@ -97,20 +112,26 @@ def classify(scenes: tuple[str, ...], model_path: Path | None, prompts_path: Pat
 
     prompts, model_path, why = _pick_model(model_path, prompts_path)
     options = {"tile_size": tile_size, "batch_size": batch_size, "device": device, "overwrite": overwrite,
-               "resume": resume, "threads": threads, "extent": extent, "mask": mask, "resample": resample}
+               "resume": resume, "threads": threads, "extent": extent, "mask": mask, "product_mask": product_mask,
+               "resample": resample}
 
     def load() -> Any:
         from hsigeo_cli.batch import expand_scenes
 
         from hsigeo.model.modelfile import load_model, model_type_of
+        from hsigeo.text.encoder import clear_cache
 
         # one bounded loader for every model type ("base": the shipped base model)
         model = load_model(model_path)
         if not model_type_of(model).fitted:  # a base model: bound to the (first) scene's bands and the prompts
-            return _base_model(model, expand_scenes(scenes)[0], prompts, prompts_path, why, threshold,
-                               radiometry or "auto", adapt_scene)
-        _refuse_base_only_options(model_path, threshold=threshold, radiometry=radiometry)
-        return _fitted_model(model, model_path, why, prompts, prompts_path)
+            model = _base_model(model, expand_scenes(scenes)[0], prompts, prompts_path, why, threshold,
+                                radiometry or "auto", adapt_scene)
+        else:
+            _refuse_base_only_options(model_path, threshold=threshold, radiometry=radiometry)
+            model = _fitted_model(model, model_path, why, prompts, prompts_path)
+        # the prompts are embedded now: the text model (~160 MB resident) is not needed for the windows
+        clear_cache()
+        return model
     if str(model_path) == "base":
         from hsigeo.model.base import shipped_base_path
 
@@ -203,7 +224,9 @@ def _base_model(base: Any, scene: Path, prompts: Any, prompts_path: Path | None,
         raise PromptError("the base model needs --prompts PROMPTS.yaml: its classes come from the words alone.")
     from hsigeo.model.adapt import AdaptedModel, adapt_if_wanted, describe
 
-    da = open_hsi(scene, chunks={"y": 512, "x": 512})
+    # lazy without dask: the binding and the adaptation read small windows, and GDAL reads just those (a dask
+    # chunk of 512 x 512 pixels with every band would be computed whole for each: 300 MB of an EMIT granule)
+    da = open_hsi(scene)
     model = adapt_if_wanted(adapt_scene, base.for_scene(da, prompts, radiometry=radiometry), da, unknown=threshold)
     # the threshold is a share of seed pixels on an adapted map, a probability on the base model's own
     if not isinstance(model, AdaptedModel) and threshold is not None:

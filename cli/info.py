@@ -92,6 +92,9 @@ def _product_lines(da: Any) -> None:
         _line("read", a["read_from"])
     if a.get("scaling"):
         _line("scaling", a["scaling"])
+    if "sensor" in a:
+        _line("quality", f"{a['quality_layers']} (mask them with --product-mask)" if a.get("quality_layers")
+              else "no quality layers found beside the product")
     nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
     bad = da.coords["bad_band"].values if "bad_band" in da.coords else None
     _line("values", a.get("values_note") or value_scale(sample_median(da.encoding.get("source", a["source"]),

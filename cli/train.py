@@ -15,7 +15,7 @@ _REPORT_BYTES = 512 * 1024
 
 
 @click.command()
-@click.argument("scene", type=_FILE, required=False)
+@click.argument("scene", type=_ANY, required=False)
 @click.option("--labels", "labels_path", type=_ANY, default=None,
               help="Training labels: a raster on the scene grid or a vector file (.gpkg/.shp/.geojson).")
 @click.option("--label-field", default=None, help="Vector attribute holding the class (value or name).")
@@ -76,6 +76,9 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
           device: str, text_model: Path | None, on_unknown: str, report_dir: Path | None, init: str,
           method: str | None, overwrite: bool) -> None:
     """Train a model on SCENE with --labels and --prompts, or on a benchmark --dataset.
+
+    SCENE is a raster file or a sensor product as downloaded (its file,
+    metadata XML, folder or zip; see the README's "Sensor products").
 
     Writes MODEL.hsigeo (weights + metadata, no pickle) and a report folder
     (report.json, report.md, report.html, confusion.png, classmap.png,

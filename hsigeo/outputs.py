@@ -154,10 +154,17 @@ def input_files(path: str | os.PathLike, *, raster: bool = False) -> list[Path]:
 def _gdal_files(path: Path) -> list[Path]:
     """GDAL's file list of a raster; empty when GDAL cannot open it."""
     try:
-        import rasterio
+        import warnings
 
-        with rasterio.Env(CPL_LOG="/dev/null"), rasterio.open(path) as src:
-            return [Path(f) for f in src.files]
+        import rasterio
+        from rasterio.errors import NotGeoreferencedWarning
+
+        # only the file list is wanted: a container such as a PRISMA .he5 has no geotransform of its own, and
+        # that is no news to the user
+        with warnings.catch_warnings(), rasterio.Env(CPL_LOG="/dev/null"):
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                return [Path(f) for f in src.files]
     except Exception:  # noqa: BLE001 - not a raster (a vector label file, a header): nothing more to protect
         return []
 

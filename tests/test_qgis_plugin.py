@@ -836,6 +836,47 @@ def test_real_classify_from_prompts_without_model_or_labels(run_qgis, scene, tmp
     assert layers["confidence.tif"]["renderer"] == "QgsSingleBandPseudoColorRenderer"
 
 
+@pytest.mark.qgis
+def test_real_classify_of_a_sensor_product_with_its_cloud_layer(run_qgis, tmp_path):
+    """Processing's Classify on an EnMAP L2A product (its image as the layer), masking the product's cloud flags.
+
+    The CLI finds the metadata XML and the quality layers beside the image; the map is on the product's grid,
+    class 0 on the cloud pixels and the product's nodata pixel, a class everywhere else.
+    """
+    require_cli("classify")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import rasterio
+    from _inference_models import tiny_model
+    from _product_fixtures import ENMAP_CLOUD, ENMAP_STEM, enmap_l2a
+
+    from hsigeo.model.modelfile import save_model
+
+    folder = enmap_l2a(tmp_path / "dl")
+    model = tiny_model(n_bands=224)
+    model.mean, model.std = np.full(224, 0.2), np.full(224, 0.1)
+    model_path = save_model(model, tmp_path / "tiny.hsigeo")
+    image, output = folder / f"{ENMAP_STEM}-SPECTRAL_IMAGE.TIF", tmp_path / "enmap_classes.tif"
+    runs = [{"key": "r", "algorithm": "hsigeo:classify", "load": True, "parameters": {
+        "INPUT": str(image), "MODEL": str(model_path), "PRODUCT_MASK": "cloud", "DEVICE": 1, "THREADS": 1,
+        "OUTPUT": str(output)}}]  # fmt: skip
+    report = run_qgis(runs, executable=HSIGEO_CLI, env={"HSIGEO_CACHE_DIR": str(tmp_path / "cache")}, timeout=600)
+    run = report["runs"]["r"]
+    skip_if_cli_incomplete(run)
+    assert run["ok"], run["error"]
+    assert "--product-mask cloud" in run["commands"][0]
+    with rasterio.open(output) as src, rasterio.open(image) as img:
+        classes = src.read(1)
+        assert src.crs == img.crs and src.transform == img.transform and src.shape == img.shape
+    cloud = np.zeros(classes.shape, dtype=bool)
+    cloud[ENMAP_CLOUD] = True
+    nodata = np.zeros(classes.shape, dtype=bool)
+    nodata[0, 0] = True
+    assert (classes[cloud | nodata] == 0).all() and (classes[~cloud & ~nodata] != 0).all()
+    # loaded into the project on the product's CRS, styled as a classification
+    (layer,) = run["layers"]
+    assert layer["valid"] and layer["crs"] == "EPSG:32633" and layer["renderer"] == "QgsPalettedRasterRenderer"
+
+
 @pytest.fixture(scope="module")
 def trained(scene, tmp_path_factory, qgis_python, installed_plugin):
     """Train and Classify (loading the outputs into the project) with the real CLI, once per module."""

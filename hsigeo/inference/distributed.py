@@ -242,7 +242,7 @@ def _in_region(out: Any, region: Any) -> Any:
     import dataclasses
 
     out = out[:, region.row_off:region.row_off + region.height, region.col_off:region.col_off + region.width]
-    if region.geometries is None:
+    if region.geometries is None and region.quality is None:
         return out
     shipped = dataclasses.replace(region, _tree=None)  # the spatial index is rebuilt where the task runs
     return out.map_blocks(_mask_block, region=shipped, dtype=out.dtype, meta=np.empty((0, 0, 0), dtype=out.dtype))

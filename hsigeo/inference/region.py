@@ -6,7 +6,11 @@ box, cut to the scene) plus, with a mask, the polygons in the scene's CRS.
 The tiled engine plans its windows over the region only, reads a window (with
 its halo, from the real scene around it) only when the mask touches it, and
 marks pixels whose centre is outside every polygon as nodata.  The outputs
-are on the region's grid: same pixels as the scene, smaller extent.
+are on the region's grid: same pixels as the scene, smaller extent.  A
+product's own quality layers (``--product-mask``,
+:class:`~hsigeo.io.products.quality.QualityMask`) mark flagged pixels as
+nodata the same way, read window by window; a window they flag whole is not
+read.
 """
 
 from __future__ import annotations
@@ -105,6 +109,8 @@ class Region:
         Affine transform of the window's grid (the outputs').
     geometries
         Mask polygons in the scene CRS, ``None`` without a mask.
+    quality
+        A :class:`~hsigeo.io.products.quality.QualityMask` (flagged pixels are nodata), or ``None``.
     description
         What chose the region (goes into the outputs' run record).
     """
@@ -115,6 +121,7 @@ class Region:
     width: int
     transform: Any
     geometries: list[Any] | None = None
+    quality: Any = None
     description: dict[str, Any] | None = None
     _tree: Any = field(default=None, repr=False)
 
@@ -124,11 +131,21 @@ class Region:
         return self.description is None
 
     def window_mask(self, row: int, col: int, h: int, w: int) -> np.ndarray | None:
-        """Pixels of a region window ``(row, col, h, w)`` inside the mask (True = classify).
+        """Pixels of a region window ``(row, col, h, w)`` inside the mask and not flagged (True = classify).
 
         ``None`` means every pixel (no mask); an all-False array means the
         window can be skipped without reading it.
         """
+        clear = None
+        if self.quality is not None:
+            clear = ~self.quality.flagged(row + self.row_off, col + self.col_off, h, w)
+        inside = self._inside_polygons(row, col, h, w)
+        if clear is None or inside is None:
+            return inside if clear is None else clear
+        return inside & clear
+
+    def _inside_polygons(self, row: int, col: int, h: int, w: int) -> np.ndarray | None:
+        """Pixels of a region window whose centre is inside a mask polygon; ``None`` without polygons."""
         if self.geometries is None:
             return None
         from affine import Affine
@@ -149,7 +166,7 @@ class Region:
 
 
 def plan_region(width: int, height: int, transform: Any, crs: Any, *, extent: Extent | str | None = None,
-                mask: str | os.PathLike | None = None, source: str = "the scene") -> Region:
+                mask: str | os.PathLike | None = None, quality: Any = None, source: str = "the scene") -> Region:
     """The region of a ``width`` x ``height`` scene on ``transform``/``crs`` to classify.
 
     Parameters
@@ -158,6 +175,9 @@ def plan_region(width: int, height: int, transform: Any, crs: Any, *, extent: Ex
         :class:`Extent` or its text (:func:`parse_extent`); pixels partly inside count.
     mask
         Vector file of polygons (:func:`read_mask`).
+    quality
+        The product's quality layers to mask
+        (:func:`hsigeo.io.products.quality.quality_mask`); they do not shrink the region.
     source
         Names the scene in messages.
 
@@ -168,10 +188,11 @@ def plan_region(width: int, height: int, transform: Any, crs: Any, *, extent: Ex
     """
     from affine import Affine
 
-    full = Region(0, 0, height, width, transform)
+    # the flags asked for enter the outputs' run record: a rerun with other flags is another result
+    described: dict[str, Any] = {} if quality is None else {"product_mask": list(quality.names)}
+    full = Region(0, 0, height, width, transform, quality=quality, description=described or None)
     if extent is None and mask is None:
         return full
-    described: dict[str, Any] = {}
     bounds: list[float] | None = [0.0, 0.0, float(width), float(height)]  # col0, row0, col1, row1 (fractional)
     if extent is not None:
         ext = parse_extent(extent) if isinstance(extent, str) else extent
@@ -201,7 +222,7 @@ def plan_region(width: int, height: int, transform: Any, crs: Any, *, extent: Ex
     if col1 <= col0 or row1 <= row0:
         raise InvalidInputError(f"the extent/mask given covers no whole pixel of {source}.")
     return Region(row0, col0, row1 - row0, col1 - col0, transform * Affine.translation(col0, row0),
-                  geometries=geometries, description=described)
+                  geometries=geometries, quality=quality, description=described)
 
 
 def _to_pixels(transform: Any, xmin: float, ymin: float, xmax: float, ymax: float) -> tuple[float, float, float, float]:

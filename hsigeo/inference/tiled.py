@@ -62,14 +62,14 @@ import queue
 import threading
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hsigeo.device import default_threads, resolve_device, torch_threads
+from hsigeo.device import default_threads, release_freed_memory, resolve_device, torch_threads
 from hsigeo.errors import HsigeoError, InvalidInputError
 from hsigeo.inference.core import (
     add_counts,
@@ -309,6 +309,7 @@ def classify_raster(
     model_workers: int | None = None,
     extent: Any = None,
     mask: str | os.PathLike | None = None,
+    product_mask: str | Sequence[str] | None = None,
     resample: bool = False,
     client: Any = None,
 ) -> ClassificationResult:
@@ -378,6 +379,11 @@ def classify_raster(
         Vector file of polygons: pixels whose centre is outside every polygon
         are nodata, windows outside them are not read, and the outputs cover
         the polygons' bounding box (within ``extent``).
+    product_mask
+        Quality flags of a sensor product to mask, e.g. ``"cloud,shadow"`` or
+        ``["cloud"]`` (names: :data:`hsigeo.io.products.quality.FLAGS`): pixels
+        the product's own quality files flag are nodata; windows flagged whole
+        are not read.  The scene must be a product that ships those files.
     resample
         When the scene's bands differ from the model's and both know their
         wavelengths, interpolate each tile onto the model's bands
@@ -424,8 +430,13 @@ def classify_raster(
                                         model_workers=model_workers)
         model = require_model(model)
         scene = open_scene(scene_path, model, resample=resample)
+        quality = None
+        if product_mask:
+            from hsigeo.io.products.quality import quality_mask
+
+            quality = quality_mask(scene_path, product_mask, width=scene.width, height=scene.height)
         region = plan_region(scene.width, scene.height, scene.transform, scene.crs, extent=extent, mask=mask,
-                             source=str(scene_path))
+                             quality=quality, source=str(scene_path))
         digest = model_digest(model)
         run = _run_record(scene, digest, region)
 
@@ -443,6 +454,9 @@ def classify_raster(
 
         warn_about_scene(scene, model)
         class_dtype(model)  # refuses class values the raster cannot hold, before any work
+        # what binding the model and sampling the scene freed goes back to the system before the windows'
+        # own peak builds up (else a run's resident memory is the sum of both high-water marks)
+        release_freed_memory()
         t0 = time.perf_counter()
         stages = _Stages()
         if client is not None:

@@ -332,7 +332,8 @@ def open_hsi(
         as the file or product declares (``attrs["scaling"]`` says how; see
         :mod:`hsigeo.io.products.scaling`); products add ``attrs`` ``sensor``,
         ``product_level``, ``acquisition_time``, ``processing_version``,
-        ``read_from``.  Rasters without a CRS open but carry ``attrs["crs_note"]``.
+        ``read_from`` and, when its quality files are present, ``quality_layers``
+        (the flags :func:`hsigeo.io.products.quality.quality_mask` can mask).  Rasters without a CRS open but carry ``attrs["crs_note"]``.
 
     Raises
     ------
@@ -357,7 +358,9 @@ def open_hsi(
         if product.bad_band is not None:
             info["bad_band"] = product.bad_band
         attrs = {"sensor": product.sensor, "product_level": product.level, **product.attrs,
-                 "read_from": product.read_from(), "scaling": product.scaling}
+                 "read_from": product.read_from(), "scaling": product.scaling,
+                 # what --product-mask may ask for (hsigeo.io.products.quality)
+                 "quality_layers": ", ".join(product.quality)}
         driver = f"{product.sensor} {product.level}"
         has_crs, has_transform = True, True
         count = int(np.asarray(product.wavelength).size)

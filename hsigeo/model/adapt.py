@@ -37,6 +37,8 @@ __all__ = ["AdaptConfig", "AdaptedModel", "adapt", "sample_windows", "select_see
 #: When ``hsigeo classify --prompts`` adapts the map to the scene: ``auto`` (the default: on
 #: reflectance scenes), ``on``, ``off``.
 ADAPT_MODES = ("auto", "on", "off")
+# pixels per step of the head and the typicality test (a few MB of temporaries, whatever the tile size)
+_PIXEL_STRIP = 16384
 
 
 def adapt_if_wanted(mode: str | bool, zs: ZeroShotModel, scene: Any, *, unknown: float | None = None
@@ -222,7 +224,10 @@ class AdaptedModel(ZeroShotModel):
         if not t:
             return super().unknown_mask(p, centre, ok)
         b, h, w = centre.shape
-        f = np.nan_to_num(centre.reshape(b, -1)).T @ t["proj"] + t["offset"]  # (n, k)
+        flat = centre.reshape(b, -1)
+        # (n, k), a strip of pixels at a time (see pixel_probabilities)
+        f = np.concatenate([np.nan_to_num(flat[:, i:i + _PIXEL_STRIP]).T @ t["proj"]
+                            for i in range(0, flat.shape[1], _PIXEL_STRIP)]) + t["offset"]
         best = np.nan_to_num(p, nan=-1.0).reshape(p.shape[0], -1).argmax(0)
         d2 = ((f - t["means"][best]) ** 2).sum(1)
         q = t["quantiles"]
@@ -235,13 +240,20 @@ class AdaptedModel(ZeroShotModel):
     def pixel_probabilities(self, t: np.ndarray, batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
         """Per-pixel softmax of the scene head ``(C, h, w)`` and validity (finite, not all zero)."""
         b, hp, wp = t.shape
-        flat = np.nan_to_num(t.reshape(b, -1))
-        ok = np.abs(flat).sum(0) > 0
-        logits = self.head_weight.T @ flat + self.head_bias[:, None]
-        logits -= logits.max(0, keepdims=True)
-        p = np.exp(logits)
-        p /= p.sum(0, keepdims=True)
-        return np.ascontiguousarray(p.reshape(-1, hp, wp), dtype=np.float32), ok.reshape(hp, wp)
+        flat = t.reshape(b, -1)
+        p = np.empty((self.n_classes, flat.shape[1]), dtype=np.float32)
+        ok = np.empty(flat.shape[1], dtype=bool)
+        # a strip of pixels at a time: whole-tile copies of the bands (NaN-free, absolute values) would each be
+        # as large as the tile (73 MB for an EMIT window of 256 + halo)
+        for i in range(0, flat.shape[1], _PIXEL_STRIP):
+            x = np.nan_to_num(flat[:, i:i + _PIXEL_STRIP])
+            ok[i:i + x.shape[1]] = np.abs(x).sum(0) > 0
+            logits = self.head_weight.T @ x + self.head_bias[:, None]
+            logits -= logits.max(0, keepdims=True)
+            e = np.exp(logits)
+            e /= e.sum(0, keepdims=True)
+            p[:, i:i + x.shape[1]] = e
+        return p.reshape(-1, hp, wp), ok.reshape(hp, wp)
 
     def digest(self) -> str:
         h = hashlib.sha256(super().digest().encode())

@@ -276,7 +276,7 @@ def _relative(x: np.ndarray) -> np.ndarray:
     Reflectance 0-1, x 10000 and shade give the same guide, as they give the same classes.
     """
     m = np.mean(x, axis=0, keepdims=True)
-    return (x / np.where(np.abs(m) > 0, m, 1.0)).astype(np.float32)
+    return (x / np.where(np.abs(m) > 0, m, 1.0)).astype(np.float32, copy=False)
 
 
 class ZeroShotModel:
@@ -424,12 +424,17 @@ class ZeroShotModel:
         p, ok = self.pixel_probabilities(t, batch_size)
         if r:
             mean, std = self.stats
-            guide = (_relative(t) - mean[:, None, None]) / std[:, None, None]
+            # in place: the guide is as large as the tile (285 x 260 x 260 float32 = 73 MB for an EMIT window),
+            # and each temporary of an expression would be another one
+            guide = _relative(t)
+            guide -= mean[:, None, None]
+            guide /= std[:, None, None]
             guide[:, ~ok] = 0.0  # invalid pixels: no weight
             p[:, ~ok] = 1.0 / p.shape[0]
             with torch.inference_mode():
                 p = edge_aware_smooth(torch.from_numpy(p), torch.from_numpy(guide), r, self.spatial.tau,
                                       groups=self.spatial.groups).numpy()
+            del guide  # tile-sized; the typicality test below makes its own temporaries
             ok = ok[r:hp - r, r:wp - r]
         p[:, ~ok] = np.nan
         if self.threshold > 0:

@@ -22,6 +22,7 @@ from qgis.core import (
     QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
     QgsProviderRegistry,
 )
 from qgis.PyQt.QtGui import QIcon
@@ -291,7 +292,7 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
     # -- classification runs (Classify raster, Classify from prompts) -----------------------
 
     def add_area_parameters(self) -> None:
-        """``EXTENT`` and ``MASK``: classify only a rectangle and/or inside polygons."""
+        """``EXTENT``, ``MASK`` and ``PRODUCT_MASK``: a rectangle, polygons, a sensor product's quality flags."""
         self.addParameter(QgsProcessingParameterExtent("EXTENT", tr("Classify only this extent"), optional=True))
         self.addParameter(
             QgsProcessingParameterFeatureSource(
@@ -299,14 +300,25 @@ class HsigeoAlgorithm(QgsProcessingAlgorithm):
                 optional=True,
             )
         )
+        flags = QgsProcessingParameterString(
+            "PRODUCT_MASK", tr("Leave out the pixels the product's quality files flag (e.g. cloud,shadow)"),
+            optional=True,
+        )
+        flags.setHelp(tr("Sensor products as downloaded (EMIT with its L2A MASK file, EnMAP, DESIS): the flags to "
+                         "mask, separated by commas, from cloud, cirrus, dilated-cloud, shadow, haze, snow, water, "
+                         "spacecraft, aggregate, defective. Flagged pixels are left unclassified (0)."))
+        self.addParameter(flags)
 
     def add_area_arguments(
         self, command: Command, parameters: dict[str, Any], context: QgsProcessingContext,
         feedback: QgsProcessingFeedback,
     ) -> None:
-        """Append ``--extent`` and ``--mask`` when the parameters of :meth:`add_area_parameters` are set."""
+        """Append ``--extent``, ``--mask`` and ``--product-mask`` when :meth:`add_area_parameters`' are set."""
         command.add("--extent", self.extent_value(parameters, context))
         command.add("--mask", self.vector_path(parameters, "MASK", context, feedback))
+        if self.is_set(parameters, "PRODUCT_MASK"):
+            flags = self.parameterAsString(parameters, "PRODUCT_MASK", context).strip()
+            command.add("--product-mask", flags or None)
 
     def extent_value(self, parameters: dict[str, Any], context: QgsProcessingContext) -> Optional[str]:
         """``--extent`` text: the extent in the scene's CRS (QGIS reprojects it), ``xmin,ymin,xmax,ymax,CRS``."""

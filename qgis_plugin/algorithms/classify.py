@@ -37,7 +37,9 @@ class ClassifyAlgorithm(HsigeoAlgorithm):
         "the best and the second-best class (low where two classes compete: where to look first) and the "
         "classes as polygons.</p>"
         "<p><b>Extent</b> and <b>mask</b> limit the run: only that part is read and classified, pixels outside "
-        "the mask polygons are nodata. <b>Resample</b> interpolates a scene from another sensor onto the "
+        "the mask polygons are nodata. For a sensor product (EMIT, EnMAP, DESIS; give its image or file), "
+        "<b>the product's quality flags</b> (e.g. <code>cloud,shadow</code>) leave the pixels its own quality "
+        "files flag unclassified. <b>Resample</b> interpolates a scene from another sensor onto the "
         "model's bands when both know their wavelengths.</p>"
     )
 

@@ -43,7 +43,8 @@ class ClassifyPromptsAlgorithm(HsigeoAlgorithm):
         "<p><b>Better maps:</b> draw a few training polygons per class, run <i>Train model</i> with the "
         "same prompts file, then <i>Classify raster</i> with the model.</p>"
         "<p><b>Radiometry</b>: reflectance or at-sensor radiance (radiance gets a scene-level correction); "
-        "auto looks at the 940/1130 nm water-vapour bands. <b>Extent</b> and <b>mask</b> limit the run. "
+        "auto looks at the 940/1130 nm water-vapour bands. <b>Extent</b> and <b>mask</b> limit the run; "
+        "a sensor product's own quality flags (e.g. <code>cloud,shadow</code>) leave flagged pixels unclassified. "
         "See <i>Words alone: the base model</i> in the hsigeo documentation.</p>"
     )
 

@@ -164,3 +164,31 @@ def test_calibrated_unknown_leaves_a_foreign_class_unknown(base, demo):
     pred = adapt(base.for_scene(da, sub, threshold=0.0), da, unknown=0.01).predict_array(cube, nodata=nod)[0]
     removed, kept = (pred[truth == drop] == 0).mean(), (pred[(truth > 0) & (truth != drop)] == 0).mean()
     assert removed >= 0.5 and kept <= 0.1
+
+
+def test_head_and_typicality_in_pixel_strips_equal_the_whole_tile(base, demo, monkeypatch):
+    """The head and the unknown test run a strip of pixels at a time (bounded memory).
+
+    Strips change the float32 products only by rounding (BLAS sums narrow and wide matrices in other
+    orders): probabilities within 1e-4 relative, the same classes and unknown pixels.
+    """
+    import hsigeo.model.adapt as adapt_module
+    from hsigeo.text.prompts import load_prompts
+
+    sc, da, _ = demo
+    zs = base.for_scene(da, load_prompts(sc.prompts_path))
+    model = adapt(zs, da, AdaptConfig(rounds=1, sample_pixels=600, window=16))
+    tile = model.normalize(np.asarray(da.values), None)
+    tile[:, 3, 4] = np.nan  # a non-finite value, as a raw scene may hold
+    whole = model.predict_tile(tile)
+    p_whole, ok_whole = model.pixel_probabilities(tile)
+    monkeypatch.setattr(adapt_module, "_PIXEL_STRIP", 7)  # 1,020 pixels: many strips and a short last one
+    p_strips, ok_strips = model.pixel_probabilities(tile)
+    np.testing.assert_allclose(p_strips, p_whole, rtol=1e-4, atol=1e-7)
+    np.testing.assert_array_equal(ok_strips, ok_whole)
+    # the same unknown pixels (NaN) and the same probabilities elsewhere
+    strips = model.predict_tile(tile)
+    np.testing.assert_array_equal(np.isnan(strips), np.isnan(whole))
+    np.testing.assert_allclose(strips, whole, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(np.nan_to_num(strips, nan=-1).argmax(0), np.nan_to_num(whole, nan=-1).argmax(0))
+    assert np.isnan(whole).any() and not np.isnan(whole).all()

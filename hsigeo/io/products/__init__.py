@@ -11,7 +11,11 @@ attributes.  Paths no reader claims open as plain GeoTIFF/ENVI rasters.
 Adding a sensor is one module with ``open_product(path) -> Product | None``
 (``None``: not this product; :class:`~hsigeo.errors.RasterReadError` naming the
 missing file when it is this product but incomplete) listed in :data:`READERS`,
-and one test that builds the product's documented layout.
+and one test that builds the product's documented layout.  A reader may also
+offer ``member(path) -> Member | None``, which says from the name alone whether
+a file or folder belongs to one of its products and whether it opens the
+product or is a sidecar of it (quality layers, the EMIT MASK granule), so a
+many-scene glob classifies each product once (:func:`product_member`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Product", "READERS", "open_product"]
+__all__ = ["Product", "Member", "READERS", "open_product", "product_member"]
 
 #: Reader modules, asked in this order (the first that claims a path wins).
 READERS: tuple[str, ...] = (
@@ -56,6 +60,12 @@ class Product:
         ``(role, path)`` for every file read, for ``hsigeo info`` and error messages.
     scaling
         How the stored values became reflectance, in words.
+    quality
+        The product's quality layers that are present, by flag name
+        (:data:`hsigeo.io.products.quality.FLAGS` -> :class:`~hsigeo.io.products.quality.QualityLayer`).
+    quality_expected
+        For every flag this kind of product can carry, the file that carries it (for messages
+        when it is missing).
     """
 
     sensor: str
@@ -68,10 +78,46 @@ class Product:
     attrs: dict[str, str] = field(default_factory=dict)
     files: list[tuple[str, str]] = field(default_factory=list)
     scaling: str = ""
+    quality: dict[str, Any] = field(default_factory=dict)
+    quality_expected: dict[str, str] = field(default_factory=dict)
 
     def read_from(self) -> str:
         """``"metadata: a.xml; image: a.tif"``."""
         return "; ".join(f"{role}: {path}" for role, path in self.files)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A file or folder recognised by name as part of a product.
+
+    Attributes
+    ----------
+    key
+        The product's identity: every file of one product has the same key.
+    name
+        The product's name for outputs named after a scene (``<name>_classes.tif``).
+    opens
+        True when the path opens the product (its image, metadata XML, folder, zip or data
+        file); False for a sidecar (a quality layer, the EMIT MASK granule), never a scene.
+    """
+
+    key: str
+    name: str
+    opens: bool
+
+
+def product_member(path: str | os.PathLike) -> Member | None:
+    """What ``path`` is to a product, judged by names only (no pixels read); ``None``: no product's.
+
+    Folders are listed (a product folder is one holding a single product's files).
+    """
+    for name in READERS:
+        reader: Any = import_module(name)
+        member = getattr(reader, "member", None)
+        found = member(path) if member is not None else None
+        if found is not None:
+            return found
+    return None
 
 
 def open_product(path: str | os.PathLike) -> Product | None:

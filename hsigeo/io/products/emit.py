@@ -20,6 +20,15 @@ cube once into the cache (:mod:`.cache`) as a tiled float32 GeoTIFF, a
 GLT entries point at, so memory stays flat for a full granule
 (~1,280 x 1,242 x 285).  Why the cube and not the class map is orthorectified:
 see the README section "Sensor products" (both were measured).
+
+Quality: the granule's ``EMIT_L2A_MASK_<version>_<time>_<orbit>_<scene>.nc`` beside
+the reflectance (EMIT L2A Mask product, same swath) holds ``mask(downtrack,
+crosstrack, bands)`` float32, its band names in ``sensor_band_parameters/mask_bands``:
+"Cloud flag", "Cirrus flag", "Water flag", "Spacecraft Flag", "Dilated Cloud Flag",
+"AOD550", "H2O (g cm-2)", "Aggregate Flag"; the flags are 1 where set.  When the
+file is there, its flag bands are placed through the reflectance's GLT into a
+uint8 GeoTIFF in the cache (1 = flagged) and offered as masks (:mod:`.quality`);
+AOD550 and H2O are values, not flags, and are not read.
 """
 
 from __future__ import annotations
@@ -32,14 +41,22 @@ from typing import Any
 import numpy as np
 
 from hsigeo.errors import RasterReadError
-from hsigeo.io.products import Product
+from hsigeo.io.products import Member, Product
 from hsigeo.io.products.cache import cache_path
 from hsigeo.io.products.files import parse_subdataset
+from hsigeo.io.products.quality import QualityLayer
 
-__all__ = ["open_product", "glt_gather", "GLT_TILE"]
+__all__ = ["open_product", "member", "glt_gather", "GLT_TILE"]
 
 _NAME_RE = re.compile(r"^EMIT_L2A_RFL_(?P<ver>\d{3})_(?P<time>\d{8}T\d{6})_(?P<orbit>\d+)_(?P<scene>\d+)\.nc$",
                       re.IGNORECASE)
+# every file of one granule: the reflectance (RFL) opens it; its MASK and RFLUNCERT files are sidecars
+_GRANULE_RE = re.compile(r"^EMIT_L2A_(?P<kind>RFL|MASK|RFLUNCERT)_(?P<ver>\d{3})_(?P<id>\d{8}T\d{6}_\d+_\d+)\.nc$",
+                         re.IGNORECASE)
+# "Cloud flag" -> cloud ...: the MASK file's flag bands under the shared flag names (hsigeo.io.products.quality)
+_MASK_FLAGS = {"cloud flag": "cloud", "cirrus flag": "cirrus", "water flag": "water",
+               "spacecraft flag": "spacecraft", "dilated cloud flag": "dilated-cloud", "aggregate flag": "aggregate"}
+_MASK_FORMAT_VERSION = 1
 #: Side of the north-up tiles written at a time.
 GLT_TILE = 128
 _FORMAT_VERSION = 2
@@ -51,6 +68,15 @@ _MAX_BOX_FACTOR = 16
 def _is_emit(f: Any) -> bool:
     ds = f.get("reflectance")
     return ds is not None and getattr(ds, "ndim", 0) == 3 and "sensor_band_parameters" in f
+
+
+def member(path: str | os.PathLike) -> Member | None:
+    """Whether ``path`` (by name) is an EMIT L2A granule's reflectance file (opens it) or its MASK/RFLUNCERT file."""
+    m = _GRANULE_RE.match(Path(str(path)).name)
+    if m is None:
+        return None
+    return Member(f"EMIT_L2A_{m.group('id')}", f"EMIT_L2A_RFL_{m.group('ver')}_{m.group('id')}",
+                  m.group("kind").upper() == "RFL")
 
 
 def open_product(path: str | os.PathLike) -> Product | None:
@@ -118,11 +144,86 @@ def _read(f: Any, nc: Path) -> Product:
     attrs = {"product_id": nc.stem,
              "acquisition_time": _attr(f, "time_coverage_start") or (m.group("time") if m else ""),
              "processing_version": _attr(f, "product_version") or (f"V{m.group('ver')}" if m else "")}
+    files = [("reflectance, band parameters, GLT", str(nc)), ("north-up cube (cache)", str(out))]
+    mask_nc = _mask_file(nc)
+    quality: dict[str, QualityLayer] = {}
+    if mask_nc is not None:
+        quality = _quality(f, nc, mask_nc, [float(v) for v in np.asarray(gt).reshape(-1)], wkt)
+        files.append(("quality flags (MASK granule)", str(mask_nc)))
+    expected = (f"a band of {mask_nc.name}, which lacks it" if mask_nc is not None else
+                f"{_mask_name(nc)} beside the reflectance file (the granule's L2A MASK file)")
     return Product(
         sensor="EMIT", level="L2A", data_path=str(out), wavelength=wl, fwhm=fwhm, bad_band=good == 0,
-        nodata=float("nan"), attrs=attrs,
-        files=[("reflectance, band parameters, GLT", str(nc)), ("north-up cube (cache)", str(out))],
-        scaling="none needed (float32 reflectance); orthorectified through location/glt_x, glt_y")
+        nodata=float("nan"), attrs=attrs, files=files,
+        scaling="none needed (float32 reflectance); orthorectified through location/glt_x, glt_y",
+        quality=quality, quality_expected={flag: expected for flag in _MASK_FLAGS.values()})
+
+
+def _mask_name(nc: Path) -> str:
+    """The MASK file name of the granule of reflectance file ``nc`` (any version: ``EMIT_L2A_MASK_*``)."""
+    m = _GRANULE_RE.match(nc.name)
+    return f"EMIT_L2A_MASK_{m.group('ver')}_{m.group('id')}.nc" if m else "EMIT_L2A_MASK_<version>_<granule>.nc"
+
+
+def _mask_file(nc: Path) -> Path | None:
+    """The granule's MASK file beside ``nc`` (newest version first), or ``None``."""
+    m = _GRANULE_RE.match(nc.name)
+    if m is None:
+        return None
+    found = sorted(nc.parent.glob(f"EMIT_L2A_MASK_*_{m.group('id')}.nc"), reverse=True)
+    return found[0] if found else None
+
+
+def _quality(f: Any, nc: Path, mask_nc: Path, gt: list[float], wkt: str) -> dict[str, QualityLayer]:
+    """Orthorectify the MASK granule's flag bands (once, into the cache); the layers by flag name."""
+    import h5py
+
+    try:
+        mf = h5py.File(mask_nc, "r")
+    except OSError as exc:
+        raise RasterReadError(f"{mask_nc}: not a readable EMIT MASK file ({exc}); re-download it, or move it "
+                              "away to open the reflectance without its quality flags.") from exc
+    with mf:
+        names = mf.get("sensor_band_parameters/mask_bands")
+        mask = mf.get("mask")
+        if names is None or mask is None or getattr(mask, "ndim", 0) != 3:
+            raise RasterReadError(f"{mask_nc}: an EMIT MASK file without mask(downtrack, crosstrack, bands) and "
+                                  "sensor_band_parameters/mask_bands; re-download it.")
+        labels = [n.decode() if isinstance(n, bytes) else str(n) for n in np.asarray(names[:]).reshape(-1)]
+        if mask.shape[:2] != f["reflectance"].shape[:2] or mask.shape[2] != len(labels):
+            raise RasterReadError(
+                f"{mask_nc}: its mask is {mask.shape[0]} x {mask.shape[1]} x {mask.shape[2]} but the reflectance "
+                f"{nc.name} is {f['reflectance'].shape[0]} x {f['reflectance'].shape[1]} with {len(labels)} mask "
+                "band names; the MASK file is from another granule.")
+        picked = [(i, _MASK_FLAGS[lab.strip().lower()]) for i, lab in enumerate(labels)
+                  if lab.strip().lower() in _MASK_FLAGS]
+        if not picked:
+            return {}
+        out = cache_path("emit-mask", _MASK_FORMAT_VERSION, [mask_nc, nc], ".tif")
+        if not out.is_file():
+            _write_mask(mask, [i for i, _ in picked], f["location/glt_x"], f["location/glt_y"], out, gt, wkt)
+    return {flag: QualityLayer(str(out), (k + 1,), 1, str(mask_nc)) for k, (_, flag) in enumerate(picked)}
+
+
+def _write_mask(mask: Any, bands: list[int], glt_x: Any, glt_y: Any, out: Path, gt: list[float], wkt: str) -> None:
+    """The flag bands north-up, uint8 (1 = flagged; fill and GLT gaps 0), tile by tile like the cube."""
+    import rasterio
+    from affine import Affine
+    from rasterio.windows import Window
+
+    from hsigeo.outputs import atomic_output
+
+    h, w = glt_x.shape
+    profile = {"driver": "GTiff", "count": len(bands), "height": h, "width": w, "dtype": "uint8", "crs": wkt,
+               "transform": Affine.from_gdal(*gt), "tiled": True, "blockxsize": GLT_TILE,
+               "blockysize": GLT_TILE, "compress": "deflate"}
+    with atomic_output(out, overwrite=True) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        for r in range(0, h, GLT_TILE):
+            for c in range(0, w, GLT_TILE):
+                th, tw = min(GLT_TILE, h - r), min(GLT_TILE, w - c)
+                tile = glt_gather(mask, glt_x[r:r + th, c:c + tw], glt_y[r:r + th, c:c + tw], fill=0.0)
+                # flags are 1 where set; the -9999 fill and NaN are "not known to be flagged"
+                dst.write((tile[bands] == 1).astype(np.uint8), window=Window(c, r, tw, th))
 
 
 def glt_gather(swath: Any, glt_x: np.ndarray, glt_y: np.ndarray, fill: float = np.nan) -> np.ndarray:

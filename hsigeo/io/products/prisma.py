@@ -42,17 +42,23 @@ from typing import Any
 import numpy as np
 
 from hsigeo.errors import RasterReadError
-from hsigeo.io.products import Product
+from hsigeo.io.products import Member, Product
 from hsigeo.io.products.cache import cache_dir, cache_path
 from hsigeo.io.products.files import extract_member, parse_subdataset
 
-__all__ = ["open_product"]
+__all__ = ["open_product", "member"]
 
 _SWATH = "HDFEOS/SWATHS/PRS_L2D_HCO/Data Fields"
 _NAME_RE = re.compile(r"^PRS_L(?P<level>[12][A-D]?)_\w+\.he5$", re.IGNORECASE)
 _PIXEL_M = 30.0
 _ROWS = 64
 _FORMAT_VERSION = 2
+
+
+def member(path: str | os.PathLike) -> Member | None:
+    """Whether ``path`` (by name) is a PRISMA product: its ``.he5`` or the zip it comes in."""
+    m = re.match(r"^(?P<stem>PRS_L\w+)\.(?:he5|zip)$", Path(str(path)).name, re.IGNORECASE)
+    return Member(m.group("stem"), m.group("stem"), True) if m else None
 
 
 def open_product(path: str | os.PathLike) -> Product | None:

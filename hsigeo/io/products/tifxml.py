@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from hsigeo.errors import RasterReadError
-from hsigeo.io.products import Product
+from hsigeo.io.products import Member, Product
 from hsigeo.io.products.cache import cache_path, gdal_type, write_scaled_vrt
 from hsigeo.io.products.files import Listing, listing, parse_subdataset
+from hsigeo.io.products.quality import QualityLayer
 
-__all__ = ["Pair", "BandTable", "find_pair", "parse_xml", "build"]
+__all__ = ["Pair", "BandTable", "find_pair", "parse_xml", "build", "member_by_name", "quality_layers"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,68 @@ def find_pair(path: str | os.PathLike, image_re: re.Pattern[str], xml_re: re.Pat
             f"{p}: {product} metadata {xmls[0].rsplit('/', 1)[-1]} has no spectral image beside it (expected "
             f"{_expected(xmls[0], xml_re, 'SPECTRAL_IMAGE.TIF')}). Keep the product's files together.")
     return Pair(files, images[0], xmls[0])
+
+
+def member_by_name(path: str | os.PathLike, prefix: str) -> Member | None:
+    """What ``path`` is to a product whose files are named ``<stem>-<PART>.<ext>`` with ``stem`` starting ``prefix``.
+
+    The ``SPECTRAL_IMAGE`` and ``METADATA`` files open the product; every other part (quality
+    layers ``QL_*``, ``HISTORY``, an ENVI header...) is a sidecar.  A zip named ``<stem>.zip`` and a
+    folder holding the opening files of exactly one product open it too.
+    """
+    if isinstance(path, str) and parse_subdataset(path):
+        return None
+    p = Path(path)
+    file_re = re.compile(rf"^(?P<stem>{prefix}.+?)-(?P<part>[A-Z][A-Z0-9_]*(?:-\d+)?)\.(?P<ext>[A-Za-z0-9]+)$",
+                         re.IGNORECASE)
+    if p.is_dir():
+        files = listing(p)
+        stems = set()
+        for name in files.names if files is not None else ():
+            m = file_re.match(name.rsplit("/", 1)[-1])
+            if m and m.group("part").upper() in _OPENING_PARTS:
+                stems.add(m.group("stem"))
+        # a folder of several products is no scene: its products are
+        return Member(stems.pop(), p.name or str(p), True) if len(stems) == 1 else None
+    m = re.match(rf"^(?P<stem>{prefix}[^.]+)\.zip$", p.name, re.IGNORECASE)
+    if m:
+        return Member(m.group("stem"), m.group("stem"), True)
+    m = file_re.match(p.name)
+    if m is None:
+        return None
+    opens = m.group("part").upper() in _OPENING_PARTS and m.group("ext").upper() != "HDR"
+    return Member(m.group("stem"), m.group("stem"), opens)
+
+
+# the parts of a product that open it; the rest are sidecars
+_OPENING_PARTS = frozenset({"SPECTRAL_IMAGE", "METADATA"})
+
+
+def quality_layers(pair: Pair, stem: str, table: dict[str, tuple[str, tuple[int, ...], int | None]]
+                   ) -> tuple[dict[str, QualityLayer], dict[str, str]]:
+    """The quality layers of the product ``stem`` that lie beside its image, and the file each flag needs.
+
+    Parameters
+    ----------
+    table
+        Flag name -> (file part, bands, flag value): the layer is ``<stem>-<part>.TIF``
+        (any case, ``.TIF``/``.TIFF``), its ``bands`` (``()``: all) carry the flag where they
+        equal the value (``None``: where nonzero).
+
+    Returns
+    -------
+    (present, expected)
+        The layers found, by flag; and for every flag of ``table`` the file name expected.
+    """
+    present: dict[str, QualityLayer] = {}
+    expected: dict[str, str] = {}
+    by_name = {n.rsplit("/", 1)[-1].upper(): n for n in pair.files.names}
+    for flag, (part, bands, value) in table.items():
+        expected[flag] = f"{stem}-{part}.TIF"
+        name = by_name.get(f"{stem}-{part}.TIF".upper()) or by_name.get(f"{stem}-{part}.TIFF".upper())
+        if name is not None:
+            present[flag] = QualityLayer(pair.files.gdal_path(name), bands, value, pair.files.shown(name))
+    return present, expected
 
 
 def _expected(name: str, pattern: re.Pattern[str], tail: str) -> str:
