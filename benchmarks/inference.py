@@ -260,8 +260,8 @@ def _default_model(bands: int, out: Path, smooth_radius: int | None = None, init
         text_embeddings=rng.normal(size=(n_classes, text_dim)).astype(np.float32),
         wavelengths=synthetic_wavelengths(bands),
         # as a trained model: the default edge-aware probability filter is part of inference
-        spatial=SpatialFilter.optional(defaults.smooth_radius if smooth_radius is None else smooth_radius,
-                                       defaults.smooth_tau),
+        spatial=SpatialFilter.optional(defaults.spatial.smooth_radius if smooth_radius is None else smooth_radius,
+                                       defaults.spatial.smooth_tau),
     )
     save_model(model, out)
     return out
