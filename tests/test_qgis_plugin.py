@@ -877,6 +877,58 @@ def test_real_classify_of_a_sensor_product_with_its_cloud_layer(run_qgis, tmp_pa
     assert layer["valid"] and layer["crs"] == "EPSG:32633" and layer["renderer"] == "QgsPalettedRasterRenderer"
 
 
+def _product_layer(kind: str, folder: Path) -> tuple[str, str]:
+    """``(layer source a QGIS user adds, the product hsigeo reads)`` for one sensor product fixture."""
+    import _product_fixtures as pf
+
+    if kind == "desis":
+        path = pf.desis_l2a(folder)
+        return str(next(path.glob("*SPECTRAL_IMAGE*"))) if path.is_dir() else str(path), str(path)
+    if kind == "aviris-ng":
+        path = pf.aviris_ng_l2(folder)
+        return str(path), str(path)
+    if kind == "emit":
+        path = pf.emit_l2a(folder)
+        return f'NETCDF:"{path}":reflectance', str(path)
+    path = pf.prisma_l2d(folder, materials=True)
+    return f'HDF5:"{path}"://HDFEOS/SWATHS/PRS_L2D_HCO/Data_Fields/VNIR_Cube', str(path)
+
+
+@pytest.mark.qgis
+@pytest.mark.parametrize("kind", ["desis", "aviris-ng", "emit", "prisma"])
+def test_real_classify_from_prompts_on_each_sensor_product(run_qgis, tmp_path, kind):
+    """Processing's Classify from prompts on a DESIS, AVIRIS-NG, EMIT (its reflectance subdataset) and PRISMA (its
+    VNIR cube subdataset) product, as a QGIS user adds them as layers: the CLI reads the whole product (the EMIT
+    GLT, the PRISMA SWIR cube and scaling), and the map is on the product's own output grid with the prompts'
+    classes."""
+    require_cli("classify")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import rasterio
+
+    from hsigeo.io.raster import open_hsi
+
+    layer, product = _product_layer(kind, tmp_path / "dl")
+    prompts = tmp_path / "p.yaml"
+    prompts.write_text("classes:\n"
+                       "  - {name: vegetation, value: 1, prompts: [green vegetation, dense green plants]}\n"
+                       "  - {name: soil, value: 2, prompts: [bare soil, dry bare ground without plants]}\n")
+    output = tmp_path / f"{kind}_classes.tif"
+    # the layer is in the user's project (QGIS opens a subdataset string only as a layer, not as a file path)
+    runs = [{"key": "r", "algorithm": "hsigeo:classify_prompts", "load": True, "project_layers": [layer],
+             "parameters": {"INPUT": layer, "PROMPTS": str(prompts), "DEVICE": 1, "THREADS": 1,
+                            "OUTPUT": str(output)}}]  # fmt: skip
+    report = run_qgis(runs, executable=HSIGEO_CLI, env={"HSIGEO_CACHE_DIR": str(tmp_path / "cache")}, timeout=600)
+    run = report["runs"]["r"]
+    skip_if_cli_incomplete(run)
+    assert run["ok"], run["error"]
+    scene = open_hsi(product)
+    with rasterio.open(output) as src:
+        classes = src.read(1)
+        assert src.crs == scene.rio.crs and src.transform == scene.rio.transform()
+        assert classes.shape == (scene.sizes["y"], scene.sizes["x"])
+    assert set(np.unique(classes).tolist()) <= {0, 1, 2} and (classes > 0).any()
+
+
 @pytest.fixture(scope="module")
 def trained(scene, tmp_path_factory, qgis_python, installed_plugin):
     """Train and Classify (loading the outputs into the project) with the real CLI, once per module."""
