@@ -51,6 +51,9 @@ COARSE = ("indian_pines_coarse.yaml", "salinas_a_coarse.yaml", "berlin_coarse.ya
 LIBRARY = ("berlin_library.yaml",)
 # the supervised benchmark's Berlin prompts (hsigeo.datasets.berlin): mixed-pixel descriptions, checked on load
 OTHER = ("berlin.yaml",)
+# the zero-shot mosaics of library spectra (hsigeo.datasets.library_mosaic), written as a new user would: a
+# sentence and a short phrase per class (merge tables in hsigeo/data/merges, checked by the protocol's tests)
+MOSAIC = ("jasper_like.yaml", "samson_like.yaml")
 
 
 def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
@@ -67,7 +70,13 @@ def from_dict(data: object) -> PromptSet:
 # Shipped prompt sets
 # --------------------------------------------------------------------------- #
 def test_shipped_files_are_all_listed() -> None:
-    assert sorted(p.name for p in PROMPT_DIR.glob("*.yaml")) == sorted([*SHIPPED, *COARSE, *LIBRARY, *OTHER])
+    assert sorted(p.name for p in PROMPT_DIR.glob("*.yaml")) == sorted([*SHIPPED, *COARSE, *LIBRARY, *OTHER, *MOSAIC])
+
+
+@pytest.mark.parametrize("fname", MOSAIC)
+def test_mosaic_prompt_sets(fname: str) -> None:
+    ps = load_prompts(PROMPT_DIR / fname)
+    assert len(ps) in (3, 4) and all(len(c.prompts) == 2 for c in ps) and len(set(ps.colours)) == len(ps)
 
 
 @pytest.mark.parametrize("fname", COARSE)
