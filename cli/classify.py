@@ -75,7 +75,7 @@ def _flags(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None, callback=_finite,
               help="Base model only: the unknown outcome (class 0). On an adapted map (--adapt), a share of each "
                    "class's seed pixels: a pixel is unknown when it is less typical of its class than all but this "
-                   "share of them (default 0.01, the same meaning on every scene). Without adaptation: pixels whose "
+                   "share of them (default 0.003; see the README on what it does per scene). Without adaptation: pixels whose "
                    "best class probability is below this (default: the base model's, 0.5). 0: forced choice.")
 @click.option("--radiometry", type=click.Choice(["auto", "reflectance", "radiance"]), default=None,
               help="Base model only: whether the scene is reflectance or at-sensor radiance (radiance gets a "

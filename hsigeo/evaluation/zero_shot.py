@@ -239,7 +239,7 @@ def class_map_png(path: Path, title: str, maps: dict[str, np.ndarray], colours: 
 
 
 #: Unknown levels of the adapted model measured by the protocol (shares of each class's seed pixels).
-UNKNOWN_LEVELS = (0.01, 0.05, 0.1)
+UNKNOWN_LEVELS = (0.003, 0.01, 0.05)
 
 
 def open_set_check(base: Any, cube: np.ndarray, truth: np.ndarray, ps: Any, wl: np.ndarray, fwhm: Any,

@@ -115,7 +115,7 @@ class AdaptConfig:
     strength: float = 0.1
     sample_pixels: int = 40000
     window: int = 64
-    unknown: float = 0.01
+    unknown: float = 0.003
 
 
 def select_seeds(p: np.ndarray, fraction: float, min_per_class: int) -> np.ndarray:
@@ -192,7 +192,7 @@ class AdaptedModel(ZeroShotModel):
     leaves them) to class logits.
 
     **Unknown** is calibrated on the scene's own seed pixels, so a threshold means the same
-    on every scene: ``threshold`` is a share ``a`` (0.01 by default), and a pixel is unknown
+    on every scene: ``threshold`` is a share ``a`` (0.003 by default), and a pixel is unknown
     when it lies farther (Mahalanobis distance in the head's whitened space, shared seed
     covariance) from the mean of the class the map gives it than all but a share ``a`` of that
     class's own seed pixels.  ``typ_proj (B, k)``, ``typ_offset (k,)`` and ``typ_means (C, k)``

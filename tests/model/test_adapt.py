@@ -161,7 +161,7 @@ def test_calibrated_unknown_leaves_a_foreign_class_unknown(base, demo):
     drop = ps.classes[-1].value
     sub = PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)}
                                            for c in ps.classes if c.value != drop]})
-    pred = adapt(base.for_scene(da, sub, threshold=0.0), da, unknown=0.01).predict_array(cube, nodata=nod)[0]
+    pred = adapt(base.for_scene(da, sub, threshold=0.0), da).predict_array(cube, nodata=nod)[0]  # the default level
     removed, kept = (pred[truth == drop] == 0).mean(), (pred[(truth > 0) & (truth != drop)] == 0).mean()
     assert removed >= 0.5 and kept <= 0.1
 
