@@ -42,6 +42,9 @@ __all__ = ["TrainConfig", "TrainReport", "TrainingData", "train", "train_network
 #: wavelengths the base model's grid covers, else ``"scratch"``), ``"scratch"`` (the scene's
 #: bands only) or ``"base"`` (also the base model's embedding channels; wavelengths needed).
 INITS = ("auto", "scratch", "base")
+#: How an ensemble combines its members (:data:`hsigeo.model.combined.FUSIONS`, repeated here so a
+#: configuration is checked without importing the models).
+ENSEMBLE_FUSIONS = ("mean", "confidence")
 #: What is trained (:func:`train`): ``"net"`` (the spectral-spatial network), ``"svm"`` (an RBF SVM on
 #: each pixel's spectrum, :mod:`hsigeo.model.svm`), ``"ensemble"`` (both, probabilities averaged) or
 #: ``"auto"`` (chosen on the training pixels, :mod:`hsigeo.model.selection`).
@@ -110,6 +113,16 @@ class TrainConfig:
         labels on scenes nobody tuned on" for the evidence.
     svm_weight
         The SVM's share of an ensemble's averaged probabilities (0.5: equal weight, not tuned).
+    fusion
+        How an ensemble combines its members' probabilities (:meth:`hsigeo.model.combined.CombinedModel.fuse`):
+        ``"mean"`` (weighted average) or ``"confidence"`` (each member's weight at a pixel also
+        scaled by its highest probability there).
+    self_train
+        Self-training of the SVM in ``"svm"`` and ``"ensemble"`` models (:mod:`hsigeo.model.selection`):
+        the model maps the training scene, and the SVM is refitted once with, per class, at most
+        ``self_train`` times its training pixels of the most confidently mapped unlabelled
+        pixels as labels (0: off).  Chosen on the development scenes (README, "Few labels on
+        scenes nobody tuned on").
     seed
         Seeds weights, batches, augmentation and negative sampling.
     backbone
@@ -146,6 +159,8 @@ class TrainConfig:
     init: str = "auto"
     method: str = "net"
     svm_weight: float = 0.5
+    fusion: str = "mean"
+    self_train: float = 3.0
     seed: int = 0
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
 
@@ -195,6 +210,10 @@ class TrainConfig:
             raise InvalidInputError(f"{who}: loss must be one of {LOSSES}, got {self.loss!r}.")
         if self.init not in INITS:
             raise InvalidInputError(f"{who}: init must be one of {INITS}, got {self.init!r}.")
+        if self.fusion not in ENSEMBLE_FUSIONS:
+            raise InvalidInputError(f"{who}: fusion must be one of {ENSEMBLE_FUSIONS}, got {self.fusion!r}.")
+        if not 0.0 <= float(self.svm_weight) <= 1.0:
+            raise InvalidInputError(f"{who}: svm_weight must be in [0, 1], got {self.svm_weight!r}.")
         return self
 
     def options(self) -> dict[str, Any]:
@@ -231,6 +250,7 @@ _OPTION_RULES: dict[str, tuple[str, float, float, str]] = {
     "noise": ("float", 0, _INF, "a number >= 0"),
     "val_fraction": ("float", 0, 1, "a number in [0, 1)"),
     "smooth_tau": ("pos", 0, _INF, "a finite number > 0"),
+    "self_train": ("float", 0, 1000, "a number in [0, 1000)"),
     "augment": ("bool", 0, 1, "True or False"),
     "class_balance": ("bool", 0, 1, "True or False"),
     "stem_dim": ("int", 1, 4096, "an integer 1..4096"),

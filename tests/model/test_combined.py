@@ -127,7 +127,10 @@ def test_engines_agree(models, scene, synthetic_scene, method, tmp_path):
     np.testing.assert_array_equal(dask_map, whole)
     rows, cols = np.nonzero(whole > 0)
     pick = np.random.default_rng(0).choice(rows.size, 60, replace=False)
-    values, conf = model.predict_pixels(np.asarray(da.values), rows[pick], cols[pick])
+    # every valid pixel (a sample of 60 once hid the pixels beside the nodata border)
+    values, conf = model.predict_pixels(np.asarray(da.values), rows, cols, nodata=-9999)
+    np.testing.assert_array_equal(values, whole[rows, cols])
+    values, conf = model.predict_pixels(np.asarray(da.values), rows[pick], cols[pick], nodata=-9999)
     np.testing.assert_array_equal(values, whole[rows[pick], cols[pick]])
     assert np.all((conf > 0) & (conf <= 1 + 1e-6))
 
