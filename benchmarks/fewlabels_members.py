@@ -92,11 +92,53 @@ def _filter(probs: np.ndarray, guide: np.ndarray, radius: int = 2, tau: float = 
                                  groups=20).numpy()
 
 
+def local_mean(bands: Any, radius: int) -> Any:
+    """Mean spectrum of each pixel's ``(2 radius + 1)^2`` window, over its valid pixels only.
+
+    Parameters
+    ----------
+    bands
+        ``(B, h + 2r, w + 2r)`` standardised bands of a tile and an ``r``-pixel ring around it;
+        invalid pixels are all zero (as the models' ``normalize`` leaves them).
+    radius
+        Window radius ``r`` (0: the pixel itself).
+
+    Returns
+    -------
+    Any
+        ``(B, h, w)`` window means; a window without a valid pixel gives zeros.
+    """
+    import torch
+
+    r = int(radius)
+    if r == 0:
+        return bands
+    k = 2 * r + 1
+    # invalid pixels are exact zeros: they must not pull the mean of a window at a nodata edge
+    valid = (bands != 0).any(0, keepdim=True).to(bands.dtype)
+    pool = torch.nn.functional.avg_pool2d
+    total = pool((bands * valid)[None], k, stride=1)[0]
+    count = pool(valid[None], k, stride=1)[0]
+    return total / count.clamp_min(1.0 / (k * k))
+
+
+def spectral_spatial(bands: Any, radius: int) -> Any:
+    """Each pixel's spectrum followed by its window's mean spectrum: ``(2B, h, w)`` of ``(B, h + 2r, w + 2r)``.
+
+    With an RBF kernel on the stacked vector, two pixels are alike only when both their own
+    spectra and their neighbourhoods' are (the product of the two RBF kernels; Camps-Valls et
+    al. 2006's "stacked" features).
+    """
+    import torch
+
+    r = int(radius)
+    h, w = bands.shape[-2] - 2 * r, bands.shape[-1] - 2 * r
+    return torch.cat([bands[:, r : r + h, r : r + w], local_mean(bands, r)], dim=0)
+
+
 def _features(guide: np.ndarray, radius: int | None) -> np.ndarray:
     """``(F, H, W)`` SVM input: the spectrum (``radius`` None) or spectrum + window mean."""
     import torch
-
-    from hsigeo.model.svm import spectral_spatial
 
     if radius is None:
         return guide

@@ -25,7 +25,7 @@ import torch
 
 from hsigeo.errors import InvalidInputError, LabelError
 
-__all__ = ["KernelSVM", "fit_svm", "local_mean", "spectral_spatial", "SVM_C_GRID", "SVM_GAMMA_FACTORS"]
+__all__ = ["KernelSVM", "fit_svm", "SVM_C_GRID", "SVM_GAMMA_FACTORS"]
 
 #: Candidate penalties ``C`` (the benchmark baseline's grid).
 SVM_C_GRID: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0)
@@ -33,47 +33,6 @@ SVM_C_GRID: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0)
 SVM_GAMMA_FACTORS: tuple[float, ...] = (0.1, 1.0, 10.0)
 # libsvm clips pairwise probabilities away from 0 and 1 before coupling them
 _MIN_PROB = 1e-7
-
-
-def local_mean(bands: torch.Tensor, radius: int) -> torch.Tensor:
-    """Mean spectrum of each pixel's ``(2 radius + 1)^2`` window, over its valid pixels only.
-
-    Parameters
-    ----------
-    bands
-        ``(B, h + 2r, w + 2r)`` standardised bands of a tile and an ``r``-pixel ring around it;
-        invalid pixels are all zero (as the models' ``normalize`` leaves them).
-    radius
-        Window radius ``r`` (0: the pixel itself).
-
-    Returns
-    -------
-    torch.Tensor
-        ``(B, h, w)`` window means; a window without a valid pixel gives zeros.
-    """
-    r = int(radius)
-    if r == 0:
-        return bands
-    k = 2 * r + 1
-    # invalid pixels are exact zeros: they must not pull the mean of a window at a nodata edge
-    valid = (bands != 0).any(0, keepdim=True).to(bands.dtype)
-    pool = torch.nn.functional.avg_pool2d
-    total = pool((bands * valid)[None], k, stride=1)[0]
-    count = pool(valid[None], k, stride=1)[0]
-    return total / count.clamp_min(1.0 / (k * k))
-
-
-def spectral_spatial(bands: torch.Tensor, radius: int) -> torch.Tensor:
-    """Each pixel's spectrum followed by its window's mean spectrum: ``(2B, h, w)`` of ``(B, h + 2r, w + 2r)``.
-
-    With an RBF kernel on the stacked vector, two pixels are alike only when both their own
-    spectra and their neighbourhoods' are (the product of the two RBF kernels), which is what
-    lets a few labels of a field stand for the whole field (Camps-Valls et al. 2006's
-    "stacked" kernel).
-    """
-    r = int(radius)
-    h, w = bands.shape[-2] - 2 * r, bands.shape[-1] - 2 * r
-    return torch.cat([bands[:, r : r + h, r : r + w], local_mean(bands, r)], dim=0)
 
 
 @dataclass

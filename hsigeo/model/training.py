@@ -159,7 +159,7 @@ class TrainConfig:
     init: str = "auto"
     method: str = "net"
     svm_weight: float = 0.5
-    fusion: str = "mean"
+    fusion: str = "confidence"
     self_train: float = 3.0
     seed: int = 0
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
