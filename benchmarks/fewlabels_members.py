@@ -26,6 +26,9 @@ from typing import Any
 
 import numpy as np
 
+# the edge-aware filter on a whole-scene map, as the evidence script applies it (run from benchmarks/)
+from fewlabels import _filter
+
 _SCENES: dict[str, Any] = {}
 
 
@@ -77,19 +80,6 @@ def cache(task: str, out_dir: Path, data_dir: str | None) -> None:
     np.savez_compressed(path, p_net=p.astype(np.float16), values=model.class_values, seconds=seconds,
                         mean=model.mean[: model.n_bands], std=model.std[: model.n_bands])
     print(f"{path.name}: {seconds:.0f} s", file=sys.stderr, flush=True)
-
-
-def _filter(probs: np.ndarray, guide: np.ndarray, radius: int = 2, tau: float = 0.2) -> np.ndarray:
-    """The edge-aware filter of ``hsigeo train``'s models on a whole-scene map (reflect-padded)."""
-    import torch
-
-    from hsigeo.model.spatial import edge_aware_smooth
-
-    pad = ((0, 0), (radius, radius), (radius, radius))
-    with torch.inference_mode():
-        return edge_aware_smooth(torch.from_numpy(np.pad(probs, pad, mode="reflect")),
-                                 torch.from_numpy(np.pad(guide, pad, mode="reflect")), radius, tau,
-                                 groups=20).numpy()
 
 
 def local_mean(bands: Any, radius: int) -> Any:

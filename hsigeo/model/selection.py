@@ -76,7 +76,7 @@ def _fit_svm(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: np.nda
     return fit_svm(_standardised_pixels(data, mean, std, mask), y, len(data.values), seed=seed)
 
 
-def _scene_probs(model: CombinedModel, data: TrainingData, seed: int,
+def _scene_probs(model: CombinedModel, data: TrainingData, seed: int, device: Any = None,
                  max_pixels: int = SELF_TRAIN_MAX_PIXELS) -> tuple[np.ndarray, tuple[slice, slice]]:
     """Filtered probabilities ``(C, h, w)`` of the training scene, or of a random window of it.
 
@@ -94,7 +94,7 @@ def _scene_probs(model: CombinedModel, data: TrainingData, seed: int,
     r = model.radius
     norm = np.pad(model.normalize(data.arr, data.valid), ((0, 0), (r, r), (r, r)), mode="reflect")
     tile = torch.from_numpy(np.ascontiguousarray(norm[:, r0 : r0 + h + 2 * r, c0 : c0 + w + 2 * r]))
-    return model.predict_tile(tile, device="cpu"), (slice(r0, r0 + h), slice(c0, c0 + w))
+    return model.predict_tile(tile, device=device), (slice(r0, r0 + h), slice(c0, c0 + w))
 
 
 def _pseudo_labels(probs: np.ndarray, free: np.ndarray, n_train: np.ndarray, factor: float) -> np.ndarray:
@@ -113,8 +113,11 @@ def _pseudo_labels(probs: np.ndarray, free: np.ndarray, n_train: np.ndarray, fac
     return out.reshape(probs.shape[1:])
 
 
-def _self_train(model: CombinedModel, data: TrainingData, mask: np.ndarray, cfg: TrainConfig) -> dict[str, Any]:
+def _self_train(model: CombinedModel, data: TrainingData, mask: np.ndarray, cfg: TrainConfig,
+                device: Any = None) -> dict[str, Any]:
     """Refit ``model``'s SVM on its training pixels plus the scene's most confident predictions (in place).
+
+    ``device``: where the scene is mapped (the training's device).
 
     Returns
     -------
@@ -122,7 +125,7 @@ def _self_train(model: CombinedModel, data: TrainingData, mask: np.ndarray, cfg:
         The record: factor, pixels added per class value, mapped window, seconds.
     """
     t0 = time.perf_counter()
-    probs, (rows, cols) = _scene_probs(model, data, cfg.seed)
+    probs, (rows, cols) = _scene_probs(model, data, cfg.seed, device)
     cls_of = {v: i for i, v in enumerate(data.values)}
     y_train = np.full(data.labels.shape, -1, dtype=np.int64)
     y_train[mask] = [cls_of[int(v)] for v in data.labels[mask]]
@@ -185,9 +188,10 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
             models["ensemble"] = CombinedModel(svm, net=_bare(net), svm_weight=cfg.svm_weight,
                                                fusion=cfg.fusion, **common)
         if cfg.self_train > 0:
+            device = net_kwargs.get("device")
             for name in ("svm", "ensemble"):
                 if name in models:
-                    facts.setdefault("self_training", {})[name] = _self_train(models[name], data, mask, cfg)
+                    facts.setdefault("self_training", {})[name] = _self_train(models[name], data, mask, cfg, device)
     if "net" in which:
         models["net"] = net
     return models, facts
