@@ -160,9 +160,10 @@ def _confidence(p: np.ndarray, rule: str) -> np.ndarray:
     return 1.0 - h
 
 
-def _fuse_max(p_net: np.ndarray, p_svm: np.ndarray) -> np.ndarray:
-    """Equal weights, each scaled per pixel by the member's highest probability (``fusion="confidence"``)."""
-    a, b = p_net.max(0), p_svm.max(0)
+def _fuse_max(p_net: np.ndarray, p_svm: np.ndarray, power: float = 1.0) -> np.ndarray:
+    """Equal weights, each scaled per pixel by the member's highest probability (``fusion="confidence"``;
+    ``power`` > 1 sharpens the preference for the surer member)."""
+    a, b = p_net.max(0) ** power, p_svm.max(0) ** power
     return (a * p_net + b * p_svm) / np.maximum(a + b, 1e-12)
 
 
@@ -257,6 +258,9 @@ def ablate(path: Path, data_dir: str | None, radii: list[int], factors: list[flo
                 for w in (0.5, 0.6):
                     out["oa"][f"net+{k2}@{w:g}+f"] = oa(_filter((1 - w) * p_net + w * p2, guide))
                 out["oa"][f"net+{k2}@max+f"] = oa(_filter(_fuse_max(p_net, p2), guide))
+                out["oa"][f"net+{k2}@max"] = oa(_fuse_max(p_net, p2))
+                for power in (2, 4):
+                    out["oa"][f"net+{k2}@max^{power}+f"] = oa(_filter(_fuse_max(p_net, p2, power), guide))
     return out
 
 
