@@ -295,3 +295,15 @@ def test_self_trained_svm_accuracy_floor_on_the_synthetic_scene():
     classes, _ = classify_array(np.asarray(scene.cube.values), model, device="cpu")
     m = test & (scene.labels > 0)
     assert (classes[m] == scene.labels[m]).mean() >= 0.985
+
+
+def test_fusion_and_self_train_options_are_checked():
+    """A misspelt fusion or a negative self-training factor fails when the configuration is built."""
+    from hsigeo.errors import InvalidInputError
+    from hsigeo.model.training import DEFAULTS, TrainConfig
+
+    assert DEFAULTS["fusion"] == "confidence" and DEFAULTS["self_train"] == 3.0 and DEFAULTS["method"] == "net"
+    for bad in ({"fusion": "median"}, {"self_train": -1.0}, {"svm_weight": 1.5}):
+        with pytest.raises(InvalidInputError, match=next(iter(bad))):
+            TrainConfig.from_options(**bad).validate()
+    assert TrainConfig.from_options(fusion="mean", self_train=0.0).validate().self_train == 0.0
