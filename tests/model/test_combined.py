@@ -307,3 +307,19 @@ def test_fusion_and_self_train_options_are_checked():
         with pytest.raises(InvalidInputError, match=next(iter(bad))):
             TrainConfig.from_options(**bad).validate()
     assert TrainConfig.from_options(fusion="mean", self_train=0.0).validate().self_train == 0.0
+
+
+def test_self_training_maps_a_window_of_a_large_scene(scene, models):
+    """Past the pixel budget one window is mapped, with its real halo: inside, the whole-scene map's values."""
+    from hsigeo.inference.core import predict_proba_array
+    from hsigeo.model.selection import _scene_probs
+    from hsigeo.model.training import prepare_training
+
+    da, labels, train_mask, _, prompts = scene
+    data = prepare_training(da, labels, prompts, train_mask=train_mask)
+    model = models["ensemble"]
+    probs, (rows, cols) = _scene_probs(model, data, seed=0, max_pixels=400)
+    assert probs.shape[1:] == (20, 20) and (rows.stop - rows.start, cols.stop - cols.start) == (20, 20)
+    whole = predict_proba_array(np.asarray(da.values), model, nodata=-9999, device="cpu")[:, rows, cols]
+    ok = np.isfinite(whole).all(0)
+    np.testing.assert_allclose(probs[:, ok], whole[:, ok], atol=1e-5)
