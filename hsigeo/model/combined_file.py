@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hsigeo.model.combined import CombinedModel
+from hsigeo.model.combined import FUSIONS, CombinedModel
 from hsigeo.model.spatial import SpatialFilter
 from hsigeo.model.svm import KernelSVM
 
@@ -98,8 +98,6 @@ def combined_check(meta: dict[str, Any]) -> None:
     check_numbers([meta.get("svm_weight", 1.0)], "svm_weight")
     if not 0 <= meta.get("svm_weight", 1.0) <= 1:
         raise ValueError("svm_weight is outside 0..1")
-    from hsigeo.model.combined import FUSIONS
-
     if meta.get("fusion", "mean") not in FUSIONS:
         raise ValueError(f"fusion must be one of {FUSIONS}")
     norm = meta.get("normalization")

@@ -26,6 +26,7 @@ from hsigeo.errors import BandMismatchError, InvalidInputError, InvalidTypeError
 from hsigeo.model.backbone import BackboneConfig
 from hsigeo.model.batches import augment_patches, gather_patches
 from hsigeo.model.classifier import HsigeoModel, HsigeoNet
+from hsigeo.model.combined import FUSIONS
 from hsigeo.model.loss import LOSSES, contrastive_loss
 from hsigeo.model.spatial import SpatialFilter
 
@@ -42,9 +43,6 @@ __all__ = ["TrainConfig", "TrainReport", "TrainingData", "train", "train_network
 #: wavelengths the base model's grid covers, else ``"scratch"``), ``"scratch"`` (the scene's
 #: bands only) or ``"base"`` (also the base model's embedding channels; wavelengths needed).
 INITS = ("auto", "scratch", "base")
-#: How an ensemble combines its members (:data:`hsigeo.model.combined.FUSIONS`, repeated here so a
-#: configuration is checked without importing the models).
-ENSEMBLE_FUSIONS = ("mean", "confidence")
 #: What is trained (:func:`train`): ``"net"`` (the spectral-spatial network), ``"svm"`` (an RBF SVM on
 #: each pixel's spectrum, :mod:`hsigeo.model.svm`), ``"ensemble"`` (both, probabilities averaged) or
 #: ``"auto"`` (chosen on the training pixels, :mod:`hsigeo.model.selection`).
@@ -210,8 +208,8 @@ class TrainConfig:
             raise InvalidInputError(f"{who}: loss must be one of {LOSSES}, got {self.loss!r}.")
         if self.init not in INITS:
             raise InvalidInputError(f"{who}: init must be one of {INITS}, got {self.init!r}.")
-        if self.fusion not in ENSEMBLE_FUSIONS:
-            raise InvalidInputError(f"{who}: fusion must be one of {ENSEMBLE_FUSIONS}, got {self.fusion!r}.")
+        if self.fusion not in FUSIONS:
+            raise InvalidInputError(f"{who}: fusion must be one of {FUSIONS}, got {self.fusion!r}.")
         if not 0.0 <= float(self.svm_weight) <= 1.0:
             raise InvalidInputError(f"{who}: svm_weight must be in [0, 1], got {self.svm_weight!r}.")
         return self
