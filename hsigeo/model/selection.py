@@ -7,7 +7,8 @@ than ``"net"``:
   on the training pixels) on each pixel's spectrum, standardised by the scene's per-band
   statistics, then the edge-aware probability filter: a :class:`~hsigeo.model.combined.CombinedModel`;
 - ``"ensemble"``: the spectral-spatial network (:func:`~hsigeo.model.training.train_network`) and
-  that SVM, probabilities averaged (``svm_weight`` on the SVM), then the filter;
+  that SVM, probabilities averaged (``svm_weight`` on the SVM; with ``fusion="confidence"``, the
+  default, each member's weight at a pixel scaled by its confidence there), then the filter;
 - ``"auto"``: the three candidates (network, SVM, ensemble) are compared by two-fold
   cross-validation on the training pixels only (what a user can do), each fold's models scoring
   the other fold's pixels exactly as the final model would map them (filter included); the best

@@ -44,7 +44,7 @@ __all__ = ["TrainConfig", "TrainReport", "TrainingData", "train", "train_network
 #: bands only) or ``"base"`` (also the base model's embedding channels; wavelengths needed).
 INITS = ("auto", "scratch", "base")
 #: What is trained (:func:`train`): ``"net"`` (the spectral-spatial network), ``"svm"`` (an RBF SVM on
-#: each pixel's spectrum, :mod:`hsigeo.model.svm`), ``"ensemble"`` (both, probabilities averaged) or
+#: each pixel's spectrum, :mod:`hsigeo.model.svm`), ``"ensemble"`` (both, probabilities averaged, ``fusion``) or
 #: ``"auto"`` (chosen on the training pixels, :mod:`hsigeo.model.selection`).
 TRAIN_METHODS = ("auto", "net", "svm", "ensemble")
 #: The method ``hsigeo train`` (and QGIS's Train model, and the benchmark's ``hsigeo``) uses by
@@ -103,9 +103,9 @@ class TrainConfig:
     method
         What is trained (:data:`TRAIN_METHODS`): ``"net"`` (the spectral-spatial network alone),
         ``"svm"`` (an RBF SVM on each pixel's standardised spectrum, ``C``/``gamma`` by
-        cross-validation on the training pixels, then the edge-aware filter), ``"ensemble"`` (the
-        default of ``hsigeo train``, :data:`DEFAULT_METHOD`: network and SVM probabilities
-        averaged, then the filter) or ``"auto"`` (whichever
+        cross-validation on the training pixels, ``self_train``, then the edge-aware filter),
+        ``"ensemble"`` (the default of ``hsigeo train``, :data:`DEFAULT_METHOD`: network and
+        SVM probabilities averaged as ``fusion`` says, then the filter) or ``"auto"`` (whichever
         of the three scores best in a two-fold cross-validation on the training pixels; printed
         and stored in the report).  See :mod:`hsigeo.model.selection` and the README section "Few
         labels on scenes nobody tuned on" for the evidence.
