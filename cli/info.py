@@ -190,7 +190,7 @@ def _model_info(path: Path) -> None:
                                                               f"{getattr(model, 'fusion', 'mean')} fusion"))
         selftrained = (model.report or {}).get("self_training")
         if selftrained:
-            _line("self-training", f"the SVM refitted with {selftrained['n_added']} confidently mapped pixels of the "
+            _line("self-trained", f"the SVM refitted with {selftrained['n_added']} confidently mapped pixels of the "
                                    f"training scene (at most {selftrained['factor']:g}x each class's training pixels)")
     if getattr(net, "config", None) is not None:
         side = 2 * net.config.radius + 1

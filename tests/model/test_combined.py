@@ -249,7 +249,7 @@ def test_cli_method_svm(synthetic_scene, tmp_path, capsys, monkeypatch):
     code, text, err = run_in_process(capsys, "info", str(tmp_path / "s.hsigeo"))
     assert code == 0, err
     assert "svm: RBF SVM (" in text and "tiles need a 2-pixel halo" in text
-    assert "self-training:" in text and "Method: svm; SVM self-trained with" in out
+    assert "self-trained: the SVM refitted with" in text and "Method: svm; SVM self-trained with" in out
 
 
 def test_svm_accuracy_floor_on_salinas_a():
