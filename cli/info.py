@@ -189,7 +189,12 @@ def _model_info(path: Path) -> None:
     if svm is not None:
         fit = svm.info
         _line("method", f"{model.method}: RBF SVM ({svm.support_vectors.shape[0]} support vectors, C {fit.get('C', 0):g}, "
-                        f"gamma {svm.gamma:.3g})" + ("" if net is None else f" + network, SVM weight {model.svm_weight:g}"))
+                        f"gamma {svm.gamma:.3g})" + ("" if net is None else f" + network, SVM weight {model.svm_weight:g}, "
+                                                              f"{getattr(model, 'fusion', 'mean')} fusion"))
+        selftrained = (model.report or {}).get("self_training")
+        if selftrained:
+            _line("self-trained", f"the SVM refitted with {selftrained['n_added']} confidently mapped pixels of the "
+                                   f"training scene (at most {selftrained['factor']:g}x each class's training pixels)")
     if getattr(net, "config", None) is not None:
         side = 2 * net.config.radius + 1
         _line("patch", f"{side} x {side} pixels (tiles need a {model.radius}-pixel halo)")

@@ -64,7 +64,9 @@ _REPORT_BYTES = 512 * 1024
 @click.option("--method", type=click.Choice(["auto", "net", "svm", "ensemble"]), default="ensemble",
               show_default=True,
               help="What to train: net (the spectral-spatial network), svm (an RBF SVM on each pixel's spectrum, "
-                   "then the edge-aware filter), ensemble (both, probabilities averaged, then the filter) or auto "
+                   "then the edge-aware filter), ensemble (both, probabilities averaged with each member weighted "
+                   "by its confidence at the pixel, then the filter; the SVM of svm and ensemble is refitted once "
+                   "with the scene's most confidently mapped pixels, printed and stored in the report) or auto "
                    "(the best of the three by cross-validation on the training pixels; printed and stored in the "
                    "model's report). An svm or ensemble model cannot be re-anchored to other prompts at "
                    "classify time; use net for that.")
@@ -166,6 +168,7 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
     counts = model.n_parameters()
     used = report.config.get("method_used", "net")
     chosen = (model.report or {}).get("selection")
+    selftrained = (model.report or {}).get("self_training")
     extra = {
         "model": str(path), "scene": title, "scored": scored, "train_pixels": n_train,
         "test_pixels": int(test_mask.sum()), "seed": seed, "train_seconds": round(report.train_seconds, 1),
@@ -173,10 +176,16 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
         "trainable_share": f"{100 * counts['trainable'] / max(counts['total'], 1):.3f} %",
         "device": report.device, "config": report.config, "method": used,
         **({"method_selection": chosen} if chosen else {}),
+        **({"self_training": selftrained} if selftrained else {}),
     }
     acc = evaluate(predicted, lab, classes=model.classes, mask=test_mask, out_dir=report_dir,
                    overwrite=overwrite, title=f"hsigeo model on {title}", history=report.history, extra=extra)
     how = (f" (chosen by --method auto: {_cv_text(chosen)})" if chosen else "")
+    if used == "ensemble":
+        how += f"; {report.config.get('fusion', 'mean')} fusion"
+    if selftrained:
+        how += (f"; SVM self-trained with {selftrained['n_added']} confidently mapped pixels "
+                f"(at most {selftrained['factor']:g}x each class's training pixels)")
     click.echo(f"Method: {used}{how}")
     click.echo(f"Model: {path}  ({counts['trainable']:,} trainable parameters = "
                f"{100 * counts['trainable'] / max(counts['total'], 1):.2f} % of {counts['total']:,} "

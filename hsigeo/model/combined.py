@@ -8,7 +8,9 @@ unchanged:
   standardised spectrum, then the edge-aware probability filter (:mod:`hsigeo.model.spatial`);
 - ``method="ensemble"``: the spectral-spatial network's probabilities (an
   :class:`~hsigeo.model.classifier.HsigeoModel` without its own filter) and the SVM's, averaged
-  with weight ``svm_weight`` on the SVM, then the same filter.
+  with weight ``svm_weight`` on the SVM (``fusion="mean"``), or with each member's weight at a
+  pixel also scaled by its own confidence there, its highest probability
+  (``fusion="confidence"``), then the same filter.
 
 Both read the scene's bands standardised by the training scene's per-band statistics; in an
 ensemble those are the network's own (its input may add the base model's channels after the
@@ -34,10 +36,12 @@ from hsigeo.model.classifier import HsigeoModel, check_scene_bands, resample_sce
 from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
 from hsigeo.model.svm import KernelSVM
 
-__all__ = ["CombinedModel", "METHODS_COMBINED"]
+__all__ = ["CombinedModel", "METHODS_COMBINED", "FUSIONS"]
 
 #: The ``model_type`` of the model files this module writes.
 METHODS_COMBINED = ("svm", "ensemble")
+#: How an ensemble combines its members' probabilities (see :meth:`CombinedModel.fuse`).
+FUSIONS = ("mean", "confidence")
 
 
 @dataclass
@@ -61,6 +65,9 @@ class CombinedModel:
         Band centres in nm, or None.
     spatial
         The edge-aware probability filter after the average (None: per-pixel map).
+    fusion
+        ``"mean"`` or ``"confidence"`` (:data:`FUSIONS`, :meth:`fuse`); files written before it
+        existed hold ``"mean"``.
     report
         Training summary (JSON-able), including how the method was chosen.
     """
@@ -74,6 +81,7 @@ class CombinedModel:
     wavelengths: np.ndarray | None = None
     spatial: SpatialFilter | None = None
     report: dict[str, Any] = field(default_factory=dict)
+    fusion: str = "mean"
 
     def __post_init__(self) -> None:
         self.mean = np.asarray(self.mean, dtype=np.float32).reshape(-1)
@@ -95,6 +103,8 @@ class CombinedModel:
         if not 0.0 <= float(self.svm_weight) <= 1.0 or (self.net is None and self.svm_weight != 1.0):
             raise InvalidInputError(f"svm_weight must be in 0..1 (1 without a network), got {self.svm_weight}")
         self.svm_weight = float(self.svm_weight)
+        if self.fusion not in FUSIONS:
+            raise InvalidInputError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
 
     # ------------------------------------------------------------------ #
     # Contract
@@ -161,7 +171,22 @@ class CombinedModel:
             return p_svm
         p_net = torch.as_tensor(self.net.predict_tile(t[:, : hn + 2 * rb, : wn + 2 * rb], device=device,
                                                       batch_size=batch_size, naive=naive), device=t.device)
-        return (1.0 - self.svm_weight) * p_net + self.svm_weight * p_svm
+        return self.fuse(p_net, p_svm)
+
+    def fuse(self, p_net: torch.Tensor, p_svm: torch.Tensor) -> torch.Tensor:
+        """The ensemble's probabilities ``(C, ...)`` from its members'.
+
+        ``"mean"``: ``(1 - w) p_net + w p_svm`` with ``w`` = :attr:`svm_weight`.  ``"confidence"``:
+        each member's weight at a pixel is also multiplied by its highest probability there, so
+        where one member is sure and the other hesitates the sure one decides (the weights are
+        normalised per pixel; the result still sums to 1).
+        """
+        w = self.svm_weight
+        if self.fusion == "mean":
+            return (1.0 - w) * p_net + w * p_svm
+        a = (1.0 - w) * p_net.amax(0, keepdim=True)
+        b = w * p_svm.amax(0, keepdim=True)
+        return (a * p_net + b * p_svm) / (a + b).clamp_min(1e-12)
 
     def predict_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = 16384,
                      naive: bool = False) -> np.ndarray:
@@ -211,7 +236,7 @@ class CombinedModel:
         h = hashlib.sha256()
         for t in self.svm.tensors().values():
             h.update(t.numpy().tobytes())
-        h.update(json.dumps([self.svm.gamma, self.svm_weight,
+        h.update(json.dumps([self.svm.gamma, self.svm_weight, *([self.fusion] if self.fusion != "mean" else []),
                              None if self.spatial is None else self.spatial.to_dict(),
                              [[c.value, c.name, list(c.colour)] for c in self.classes]]).encode())
         h.update(self.mean.tobytes() + self.std.tobytes())
@@ -223,19 +248,20 @@ class CombinedModel:
     # Sparse pixels
     # ------------------------------------------------------------------ #
     def predict_pixels(self, cube: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, device: Any = None,
-                       batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+                       batch_size: int = 256, nodata: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Class values and confidence ``(n,)`` at given pixels of a raw ``(B, H, W)`` scene.
 
         Each pixel's ``(2r + 1)^2`` window is cut from the reflect-padded scene and the windows are
         laid side by side in strips, so every step sees exactly that pixel's neighbourhood, as in a
-        whole-scene run.
+        whole-scene run.  ``nodata``: the scene's nodata value, as the engines are given it (a
+        pixel beside a nodata one is filtered differently when the value is not known).
         """
         from hsigeo.model.classifier import extract_patches
         from hsigeo.sampling.windows import valid_pixels
 
         cube = np.asarray(cube)
         r, s = self.radius, 2 * self.radius + 1
-        norm = self.normalize(cube, valid_pixels(cube))
+        norm = self.normalize(cube, valid_pixels(cube, nodata=nodata))
         padded = np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect")
         rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
         probs = []

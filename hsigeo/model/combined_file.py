@@ -11,6 +11,9 @@ nothing pickled).  ``metadata.json`` adds to the common keys (``format``, ``n_ba
     ``gamma``, cross-validated accuracy).
 ``svm_weight``
     The SVM's share of the averaged probabilities (1 for ``"svm"``).
+``fusion``
+    How an ensemble combines its members (``"mean"`` or ``"confidence"``; absent in older
+    files: ``"mean"``).
 ``network``
     For an ensemble, the network's own metadata (as in a network model file; its
     ``spatial_filter`` is null: the filter is applied once, after the average).
@@ -28,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hsigeo.model.combined import CombinedModel
+from hsigeo.model.combined import FUSIONS, CombinedModel
 from hsigeo.model.spatial import SpatialFilter
 from hsigeo.model.svm import KernelSVM
 
@@ -63,7 +66,7 @@ def combined_to_file(model: CombinedModel) -> tuple[dict[str, torch.Tensor], dic
         "classes": [{"value": c.value, "name": c.name, "colour": list(c.colour), "prompts": list(c.prompts)}
                     for c in model.classes],
         "spatial_filter": None if model.spatial is None else model.spatial.to_dict(),
-        "svm": model.svm.to_dict(), "svm_weight": model.svm_weight,
+        "svm": model.svm.to_dict(), "svm_weight": model.svm_weight, "fusion": model.fusion,
         "network": network, "n_parameters": model.n_parameters(), "training": model.report,
     }
     return tensors, meta
@@ -95,6 +98,8 @@ def combined_check(meta: dict[str, Any]) -> None:
     check_numbers([meta.get("svm_weight", 1.0)], "svm_weight")
     if not 0 <= meta.get("svm_weight", 1.0) <= 1:
         raise ValueError("svm_weight is outside 0..1")
+    if meta.get("fusion", "mean") not in FUSIONS:
+        raise ValueError(f"fusion must be one of {FUSIONS}")
     norm = meta.get("normalization")
     if not isinstance(norm, dict):
         raise ValueError("no 'normalization'")
@@ -143,7 +148,7 @@ def combined_from_file(meta: dict[str, Any], tensors: dict[str, torch.Tensor], s
         svm_weight=float(meta.get("svm_weight", 1.0)),
         wavelengths=None if wl is None else np.asarray([np.nan if v is None else v for v in wl], np.float64),
         spatial=SpatialFilter.from_dict(meta.get("spatial_filter")),
-        report=dict(meta.get("training") or {}),
+        report=dict(meta.get("training") or {}), fusion=str(meta.get("fusion", "mean")),
     )
     model.source = source  # type: ignore[attr-defined]
     return model

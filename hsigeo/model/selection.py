@@ -7,7 +7,8 @@ than ``"net"``, on the data it has set up (:func:`~hsigeo.model.train_data.prepa
   on the training pixels) on each pixel's spectrum, standardised by the scene's per-band
   statistics, then the edge-aware probability filter: a :class:`~hsigeo.model.combined.CombinedModel`;
 - ``"ensemble"``: the spectral-spatial network (:class:`~hsigeo.model.trainer.NetworkTrainer`) and
-  that SVM, probabilities averaged (``svm_weight`` on the SVM), then the filter;
+  that SVM, probabilities averaged (``svm_weight`` on the SVM; with ``fusion="confidence"``, the
+  default, each member's weight at a pixel scaled by its confidence there), then the filter;
 - ``"auto"``: the three candidates (network, SVM, ensemble) are compared by two-fold
   cross-validation on the training pixels only (what a user can do), each fold's models scoring
   the other fold's pixels exactly as the final model would map them (filter included); the best
@@ -16,6 +17,14 @@ than ``"net"``, on the data it has set up (:func:`~hsigeo.model.train_data.prepa
   the candidate least likely to be far from the best.  The choice, with every candidate's
   cross-validated accuracy, is printed (with ``progress``) and stored in the model's report
   (``method_used``, ``selection``).
+
+Self-training (``self_train`` > 0, the default): once the SVM (alone, or with the network in an
+ensemble) is fitted, the model maps the training scene, the most confident unlabelled pixels of
+each class (by the margin between the two highest filtered probabilities, at most
+``self_train`` times the class's training pixels) become labels, and the SVM is refitted once on
+both, with the ``C`` and ``gamma`` it chose.  Only predictions are read from those pixels, never
+their labels; what was added is printed (with ``progress``) and stored in the report
+(``self_training``).  See README, "Few labels on scenes nobody tuned on", for the evidence.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from hsigeo.device import torch_device
 from hsigeo.errors import LabelError
 from hsigeo.model.combined import CombinedModel
 from hsigeo.model.spatial import SpatialFilter
@@ -45,6 +55,8 @@ CANDIDATES = ("ensemble", "net", "svm")
 CV_EPOCH_SHARE = 1 / 3
 #: Folds of ``method="auto"``.
 CV_FOLDS = 2
+#: Self-training maps at most this many pixels of the training scene (a window of a larger scene).
+SELF_TRAIN_MAX_PIXELS = 1 << 20
 
 
 def _standardised_pixels(data: TrainingData, mean: np.ndarray, std: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -59,6 +71,79 @@ def _fit_svm(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: np.nda
     cls_of = {v: i for i, v in enumerate(data.values)}
     y = np.array([cls_of[int(v)] for v in data.labels[mask]], dtype=np.int64)
     return fit_svm(_standardised_pixels(data, mean, std, mask), y, len(data.values), seed=seed)
+
+
+def _scene_probs(model: CombinedModel, data: TrainingData, seed: int, device: Any = None,
+                 max_pixels: int = SELF_TRAIN_MAX_PIXELS) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """Filtered probabilities ``(C, h, w)`` of the training scene, or of a random window of it.
+
+    The scene is normalised, reflect-padded by the model's halo and run as one tile, as the
+    engines' whole-scene reference does (this layer cannot import the engines); a scene larger
+    than ``max_pixels`` is mapped in one window of about that size, read with its real halo.
+    """
+    import torch
+
+    height, width = data.labels.shape
+    h = min(height, max(1, int(np.sqrt(max_pixels))))
+    w = min(width, max(1, max_pixels // h))
+    rng = np.random.default_rng(seed + 104729)  # not the split's or the training's own stream
+    r0, c0 = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
+    r = model.radius
+    norm = np.pad(model.normalize(data.arr, data.valid), ((0, 0), (r, r), (r, r)), mode="reflect")
+    tile = torch.from_numpy(np.ascontiguousarray(norm[:, r0 : r0 + h + 2 * r, c0 : c0 + w + 2 * r]))
+    return model.predict_tile(tile, device=device), (slice(r0, r0 + h), slice(c0, c0 + w))
+
+
+def _pseudo_labels(probs: np.ndarray, free: np.ndarray, n_train: np.ndarray, factor: float) -> np.ndarray:
+    """Class index of each chosen pixel (``-1``: not chosen): per predicted class, the ``factor x n_train``
+    pixels of ``free`` with the widest margin between their two highest probabilities."""
+    top2 = np.sort(probs, axis=0)[-2:]
+    margin = (top2[1] - top2[0]).ravel()
+    pred = probs.argmax(0).ravel()
+    out = np.full(pred.size, -1, dtype=np.int64)
+    free = free.ravel()
+    for c in range(probs.shape[0]):
+        cand = np.flatnonzero(free & (pred == c))
+        k = min(cand.size, int(round(factor * n_train[c])))
+        if k > 0:
+            out[cand[np.argsort(-margin[cand], kind="stable")[:k]]] = c
+    return out.reshape(probs.shape[1:])
+
+
+def _self_train(model: CombinedModel, data: TrainingData, mask: np.ndarray, cfg: TrainConfig,
+                device: Any = None) -> dict[str, Any]:
+    """Refit ``model``'s SVM on its training pixels plus the scene's most confident predictions (in place).
+
+    ``device``: where the scene is mapped (the training's device).
+
+    Returns
+    -------
+    dict
+        The record: factor, pixels added per class value, mapped window, seconds.
+    """
+    t0 = time.perf_counter()
+    probs, (rows, cols) = _scene_probs(model, data, cfg.seed, device)
+    cls_of = {v: i for i, v in enumerate(data.values)}
+    y_train = np.full(data.labels.shape, -1, dtype=np.int64)
+    y_train[mask] = [cls_of[int(v)] for v in data.labels[mask]]
+    n_train = np.bincount(y_train[mask], minlength=len(data.values))
+    free = data.valid[rows, cols] & ~mask[rows, cols] & np.isfinite(probs).all(0)
+    pseudo = np.full(data.labels.shape, -1, dtype=np.int64)
+    pseudo[rows, cols] = _pseudo_labels(np.nan_to_num(probs), free, n_train, cfg.self_train)
+    target = np.where(mask, y_train, pseudo)
+    use = target >= 0
+    svm = model.svm
+    x = _standardised_pixels(data, model.mean, model.std, use)
+    # the refit keeps the C and gamma that cross-validation chose on the real labels: the
+    # pseudo-labels agree with the model by construction, so a search on them would only
+    # reward whatever they already say
+    model.svm = fit_svm(x, target[use], len(data.values), seed=cfg.seed, C_grid=(svm.info["C"],),
+                        gamma_factors=(svm.info["gamma"] * x.shape[1],))
+    model.svm.info.update({k: svm.info.get(k) for k in ("cv_folds", "cv_accuracy", "C_grid", "gamma_factors")})
+    added = np.bincount(pseudo[pseudo >= 0], minlength=len(data.values))
+    return {"factor": float(cfg.self_train), "source": model.method, "rounds": 1,
+            "added": {str(v): int(added[i]) for i, v in enumerate(data.values)}, "n_added": int(added.sum()),
+            "mapped": [rows.start, rows.stop, cols.start, cols.stop], "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def _filter(cfg: TrainConfig) -> SpatialFilter | None:
@@ -97,7 +182,13 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
         if "svm" in which:
             models["svm"] = CombinedModel(svm, **common)
         if "ensemble" in which:
-            models["ensemble"] = CombinedModel(svm, net=_bare(net), svm_weight=cfg.svm_weight, **common)
+            models["ensemble"] = CombinedModel(svm, net=_bare(net), svm_weight=cfg.svm_weight,
+                                               fusion=cfg.fusion, **common)
+        if cfg.self_train > 0:
+            device = torch_device(settings.device)  # map the scene where the network trained
+            for name in ("svm", "ensemble"):
+                if name in models:
+                    facts.setdefault("self_training", {})[name] = _self_train(models[name], data, mask, cfg, device)
     if "net" in which:
         models["net"] = net
     return models, facts
@@ -147,7 +238,8 @@ def select_method(data: TrainingData, cfg: TrainConfig, *, settings: RunSettings
         rows, cols = np.nonzero(test)
         truth = data.labels[rows, cols]
         for name, model in models.items():
-            pred, _ = model.predict_pixels(data.arr, rows, cols)
+            pred, _ = (model.predict_pixels(data.arr, rows, cols, nodata=data.nodata) if isinstance(model, CombinedModel)
+                       else model.predict_pixels(data.arr, rows, cols))
             correct[name] += int((pred == truth).sum())
         scored += rows.size
     acc = {c: (correct[c] / scored if scored else None) for c in CANDIDATES}
@@ -165,6 +257,13 @@ def _print_choice(record: dict[str, Any]) -> None:
     acc = ", ".join(f"{k} {v * 100:.1f} %" if v is not None else f"{k} n/a" for k, v in record["cv_accuracy"].items())
     print(f"method auto: chose {record['chosen']} ({record['folds']}-fold cross-validation on the "
           f"{record['n_scored']} training pixels: {acc})", file=sys.stderr, flush=True)
+
+
+def _print_self_training(record: dict[str, Any]) -> None:
+    added = ", ".join(f"{v}: {n}" for v, n in record["added"].items())
+    print(f"self-training: the SVM refitted with {record['n_added']} confidently mapped pixels of the scene "
+          f"(at most {record['factor']:g}x each class's training pixels; by class value {added})",
+          file=sys.stderr, flush=True)
 
 
 def train_selected(data: TrainingData, cfg: TrainConfig, settings: RunSettings) -> tuple[Any, TrainReport]:
@@ -217,6 +316,8 @@ def train_selected(data: TrainingData, cfg: TrainConfig, settings: RunSettings) 
     model = models[method]
     net_report: TrainReport | None = facts.get("net_report")
     extra = {"method": cfg.method, "method_used": method, "svm_weight": cfg.svm_weight if method == "ensemble" else None,
+             "fusion": cfg.fusion if method == "ensemble" else None,
+             "self_train": cfg.self_train if method in ("svm", "ensemble") else None,
              "fraction": data.fraction, "count": data.count}
     if net_report is not None:
         report = net_report
@@ -234,5 +335,9 @@ def train_selected(data: TrainingData, cfg: TrainConfig, settings: RunSettings) 
         summary["svm"] = facts["svm"]
     if selection is not None:
         summary["selection"] = selection
+    if method in facts.get("self_training", {}):
+        summary["self_training"] = facts["self_training"][method]
+        if settings.progress:
+            _print_self_training(summary["self_training"])
     model.report = summary
     return model, report

@@ -20,6 +20,7 @@ import numpy as np
 
 from hsigeo.errors import InvalidInputError, InvalidTypeError
 from hsigeo.model.backbone import BackboneConfig
+from hsigeo.model.combined import FUSIONS
 from hsigeo.model.loss import LOSSES
 
 __all__ = ["TrainConfig", "OptimOptions", "LossOptions", "PatchOptions", "ValidationOptions", "FilterOptions",
@@ -195,14 +196,25 @@ class TrainConfig:
     method
         What is trained (:data:`TRAIN_METHODS`): ``"net"`` (the spectral-spatial network alone),
         ``"svm"`` (an RBF SVM on each pixel's standardised spectrum, ``C``/``gamma`` by
-        cross-validation on the training pixels, then the edge-aware filter), ``"ensemble"`` (the
-        default of ``hsigeo train``, :data:`DEFAULT_METHOD`: network and SVM probabilities
-        averaged, then the filter) or ``"auto"`` (whichever of the three scores best in a
-        two-fold cross-validation on the training pixels; printed and stored in the report).
+        cross-validation on the training pixels, ``self_train``, then the edge-aware filter),
+        ``"ensemble"`` (the default of ``hsigeo train``, :data:`DEFAULT_METHOD`: network and SVM
+        probabilities combined as ``fusion`` says, then the filter) or ``"auto"`` (whichever of
+        the three scores best in a two-fold cross-validation on the training pixels; printed and
+        stored in the report).
         See :mod:`hsigeo.model.selection` and the README section "Few labels on scenes nobody
         tuned on" for the evidence.
     svm_weight
         The SVM's share of an ensemble's averaged probabilities (0.5: equal weight, not tuned).
+    fusion
+        How an ensemble combines its members' probabilities (:meth:`hsigeo.model.combined.CombinedModel.fuse`):
+        ``"mean"`` (weighted average) or ``"confidence"`` (each member's weight at a pixel also
+        scaled by its highest probability there).
+    self_train
+        Self-training of the SVM in ``"svm"`` and ``"ensemble"`` models (:mod:`hsigeo.model.selection`):
+        the model maps the training scene, and the SVM is refitted once with, per class, at most
+        ``self_train`` times its training pixels of the most confidently mapped unlabelled
+        pixels as labels (0: off).  Chosen on the development scenes (README, "Few labels on
+        scenes nobody tuned on").
     seed
         Seeds weights, batches, augmentation and negative sampling.
     """
@@ -217,6 +229,8 @@ class TrainConfig:
     stem_init: str = "pca"
     method: str = "net"
     svm_weight: float = 0.5
+    fusion: str = "confidence"
+    self_train: float = 3.0
     seed: int = 0
 
     @classmethod
@@ -275,6 +289,10 @@ class TrainConfig:
             raise InvalidInputError(f"{who}: stem_init must be one of {STEM_INITS}, got {self.stem_init!r}.")
         if self.method not in TRAIN_METHODS:
             raise InvalidInputError(f"{who}: method must be one of {TRAIN_METHODS}, got {self.method!r}.")
+        if self.fusion not in FUSIONS:
+            raise InvalidInputError(f"{who}: fusion must be one of {FUSIONS}, got {self.fusion!r}.")
+        if not 0.0 <= float(self.svm_weight) <= 1.0:
+            raise InvalidInputError(f"{who}: svm_weight must be in [0, 1], got {self.svm_weight!r}.")
         return self
 
     def options(self) -> dict[str, Any]:
@@ -315,6 +333,7 @@ _OPTION_RULES: dict[str, tuple[str, float, float, str]] = {
     "noise": ("float", 0, _INF, "a number >= 0"),
     "val_fraction": ("float", 0, 1, "a number in [0, 1)"),
     "smooth_tau": ("pos", 0, _INF, "a finite number > 0"),
+    "self_train": ("float", 0, 1000, "a number in [0, 1000)"),
     "augment": ("bool", 0, 1, "True or False"),
     "class_balance": ("bool", 0, 1, "True or False"),
     "stem_dim": ("int", 1, 4096, "an integer 1..4096"),

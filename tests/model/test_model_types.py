@@ -86,7 +86,7 @@ def _combined(with_net: bool):
     return CombinedModel(svm=svm, classes=list(net.classes), mean=np.full(b, 1000.0, np.float32),
                          std=np.full(b, 400.0, np.float32), net=net if with_net else None,
                          svm_weight=0.5 if with_net else 1.0, wavelengths=net.wavelengths,
-                         spatial=SpatialFilter.optional(1))
+                         spatial=SpatialFilter.optional(1), fusion="confidence" if with_net else "mean")
 
 
 MAKERS = {"trained": tiny_model, "spectral-base": _base, "zero-shot": _zero_shot, "scene-adapted": _adapted,

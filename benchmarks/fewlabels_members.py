@@ -1,0 +1,331 @@
+"""Ablations of the few-label default's members, one network fit per split reused many times.
+
+``--cache DIR`` trains the network of ``hsigeo train --method net`` once per split (the
+benchmark's own stratified masks) and stores its unfiltered whole-scene probability map
+(``DIR/<dataset>_<fraction>_<seed>.npz``, float16).  ``--ablate DIR`` then scores, on each
+split's test pixels and without any further network fit, spectral SVM members (per-pixel, and
+spectral-spatial: the spectrum beside its local mean in a window), transductive self-training,
+and their averages with the cached network map, each followed by the edge-aware filter.
+Everything is OA % on the test pixels; JSON lines to ``--out``, tables with ``--summary``.
+
+    python benchmarks/fewlabels_members.py --cache /tmp/flcache --task synthetic:0.01:0 ...
+    python benchmarks/fewlabels_members.py --ablate /tmp/flcache --out members.jsonl
+    python benchmarks/fewlabels_members.py --summary members.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# the edge-aware filter on a whole-scene map, as the evidence script applies it (run from benchmarks/)
+from fewlabels import _filter
+
+_SCENES: dict[str, Any] = {}
+
+
+def _init() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    from hsigeo.progress import set_mode
+
+    set_mode("none")
+
+
+def _scene(name: str, data_dir: str | None) -> Any:
+    from hsigeo.evaluation.benchmark_config import BenchmarkConfig
+    from hsigeo.evaluation.runner import load_scene
+
+    if name not in _SCENES:
+        _SCENES[name] = load_scene(name, BenchmarkConfig(data_dir=data_dir))
+    return _SCENES[name]
+
+
+def _split(scene: Any, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from hsigeo.evaluation.benchmark_config import Protocol
+
+    return Protocol("stratified", fraction).split(scene.labels, seed)
+
+
+def cache(task: str, out_dir: Path, data_dir: str | None) -> None:
+    """Train the network on one split and store its unfiltered probability map."""
+    import copy
+
+    from hsigeo.inference.core import predict_proba_array
+    from hsigeo.model.training import train
+
+    name, fraction, seed = task.split(":")
+    path = out_dir / f"{name}_{float(fraction):g}_{int(seed)}.npz"
+    if path.exists():
+        return
+    scene = _scene(name, data_dir)
+    tr, _ = _split(scene, float(fraction), int(seed))
+    t0 = time.perf_counter()
+    model, _ = train(scene.cube, scene.labels, scene.prompts, train_mask=tr, seed=int(seed), progress=False,
+                     method="net")
+    seconds = time.perf_counter() - t0
+    bare = copy.copy(model)
+    bare.spatial = None
+    p = predict_proba_array(np.asarray(scene.cube.values), bare, device="cpu")
+    np.savez_compressed(path, p_net=p.astype(np.float16), values=model.class_values, seconds=seconds,
+                        mean=model.mean[: model.n_bands], std=model.std[: model.n_bands])
+    print(f"{path.name}: {seconds:.0f} s", file=sys.stderr, flush=True)
+
+
+def local_mean(bands: Any, radius: int) -> Any:
+    """Mean spectrum of each pixel's ``(2 radius + 1)^2`` window, over its valid pixels only.
+
+    Parameters
+    ----------
+    bands
+        ``(B, h + 2r, w + 2r)`` standardised bands of a tile and an ``r``-pixel ring around it;
+        invalid pixels are all zero (as the models' ``normalize`` leaves them).
+    radius
+        Window radius ``r`` (0: the pixel itself).
+
+    Returns
+    -------
+    Any
+        ``(B, h, w)`` window means; a window without a valid pixel gives zeros.
+    """
+    import torch
+
+    r = int(radius)
+    if r == 0:
+        return bands
+    k = 2 * r + 1
+    # invalid pixels are exact zeros: they must not pull the mean of a window at a nodata edge
+    valid = (bands != 0).any(0, keepdim=True).to(bands.dtype)
+    pool = torch.nn.functional.avg_pool2d
+    total = pool((bands * valid)[None], k, stride=1)[0]
+    count = pool(valid[None], k, stride=1)[0]
+    return total / count.clamp_min(1.0 / (k * k))
+
+
+def spectral_spatial(bands: Any, radius: int) -> Any:
+    """Each pixel's spectrum followed by its window's mean spectrum: ``(2B, h, w)`` of ``(B, h + 2r, w + 2r)``.
+
+    With an RBF kernel on the stacked vector, two pixels are alike only when both their own
+    spectra and their neighbourhoods' are (the product of the two RBF kernels; Camps-Valls et
+    al. 2006's "stacked" features).
+    """
+    import torch
+
+    r = int(radius)
+    h, w = bands.shape[-2] - 2 * r, bands.shape[-1] - 2 * r
+    return torch.cat([bands[:, r : r + h, r : r + w], local_mean(bands, r)], dim=0)
+
+
+def _features(guide: np.ndarray, radius: int | None) -> np.ndarray:
+    """``(F, H, W)`` SVM input: the spectrum (``radius`` None) or spectrum + window mean."""
+    import torch
+
+    if radius is None:
+        return guide
+    pad = ((0, 0), (radius, radius), (radius, radius))
+    return spectral_spatial(torch.from_numpy(np.pad(guide, pad, mode="reflect")), radius).numpy()
+
+
+def _svm_map(feats: np.ndarray, mask: np.ndarray, y: np.ndarray, n_classes: int, seed: int,
+             fixed: dict[str, float] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Fit the SVM on the pixels of ``mask`` (C, gamma by CV unless ``fixed``); its whole-scene map."""
+    import torch
+
+    from hsigeo.model.svm import fit_svm
+
+    kw: dict[str, Any] = {}
+    if fixed:
+        kw = {"C_grid": (fixed["C"],), "gamma_factors": (fixed["gamma"] * feats.shape[0],)}
+    svm = fit_svm(feats[:, mask].T, y, n_classes, seed=seed, **kw)
+    with torch.inference_mode():
+        p = svm.proba(torch.from_numpy(feats.reshape(feats.shape[0], -1).T.copy())).numpy().T
+    return p.reshape(n_classes, *mask.shape), svm.info
+
+
+def _confidence(p: np.ndarray, rule: str) -> np.ndarray:
+    """Per-pixel confidence of a probability map: its maximum, or one minus its normalised entropy."""
+    if rule == "max":
+        return p.max(0)
+    h = -(np.clip(p, 1e-8, 1) * np.log(np.clip(p, 1e-8, 1))).sum(0) / np.log(p.shape[0])
+    return 1.0 - h
+
+
+def _fuse_max(p_net: np.ndarray, p_svm: np.ndarray, power: float = 1.0) -> np.ndarray:
+    """Equal weights, each scaled per pixel by the member's highest probability (``fusion="confidence"``;
+    ``power`` > 1 sharpens the preference for the surer member)."""
+    a, b = p_net.max(0) ** power, p_svm.max(0) ** power
+    return (a * p_net + b * p_svm) / np.maximum(a + b, 1e-12)
+
+
+def _pseudo(p: np.ndarray, pool: np.ndarray, valid: np.ndarray, n_train: np.ndarray,
+            factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """The most confident unlabelled pixels per class (by margin), up to ``factor`` x its training pixels."""
+    srt = np.sort(p, axis=0)
+    margin = srt[-1] - srt[-2]
+    pred = p.argmax(0)
+    free = valid & ~pool
+    mask = np.zeros_like(pool)
+    for c in range(p.shape[0]):
+        cand = np.flatnonzero((free & (pred == c)).ravel())
+        k = int(min(cand.size, round(factor * n_train[c])))
+        if k:
+            best = cand[np.argsort(-margin.ravel()[cand], kind="stable")[:k]]
+            mask.ravel()[best] = True
+    return mask, pred
+
+
+def ablate(path: Path, data_dir: str | None, radii: list[int], factors: list[float],
+           sources: list[str]) -> dict[str, Any]:
+    """Every member variant on one cached split; OA % of its test pixels."""
+    name, fraction, seed = path.stem.rsplit("_", 2)
+    fraction_f, seed_i = float(fraction), int(seed)
+    scene = _scene(name, data_dir)
+    labels = scene.labels
+    tr, te = _split(scene, fraction_f, seed_i)
+    z = np.load(path)
+    p_net = z["p_net"].astype(np.float32)
+    values = z["values"]
+    cube = np.asarray(scene.cube.values, dtype=np.float32)
+    std = np.where(z["std"] > 0, z["std"], 1.0).astype(np.float32)
+    guide = (cube - z["mean"][:, None, None]) / std[:, None, None]
+    valid = np.isfinite(guide).all(0)
+    guide[:, ~valid] = 0.0
+    guide = np.nan_to_num(guide).astype(np.float32)
+    m_test = te & (labels > 0)
+
+    def oa(p: np.ndarray) -> float:
+        return float((values[np.nan_to_num(p, nan=-1.0).argmax(0)][m_test] == labels[m_test]).mean() * 100)
+
+    pool = tr & (labels > 0)
+    cls_of = {int(v): i for i, v in enumerate(values)}
+    y = np.array([cls_of[int(v)] for v in labels[pool]])
+    n_train = np.bincount(y, minlength=len(values))
+    out: dict[str, Any] = {"dataset": name, "fraction": fraction_f, "seed": seed_i, "net_seconds": float(z["seconds"]),
+                           "oa": {}, "seconds": {}, "svm": {}}
+    out["oa"]["net"] = oa(p_net)
+    from hsigeo.evaluation.benchmark_config import BenchmarkConfig
+    from hsigeo.evaluation.methods import METHODS
+
+    for base in ("svm", "rf"):  # the benchmark's baselines on the same masks
+        pred = METHODS[base](BenchmarkConfig()).fit(scene.cube, labels, tr, seed=seed_i).predict(scene.cube)
+        out["oa"][f"baseline:{base}"] = float((pred[m_test] == labels[m_test]).mean() * 100)
+    out["oa"]["net+f"] = oa(_filter(p_net, guide))
+    for r in [None, *radii]:
+        key = "svm" if r is None else f"ss{2 * r + 1}"
+        t0 = time.perf_counter()
+        feats = _features(guide, r)
+        p, info = _svm_map(feats, pool, y, len(values), seed_i)
+        out["seconds"][key] = time.perf_counter() - t0
+        out["svm"][key] = {k: info.get(k) for k in ("C", "gamma", "cv_accuracy")}
+        pf = _filter(p, guide)
+        out["oa"][key] = oa(p)
+        out["oa"][f"{key}+f"] = oa(pf)
+        for w in (0.5, 0.6, 0.75):
+            out["oa"][f"net+{key}@{w:g}+f"] = oa(_filter((1 - w) * p_net + w * p, guide))
+        # per-pixel weights: each member counts by its own confidence there (max probability, or 1 - entropy)
+        for rule in ("max", "ent"):
+            wn, ws = (_confidence(p_net, rule), _confidence(p, rule))
+            mix = (wn * p_net + ws * p) / np.maximum(wn + ws, 1e-6)
+            out["oa"][f"net+{key}@{rule}+f"] = oa(_filter(mix, guide))
+        # transductive self-training: confident pixels of a filtered map become labels, the SVM is refitted
+        ens = _filter(0.5 * p_net + 0.5 * p, guide)
+        ensmax = _filter(_fuse_max(p_net, p), guide)
+        for src in sources:
+            base = {"self": pf, "ens": ens, "agree": ens, "ensmax": ensmax}[src]
+            for fac in factors:
+                t0 = time.perf_counter()
+                ok = valid
+                if src == "agree":  # only where both members and the ensemble name the same class
+                    ok = valid & (p_net.argmax(0) == p.argmax(0)) & (p.argmax(0) == ens.argmax(0))
+                extra, pred = _pseudo(base, pool, ok, n_train, fac)
+                mask = pool | extra
+                yy = np.where(pool[mask], -1, pred[mask])
+                yy[pool[mask]] = np.array([cls_of[int(v)] for v in labels[mask & pool]])
+                p2, _ = _svm_map(feats, mask, yy, len(values), seed_i, fixed=info)
+                k2 = f"{key}-st{src}{fac:g}"
+                out["seconds"][k2] = time.perf_counter() - t0
+                out["oa"][f"{k2}+f"] = oa(_filter(p2, guide))
+                for w in (0.5, 0.6):
+                    out["oa"][f"net+{k2}@{w:g}+f"] = oa(_filter((1 - w) * p_net + w * p2, guide))
+                out["oa"][f"net+{k2}@max+f"] = oa(_filter(_fuse_max(p_net, p2), guide))
+                out["oa"][f"net+{k2}@max"] = oa(_fuse_max(p_net, p2))
+                for power in (2, 4):
+                    out["oa"][f"net+{k2}@max^{power}+f"] = oa(_filter(_fuse_max(p_net, p2, power), guide))
+    return out
+
+
+def summary(paths: list[str], only: str | None) -> None:
+    """Mean +- std of every variant per dataset and share (seeds pooled)."""
+    rows: dict[tuple[str, float], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for path in paths:
+        for line in open(path, encoding="utf-8"):
+            r = json.loads(line)
+            for k, v in r["oa"].items():
+                rows[(r["dataset"], r["fraction"])][k].append(v)
+    keys = list(dict.fromkeys(k for d in rows.values() for k in d))
+    if only:
+        keys = [k for k in keys if any(part in k for part in only.split(","))]
+    cols = sorted(rows)
+    print("| variant | " + " | ".join(f"{d} {f * 100:g}% (n={len(next(iter(rows[(d, f)].values())))})"
+                                        for d, f in cols) + " |")
+    print("| --- | " + " | ".join("---:" for _ in cols) + " |")
+    for k in keys:
+        cells = []
+        for c in cols:
+            a = np.array(rows[c].get(k, []))
+            cells.append(f"{a.mean():.2f} ± {a.std(ddof=1) if a.size > 1 else 0:.2f}" if a.size else "")
+        print(f"| {k} | " + " | ".join(cells) + " |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cache", default=None, help="folder of network probability maps to fill")
+    ap.add_argument("--task", action="append", default=[], help="dataset:fraction:seed (with --cache)")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--ablate", default=None, help="score the member variants on every map of this folder")
+    ap.add_argument("--radii", default="1,2,3", help="window radii of the spectral-spatial SVM")
+    ap.add_argument("--factors", default="3,10", help="pseudo-labels per class, as multiples of its training pixels")
+    ap.add_argument("--sources", default="self,ens", help="self-training label sources: self, ens, agree")
+    ap.add_argument("--match", default="", help="with --ablate: only maps whose name contains this")
+    ap.add_argument("--out", default="members.jsonl")
+    ap.add_argument("--summary", action="append", default=[], help="print tables from JSON-lines files and exit")
+    ap.add_argument("--only", default=None, help="with --summary: variants containing one of these (comma list)")
+    args = ap.parse_args(argv)
+    if args.summary:
+        summary(args.summary, args.only)
+        return 0
+    _init()
+    if args.ablate:
+        done = set()
+        if os.path.exists(args.out):
+            done = {(r["dataset"], r["fraction"], r["seed"]) for r in map(json.loads, open(args.out, encoding="utf-8"))}
+        radii = [int(v) for v in args.radii.split(",") if v]
+        factors = [float(v) for v in args.factors.split(",") if v]
+        for path in sorted(Path(args.ablate).glob("*.npz")):
+            name, fraction, seed = path.stem.rsplit("_", 2)
+            if args.match not in path.stem or (name, float(fraction), int(seed)) in done:
+                continue
+            rec = ablate(path, args.data_dir, radii, factors, args.sources.split(","))
+            with open(args.out, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            print(path.stem, json.dumps({k: round(v, 2) for k, v in rec["oa"].items()}), file=sys.stderr, flush=True)
+        return 0
+    if args.cache:
+        Path(args.cache).mkdir(parents=True, exist_ok=True)
+        for t in args.task:
+            cache(t, Path(args.cache), args.data_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
