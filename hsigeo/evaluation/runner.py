@@ -117,8 +117,27 @@ def _berlin_scene(cfg: BenchmarkConfig) -> Scene:
                       "('other' left out), coarse and noisy")
 
 
+def _mosaic_scene(name: str, cfg: BenchmarkConfig) -> Scene:
+    """A development mosaic of real library spectra (:mod:`hsigeo.datasets.library_mosaic`), with its prompts."""
+    import xarray as xr
+
+    from hsigeo.datasets.library_mosaic import load_mosaic
+    from hsigeo.evaluation.zero_shot import SCENES, load_merge
+    from hsigeo.text.prompts import load_prompts
+
+    try:
+        cube, labels, wl = load_mosaic(name, cfg.data_dir)
+    except DatasetError as exc:
+        raise SceneUnavailable(str(exc)) from exc
+    prompts = load_prompts(load_merge(SCENES[name]).prompts)
+    da = xr.DataArray(cube, dims=("band", "y", "x"),
+                      coords={"band": np.arange(1, cube.shape[0] + 1), "wavelength": ("band", wl)}, name=name)
+    return Scene(name, da, labels.astype(np.int32), prompts.class_names, {c.value: c.colour for c in prompts.classes},
+                 prompts, note="mosaic of the Berlin library's real HyMap spectra (hsigeo.datasets.library_mosaic)")
+
+
 #: Datasets the benchmark builds itself rather than through :func:`hsigeo.datasets.scenes.load_dataset`.
-_OWN_SCENES = ("synthetic", "berlin")
+_OWN_SCENES = ("synthetic", "berlin", "mosaic-jasper-like", "mosaic-samson-like", "mosaic-city-like")
 
 
 def _canonical(name: str) -> str:
@@ -145,6 +164,8 @@ def load_scene(name: str, cfg: BenchmarkConfig) -> Scene:
         return _synthetic_scene(cfg.synthetic)
     if name.strip().lower() == "berlin":
         return _berlin_scene(cfg)
+    if name.strip().lower().startswith("mosaic-"):
+        return _mosaic_scene(name.strip().lower(), cfg)
     from hsigeo.datasets.scenes import load_dataset
     from hsigeo.text.prompts import load_prompts
 
