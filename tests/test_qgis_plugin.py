@@ -451,13 +451,13 @@ def test_provider_registers_the_algorithms(run_qgis):
     assert algorithms["hsigeo:train"]["parameters"] == [
         "INPUT", "LABELS_VECTOR", "LABEL_FIELD", "LABELS_RASTER", "PROMPTS", "EPOCHS",
         "TRAIN_FRACTION", "TRAIN_COUNT", "SEED", "DEVICE", "BATCH_SIZE", "LR", "VAL_FRACTION", "LOSS",
-        "INIT", "TEXT_MODEL", "THREADS", "OUTPUT", "REPORT_DIR",
+        "INIT", "METHOD", "TEXT_MODEL", "THREADS", "OUTPUT", "REPORT_DIR",
     ]  # fmt: skip
     # the hidden CLI options are advanced parameters, with the CLI's defaults shown
-    assert {"BATCH_SIZE", "LR", "VAL_FRACTION", "LOSS", "INIT", "TEXT_MODEL", "THREADS"} <= set(
+    assert {"BATCH_SIZE", "LR", "VAL_FRACTION", "LOSS", "INIT", "METHOD", "TEXT_MODEL", "THREADS"} <= set(
         algorithms["hsigeo:train"]["advanced"])
-    assert {k: algorithms["hsigeo:train"]["defaults"][k] for k in ("LR", "VAL_FRACTION", "LOSS", "INIT")} == {
-        "LR": 0.001, "VAL_FRACTION": 0.1, "LOSS": 0, "INIT": 0}
+    assert {k: algorithms["hsigeo:train"]["defaults"][k] for k in ("LR", "VAL_FRACTION", "LOSS", "INIT", "METHOD")} == {
+        "LR": 0.001, "VAL_FRACTION": 0.1, "LOSS": 0, "INIT": 0, "METHOD": 0}
     classify = algorithms["hsigeo:classify"]
     assert {"INPUT", "MODEL", "PROMPTS", "OUTPUT", "CONFIDENCE", "VECTOR", "EXTENT", "MASK", "RESAMPLE"} <= set(
         classify["parameters"]
@@ -555,8 +555,8 @@ def test_algorithms_build_cli_arguments_and_report_progress(run_qgis, qgis_pytho
             "INPUT": str(scene), "PROMPTS": str(prompts), "OUTPUT": str(model)}},
         {"key": "train_advanced", "algorithm": "hsigeo:train", "parameters": {
             "INPUT": str(scene), "LABELS_RASTER": str(scene), "PROMPTS": str(prompts), "OUTPUT": str(model),
-            "BATCH_SIZE": 64, "LR": 0.0005, "VAL_FRACTION": 0.2, "LOSS": 1, "INIT": 2, "TEXT_MODEL": str(tmp_path),
-            "THREADS": 2}},
+            "BATCH_SIZE": 64, "LR": 0.0005, "VAL_FRACTION": 0.2, "LOSS": 1, "INIT": 2, "METHOD": 2,
+            "TEXT_MODEL": str(tmp_path), "THREADS": 2}},
         {"key": "classify_advanced", "algorithm": "hsigeo:classify", "parameters": {
             "INPUT": str(scene), "MODEL": str(model), "OUTPUT": str(tmp_path / "c2.tif"), "RESAMPLE": True,
             "RESUME": True, "THREADS": 1, "EXTENT": "493002,493006,3764994,3764998 [EPSG:32611]",
@@ -605,9 +605,10 @@ def test_algorithms_build_cli_arguments_and_report_progress(run_qgis, qgis_pytho
 
     # advanced options reach the CLI only when set (LR and VAL_FRACTION at their defaults stay out)
     advanced = calls["train_advanced"]["argv"]
-    assert [option(advanced, f) for f in ("--batch-size", "--lr", "--val-fraction", "--loss", "--init", "--text-model",
-                                          "--threads")] == ["64", "0.0005", "0.2", "softmax", "base", str(tmp_path), "2"]
-    assert not {"--lr", "--val-fraction", "--loss", "--init", "--batch-size", "--threads"} & set(train)
+    assert [option(advanced, f) for f in ("--batch-size", "--lr", "--val-fraction", "--loss", "--init", "--method",
+                                          "--text-model", "--threads")] == [
+        "64", "0.0005", "0.2", "softmax", "base", "svm", str(tmp_path), "2"]
+    assert not {"--lr", "--val-fraction", "--loss", "--init", "--method", "--batch-size", "--threads"} & set(train)
     classify_advanced = calls["classify_advanced"]["argv"]
     assert "--resample" in classify_advanced and "--resume" in classify_advanced
     assert option(classify_advanced, "--threads") == "1"

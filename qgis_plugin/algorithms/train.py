@@ -28,6 +28,8 @@ PROMPTS_FILTER = "YAML (*.yaml *.yml)"
 LOSSES = ("hard_negative", "softmax")
 #: ``--init`` values; index 0 = the CLI's default.
 INITS = ("auto", "scratch", "base")
+#: ``--method`` values; index 0 = the CLI's default.
+METHODS = ("ensemble", "net", "svm", "auto")
 MODEL_FILTER = "hsigeo model (*.hsigeo)"
 
 
@@ -100,6 +102,14 @@ class TrainAlgorithm(HsigeoAlgorithm):
                         "pretrained on spectral libraries; needs band wavelengths. What it changes, "
                         "measured: README, 'Few labels on top'. Automatic uses it when the scene has wavelengths."))
         self.add_advanced(init)
+        method = QgsProcessingParameterEnum(
+            "METHOD", tr("Method"), defaultValue=0,
+            options=[tr("ensemble: network and SVM (default)"), tr("network alone"), tr("SVM alone"),
+                     tr("automatic: chosen by cross-validation on the training pixels")])
+        method.setHelp(tr("What is trained. The ensemble (default) combines the spectral-spatial network with an "
+                          "SVM on each pixel's spectrum; only a network model can take other prompts at classify "
+                          "time. What each gives, measured: README, 'Few labels on scenes nobody tuned on'."))
+        self.add_advanced(method)
         text_model = QgsProcessingParameterFile(
             "TEXT_MODEL", tr("Text model folder"), behavior=QgsProcessingParameterFile.Folder, optional=True
         )
@@ -149,6 +159,8 @@ class TrainAlgorithm(HsigeoAlgorithm):
         command.add("--loss", loss if loss != LOSSES[0] else None)
         init = INITS[self.parameterAsEnum(parameters, "INIT", context)]
         command.add("--init", init if init != INITS[0] else None)
+        method = METHODS[self.parameterAsEnum(parameters, "METHOD", context)]
+        command.add("--method", method if method != METHODS[0] else None)
         command.add("--text-model", self.file_path(parameters, "TEXT_MODEL", context))
         command.add("--threads", self.number(parameters, "THREADS", context))
         command.add("--report-dir", report)
