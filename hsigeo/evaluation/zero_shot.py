@@ -299,7 +299,7 @@ def run_scene(name: str, base: Any, data_dir: Path | None, out: Path, encoder: A
     res["seconds_adapt"] = round(time.time() - t0, 2)
     res["adaptation"] = adapted.info
     # what `hsigeo classify --prompts` gives by default (--adapt auto: adapted on reflectance scenes)
-    from hsigeo.model.adapt import wants_adaptation
+    from hsigeo.model.adapt import adapt_if_wanted, wants_adaptation
 
     res["default_adapts"] = wants_adaptation("auto", zs)
     res["methods"]["default"] = res["methods"]["base-adapted" if res["default_adapts"] else "base-descriptions"]
@@ -323,7 +323,7 @@ def run_scene(name: str, base: Any, data_dir: Path | None, out: Path, encoder: A
     zs_names = base.for_scene(cube, ps.names_only(), wavelengths=wl, fwhm=fwhm, threshold=0.0, encoder=encoder)
     res["methods"]["base-names"] = accuracy_table(zs_names.predict_array(cube)[0], truth, values)
     # what a user who writes bare class names gets by default (the same --adapt auto rule)
-    names_default = adapt(zs_names, cube, unknown=0.0) if res["default_adapts"] else zs_names
+    names_default = adapt_if_wanted("auto", zs_names, cube, unknown=0.0)
     res["methods"]["default-names"] = accuracy_table(names_default.predict_array(cube)[0], truth, values)
     vnir = wl <= 900
     # auto-detection of radiance needs the 940/1130 nm water-vapour bands, which a 400-900 nm

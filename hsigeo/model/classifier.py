@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     from hsigeo.text.encoder import TextEncoder
     from hsigeo.text.prompts import PromptSet
 
-__all__ = ["TextProbe", "HsigeoNet", "HsigeoModel", "MAX_LOGIT_SCALE", "check_scene_bands", "resample_scene"]
+__all__ = ["TextProbe", "HsigeoNet", "HsigeoModel", "MAX_LOGIT_SCALE", "check_scene_bands", "resample_scene",
+           "standardize_block", "safe_std"]
 
 #: CLIP's cap on the learnable temperature (logit scale), avoiding a collapse to one-hot logits.
 MAX_LOGIT_SCALE = 100.0
@@ -273,20 +274,8 @@ class HsigeoModel:
                 f"block has shape {block.shape}; the model needs ({self.n_bands}, h, w). "
                 "Use a scene with the model's bands or resample it (model.resample_to_model)."
             )
-        # a band constant in the training scene has std 0: it carries no information, so it is
-        # centred but not scaled (dividing by 0 would make every value inf and one class win)
         b = self.n_bands
-        std = self._safe_std()[:b]
-        out = (block.astype(np.float32) - self.mean[:b, None, None]) / std[:, None, None]
-        out[~np.isfinite(out)] = 0.0
-        if valid is not None:
-            out[:, ~np.asarray(valid, dtype=bool)] = 0.0
-        return out
-
-    def _safe_std(self) -> np.ndarray:
-        # a channel constant in the training scene has std 0: it carries no information, so it is
-        # centred but not scaled (dividing by 0 would make every value inf and one class win)
-        return np.where(np.isfinite(self.std) & (self.std > 0), self.std, 1.0).astype(np.float32)
+        return standardize_block(block, self.mean[:b], self.std[:b], valid)
 
     def _with_prior(self, t: torch.Tensor) -> torch.Tensor:
         """A normalised bands-only tile ``(B, H, W)`` plus the prior's standardised channels, on its device.
@@ -295,7 +284,7 @@ class HsigeoModel:
         pixel whose bands are all 0 is nodata and gets 0 in every channel, as in training.
         """
         b, hh, ww = t.shape
-        std = torch.as_tensor(self._safe_std(), device=t.device)
+        std = torch.as_tensor(safe_std(self.std), device=t.device)
         mean = torch.as_tensor(np.asarray(self.mean, dtype=np.float32), device=t.device)
         flat = t.reshape(b, -1).t()
         valid = (flat != 0).any(1)
@@ -562,6 +551,29 @@ class HsigeoModel:
         new._anchor_cache = {}
         new._lock = threading.Lock()
         return new
+
+
+def safe_std(std: np.ndarray) -> np.ndarray:
+    """Per-channel std for standardising: a channel constant in the training scene (std 0 or not finite) gets 1.
+
+    Such a channel carries no information, so it is centred but not scaled (dividing by 0 would
+    make every value inf and one class win).
+    """
+    std = np.asarray(std)
+    return np.where(np.isfinite(std) & (std > 0), std, 1.0).astype(np.float32)
+
+
+def standardize_block(block: np.ndarray, mean: np.ndarray, std: np.ndarray,
+                      valid: np.ndarray | None = None) -> np.ndarray:
+    """float32 ``(block - mean) / std`` per band of a ``(B, h, w)`` block (:func:`safe_std`).
+
+    Non-finite results and the pixels ``valid`` marks False become 0.
+    """
+    out = (np.asarray(block).astype(np.float32) - np.asarray(mean)[:, None, None]) / safe_std(std)[:, None, None]
+    out[~np.isfinite(out)] = 0.0
+    if valid is not None:
+        out[:, ~np.asarray(valid, dtype=bool)] = 0.0
+    return out
 
 
 def check_scene_bands(da: Any, n_bands: int, wavelengths: np.ndarray | None) -> None:

@@ -32,7 +32,7 @@ import torch
 from hsigeo.classes import ClassInfo
 from hsigeo.device import torch_device
 from hsigeo.errors import BandMismatchError, InvalidInputError
-from hsigeo.model.classifier import HsigeoModel, check_scene_bands, resample_scene
+from hsigeo.model.classifier import HsigeoModel, check_scene_bands, resample_scene, standardize_block
 from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
 from hsigeo.model.svm import KernelSVM
 
@@ -155,12 +155,7 @@ class CombinedModel:
         if block.ndim != 3 or block.shape[0] != self.n_bands:
             raise BandMismatchError(f"block has shape {block.shape}; the model needs ({self.n_bands}, h, w). "
                                     "Use a scene with the model's bands or resample it (model.resample_to_model).")
-        std = np.where(np.isfinite(self.std) & (self.std > 0), self.std, 1.0).astype(np.float32)
-        out = (block.astype(np.float32) - self.mean[:, None, None]) / std[:, None, None]
-        out[~np.isfinite(out)] = 0.0
-        if valid is not None:
-            out[:, ~np.asarray(valid, dtype=bool)] = 0.0
-        return out
+        return standardize_block(block, self.mean, self.std, valid)
 
     def _probs(self, t: torch.Tensor, hn: int, wn: int, device: Any, batch_size: int, naive: bool) -> torch.Tensor:
         """Averaged, unfiltered probabilities ``(C, hn, wn)`` of the tile minus the network's halo."""
