@@ -67,6 +67,7 @@ __all__ = [
     "claim_folder",
     "guard_outputs",
     "input_files",
+    "is_hsigeo_temporary",
     "json_safe",
     "output_lock",
     "protect_inputs",
@@ -292,7 +293,8 @@ def _writable_folder(path: Path, reserve: int = 0) -> None:
         raise OutputError(f"{path}: {probe_dir} is a file, not a folder. Choose an output inside a folder.")
     probe = None
     try:
-        fd, probe = tempfile.mkstemp(prefix=".hsigeo-probe-", dir=probe_dir)
+        # named like hsigeo's temporaries (pid inside), so one left by a killed run is recognised and swept
+        fd, probe = tempfile.mkstemp(prefix=f"{_TMP_TAG}{os.getpid()}-probe-", suffix=".part", dir=probe_dir)
         try:
             if reserve > 0:
                 _reserve(fd, reserve)
@@ -542,19 +544,27 @@ def output_lock(path: str | os.PathLike) -> Iterator[None]:
     lock_file = _lock_path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     lock = _lock_for(lock_file)
-    if not _acquire(lock, lock_file):
+    try:
+        acquired = _acquire(lock, lock_file)
+    except BaseException:
+        # Ctrl-C or SIGTERM landing inside the acquisition: a lock already taken goes with its file
+        # (one interrupted before the OS lock was taken leaves a file no one holds, swept by the next write)
+        if lock.is_locked:
+            _release(lock, lock_file)
+        raise
+    if not acquired:
         owner = _lock_owner(lock_file)
         raise OutputBusyError(
             f"{final}: another hsigeo process (pid {owner if owner is not None else '?'}) is writing this output "
             "now; wait for it to finish, or choose another output name."
         )
-    with _registry_lock:
-        _held[key] = [lock, 1]
     try:
+        with _registry_lock:
+            _held[key] = [lock, 1]
         yield
     finally:
         with _registry_lock:
-            del _held[key]
+            _held.pop(key, None)
         _release(lock, lock_file)
 
 

@@ -86,6 +86,32 @@ def test_sweep_removes_only_hsigeo_temporaries_of_ended_processes(tmp_path):
     assert live.exists() and mine.exists()
 
 
+def test_free_space_probe_of_a_killed_run_is_recognised_and_swept(tmp_path, monkeypatch):
+    """The probe written before an output (folder writable, space reserved) is named like a temporary.
+
+    A signal landing while it exists must not leave a file the next run takes for the user's
+    (an interrupted demo folder would then refuse ``--overwrite``).
+    """
+    import hsigeo.outputs as outputs
+
+    seen = []
+    real_close = os.close
+
+    def close(fd):  # look at the folder while the probe exists
+        seen.extend(p.name for p in tmp_path.iterdir())
+        real_close(fd)
+
+    monkeypatch.setattr(outputs.os, "close", close)
+    check_output(tmp_path / "c.tif", overwrite=False)
+    monkeypatch.undo()
+    assert len(seen) == 1 and seen[0].startswith(f".hsigeo-{os.getpid()}-probe-"), seen
+    assert outputs.is_hsigeo_temporary(seen[0])
+    assert list(tmp_path.iterdir()) == []  # removed after the check
+    left = tmp_path / seen[0].replace(f"-{os.getpid()}-", f"-{_dead_pid()}-")  # as a killed run leaves it
+    left.write_bytes(b"")
+    assert sweep_stale_temporaries(tmp_path / "c.tif") == [left] and not left.exists()
+
+
 def test_lock_is_reentrant_within_a_process_and_removed_after(tmp_path):
     out = tmp_path / "c.tif"
     with output_lock(out), output_lock(out):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from hsigeo.outputs import MANIFEST
+from hsigeo.outputs import MANIFEST, is_hsigeo_temporary
 
 HSIGEO = str(Path(sys.executable).with_name("hsigeo"))
 # few epochs keep the runs short; the interruption points are found from the progress lines, not timing
@@ -92,9 +92,10 @@ def test_demo_interrupted_anywhere_is_replaced_by_the_next_run(tmp_path):
         assert manifest["state"] == "in progress"
         # everything the run left is listed (hsigeo's own temporaries aside)
         assert "scene" in manifest["files"], manifest
-        # (a signal landing while a sidecar's temporary is being renamed can leave that temporary; the next
-        # write into the folder sweeps it, once its process is gone, which the runs below rely on)
-        left = {p.name for p in out.iterdir() if ".hsigeo-" not in p.name} - {MANIFEST}
+        # (a signal landing while a sidecar's temporary is being renamed, or while a writer's lock file is being
+        # created, can leave that temporary or lock; the next write into the folder sweeps it once its process
+        # is gone, which the runs below rely on)
+        left = {p.name for p in out.iterdir() if not is_hsigeo_temporary(p.name)} - {MANIFEST}
         assert left <= set(manifest["files"]), (left, manifest)
 
     # a file of the user's in the folder: refused, never deleted, before any work
