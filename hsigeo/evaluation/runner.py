@@ -122,7 +122,7 @@ def _mosaic_scene(name: str, cfg: BenchmarkConfig) -> Scene:
     import xarray as xr
 
     from hsigeo.datasets.library_mosaic import load_mosaic
-    from hsigeo.evaluation.zero_shot import SCENES, load_merge
+    from hsigeo.evaluation.merges import SCENES, load_merge
     from hsigeo.text.prompts import load_prompts
 
     try:

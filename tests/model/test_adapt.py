@@ -89,13 +89,14 @@ def test_adaptation_floor_on_berlin(base):
     """Berlin (reflectance, coarse prompts of the zero-shot protocol): the adapted map, which --adapt auto gives there,
     is above a floor and above the base model's own map."""
     from hsigeo.errors import DatasetError
-    from hsigeo.evaluation.zero_shot import SCENES, load_merge, load_scene, merge_labels
+    from hsigeo.evaluation.merges import SCENES, load_merge, merge_labels
+    from hsigeo.evaluation.zero_shot import scene_arrays
     from hsigeo.model.adapt import wants_adaptation
     from hsigeo.text.prompts import load_prompts
 
     table = load_merge(SCENES["berlin"])
     try:
-        cube, labels, wl, fwhm = load_scene("berlin", None)
+        cube, labels, wl, fwhm = scene_arrays("berlin", None)
     except DatasetError:
         pytest.skip("Berlin not found (set HSIGEO_DATA_DIR)")
     truth = merge_labels(labels, table)
@@ -113,12 +114,13 @@ def test_default_on_the_jasper_like_mosaic(base, names_only):
     strong): the default prompt-only map, descriptions or bare names, is right on at least 95 % of the pixels
     (the base model of 3df5a06 got 65.5 % with descriptions and 38.3 % with names, README "Words alone")."""
     from hsigeo.errors import DatasetError
-    from hsigeo.evaluation.zero_shot import SCENES, load_merge, load_scene
+    from hsigeo.evaluation.merges import SCENES, load_merge
+    from hsigeo.evaluation.zero_shot import scene_arrays
     from hsigeo.model.adapt import adapt_if_wanted
     from hsigeo.text.prompts import load_prompts
 
     try:
-        cube, truth, wl, _ = load_scene("mosaic-jasper-like", None)
+        cube, truth, wl, _ = scene_arrays("mosaic-jasper-like", None)
     except DatasetError:
         pytest.skip("Berlin library not found (set HSIGEO_DATA_DIR)")
     ps = load_prompts(load_merge(SCENES["mosaic-jasper-like"]).prompts)
