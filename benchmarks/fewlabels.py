@@ -5,7 +5,10 @@ once (:func:`hsigeo.model.training.train`, on the benchmark's own train/test mas
 SVM (:func:`hsigeo.model.svm.fit_svm`) on the same pixels; the script then scores, on the test
 pixels, the network with and without the edge-aware filter, the SVM with and without it, and
 averages of the two probability maps at several SVM weights (arithmetic, and geometric), each
-followed by the filter.  One JSON line per fit goes to ``--out``; ``--summary`` prints mean +- std
+followed by the filter, and the model ``hsigeo train`` writes by default (``model:default``, the
+ensemble; ``--config name:method=net`` trains the network alone).  A configuration's options change
+the network (``kernel=3``: 9 x 9 patches; ``smooth_radius=0``: no filter; ``init=scratch``: no
+base-model channels).  One JSON line per fit goes to ``--out``; ``--summary`` prints mean +- std
 tables from such a file.
 
     python benchmarks/fewlabels.py --dataset salinas-a --dataset synthetic --fractions 0.01,0.05 \\
@@ -87,7 +90,12 @@ def _task(dataset: str, fraction: float, seed: int, config: str, options: dict[s
     scene = _SCENES[dataset]
     labels = scene.labels
     tr, te = Protocol("stratified", fraction).split(labels, seed)
+    from hsigeo.model.combined import CombinedModel
+
     t0 = time.perf_counter()
+    # what `hsigeo train` writes by default (the ensemble) unless the configuration names a method;
+    # its network member is the network `--method net` trains (same seed, same data)
+    options = {"method": "ensemble", **options}
     model, report = train(scene.cube, labels, scene.prompts, train_mask=tr, seed=seed, progress=False, **options)
     t_net = time.perf_counter() - t0
     values = model.class_values
@@ -95,12 +103,17 @@ def _task(dataset: str, fraction: float, seed: int, config: str, options: dict[s
     out: dict[str, Any] = {"dataset": dataset, "fraction": fraction, "seed": seed, "config": config,
                            "options": options, "net_seconds": t_net, "init_used": report.config.get("init_used"),
                            "n_val": report.n_val, "n_train": report.n_train, "oa": {}}
+    if isinstance(model, CombinedModel):
+        out["oa"]["model:default"] = _oa(predict_proba_array(cube, model, device="cpu"), labels, te, values)
+        net = copy.copy(model.net)
+        net.spatial = model.spatial
+        model = net
     out["oa"]["net+f"] = _oa(predict_proba_array(cube, model, device="cpu"), labels, te, values)
     bare = copy.copy(model)
     bare.spatial = None
     p_net = predict_proba_array(cube, bare, device="cpu")
     out["oa"]["net"] = _oa(p_net, labels, te, values)
-    guide = model.normalize(cube)[: model.n_bands]
+    guide = model.normalize(cube)[: model.n_bands]  # (model: the network, its filter attached)
     t0 = time.perf_counter()
     pool = tr & (labels > 0)
     cls_of = {int(v): i for i, v in enumerate(values)}
@@ -120,8 +133,6 @@ def _task(dataset: str, fraction: float, seed: int, config: str, options: dict[s
         out["oa"][f"geo{w:g}+f"] = _oa(_filter(g / g.sum(0, keepdims=True), guide), labels, te, values)
     out["oa"]["avg0.5"] = _oa(0.5 * p_net + 0.5 * p_svm, labels, te, values)
     # the models hsigeo train writes, run by the engines' whole-scene reference (exact, scene edges included)
-    from hsigeo.model.combined import CombinedModel
-
     common = {"classes": list(model.classes), "mean": model.mean[: model.n_bands], "std": model.std[: model.n_bands],
               "wavelengths": model.wavelengths, "spatial": model.spatial}
     for name, kw in (("model:svm", {}), ("model:ensemble", {"net": bare, "svm_weight": 0.5})):
@@ -193,6 +204,34 @@ def _summary(paths: list[str], columns: str | None = None) -> None:
               + f" | {np.mean(secs[key]):.0f} |")
 
 
+def _pivot(paths: list[str], variant: str, extra: str = "baseline:svm,baseline:rf") -> None:
+    """One variant's mean +- std with the configurations as columns (and the baselines of the same splits)."""
+    cells: dict[tuple[str, float], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    configs: list[str] = []
+    for path in paths:
+        for line in open(path, encoding="utf-8"):
+            r = json.loads(line)
+            if "error" in r or variant not in r["oa"]:
+                continue
+            key = (r["dataset"], r["fraction"])
+            configs += [r["config"]] if r["config"] not in configs else []
+            cells[key][r["config"]].append(r["oa"][variant])
+            if r["config"] == "default":  # the baselines do not depend on the configuration
+                for b in filter(None, extra.split(",")):
+                    cells[key][b].append(r["oa"][b])
+    cols = configs + [b for b in extra.split(",") if b]
+    print(f"{variant}, OA % (mean ± std over seeds; n = seeds of the default configuration)\n")
+    print("| dataset | share | n | " + " | ".join(cols) + " |")
+    print("| --- | ---: | ---: | " + " | ".join("---:" for _ in cols) + " |")
+    for key in sorted(cells):
+        d = cells[key]
+        row = []
+        for c in cols:
+            a = np.array(d.get(c, []))
+            row.append(f"{a.mean():.2f} ± {a.std(ddof=1) if a.size > 1 else 0:.2f}" if a.size else "")
+        print(f"| {key[0]} | {key[1] * 100:g}% | {len(d.get('default', []))} | " + " | ".join(row) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", action="append", default=[])
@@ -206,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="fewlabels.jsonl")
     ap.add_argument("--summary", action="append", default=[], help="print tables from JSON-lines files and exit")
     ap.add_argument("--columns", default=None, help="with --summary: comma list of variants (a|b: a, else b)")
+    ap.add_argument("--pivot", default=None, help="with --summary: this variant, one column per configuration")
     ap.add_argument("--add-baselines", nargs=2, metavar=("IN", "OUT"), default=None,
                     help="score the benchmark's svm and rf on the splits of IN's records, write them to OUT, exit")
     args = ap.parse_args(argv)
@@ -214,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         _add_baselines(*args.add_baselines, args.data_dir)
         return 0
     if args.summary:
-        _summary(args.summary, args.columns)
+        if args.pivot:
+            _pivot(args.summary, args.pivot)
+        else:
+            _summary(args.summary, args.columns)
         return 0
     configs = [_parse_config(c) for c in (args.config or ["default"])]
     if args.task:

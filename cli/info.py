@@ -201,8 +201,16 @@ def _model_info(path: Path) -> None:
     else:
         _line("patch", f"per pixel (tiles need a {model.radius}-pixel halo for the spatial filter)")
     sp = getattr(model, "spatial", None)
-    _line("filter", "none (per-pixel map)" if sp is None else
-          f"edge-aware, {2 * sp.radius + 1} x {2 * sp.radius + 1} neighbourhood, tau {sp.tau:g}, {sp.groups} band groups")
+    dropped = (model.report or {}).get("spatial_filter") if svm is not None else None
+    if sp is not None:
+        _line("filter", f"edge-aware, {2 * sp.radius + 1} x {2 * sp.radius + 1} neighbourhood, tau {sp.tau:g}, "
+                        f"{sp.groups} band groups")
+    elif dropped:
+        cv = dropped.get("svm_cv_accuracy")
+        _line("filter", f"none: {dropped['rule']}" + (f" (SVM cross-validated accuracy {100 * cv:.1f} %)"
+                                                      if cv is not None else ""))
+    else:
+        _line("filter", "none (per-pixel map)" if net is None else "none")
     pr = getattr(net, "prior", None)
     if net is not None and hasattr(net, "prior"):  # trained networks only (a zero-shot model is the base model)
         _line("base input", "none (--init scratch)" if pr is None else

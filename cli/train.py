@@ -169,6 +169,7 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
     used = report.config.get("method_used", "net")
     chosen = (model.report or {}).get("selection")
     selftrained = (model.report or {}).get("self_training")
+    filtered = (model.report or {}).get("spatial_filter")
     extra = {
         "model": str(path), "scene": title, "scored": scored, "train_pixels": n_train,
         "test_pixels": int(test_mask.sum()), "seed": seed, "train_seconds": round(report.train_seconds, 1),
@@ -177,12 +178,15 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
         "device": report.device, "config": report.config, "method": used,
         **({"method_selection": chosen} if chosen else {}),
         **({"self_training": selftrained} if selftrained else {}),
+        **({"spatial_filter": filtered} if filtered else {}),
     }
     acc = evaluate(predicted, lab, classes=model.classes, mask=test_mask, out_dir=report_dir,
                    overwrite=overwrite, title=f"hsigeo model on {title}", history=report.history, extra=extra)
     how = (f" (chosen by --method auto: {_cv_text(chosen)})" if chosen else "")
     if used == "ensemble":
         how += f"; {report.config.get('fusion', 'mean')} fusion"
+    if filtered and not filtered["applied"]:
+        how += f"; no spatial filter ({filtered['rule']})"
     if selftrained:
         how += (f"; SVM self-trained with {selftrained['n_added']} confidently mapped pixels "
                 f"(at most {selftrained['factor']:g}x each class's training pixels)")

@@ -150,6 +150,38 @@ def _filter(cfg: TrainConfig) -> SpatialFilter | None:
     return SpatialFilter.optional(cfg.spatial.smooth_radius, cfg.spatial.smooth_tau)
 
 
+def _ensemble_filter(cfg: TrainConfig, svm_info: dict[str, Any]) -> dict[str, Any]:
+    """Whether the ensemble applies the edge-aware filter (``cfg.spatial.separable_cv``), and why.
+
+    Returns
+    -------
+    dict
+        ``applied``, ``rule`` (why), ``svm_cv_accuracy`` and ``threshold``: the record printed by
+        ``hsigeo train`` and stored in the model file's report (``training.spatial_filter``).
+    """
+    cv, threshold = svm_info.get("cv_accuracy"), cfg.spatial.separable_cv
+    record = {"svm_cv_accuracy": cv, "threshold": threshold}
+    if _filter(cfg) is None:
+        return {"applied": False, "rule": "smooth_radius 0", **record}
+    if threshold is None:
+        return {"applied": True, "rule": "always (separable_cv None)", **record}
+    if cv is None:
+        return {"applied": True, "rule": "no cross-validated SVM accuracy (a class with too few training pixels)",
+                **record}
+    if cv >= threshold:
+        return {"applied": False, "rule": "the spectra alone separate the training classes", **record}
+    return {"applied": True, "rule": "the spectra alone do not separate the training classes", **record}
+
+
+def _print_filter(record: dict[str, Any]) -> None:
+    cv = record["svm_cv_accuracy"]
+    why = record["rule"] + (f": SVM cross-validated accuracy {100 * cv:.1f} % "
+                            f"{'>=' if not record['applied'] else '<'} {100 * record['threshold']:g} %"
+                            if cv is not None and record["threshold"] is not None and "smooth_radius" not in record["rule"]
+                            else "")
+    print(f"spatial filter: {'on' if record['applied'] else 'off'} ({why})", file=sys.stderr, flush=True)
+
+
 def _bare(net: Any) -> Any:
     """The network without its own filter (the combined model filters once, after averaging)."""
     bare = copy.copy(net)
@@ -178,12 +210,15 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
         facts["svm_seconds"] = time.perf_counter() - t0
         facts["svm"] = svm.info
         common = {"classes": list(data.prompt_set.classes), "mean": mean, "std": std,
-                  "wavelengths": data.wavelengths, "spatial": _filter(cfg)}
+                  "wavelengths": data.wavelengths}
         if "svm" in which:
-            models["svm"] = CombinedModel(svm, **common)
+            models["svm"] = CombinedModel(svm, spatial=_filter(cfg), **common)
         if "ensemble" in which:
-            models["ensemble"] = CombinedModel(svm, net=_bare(net), svm_weight=cfg.svm_weight,
-                                               fusion=cfg.fusion, **common)
+            # decided before self-training, so its pseudo-labels come from the map the model will make
+            facts["spatial_filter"] = _ensemble_filter(cfg, svm.info)
+            models["ensemble"] = CombinedModel(svm, net=_bare(net), svm_weight=cfg.svm_weight, fusion=cfg.fusion,
+                                               spatial=_filter(cfg) if facts["spatial_filter"]["applied"] else None,
+                                               **common)
         if cfg.self_train > 0:
             device = torch_device(settings.device)  # map the scene where the network trained
             for name in ("svm", "ensemble"):
@@ -335,6 +370,10 @@ def train_selected(data: TrainingData, cfg: TrainConfig, settings: RunSettings) 
         summary["svm"] = facts["svm"]
     if selection is not None:
         summary["selection"] = selection
+    if method == "ensemble" and "spatial_filter" in facts:
+        summary["spatial_filter"] = facts["spatial_filter"]
+        if settings.progress:
+            _print_filter(summary["spatial_filter"])
     if method in facts.get("self_training", {}):
         summary["self_training"] = facts["self_training"][method]
         if settings.progress:

@@ -137,9 +137,49 @@ def test_engines_agree(models, scene, synthetic_scene, method, tmp_path):
 
 def test_ensemble_radius_and_weight(models):
     ens, svm = models["ensemble"], models["svm"]
-    assert svm.radius == 2 and ens.radius == ens.net.config.radius + 2
+    filtered = ens.spatial is not None
+    assert svm.radius == 2 and ens.radius == ens.net.config.radius + (2 if filtered else 0)
     assert ens.svm_weight == 0.5 and ens.net.spatial is None
     assert ens.fusion == "confidence" and ens.report["config"]["fusion"] == "confidence"
+
+
+def test_ensemble_drops_the_filter_where_the_spectra_separate_the_classes(scene, models, capsys):
+    """The rule (``separable_cv``, 0.9): no filter once the SVM's cross-validated accuracy on the training pixels
+    reaches it; the choice is stored in the report; ``separable_cv=None`` always filters; the SVM alone keeps it."""
+    from hsigeo.model.selection import _ensemble_filter
+    from hsigeo.model.train_options import TrainConfig
+    from hsigeo.model.training import train
+
+    from hsigeo.sampling.splits import stratified_split
+
+    # 10 % of the crop leaves a class with one training pixel: no cross-validation, the filter stays
+    ens = models["ensemble"]
+    rec = ens.report["spatial_filter"]
+    assert ens.svm.info["cv_accuracy"] is None and rec["svm_cv_accuracy"] is None and rec["threshold"] == 0.9
+    assert rec["applied"] and ens.spatial is not None
+    assert models["svm"].spatial is not None and "spatial_filter" not in models["svm"].report
+    # 30 %: every class cross-validated; the crop's spectra are distinct, so the filter goes
+    da, labels, _, _, prompts = scene
+    more, _ = stratified_split(labels, fraction=0.3, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kw = {"train_mask": more, "method": "ensemble", "epochs": EPOCHS, "seed": 0, "device": "cpu"}
+        dropped, _ = train(da, labels, prompts, **kw)
+        always, _ = train(da, labels, prompts, **kw, separable_cv=None)
+    cv = dropped.svm.info["cv_accuracy"]
+    assert cv >= 0.9 and dropped.report["spatial_filter"] == {
+        "applied": False, "rule": "the spectra alone separate the training classes", "svm_cv_accuracy": cv,
+        "threshold": 0.9}
+    assert dropped.spatial is None and dropped.radius == dropped.net.config.radius
+    assert always.spatial is not None and always.report["spatial_filter"]["applied"]
+    err = capsys.readouterr().err
+    assert f"spatial filter: off (the spectra alone separate the training classes: SVM cross-validated " \
+           f"accuracy {100 * cv:.1f} % >= 90 %)" in err and "spatial filter: on (always" in err
+    cfg = TrainConfig()
+    assert _ensemble_filter(cfg, {"cv_accuracy": None})["applied"]  # a class with one pixel: nothing known
+    assert _ensemble_filter(cfg, {"cv_accuracy": 0.89})["applied"]
+    assert not _ensemble_filter(cfg, {"cv_accuracy": 0.9})["applied"]
+    assert not _ensemble_filter(cfg.with_options(smooth_radius=0), {"cv_accuracy": 0.5})["applied"]
 
 
 def test_confidence_fusion_lets_the_sure_member_decide():
@@ -303,7 +343,7 @@ def test_fusion_and_self_train_options_are_checked():
     from hsigeo.model.training import DEFAULTS, TrainConfig
 
     assert DEFAULTS["fusion"] == "confidence" and DEFAULTS["self_train"] == 3.0 and DEFAULTS["method"] == "net"
-    for bad in ({"fusion": "median"}, {"self_train": -1.0}, {"svm_weight": 1.5}):
+    for bad in ({"fusion": "median"}, {"self_train": -1.0}, {"svm_weight": 1.5}, {"separable_cv": 1.5}):
         with pytest.raises(InvalidInputError, match=next(iter(bad))):
             TrainConfig.from_options(**bad).validate()
     assert TrainConfig.from_options(fusion="mean", self_train=0.0).validate().self_train == 0.0
