@@ -114,7 +114,7 @@ def share(pred: np.ndarray, names: dict[int, str]) -> str:
 
 def berlin(base, enc, data_dir: Path, png: Path | None) -> dict:
     from hsigeo.evaluation.baselines.library import sam_classify
-    from hsigeo.speclib.radiometry import apply_correction, water_vapour_depth
+    from hsigeo.spectra.radiometry import apply_correction, water_vapour_depth
 
     da, truth = load_berlin(data_dir)
     cube = np.asarray(da.values, dtype=np.float32)

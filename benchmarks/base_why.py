@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.base_dev import load_berlin_library
     from hsigeo.model.base import load_base
-    from hsigeo.speclib.grid import GRID, GridResampler, brightness_normalize
     from hsigeo.speclib.libraries import load_earthlib
     from hsigeo.speclib.simulate import prosail_canopy, tree_crowns
+    from hsigeo.spectra.grid import GRID, GridResampler, brightness_normalize
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--old-model", type=Path, required=True)

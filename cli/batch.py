@@ -116,7 +116,7 @@ def is_batch(scene_args: Sequence[str], output: str | os.PathLike) -> bool:
 
 def _written_by_hsigeo(path: Path) -> bool:
     """Whether ``path`` is an hsigeo output: listed in its folder's manifest, or carrying an ``HSIGEO_RUN`` record."""
-    from hsigeo.outputs import read_manifest
+    from hsigeo.filesafety import read_manifest
 
     manifest = read_manifest(path.parent)
     if manifest is not None and path.name in manifest["files"]:
@@ -277,7 +277,7 @@ def check_resume(jobs: Sequence[SceneJob]) -> None:
     turn comes, after the scenes before it were classified.
     """
     from hsigeo.errors import OutputExistsError
-    from hsigeo.outputs import read_manifest
+    from hsigeo.filesafety import read_manifest
 
     for job in jobs:
         for p in job.paths():
@@ -333,8 +333,8 @@ def run_classify(load_model: Callable[[], Any], scene_args: Sequence[str], outpu
     """
     from hsigeo_cli.classify import raster_outputs
 
+    from hsigeo.filesafety import Output, guard_outputs
     from hsigeo.inference.cluster import cluster_description, open_client
-    from hsigeo.outputs import Output, guard_outputs
 
     batch = is_batch(scene_args, output)
     output = Path(output)

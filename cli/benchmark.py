@@ -101,7 +101,7 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
         )
     except ValueError as exc:  # a malformed --seeds / --fractions value
         raise click.BadParameter(str(exc)) from exc
-    from hsigeo.outputs import Output, guard_outputs
+    from hsigeo.filesafety import Output, guard_outputs
 
     t0 = time.perf_counter()
     # its report files are replaced by design; check the folder is writable (and not in use) before hours of work

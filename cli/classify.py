@@ -159,9 +159,9 @@ def _refuse_base_only_options(model_path: Path, *, threshold: float | None, radi
 
 def raster_outputs(output: Path, *, extras: Mapping[str, Path] | None = None,
                    vector: Path | None = None) -> list[Any]:
-    """The :class:`~hsigeo.outputs.Output` records of a classification run (GeoTIFFs, polygons)."""
+    """The :class:`~hsigeo.filesafety.Output` records of a classification run (GeoTIFFs, polygons)."""
+    from hsigeo.filesafety import Output
     from hsigeo.io.vectors import VECTOR_DRIVERS
-    from hsigeo.outputs import Output
 
     tif = (".tif", ".tiff")
     out = [Output(output, "-o", tif, sidecars=(output.with_name(output.name + ".aux.xml"), output.with_suffix(".qml")))]

@@ -19,7 +19,7 @@ def demo(out_dir: str, seed: int, epochs: int | None, device: str, overwrite: bo
 
     from hsigeo_cli.demo_chain import run_demo
 
-    from hsigeo.outputs import Output, guard_outputs
+    from hsigeo.filesafety import Output, guard_outputs
 
     # the demo folder is hsigeo's own: a non-empty folder of anything else is refused, never written into;
     # it is claimed (its manifest says "in progress") before the first file, so an interrupted demo leaves a

@@ -50,8 +50,8 @@ def evaluate(classes_path: Path, reference_path: Path, label_field: str | None, 
     per-class accuracies, confusion matrix).  Unlabelled reference pixels (0)
     are ignored; labelled pixels classified as nodata (0) count as errors.
     """
+    from hsigeo.filesafety import Output, guard_outputs
     from hsigeo.io.sample_layer import read_design_record
-    from hsigeo.outputs import Output, guard_outputs
 
     if prompts_path is not None and model_path is not None:
         raise click.UsageError("--prompts and --model exclude each other.")

@@ -166,7 +166,7 @@ def _model_info(path: Path) -> None:
     import numpy as np
 
     from hsigeo.model.modelfile import load_model, model_type_of, read_metadata
-    from hsigeo.speclib.grid import coverage_text
+    from hsigeo.spectra.grid import coverage_text
 
     # the bounded reader of every model type: metadata first, then the model (checked against it)
     meta = read_metadata(path)

@@ -29,8 +29,8 @@ def prompts(layer_path: str, field: str, layer_name: str | None, style: Path | N
     edit them to describe what each class looks like.  Train and classify take
     the file as it is, with LAYER and --field as labels.
     """
+    from hsigeo.filesafety import Output, guard_outputs
     from hsigeo.io.layer_prompts import layer_files, prompts_from_layer
-    from hsigeo.outputs import Output, guard_outputs
     from hsigeo.text.prompts import PromptSet, save_prompts
 
     # the layer (with its parts: a shapefile's .dbf, a GeoPackage's journal) and its style are inputs

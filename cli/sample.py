@@ -58,7 +58,7 @@ def sample(classes_path: Path, output: Path, n_points: int | None, target_se: fl
     drawn.  Then label the points and run `hsigeo evaluate CLASSES.tif --reference
     OUTPUT.gpkg -o REPORT/` for areas and accuracies with confidence intervals.
     """
-    from hsigeo.outputs import Output, guard_outputs
+    from hsigeo.filesafety import Output, guard_outputs
 
     if strata_path is not None and design != "stratified":
         raise click.UsageError("--strata applies to --design stratified only.")

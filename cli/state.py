@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hsigeo.outputs import atomic_output
+from hsigeo.filesafety import atomic_output
 
 __all__ = ["state_dir", "remember_model", "last_model_path"]
 

@@ -89,7 +89,7 @@ def train(scene: Path | None, labels_path: Path | None, label_field: str | None,
     themselves, which flatters the model.  The model becomes the default of
     `hsigeo classify`.
     """
-    from hsigeo.outputs import Output, guard_outputs
+    from hsigeo.filesafety import Output, guard_outputs
 
     if (scene is None) == (dataset is None):
         raise click.UsageError("give either SCENE (with --labels and --prompts) or --dataset NAME.")

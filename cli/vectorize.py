@@ -21,9 +21,9 @@ def vectorize(classes: Path, output: Path, min_area: float, overwrite: bool) -> 
 
     Each polygon gets class_id, class_name (from the raster's class table) and area.
     """
+    from hsigeo.filesafety import Output, guard_outputs
     from hsigeo.io.classmaps import read_classification
     from hsigeo.io.vectors import VECTOR_DRIVERS, area_unit, vectorize_classes, write_vector
-    from hsigeo.outputs import Output, guard_outputs
 
     # fail before the work, not after
     with guard_outputs([Output(output, "-o", tuple(VECTOR_DRIVERS))], overwrite=overwrite, rasters=(classes,)):

@@ -25,9 +25,9 @@ def set_wavelengths(scene: Path, wavelength_list: Path, output: Path, overwrite:
     `wavelength_units` (what `hsigeo info` and every hsigeo command read), keeps
     CRS, transform, nodata and data type, and is tiled and compressed.
     """
+    from hsigeo.filesafety import Output, guard_outputs
     from hsigeo.io.raster import open_hsi, write_hsi
     from hsigeo.io.wavelengths import read_wavelength_list, with_wavelengths
-    from hsigeo.outputs import Output, guard_outputs
 
     with guard_outputs([Output(output, "-o", (".tif", ".tiff"))], overwrite=overwrite,
                        inputs=(wavelength_list,), rasters=(scene,)):

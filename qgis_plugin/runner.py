@@ -405,7 +405,7 @@ class HsigeoRun:
 
         hsigeo writes every file (``c.tif``, ``c.tif.aux.xml``, ``c.qml``) to
         ``.<name>.hsigeo-<pid>-<random>.part<suffix>`` beside it and renames it
-        when done (``hsigeo.outputs``); a killed process cannot remove them
+        when done (``hsigeo.filesafety``); a killed process cannot remove them
         itself.  What was removed is kept in :attr:`removed`.
         """
         for output in self.outputs:

@@ -37,8 +37,8 @@ from hsigeo.model.base import BaseModel, save_base, shipped_base_path  # noqa: E
 from hsigeo.model.base_pretrain import pretrain  # noqa: E402
 from hsigeo.speclib.corpus import HOLDOUT_MOD, build_corpus  # noqa: E402
 from hsigeo.speclib.describe import CONCEPTS, LAND_CONCEPTS, concept_sentences  # noqa: E402
-from hsigeo.speclib.grid import GRID, brightness_normalize  # noqa: E402
 from hsigeo.speclib.libraries import SOURCES  # noqa: E402
+from hsigeo.spectra.grid import GRID, brightness_normalize  # noqa: E402
 
 # synthetic demo class -> (earthlib LEVEL_3 values, extra test on the record name)
 _DEMO = {

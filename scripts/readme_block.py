@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hsigeo.evaluation.report import ablation_section, findings, format_count, oa_row
-from hsigeo.outputs import atomic_output
+from hsigeo.filesafety import atomic_output
 
 __all__ = ["readme_block", "paper_commands", "FULL_COMMAND", "write_readme_block", "main"]
 

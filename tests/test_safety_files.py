@@ -317,7 +317,7 @@ def test_full_disk_in_evaluate_names_the_report(capsys, data, labels, tiny_disk,
 
 
 def test_a_write_that_fills_the_disk_names_the_output_not_its_temporary(tiny_disk):
-    from hsigeo.outputs import atomic_output
+    from hsigeo.filesafety import atomic_output
 
     out = tiny_disk / "big.bin"
     with pytest.raises(OSError) as info, atomic_output(out) as tmp:
@@ -403,7 +403,7 @@ _HOLD = textwrap.dedent("""
     import sys, time
     sys.modules["fcntl"] = None  # as on Windows: no fcntl module
     from hsigeo.errors import OutputBusyError
-    from hsigeo.outputs import output_lock
+    from hsigeo.filesafety import output_lock
     if sys.argv[1] == "hold":
         with output_lock(sys.argv[2]):
             print("held", flush=True)

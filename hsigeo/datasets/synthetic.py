@@ -30,7 +30,7 @@ import numpy as np
 
 from hsigeo.classes import ClassInfo, parse_colour
 from hsigeo.errors import InvalidInputError
-from hsigeo.outputs import atomic_output, check_output
+from hsigeo.filesafety import atomic_output, check_output
 
 __all__ = [
     "SyntheticScene",

@@ -55,7 +55,7 @@ def class_maps_figure(path: Path, title: str, panels: Mapping[str, np.ndarray],
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from hsigeo.outputs import atomic_output
+    from hsigeo.filesafety import atomic_output
 
     def paint(arr: np.ndarray) -> np.ndarray:
         img = np.ones(arr.shape + (3,))  # unlabelled / unclassified: white (no class palette uses it)

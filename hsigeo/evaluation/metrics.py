@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from hsigeo.errors import InvalidInputError
-from hsigeo.outputs import atomic_folder, json_safe
+from hsigeo.filesafety import atomic_folder, json_safe
 
 __all__ = [
     "confusion_matrix",

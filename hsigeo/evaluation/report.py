@@ -241,7 +241,7 @@ def write_report(results: dict[str, Any], out_dir: str | os.PathLike | None = No
         ``{"json": ..., "markdown": ..., "maps": [...]}`` paths.
     """
     from hsigeo.evaluation.figures import map_figure
-    from hsigeo.outputs import atomic_output, json_safe
+    from hsigeo.filesafety import atomic_output, json_safe
 
     out = Path(out_dir if out_dir is not None else results["config"]["out_dir"])
     out.mkdir(parents=True, exist_ok=True)

@@ -160,7 +160,7 @@ class ZeroShotRun:
     @cached_property
     def grid_spectra(self) -> np.ndarray:
         """The scene's pixels on the base grid ``(H*W, G)``, radiometric correction as the base model's."""
-        from hsigeo.speclib.radiometry import apply_correction
+        from hsigeo.spectra.radiometry import apply_correction
 
         zs = self.descriptions
         flat = zs.resampler(np.asarray(self.cube, np.float32).reshape(self.cube.shape[0], -1).T)

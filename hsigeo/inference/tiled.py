@@ -71,6 +71,7 @@ import numpy as np
 
 from hsigeo.device import default_threads, release_freed_memory, resolve_device, torch_threads
 from hsigeo.errors import HsigeoError, InvalidInputError
+from hsigeo.filesafety import check_output, protect_inputs
 from hsigeo.inference.core import (
     add_counts,
     class_dtype,
@@ -85,7 +86,6 @@ from hsigeo.inference.model_contract import InferenceModel, require_model
 from hsigeo.inference.products import RUN_TAG, OutputPlan, ProductWriters, open_product_writers, output_grid
 from hsigeo.inference.region import Region, plan_region
 from hsigeo.inference.scene import Scene, open_scene, read_region_tile, warn_about_scene
-from hsigeo.outputs import check_output, protect_inputs
 from hsigeo.sampling.windows import plan_windows
 
 __all__ = ["classify_raster", "ClassificationResult", "RunOptions", "default_readers", "RUN_TAG"]

@@ -135,7 +135,7 @@ def layer_files(path: str | os.PathLike, style: str | os.PathLike | None = None)
     """The files :func:`prompts_from_layer` reads: the vector file, and the style given or the ``.qml`` beside it.
 
     The vector file's own parts (a shapefile's ``.dbf``...) are added by
-    :func:`hsigeo.outputs.input_files`; commands declare all of these as
+    :func:`hsigeo.filesafety.input_files`; commands declare all of these as
     inputs, so no output replaces them.
     """
     file = Path(str(path).partition("|")[0])

@@ -47,7 +47,7 @@ import numpy as np
 import xarray as xr
 
 from hsigeo.errors import InvalidInputError, RasterReadError
-from hsigeo.outputs import atomic_output
+from hsigeo.filesafety import atomic_output
 
 __all__ = [
     "open_hsi",

@@ -33,7 +33,7 @@ import numpy as np
 
 from hsigeo.classes import normalize_classes
 from hsigeo.errors import InvalidInputError
-from hsigeo.outputs import atomic_output
+from hsigeo.filesafety import atomic_output
 
 __all__ = ["REFERENCE_FIELD", "SAMPLE_FIELDS", "read_design_record", "read_sample_layer", "write_sample_layer"]
 

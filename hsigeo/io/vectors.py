@@ -25,7 +25,7 @@ import xarray as xr
 
 from hsigeo.classes import normalize_classes
 from hsigeo.errors import InvalidInputError
-from hsigeo.outputs import atomic_output, check_output, temporary_path
+from hsigeo.filesafety import atomic_output, check_output, temporary_path
 
 __all__ = ["vectorize_classes", "write_vector", "area_unit", "embed_layer_style", "feature_layer", "layer_name",
            "VECTOR_DRIVERS",

@@ -30,7 +30,7 @@ Float rasters (:func:`write_float_raster`, :func:`open_float_writer`) are
 per-class probabilities).
 
 Every output is written to a temporary file beside the target and renamed into
-place only when complete (:func:`hsigeo.outputs.atomic_output`).  The block
+place only when complete (:func:`hsigeo.filesafety.atomic_output`).  The block
 writers (:func:`open_classification_writer`, :func:`open_float_writer`) let
 tiled inference stream windows to disk::
 
@@ -57,8 +57,8 @@ import xarray as xr
 
 from hsigeo.classes import ClassInfo, normalize_classes
 from hsigeo.errors import HsigeoError, InvalidInputError
+from hsigeo.filesafety import atomic_output, check_output
 from hsigeo.io.qml import paletted_raster_qml
-from hsigeo.outputs import atomic_output, check_output
 
 __all__ = [
     "CLASS_TABLE_TAG",

@@ -4,7 +4,7 @@ Pieces:
 
 - :class:`BaseNet`: per-pixel spectral encoder (input: the brightness-normalised spectrum on
   the base grid, its coverage mask and, in models built since issue 21, the albedo channel and
-  its flag, see :mod:`hsigeo.speclib.grid`) and a linear text probe into the same 64-d joint
+  its flag, see :mod:`hsigeo.spectra.grid`) and a linear text probe into the same 64-d joint
   space, with a learnable temperature.
 - :func:`hsigeo.model.base_pretrain.pretrain`: the method's contrastive loss (positive + hard + semi-hard negatives,
   :func:`hsigeo.model.loss.hard_negative_loss`) between library/simulated spectra and the
@@ -45,7 +45,7 @@ from hsigeo.errors import BandMismatchError, ModelFileError
 from hsigeo.model.binding import SensorBinding, bind_sensor, float_array, grid_features, json_floats
 from hsigeo.model.binding import sample_pixels as _sample_pixels
 from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
-from hsigeo.speclib.grid import GRID, coverage_text
+from hsigeo.spectra.grid import GRID, coverage_text
 
 __all__ = ["BaseNet", "BaseModel", "ZeroShotModel", "save_base", "load_base", "shipped_base_path",
            "base_to_file", "zero_shot_to_file", "base_from_file", "zero_shot_from_file", "net_sizes",
@@ -78,7 +78,7 @@ class BaseNet(nn.Module):
         Width of the hidden layers and of the joint space.
     albedo
         Whether the input carries the albedo channel and its flag
-        (:func:`hsigeo.speclib.grid.albedo_channels`).
+        (:func:`hsigeo.spectra.grid.albedo_channels`).
     """
 
     def __init__(self, n_grid: int, text_dim: int, hidden: int = HIDDEN, embed_dim: int = EMBED_DIM,
@@ -189,7 +189,7 @@ class BaseModel:
             Override / supply the band centres (nm), widths and flags.
         radiometry
             ``"reflectance"`` (use spectra as they are), ``"radiance"`` (estimate a
-            scene-level offset and gain, :mod:`hsigeo.speclib.radiometry`) or ``"auto"``
+            scene-level offset and gain, :mod:`hsigeo.spectra.radiometry`) or ``"auto"``
             (radiance when the scene shows deep 940/1130 nm water-vapour bands).
         threshold
             Unknown threshold on the highest class probability (``None``: the model's

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from hsigeo.model.base import BaseNet
 from hsigeo.model.loss import hard_negative_loss
-from hsigeo.speclib.grid import ALBEDO_CENTRE, GRID
+from hsigeo.spectra.grid import ALBEDO_CENTRE, GRID
 
 __all__ = ["pretrain", "augment"]
 
@@ -56,7 +56,7 @@ def _coverage_masks(n: int, g: torch.Generator) -> torch.Tensor:
 
 
 def _albedo(mean: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """Torch twin of :func:`hsigeo.speclib.grid.albedo_channels`: ``(N, 2)`` from means ``(N, 1)`` in reflectance."""
+    """Torch twin of :func:`hsigeo.spectra.grid.albedo_channels`: ``(N, 2)`` from means ``(N, 1)`` in reflectance."""
     k = known.float().view(-1, 1)
     return torch.cat([torch.log(mean.clamp(1e-4, 10.0) / ALBEDO_CENTRE) * k, k], dim=1)
 

@@ -1,17 +1,17 @@
 """A scene's sensor bound to the base model's grid: band resampling plus radiometric correction.
 
 The base model (:mod:`hsigeo.model.base`) reads spectra on its own 180-band grid
-(:data:`hsigeo.speclib.grid.GRID`), as relative reflectance.  A :class:`SensorBinding` is what
+(:data:`hsigeo.spectra.grid.GRID`), as relative reflectance.  A :class:`SensorBinding` is what
 turns one scene's raw band values into that input, per pixel:
 
-1. the scene's bands are resampled onto the grid (:class:`~hsigeo.speclib.grid.GridResampler`:
+1. the scene's bands are resampled onto the grid (:class:`~hsigeo.spectra.grid.GridResampler`:
    band centres, FWHM when known, bad-band flags; grid bands the sensor does not cover are
    masked);
 2. radiance scenes get the scene-level offset and gain estimated at binding time
-   (:mod:`hsigeo.speclib.radiometry`);
+   (:mod:`hsigeo.spectra.radiometry`);
 3. each spectrum is divided by its mean over the covered bands (its shape), and, for a base
    model that reads albedo, that mean goes beside it as reflectance when the scene's scale is
-   known (reflectance 0-1 or x 10000, :func:`~hsigeo.speclib.radiometry.reflectance_scale`;
+   known (reflectance 0-1 or x 10000, :func:`~hsigeo.spectra.radiometry.reflectance_scale`;
    radiance and unknown scales leave the albedo channel empty, flagged as such).
 
 Both users of the base model bind this way: the prompt-only :class:`~hsigeo.model.base.ZeroShotModel`
@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from hsigeo.errors import BandMismatchError, HsigeoError, ModelFileError
-from hsigeo.speclib.grid import ALBEDO_CENTRE, GridResampler
-from hsigeo.speclib.radiometry import estimate_correction, looks_like_radiance
-from hsigeo.speclib.radiometry import reflectance_scale as reflectance_scale_of
+from hsigeo.spectra.grid import ALBEDO_CENTRE, GridResampler
+from hsigeo.spectra.radiometry import estimate_correction, looks_like_radiance
+from hsigeo.spectra.radiometry import reflectance_scale as reflectance_scale_of
 
 __all__ = ["SensorBinding", "bind_sensor", "grid_features", "grid_features_tensor", "sample_pixels", "json_floats",
            "float_array"]
@@ -44,7 +44,7 @@ def grid_features(x: np.ndarray, mask: np.ndarray, *, albedo: bool = False,
     """Base-network input of grid spectra ``(..., G)`` and whether each spectrum is usable.
 
     ``(..., 2G)``: shape and mask; with ``albedo``, ``(..., 2G + 2)``: plus the albedo channel
-    and its flag (:func:`~hsigeo.speclib.grid.albedo_channels`; empty when ``scale`` is ``None``).
+    and its flag (:func:`~hsigeo.spectra.grid.albedo_channels`; empty when ``scale`` is ``None``).
     NumPy in and out; the arithmetic is :func:`grid_features_tensor`'s, so every engine and
     device computes the same input.
     """
@@ -57,10 +57,10 @@ def grid_features_tensor(x: torch.Tensor, mask: torch.Tensor, *, albedo: bool = 
                          scale: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`grid_features` on tensors, on their device: ``x (..., G)`` float32, ``mask (G,)`` bool.
 
-    The brightness normalisation of :func:`~hsigeo.speclib.grid.brightness_normalize` (spectrum
+    The brightness normalisation of :func:`~hsigeo.spectra.grid.brightness_normalize` (spectrum
     over its mean on the covered bands; a spectrum whose mean is not positive is unusable and
-    all zero) and the albedo channel of :func:`~hsigeo.speclib.grid.albedo_channels` (log of
-    the mean as reflectance over :data:`~hsigeo.speclib.grid.ALBEDO_CENTRE`, and a flag).
+    all zero) and the albedo channel of :func:`~hsigeo.spectra.grid.albedo_channels` (log of
+    the mean as reflectance over :data:`~hsigeo.spectra.grid.ALBEDO_CENTRE`, and a flag).
     """
     m = mask.to(device=x.device, dtype=torch.bool).expand_as(x)
     mf = m.to(x.dtype)
@@ -159,7 +159,7 @@ class SensorBinding:
         weights, mask, offset, gain = self._tensors(x.device)
         g = x @ weights.t()
         if offset is not None:
-            g = ((g - offset) / gain).clamp(min=0.0)  # hsigeo.speclib.radiometry.apply_correction
+            g = ((g - offset) / gain).clamp(min=0.0)  # hsigeo.spectra.radiometry.apply_correction
         f, ok = grid_features_tensor(g, mask, albedo=self.albedo, scale=self.scale)
         ok = ok & (x.abs().sum(-1) > 0)
         return f * ok.unsqueeze(-1), ok
@@ -253,7 +253,7 @@ def bind_sensor(scene: Any, *, reference: np.ndarray, library: np.ndarray | None
     reflectance_scale
         Factor from the scene's units to reflectance 0-1, ``None`` (not known: albedo unread),
         or ``"auto"``: recognised from the sampled pixels of a reflectance scene
-        (:func:`hsigeo.speclib.radiometry.reflectance_scale`); radiance scenes get ``None``.
+        (:func:`hsigeo.spectra.radiometry.reflectance_scale`); radiance scenes get ``None``.
 
     Raises
     ------

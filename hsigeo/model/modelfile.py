@@ -50,12 +50,12 @@ import torch
 
 from hsigeo.classes import ClassInfo
 from hsigeo.errors import ModelFileError
+from hsigeo.filesafety import atomic_output, json_safe
 from hsigeo.model import base as _base
 from hsigeo.model.backbone import BackboneConfig
 from hsigeo.model.classifier import HsigeoModel, HsigeoNet
 from hsigeo.model.prior import BasePrior
 from hsigeo.model.spatial import SpatialFilter
-from hsigeo.outputs import atomic_output, json_safe
 
 __all__ = [
     "FORMAT",

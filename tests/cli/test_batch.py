@@ -46,7 +46,7 @@ def test_glob_into_folder_named_after_scenes(flight, tmp_path, capsys):
     want = {f"scene_{i}{s}" for i in range(N_SCENES) for s in
             ("_classes.tif", "_classes.tif.aux.xml", "_classes.qml", "_classes.gpkg", "_confidence.tif",
              "_probabilities.tif", "_confidence.qml", "_probabilities.qml")}
-    # the folder's manifest (hsigeo.outputs.claim_folder) lists exactly what hsigeo wrote there
+    # the folder's manifest (hsigeo.filesafety.claim_folder) lists exactly what hsigeo wrote there
     assert {p.name for p in out.iterdir()} == want | {".hsigeo-output.json"}
     manifest = json.loads((out / ".hsigeo-output.json").read_text(encoding="utf-8"))
     assert manifest["state"] == "complete" and set(manifest["files"]) == want

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from hsigeo.outputs import MANIFEST, is_hsigeo_temporary
+from hsigeo.filesafety import MANIFEST, is_hsigeo_temporary
 
 HSIGEO = str(Path(sys.executable).with_name("hsigeo"))
 # few epochs keep the runs short; the interruption points are found from the progress lines, not timing

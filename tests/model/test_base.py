@@ -17,7 +17,7 @@ from hsigeo.model.base import (
     shipped_base_path,
 )
 from hsigeo.model.base_pretrain import pretrain
-from hsigeo.speclib.grid import GRID
+from hsigeo.spectra.grid import GRID
 from hsigeo.text.prompts import PromptSet
 
 PROMPTS = PromptSet.from_dict({"classes": [

@@ -149,7 +149,6 @@ def test_ensemble_drops_the_filter_where_the_spectra_separate_the_classes(scene,
     from hsigeo.model.selection import _ensemble_filter
     from hsigeo.model.train_options import TrainConfig
     from hsigeo.model.training import train
-
     from hsigeo.sampling.splits import stratified_split
 
     # 10 % of the crop leaves a class with one training pixel: no cross-validation, the filter stays

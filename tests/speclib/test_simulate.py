@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hsigeo.speclib.grid import ALBEDO_CENTRE, GRID, albedo_channels
-from hsigeo.speclib.radiometry import reflectance_scale
 from hsigeo.speclib.simulate import mix, tree_crowns
+from hsigeo.spectra.grid import ALBEDO_CENTRE, GRID, albedo_channels
+from hsigeo.spectra.radiometry import reflectance_scale
 
 
 def _leafy() -> np.ndarray:

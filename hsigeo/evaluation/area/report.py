@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from hsigeo.evaluation.area.estimators import Estimate, SampleEstimates
-from hsigeo.outputs import atomic_folder, json_safe
+from hsigeo.filesafety import atomic_folder, json_safe
 
 __all__ = ["AreaReport", "KIND", "write_area_report", "plot_areas", "plot_error_matrix"]
 

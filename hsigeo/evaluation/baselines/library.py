@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from hsigeo.speclib.grid import brightness_normalize
+from hsigeo.spectra.grid import brightness_normalize
 
 __all__ = ["library_selection", "sam_classify", "nearest_mean_classify"]
 

@@ -27,7 +27,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from hsigeo.outputs import atomic_output
+from hsigeo.filesafety import atomic_output
 
 __all__ = ["cache_dir", "cache_path", "write_scaled_vrt", "gdal_type"]
 

@@ -211,7 +211,7 @@ def _write_mask(mask: Any, bands: list[int], glt_x: Any, glt_y: Any, out: Path, 
     from affine import Affine
     from rasterio.windows import Window
 
-    from hsigeo.outputs import atomic_output
+    from hsigeo.filesafety import atomic_output
 
     h, w = glt_x.shape
     profile = {"driver": "GTiff", "count": len(bands), "height": h, "width": w, "dtype": "uint8", "crs": wkt,
@@ -282,7 +282,7 @@ def _write_ortho(f: Any, nc: Path, out: Path, gt: list[float], wkt: str) -> None
     from affine import Affine
     from rasterio.windows import Window
 
-    from hsigeo.outputs import atomic_output
+    from hsigeo.filesafety import atomic_output
     from hsigeo.progress import track
 
     refl = f["reflectance"]

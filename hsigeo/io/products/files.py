@@ -93,7 +93,7 @@ def listing(path: Path) -> Listing | None:
 
 def extract_member(zip_path: Path, name: str, out: Path) -> Path:
     """Copy one zip member to ``out`` (streamed, atomic), once."""
-    from hsigeo.outputs import atomic_output
+    from hsigeo.filesafety import atomic_output
 
     if out.is_file():
         return out

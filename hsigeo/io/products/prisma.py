@@ -192,7 +192,7 @@ def _write(he5: Path, vnir: Any, swir: Any, v: tuple, s: tuple, out: Path, epsg:
     import rasterio
     from rasterio.windows import Window
 
-    from hsigeo.outputs import atomic_output
+    from hsigeo.filesafety import atomic_output
     from hsigeo.progress import track
 
     rows, _, cols = vnir.shape

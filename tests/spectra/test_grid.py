@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hsigeo.speclib.grid import GRID, GridResampler, brightness_normalize, coverage_text, features
+from hsigeo.spectra.grid import GRID, GridResampler, brightness_normalize, coverage_text, features
 
 
 def test_grid_is_earthlibs_180_bands():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hsigeo.speclib.grid import GRID, brightness_normalize
-from hsigeo.speclib.radiometry import estimate_correction, looks_like_radiance
+from hsigeo.spectra.grid import GRID, brightness_normalize
+from hsigeo.spectra.radiometry import estimate_correction, looks_like_radiance
 
 
 def _materials() -> np.ndarray:

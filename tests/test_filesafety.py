@@ -1,4 +1,4 @@
-"""``hsigeo.outputs``: the rules every write follows (the CLI cases are in test_safety.py)."""
+"""``hsigeo.filesafety``: the rules every write follows (the CLI cases are in test_safety.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hsigeo.errors import OutputError, OutputExistsError
-from hsigeo.outputs import (
+from hsigeo.filesafety import (
     MANIFEST,
     atomic_folder,
     atomic_output,
@@ -92,7 +92,7 @@ def test_free_space_probe_of_a_killed_run_is_recognised_and_swept(tmp_path, monk
     A signal landing while it exists must not leave a file the next run takes for the user's
     (an interrupted demo folder would then refuse ``--overwrite``).
     """
-    import hsigeo.outputs as outputs
+    import hsigeo.filesafety as outputs
 
     seen = []
     real_close = os.close
@@ -136,7 +136,7 @@ def test_json_safe_values():
 # Issue 19 / 27: inputs' parts, long names, folders claimed before they are written
 # --------------------------------------------------------------------------- #
 def test_a_vector_inputs_parts_are_inputs_too(tmp_path):
-    from hsigeo.outputs import input_files
+    from hsigeo.filesafety import input_files
 
     shp = {p.name for p in input_files(tmp_path / "f.shp")}
     assert {"f.shp", "f.dbf", "f.shx", "f.prj", "f.cpg", "f.qpj", "f.shp.xml"} <= shp
@@ -147,7 +147,7 @@ def test_a_vector_inputs_parts_are_inputs_too(tmp_path):
 
 
 def test_temporary_and_lock_names_stay_within_255_bytes(tmp_path):
-    from hsigeo.outputs import temporary_path
+    from hsigeo.filesafety import temporary_path
 
     for name in ("c" * 251 + ".tif", "é" * 120 + ".tif", "x." + "y" * 250):
         final = tmp_path / name
@@ -178,7 +178,7 @@ def test_sweep_takes_any_dead_temporary_and_unheld_lock_of_the_folder(tmp_path):
 
 
 def test_claimed_folder_lists_what_is_written_and_is_recognised_after_an_interruption(tmp_path):
-    from hsigeo.outputs import claim_folder
+    from hsigeo.filesafety import claim_folder
 
     out = tmp_path / "demo"
     with pytest.raises(KeyboardInterrupt), output_lock(out), claim_folder(out):
@@ -206,7 +206,7 @@ def test_claimed_folder_lists_what_is_written_and_is_recognised_after_an_interru
 
 
 def test_a_claim_that_wrote_nothing_leaves_the_place_as_it_was(tmp_path):
-    from hsigeo.outputs import claim_folder
+    from hsigeo.filesafety import claim_folder
 
     out = tmp_path / "report"
     with pytest.raises(RuntimeError), output_lock(out), claim_folder(out):

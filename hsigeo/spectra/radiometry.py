@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hsigeo.speclib.grid import GRID, brightness_normalize
+from hsigeo.spectra.grid import GRID, brightness_normalize
 
 __all__ = ["looks_like_radiance", "estimate_correction", "apply_correction", "water_vapour_depth",
            "reflectance_scale"]
