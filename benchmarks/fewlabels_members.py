@@ -184,33 +184,39 @@ def _pseudo(p: np.ndarray, pool: np.ndarray, valid: np.ndarray, n_train: np.ndar
     return mask, pred
 
 
-def ablate(path: Path, data_dir: str | None, radii: list[int], factors: list[float],
-           sources: list[str]) -> dict[str, Any]:
-    """Every member variant on one cached split; OA % of its test pixels."""
+def _load_split(path: Path, data_dir: str | None) -> dict[str, Any]:
+    """One cached split: the scene's labels, masks, the cached network map and the standardised bands."""
     name, fraction, seed = path.stem.rsplit("_", 2)
-    fraction_f, seed_i = float(fraction), int(seed)
     scene = _scene(name, data_dir)
-    labels = scene.labels
-    tr, te = _split(scene, fraction_f, seed_i)
+    tr, te = _split(scene, float(fraction), int(seed))
     z = np.load(path)
-    p_net = z["p_net"].astype(np.float32)
-    values = z["values"]
     cube = np.asarray(scene.cube.values, dtype=np.float32)
     std = np.where(z["std"] > 0, z["std"], 1.0).astype(np.float32)
     guide = (cube - z["mean"][:, None, None]) / std[:, None, None]
     valid = np.isfinite(guide).all(0)
     guide[:, ~valid] = 0.0
-    guide = np.nan_to_num(guide).astype(np.float32)
-    m_test = te & (labels > 0)
+    labels, values = scene.labels, z["values"]
+    pool = tr & (labels > 0)
+    cls_of = {int(v): i for i, v in enumerate(values)}
+    y = np.array([cls_of[int(v)] for v in labels[pool]])
+    return {"name": name, "fraction": float(fraction), "seed": int(seed), "scene": scene, "labels": labels,
+            "train": tr, "m_test": te & (labels > 0), "p_net": z["p_net"].astype(np.float32), "values": values,
+            "guide": np.nan_to_num(guide).astype(np.float32), "valid": valid, "pool": pool, "cls_of": cls_of,
+            "y": y, "n_train": np.bincount(y, minlength=len(values)), "seconds": float(z["seconds"])}
+
+
+def ablate(path: Path, data_dir: str | None, radii: list[int], factors: list[float],
+           sources: list[str]) -> dict[str, Any]:
+    """Every member variant on one cached split; OA % of its test pixels."""
+    d = _load_split(path, data_dir)
+    name, fraction_f, seed_i, scene, labels = d["name"], d["fraction"], d["seed"], d["scene"], d["labels"]
+    tr, m_test, p_net, values, guide, valid = d["train"], d["m_test"], d["p_net"], d["values"], d["guide"], d["valid"]
+    pool, cls_of, y, n_train = d["pool"], d["cls_of"], d["y"], d["n_train"]
 
     def oa(p: np.ndarray) -> float:
         return float((values[np.nan_to_num(p, nan=-1.0).argmax(0)][m_test] == labels[m_test]).mean() * 100)
 
-    pool = tr & (labels > 0)
-    cls_of = {int(v): i for i, v in enumerate(values)}
-    y = np.array([cls_of[int(v)] for v in labels[pool]])
-    n_train = np.bincount(y, minlength=len(values))
-    out: dict[str, Any] = {"dataset": name, "fraction": fraction_f, "seed": seed_i, "net_seconds": float(z["seconds"]),
+    out: dict[str, Any] = {"dataset": name, "fraction": fraction_f, "seed": seed_i, "net_seconds": d["seconds"],
                            "oa": {}, "seconds": {}, "svm": {}}
     out["oa"]["net"] = oa(p_net)
     from hsigeo.evaluation.benchmark_config import BenchmarkConfig
@@ -264,6 +270,44 @@ def ablate(path: Path, data_dir: str | None, radii: list[int], factors: list[flo
     return out
 
 
+def ablate_filters(path: Path, data_dir: str | None, factor: float = 3.0) -> dict[str, Any]:
+    """Where the edge-aware filter goes in the default ensemble, on one cached split.
+
+    The default's pipeline (SVM with C and gamma by CV, pseudo-labels from the ensemble's own map,
+    the SVM refitted once on them, confidence fusion) with the filter after the fusion at radius 2
+    (``f2``, before this round) or 1 (``f1``), nowhere (``none``), or on the SVM member only
+    (``svm-f2``: the network brings its own neighbourhood).  Also the SVM's cross-validated accuracy
+    (``cv``, what the ``separable_cv`` rule reads) and the benchmark's SVM baseline.
+    """
+    d = _load_split(path, data_dir)
+    labels, m_test, p_net, values, guide = d["labels"], d["m_test"], d["p_net"], d["values"], d["guide"]
+    pool, y, n_train, seed = d["pool"], d["y"], d["n_train"], d["seed"]
+
+    def oa(p: np.ndarray) -> float:
+        return float((values[np.nan_to_num(p, nan=-1.0).argmax(0)][m_test] == labels[m_test]).mean() * 100)
+
+    p_svm, info = _svm_map(guide, pool, y, len(values), seed)
+    out: dict[str, Any] = {"dataset": d["name"], "fraction": d["fraction"], "seed": seed,
+                           "cv": info.get("cv_accuracy"), "oa": {"net": oa(p_net), "svm": oa(p_svm)}}
+    combine = {"f2": lambda pn, ps: _filter(_fuse_max(pn, ps), guide, 2),
+               "f1": lambda pn, ps: _filter(_fuse_max(pn, ps), guide, 1),
+               "none": lambda pn, ps: _fuse_max(pn, ps),
+               "svm-f2": lambda pn, ps: _fuse_max(pn, _filter(ps, guide, 2))}
+    for name, fn in combine.items():
+        extra, pred = _pseudo(fn(p_net, p_svm), pool, d["valid"], n_train, factor)
+        mask = pool | extra
+        yy = np.where(pool[mask], -1, pred[mask])
+        yy[pool[mask]] = np.array([d["cls_of"][int(v)] for v in labels[mask & pool]])
+        p2, _ = _svm_map(guide, mask, yy, len(values), seed, fixed=info)
+        out["oa"][name] = oa(fn(p_net, p2))
+    from hsigeo.evaluation.benchmark_config import BenchmarkConfig
+    from hsigeo.evaluation.methods import METHODS
+
+    pred = METHODS["svm"](BenchmarkConfig()).fit(d["scene"].cube, labels, d["train"], seed=seed).predict(d["scene"].cube)
+    out["oa"]["baseline:svm"] = float((pred[m_test] == labels[m_test]).mean() * 100)
+    return out
+
+
 def summary(paths: list[str], only: str | None) -> None:
     """Mean +- std of every variant per dataset and share (seeds pooled)."""
     rows: dict[tuple[str, float], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -297,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--factors", default="3,10", help="pseudo-labels per class, as multiples of its training pixels")
     ap.add_argument("--sources", default="self,ens", help="self-training label sources: self, ens, agree")
     ap.add_argument("--match", default="", help="with --ablate: only maps whose name contains this")
+    ap.add_argument("--filters", action="store_true",
+                    help="with --ablate: where the default ensemble's filter goes (ablate_filters), not the members")
     ap.add_argument("--out", default="members.jsonl")
     ap.add_argument("--summary", action="append", default=[], help="print tables from JSON-lines files and exit")
     ap.add_argument("--only", default=None, help="with --summary: variants containing one of these (comma list)")
@@ -315,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
             name, fraction, seed = path.stem.rsplit("_", 2)
             if args.match not in path.stem or (name, float(fraction), int(seed)) in done:
                 continue
-            rec = ablate(path, args.data_dir, radii, factors, args.sources.split(","))
+            rec = (ablate_filters(path, args.data_dir) if args.filters
+                   else ablate(path, args.data_dir, radii, factors, args.sources.split(",")))
             with open(args.out, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(rec) + "\n")
             print(path.stem, json.dumps({k: round(v, 2) for k, v in rec["oa"].items()}), file=sys.stderr, flush=True)

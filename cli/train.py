@@ -185,8 +185,9 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
     how = (f" (chosen by --method auto: {_cv_text(chosen)})" if chosen else "")
     if used == "ensemble":
         how += f"; {report.config.get('fusion', 'mean')} fusion"
-    if filtered and not filtered["applied"]:
-        how += f"; no spatial filter ({filtered['rule']})"
+    if filtered and filtered.get("radius", 2) != report.config.get("smooth_radius", 2):
+        r = filtered.get("radius", 0)
+        how += f"; spatial filter {f'{2 * r + 1} x {2 * r + 1}' if r else 'off'} ({filtered['rule']})"
     if selftrained:
         how += (f"; SVM self-trained with {selftrained['n_added']} confidently mapped pixels "
                 f"(at most {selftrained['factor']:g}x each class's training pixels)")

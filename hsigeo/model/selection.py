@@ -151,35 +151,37 @@ def _filter(cfg: TrainConfig) -> SpatialFilter | None:
 
 
 def _ensemble_filter(cfg: TrainConfig, svm_info: dict[str, Any]) -> dict[str, Any]:
-    """Whether the ensemble applies the edge-aware filter (``cfg.spatial.separable_cv``), and why.
+    """The ensemble's filter radius (``cfg.spatial.separable_cv``, ``separable_radius``), and why.
 
     Returns
     -------
     dict
-        ``applied``, ``rule`` (why), ``svm_cv_accuracy`` and ``threshold``: the record printed by
-        ``hsigeo train`` and stored in the model file's report (``training.spatial_filter``).
+        ``radius`` (0: no filter), ``applied`` (radius > 0), ``rule`` (why), ``svm_cv_accuracy`` and
+        ``threshold``: the record printed by ``hsigeo train`` and stored in the model file's report
+        (``training.spatial_filter``).
     """
-    cv, threshold = svm_info.get("cv_accuracy"), cfg.spatial.separable_cv
+    cv, threshold, radius = svm_info.get("cv_accuracy"), cfg.spatial.separable_cv, cfg.spatial.smooth_radius
     record = {"svm_cv_accuracy": cv, "threshold": threshold}
-    if _filter(cfg) is None:
-        return {"applied": False, "rule": "smooth_radius 0", **record}
-    if threshold is None:
-        return {"applied": True, "rule": "always (separable_cv None)", **record}
-    if cv is None:
-        return {"applied": True, "rule": "no cross-validated SVM accuracy (a class with too few training pixels)",
-                **record}
-    if cv >= threshold:
-        return {"applied": False, "rule": "the spectra alone separate the training classes", **record}
-    return {"applied": True, "rule": "the spectra alone do not separate the training classes", **record}
+    if radius == 0:
+        rule = "smooth_radius 0"
+    elif threshold is None:
+        rule = "always the same (separable_cv None)"
+    elif cv is None:
+        rule = "no cross-validated SVM accuracy (a class with too few training pixels)"
+    elif cv >= threshold:
+        rule, radius = "the spectra alone separate the training classes", min(radius, cfg.spatial.separable_radius)
+    else:
+        rule = "the spectra alone do not separate the training classes"
+    return {"radius": int(radius), "applied": radius > 0, "rule": rule, **record}
 
 
 def _print_filter(record: dict[str, Any]) -> None:
-    cv = record["svm_cv_accuracy"]
-    why = record["rule"] + (f": SVM cross-validated accuracy {100 * cv:.1f} % "
-                            f"{'>=' if not record['applied'] else '<'} {100 * record['threshold']:g} %"
-                            if cv is not None and record["threshold"] is not None and "smooth_radius" not in record["rule"]
-                            else "")
-    print(f"spatial filter: {'on' if record['applied'] else 'off'} ({why})", file=sys.stderr, flush=True)
+    cv, threshold, r = record["svm_cv_accuracy"], record["threshold"], record["radius"]
+    how = f"{2 * r + 1} x {2 * r + 1}" if r else "off"
+    why = record["rule"]
+    if cv is not None and threshold is not None and "smooth_radius" not in why:
+        why += f": SVM cross-validated accuracy {100 * cv:.1f} % {'>=' if cv >= threshold else '<'} {100 * threshold:g} %"
+    print(f"spatial filter: {how} ({why})", file=sys.stderr, flush=True)
 
 
 def _bare(net: Any) -> Any:
@@ -217,7 +219,8 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
             # decided before self-training, so its pseudo-labels come from the map the model will make
             facts["spatial_filter"] = _ensemble_filter(cfg, svm.info)
             models["ensemble"] = CombinedModel(svm, net=_bare(net), svm_weight=cfg.svm_weight, fusion=cfg.fusion,
-                                               spatial=_filter(cfg) if facts["spatial_filter"]["applied"] else None,
+                                               spatial=SpatialFilter.optional(facts["spatial_filter"]["radius"],
+                                                                              cfg.spatial.smooth_tau),
                                                **common)
         if cfg.self_train > 0:
             device = torch_device(settings.device)  # map the scene where the network trained

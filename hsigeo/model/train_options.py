@@ -150,17 +150,21 @@ class FilterOptions:
     smooth_tau
         The filter's spectral-angle temperature.
     separable_cv
-        The ensemble (``method="ensemble"``) drops the filter when its SVM's cross-validated
-        accuracy on the training pixels reaches this: the spectra alone then separate the
-        classes, the network brings its own neighbourhood, and what the filter would still
-        change is mostly mixed pixels at class borders, which it moves to the wrong side
-        (measured: README, "Few labels on scenes nobody tuned on").  ``None``: always filter.
-        Without a cross-validated accuracy (a class with one training pixel) the filter stays.
+        The ensemble (``method="ensemble"``) narrows its filter to ``separable_radius`` when its
+        SVM's cross-validated accuracy on the training pixels reaches this: the spectra alone
+        then separate the classes, the network brings its own neighbourhood, and what a wide
+        filter still changes is mostly mixed pixels at class borders, which it moves to the
+        wrong side (measured: README, "Few labels on scenes nobody tuned on").  ``None``: always
+        ``smooth_radius``.  Without a cross-validated accuracy (a class with one training pixel)
+        the filter stays as it is.
+    separable_radius
+        The ensemble's filter radius where the spectra alone separate the classes (0: none).
     """
 
     smooth_radius: int = 2
     smooth_tau: float = 0.2
     separable_cv: float | None = 0.9
+    separable_radius: int = 1
 
 
 #: The option groups of a :class:`TrainConfig`: attribute -> record type.
@@ -342,6 +346,7 @@ _OPTION_RULES: dict[str, tuple[str, float, float, str]] = {
     "val_fraction": ("float", 0, 1, "a number in [0, 1)"),
     "smooth_tau": ("pos", 0, _INF, "a finite number > 0"),
     "separable_cv": ("float?", 0, 1, "None or a number in [0, 1]"),
+    "separable_radius": ("int", 0, 16, "an integer 0..16"),
     "self_train": ("float", 0, 1000, "a number in [0, 1000)"),
     "augment": ("bool", 0, 1, "True or False"),
     "class_balance": ("bool", 0, 1, "True or False"),

@@ -137,48 +137,50 @@ def test_engines_agree(models, scene, synthetic_scene, method, tmp_path):
 
 def test_ensemble_radius_and_weight(models):
     ens, svm = models["ensemble"], models["svm"]
-    filtered = ens.spatial is not None
-    assert svm.radius == 2 and ens.radius == ens.net.config.radius + (2 if filtered else 0)
+    assert svm.radius == 2 and ens.radius == ens.net.config.radius + ens.spatial.radius
     assert ens.svm_weight == 0.5 and ens.net.spatial is None
     assert ens.fusion == "confidence" and ens.report["config"]["fusion"] == "confidence"
 
 
-def test_ensemble_drops_the_filter_where_the_spectra_separate_the_classes(scene, models, capsys):
-    """The rule (``separable_cv``, 0.9): no filter once the SVM's cross-validated accuracy on the training pixels
-    reaches it; the choice is stored in the report; ``separable_cv=None`` always filters; the SVM alone keeps it."""
+def test_ensemble_narrows_the_filter_where_the_spectra_separate_the_classes(scene, models, capsys):
+    """The rule (``separable_cv`` 0.9, ``separable_radius`` 1): a 3 x 3 filter instead of 5 x 5 once the SVM's
+    cross-validated accuracy on the training pixels reaches 0.9; the choice is stored in the report and printed;
+    ``separable_cv=None`` keeps 5 x 5, ``separable_radius=0`` drops the filter; the SVM alone is not concerned."""
     from hsigeo.model.selection import _ensemble_filter
     from hsigeo.model.train_options import TrainConfig
     from hsigeo.model.training import train
     from hsigeo.sampling.splits import stratified_split
 
-    # 10 % of the crop leaves a class with one training pixel: no cross-validation, the filter stays
+    # 10 % of the crop leaves a class with one training pixel: no cross-validation, the filter stays 5 x 5
     ens = models["ensemble"]
     rec = ens.report["spatial_filter"]
     assert ens.svm.info["cv_accuracy"] is None and rec["svm_cv_accuracy"] is None and rec["threshold"] == 0.9
-    assert rec["applied"] and ens.spatial is not None
-    assert models["svm"].spatial is not None and "spatial_filter" not in models["svm"].report
-    # 30 %: every class cross-validated; the crop's spectra are distinct, so the filter goes
+    assert rec["radius"] == 2 and ens.spatial.radius == 2
+    assert models["svm"].spatial.radius == 2 and "spatial_filter" not in models["svm"].report
+    # 30 %: every class cross-validated; the crop's spectra are distinct, so the filter narrows
     da, labels, _, _, prompts = scene
     more, _ = stratified_split(labels, fraction=0.3, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         kw = {"train_mask": more, "method": "ensemble", "epochs": EPOCHS, "seed": 0, "device": "cpu"}
-        dropped, _ = train(da, labels, prompts, **kw)
-        always, _ = train(da, labels, prompts, **kw, separable_cv=None)
-    cv = dropped.svm.info["cv_accuracy"]
-    assert cv >= 0.9 and dropped.report["spatial_filter"] == {
-        "applied": False, "rule": "the spectra alone separate the training classes", "svm_cv_accuracy": cv,
-        "threshold": 0.9}
-    assert dropped.spatial is None and dropped.radius == dropped.net.config.radius
-    assert always.spatial is not None and always.report["spatial_filter"]["applied"]
+        narrow, _ = train(da, labels, prompts, **kw)
+        wide, _ = train(da, labels, prompts, **kw, separable_cv=None)
+        none, _ = train(da, labels, prompts, **kw, separable_radius=0, progress=False)
+    cv = narrow.svm.info["cv_accuracy"]
+    assert cv >= 0.9 and narrow.report["spatial_filter"] == {
+        "radius": 1, "applied": True, "rule": "the spectra alone separate the training classes",
+        "svm_cv_accuracy": cv, "threshold": 0.9}
+    assert narrow.spatial.radius == 1 and narrow.radius == narrow.net.config.radius + 1
+    assert wide.spatial.radius == 2 and wide.report["spatial_filter"]["rule"] == "always the same (separable_cv None)"
+    assert none.spatial is None and none.radius == none.net.config.radius and not none.report["spatial_filter"]["applied"]
     err = capsys.readouterr().err
-    assert f"spatial filter: off (the spectra alone separate the training classes: SVM cross-validated " \
-           f"accuracy {100 * cv:.1f} % >= 90 %)" in err and "spatial filter: on (always" in err
+    assert (f"spatial filter: 3 x 3 (the spectra alone separate the training classes: SVM cross-validated "
+            f"accuracy {100 * cv:.1f} % >= 90 %)") in err and "spatial filter: 5 x 5 (always the same" in err
     cfg = TrainConfig()
-    assert _ensemble_filter(cfg, {"cv_accuracy": None})["applied"]  # a class with one pixel: nothing known
-    assert _ensemble_filter(cfg, {"cv_accuracy": 0.89})["applied"]
-    assert not _ensemble_filter(cfg, {"cv_accuracy": 0.9})["applied"]
-    assert not _ensemble_filter(cfg.with_options(smooth_radius=0), {"cv_accuracy": 0.5})["applied"]
+    assert _ensemble_filter(cfg, {"cv_accuracy": None})["radius"] == 2  # a class with one pixel: nothing known
+    assert _ensemble_filter(cfg, {"cv_accuracy": 0.89})["radius"] == 2
+    assert _ensemble_filter(cfg, {"cv_accuracy": 0.9})["radius"] == 1
+    assert _ensemble_filter(cfg.with_options(smooth_radius=0), {"cv_accuracy": 0.5})["radius"] == 0
 
 
 def test_confidence_fusion_lets_the_sure_member_decide():
