@@ -173,6 +173,12 @@ def _add_baselines(src: str, dst: str, data_dir: str | None) -> None:
             out.write(json.dumps(r) + "\n")
 
 
+def _pm(values: list[float]) -> str:
+    """``mean ± std`` (sample std; 0 for one value), empty for none."""
+    a = np.array(values)
+    return f"{a.mean():.2f} ± {a.std(ddof=1) if a.size > 1 else 0:.2f}" if a.size else ""
+
+
 def _summary(paths: list[str], columns: str | None = None) -> None:
     """Mean +- std per dataset, configuration and share; ``columns``: comma list, ``a|b`` = a, else b."""
     rows: dict[tuple[str, str, float], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -195,10 +201,7 @@ def _summary(paths: list[str], columns: str | None = None) -> None:
     print("| --- | --- | ---: | ---: | " + " | ".join("---:" for _ in variants) + " | ---: |")
     for key in sorted(rows):
         d = rows[key]
-        cells = []
-        for v in variants:
-            a = np.array(d.get(v, []))
-            cells.append(f"{a.mean():.2f} ± {a.std(ddof=1) if a.size > 1 else 0:.2f}" if a.size else "")
+        cells = [_pm(d.get(v, [])) for v in variants]
         n = len(next(iter(d.values())))
         print(f"| {key[0]} | {key[1]} | {key[2] * 100:g}% | {n} | " + " | ".join(cells)
               + f" | {np.mean(secs[key]):.0f} |")
@@ -225,10 +228,7 @@ def _pivot(paths: list[str], variant: str, extra: str = "baseline:svm,baseline:r
     print("| --- | ---: | ---: | " + " | ".join("---:" for _ in cols) + " |")
     for key in sorted(cells):
         d = cells[key]
-        row = []
-        for c in cols:
-            a = np.array(d.get(c, []))
-            row.append(f"{a.mean():.2f} ± {a.std(ddof=1) if a.size > 1 else 0:.2f}" if a.size else "")
+        row = [_pm(d.get(c, [])) for c in cols]
         print(f"| {key[0]} | {key[1] * 100:g}% | {len(d.get('default', []))} | " + " | ".join(row) + " |")
 
 
