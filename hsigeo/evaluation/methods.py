@@ -187,7 +187,7 @@ BUILTIN_METHODS: Mapping[str, MethodFactory] = MappingProxyType(dict(METHODS))
 
 #: One line per method for the report's legend.
 METHOD_NOTES: dict[str, str] = {
-    "hsigeo": "hsigeo's default (hsigeo train): the network (contrastive loss over the positive + hard and semi-hard negative classes, descriptive prompts) and the SVM (self-trained once on the scene's most confidently mapped pixels), probabilities averaged with each member weighted by its confidence at the pixel, then the edge-aware filter unless the spectra alone separate the training classes (the SVM's cross-validated accuracy >= 0.9)",
+    "hsigeo": "hsigeo's default (hsigeo train): the network (contrastive loss over the positive + hard and semi-hard negative classes, descriptive prompts) and the SVM (self-trained once on the scene's most confidently mapped pixels), probabilities averaged with each member weighted by its confidence at the pixel, then the edge-aware filter (3 x 3 where the spectra alone separate the training classes: the SVM's cross-validated accuracy >= 0.9; else 5 x 5)",
     "hsigeo-softmax": "hsigeo, full-softmax contrastive loss over all classes, descriptive prompts",
     "hsigeo-names": "hsigeo (hard + semi-hard negatives) with class names as the only prompts",
     "hsigeo-random": "hsigeo with random unit vectors of the text space as class anchors (language ablation)",
@@ -196,7 +196,7 @@ METHOD_NOTES: dict[str, str] = {
     "hsigeo-scratch": "hsigeo with --init scratch: the scene's bands only",
     "hsigeo-net": "hsigeo train --method net: the spectral-spatial network (with the edge-aware filter)",
     "hsigeo-svm": "hsigeo train --method svm: RBF SVM (C, gamma by 3-fold CV on the training pixels), Platt probabilities, self-trained once on its most confidently mapped pixels, then the edge-aware filter",
-    "hsigeo-ensemble": "hsigeo train --method ensemble: network and self-trained SVM, confidence-weighted average, then the edge-aware filter unless the SVM's cross-validated accuracy is >= 0.9",
+    "hsigeo-ensemble": "hsigeo train --method ensemble: network and self-trained SVM, confidence-weighted average, then the edge-aware filter (3 x 3 where the SVM's cross-validated accuracy is >= 0.9, else 5 x 5)",
     "hsigeo-auto": "hsigeo train --method auto: network, SVM or ensemble, chosen by 2-fold CV on the training pixels",
     "svm": "RBF SVM on standardized spectra; C and gamma by stratified 3-fold CV on the training pixels",
     "rf": "random forest on standardized spectra",
