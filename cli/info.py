@@ -201,14 +201,16 @@ def _model_info(path: Path) -> None:
     else:
         _line("patch", f"per pixel (tiles need a {model.radius}-pixel halo for the spatial filter)")
     sp = getattr(model, "spatial", None)
-    dropped = (model.report or {}).get("spatial_filter") if svm is not None else None
-    cv = (dropped or {}).get("svm_cv_accuracy")
-    why = f"; {dropped['rule']}" + (f" (SVM cross-validated accuracy {100 * cv:.1f} %)" if cv is not None else "") \
-        if dropped else ""
+    # an ensemble's filter depends on the scene (hsigeo.model.selection): say why it is what it is
+    chosen_filter = (model.report or {}).get("spatial_filter") if svm is not None else None
+    why = ""
+    if chosen_filter:
+        cv = chosen_filter.get("svm_cv_accuracy")
+        why = f"; {chosen_filter['rule']}" + (f" (SVM cross-validated accuracy {100 * cv:.1f} %)" if cv is not None else "")
     if sp is not None:
         _line("filter", f"edge-aware, {2 * sp.radius + 1} x {2 * sp.radius + 1} neighbourhood, tau {sp.tau:g}, "
                         f"{sp.groups} band groups{why}")
-    elif dropped:
+    elif chosen_filter:
         _line("filter", f"none{why}")
     else:
         _line("filter", "none (per-pixel map)" if net is None else "none")

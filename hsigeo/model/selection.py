@@ -179,7 +179,7 @@ def _print_filter(record: dict[str, Any]) -> None:
     cv, threshold, r = record["svm_cv_accuracy"], record["threshold"], record["radius"]
     how = f"{2 * r + 1} x {2 * r + 1}" if r else "off"
     why = record["rule"]
-    if cv is not None and threshold is not None and "smooth_radius" not in why:
+    if cv is not None and threshold is not None and why != "smooth_radius 0":
         why += f": SVM cross-validated accuracy {100 * cv:.1f} % {'>=' if cv >= threshold else '<'} {100 * threshold:g} %"
     print(f"spatial filter: {how} ({why})", file=sys.stderr, flush=True)
 

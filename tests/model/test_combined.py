@@ -142,7 +142,7 @@ def test_ensemble_radius_and_weight(models):
     assert ens.fusion == "confidence" and ens.report["config"]["fusion"] == "confidence"
 
 
-def test_ensemble_narrows_the_filter_where_the_spectra_separate_the_classes(scene, models, capsys):
+def test_ensemble_narrows_the_filter_where_the_spectra_separate_the_classes(scene, models, capsys, tmp_path):
     """The rule (``separable_cv`` 0.9, ``separable_radius`` 1): a 3 x 3 filter instead of 5 x 5 once the SVM's
     cross-validated accuracy on the training pixels reaches 0.9; the choice is stored in the report and printed;
     ``separable_cv=None`` keeps 5 x 5, ``separable_radius=0`` drops the filter; the SVM alone is not concerned."""
@@ -176,6 +176,15 @@ def test_ensemble_narrows_the_filter_where_the_spectra_separate_the_classes(scen
     err = capsys.readouterr().err
     assert (f"spatial filter: 3 x 3 (the spectra alone separate the training classes: SVM cross-validated "
             f"accuracy {100 * cv:.1f} % >= 90 %)") in err and "spatial filter: 5 x 5 (always the same" in err
+    # `hsigeo info` says which filter the file holds, and why
+    from _cli_runner import run_in_process
+
+    from hsigeo.model.modelfile import save_model
+
+    save_model(narrow, tmp_path / "narrow.hsigeo")
+    code, text, _ = run_in_process(capsys, "info", str(tmp_path / "narrow.hsigeo"))
+    assert code == 0 and ("filter:       edge-aware, 3 x 3 neighbourhood, tau 0.2, 20 band groups; the spectra "
+                          f"alone separate the training classes (SVM cross-validated accuracy {100 * cv:.1f} %)") in text
     cfg = TrainConfig()
     assert _ensemble_filter(cfg, {"cv_accuracy": None})["radius"] == 2  # a class with one pixel: nothing known
     assert _ensemble_filter(cfg, {"cv_accuracy": 0.89})["radius"] == 2
