@@ -241,8 +241,11 @@ def _predict_for_report(clf: Any, cube: Any, mask: Any) -> Any:
     h, w = cube.shape[1:]
     if h * w <= 4_000_000:
         return np.asarray(clf.predict(cube))
+    from hsigeo.model.train_data import scene_array
+
+    arr, _, nodata, _ = scene_array(cube)  # the nodata value the whole-scene map is given
     rows, cols = np.nonzero(mask)
     out = np.zeros((h, w), dtype=np.int32)
-    values, _ = clf.model_.predict_pixels(np.asarray(cube), rows, cols)
+    values, _ = clf.model_.predict_pixels(arr, rows, cols, nodata=nodata)
     out[rows, cols] = values
     return out

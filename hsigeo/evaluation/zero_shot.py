@@ -146,6 +146,11 @@ class ZeroShotRun:
         return self.bind(self.prompts)
 
     @cached_property
+    def descriptions_map(self) -> tuple[np.ndarray, np.ndarray]:
+        """``descriptions``' class map and top probability ``(H, W)`` (the unknown sweep reads both)."""
+        return self.descriptions.predict_array(self.cube)
+
+    @cached_property
     def names(self) -> Any:
         """The base model with the bare class names."""
         return self.bind(self.prompts.names_only())
@@ -246,7 +251,7 @@ METHODS: dict[str, ZeroShotMethod] = {m.name: m for m in (
     ZeroShotMethod("base-adapted", "the base model adapted to the scene by self-training on its own spectra",
                    lambda r: r.adapted.predict_array(r.cube)[0]),
     ZeroShotMethod("base-descriptions", "the base model with the descriptive prompts",
-                   lambda r: r.descriptions.predict_array(r.cube)[0]),
+                   lambda r: r.descriptions_map[0]),
     ZeroShotMethod("base-names", "the base model with the class names as the only prompts",
                    lambda r: r.names.predict_array(r.cube)[0]),
     ZeroShotMethod("base-vnir", "descriptive prompts, scene cut to 400-900 nm", _vnir),
@@ -312,7 +317,7 @@ def run_scene(name: str, base: Any, data_dir: Path | None, out: Path, encoder: A
     res["default_adapts"] = wants_adaptation("auto", run.descriptions)
     res["library_records"] = {v: int(len(s)) for v, (s, _) in run.library.items()}
     # the unknown outcome: share left unknown and accuracy on the rest, at a few thresholds
-    pred, conf = run.descriptions.predict_array(cube)
+    pred, conf = run.descriptions_map
     res["unknown_sweep"] = {}
     for thr in (0.5, 0.6, 0.7):
         res["unknown_sweep"][str(thr)] = _with_known(np.where(conf >= thr, pred, 0), truth, values)

@@ -421,7 +421,7 @@ class HsigeoModel:
         return np.pad(norm, ((0, 0), (r, r), (r, r)), mode="reflect"), valid
 
     def predict_pixels(self, cube: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, device: Any = None,
-                       batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+                       batch_size: int = 4096, nodata: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Classify selected pixels of a raw scene, one patch each (cheap for sparse pixels).
 
         Parameters
@@ -432,13 +432,16 @@ class HsigeoModel:
             Pixel coordinates (equal length).
         device, batch_size
             As in :meth:`predict_tile` (``batch_size`` = patches per pass).
+        nodata
+            The scene's nodata value, as the engines are given it (a patch reaching a nodata
+            pixel is read differently when the value is not known).
 
         Returns
         -------
         values, confidence : numpy.ndarray
             ``(n,)`` class values and maximum probabilities.
         """
-        tile, _ = self._prepare(cube, None, None)
+        tile, _ = self._prepare(cube, None, nodata)
         probs = self.predict_patches(extract_patches(tile, rows, cols, self.radius), device=device,
                                      batch_size=batch_size)
         best = probs.argmax(axis=1)

@@ -276,8 +276,7 @@ def select_method(data: TrainingData, cfg: TrainConfig, *, settings: RunSettings
         rows, cols = np.nonzero(test)
         truth = data.labels[rows, cols]
         for name, model in models.items():
-            pred, _ = (model.predict_pixels(data.arr, rows, cols, nodata=data.nodata) if isinstance(model, CombinedModel)
-                       else model.predict_pixels(data.arr, rows, cols))
+            pred, _ = model.predict_pixels(data.arr, rows, cols, nodata=data.nodata)
             correct[name] += int((pred == truth).sum())
         scored += rows.size
     acc = {c: (correct[c] / scored if scored else None) for c in CANDIDATES}
