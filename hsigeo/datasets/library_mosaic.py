@@ -9,12 +9,20 @@ can fail on the second, so these mosaics stand in for it during development:
 - every pixel is a **real measured spectrum** (the 75 HyMap spectra of the Berlin urban-gradient
   library, :func:`hsigeo.datasets.scenes.load_berlin_library`), never one of hsigeo's training
   spectra;
-- the layout is a Voronoi partition into regions of one class each, one primary library record per
-  region, a share of pixels drawn from another record of the same class, an illumination factor,
-  50/50 mixtures along region borders (the adjacency of real boundaries) and sensor noise.
+- ``layout="voronoi"`` (the ``mosaic-*`` scenes): a Voronoi partition into regions of one class
+  each, one primary library record per region, a share of pixels drawn from another record of the
+  same class, an illumination factor, 50/50 mixtures along region borders (the adjacency of real
+  boundaries) and sensor noise;
+- ``layout="abundance"`` (the ``landscape-*`` scenes): the way the ground truth of Jasper Ridge and
+  Samson was made.  Those scenes have no drawn polygons; their reference is the per-pixel
+  abundance of each endmember, and a class map is its argmax.  So every pixel is a linear mixture
+  of one record per class weighted by smooth abundance fields (a softmax of Gaussian random fields:
+  gradual transitions several pixels wide, not a sharp border), roads are thin polylines one to
+  two pixels wide with sub-pixel cover, and the label is the class of the largest abundance.  A
+  filter or a patch wider than a road then has something to lose, as on the real scenes.
 
-The settings (size, region count, mixing, noise) were fixed before any method was run on the
-mosaics; :data:`MOSAICS` holds them as data.
+The settings (size, region count, mixing, noise, smoothness, roads) were fixed before any method
+was run on the scenes; :data:`MOSAICS` holds them as data.
 """
 
 from __future__ import annotations
@@ -53,6 +61,17 @@ class MosaicSpec:
         Standard deviation of additive Gaussian noise, in reflectance.
     seed
         Random seed of the layout and the draws.
+    layout
+        ``"voronoi"`` (regions with 50/50 borders) or ``"abundance"`` (smooth abundance fields,
+        argmax labels).
+    smoothness
+        ``"abundance"``: standard deviation (pixels) of the Gaussian that smooths each class's field.
+    sharpness
+        ``"abundance"``: the fields' softmax gain; smaller gives wider transitions.
+    roads
+        ``"abundance"``: class value -> number of road polylines drawn with that class.
+    road_width
+        ``"abundance"``: road width in pixels (sub-pixel cover at the edges).
     """
 
     classes: dict[int, str]
@@ -64,6 +83,11 @@ class MosaicSpec:
     illumination: float = 0.1
     noise: float = 0.003
     seed: int = 0
+    layout: str = "voronoi"
+    smoothness: float = 6.0
+    sharpness: float = 4.0
+    roads: dict[int, int] | None = None
+    road_width: float = 1.5
 
 
 #: The development mosaics: ``jasper-like`` (tree, water, soil, road; the full 460-2409 nm range),
@@ -75,6 +99,16 @@ MOSAICS: dict[str, MosaicSpec] = {
     "mosaic-samson-like": MosaicSpec({1: "soil", 2: "tree", 3: "water"}, size=95, max_nm=889.0, seed=2),
     "mosaic-city-like": MosaicSpec({1: "roof", 2: "pavement", 3: "low vegetation", 4: "tree", 5: "soil", 6: "water"},
                                    size=100, regions=40, seed=3),
+    # the abundance kind (module docstring): Jasper Ridge's classes with thin roads, Samson's in
+    # broad gradients; a third with the six urban classes at 30 m, small objects
+    "landscape-jasper-like": MosaicSpec({1: "tree", 2: "water", 3: "soil", 4: "pavement"},
+                                        names={4: ("asphalt", "concrete")}, size=100, regions=24, seed=11,
+                                        layout="abundance", roads={4: 3}),
+    "landscape-samson-like": MosaicSpec({1: "soil", 2: "tree", 3: "water"}, size=95, regions=12, max_nm=889.0,
+                                        seed=12, layout="abundance", smoothness=9.0),
+    "landscape-city-like": MosaicSpec({1: "roof", 2: "pavement", 3: "low vegetation", 4: "tree", 5: "soil",
+                                       6: "water"}, size=100, regions=60, seed=13, layout="abundance",
+                                      smoothness=3.0, sharpness=3.0, roads={2: 6}, road_width=1.2),
 }
 
 
@@ -103,6 +137,21 @@ def library_mosaic(spectra: np.ndarray, classes: list[str], wavelengths: np.ndar
     for v, idx in records.items():
         if idx.size == 0:
             raise ValueError(f"mosaic class {spec.classes[v]!r} has no library record")
+    if spec.layout == "voronoi":
+        x, labels = _voronoi(spectra, records, spec, rng)
+    elif spec.layout == "abundance":
+        x, labels = _abundance(spectra, records, spec, rng)
+    else:
+        raise ValueError(f"unknown mosaic layout {spec.layout!r}; use 'voronoi' or 'abundance'")
+    x = x + rng.normal(0.0, spec.noise, x.shape)
+    keep = np.ones(len(wavelengths), bool) if spec.max_nm is None else np.asarray(wavelengths) <= spec.max_nm
+    cube = np.moveaxis(np.clip(x[..., keep], 0.0, None), -1, 0).astype(np.float32)
+    return cube, labels, np.asarray(wavelengths, dtype=np.float64)[keep]
+
+
+def _voronoi(spectra: np.ndarray, records: dict[int, np.ndarray], spec: MosaicSpec,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``(H, W, B)`` spectra and labels of the Voronoi layout, before noise."""
     n, values = spec.size, list(spec.classes)
     # Voronoi regions; the first len(values) regions get each class once, the rest at random
     centres = rng.uniform(0, n, size=(spec.regions, 2))
@@ -122,10 +171,72 @@ def library_mosaic(spectra: np.ndarray, classes: list[str], wavelengths: np.ndar
         nb = padded[1 + dy:1 + dy + n, 1 + dx:1 + dx + n]
         edge = nb != region
         x[edge] = 0.5 * x[edge] + 0.5 * spectra[primary[nb[edge]]]
-    x = x + rng.normal(0.0, spec.noise, x.shape)
-    keep = np.ones(len(wavelengths), bool) if spec.max_nm is None else np.asarray(wavelengths) <= spec.max_nm
-    cube = np.moveaxis(np.clip(x[..., keep], 0.0, None), -1, 0).astype(np.float32)
-    return cube, labels, np.asarray(wavelengths, dtype=np.float64)[keep]
+    return x, labels
+
+
+def _fields(rng: np.random.Generator, k: int, n: int, sigma: float) -> np.ndarray:
+    """``(k, n, n)`` Gaussian random fields of unit standard deviation, correlated over ``sigma`` pixels."""
+    from scipy.ndimage import gaussian_filter
+
+    f = gaussian_filter(rng.normal(size=(k, n, n)), sigma=(0, sigma, sigma), mode="reflect")
+    return (f - f.mean(axis=(1, 2), keepdims=True)) / f.std(axis=(1, 2), keepdims=True)
+
+
+def _road_cover(rng: np.random.Generator, n: int, count: int, width: float) -> np.ndarray:
+    """``(n, n)`` cover 0-1 of ``count`` gently curving roads crossing the scene, ``width`` pixels wide.
+
+    A pixel's cover is the share of it under the road: 1 within half the width of the centre line,
+    falling linearly to 0 over one pixel (a road edge inside a pixel covers part of it).
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    cover = np.zeros((n, n))
+    for _ in range(count):
+        # a random walk with a slowly turning heading, from one edge across the scene
+        y, x = (rng.uniform(0, n), 0.0) if rng.random() < 0.5 else (0.0, rng.uniform(0, n))
+        heading = np.arctan2(n / 2 - y, n / 2 - x) + rng.normal(0, 0.4)
+        line = np.zeros((4 * n, 4 * n), bool)  # the centre line at 4x resolution
+        for _ in range(16 * n):
+            if 0 <= y < n and 0 <= x < n:
+                line[int(y * 4), int(x * 4)] = True
+            heading += rng.normal(0, 0.03)
+            y, x = y + 0.25 * np.sin(heading), x + 0.25 * np.cos(heading)
+        dist = distance_transform_edt(~line) / 4.0  # pixels, at 4x resolution
+        sub = np.clip(width / 2 + 0.5 - dist, 0.0, 1.0)
+        cover = np.maximum(cover, sub.reshape(n, 4, n, 4).mean(axis=(1, 3)))
+    return cover
+
+
+def _abundance(spectra: np.ndarray, records: dict[int, np.ndarray], spec: MosaicSpec,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``(H, W, B)`` linear mixtures and argmax labels of the abundance layout, before noise."""
+    n, values = spec.size, list(spec.classes)
+    line = [v for v in (spec.roads or {}) if v in spec.classes]
+    areal = [v for v in values if v not in line]
+    a = np.zeros((len(values), n, n))
+    logits = spec.sharpness * _fields(rng, len(areal), n, spec.smoothness)
+    e = np.exp(logits - logits.max(0, keepdims=True))
+    for i, v in enumerate(areal):
+        a[values.index(v)] = e[i] / e.sum(0)
+    for v in line:  # roads take their cover from what lies beneath them
+        cover = _road_cover(rng, n, int(spec.roads[v]), spec.road_width)
+        a *= 1.0 - cover
+        a[values.index(v)] += cover
+    labels = np.asarray(values, dtype=np.int32)[a.argmax(0)]
+    # one record per class and patch: a Voronoi partition of the scene per class into spec.regions
+    # patches (a field of one tree species, one roof material), plus a share of single pixels
+    # drawn from another record of the class
+    yy, xx = np.mgrid[0:n, 0:n]
+    x = np.zeros((n, n, spectra.shape[1]))
+    for i, v in enumerate(values):
+        centres = rng.uniform(0, n, size=(spec.regions, 2))
+        patch = np.argmin((yy[..., None] - centres[:, 0]) ** 2 + (xx[..., None] - centres[:, 1]) ** 2, axis=-1)
+        rec = rng.choice(records[v], spec.regions)[patch]
+        other = rng.random((n, n)) < spec.other_record
+        rec[other] = rng.choice(records[v], int(other.sum()))
+        x += a[i][..., None] * spectra[rec]
+    x = x * rng.uniform(1 - spec.illumination, 1 + spec.illumination, (n, n, 1))
+    return x, labels
 
 
 def load_mosaic(name: str, data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -19,7 +19,10 @@ __all__ = ["SCENES", "MergeTable", "load_merge", "merge_labels", "merges_dir", "
 #: Scenes with a merge table: dataset name -> merge file.
 SCENES = {"indian-pines": "indian_pines_coarse.yaml", "salinas-a": "salinas_a_coarse.yaml",
           "berlin": "berlin_coarse.yaml", "mosaic-jasper-like": "jasper_like.yaml",
-          "mosaic-samson-like": "samson_like.yaml", "mosaic-city-like": "city_like.yaml"}
+          "mosaic-samson-like": "samson_like.yaml", "mosaic-city-like": "city_like.yaml",
+          # the abundance scenes have the mosaics' classes, values and prompts
+          "landscape-jasper-like": "jasper_like.yaml", "landscape-samson-like": "samson_like.yaml",
+          "landscape-city-like": "city_like.yaml"}
 
 
 def merges_dir() -> Path:

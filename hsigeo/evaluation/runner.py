@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from hsigeo.datasets.library_mosaic import MOSAICS
 from hsigeo.errors import DatasetError, HsigeoError, InvalidInputError
 from hsigeo.evaluation import schedule
 from hsigeo.evaluation.benchmark_config import BenchmarkConfig, Protocol
@@ -118,7 +119,7 @@ def _berlin_scene(cfg: BenchmarkConfig) -> Scene:
 
 
 def _mosaic_scene(name: str, cfg: BenchmarkConfig) -> Scene:
-    """A development mosaic of real library spectra (:mod:`hsigeo.datasets.library_mosaic`), with its prompts."""
+    """A development scene of real library spectra (:mod:`hsigeo.datasets.library_mosaic`), with its prompts."""
     import xarray as xr
 
     from hsigeo.datasets.library_mosaic import load_mosaic
@@ -133,11 +134,12 @@ def _mosaic_scene(name: str, cfg: BenchmarkConfig) -> Scene:
     da = xr.DataArray(cube, dims=("band", "y", "x"),
                       coords={"band": np.arange(1, cube.shape[0] + 1), "wavelength": ("band", wl)}, name=name)
     return Scene(name, da, labels.astype(np.int32), prompts.class_names, {c.value: c.colour for c in prompts.classes},
-                 prompts, note="mosaic of the Berlin library's real HyMap spectra (hsigeo.datasets.library_mosaic)")
+                 prompts, note=f"{MOSAICS[name].layout} layout of the Berlin library's real HyMap spectra "
+                               "(hsigeo.datasets.library_mosaic)")
 
 
 #: Datasets the benchmark builds itself rather than through :func:`hsigeo.datasets.scenes.load_dataset`.
-_OWN_SCENES = ("synthetic", "berlin", "mosaic-jasper-like", "mosaic-samson-like", "mosaic-city-like")
+_OWN_SCENES = ("synthetic", "berlin", *MOSAICS)
 
 
 def _canonical(name: str) -> str:
@@ -164,7 +166,7 @@ def load_scene(name: str, cfg: BenchmarkConfig) -> Scene:
         return _synthetic_scene(cfg.synthetic)
     if name.strip().lower() == "berlin":
         return _berlin_scene(cfg)
-    if name.strip().lower().startswith("mosaic-"):
+    if name.strip().lower() in MOSAICS:
         return _mosaic_scene(name.strip().lower(), cfg)
     from hsigeo.datasets.scenes import load_dataset
     from hsigeo.text.prompts import load_prompts

@@ -67,3 +67,45 @@ def test_mosaics_from_the_berlin_library(name):
     # seeded: the same scene every time
     again, _, _ = load_mosaic(name, DATA)
     assert np.array_equal(cube, again)
+
+
+def _independent_library():
+    """One record per class, linearly independent, so a pixel can be unmixed exactly."""
+    wl = np.linspace(400.0, 2400.0, 60)
+    t = np.linspace(0.0, 1.0, 60)
+    spectra = np.stack([np.full(60, 0.3), 0.05 + 0.45 * t, 0.2 + 0.1 * np.sin(6 * t), 0.1 + 0.3 * t ** 2])
+    return spectra.astype(np.float32), ["a", "b", "c", "road"], wl, ["a", "b", "c", "road"]
+
+
+def test_abundance_layout_labels_are_the_argmax_of_smooth_mixtures():
+    spectra, classes, wl, names = _independent_library()
+    spec = MosaicSpec({1: "a", 2: "b", 3: "c"}, size=60, regions=5, illumination=0.0, noise=0.0, other_record=0.0,
+                      seed=4, layout="abundance")
+    cube, labels, _ = library_mosaic(spectra, classes, wl, spec, names)
+    x = cube.reshape(60, -1)
+    ab, *_ = np.linalg.lstsq(spectra[:3].T.astype(np.float64), x.astype(np.float64), rcond=None)
+    assert np.allclose(ab.sum(0), 1.0, atol=1e-3) and ab.min() > -1e-3  # convex mixtures of the records
+    assert np.array_equal(labels.ravel(), np.array([1, 2, 3])[ab.argmax(0)])
+    top = ab.max(0)
+    # gradual transitions: a good share of pixels is mixed, and most are nearly pure
+    assert 0.1 < (top < 0.8).mean() < 0.6 and (top > 0.9).mean() > 0.3
+    assert set(np.unique(labels)) == {1, 2, 3}
+
+
+def test_abundance_layout_roads_are_thin_lines():
+    from scipy.ndimage import binary_erosion
+
+    spectra, classes, wl, names = _independent_library()
+    spec = MosaicSpec({1: "a", 2: "b", 3: "c", 4: "road"}, size=80, regions=5, illumination=0.0, noise=0.0,
+                      other_record=0.0, seed=5, layout="abundance", roads={4: 3}, road_width=1.5)
+    _, labels, _ = library_mosaic(spectra, classes, wl, spec, names)
+    road = labels == 4
+    assert 0.02 < road.mean() < 0.12
+    # a 3 x 3 erosion removes nearly all of a road one to two pixels wide
+    assert binary_erosion(road, np.ones((3, 3), bool)).sum() < 0.1 * road.sum()
+
+
+def test_unknown_layout_is_refused():
+    spectra, classes, wl, names = _toy_library()
+    with pytest.raises(ValueError, match="unknown mosaic layout"):
+        library_mosaic(spectra, classes, wl, MosaicSpec({1: "a"}, layout="hexagons"), names)
