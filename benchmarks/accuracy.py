@@ -41,7 +41,7 @@ from types import ModuleType
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (separate so tests and docs can inspect it)."""
-    from hsigeo.evaluation.benchmark_config import DEFAULT_DATASETS, DEFAULT_METHODS
+    from hsigeo.evaluation.benchmark_config import DEFAULT_DATASETS, DEFAULT_METHODS, PROTOCOL_KINDS
     from hsigeo.evaluation.methods import METHODS
 
     p = argparse.ArgumentParser(
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ablation", action=argparse.BooleanOptionalAction, default=None,
                    help="also run the language ablation (descriptive prompts, names, random anchors, no text; "
                         "1%% and 5%% on Indian Pines and Salinas-A, seeds 0-4) in its own table (default: no)")
+    p.add_argument("--protocol", dest="protocols", action="append", choices=PROTOCOL_KINDS,
+                   help="protocol kind to run, repeatable (default: labels); zero-shot adds the prompt-only "
+                        "protocol on the same datasets to the same report (benchmarks/zero_shot.py runs it alone)")
     return p
 
 
@@ -97,15 +100,16 @@ def main(argv: list[str] | None = None) -> int:
             datasets=args.dataset, data_dir=args.data_dir, seeds=args.seeds, fractions=args.fractions,
             block=args.block, methods=args.methods, out=args.out, quick=args.quick,
             hsigeo_epochs=args.hsigeo_epochs, hsigeo_init=args.hsigeo_init, hybridsn_steps=args.hybridsn_steps, maps=args.maps, threads=args.threads,
-            fail_fast=args.fail_fast, jobs=args.jobs, ablation=args.ablation,
+            fail_fast=args.fail_fast, jobs=args.jobs, ablation=args.ablation, protocols=args.protocols,
         )
         t0 = time.perf_counter()
         results, paths = run_and_report(cfg)
-        readme = _readme_block().write_readme_block(results, cfg.out_dir)
+        # the README block is the label protocols' comparison; a zero-shot-only run has none
+        readme = _readme_block().write_readme_block(results, cfg.out_dir) if cfg.label_protocols else None
     except (HsigeoError, ValueError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
-    print(readme.read_text(encoding="utf-8"))
+    print(readme.read_text(encoding="utf-8") if readme else paths["markdown"].read_text(encoding="utf-8"))
     print(f"Report: {paths['markdown']}\nJSON: {paths['json']}\nFigures: {len(paths['maps'])} in "
           f"{paths['markdown'].parent / 'maps'}\nTotal: {(time.perf_counter() - t0) / 60:.1f} min")
     return 0

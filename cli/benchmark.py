@@ -1,7 +1,8 @@
-"""``hsigeo benchmark``: hsigeo against SVM, random forest and a HybridSN-style CNN on benchmark scenes.
+"""``hsigeo benchmark``: hsigeo against SVM, random forest and a HybridSN-style CNN on benchmark scenes,
+and the base model against label-free baselines from prompts alone (the zero-shot protocol).
 
-Also the option parsing shared with ``benchmarks/accuracy.py`` (:func:`config_from_options`), so
-both accept the same values.
+Also the option parsing shared with ``benchmarks/accuracy.py`` and ``benchmarks/zero_shot.py``
+(:func:`config_from_options`), so all accept the same values.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hsigeo.errors import HsigeoError, InvalidInputError
+from hsigeo.evaluation.benchmark_config import PROTOCOL_KINDS
 
 if TYPE_CHECKING:
     from hsigeo.evaluation.benchmark_config import BenchmarkConfig
@@ -62,15 +64,17 @@ if TYPE_CHECKING:
               help="Also run the language ablation: hsigeo with descriptive prompts, class names, random anchors "
                    "and no text, at 1% and 5% on Indian Pines and Salinas-A (those in --dataset), seeds 0-4, in "
                    "its own table; fits the main comparison already does are reused. Default: no.")
-@click.option("--protocol", type=click.Choice(["labels", "zero-shot"]), default="labels", show_default=True,
-              help="labels: the split protocols above. zero-shot: no labels at all; the base model from prompts "
-                   "alone against SAM / nearest-mean with library spectra, on Indian Pines and Salinas-A with "
-                   "coarse merged classes (needs the 'base' extra for the libraries).")
+@click.option("--protocol", "protocols", type=click.Choice(list(PROTOCOL_KINDS)), multiple=True,
+              help="Repeatable; default labels. labels: the split protocols above. zero-shot: no labels at all; "
+                   "the base model from prompts alone against SAM / nearest-mean with library spectra, on each "
+                   "dataset (coarse merged classes where a merge table exists: Indian Pines, Salinas-A, Berlin, "
+                   "the mosaics; without --dataset, a zero-shot-only run takes those); needs the 'base' extra for "
+                   "the libraries. Both in one run give one report, each dataset's results side by side.")
 def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | None, fractions: str | None,
               block: bool | None, methods: str | None, out: Path | None, quick: bool, hsigeo_epochs: int | None,
               hsigeo_init: str | None, hybridsn_steps: int | None, maps: bool | None, threads: int | None, fail_fast: bool,
-              jobs: int | None, ablation: bool | None, protocol: str) -> None:
-    """Compare hsigeo with baselines under one split protocol.
+              jobs: int | None, ablation: bool | None, protocols: tuple[str, ...]) -> None:
+    """Compare hsigeo with baselines under split protocols and, with --protocol zero-shot, from prompts alone.
 
     Every method gets the same train/test masks per protocol and seed.
     Writes results.md, results.json and maps/*.png to the output folder and
@@ -87,10 +91,13 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
     \b
       hsigeo benchmark --dataset indian-pines --dataset pavia-university \\
           --data-dir DIR --fractions 0.10,0.05 --no-block
+
+    The zero-shot protocol beside the 5 % split on Salinas-A, in one report:
+
+    \b
+      hsigeo benchmark --dataset salinas-a --fractions 0.05 --no-block \\
+          --protocol labels --protocol zero-shot
     """
-    if protocol == "zero-shot":
-        _zero_shot(datasets, data_dir, out)
-        return
     from hsigeo.evaluation.runner import run_and_report
 
     try:
@@ -98,6 +105,7 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
             datasets=datasets or None, data_dir=data_dir, seeds=seeds, fractions=fractions, block=block,
             methods=methods, out=out, quick=quick, hsigeo_epochs=hsigeo_epochs, hsigeo_init=hsigeo_init,
             hybridsn_steps=hybridsn_steps, maps=maps, threads=threads, fail_fast=fail_fast, jobs=jobs, ablation=ablation,
+            protocols=protocols or None,
         )
     except ValueError as exc:  # a malformed --seeds / --fractions value
         raise click.BadParameter(str(exc)) from exc
@@ -112,24 +120,8 @@ def benchmark(datasets: tuple[str, ...], data_dir: Path | None, seeds: str | Non
     click.echo(f"JSON: {paths['json']}", err=True)
     click.echo(f"Figures: {len(paths['maps'])} in {paths['markdown'].parent / 'maps'}", err=True)
     click.echo(f"Total: {(time.perf_counter() - t0) / 60:.1f} min", err=True)
-    # the README block is a maintainer's tool of the repository, not of the installed command
-    click.echo(f"README block (from a source checkout): python scripts/readme_block.py {cfg.out_dir}", err=True)
-
-
-def _zero_shot(datasets: tuple[str, ...], data_dir: Path | None, out: Path | None) -> None:
-    """``--protocol zero-shot``: see :mod:`hsigeo.evaluation.zero_shot`."""
-    from hsigeo.evaluation.zero_shot import SCENES, run_zero_shot
-
-    unknown = [d for d in datasets if d not in SCENES]
-    if unknown:
-        raise click.BadParameter(f"zero-shot runs on {', '.join(SCENES)}; not on {', '.join(unknown)}",
-                                 param_hint="--dataset")
-    t0 = time.perf_counter()
-    out = out or Path("benchmarks/results/zero_shot")
-    _, md = run_zero_shot(list(datasets) or None, data_dir=data_dir, out=out)
-    click.echo(md)
-    click.echo(f"Report: {out / 'results.md'}; maps: {out}/*_class_maps.png", err=True)
-    click.echo(f"Total: {(time.perf_counter() - t0) / 60:.1f} min", err=True)
+    if cfg.label_protocols:  # the README block is a maintainer's tool of the repository, not of the installed command
+        click.echo(f"README block (from a source checkout): python scripts/readme_block.py {cfg.out_dir}", err=True)
 
 
 def parse_seeds(text: str | int | Sequence[int]) -> list[int]:
@@ -179,17 +171,44 @@ def config_from_options(
     fail_fast: bool = False,
     jobs: int | None = None,
     ablation: bool | None = None,
+    protocols: Sequence[str] | None = None,
+    zero_shot_model: str | os.PathLike | None = None,
+    open_set: bool = False,
 ) -> BenchmarkConfig:
     """Build a :class:`BenchmarkConfig` from command-line style options (None = the default).
 
     ``quick`` starts from :meth:`BenchmarkConfig.quick_config`; every option
     given explicitly overrides it.  ``ablation=True`` adds the default
     :class:`~hsigeo.evaluation.benchmark_config.AblationConfig` (off unless asked, also
-    with ``quick``).  Shared by ``benchmarks/accuracy.py`` and ``hsigeo
-    benchmark`` so both accept the same values.
+    with ``quick``).  ``protocols`` names the protocol kinds to run
+    (:data:`~hsigeo.evaluation.benchmark_config.PROTOCOL_KINDS`; default ``["labels"]``):
+    ``labels`` keeps the split protocols, ``zero-shot`` adds the
+    :class:`~hsigeo.evaluation.benchmark_config.ZeroShotProtocol` (with ``zero_shot_model``
+    and ``open_set``); a zero-shot-only run without ``datasets`` runs the scenes with a
+    merge table (:data:`hsigeo.evaluation.merges.SCENES`) and, without ``out``, writes to
+    ``benchmarks/results/zero_shot``, as the zero-shot benchmark always has.
+    Shared by ``benchmarks/accuracy.py``, ``benchmarks/zero_shot.py`` and ``hsigeo
+    benchmark`` so all accept the same values.
+
+    Raises
+    ------
+    HsigeoError
+        For an unknown protocol kind or method, or no protocol left to run.
     """
-    from hsigeo.evaluation.benchmark_config import AblationConfig, BenchmarkConfig, make_protocols
+    from hsigeo.evaluation.benchmark_config import (
+        PROTOCOL_KINDS,
+        AblationConfig,
+        BenchmarkConfig,
+        ZeroShotProtocol,
+        make_protocols,
+    )
+    from hsigeo.evaluation.merges import SCENES
     from hsigeo.evaluation.methods import METHODS
+
+    kinds = list(dict.fromkeys(protocols or ["labels"]))
+    odd = [k for k in kinds if k not in PROTOCOL_KINDS]
+    if odd:
+        raise HsigeoError(f"unknown protocol(s) {', '.join(odd)}; known: {', '.join(PROTOCOL_KINDS)}.")
 
     cfg = BenchmarkConfig.quick_config() if quick else BenchmarkConfig()
     changes: dict[str, Any] = {"fail_fast": fail_fast}
@@ -206,7 +225,7 @@ def config_from_options(
             parse_fractions(fractions) if fractions is not None else current,
             block=has_block if block is None else block,
         )
-        if not changes["protocols"]:
+        if not changes["protocols"] and "labels" in kinds:
             raise HsigeoError("no protocol left: give --fractions or allow the block split.")
     if methods:
         names = [m.strip() for m in methods.split(",")] if isinstance(methods, str) else list(methods)
@@ -232,4 +251,13 @@ def config_from_options(
         changes["jobs"] = jobs
     if ablation is not None:
         changes["ablation"] = AblationConfig() if ablation else None
+    label_protocols = list(changes.get("protocols", cfg.protocols)) if "labels" in kinds else []
+    zero_shot = ([ZeroShotProtocol(model=None if zero_shot_model is None else str(zero_shot_model),
+                                   open_set=open_set)] if "zero-shot" in kinds else [])
+    changes["protocols"] = [*label_protocols, *zero_shot]
+    if kinds == ["zero-shot"]:  # alone, the zero-shot benchmark's scenes and folder, as it has always had
+        if not datasets and not quick:
+            changes["datasets"] = tuple(SCENES)
+        if out is None:
+            changes["out_dir"] = Path(cfg.out_dir) / "zero_shot"
     return replace(cfg, **changes)

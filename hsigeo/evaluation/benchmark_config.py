@@ -1,9 +1,13 @@
-"""The accuracy benchmark's configuration: its split protocols, defaults and the run settings.
+"""The benchmark's configuration: its protocols, defaults and the run settings.
 
-For every dataset, protocol (stratified per class at given training fractions, and a
-spatially disjoint block split) and seed, one pair of train/test masks is drawn
-(:meth:`Protocol.split`) and handed, unchanged and read-only, to every method.
-:class:`BenchmarkConfig` holds everything a run depends on; it is stored in the report.
+Label protocols (:class:`Protocol`): for every dataset, protocol (stratified per class at
+given training fractions, and a spatially disjoint block split) and seed, one pair of
+train/test masks is drawn (:meth:`Protocol.split`) and handed, unchanged and read-only, to
+every method.  The zero-shot protocol (:class:`ZeroShotProtocol`) uses no label at all: each
+dataset is mapped from its prompts alone and the labels only score the maps.  Both kinds sit
+in one :attr:`BenchmarkConfig.protocols`, so one run (:func:`hsigeo.evaluation.runner.run_benchmark`)
+can report them side by side.  :class:`BenchmarkConfig` holds everything a run depends on; it
+is stored in the report.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["DEFAULT_DATASETS", "DEFAULT_METHODS", "DEFAULT_FRACTIONS", "Protocol", "make_protocols",
-           "AblationConfig", "BenchmarkConfig"]
+__all__ = ["DEFAULT_DATASETS", "DEFAULT_METHODS", "DEFAULT_FRACTIONS", "PROTOCOL_KINDS", "Protocol",
+           "ZeroShotProtocol", "make_protocols", "AblationConfig", "BenchmarkConfig"]
 
 #: Datasets run by default; real scenes whose cube is not in the data folder are skipped with a message.
 DEFAULT_DATASETS: tuple[str, ...] = ("salinas-a", "indian-pines", "pavia-university", "salinas", "synthetic", "berlin")
@@ -85,6 +89,52 @@ class Protocol:
         # subsample inside the training blocks so block and stratified runs train on similar amounts of data
         train, _ = stratified_split(labels, fraction=self.fraction, seed=seed, within=blocks_train)
         return train, test
+
+
+@dataclass(frozen=True)
+class ZeroShotProtocol:
+    """The zero-shot (prompt-only) protocol: no method sees a label; labels only score the maps.
+
+    Run on every dataset of the run that has prompts: the scenes with a merge table
+    (:data:`hsigeo.evaluation.merges.SCENES`) on their coarse merged classes, the others on
+    their own classes and prompts.  See :mod:`hsigeo.evaluation.zero_shot`.
+
+    Attributes
+    ----------
+    methods
+        Names from :data:`hsigeo.evaluation.zero_shot.METHODS`, in table order (``None``:
+        all of them).  A method whose needs a scene cannot meet (the library baselines on a
+        scene without library selectors) is listed as not run there.
+    model
+        The base model file (``None``: the one shipped with hsigeo).
+    open_set
+        Also remove each class's prompt in turn and measure the unknown outcome on its pixels.
+    """
+
+    methods: tuple[str, ...] | None = None
+    model: str | None = None
+    open_set: bool = False
+    kind: Literal["zero-shot"] = field(default="zero-shot", init=False)
+
+    @property
+    def name(self) -> str:
+        """Label used in tables (``zero-shot``)."""
+        return "zero-shot"
+
+    @property
+    def slug(self) -> str:
+        """File-name-safe form of :attr:`name` (the figures' ``maps/<dataset>_zero-shot.png``)."""
+        return "zero-shot"
+
+    def describe(self) -> str:
+        """One-line description for reports."""
+        return ("zero-shot: no label seen by any method; each scene mapped from its prompts alone, scored on all "
+                "labelled pixels (merged onto coarse classes where a merge table exists)")
+
+
+#: Protocol kinds a run can hold, as the command line names them: ``labels`` for the split
+#: protocols (:class:`Protocol`), ``zero-shot`` for :class:`ZeroShotProtocol`.
+PROTOCOL_KINDS: tuple[str, ...] = ("labels", "zero-shot")
 
 
 def make_protocols(
@@ -155,11 +205,13 @@ class BenchmarkConfig:
     data_dir
         Folder with the ``.mat`` files (see :func:`hsigeo.datasets.scenes.find_data_dir`).
     seeds
-        Seeds; each gives one split per protocol and seeds every method.
+        Seeds; each gives one split per label protocol and seeds every method.
     protocols
-        Split protocols (see :func:`make_protocols`).
+        The label protocols (see :func:`make_protocols`) and, optionally, one
+        :class:`ZeroShotProtocol`; see :attr:`label_protocols` and :attr:`zero_shot`.
     methods
-        Method names from :data:`METHODS`.
+        Method names from :data:`METHODS` (the label protocols' methods; the
+        zero-shot protocol names its own).
     out_dir
         Where the report, JSON and figures go.
     hsigeo_epochs
@@ -200,7 +252,7 @@ class BenchmarkConfig:
     datasets: Sequence[str] = DEFAULT_DATASETS
     data_dir: str | os.PathLike | None = None
     seeds: Sequence[int] = (0, 1, 2)
-    protocols: Sequence[Protocol] = field(default_factory=make_protocols)
+    protocols: Sequence[Protocol | ZeroShotProtocol] = field(default_factory=make_protocols)
     methods: Sequence[str] = DEFAULT_METHODS
     out_dir: str | os.PathLike = Path("benchmarks/results")
     hsigeo_epochs: int | None = None
@@ -236,6 +288,16 @@ class BenchmarkConfig:
             quick=True,
         )
         return replace(base, **overrides)
+
+    @property
+    def label_protocols(self) -> list[Protocol]:
+        """The split protocols, in configuration order (the fits' plan and the main tables)."""
+        return [p for p in self.protocols if isinstance(p, Protocol)]
+
+    @property
+    def zero_shot(self) -> ZeroShotProtocol | None:
+        """The zero-shot protocol of this run (None: none)."""
+        return next((p for p in self.protocols if isinstance(p, ZeroShotProtocol)), None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -1,9 +1,11 @@
 """The benchmark report: JSON results, the Markdown tables and findings, and the class-map figures.
 
-:func:`write_report` writes what :func:`hsigeo.evaluation.runner.run_benchmark` returns:
-``results.json``, ``results.md`` (one table per dataset and protocol, per-class tables,
-findings, and the language ablation's own table when it ran) and one class-map figure per
-dataset and protocol (:mod:`.figures`).
+:func:`write_report` writes what :func:`hsigeo.evaluation.runner.run_benchmark` returns, one
+report whatever protocols the run had: ``results.json``, ``results.md`` (for the label
+protocols one table per dataset and protocol, per-class tables, findings, and the language
+ablation's own table when it ran; for the zero-shot protocol its tables,
+:func:`hsigeo.evaluation.zero_shot.markdown`) and one class-map figure per dataset and
+protocol in ``maps/`` (:mod:`.figures`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["markdown_report", "write_report", "findings", "ablation_findings", "ablation_section", "format_pm",
-           "format_count", "best_oa", "oa_row"]
+__all__ = ["markdown_report", "write_report", "findings", "ablation_findings", "ablation_section",
+           "zero_shot_section", "format_pm", "format_count", "best_oa", "oa_row"]
 
 
 def format_pm(stat: Mapping[str, Any], scale: float = 100.0, digits: int = 2) -> str:
@@ -165,20 +167,51 @@ def ablation_section(results: Mapping[str, Any], heading: str = "## Language abl
     return lines
 
 
+def zero_shot_section(results: Mapping[str, Any], heading: str = "## Zero-shot (prompt-only)") -> list[str]:
+    """The zero-shot protocol's tables (:func:`hsigeo.evaluation.zero_shot.markdown`); empty when it did not run."""
+    from hsigeo.evaluation.zero_shot import markdown
+
+    zs = results.get("zero_shot")
+    if not zs:
+        return []
+    scenes = [d["zero_shot"] for d in results["datasets"].values() if "zero_shot" in d]
+    lines = [heading, "", "Methods:", ""] + [f"- `{m}`: {note}" for m, note in zs.get("methods", {}).items()]
+    lines += ["", markdown(scenes, zs), ""]
+    lines += [f"Zero-shot not run on {name}: {reason}." for name, reason in zs.get("skipped", {}).items()]
+    return lines + ([""] if zs.get("skipped") else [])
+
+
+def _has_label_protocols(cfg: Mapping[str, Any]) -> bool:
+    return any(p.get("kind") != "zero-shot" for p in cfg.get("protocols", []))
+
+
 def markdown_report(results: Mapping[str, Any]) -> str:
-    """The full Markdown report: one table per dataset and protocol, per-class tables, findings."""
+    """The full Markdown report: the label protocols' tables and findings, then the zero-shot protocol's."""
     meta, cfg = results["meta"], results["config"]
-    lines = ["# hsigeo accuracy benchmark", ""]
+    labels = _has_label_protocols(cfg)
+    lines = ["# hsigeo accuracy benchmark" if labels else "# hsigeo zero-shot benchmark", ""]
     lines += [f"Run {meta.get('started', '?')}, total {meta.get('total_seconds', 0.0) / 60:.1f} min on "
               f"{meta.get('cpu_count')} CPU(s) ({meta.get('platform', '')}), "
               f"{meta.get('threads') or 'default'} thread(s) per method, {meta.get('jobs', 1)} fit(s) at a time; "
               f"torch {meta.get('torch', 'n/a')}, "
               f"scikit-learn {meta.get('scikit-learn')}, hsigeo {meta.get('hsigeo')}."
               + (" **Quick smoke-test settings: not for comparison.**" if cfg.get("quick") else ""), ""]
-    lines += [f"Seeds {', '.join(map(str, cfg['seeds']))}; values are mean ± sample std (ddof=1) over seeds, "
-              "in percent for OA/AA/κ. Every method gets the same train/test masks per protocol and seed; "
-              "params = trainable parameters (see notes); train s = wall-clock fit time; px/s = full-scene "
-              "inference pixels per second. Timings come from a shared machine and are indicative only.", ""]
+    if labels:
+        lines += _label_sections(results)
+    else:
+        lines += [f"## {dname}\n\nSkipped: {d.get('reason', '')}\n" for dname, d in results["datasets"].items()
+                  if d.get("status") != "ok"]
+    lines += zero_shot_section(results)
+    return "\n".join(lines)
+
+
+def _label_sections(results: Mapping[str, Any]) -> list[str]:
+    """The label protocols' part of the report: legend, per-dataset tables, findings, the ablation."""
+    cfg = results["config"]
+    lines = [f"Seeds {', '.join(map(str, cfg['seeds']))}; values are mean ± sample std (ddof=1) over seeds, "
+             "in percent for OA/AA/κ. Every method gets the same train/test masks per protocol and seed; "
+             "params = trainable parameters (see notes); train s = wall-clock fit time; px/s = full-scene "
+             "inference pixels per second. Timings come from a shared machine and are indicative only.", ""]
     lines += ["Methods:", ""] + [f"- `{m}`: {note}" for m, note in results.get("methods", {}).items()] + [""]
     for dname, d in results["datasets"].items():
         lines.append(f"## {dname}")
@@ -220,8 +253,7 @@ def markdown_report(results: Mapping[str, Any]) -> str:
                 fig = Path("maps") / f"{dname}_{next(k for k, q in d['protocols'].items() if q is p)}.png"
                 lines += [f"Class maps (seed {cfg['seeds'][0]}): `{fig.as_posix()}`", ""]
     lines += ["## Findings", ""] + [f"- {f}" for f in findings(results)] + [""]
-    lines += ablation_section(results)
-    return "\n".join(lines)
+    return lines + ablation_section(results)
 
 
 def write_report(results: dict[str, Any], out_dir: str | os.PathLike | None = None) -> dict[str, Path]:
@@ -240,7 +272,7 @@ def write_report(results: dict[str, Any], out_dir: str | os.PathLike | None = No
     dict
         ``{"json": ..., "markdown": ..., "maps": [...]}`` paths.
     """
-    from hsigeo.evaluation.figures import map_figure
+    from hsigeo.evaluation.figures import class_maps_figure, map_figure
     from hsigeo.filesafety import atomic_output, json_safe
 
     out = Path(out_dir if out_dir is not None else results["config"]["out_dir"])
@@ -263,4 +295,8 @@ def write_report(results: dict[str, Any], out_dir: str | os.PathLike | None = No
                 path = out / "maps" / f"{dname}_{slug}.png"
                 map_figure(path, dname, d["protocols"][slug], m, d, per_proto["_reference"])
                 paths["maps"].append(path)
+        for dname, args in results.get("_zero_shot_maps", {}).items():
+            path = out / "maps" / f"{dname}_zero-shot.png"
+            class_maps_figure(path, **args)
+            paths["maps"].append(path)
     return paths

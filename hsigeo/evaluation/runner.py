@@ -1,15 +1,24 @@
-"""Running the accuracy benchmark: scenes, scores, mean +- std over seeds.
+"""The one benchmark runner: scenes, scores, mean +- std over seeds, for every protocol of a run.
 
-:func:`run_benchmark` runs every method on every dataset, protocol and seed with identical
-train/test masks and returns JSON-ready results: overall accuracy (OA), average per-class
-accuracy (AA), Cohen's kappa, per-class accuracy, trainable parameters, training time and
-inference speed per run, and their mean +- standard deviation per method.  With
-``BenchmarkConfig.ablation`` it also runs the language ablation (more seeds, the anchor
-variants), reusing the fits the main comparison shares with it; with ``jobs > 1`` the fits
-run in worker processes (:mod:`hsigeo.evaluation.schedule`), with the same results.
-:func:`run_and_report` also writes the report (:mod:`hsigeo.evaluation.report`).
+:func:`run_benchmark` loads each dataset once and runs the configuration's protocols on it
+(:attr:`BenchmarkConfig.protocols <hsigeo.evaluation.benchmark_config.BenchmarkConfig.protocols>`):
 
-Used by ``benchmarks/accuracy.py`` and ``hsigeo benchmark``.
+- the label protocols (stratified, block): every method of :data:`~hsigeo.evaluation.methods.METHODS`
+  on every dataset, protocol and seed with identical train/test masks: overall accuracy (OA),
+  average per-class accuracy (AA), Cohen's kappa, per-class accuracy, trainable parameters,
+  training time and inference speed per run, and their mean +- standard deviation per method.
+  With ``BenchmarkConfig.ablation`` also the language ablation (more seeds, the anchor
+  variants), reusing the fits the main comparison shares with it; with ``jobs > 1`` the fits
+  run in worker processes (:mod:`hsigeo.evaluation.schedule`), with the same results;
+- the zero-shot protocol (:class:`~hsigeo.evaluation.benchmark_config.ZeroShotProtocol`): the
+  prompt-only methods of :data:`hsigeo.evaluation.zero_shot.METHODS` on the same scenes
+  (:func:`hsigeo.evaluation.zero_shot.run_protocol`), in this process.
+
+Both land in one results dict, per dataset side by side (``protocols`` and ``zero_shot``), and
+:func:`run_and_report` writes them as one report (:mod:`hsigeo.evaluation.report`).  User
+errors raise :class:`~hsigeo.errors.HsigeoError`; nothing here exits the process.
+
+Used by ``benchmarks/accuracy.py``, ``benchmarks/zero_shot.py`` and ``hsigeo benchmark``.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ import numpy as np
 from hsigeo.datasets.library_mosaic import MOSAICS
 from hsigeo.errors import DatasetError, HsigeoError, InvalidInputError
 from hsigeo.evaluation import schedule
-from hsigeo.evaluation.benchmark_config import BenchmarkConfig, Protocol
+from hsigeo.evaluation.benchmark_config import BenchmarkConfig, Protocol, ZeroShotProtocol
 from hsigeo.evaluation.methods import METHOD_NOTES, METHODS, MethodFactory
 from hsigeo.evaluation.schedule import FitTask
 
@@ -307,14 +316,16 @@ def run_benchmark(
     factories: Mapping[str, MethodFactory] | None = None,
     log: _LOG = _stderr,
 ) -> dict[str, Any]:
-    """Run every method on every dataset, protocol and seed (and the language ablation, when asked).
+    """Run the configuration's protocols on every dataset (and the language ablation, when asked).
 
     Parameters
     ----------
     cfg
-        The run's configuration.  With ``cfg.jobs > 1`` the fits run in that
-        many worker processes (:mod:`hsigeo.evaluation.schedule`); the results
-        are the same as with one, assembled in the same order.
+        The run's configuration.  Its label protocols run every method on
+        every dataset, protocol and seed; with ``cfg.jobs > 1`` those fits run
+        in that many worker processes (:mod:`hsigeo.evaluation.schedule`), with
+        the same results, assembled in the same order.  Its zero-shot protocol,
+        when it has one, maps the same scenes from prompts alone, in this process.
     factories
         Method factories to use instead of (or on top of) :data:`METHODS`.
         With ``cfg.jobs > 1`` a factory that is not one of hsigeo's own must be
@@ -326,14 +337,26 @@ def run_benchmark(
     -------
     dict
         The JSON-ready results (``meta``, ``config``, ``datasets``; with an
-        ablation also ``ablation`` and ``datasets[name]["ablation"]``); class
-        maps of the first seed are kept under the private key ``_maps`` for
+        ablation also ``ablation`` and ``datasets[name]["ablation"]``; with the
+        zero-shot protocol also ``zero_shot``, its summary, and
+        ``datasets[name]["zero_shot"]``); class maps are kept under the private
+        keys ``_maps`` (label protocols, first seed) and ``_zero_shot_maps`` for
         :func:`write_report` and dropped from the JSON.
+
+    Raises
+    ------
+    HsigeoError
+        For a configuration that cannot run (an unknown protocol, method or
+        dataset name, no seeds); a dataset whose files are missing is skipped
+        with the reason instead.
     """
     from hsigeo.progress import Progress
 
+    _check_protocols(cfg)
     registry = {**METHODS, **(factories or {})}
-    wanted = list(dict.fromkeys([*cfg.methods, *(cfg.ablation.methods if cfg.ablation else ())]))
+    # a zero-shot-only run fits no label method, so none is checked or listed
+    label_methods = cfg.methods if cfg.label_protocols else ()
+    wanted = list(dict.fromkeys([*label_methods, *(cfg.ablation.methods if cfg.ablation else ())]))
     unknown = [m for m in wanted if m not in registry]
     if unknown:
         raise HsigeoError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(registry)}.")
@@ -377,12 +400,48 @@ def run_benchmark(
     for name, scene in scenes.items():
         results["datasets"][name] = _scene_results(scene, cfg, tasks, outcomes, splits, results["_maps"],
                                                    ablation=name in ablation_scenes)
+    if cfg.zero_shot is not None:
+        _run_zero_shot(cfg.zero_shot, scenes, cfg, results, log)
     results["meta"]["total_seconds"] = time.perf_counter() - t_start
     try:
         results["meta"]["load_average_end"] = list(os.getloadavg())
     except OSError:
         pass
     return results
+
+
+def _check_protocols(cfg: BenchmarkConfig) -> None:
+    """A clear error for protocols the runner does not know, none at all, or zero-shot methods it lacks."""
+    if not cfg.protocols:
+        raise HsigeoError("no protocol given; give at least one label protocol (stratified, block) or the "
+                          "zero-shot protocol.")
+    odd = [p for p in cfg.protocols if not isinstance(p, Protocol | ZeroShotProtocol)]
+    if odd:
+        raise HsigeoError(f"unknown protocol(s) {', '.join(map(repr, odd))}: each must be a Protocol (stratified "
+                          "or block) or a ZeroShotProtocol.")
+    if sum(isinstance(p, ZeroShotProtocol) for p in cfg.protocols) > 1:
+        raise HsigeoError("the zero-shot protocol is given more than once; give it once.")
+    if cfg.zero_shot is not None and cfg.zero_shot.methods is not None:
+        from hsigeo.evaluation.zero_shot import METHODS as ZERO_SHOT_METHODS
+
+        unknown = [m for m in cfg.zero_shot.methods if m not in ZERO_SHOT_METHODS]
+        if unknown or not cfg.zero_shot.methods:
+            raise HsigeoError(f"unknown zero-shot method(s) {', '.join(unknown) or '(none given)'}; known: "
+                              f"{', '.join(ZERO_SHOT_METHODS)}.")
+
+
+def _run_zero_shot(proto: ZeroShotProtocol, scenes: Mapping[str, Scene], cfg: BenchmarkConfig,
+                   results: dict[str, Any], log: _LOG) -> None:
+    """The zero-shot protocol on the run's scenes, its results put beside each dataset's label protocols."""
+    from hsigeo.evaluation import zero_shot
+
+    with _limit_threads(cfg.threads):
+        summary, per_scene, figures = zero_shot.run_protocol(proto, scenes, data_dir=cfg.data_dir, log=log)
+    results["zero_shot"] = summary
+    for name, res in per_scene.items():
+        results["datasets"][name]["zero_shot"] = res
+    if cfg.maps:
+        results["_zero_shot_maps"] = figures
 
 
 def _ablation_scenes(cfg: BenchmarkConfig, scenes: Mapping[str, Scene], results: dict[str, Any],
@@ -602,7 +661,7 @@ def _scene_results(scene: Scene, cfg: BenchmarkConfig, tasks: Sequence[FitTask],
         "seconds": sum(outcomes[t.key][2] for t in mine if t.main),
     }
     maps[scene.name] = {"_reference": labels}
-    for proto in cfg.protocols:
+    for proto in cfg.label_protocols:
         out["protocols"][proto.slug] = _protocol_results(scene, proto, cfg.seeds, cfg.methods, outcomes, splits, values)
         for m in cfg.methods:
             pred = outcomes[(scene.name, proto, cfg.seeds[0], m)][1]

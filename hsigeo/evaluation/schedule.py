@@ -82,7 +82,8 @@ def ablation_protocols(cfg: BenchmarkConfig) -> list[Protocol]:
         return []
     out = []
     for p in cfg.ablation.protocols():
-        same = [q for q in cfg.protocols if q.kind == p.kind and math.isclose(q.fraction, p.fraction, rel_tol=1e-9)]
+        same = [q for q in cfg.label_protocols
+                if q.kind == p.kind and math.isclose(q.fraction, p.fraction, rel_tol=1e-9)]
         out.append(same[0] if same else p)
     return out
 
@@ -110,7 +111,7 @@ def plan_fits(cfg: BenchmarkConfig, scenes: Sequence[str], ablation_scenes: Sequ
     tasks: dict[tuple[Any, ...], FitTask] = {}
     first_seed = cfg.seeds[0] if cfg.seeds else None
     for name in scenes:
-        for proto in cfg.protocols:
+        for proto in cfg.label_protocols:  # the zero-shot protocol fits nothing
             for seed in cfg.seeds:
                 for method in cfg.methods:
                     t = FitTask(name, proto, seed, method, keep_map=cfg.maps and seed == first_seed)
