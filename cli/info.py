@@ -249,14 +249,16 @@ def _model_info(path: Path) -> None:
 
 def _base_info(model: Any, meta: dict[str, Any]) -> None:
     """A base model: what it reads, its text model, its default threshold and its sources."""
-    from hsigeo.model.base import net_sizes
+    from hsigeo.model.base import net_members, net_sizes
 
     n_grid, text_dim, hidden, embed_dim = net_sizes(meta)
+    k = net_members(meta)
+    members = f"{k} networks from different seeds, their similarities averaged; each " if k > 1 else ""
     grid = meta.get("grid") or []
     span = f", {min(grid):.0f}-{max(grid):.0f} nm" if grid else ""
     _line("input", f"any sensor's spectra resampled onto its {n_grid}-band grid{span} (bind it to a scene and "
                    "prompts: hsigeo classify SCENE --prompts PROMPTS.yaml)")
-    _line("network", f"{text_dim}-d text, {hidden} hidden, {embed_dim}-d joint space, "
+    _line("network", f"{members}{text_dim}-d text, {hidden} hidden, {embed_dim}-d joint space; "
                      f"{sum(p.numel() for p in model.net.parameters()):,} parameters")
     tm = meta.get("text_model") or {}
     if isinstance(tm, dict) and tm:

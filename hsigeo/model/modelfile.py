@@ -86,6 +86,8 @@ _MAX_FILE_BYTES = MAX_METADATA_BYTES + MAX_WEIGHTS_BYTES + (1 << 20)
 _CONFIG_BOUNDS = {"n_bands": 20_000, "stem_dim": 4096, "stem_layers": 16, "kernel": 15, "grid": 15,
                   "width": 4096, "depth": 64, "heads": 256, "mlp_ratio": 16, "embed_dim": 4096}
 MAX_TEXT_DIM = 8192
+#: Most networks a base-model ensemble may hold (each ~1 MB; the shipped one has a few).
+MAX_BASE_MEMBERS = 16
 MAX_CLASSES = 4096
 _MAX_NAME = 200
 _MAX_FILTER_RADIUS = 16
@@ -664,6 +666,7 @@ def _base_check(meta: dict[str, Any]) -> None:
     check_int(cfg.get("embed_dim", _base.EMBED_DIM), "net embed_dim", 1, 4096)
     if not isinstance(cfg.get("albedo", False), bool):
         raise ValueError(f"net albedo is {_short(cfg.get('albedo'))}, not true or false")
+    check_int(cfg.get("members", 1), "net members", 1, MAX_BASE_MEMBERS)
     check_numbers(meta.get("reference"), "reference spectrum", n_grid)
     if "threshold" in meta:
         check_numbers([meta["threshold"]], "threshold")
@@ -672,10 +675,8 @@ def _base_check(meta: dict[str, Any]) -> None:
 
 
 def _base_shapes(meta: dict[str, Any]) -> dict[str, tuple[int | None, ...]]:
-    n_grid, text_dim, hidden, embed_dim = _base.net_sizes(meta)
-    albedo = _base.net_albedo(meta)
-    want = _meta_shapes(lambda: _base.BaseNet(n_grid, text_dim, hidden, embed_dim, albedo=albedo), "net.")
-    want["reference_library?"] = (None, n_grid)
+    want = _meta_shapes(lambda: _base.build_net(meta), "net.")
+    want["reference_library?"] = (None, _base.net_sizes(meta)[0])
     return want
 
 

@@ -235,3 +235,61 @@ def test_estimator_from_base_predicts_and_saves(base, scene, tmp_path):
     np.testing.assert_array_equal(np.asarray(again.predict(da.values)), pred)
     assert again.report_.n_train == 0 and again.report_.config["kind"].startswith("prompt-only")
     assert isinstance(hsigeo.load_model("base"), BaseModel)
+
+
+def test_ensemble_is_the_mean_of_its_members_cosines_and_round_trips(base, scene, tmp_path):
+    from hsigeo.model.base import BaseEnsemble, net_members
+    from hsigeo.model.modelfile import read_metadata
+
+    torch.manual_seed(0)
+    single = base.net.members[0] if isinstance(base.net, BaseEnsemble) else base.net
+    other = BaseNet(GRID.size, single.probe.in_features, albedo=single.albedo)  # an untrained second member
+    ens = BaseEnsemble([single, other]).eval()
+    feats = torch.randn(5, single.encoder[0].in_features)
+    text = torch.randn(3, single.probe.in_features)
+    with torch.no_grad():
+        e, a = ens.embed(feats), ens.anchors(text)
+        assert e.shape == (5, 128) and torch.allclose(e.norm(dim=1), torch.ones(5), atol=1e-5)
+        mean_cos = (single.embed(feats) @ single.anchors(text).T + other.embed(feats) @ other.anchors(text).T) / 2
+        torch.testing.assert_close(e @ a.T, mean_cos, atol=1e-5, rtol=1e-5)
+        scale = (single.log_scale.exp().clamp(max=100) + other.log_scale.exp().clamp(max=100)) / 2
+        torch.testing.assert_close(ens.logits(e, a), scale * mean_cos, atol=1e-4, rtol=1e-5)
+    # the first member's encoder is the trained models' base-model input channels
+    assert ens.encoder is single.encoder and ens.probe is single.probe
+    meta = {**{k: v for k, v in base.meta.items() if k != "path"}, "net": {**base.meta["net"], "members": 2}}
+    meta["net"]["embed_dim"] = single.out_dim
+    path = save_base(BaseModel(ens, meta, base.library), tmp_path / "ens.hsigeo")
+    assert net_members(read_metadata(path)) == 2
+    again = load_base(path)
+    assert isinstance(again.net, BaseEnsemble) and len(again.net.members) == 2
+    for (k, x), y in zip(ens.state_dict().items(), again.net.state_dict().values(), strict=True):
+        assert torch.equal(x, y), k
+    # it maps a scene like any base model, and its bound zero-shot file round-trips
+    da, _ = scene
+    zs = again.for_scene(da, PROMPTS, text_embeddings=base.encode_prompts(PROMPTS))
+    assert zs.embed_dim == 128
+    p = zs.predict_array(da.values)[1]
+    assert np.isfinite(p).all()
+    zs_again = load_base(save_base(zs, tmp_path / "zs.hsigeo"))
+    np.testing.assert_array_equal(zs_again.predict_array(da.values)[0], zs.predict_array(da.values)[0])
+
+
+def test_ensemble_member_count_is_bounded_in_the_file(base, tmp_path):
+    import json
+    import zipfile
+
+    from hsigeo.errors import ModelFileError
+
+    path = save_base(base, tmp_path / "b.hsigeo")
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    meta = json.loads(parts["metadata.json"])
+    for bad in (0, 17, "3"):
+        meta["net"]["members"] = bad
+        parts["metadata.json"] = json.dumps(meta).encode()
+        out = tmp_path / f"bad_{bad}.hsigeo"
+        with zipfile.ZipFile(out, "w") as z:
+            for n, b in parts.items():
+                z.writestr(n, b)
+        with pytest.raises(ModelFileError, match="members"):
+            load_base(out)
