@@ -27,8 +27,8 @@ def test_tree_crowns_are_darker_and_flatter_than_the_leaf_carpet():
     trees = np.stack([tree_crowns(rng, canopy, wood) for _ in range(50)])
     m0, r0 = _index(canopy)
     means, reds = zip(*(_index(t) for t in trees), strict=True)
-    # crown shadows take 20-50 % of the pixel at 10-30 % of the light: darker by 15-45 %
-    assert max(means) < 0.9 * m0 and min(means) > 0.4 * m0
+    # crown shadows take 20-70 % of the pixel at 10-30 % of the light: darker by 15-65 %
+    assert max(means) < 0.9 * m0 and min(means) > 0.3 * m0
     # bark and branches between the leaves raise the red relative to the mean
     assert min(reds) > r0
     assert trees.dtype == np.float32 and (trees > 0).all()
