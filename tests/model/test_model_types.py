@@ -206,7 +206,7 @@ def test_base_model_with_two_million_hidden_units_is_refused_before_allocating(t
 def test_settings_within_bounds_must_fit_the_weights(tmp_path):
     """``hidden = 4096`` is a legal size, but not that of the weights: refused from the shapes alone."""
     path = _changed(_base(), tmp_path / "wide.hsigeo", meta_fn=lambda m: m["net"].update(hidden=4096))
-    with pytest.raises(ModelFileError, match=r"do not fit together \(net\.encoder\.0\.bias: the metadata describes \(4096,\)"):
+    with pytest.raises(ModelFileError, match=r"do not fit together \(net\.(members\.0\.)?encoder\.0\.bias: the metadata describes \(4096,\)"):
         load_model(path)
 
 

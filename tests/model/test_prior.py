@@ -43,6 +43,11 @@ def test_prior_channels_are_the_base_embedding(base, data):
     want = base.for_scene(da, prompt_set(), text_embeddings=np.zeros((4, 384), np.float32),
                           smooth_radius=0).embed_tile(da.values)
     assert got.shape == (64, 36, 36) and prior.dim == 64 and prior.n_bands == 24
+    # an ensemble's embedding is its members' unit vectors over sqrt(k), one after another: the channels are
+    # the first member's
+    k = len(getattr(base.net, "members", [base.net]))
+    assert want.shape[0] == 64 * k
+    want = want[:64] * np.sqrt(k)
     ok = np.isfinite(want).all(0)
     assert not ok[-3:, -3:].any() and ok[:-3].all()  # the nodata corner is the only unusable place
     np.testing.assert_allclose(got[:, ok], want[:, ok], atol=1e-6)
