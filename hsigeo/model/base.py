@@ -51,8 +51,8 @@ from hsigeo.model.binding import sample_pixels as _sample_pixels
 from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
 from hsigeo.spectra.grid import GRID, coverage_text
 
-__all__ = ["BaseNet", "BaseEnsemble", "build_net", "net_members", "BaseModel", "ZeroShotModel", "save_base", "load_base", "shipped_base_path",
-           "base_to_file", "zero_shot_to_file", "base_from_file", "zero_shot_from_file", "net_sizes",
+__all__ = ["BaseNet", "BaseEnsemble", "build_net", "net_members", "BaseModel", "ZeroShotModel", "save_base",
+           "load_base", "shipped_base_path", "base_to_file", "zero_shot_to_file", "base_from_file", "zero_shot_from_file", "net_sizes",
            "MODEL_TYPE", "ZERO_SHOT_TYPE"]
 
 #: ``model_type`` of base model files and of bound zero-shot model files (:mod:`hsigeo.model.modelfile`).
