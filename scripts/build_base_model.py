@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         nets.append(net_i)
         reports.append(report_i)
     net = nets[0] if len(nets) == 1 else BaseEnsemble(nets)
+    # timings are printed, not stored: the file must not change from one rebuild to the next
+    train_seconds = sum(r.pop("train_seconds", 0.0) or 0.0 for r in reports)
     report = dict(reports[0])
     if len(nets) > 1:
         report["members"] = [{"seed": args.seed + i, "val_accuracy_full": r.get("val_accuracy_full"),
@@ -165,9 +167,6 @@ def main(argv: list[str] | None = None) -> int:
         except md.PackageNotFoundError:
             versions[pkg] = None
     sources = {k: {**v, "version": versions.get(k) or v["version"]} for k, v in SOURCES.items()}
-    # timings are printed, not stored: the file must not change from one rebuild to the next
-    train_seconds = sum(r.pop("train_seconds", 0.0) or 0.0 for r in reports)
-    report.pop("train_seconds", None)
     report.update(n_spectra=int(len(corpus.concept)), torch_version=torch.__version__, numpy_version=np.__version__)
     meta = {
         "name": "hsigeo base spectral model",

@@ -149,16 +149,20 @@ def library_mosaic(spectra: np.ndarray, classes: list[str], wavelengths: np.ndar
     return cube, labels, np.asarray(wavelengths, dtype=np.float64)[keep]
 
 
+def _voronoi_regions(rng: np.random.Generator, n: int, count: int) -> np.ndarray:
+    """``(n, n)`` index of the nearest of ``count`` random centres: a Voronoi partition of the scene."""
+    centres = rng.uniform(0, n, size=(count, 2))
+    yy, xx = np.mgrid[0:n, 0:n]
+    return np.argmin((yy[..., None] - centres[:, 0]) ** 2 + (xx[..., None] - centres[:, 1]) ** 2, axis=-1)
+
+
 def _voronoi(spectra: np.ndarray, records: dict[int, np.ndarray], spec: MosaicSpec,
              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``(H, W, B)`` spectra and labels of the Voronoi layout, before noise."""
     n, values = spec.size, list(spec.classes)
     # Voronoi regions; the first len(values) regions get each class once, the rest at random
-    centres = rng.uniform(0, n, size=(spec.regions, 2))
+    region = _voronoi_regions(rng, n, spec.regions)
     region_class = np.array(values + list(rng.choice(values, spec.regions - len(values))))
-    yy, xx = np.mgrid[0:n, 0:n]
-    d = (yy[..., None] - centres[:, 0]) ** 2 + (xx[..., None] - centres[:, 1]) ** 2
-    region = np.argmin(d, axis=-1)
     labels = region_class[region].astype(np.int32)
     primary = np.array([rng.choice(records[c]) for c in region_class])
     rec = primary[region]
@@ -226,11 +230,9 @@ def _abundance(spectra: np.ndarray, records: dict[int, np.ndarray], spec: Mosaic
     # one record per class and patch: a Voronoi partition of the scene per class into spec.regions
     # patches (a field of one tree species, one roof material), plus a share of single pixels
     # drawn from another record of the class
-    yy, xx = np.mgrid[0:n, 0:n]
     x = np.zeros((n, n, spectra.shape[1]))
     for i, v in enumerate(values):
-        centres = rng.uniform(0, n, size=(spec.regions, 2))
-        patch = np.argmin((yy[..., None] - centres[:, 0]) ** 2 + (xx[..., None] - centres[:, 1]) ** 2, axis=-1)
+        patch = _voronoi_regions(rng, n, spec.regions)
         rec = rng.choice(records[v], spec.regions)[patch]
         other = rng.random((n, n)) < spec.other_record
         rec[other] = rng.choice(records[v], int(other.sum()))

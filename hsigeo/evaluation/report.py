@@ -272,6 +272,7 @@ def write_report(results: dict[str, Any], out_dir: str | os.PathLike | None = No
     dict
         ``{"json": ..., "markdown": ..., "maps": [...]}`` paths.
     """
+    from hsigeo.evaluation.benchmark_config import ZeroShotProtocol
     from hsigeo.evaluation.figures import class_maps_figure, map_figure
     from hsigeo.filesafety import atomic_output, json_safe
 
@@ -296,7 +297,7 @@ def write_report(results: dict[str, Any], out_dir: str | os.PathLike | None = No
                 map_figure(path, dname, d["protocols"][slug], m, d, per_proto["_reference"])
                 paths["maps"].append(path)
         for dname, args in results.get("_zero_shot_maps", {}).items():
-            path = out / "maps" / f"{dname}_zero-shot.png"
+            path = out / "maps" / f"{dname}_{ZeroShotProtocol().slug}.png"
             class_maps_figure(path, **args)
             paths["maps"].append(path)
     return paths
