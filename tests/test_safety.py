@@ -560,10 +560,14 @@ def _start_classify(scene: Path, model: Path, out: Path) -> subprocess.Popen:
 
 
 def _wait_until_writing(proc: subprocess.Popen, folder: Path, timeout: float = 90) -> None:
-    """Until the run's temporaries exist beside its outputs (the classification has started)."""
+    """Until the run's output temporaries exist beside its outputs (the classification has started).
+
+    The writability probe is also a ``.part`` but lives for an instant only; a kill
+    right after seeing it could find nothing to leave behind, so it does not count.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(".part" in p.name for p in temporaries(folder)):
+        if any(".part" in p.name and "-probe-" not in p.name for p in temporaries(folder)):
             return
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
