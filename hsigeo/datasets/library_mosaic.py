@@ -28,11 +28,11 @@ was run on the scenes; :data:`MOSAICS` holds them as data.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["MosaicSpec", "MOSAICS", "library_mosaic", "load_mosaic"]
+__all__ = ["MosaicSpec", "MOSAICS", "HELDOUT_MOSAICS", "library_mosaic", "load_mosaic"]
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,8 @@ class MosaicSpec:
 
 #: The development mosaics: ``jasper-like`` (tree, water, soil, road; the full 460-2409 nm range),
 #: ``samson-like`` (soil, tree, water; 460-889 nm, a VNIR camera) and ``city-like`` (the library's six
-#: urban classes in smaller regions, every record).
+#: urban classes in smaller regions, every record); the landscapes; and, added below, their
+#: held-out twins (every scene these functions can build, by name).
 MOSAICS: dict[str, MosaicSpec] = {
     "mosaic-jasper-like": MosaicSpec({1: "tree", 2: "water", 3: "soil", 4: "pavement"},
                                      names={4: ("asphalt", "concrete")}, size=100, seed=1),
@@ -110,6 +111,14 @@ MOSAICS: dict[str, MosaicSpec] = {
                                        6: "water"}, size=100, regions=60, seed=13, layout="abundance",
                                       smoothness=3.0, sharpness=3.0, roads={2: 6}, road_width=1.2),
 }
+#: Held-out twins of the landscapes (``benchmarks/results/heldout/PROTOCOL.md``): the same
+#: specifications with other seeds (another layout and other records), defined before any run on
+#: them and used only to report, never to choose a setting.
+HELDOUT_MOSAICS: dict[str, MosaicSpec] = {
+    f"heldout-{kind}-like": replace(MOSAICS[f"landscape-{kind}-like"], seed=seed)
+    for kind, seed in (("jasper", 21), ("samson", 22), ("city", 23))
+}
+MOSAICS.update(HELDOUT_MOSAICS)
 
 
 def library_mosaic(spectra: np.ndarray, classes: list[str], wavelengths: np.ndarray, spec: MosaicSpec,

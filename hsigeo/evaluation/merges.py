@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-__all__ = ["SCENES", "MergeTable", "load_merge", "merge_labels", "merges_dir", "prompts_dir"]
+__all__ = ["SCENES", "HELDOUT", "MERGE_FILES", "MergeTable", "load_merge", "merge_labels", "merges_dir", "prompts_dir"]
 
 #: Scenes with a merge table: dataset name -> merge file.
 SCENES = {"indian-pines": "indian_pines_coarse.yaml", "salinas-a": "salinas_a_coarse.yaml",
@@ -23,6 +23,14 @@ SCENES = {"indian-pines": "indian_pines_coarse.yaml", "salinas-a": "salinas_a_co
           # the abundance scenes have the mosaics' classes, values and prompts
           "landscape-jasper-like": "jasper_like.yaml", "landscape-samson-like": "samson_like.yaml",
           "landscape-city-like": "city_like.yaml"}
+#: Held-out scenes (``benchmarks/results/heldout/PROTOCOL.md``): run only when named, to report;
+#: never chosen on.  Each shares its development twin's merge table, prompts and library selectors.
+HELDOUT = {"berlin-2009": "berlin_coarse.yaml", "berlin-2009-hymap": "berlin_coarse.yaml",
+           "heldout-jasper-like": "jasper_like.yaml", "heldout-samson-like": "samson_like.yaml",
+           "heldout-city-like": "city_like.yaml"}
+#: Every scene with a merge table: the development scenes (:data:`SCENES`, the default run) and
+#: the held-out ones.
+MERGE_FILES = {**SCENES, **HELDOUT}
 
 
 def merges_dir() -> Path:

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from hsigeo.datasets.berlin2009 import BERLIN_2009
 from hsigeo.datasets.library_mosaic import MOSAICS
 from hsigeo.errors import DatasetError, HsigeoError, InvalidInputError
 from hsigeo.evaluation import schedule
@@ -127,19 +128,35 @@ def _berlin_scene(cfg: BenchmarkConfig) -> Scene:
                       "('other' left out), coarse and noisy")
 
 
+def _berlin_2009_scene(name: str, cfg: BenchmarkConfig) -> Scene:
+    """A held-out cut of the Berlin urban gradient (:mod:`hsigeo.datasets.berlin2009`), with the Berlin prompts."""
+    from hsigeo.datasets.berlin import BERLIN_CLASSES, berlin_prompts_path
+    from hsigeo.datasets.berlin2009 import BERLIN_2009, DOMINANT, load_berlin_2009
+    from hsigeo.text.prompts import load_prompts
+
+    try:
+        cube, labels = load_berlin_2009(name, cfg.data_dir)
+    except DatasetError as exc:
+        raise SceneUnavailable(str(exc)) from exc
+    prompts = load_prompts(berlin_prompts_path())
+    return Scene(name, cube, labels, dict(BERLIN_CLASSES), {c.value: c.colour for c in prompts.classes}, prompts,
+                 note=f"EnMAP-Box Berlin urban gradient 2009 cut, {BERLIN_2009[name][1]}, held out; labels: the "
+                      f"dominant level-2 class where it covers >= {DOMINANT:.0%} of the 30 m cell")
+
+
 def _mosaic_scene(name: str, cfg: BenchmarkConfig) -> Scene:
     """A development scene of real library spectra (:mod:`hsigeo.datasets.library_mosaic`), with its prompts."""
     import xarray as xr
 
     from hsigeo.datasets.library_mosaic import load_mosaic
-    from hsigeo.evaluation.merges import SCENES, load_merge
+    from hsigeo.evaluation.merges import MERGE_FILES, load_merge
     from hsigeo.text.prompts import load_prompts
 
     try:
         cube, labels, wl = load_mosaic(name, cfg.data_dir)
     except DatasetError as exc:
         raise SceneUnavailable(str(exc)) from exc
-    prompts = load_prompts(load_merge(SCENES[name]).prompts)
+    prompts = load_prompts(load_merge(MERGE_FILES[name]).prompts)
     da = xr.DataArray(cube, dims=("band", "y", "x"),
                       coords={"band": np.arange(1, cube.shape[0] + 1), "wavelength": ("band", wl)}, name=name)
     return Scene(name, da, labels.astype(np.int32), prompts.class_names, {c.value: c.colour for c in prompts.classes},
@@ -148,7 +165,7 @@ def _mosaic_scene(name: str, cfg: BenchmarkConfig) -> Scene:
 
 
 #: Datasets the benchmark builds itself rather than through :func:`hsigeo.datasets.scenes.load_dataset`.
-_OWN_SCENES = ("synthetic", "berlin", *MOSAICS)
+_OWN_SCENES = ("synthetic", "berlin", *BERLIN_2009, *MOSAICS)
 
 
 def _canonical(name: str) -> str:
@@ -175,6 +192,8 @@ def load_scene(name: str, cfg: BenchmarkConfig) -> Scene:
         return _synthetic_scene(cfg.synthetic)
     if name.strip().lower() == "berlin":
         return _berlin_scene(cfg)
+    if name.strip().lower() in BERLIN_2009:
+        return _berlin_2009_scene(name.strip().lower(), cfg)
     if name.strip().lower() in MOSAICS:
         return _mosaic_scene(name.strip().lower(), cfg)
     from hsigeo.datasets.scenes import load_dataset

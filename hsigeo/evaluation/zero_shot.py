@@ -45,7 +45,7 @@ import numpy as np
 
 from hsigeo.errors import HsigeoError
 from hsigeo.evaluation.benchmark_config import ZeroShotProtocol
-from hsigeo.evaluation.merges import SCENES, MergeTable, load_merge, merge_labels, prompts_dir
+from hsigeo.evaluation.merges import MERGE_FILES, SCENES, MergeTable, load_merge, merge_labels, prompts_dir
 
 if TYPE_CHECKING:  # the runner imports this module when a run has the protocol
     from hsigeo.evaluation.runner import Scene
@@ -318,7 +318,7 @@ def open_set_check(base: Any, cube: np.ndarray, truth: np.ndarray, ps: Any, wl: 
 def prepare_scene(scene: Scene, base: Any, encoder: Any) -> ZeroShotRun:
     """The protocol's view of a benchmark scene: merged ground truth, its prompts, its library selectors.
 
-    A scene with a merge table (:data:`SCENES`) is scored on its coarse merged classes with
+    A scene with a merge table (:data:`~hsigeo.evaluation.merges.MERGE_FILES`) is scored on its coarse merged classes with
     their prompt file; any other scene on its own classes and prompts, without library
     selectors (so the library baselines do not run on it).
 
@@ -330,8 +330,8 @@ def prepare_scene(scene: Scene, base: Any, encoder: Any) -> ZeroShotRun:
     from hsigeo.evaluation.runner import SceneUnavailable
     from hsigeo.text.prompts import load_prompts
 
-    if scene.name in SCENES:
-        table: MergeTable | None = load_merge(SCENES[scene.name])
+    if scene.name in MERGE_FILES:
+        table: MergeTable | None = load_merge(MERGE_FILES[scene.name])
         ps = load_prompts(table.prompts)
     elif scene.prompts is not None:
         table, ps = None, scene.prompts
@@ -521,7 +521,7 @@ def markdown(results: list[dict], meta: dict) -> str:
     scene reads ``n/a``.
     """
     methods = list(meta.get("methods") or METHODS)
-    own = [r["scene"] for r in results if r["scene"] not in SCENES]
+    own = [r["scene"] for r in results if r["scene"] not in MERGE_FILES]
     lines = ["Zero-shot (prompt-only) overall accuracy % on the labelled pixels, coarse merged classes; "
              "no label used by any method. default = what `hsigeo classify --prompts` gives (--adapt auto: "
              "base-adapted on reflectance scenes, base-descriptions on radiance ones)."

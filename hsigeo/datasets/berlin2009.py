@@ -1,0 +1,114 @@
+"""The older Berlin urban-gradient cut (``berlin/urban_gradient_2009/``) as held-out scenes.
+
+EnMAP-Box's "Berlin Urban Gradient 2009" test data also holds a small cut north of the
+``berlin`` development scene (the two do not overlap): simulated EnMAP at 30 m (244 bands) and
+HyMap airborne reflectance at 9 m (111 bands), with per-pixel **cover fractions** of the level-2
+classes at 30 m.  Unlike the polygons of the development scene these are fractions, so a pixel's
+label can be its dominant class where that class truly dominates.
+
+Both scenes are held out (``benchmarks/results/heldout/PROTOCOL.md``): defined before any run on
+them and used only to report.  Their headers carry no ``wavelength`` field; the band centres are
+in the band names (``band 1 (0.455400 Micrometers)``), which is how EnMAP-Box wrote them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from hsigeo.errors import DatasetError
+
+__all__ = ["BERLIN_2009", "DOMINANT", "berlin_2009_labels", "load_berlin_2009"]
+
+#: Scene name -> (cube file in ``berlin/urban_gradient_2009/``, sensor).
+BERLIN_2009: dict[str, tuple[str, str]] = {
+    "berlin-2009": ("EnMAP02_Berlin_Urban_Gradient_2009.bsq", "EnMAP (simulated from HyMap), 30 m"),
+    "berlin-2009-hymap": ("HyMap02_Berlin_Urban_Gradient_2009.bsq", "HyMap, 9 m"),
+}
+_FRACTIONS = "LandCov_Layer_Level2_Berlin_Urban_Gradient_2009.bsq"
+_FOLDER = Path("berlin") / "urban_gradient_2009"
+#: A pixel is labelled with its dominant level-2 class when that class covers at least this share.
+DOMINANT = 0.5
+# level-2 band order of the fraction file: roof, pavement, low vegetation, tree, soil, other;
+# the class values are the development scene's (hsigeo.datasets.berlin.BERLIN_CLASSES), "other" unscored
+_SCORED = 5
+_BAND_NM = re.compile(r"\(\s*([0-9]*\.?[0-9]+)\s*micrometers?\s*\)", re.IGNORECASE)
+
+
+def _file(data_dir: str | os.PathLike | None, name: str) -> Path:
+    from hsigeo.datasets.scenes import find_data_dir
+
+    folder = find_data_dir(data_dir)
+    if folder is None:
+        raise DatasetError(f"{_FOLDER / name}: no data folder found; pass --data-dir / data_dir= or set "
+                           "HSIGEO_DATA_DIR to the folder holding berlin/.")
+    path = folder / _FOLDER / name
+    if not path.is_file():
+        raise DatasetError(f"{path}: file not found; copy EnMAP-Box's Berlin urban-gradient test data "
+                           f"(doi 10.5880/enmap.2016.002) with its urban_gradient_2009/ folder into {folder / 'berlin'}.")
+    return path
+
+
+def _wavelengths_nm(descriptions: tuple[str | None, ...], path: Path) -> np.ndarray:
+    """Band centres (nm) from band names like ``band 1 (0.455400 Micrometers)``."""
+    out = []
+    for i, text in enumerate(descriptions):
+        m = _BAND_NM.search(text or "")
+        if m is None:
+            raise DatasetError(f"{path}: band {i + 1} is named {text!r}, without a centre wavelength in "
+                               "micrometres; is this EnMAP-Box's urban_gradient_2009 file?")
+        out.append(float(m.group(1)) * 1000.0)
+    return np.asarray(out)
+
+
+def berlin_2009_labels(fractions: np.ndarray, dominant: float = DOMINANT) -> np.ndarray:
+    """Labels ``(y, x)`` (1-5, 0 = unscored) from level-2 fractions ``(6, y, x)`` (-99 = nodata).
+
+    The dominant class where it covers at least ``dominant`` of the pixel; "other" (the sixth
+    band), nodata and pixels without a dominant class are 0.
+    """
+    f = np.asarray(fractions, dtype=np.float64)
+    valid = np.isfinite(f).all(0) & (f >= 0).all(0)
+    top = f.argmax(0)
+    keep = valid & (f.max(0) >= dominant) & (top < _SCORED)
+    return np.where(keep, top + 1, 0).astype(np.int32)
+
+
+def load_berlin_2009(name: str, data_dir: str | os.PathLike | None = None) -> tuple[object, np.ndarray]:
+    """The scene ``name`` of :data:`BERLIN_2009`: ``(band, y, x)`` float32 DataArray (wavelengths in nm, CRS) and labels.
+
+    ``berlin-2009`` is on the fractions' own 30 m grid; ``berlin-2009-hymap`` (9 m) gives each
+    pixel the label of the 30 m cell that holds its centre.
+
+    Raises
+    ------
+    DatasetError
+        When a file is missing or not the one expected.
+    """
+    import rasterio
+    import rioxarray
+
+    cube_path = _file(data_dir, BERLIN_2009[name][0])
+    frac_path = _file(data_dir, _FRACTIONS)
+    with rasterio.open(frac_path) as src:
+        if src.count != 6:
+            raise DatasetError(f"{frac_path}: {src.count} bands, expected the 6 level-2 fractions")
+        frac_labels = berlin_2009_labels(src.read())
+        to_cell = ~src.transform
+    da = rioxarray.open_rasterio(cube_path).astype(np.float32).load()
+    with rasterio.open(cube_path) as src:
+        wl = _wavelengths_nm(src.descriptions, cube_path)
+    da = da.assign_coords(wavelength=("band", wl))
+    # the 30 m cell holding each pixel centre (the grids share their origin)
+    xs, ys = np.meshgrid(da.x.values, da.y.values)
+    col, row = to_cell * (xs, ys)
+    row, col = np.floor(row).astype(int), np.floor(col).astype(int)
+    inside = (row >= 0) & (row < frac_labels.shape[0]) & (col >= 0) & (col < frac_labels.shape[1])
+    labels = np.zeros(xs.shape, np.int32)
+    labels[inside] = frac_labels[row[inside], col[inside]]
+    da.name = name
+    da.attrs.update(dataset=name, sensor=BERLIN_2009[name][1])
+    return da, labels
