@@ -85,23 +85,29 @@ def test_adapted_model_runs_in_every_engine_and_round_trips(base, demo, tmp_path
     assert again.report["adaptation"]["seeds_per_class"] == model.info["seeds_per_class"]
 
 
+def _bound_scene(base, name: str):
+    """A zero-shot benchmark scene with a merge table, bound to the base model (forced choice), and its merged truth."""
+    from hsigeo.errors import DatasetError
+    from hsigeo.evaluation.merges import MERGE_FILES, load_merge, merge_labels
+    from hsigeo.evaluation.zero_shot import scene_arrays
+    from hsigeo.text.prompts import load_prompts
+
+    table = load_merge(MERGE_FILES[name])
+    try:
+        cube, labels, wl, fwhm = scene_arrays(name, None)
+    except DatasetError as exc:
+        pytest.skip(f"{name} not found (set HSIGEO_DATA_DIR): {exc}")
+    zs = base.for_scene(cube, load_prompts(table.prompts), wavelengths=wl, fwhm=fwhm, threshold=0.0)
+    return zs, cube, merge_labels(labels, table)
+
+
 def test_adaptation_floor_on_berlin(base):
     """Berlin (reflectance, coarse prompts of the zero-shot protocol): the adapted map, which --adapt auto gives there,
     is above a floor and above the base model's own map.  The floor is well above SAM's 14.2 % and the issue's
     16.8 %; the five-network base model gives 39.5 % (the single network before it 44.7 %, README "Words alone")."""
-    from hsigeo.errors import DatasetError
-    from hsigeo.evaluation.merges import SCENES, load_merge, merge_labels
-    from hsigeo.evaluation.zero_shot import scene_arrays
     from hsigeo.model.adapt import wants_adaptation
-    from hsigeo.text.prompts import load_prompts
 
-    table = load_merge(SCENES["berlin"])
-    try:
-        cube, labels, wl, fwhm = scene_arrays("berlin", None)
-    except DatasetError:
-        pytest.skip("Berlin not found (set HSIGEO_DATA_DIR)")
-    truth = merge_labels(labels, table)
-    zs = base.for_scene(cube, load_prompts(table.prompts), wavelengths=wl, fwhm=fwhm, threshold=0.0)
+    zs, cube, truth = _bound_scene(base, "berlin")
     assert wants_adaptation("auto", zs) and zs.radiometry == "reflectance"
     pred = adapt(zs, cube, unknown=0.0).predict_array(cube)[0]
     base_oa = (zs.predict_array(cube)[0][truth > 0] == truth[truth > 0]).mean()
@@ -112,20 +118,10 @@ def test_adaptation_floor_on_berlin(base):
 def test_default_on_the_held_out_hymap_cut(base):
     """Real HyMap reflectance at 9 m that no setting was chosen on (README "On scenes nobody tuned on"): the
     default prompt-only map is above a floor and far above the angle mapper's 15.5 % (measured: 45.1 %)."""
-    from hsigeo.errors import DatasetError
-    from hsigeo.evaluation.merges import HELDOUT, load_merge, merge_labels
-    from hsigeo.evaluation.zero_shot import scene_arrays
     from hsigeo.model.adapt import adapt_if_wanted
-    from hsigeo.text.prompts import load_prompts
 
-    table = load_merge(HELDOUT["berlin-2009-hymap"])
-    try:
-        cube, labels, wl, fwhm = scene_arrays("berlin-2009-hymap", None)
-    except DatasetError:
-        pytest.skip("Berlin urban_gradient_2009/ not found (set HSIGEO_DATA_DIR)")
-    truth = merge_labels(labels, table)
+    zs, cube, truth = _bound_scene(base, "berlin-2009-hymap")
     assert int((truth > 0).sum()) == 863
-    zs = base.for_scene(cube, load_prompts(table.prompts), wavelengths=wl, fwhm=fwhm, threshold=0.0)
     pred = adapt_if_wanted("auto", zs, cube, unknown=0.0).predict_array(cube)[0]
     assert (pred[truth > 0] == truth[truth > 0]).mean() >= 0.40
 
