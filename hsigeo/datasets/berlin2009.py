@@ -91,6 +91,8 @@ def load_berlin_2009(name: str, data_dir: str | os.PathLike | None = None) -> tu
     import rasterio
     import rioxarray
 
+    if name not in BERLIN_2009:
+        raise DatasetError(f"{name!r} is not a Berlin 2009 scene; choose one of {', '.join(BERLIN_2009)}.")
     cube_path = _file(data_dir, BERLIN_2009[name][0])
     frac_path = _file(data_dir, _FRACTIONS)
     with rasterio.open(frac_path) as src:

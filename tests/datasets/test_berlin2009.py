@@ -43,6 +43,12 @@ def test_band_names_without_wavelengths_are_a_clear_error(tmp_path, monkeypatch)
         load_berlin_2009("berlin-2009", tmp_path)
 
 
+def test_unknown_scene_name_lists_the_known_ones(tmp_path):
+    with pytest.raises(DatasetError, match="'berlin-2010' is not a Berlin 2009 scene; choose one of berlin-2009, "
+                                          "berlin-2009-hymap"):
+        load_berlin_2009("berlin-2010", tmp_path)
+
+
 def test_missing_folder_names_the_file(tmp_path):
     with pytest.raises(DatasetError, match="HyMap02_Berlin_Urban_Gradient_2009.bsq: file not found"):
         load_berlin_2009("berlin-2009-hymap", tmp_path)
