@@ -389,7 +389,13 @@ def run_benchmark(
 
     for name in [*cfg.datasets, *(cfg.ablation.datasets if cfg.ablation else ())]:
         if name.strip().lower() not in _OWN_SCENES:  # a misspelt name is an error, not a skip
-            resolve_name(name)
+            try:
+                resolve_name(name)
+            except DatasetError as exc:
+                from hsigeo.datasets.scenes import DATASETS
+
+                own = [n for n in _OWN_SCENES if n not in DATASETS]
+                raise DatasetError(f"{exc} The benchmark also builds: {', '.join(own)}.") from exc
     t_start = time.perf_counter()
     results: dict[str, Any] = {
         "meta": {"started": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), **_environment()},

@@ -39,3 +39,5 @@ def test_zero_shot_script_reports_a_bad_scene_without_a_traceback(tmp_path, caps
     assert mod.main(["--scene", "no-such-scene", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and "no-such-scene" in err and "Traceback" not in err
+    # the scenes the benchmark builds itself are named too, the held-out ones among them
+    assert "landscape-jasper-like" in err and "berlin-2009-hymap" in err and "heldout-city-like" in err
