@@ -131,7 +131,7 @@ def _berlin_scene(cfg: BenchmarkConfig) -> Scene:
 def _berlin_2009_scene(name: str, cfg: BenchmarkConfig) -> Scene:
     """A held-out cut of the Berlin urban gradient (:mod:`hsigeo.datasets.berlin2009`), with the Berlin prompts."""
     from hsigeo.datasets.berlin import BERLIN_CLASSES, berlin_prompts_path
-    from hsigeo.datasets.berlin2009 import BERLIN_2009, DOMINANT, load_berlin_2009
+    from hsigeo.datasets.berlin2009 import DOMINANT, load_berlin_2009
     from hsigeo.text.prompts import load_prompts
 
     try:
@@ -145,7 +145,7 @@ def _berlin_2009_scene(name: str, cfg: BenchmarkConfig) -> Scene:
 
 
 def _mosaic_scene(name: str, cfg: BenchmarkConfig) -> Scene:
-    """A development scene of real library spectra (:mod:`hsigeo.datasets.library_mosaic`), with its prompts."""
+    """A scene of real library spectra (:mod:`hsigeo.datasets.library_mosaic`; development or held out), with its prompts."""
     import xarray as xr
 
     from hsigeo.datasets.library_mosaic import load_mosaic
