@@ -8,13 +8,13 @@ label can be its dominant class where that class truly dominates.
 
 Both scenes are held out (``benchmarks/results/heldout/PROTOCOL.md``): defined before any run on
 them and used only to report.  Their headers carry no ``wavelength`` field; the band centres are
-in the band names (``band 1 (0.455400 Micrometers)``), which is how EnMAP-Box wrote them.
+in the band names (``band 1 (0.455400 Micrometers)``), which is how EnMAP-Box wrote them and
+where :func:`hsigeo.io.raster.open_hsi` finds them.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -35,33 +35,12 @@ DOMINANT = 0.5
 # level-2 band order of the fraction file: roof, pavement, low vegetation, tree, soil, other;
 # the class values are the development scene's (hsigeo.datasets.berlin.BERLIN_CLASSES), "other" unscored
 _SCORED = 5
-_BAND_NM = re.compile(r"\(\s*([0-9]*\.?[0-9]+)\s*micrometers?\s*\)", re.IGNORECASE)
 
 
 def _file(data_dir: str | os.PathLike | None, name: str) -> Path:
-    from hsigeo.datasets.scenes import find_data_dir
+    from hsigeo.datasets.scenes import DATASETS, _need, find_data_dir
 
-    folder = find_data_dir(data_dir)
-    if folder is None:
-        raise DatasetError(f"{_FOLDER / name}: no data folder found; pass --data-dir / data_dir= or set "
-                           "HSIGEO_DATA_DIR to the folder holding berlin/.")
-    path = folder / _FOLDER / name
-    if not path.is_file():
-        raise DatasetError(f"{path}: file not found; copy EnMAP-Box's Berlin urban-gradient test data "
-                           f"(doi 10.5880/enmap.2016.002) with its urban_gradient_2009/ folder into {folder / 'berlin'}.")
-    return path
-
-
-def _wavelengths_nm(descriptions: tuple[str | None, ...], path: Path) -> np.ndarray:
-    """Band centres (nm) from band names like ``band 1 (0.455400 Micrometers)``."""
-    out = []
-    for i, text in enumerate(descriptions):
-        m = _BAND_NM.search(text or "")
-        if m is None:
-            raise DatasetError(f"{path}: band {i + 1} is named {text!r}, without a centre wavelength in "
-                               "micrometres; is this EnMAP-Box's urban_gradient_2009 file?")
-        out.append(float(m.group(1)) * 1000.0)
-    return np.asarray(out)
+    return _need(find_data_dir(data_dir), str(_FOLDER / name), DATASETS["berlin"])
 
 
 def berlin_2009_labels(fractions: np.ndarray, dominant: float = DOMINANT) -> np.ndarray:
@@ -89,7 +68,8 @@ def load_berlin_2009(name: str, data_dir: str | os.PathLike | None = None) -> tu
         When a file is missing or not the one expected.
     """
     import rasterio
-    import rioxarray
+
+    from hsigeo.io.raster import open_hsi
 
     if name not in BERLIN_2009:
         raise DatasetError(f"{name!r} is not a Berlin 2009 scene; choose one of {', '.join(BERLIN_2009)}.")
@@ -100,10 +80,13 @@ def load_berlin_2009(name: str, data_dir: str | os.PathLike | None = None) -> tu
             raise DatasetError(f"{frac_path}: {src.count} bands, expected the 6 level-2 fractions")
         frac_labels = berlin_2009_labels(src.read())
         to_cell = ~src.transform
-    da = rioxarray.open_rasterio(cube_path).astype(np.float32).load()
-    with rasterio.open(cube_path) as src:
-        wl = _wavelengths_nm(src.descriptions, cube_path)
-    da = da.assign_coords(wavelength=("band", wl))
+    da = open_hsi(cube_path).astype(np.float32).load()
+    missing = np.flatnonzero(~np.isfinite(da.wavelength.values))
+    if len(missing):
+        names = da.attrs.get("long_name") or ()
+        text = names[missing[0]] if len(names) > missing[0] else None
+        raise DatasetError(f"{cube_path}: band {missing[0] + 1} is named {text!r}, without a centre wavelength in "
+                           "micrometres; is this EnMAP-Box's urban_gradient_2009 file?")
     # the 30 m cell holding each pixel centre (the grids share their origin)
     xs, ys = np.meshgrid(da.x.values, da.y.values)
     col, row = to_cell * (xs, ys)
