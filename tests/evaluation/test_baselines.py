@@ -82,6 +82,11 @@ def test_hybridsn_reaches_floor_and_is_deterministic(scene):
     assert len(a.loss_history_) == 80 and np.mean(a.loss_history_[-10:]) < np.mean(a.loss_history_[:10])
     b = HybridSNBaseline(steps=80, batch_size=32).fit(cube, labels, train, seed=3)
     np.testing.assert_array_equal(pa, b.predict(cube))
+    # probabilities: one band per class in classes_ order, summing to one, whose argmax is the map
+    prob = a.predict_proba(cube)
+    assert prob.shape == (len(a.classes_), *labels.shape) and prob.dtype == np.float32
+    np.testing.assert_allclose(prob.sum(0), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(a.classes_[prob.argmax(0)], pa)
 
 
 def test_hybridsn_pca_on_training_pixels(scene):

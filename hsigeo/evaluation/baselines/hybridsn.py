@@ -208,8 +208,11 @@ class HybridSNBaseline:
         self._net.eval()
         return self
 
-    def predict(self, cube: Any) -> np.ndarray:
-        """Class map of every pixel (patches cut in batches so large scenes fit in memory)."""
+    def predict_proba(self, cube: Any) -> np.ndarray:
+        """Softmax class probabilities ``(C, y, x)`` of every pixel, bands in :attr:`classes_` order.
+
+        Patches are cut in batches of :attr:`predict_batch` pixels, so large scenes fit in memory.
+        """
         import torch
 
         if self._net is None or self.classes_ is None:
@@ -218,13 +221,19 @@ class HybridSNBaseline:
         _, h, w = arr.shape
         padded = self._reduce(arr)
         rows, cols = np.divmod(np.arange(h * w), w)
-        out = np.empty(h * w, dtype=np.int64)
+        out = np.empty((len(self.classes_), h * w), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, h * w, self.predict_batch):
                 sl = slice(start, start + self.predict_batch)
                 logits = self._net(torch.from_numpy(self._patches(padded, rows[sl], cols[sl])))
-                out[sl] = logits.argmax(1).numpy()
-        return self.classes_[out].astype(np.int32).reshape(h, w)
+                out[:, sl] = torch.softmax(logits, 1).numpy().T
+        return out.reshape(-1, h, w)
+
+    def predict(self, cube: Any) -> np.ndarray:
+        """Class map of every pixel: the most probable class of :meth:`predict_proba`."""
+        p = self.predict_proba(cube)
+        assert self.classes_ is not None
+        return self.classes_[p.argmax(0)].astype(np.int32)
 
     @property
     def n_trainable(self) -> int:
