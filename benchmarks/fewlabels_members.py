@@ -315,7 +315,7 @@ def _fuse_conf(*members: np.ndarray) -> np.ndarray:
     return sum(wi * m for wi, m in zip(w, members)) / np.maximum(sum(w), 1e-12)
 
 
-def ablate_cnn(path: Path, data_dir: str | None, factor: float = 3.0) -> dict[str, Any]:
+def ablate_cnn(path: Path, data_dir: str | None, factor: float = 3.0, keep: Path | None = None) -> dict[str, Any]:
     """A third, convolutional member beside the default ensemble's network and SVM, on one cached split.
 
     The CNN is the benchmark's HybridSN baseline (9 x 9 patches of 15 PCA components of the scene,
@@ -324,7 +324,9 @@ def ablate_cnn(path: Path, data_dir: str | None, factor: float = 3.0) -> dict[st
     picks), the CNN alone with and without that filter, the network + CNN, the three members fused
     by confidence with the default's self-trained SVM (``three``), the same with the SVM self-trained
     on the three-member map (``three-st``), and ``three`` without a filter (``three-nof``) or with the
-    3 x 3 one everywhere (``three-f1``).
+    3 x 3 one everywhere (``three-f1``).  ``keep``: a folder where each split's member maps are
+    stored (``<split>.npz``: ``p_net``, ``p_svm``, ``p_st``, ``p_st3``, ``p_cnn``, float16), so other
+    fusions and filters can be scored later without refitting anything.
     """
     from hsigeo.evaluation.baselines.hybridsn import HybridSNBaseline
 
@@ -354,6 +356,11 @@ def ablate_cnn(path: Path, data_dir: str | None, factor: float = 3.0) -> dict[st
     p_st = refit(_filter(_fuse_max(p_net, p_svm), guide, radius))
     three = _fuse_conf(p_net, p_st, p_cnn)
     p_st3 = refit(_filter(_fuse_conf(p_net, p_svm, p_cnn), guide, radius))
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(keep / path.name, **{k: v.astype(np.float16) for k, v in
+                                                 {"p_net": p_net, "p_svm": p_svm, "p_st": p_st, "p_st3": p_st3,
+                                                  "p_cnn": p_cnn}.items()}, cv=np.nan if cv is None else cv)
     rec: dict[str, Any] = {"dataset": d["name"], "fraction": d["fraction"], "seed": seed, "cv": cv,
                            "cnn_seconds": cnn_seconds, "oa": {
                                "net": oa(p_net), "cnn": oa(p_cnn), "cnn+f": oa(_filter(p_cnn, guide, radius)),
@@ -365,6 +372,34 @@ def ablate_cnn(path: Path, data_dir: str | None, factor: float = 3.0) -> dict[st
                                "three-nof": oa(three),
                                "three-f1": oa(_filter(three, guide, 1)),
                                "three-mean": oa(_filter((p_net + p_st + p_cnn) / 3, guide, radius))}}
+    return rec
+
+
+def score_kept(path: Path, data_dir: str | None) -> dict[str, Any]:
+    """Filters of the two- and three-member fusions from one split's kept member maps (``--keep``).
+
+    For ``two`` (network + self-trained SVM, today's default) and ``three`` (network, SVM
+    self-trained on the three-member map, CNN), and both before self-training (``two_pre``,
+    ``three_pre``), each through the edge-aware filter of radius 0, 1
+    and 2: OA % of the split's test pixels (``oa``) and of its own training pixels (``train``,
+    what a rule may read).
+    """
+    d = _load_split(Path(str(path).replace("/keep/", "/cache/")), data_dir)
+    k = np.load(path)
+    labels, m_test, values, guide, pool = d["labels"], d["m_test"], d["values"], d["guide"], d["pool"]
+    maps = {"two": _fuse_max(k["p_net"].astype(np.float32), k["p_st"].astype(np.float32)),
+            "three": _fuse_conf(*(k[n].astype(np.float32) for n in ("p_net", "p_st3", "p_cnn"))),
+            # before self-training: what a rule deciding the filter ahead of it can read
+            "two_pre": _fuse_max(k["p_net"].astype(np.float32), k["p_svm"].astype(np.float32)),
+            "three_pre": _fuse_conf(*(k[n].astype(np.float32) for n in ("p_net", "p_svm", "p_cnn")))}
+    rec: dict[str, Any] = {"dataset": d["name"], "fraction": d["fraction"], "seed": d["seed"],
+                           "cv": None if not np.isfinite(k["cv"]) else float(k["cv"]), "oa": {}, "train": {}}
+    for name, p in maps.items():
+        for r in (0, 1, 2):
+            pf = _filter(p, guide, r) if r else p
+            pred = values[pf.argmax(0)]
+            rec["oa"][f"{name}-r{r}"] = float((pred[m_test] == labels[m_test]).mean() * 100)
+            rec["train"][f"{name}-r{r}"] = float((pred[pool] == labels[pool]).mean() * 100)
     return rec
 
 
@@ -412,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --ablate: where the default ensemble's filter goes (ablate_filters), not the members")
     ap.add_argument("--cnn", action="store_true",
                     help="with --ablate: a convolutional third member beside the default's two (ablate_cnn)")
+    ap.add_argument("--kept", default=None, help="score filters of the member maps kept in this folder (score_kept)")
+    ap.add_argument("--keep", default=None, help="with --cnn: folder for each split's member maps")
     ap.add_argument("--out", default="members.jsonl")
     ap.add_argument("--summary", action="append", default=[], help="print tables from JSON-lines files and exit")
     ap.add_argument("--only", default=None, help="with --summary: variants containing one of these (comma list)")
@@ -420,6 +457,12 @@ def main(argv: list[str] | None = None) -> int:
         summary(args.summary, args.only)
         return 0
     _init()
+    if args.kept:
+        for path in sorted(Path(args.kept).glob("*.npz")):
+            if args.match in path.stem:
+                with open(args.out, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(score_kept(path, args.data_dir)) + "\n")
+        return 0
     if args.ablate:
         done = set()
         if os.path.exists(args.out):
@@ -431,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.match not in path.stem or (name, float(fraction), int(seed)) in done:
                 continue
             if args.cnn:
-                rec = ablate_cnn(path, args.data_dir)
+                rec = ablate_cnn(path, args.data_dir, keep=Path(args.keep) if args.keep else None)
             elif args.filters:
                 rec = ablate_filters(path, args.data_dir)
             else:

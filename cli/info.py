@@ -191,6 +191,10 @@ def _model_info(path: Path) -> None:
         _line("method", f"{model.method}: RBF SVM ({svm.support_vectors.shape[0]} support vectors, C {fit.get('C', 0):g}, "
                         f"gamma {svm.gamma:.3g})" + ("" if net is None else f" + network, SVM weight {model.svm_weight:g}, "
                                                               f"{getattr(model, 'fusion', 'mean')} fusion"))
+        cnn = getattr(model, "cnn", None)
+        if cnn is not None:
+            _line("CNN member", f"{cnn.patch} x {cnn.patch} patches of {cnn.basis.shape[0]} PCA components, "
+                                f"{cnn.n_trainable:,} parameters, weight {model.cnn_weight:g}")
         selftrained = (model.report or {}).get("self_training")
         if selftrained:
             _line("self-trained", f"the SVM refitted with {selftrained['n_added']} confidently mapped pixels of the "

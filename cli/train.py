@@ -170,6 +170,7 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
     chosen = (model.report or {}).get("selection")
     selftrained = (model.report or {}).get("self_training")
     filtered = (model.report or {}).get("spatial_filter")
+    cnn_member = (model.report or {}).get("cnn")
     extra = {
         "model": str(path), "scene": title, "scored": scored, "train_pixels": n_train,
         "test_pixels": int(test_mask.sum()), "seed": seed, "train_seconds": round(report.train_seconds, 1),
@@ -179,12 +180,15 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
         **({"method_selection": chosen} if chosen else {}),
         **({"self_training": selftrained} if selftrained else {}),
         **({"spatial_filter": filtered} if filtered else {}),
+        **({"cnn_member": cnn_member} if cnn_member else {}),
     }
     acc = evaluate(predicted, lab, classes=model.classes, mask=test_mask, out_dir=report_dir,
                    overwrite=overwrite, title=f"hsigeo model on {title}", history=report.history, extra=extra)
     how = (f" (chosen by --method auto: {_cv_text(chosen)})" if chosen else "")
     if used == "ensemble":
         how += f"; {report.config.get('fusion', 'mean')} fusion"
+        if cnn_member:
+            how += "; with a patch CNN member" if cnn_member["used"] else f"; no CNN member ({cnn_member['why']})"
     if filtered and filtered.get("radius", 2) != report.config.get("smooth_radius", 2):
         r = filtered.get("radius", 0)
         how += f"; spatial filter {f'{2 * r + 1} x {2 * r + 1}' if r else 'off'} ({filtered['rule']})"

@@ -10,7 +10,8 @@ unchanged:
   :class:`~hsigeo.model.classifier.HsigeoModel` without its own filter) and the SVM's, averaged
   with weight ``svm_weight`` on the SVM (``fusion="mean"``), or with each member's weight at a
   pixel also scaled by its own confidence there, its highest probability
-  (``fusion="confidence"``), then the same filter.
+  (``fusion="confidence"``), then the same filter.  An ensemble may hold a third member, a small
+  patch CNN on PCA-reduced bands (:class:`~hsigeo.model.patch_cnn.PatchCNN`, weight ``cnn_weight``).
 
 Both read the scene's bands standardised by the training scene's per-band statistics; in an
 ensemble those are the network's own (its input may add the base model's channels after the
@@ -33,6 +34,7 @@ from hsigeo.classes import ClassInfo
 from hsigeo.device import torch_device
 from hsigeo.errors import BandMismatchError, InvalidInputError
 from hsigeo.model.classifier import HsigeoModel, check_scene_bands, resample_scene, standardize_block
+from hsigeo.model.patch_cnn import PatchCNN
 from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
 from hsigeo.model.svm import KernelSVM
 
@@ -70,6 +72,11 @@ class CombinedModel:
         existed hold ``"mean"``.
     report
         Training summary (JSON-able), including how the method was chosen.
+    cnn
+        The patch CNN member (ensembles only), reading the same standardised bands, or None.
+    cnn_weight
+        The CNN's weight beside the network's ``1 - svm_weight`` and the SVM's ``svm_weight``
+        (0.5: the three members count alike with the default ``svm_weight``).
     """
 
     svm: KernelSVM
@@ -82,6 +89,8 @@ class CombinedModel:
     spatial: SpatialFilter | None = None
     report: dict[str, Any] = field(default_factory=dict)
     fusion: str = "mean"
+    cnn: PatchCNN | None = None
+    cnn_weight: float = 0.5
 
     def __post_init__(self) -> None:
         self.mean = np.asarray(self.mean, dtype=np.float32).reshape(-1)
@@ -105,6 +114,14 @@ class CombinedModel:
         self.svm_weight = float(self.svm_weight)
         if self.fusion not in FUSIONS:
             raise InvalidInputError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if self.cnn is not None:
+            if self.net is None:
+                raise InvalidInputError("a CNN member needs the network: it belongs to an ensemble")
+            if not self.cnn.fitted or self.cnn.n_classes != len(self.classes) or self.cnn.basis.shape[1] != self.n_bands:
+                raise InvalidInputError("the CNN member must be fitted on the model's bands and classes")
+            if not 0.0 < float(self.cnn_weight) <= 1.0:
+                raise InvalidInputError(f"cnn_weight must be in (0, 1], got {self.cnn_weight}")
+        self.cnn_weight = float(self.cnn_weight)
 
     # ------------------------------------------------------------------ #
     # Contract
@@ -120,9 +137,14 @@ class CombinedModel:
         return self.method
 
     @property
+    def member_radius(self) -> int:
+        """Halo the members need: the widest patch radius of the network and the CNN (0 for an SVM)."""
+        return max(self.net.config.radius if self.net is not None else 0, self.cnn.radius if self.cnn else 0)
+
+    @property
     def radius(self) -> int:
-        """Halo a tile needs: the network's patch radius (0 without one) plus the filter's."""
-        return (self.net.config.radius if self.net is not None else 0) + (self.spatial.radius if self.spatial else 0)
+        """Halo a tile needs: the members' (:attr:`member_radius`) plus the filter's."""
+        return self.member_radius + (self.spatial.radius if self.spatial else 0)
 
     @property
     def n_bands(self) -> int:
@@ -145,6 +167,10 @@ class CombinedModel:
         counts["svm"] = self.svm.n_parameters
         counts["trainable"] = counts.get("trainable", 0) + self.svm.n_parameters
         counts["total"] = counts.get("total", 0) + self.svm.n_parameters
+        if self.cnn is not None:
+            counts["cnn"] = self.cnn.n_trainable
+            counts["trainable"] += self.cnn.n_trainable
+            counts["total"] += self.cnn.n_trainable
         return counts
 
     def normalize(self, block: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
@@ -158,30 +184,41 @@ class CombinedModel:
         return standardize_block(block, self.mean, self.std, valid)
 
     def _probs(self, t: torch.Tensor, hn: int, wn: int, device: Any, batch_size: int, naive: bool) -> torch.Tensor:
-        """Averaged, unfiltered probabilities ``(C, hn, wn)`` of the tile minus the network's halo."""
-        rb = self.net.config.radius if self.net is not None else 0
+        """Averaged, unfiltered probabilities ``(C, hn, wn)`` of the tile minus the members' halo."""
+        rb = self.member_radius
         bands = t[: self.n_bands, rb : rb + hn, rb : rb + wn]
         p_svm = self.svm.proba(bands.reshape(self.n_bands, -1).t(), batch_size=batch_size).t().reshape(-1, hn, wn)
         if self.net is None:
             return p_svm
-        p_net = torch.as_tensor(self.net.predict_tile(t[:, : hn + 2 * rb, : wn + 2 * rb], device=device,
+        o = rb - self.net.config.radius  # each member reads its own halo out of the widest one
+        p_net = torch.as_tensor(self.net.predict_tile(t[:, o : o + hn + 2 * self.net.config.radius,
+                                                        o : o + wn + 2 * self.net.config.radius], device=device,
                                                       batch_size=batch_size, naive=naive), device=t.device)
-        return self.fuse(p_net, p_svm)
+        p_cnn = None
+        if self.cnn is not None:
+            rc = self.cnn.radius
+            o = rb - rc
+            p_cnn = self.cnn.proba_tile(t[: self.n_bands, o : o + hn + 2 * rc, o : o + wn + 2 * rc],
+                                        batch_size=min(batch_size, 4096))
+        return self.fuse(p_net, p_svm, p_cnn)
 
-    def fuse(self, p_net: torch.Tensor, p_svm: torch.Tensor) -> torch.Tensor:
+    def fuse(self, p_net: torch.Tensor, p_svm: torch.Tensor, p_cnn: torch.Tensor | None = None) -> torch.Tensor:
         """The ensemble's probabilities ``(C, ...)`` from its members'.
 
-        ``"mean"``: ``(1 - w) p_net + w p_svm`` with ``w`` = :attr:`svm_weight`.  ``"confidence"``:
-        each member's weight at a pixel is also multiplied by its highest probability there, so
-        where one member is sure and the other hesitates the sure one decides (the weights are
-        normalised per pixel; the result still sums to 1).
+        Each member has a weight: ``1 - w`` the network, ``w`` = :attr:`svm_weight` the SVM, and
+        :attr:`cnn_weight` the CNN when there is one.  ``"mean"``: the weighted mean.
+        ``"confidence"``: each member's weight at a pixel is also multiplied by its highest
+        probability there, so where one member is sure and another hesitates the sure one
+        decides.  The weights are normalised (per pixel), so the result sums to 1.
         """
-        w = self.svm_weight
-        if self.fusion == "mean":
-            return (1.0 - w) * p_net + w * p_svm
-        a = (1.0 - w) * p_net.amax(0, keepdim=True)
-        b = w * p_svm.amax(0, keepdim=True)
-        return (a * p_net + b * p_svm) / (a + b).clamp_min(1e-12)
+        members = [(1.0 - self.svm_weight, p_net), (self.svm_weight, p_svm)]
+        if p_cnn is not None:
+            members.append((self.cnn_weight, p_cnn))
+        if self.fusion == "confidence":
+            members = [(w * p.amax(0, keepdim=True), p) for w, p in members]
+        total = sum(w * p for w, p in members)
+        norm = sum(w for w, _ in members)
+        return total / (norm.clamp_min(1e-12) if isinstance(norm, torch.Tensor) else max(norm, 1e-12))
 
     def predict_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = 16384,
                      naive: bool = False) -> np.ndarray:
@@ -209,7 +246,7 @@ class CombinedModel:
         """Per-pixel embeddings ``(E, h, w)``: the network's (ensemble) or the SVM's unit probability vectors."""
         r = self.radius
         if self.net is not None:
-            rf = r - self.net.config.radius
+            rf = r - self.net.config.radius  # the filter's halo and any wider member's
             t = tile[:, rf : tile.shape[1] - rf, rf : tile.shape[2] - rf]
             return self.net.embed_tile(t, device=device, batch_size=batch_size, naive=naive)
         t = torch.as_tensor(np.asarray(tile, dtype=np.float32))[:, r : tile.shape[1] - r, r : tile.shape[2] - r]
@@ -237,6 +274,10 @@ class CombinedModel:
         h.update(self.mean.tobytes() + self.std.tobytes())
         if self.net is not None:
             h.update(self.net.digest().encode())
+        if self.cnn is not None:
+            for t in self.cnn.tensors().values():
+                h.update(t.numpy().tobytes())
+            h.update(json.dumps([self.cnn_weight, self.cnn.to_dict()]).encode())
         return h.hexdigest()[:16]
 
     # ------------------------------------------------------------------ #

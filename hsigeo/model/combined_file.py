@@ -17,10 +17,14 @@ nothing pickled).  ``metadata.json`` adds to the common keys (``format``, ``n_ba
 ``network``
     For an ensemble, the network's own metadata (as in a network model file; its
     ``spatial_filter`` is null: the filter is applied once, after the average).
+``cnn``, ``cnn_weight``
+    For an ensemble with a patch CNN member: its settings (PCA components, patch, hidden width,
+    dropout, classes, bands, training settings) and its weight; absent (null) otherwise.
 
 ``weights.safetensors`` holds ``svm.support_vectors``, ``svm.coef`` (per class pair),
 ``svm.intercept``, ``svm.prob_a``, ``svm.prob_b`` and, for an ensemble, the network's tensors
-(``net.*``, ``text_embeddings``, ``prior.encoder.*``).  Every array's shape is checked against
+(``net.*``, ``text_embeddings``, ``prior.encoder.*``) and the CNN's (``cnn.mean``, ``cnn.std``,
+``cnn.basis``, ``cnn.net.*``).  Every array's shape is checked against
 the metadata before a model is built.
 """
 
@@ -32,6 +36,7 @@ import numpy as np
 import torch
 
 from hsigeo.model.combined import FUSIONS, CombinedModel
+from hsigeo.model.patch_cnn import PatchCNN
 from hsigeo.model.spatial import SpatialFilter
 from hsigeo.model.svm import KernelSVM
 
@@ -41,6 +46,8 @@ __all__ = ["combined_to_file", "combined_check", "combined_shapes", "combined_fr
 _MAX_SUPPORT = 1_000_000
 _MAX_CLASSES = 1024
 _SVM_KEYS = ("support_vectors", "coef", "intercept", "prob_a", "prob_b")
+# bounds of a patch CNN member's settings (the defaults are 15 components, 9 x 9, 64 hidden units)
+_CNN_MAX = {"n_components": 256, "patch": 31, "hidden": 4096}
 
 
 def combined_to_file(model: CombinedModel) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -48,6 +55,8 @@ def combined_to_file(model: CombinedModel) -> tuple[dict[str, torch.Tensor], dic
     from hsigeo.model.modelfile import _hsigeo_version, _trained_to_file
 
     tensors = dict(model.svm.tensors())
+    if model.cnn is not None:
+        tensors.update(model.cnn.tensors())
     network = None
     if model.net is not None:
         net_tensors, network = _trained_to_file(model.net)
@@ -68,6 +77,8 @@ def combined_to_file(model: CombinedModel) -> tuple[dict[str, torch.Tensor], dic
         "spatial_filter": None if model.spatial is None else model.spatial.to_dict(),
         "svm": model.svm.to_dict(), "svm_weight": model.svm_weight, "fusion": model.fusion,
         "network": network, "n_parameters": model.n_parameters(), "training": model.report,
+        "cnn": None if model.cnn is None else model.cnn.to_dict(),
+        "cnn_weight": None if model.cnn is None else model.cnn_weight,
     }
     return tensors, meta
 
@@ -112,6 +123,23 @@ def combined_check(meta: dict[str, Any]) -> None:
         if not isinstance(network, dict):
             raise ValueError("network is not a record")
         _trained_check(network)
+    cnn = meta.get("cnn")
+    if cnn is not None:
+        if network is None or not isinstance(cnn, dict):
+            raise ValueError("cnn must be a record, in an ensemble")
+        comps = check_int(cnn.get("n_components"), "cnn n_components", 11, min(n, _CNN_MAX["n_components"]))
+        patch = check_int(cnn.get("patch"), "cnn patch", 7, _CNN_MAX["patch"])
+        if patch % 2 != 1:
+            raise ValueError("cnn patch must be odd")
+        check_int(cnn.get("hidden"), "cnn hidden", 1, _CNN_MAX["hidden"])
+        if check_int(cnn.get("n_classes"), "cnn n_classes", 2, _MAX_CLASSES) != k:
+            raise ValueError("the CNN's class count differs from the model's")
+        if check_int(cnn.get("n_bands"), "cnn n_bands", 1, 20_000) != n:
+            raise ValueError("the CNN's band count differs from the model's")
+        check_numbers([cnn.get("dropout")], "cnn dropout")
+        check_numbers([meta.get("cnn_weight")], "cnn_weight", positive=True)
+        if not (0 <= cnn["dropout"] < 1 and meta["cnn_weight"] <= 1 and comps <= n):
+            raise ValueError("cnn dropout must be in [0, 1) and cnn_weight in (0, 1]")
 
 
 def combined_shapes(meta: dict[str, Any]) -> dict[str, tuple[int | None, ...]]:
@@ -126,6 +154,8 @@ def combined_shapes(meta: dict[str, Any]) -> dict[str, tuple[int | None, ...]]:
         "svm.prob_a": (pairs,), "svm.prob_b": (pairs,)}
     if meta.get("network") is not None:
         want.update(_trained_shapes(meta["network"]))
+    if meta.get("cnn") is not None:
+        want.update(PatchCNN.tensor_shapes(meta["cnn"]))
     return want
 
 
@@ -136,8 +166,8 @@ def combined_from_file(meta: dict[str, Any], tensors: dict[str, torch.Tensor], s
 
     net = None
     if meta.get("network") is not None:
-        net = _trained_from_file(meta["network"], {k: v for k, v in tensors.items() if not k.startswith("svm.")},
-                                 source)
+        net = _trained_from_file(meta["network"], {k: v for k, v in tensors.items()
+                                                   if not k.startswith(("svm.", "cnn."))}, source)
     wl = meta.get("wavelengths")
     norm = meta["normalization"]
     model = CombinedModel(
@@ -149,6 +179,8 @@ def combined_from_file(meta: dict[str, Any], tensors: dict[str, torch.Tensor], s
         wavelengths=None if wl is None else np.asarray([np.nan if v is None else v for v in wl], np.float64),
         spatial=SpatialFilter.from_dict(meta.get("spatial_filter")),
         report=dict(meta.get("training") or {}), fusion=str(meta.get("fusion", "mean")),
+        cnn=None if meta.get("cnn") is None else PatchCNN.from_parts(meta["cnn"], tensors),
+        cnn_weight=float(meta.get("cnn_weight") or 0.5),
     )
     model.source = source  # type: ignore[attr-defined]
     return model

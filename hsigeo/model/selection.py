@@ -40,7 +40,9 @@ import numpy as np
 
 from hsigeo.device import torch_device
 from hsigeo.errors import LabelError
+from hsigeo.model.classifier import standardize_block
 from hsigeo.model.combined import CombinedModel
+from hsigeo.model.patch_cnn import PatchCNN
 from hsigeo.model.spatial import SpatialFilter
 from hsigeo.model.svm import KernelSVM, fit_svm
 from hsigeo.model.train_data import TrainingData, scene_statistics
@@ -71,6 +73,45 @@ def _fit_svm(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: np.nda
     cls_of = {v: i for i, v in enumerate(data.values)}
     y = np.array([cls_of[int(v)] for v in data.labels[mask]], dtype=np.int64)
     return fit_svm(_standardised_pixels(data, mean, std, mask), y, len(data.values), seed=seed)
+
+
+def _fit_cnn(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: np.ndarray, seed: int
+             ) -> tuple[PatchCNN | None, dict[str, Any]]:
+    """The ensemble's patch CNN, fitted on the standardised bands the other members read.
+
+    Its PCA is fitted on up to 50 k valid pixels of the scene (label-free) and the scene is
+    reduced in strips of rows, so no second full copy of the scene is made.
+
+    Returns
+    -------
+    (PatchCNN or None, dict)
+        The member (None where the scene has too few bands for its spectral kernels) and the
+        record stored in the report (``training.cnn``).
+    """
+    import torch
+
+    t0 = time.perf_counter()
+    cnn = PatchCNN()
+    n_bands = data.arr.shape[0]
+    if n_bands < PatchCNN.MIN_COMPONENTS:
+        return None, {"used": False, "why": f"{n_bands} bands; the CNN needs at least {PatchCNN.MIN_COMPONENTS}"}
+    rng = np.random.default_rng(seed)
+    pool = np.flatnonzero(data.valid.ravel())
+    sample = np.zeros(data.valid.size, dtype=bool)
+    sample[pool[rng.choice(pool.size, size=min(pool.size, PatchCNN.PCA_SAMPLE), replace=False)]] = True
+    cnn.fit_reduction(_standardised_pixels(data, mean, std, sample.reshape(data.valid.shape)))
+    height = data.arr.shape[1]
+    strip = max(1, (1 << 22) // max(1, n_bands * data.arr.shape[2]))  # about 16 MB of float32 bands a strip
+    scores = torch.cat([cnn.reduce(standardize_block(data.arr[:, r0 : r0 + strip], mean, std,
+                                                     data.valid[r0 : r0 + strip]))
+                        for r0 in range(0, height, strip)], dim=1)
+    cls_of = {v: i for i, v in enumerate(data.values)}
+    rows, cols = np.nonzero(mask)
+    targets = np.array([cls_of[int(v)] for v in data.labels[mask]], dtype=np.int64)
+    cnn.fit(cnn.pad(scores), rows, cols, targets, len(data.values), seed=seed)
+    return cnn, {"used": True, "n_components": int(cnn.basis.shape[0]), "patch": cnn.patch,
+                 "steps": cnn.steps, "n_trainable": cnn.n_trainable,
+                 "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def _scene_probs(model: CombinedModel, data: TrainingData, seed: int, device: Any = None,
@@ -218,10 +259,13 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
         if "ensemble" in which:
             # decided before self-training, so its pseudo-labels come from the map the model will make
             facts["spatial_filter"] = _ensemble_filter(cfg, svm.info)
+            cnn = None
+            if cfg.cnn_member:
+                cnn, facts["cnn"] = _fit_cnn(data, mask, mean, std, cfg.seed)
             models["ensemble"] = CombinedModel(svm, net=_bare(net), svm_weight=cfg.svm_weight, fusion=cfg.fusion,
                                                spatial=SpatialFilter.optional(facts["spatial_filter"]["radius"],
                                                                               cfg.spatial.smooth_tau),
-                                               **common)
+                                               cnn=cnn, **common)
         if cfg.self_train > 0:
             device = torch_device(settings.device)  # map the scene where the network trained
             for name in ("svm", "ensemble"):
@@ -303,6 +347,15 @@ def _print_self_training(record: dict[str, Any]) -> None:
           file=sys.stderr, flush=True)
 
 
+def _print_cnn(record: dict[str, Any]) -> None:
+    if record["used"]:
+        text = (f"CNN member: {record['patch']} x {record['patch']} patches of {record['n_components']} PCA components, "
+                f"{record['n_trainable']:,} parameters, {record['seconds']:.1f} s")
+    else:
+        text = f"CNN member left out: {record['why']}"
+    print(text, file=sys.stderr, flush=True)
+
+
 def train_selected(data: TrainingData, cfg: TrainConfig, settings: RunSettings) -> tuple[Any, TrainReport]:
     """Train ``cfg.method`` (``"svm"``, ``"ensemble"`` or ``"auto"``) on ``data``'s training pixels.
 
@@ -376,6 +429,10 @@ def train_selected(data: TrainingData, cfg: TrainConfig, settings: RunSettings) 
         summary["spatial_filter"] = facts["spatial_filter"]
         if settings.progress:
             _print_filter(summary["spatial_filter"])
+    if method == "ensemble" and "cnn" in facts:
+        summary["cnn"] = facts["cnn"]
+        if settings.progress:
+            _print_cnn(summary["cnn"])
     if method in facts.get("self_training", {}):
         summary["self_training"] = facts["self_training"][method]
         if settings.progress:

@@ -227,6 +227,11 @@ class TrainConfig:
         ``self_train`` times its training pixels of the most confidently mapped unlabelled
         pixels as labels (0: off).  Chosen on the development scenes (README, "Few labels on
         scenes nobody tuned on").
+    cnn_member
+        An ``"ensemble"`` also holds a small patch CNN (:class:`hsigeo.model.patch_cnn.PatchCNN`:
+        9 x 9 patches of 15 PCA components of the standardised bands, cross-entropy), fused with
+        the other two members by the same rule.  Needs at least 11 bands; fewer: left out, and
+        the report says so.
     seed
         Seeds weights, batches, augmentation and negative sampling.
     """
@@ -243,6 +248,7 @@ class TrainConfig:
     svm_weight: float = 0.5
     fusion: str = "confidence"
     self_train: float = 3.0
+    cnn_member: bool = False
     seed: int = 0
 
     @classmethod
@@ -349,6 +355,7 @@ _OPTION_RULES: dict[str, tuple[str, float, float, str]] = {
     "separable_radius": ("int", 0, 16, "an integer 0..16"),
     "self_train": ("float", 0, 1000, "a number in [0, 1000)"),
     "augment": ("bool", 0, 1, "True or False"),
+    "cnn_member": ("bool", 0, 1, "True or False"),
     "class_balance": ("bool", 0, 1, "True or False"),
     "stem_dim": ("int", 1, 4096, "an integer 1..4096"),
     "stem_layers": ("int", 1, 16, "an integer 1..16"),

@@ -40,6 +40,9 @@ def models(scene):
         for method in ("svm", "ensemble"):
             out[method] = train(da, labels, prompts, train_mask=train_mask, method=method, epochs=EPOCHS, seed=0,
                                 progress=False, device="cpu")[0]
+        # the ensemble with its third member, the patch CNN (few steps: these tests are about plumbing)
+        out["ensemble-cnn"] = train(da, labels, prompts, train_mask=train_mask, method="ensemble", epochs=EPOCHS,
+                                    seed=0, progress=False, device="cpu", cnn_member=True)[0]
     return out
 
 
@@ -82,7 +85,7 @@ def test_svm_maps_classes_without_pixels_to_never_winning():
     assert m.info["C"] in m.info["C_grid"] and m.info["cv_folds"] == 3 and m.info["cv_accuracy"] > 0.9
 
 
-@pytest.mark.parametrize("method", ["svm", "ensemble"])
+@pytest.mark.parametrize("method", ["svm", "ensemble", "ensemble-cnn"])
 def test_model_file_round_trip_gives_identical_maps(models, scene, method, tmp_path):
     from hsigeo.inference.core import classify_array, predict_proba_array
     from hsigeo.model.modelfile import load_model, read_metadata, save_model
@@ -92,10 +95,12 @@ def test_model_file_round_trip_gives_identical_maps(models, scene, method, tmp_p
     save_model(model, tmp_path / "m.hsigeo")
     back = load_model(tmp_path / "m.hsigeo")
     meta = read_metadata(tmp_path / "m.hsigeo")
-    assert meta["model_type"] == method and back.method == method and back.digest() == model.digest()
-    assert meta["training"]["config"]["method_used"] == method
+    kind = method.split("-")[0]
+    assert meta["model_type"] == kind and back.method == kind and back.digest() == model.digest()
+    assert meta["training"]["config"]["method_used"] == kind
     assert meta["svm"]["n_support"] == model.svm.support_vectors.shape[0] and meta["svm"]["info"]["C"] > 0
     assert (meta["network"] is None) == (method == "svm")
+    assert (meta["cnn"] is not None) == (back.cnn is not None) == (method == "ensemble-cnn")
     cube = np.asarray(da.values)
     a = predict_proba_array(cube, model, nodata=-9999, device="cpu")
     b = predict_proba_array(cube, back, nodata=-9999, device="cpu")
@@ -105,7 +110,7 @@ def test_model_file_round_trip_gives_identical_maps(models, scene, method, tmp_p
     assert (classes[mask] == labels[mask]).mean() > 0.8  # five separable classes, chance 0.2
 
 
-@pytest.mark.parametrize("method", ["svm", "ensemble"])
+@pytest.mark.parametrize("method", ["svm", "ensemble", "ensemble-cnn"])
 def test_engines_agree(models, scene, synthetic_scene, method, tmp_path):
     """Tiled (small windows, so halos cross window edges) == whole scene == dask == predict_pixels."""
     import rasterio
@@ -373,3 +378,62 @@ def test_self_training_maps_a_window_of_a_large_scene(scene, models):
     whole = predict_proba_array(np.asarray(da.values), model, nodata=-9999, device="cpu")[:, rows, cols]
     ok = np.isfinite(whole).all(0)
     np.testing.assert_allclose(probs[:, ok], whole[:, ok], atol=1e-5)
+
+
+def test_cnn_member_is_fused_recorded_and_checked(models, scene, tmp_path, capsys):
+    """The third member: its report, its share of the fused map, ``hsigeo info``, and a hostile file."""
+    import json
+    import zipfile
+
+    from hsigeo.errors import HsigeoError
+    from hsigeo.inference.core import predict_proba_array
+    from hsigeo.model.modelfile import load_model, save_model
+
+    da, labels, _, test, _ = scene
+    ens = models["ensemble-cnn"]
+    rec = ens.report["cnn"]
+    assert rec["used"] and rec["patch"] == 9 and rec["n_components"] == 15 and rec["n_trainable"] == ens.cnn.n_trainable
+    assert ens.radius == max(ens.net.config.radius, 4) + ens.spatial.radius  # the network's 15 x 15 is the widest
+    assert ens.n_parameters()["cnn"] == ens.cnn.n_trainable > 10_000
+    # the fused map differs from the two-member one built from the same network and SVM
+    two = models["ensemble"].__class__(ens.svm, classes=ens.classes, mean=ens.mean, std=ens.std, net=ens.net,
+                                       svm_weight=ens.svm_weight, fusion=ens.fusion, spatial=ens.spatial)
+    cube = np.asarray(da.values)
+    p3 = predict_proba_array(cube, ens, nodata=-9999, device="cpu")
+    p2 = predict_proba_array(cube, two, nodata=-9999, device="cpu")
+    valid = np.isfinite(p3).all(0)
+    assert np.abs(p3 - p2)[:, valid].max() > 1e-3
+    np.testing.assert_allclose(p3[:, valid].sum(0), 1.0, atol=1e-4)
+    # hsigeo info names the member
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    save_model(ens, tmp_path / "m.hsigeo")
+    out = CliRunner().invoke(cli, ["info", str(tmp_path / "m.hsigeo")]).output
+    assert "CNN member" in out and "9 x 9 patches of 15 PCA components" in out
+    # a file whose CNN settings lie is refused with a clear error, before any allocation
+    for key, value in (("patch", 8), ("n_components", 5000), ("hidden", 10**9), ("n_classes", 99)):
+        with zipfile.ZipFile(tmp_path / "m.hsigeo") as src, zipfile.ZipFile(tmp_path / f"bad_{key}.hsigeo", "w") as dst:
+            for item in src.infolist():
+                data = src.read(item.filename)
+                if item.filename == "metadata.json":
+                    meta = json.loads(data)
+                    meta["cnn"][key] = value
+                    data = json.dumps(meta).encode()
+                dst.writestr(item, data)
+        with pytest.raises(HsigeoError, match="cnn|CNN"):
+            load_model(tmp_path / f"bad_{key}.hsigeo")
+
+
+def test_cnn_member_needs_eleven_bands(scene):
+    """A scene of fewer bands than the CNN's spectral kernels need trains the two-member ensemble, and says so."""
+    from hsigeo.model.training import train
+
+    da, labels, train_mask, _, prompts = scene
+    few = da.isel(band=slice(0, 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, _ = train(few, labels, prompts, train_mask=train_mask, method="ensemble", epochs=1, seed=0,
+                         progress=False, device="cpu", cnn_member=True)
+    assert model.cnn is None and model.report["cnn"] == {"used": False, "why": "8 bands; the CNN needs at least 11"}

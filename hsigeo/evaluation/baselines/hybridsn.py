@@ -1,15 +1,9 @@
-"""A small HybridSN-style spectral-spatial CNN, trained with cross-entropy on PCA-reduced patches.
+"""The HybridSN-style baseline: :class:`hsigeo.model.patch_cnn.PatchCNN` fitted on a raw scene.
 
-The idea (Roy et al., 2019): reduce the spectra with PCA, cut a square patch
-around each pixel, learn joint spectral-spatial filters with 3-D convolutions,
-then spatial filters with a 2-D convolution over the stacked spectral maps,
-and classify with dense layers.  This one is sized for CPUs (about 50 k
-parameters with the defaults, not the paper's ~5 M): two 3-D convolutions
-(8 and 16 filters), one 2-D convolution (32 filters), one hidden dense layer
-(64 units), batch normalisation, and training for a fixed number of steps
-so its cost does not grow with the training-set size.
-
-torch is imported only when the model is fitted.
+The network, its PCA and its training live in :mod:`hsigeo.model.patch_cnn` (the few-label
+ensemble uses the same network as a member); this wrapper gives it the benchmark's method
+interface (``fit(cube, labels, train_mask, seed)``, ``predict(cube)``) and the original recipe's
+choice of fitting the standardisation and PCA on the whole scene, label-free.
 """
 
 from __future__ import annotations
@@ -22,42 +16,6 @@ from hsigeo.errors import InvalidInputError, NotFittedError
 from hsigeo.evaluation.baselines.interface import as_cube, class_index, training_pixels
 
 __all__ = ["HybridSNBaseline"]
-
-
-def _build_net(n_components: int, patch: int, n_classes: int, *, hidden: int = 64, dropout: float = 0.4) -> Any:
-    """The torch module; built here so that importing this file never imports torch."""
-    import torch
-    from torch import nn
-
-    k1, k2 = 7, 5  # spectral kernel depths of the two 3-D convolutions
-    if n_components < k1 + k2 - 1:
-        raise InvalidInputError(f"HybridSN needs at least {k1 + k2 - 1} PCA components, got {n_components}")
-    if patch < 7:
-        raise InvalidInputError(f"HybridSN needs patches of at least 7 pixels (three 3x3 convolutions), got {patch}")
-    depth = n_components - (k1 - 1) - (k2 - 1)
-    side = patch - 6  # three valid 3x3 convolutions
-
-    class HybridNet(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv3d = nn.Sequential(
-                nn.Conv3d(1, 8, (k1, 3, 3)), nn.BatchNorm3d(8), nn.ReLU(inplace=True),
-                nn.Conv3d(8, 16, (k2, 3, 3)), nn.BatchNorm3d(16), nn.ReLU(inplace=True),
-            )
-            # the 3-D maps' spectral axis is folded into channels for the 2-D convolution
-            self.conv2d = nn.Sequential(nn.Conv2d(16 * depth, 32, 3), nn.BatchNorm2d(32), nn.ReLU(inplace=True))
-            self.head = nn.Sequential(
-                nn.Flatten(), nn.Linear(32 * side * side, hidden), nn.ReLU(inplace=True),
-                nn.Dropout(dropout), nn.Linear(hidden, n_classes),
-            )
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (n, 1, components, patch, patch)
-            z = self.conv3d(x)
-            z = z.flatten(1, 2)
-            return self.head(self.conv2d(z))
-
-    return HybridNet()
-
 
 class HybridSNBaseline:
     """HybridSN-style 3-D/2-D CNN baseline.
@@ -116,118 +74,43 @@ class HybridSNBaseline:
         self.augment = augment
         self.predict_batch = predict_batch
         self.classes_: np.ndarray | None = None
-        self.loss_history_: list[float] = []
-        self._net: Any = None
-        self._mean: np.ndarray | None = None
-        self._std: np.ndarray | None = None
-        self._basis: np.ndarray | None = None
+        self._cnn: Any = None
 
     @property
     def radius(self) -> int:
         """Pixels of context each side of the centre pixel."""
         return self.patch // 2
 
-    # -- preprocessing ------------------------------------------------------- #
-    def _fit_pca(self, cube: np.ndarray, train_mask: np.ndarray, seed: int) -> None:
-        b = cube.shape[0]
-        if self.pca_fit == "train":
-            sample = cube[:, train_mask].T
-        else:
-            flat = cube.reshape(b, -1)
-            rng = np.random.default_rng(seed)
-            # 50 k pixels pin the covariance down well and bound the cost on large scenes
-            take = rng.choice(flat.shape[1], size=min(flat.shape[1], 50_000), replace=False)
-            sample = flat[:, take].T
-        sample = sample.astype(np.float64)
-        self._mean = sample.mean(0)
-        self._std = sample.std(0) + 1e-6
-        z = (sample - self._mean) / self._std
-        k = min(self.n_components, b)
-        evals, evecs = np.linalg.eigh(np.cov(z, rowvar=False))
-        order = np.argsort(evals)[::-1][:k]
-        # one common scale (mean kept variance -> 1), not whitening: whitening would blow the
-        # noise-only trailing components up to the size of the informative ones
-        scale = np.sqrt(max(float(evals[order].mean()), 1e-12))
-        self._basis = (evecs[:, order] / scale).T.astype(np.float32)
+    @property
+    def loss_history_(self) -> list[float]:
+        """Training loss of every step."""
+        return [] if self._cnn is None else self._cnn.loss_history
 
-    def _reduce(self, cube: np.ndarray) -> np.ndarray:
-        """PCA scores, reflect-padded by the patch radius: ``(components, y + 2r, x + 2r)``."""
-        assert self._basis is not None and self._mean is not None and self._std is not None
-        b, h, w = cube.shape
-        z = (cube.reshape(b, -1) - self._mean[:, None].astype(np.float32)) / self._std[:, None].astype(np.float32)
-        scores = (self._basis @ z).reshape(-1, h, w)
-        r = self.radius
-        mode = "reflect" if min(h, w) > r else "symmetric"  # reflect needs more pixels than the radius
-        return np.pad(scores, ((0, 0), (r, r), (r, r)), mode=mode).astype(np.float32)
-
-    def _patches(self, padded: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """``(n, 1, components, patch, patch)`` patches centred on ``(rows, cols)`` of the unpadded grid."""
-        windows = np.lib.stride_tricks.sliding_window_view(padded, (self.patch, self.patch), axis=(1, 2))
-        return np.ascontiguousarray(windows[:, rows, cols].transpose(1, 0, 2, 3)[:, None])
-
-    # -- fit / predict --------------------------------------------------------- #
     def fit(
         self, cube: Any, labels: np.ndarray, train_mask: np.ndarray, *, seed: int, prompts: Any | None = None
     ) -> "HybridSNBaseline":
         """Fit PCA, then train the network with cross-entropy on training-pixel patches."""
-        import torch
+        from hsigeo.model.patch_cnn import PatchCNN
 
         arr = as_cube(cube)
         labels = np.asarray(labels)
         mask = np.asarray(train_mask, dtype=bool) & (labels > 0)
         _, values = training_pixels(arr, labels, mask)  # validates the mask
         self.classes_, targets = class_index(values)
-        self._fit_pca(arr, mask, seed)
-        padded = self._reduce(arr)
+        cnn = PatchCNN(n_components=self.n_components, patch=self.patch, steps=self.steps,
+                       batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, augment=self.augment)
         rows, cols = np.nonzero(mask)
-        x_all = torch.from_numpy(self._patches(padded, rows, cols))
-        y_all = torch.from_numpy(targets)
-
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed)
-        self._net = _build_net(padded.shape[0], self.patch, len(self.classes_))
-        opt = torch.optim.Adam(self._net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        loss_fn = torch.nn.CrossEntropyLoss()
-        self._net.train()
-        self.loss_history_ = []
-        n = x_all.shape[0]
-        for _ in range(self.steps):
-            idx = torch.randint(n, (min(self.batch_size, max(n, 2)),), generator=gen)
-            xb, yb = x_all[idx], y_all[idx]
-            if self.augment:
-                # one rotation/flip per batch: cheap, and patches have no preferred orientation
-                k = int(torch.randint(4, (1,), generator=gen))
-                xb = torch.rot90(xb, k, dims=(3, 4))
-                if int(torch.randint(2, (1,), generator=gen)):
-                    xb = torch.flip(xb, dims=(4,))
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(self._net(xb), yb)
-            loss.backward()
-            opt.step()
-            self.loss_history_.append(float(loss.detach()))
-        self._net.eval()
+        self._cnn = cnn.fit_scene(arr, rows, cols, targets, len(self.classes_), seed=seed,
+                                  pca_pixels=arr[:, mask].T if self.pca_fit == "train" else None)
         return self
 
     def predict_proba(self, cube: Any) -> np.ndarray:
-        """Softmax class probabilities ``(C, y, x)`` of every pixel, bands in :attr:`classes_` order.
-
-        Patches are cut in batches of :attr:`predict_batch` pixels, so large scenes fit in memory.
-        """
+        """Softmax class probabilities ``(C, y, x)`` of every pixel, bands in :attr:`classes_` order."""
         import torch
 
-        if self._net is None or self.classes_ is None:
+        if self._cnn is None or self.classes_ is None:
             raise NotFittedError("HybridSNBaseline.predict called before fit")
-        arr = as_cube(cube)
-        _, h, w = arr.shape
-        padded = self._reduce(arr)
-        rows, cols = np.divmod(np.arange(h * w), w)
-        out = np.empty((len(self.classes_), h * w), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, h * w, self.predict_batch):
-                sl = slice(start, start + self.predict_batch)
-                logits = self._net(torch.from_numpy(self._patches(padded, rows[sl], cols[sl])))
-                out[:, sl] = torch.softmax(logits, 1).numpy().T
-        return out.reshape(-1, h, w)
+        return self._cnn.proba_scene(torch.from_numpy(as_cube(cube)), batch_size=self.predict_batch).numpy()
 
     def predict(self, cube: Any) -> np.ndarray:
         """Class map of every pixel: the most probable class of :meth:`predict_proba`."""
@@ -238,6 +121,4 @@ class HybridSNBaseline:
     @property
     def n_trainable(self) -> int:
         """Trainable torch parameters."""
-        if self._net is None:
-            return 0
-        return int(sum(p.numel() for p in self._net.parameters() if p.requires_grad))
+        return 0 if self._cnn is None else self._cnn.n_trainable
