@@ -64,3 +64,14 @@ def test_errors():
     with pytest.raises(InvalidInputError, match="at least 11 PCA components"):
         cnn.fit_scene(np.random.default_rng(0).random((12, 10, 10), dtype=np.float32), np.array([0, 5]),
                       np.array([0, 5]), np.array([0, 1]), 2, seed=0)
+
+
+def test_the_convolutional_run_equals_the_network_on_each_patch(fitted):
+    """Inference slides the network over the scene; training feeds it one patch per pixel: same numbers."""
+    cnn, bands, _ = fitted
+    whole = cnn.proba_scene(bands).numpy()
+    padded = cnn.pad(cnn.reduce(torch.from_numpy(bands)))
+    rows, cols = torch.tensor([0, 5, 11, 23, 17]), torch.tensor([0, 23, 12, 3, 9])
+    with torch.inference_mode():
+        per_patch = torch.softmax(cnn.net(cnn._patches(padded, rows, cols)), 1).numpy()
+    np.testing.assert_allclose(per_patch, whole[:, rows, cols].T, atol=1e-5)
