@@ -43,7 +43,7 @@ from hsigeo.errors import LabelError
 from hsigeo.model.classifier import standardize_block
 from hsigeo.model.combined import CombinedModel
 from hsigeo.model.patch_cnn import PatchCNN
-from hsigeo.model.spatial import SpatialFilter
+from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
 from hsigeo.model.svm import KernelSVM, fit_svm
 from hsigeo.model.train_data import TrainingData, scene_statistics
 from hsigeo.model.train_options import TrainConfig
@@ -114,25 +114,78 @@ def _fit_cnn(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: np.nda
                  "seconds": round(time.perf_counter() - t0, 2)}
 
 
-def _scene_probs(model: CombinedModel, data: TrainingData, seed: int, device: Any = None,
-                 max_pixels: int = SELF_TRAIN_MAX_PIXELS) -> tuple[np.ndarray, tuple[slice, slice]]:
-    """Filtered probabilities ``(C, h, w)`` of the training scene, or of a random window of it.
-
-    The scene is normalised, reflect-padded by the model's halo and run as one tile, as the
-    engines' whole-scene reference does (this layer cannot import the engines); a scene larger
-    than ``max_pixels`` is mapped in one window of about that size, read with its real halo.
-    """
-    import torch
-
+def _scene_window(data: TrainingData, seed: int, max_pixels: int = SELF_TRAIN_MAX_PIXELS) -> tuple[slice, slice]:
+    """The part of the training scene that self-training and the filter rule map: all of it, or a
+    random window of about ``max_pixels``."""
     height, width = data.labels.shape
     h = min(height, max(1, int(np.sqrt(max_pixels))))
     w = min(width, max(1, max_pixels // h))
     rng = np.random.default_rng(seed + 104729)  # not the split's or the training's own stream
     r0, c0 = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
-    r = model.radius
+    return slice(r0, r0 + h), slice(c0, c0 + w)
+
+
+def _scene_probs(model: CombinedModel, data: TrainingData, window: tuple[slice, slice], device: Any = None,
+                 ring: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities ``(C, h + 2 ring, w + 2 ring)`` of a window of the training scene and its bands.
+
+    The scene is normalised, reflect-padded by the model's halo (and ``ring``) and run as one
+    tile, as the engines' whole-scene reference does (this layer cannot import the engines); the
+    window is read with its real halo.  Also returns the normalised bands of the same pixels
+    (``(B', h + 2 ring, w + 2 ring)``), the guide of a filter applied afterwards.
+    """
+    import torch
+
+    rows, cols = window
+    r = model.radius + ring
     norm = np.pad(model.normalize(data.arr, data.valid), ((0, 0), (r, r), (r, r)), mode="reflect")
-    tile = torch.from_numpy(np.ascontiguousarray(norm[:, r0 : r0 + h + 2 * r, c0 : c0 + w + 2 * r]))
-    return model.predict_tile(tile, device=device), (slice(r0, r0 + h), slice(c0, c0 + w))
+    tile = torch.from_numpy(np.ascontiguousarray(norm[:, rows.start : rows.stop + 2 * r, cols.start : cols.stop + 2 * r]))
+    m = model.radius
+    return model.predict_tile(tile, device=device), tile[:, m : tile.shape[1] - m, m : tile.shape[2] - m].numpy()
+
+
+def _filter_by_training(model: CombinedModel, data: TrainingData, mask: np.ndarray, cfg: TrainConfig,
+                        window: tuple[slice, slice], device: Any = None
+                        ) -> tuple[dict[str, Any], np.ndarray] | None:
+    """The ensemble's filter radius by the ``"training"`` rule (:class:`~hsigeo.model.train_options.FilterOptions`).
+
+    ``model`` comes without a filter.  Its map of the window (with a ring as wide as the widest
+    filter) is filtered at each radius up to ``smooth_radius``; the widest radius whose map keeps
+    the training pixels' accuracy within ``filter_tolerance`` points of the unfiltered map's wins.
+
+    Returns
+    -------
+    (dict, ndarray) or None
+        The record (as :func:`_ensemble_filter`'s, with each radius's training-pixel accuracy)
+        and the window's probabilities through the chosen filter (self-training reads them), or
+        None when the window holds fewer than 20 training pixels.
+    """
+    import torch
+
+    rows, cols = window
+    inside = mask[rows, cols] & data.valid[rows, cols]
+    if inside.sum() < 20:
+        return None
+    top = cfg.spatial.smooth_radius
+    probs, guide = _scene_probs(model, data, window, device, ring=top)
+    cls_of = {v: i for i, v in enumerate(data.values)}
+    truth = np.array([cls_of[int(v)] for v in data.labels[rows, cols][inside]])
+    n_bands = model.n_bands
+    maps, accuracy = {}, {}
+    with torch.inference_mode():
+        for r in range(top + 1):
+            o = top - r
+            p = torch.from_numpy(np.ascontiguousarray(probs[:, o : probs.shape[1] - o, o : probs.shape[2] - o]))
+            g = torch.from_numpy(np.ascontiguousarray(guide[:n_bands, o : guide.shape[1] - o, o : guide.shape[2] - o]))
+            maps[r] = edge_aware_smooth(p, g, r, cfg.spatial.smooth_tau, groups=SpatialFilter().groups).numpy()
+            accuracy[r] = float((maps[r].argmax(0)[inside] == truth).mean() * 100)
+    tol = cfg.spatial.filter_tolerance
+    radius = max((r for r in range(top + 1) if accuracy[0] - accuracy[r] <= tol), default=0)
+    record = {"radius": int(radius), "applied": radius > 0,
+              "rule": f"the widest filter that keeps the training pixels' accuracy within {tol:g} points",
+              "training_accuracy": {str(r): round(a, 2) for r, a in accuracy.items()},
+              "training_pixels": int(inside.sum()), "tolerance": tol}
+    return record, maps[radius]
 
 
 def _pseudo_labels(probs: np.ndarray, free: np.ndarray, n_train: np.ndarray, factor: float) -> np.ndarray:
@@ -152,10 +205,11 @@ def _pseudo_labels(probs: np.ndarray, free: np.ndarray, n_train: np.ndarray, fac
 
 
 def _self_train(model: CombinedModel, data: TrainingData, mask: np.ndarray, cfg: TrainConfig,
-                device: Any = None) -> dict[str, Any]:
+                device: Any = None, probs: np.ndarray | None = None) -> dict[str, Any]:
     """Refit ``model``'s SVM on its training pixels plus the scene's most confident predictions (in place).
 
-    ``device``: where the scene is mapped (the training's device).
+    ``device``: where the scene is mapped (the training's device); ``probs``: the model's map of
+    the window (:func:`_scene_window`) when the caller already made it.
 
     Returns
     -------
@@ -163,7 +217,9 @@ def _self_train(model: CombinedModel, data: TrainingData, mask: np.ndarray, cfg:
         The record: factor, pixels added per class value, mapped window, seconds.
     """
     t0 = time.perf_counter()
-    probs, (rows, cols) = _scene_probs(model, data, cfg.seed, device)
+    rows, cols = _scene_window(data, cfg.seed)
+    if probs is None:
+        probs = _scene_probs(model, data, (rows, cols), device)[0]
     cls_of = {v: i for i, v in enumerate(data.values)}
     y_train = np.full(data.labels.shape, -1, dtype=np.int64)
     y_train[mask] = [cls_of[int(v)] for v in data.labels[mask]]
@@ -217,11 +273,17 @@ def _ensemble_filter(cfg: TrainConfig, svm_info: dict[str, Any]) -> dict[str, An
 
 
 def _print_filter(record: dict[str, Any]) -> None:
-    cv, threshold, r = record["svm_cv_accuracy"], record["threshold"], record["radius"]
+    r = record["radius"]
     how = f"{2 * r + 1} x {2 * r + 1}" if r else "off"
     why = record["rule"]
-    if cv is not None and threshold is not None and why != "smooth_radius 0":
-        why += f": SVM cross-validated accuracy {100 * cv:.1f} % {'>=' if cv >= threshold else '<'} {100 * threshold:g} %"
+    if "training_accuracy" in record:  # the "training" rule
+        side = {k: "unfiltered" if k == "0" else f"{2 * int(k) + 1} x {2 * int(k) + 1}" for k in record["training_accuracy"]}
+        why += ": " + ", ".join(f"{a:.1f} % {side[k]}" for k, a in record["training_accuracy"].items())
+        why += f" on {record['training_pixels']} training pixels"
+    else:
+        cv, threshold = record["svm_cv_accuracy"], record["threshold"]
+        if cv is not None and threshold is not None and why != "smooth_radius 0":
+            why += f": SVM cross-validated accuracy {100 * cv:.1f} % {'>=' if cv >= threshold else '<'} {100 * threshold:g} %"
     print(f"spatial filter: {how} ({why})", file=sys.stderr, flush=True)
 
 
@@ -247,6 +309,7 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
     else:
         mean, std = scene_statistics(data.arr, data.valid)
     models: dict[str, Any] = {}
+    filtered: dict[str, np.ndarray] = {}  # a model's map of the self-training window, when already made
     if "svm" in which or "ensemble" in which:
         t0 = time.perf_counter()
         svm = _fit_svm(data, mask, mean, std, cfg.seed)
@@ -258,19 +321,26 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
             models["svm"] = CombinedModel(svm, spatial=_filter(cfg), **common)
         if "ensemble" in which:
             # decided before self-training, so its pseudo-labels come from the map the model will make
-            facts["spatial_filter"] = _ensemble_filter(cfg, svm.info)
             cnn = None
             if cfg.cnn_member:
                 cnn, facts["cnn"] = _fit_cnn(data, mask, mean, std, cfg.seed)
-            models["ensemble"] = CombinedModel(svm, net=_bare(net), svm_weight=cfg.svm_weight, fusion=cfg.fusion,
-                                               spatial=SpatialFilter.optional(facts["spatial_filter"]["radius"],
-                                                                              cfg.spatial.smooth_tau),
-                                               cnn=cnn, **common)
+            ens = CombinedModel(svm, net=_bare(net), svm_weight=cfg.svm_weight, fusion=cfg.fusion, cnn=cnn, **common)
+            chosen = None
+            if cfg.spatial.filter_rule == "training":
+                chosen = _filter_by_training(ens, data, mask, cfg, _scene_window(data, cfg.seed),
+                                             torch_device(settings.device))
+            # decided before self-training, so its pseudo-labels come from the map the model will make
+            facts["spatial_filter"] = chosen[0] if chosen is not None else _ensemble_filter(cfg, svm.info)
+            ens.spatial = SpatialFilter.optional(facts["spatial_filter"]["radius"], cfg.spatial.smooth_tau)
+            if chosen is not None:
+                filtered["ensemble"] = chosen[1]
+            models["ensemble"] = ens
         if cfg.self_train > 0:
             device = torch_device(settings.device)  # map the scene where the network trained
             for name in ("svm", "ensemble"):
                 if name in models:
-                    facts.setdefault("self_training", {})[name] = _self_train(models[name], data, mask, cfg, device)
+                    facts.setdefault("self_training", {})[name] = _self_train(models[name], data, mask, cfg, device,
+                                                                             filtered.get(name))
     if "net" in which:
         models["net"] = net
     return models, facts

@@ -24,7 +24,7 @@ from hsigeo.model.combined import FUSIONS
 from hsigeo.model.loss import LOSSES
 
 __all__ = ["TrainConfig", "OptimOptions", "LossOptions", "PatchOptions", "ValidationOptions", "FilterOptions",
-           "DEFAULTS", "INITS", "STEM_INITS", "TRAIN_METHODS", "DEFAULT_METHOD"]
+           "DEFAULTS", "INITS", "STEM_INITS", "TRAIN_METHODS", "DEFAULT_METHOD", "FILTER_RULES"]
 
 #: What the network sees: ``"auto"`` (the default: ``"base"`` when the scene has band
 #: wavelengths the base model's grid covers, else ``"scratch"``), ``"scratch"`` (the scene's
@@ -36,6 +36,8 @@ STEM_INITS = ("pca", "random")
 #: ``"svm"`` (an RBF SVM on each pixel's spectrum, :mod:`hsigeo.model.svm`), ``"ensemble"`` (both,
 #: probabilities averaged) or ``"auto"`` (chosen on the training pixels, :mod:`hsigeo.model.selection`).
 TRAIN_METHODS = ("auto", "net", "svm", "ensemble")
+#: How an ensemble chooses its filter radius (:class:`FilterOptions`).
+FILTER_RULES = ("separable", "training")
 #: The method ``hsigeo train`` (and QGIS's Train model, and the benchmark's ``hsigeo``) uses by
 #: default.  :func:`~hsigeo.model.training.train` and :class:`~hsigeo.estimator.HsigeoClassifier`
 #: keep ``"net"``, so Python code keeps getting an :class:`~hsigeo.model.classifier.HsigeoModel`
@@ -159,12 +161,24 @@ class FilterOptions:
         the filter stays as it is.
     separable_radius
         The ensemble's filter radius where the spectra alone separate the classes (0: none).
+    filter_rule
+        How an ensemble chooses its filter radius (:data:`FILTER_RULES`).  ``"separable"``: the
+        ``separable_cv`` rule above.  ``"training"``: the ensemble maps its training scene
+        unfiltered, and takes the widest radius up to ``smooth_radius`` whose filtered map
+        keeps the accuracy on the training pixels within ``filter_tolerance`` points of the
+        unfiltered map's (the members fit their own pixels, so a filter that relabels them
+        erases structures the labels show); with fewer than 20 training pixels in the mapped
+        window, the ``"separable"`` rule.
+    filter_tolerance
+        Percentage points of training-pixel accuracy the ``"training"`` rule lets a filter cost.
     """
 
     smooth_radius: int = 2
     smooth_tau: float = 0.2
     separable_cv: float | None = 0.9
     separable_radius: int = 1
+    filter_rule: str = "separable"
+    filter_tolerance: float = 1.0
 
 
 #: The option groups of a :class:`TrainConfig`: attribute -> record type.
@@ -309,6 +323,8 @@ class TrainConfig:
             raise InvalidInputError(f"{who}: method must be one of {TRAIN_METHODS}, got {self.method!r}.")
         if self.fusion not in FUSIONS:
             raise InvalidInputError(f"{who}: fusion must be one of {FUSIONS}, got {self.fusion!r}.")
+        if self.spatial.filter_rule not in FILTER_RULES:
+            raise InvalidInputError(f"{who}: filter_rule must be one of {FILTER_RULES}, got {self.spatial.filter_rule!r}.")
         if not 0.0 <= float(self.svm_weight) <= 1.0:
             raise InvalidInputError(f"{who}: svm_weight must be in [0, 1], got {self.svm_weight!r}.")
         return self
@@ -353,6 +369,7 @@ _OPTION_RULES: dict[str, tuple[str, float, float, str]] = {
     "smooth_tau": ("pos", 0, _INF, "a finite number > 0"),
     "separable_cv": ("float?", 0, 1, "None or a number in [0, 1]"),
     "separable_radius": ("int", 0, 16, "an integer 0..16"),
+    "filter_tolerance": ("float", 0, 100, "a number in [0, 100)"),
     "self_train": ("float", 0, 1000, "a number in [0, 1000)"),
     "augment": ("bool", 0, 1, "True or False"),
     "cnn_member": ("bool", 0, 1, "True or False"),

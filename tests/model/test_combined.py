@@ -367,13 +367,15 @@ def test_fusion_and_self_train_options_are_checked():
 def test_self_training_maps_a_window_of_a_large_scene(scene, models):
     """Past the pixel budget one window is mapped, with its real halo: inside, the whole-scene map's values."""
     from hsigeo.inference.core import predict_proba_array
-    from hsigeo.model.selection import _scene_probs
+    from hsigeo.model.selection import _scene_probs, _scene_window
     from hsigeo.model.training import prepare_training
 
     da, labels, train_mask, _, prompts = scene
     data = prepare_training(da, labels, prompts, train_mask=train_mask)
     model = models["ensemble"]
-    probs, (rows, cols) = _scene_probs(model, data, seed=0, max_pixels=400)
+    rows, cols = _scene_window(data, seed=0, max_pixels=400)
+    probs, guide = _scene_probs(model, data, (rows, cols))
+    assert guide.shape[1:] == probs.shape[1:]
     assert probs.shape[1:] == (20, 20) and (rows.stop - rows.start, cols.stop - cols.start) == (20, 20)
     whole = predict_proba_array(np.asarray(da.values), model, nodata=-9999, device="cpu")[:, rows, cols]
     ok = np.isfinite(whole).all(0)
@@ -437,3 +439,38 @@ def test_cnn_member_needs_eleven_bands(scene):
         model, _ = train(few, labels, prompts, train_mask=train_mask, method="ensemble", epochs=1, seed=0,
                          progress=False, device="cpu", cnn_member=True)
     assert model.cnn is None and model.report["cnn"] == {"used": False, "why": "8 bands; the CNN needs at least 11"}
+
+
+def test_the_training_rule_filters_as_the_labels_allow(scene, capsys):
+    """``filter_rule="training"``: the widest filter within the tolerance of the training pixels'
+    accuracy; its record is stored and printed, the map it chose equals the final model's, and a
+    tolerance of 0 points keeps only filters that relabel no training pixel."""
+    from hsigeo.inference.core import predict_proba_array
+    from hsigeo.model.selection import _filter_by_training, _scene_window
+    from hsigeo.model.train_options import TrainConfig
+    from hsigeo.model.training import prepare_training, train
+
+    da, labels, train_mask, _, prompts = scene
+    kw = {"train_mask": train_mask, "method": "ensemble", "epochs": EPOCHS, "seed": 0, "device": "cpu"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, _ = train(da, labels, prompts, **kw, filter_rule="training", progress=True)
+    rec = model.report["spatial_filter"]
+    acc = rec["training_accuracy"]
+    assert set(acc) == {"0", "1", "2"} and rec["training_pixels"] == int((train_mask & (labels > 0)).sum())
+    assert rec["radius"] == max(int(r) for r in acc if acc["0"] - acc[r] <= 1.0)
+    assert (model.spatial.radius if model.spatial else 0) == rec["radius"]
+    assert "spatial filter:" in capsys.readouterr().err
+    # the map the rule chose (self-training reads it) is the final model's map before self-training
+    data = prepare_training(da, labels, prompts, train_mask=train_mask)
+    cfg = TrainConfig.from_options(filter_rule="training", filter_tolerance=0.0)
+    bare = model.without_filter()
+    window = _scene_window(data, 0)
+    record, chosen = _filter_by_training(bare, data, data.pool, cfg, window)
+    assert all(acc_r == record["training_accuracy"]["0"] or int(r) > record["radius"]
+               for r, acc_r in record["training_accuracy"].items())
+    final = bare.__class__(**{**bare.__dict__, "spatial": None})
+    final.spatial = model.spatial.__class__(radius=record["radius"]) if record["radius"] else None
+    whole = predict_proba_array(np.asarray(da.values), final, nodata=-9999, device="cpu")
+    ok = np.isfinite(whole).all(0)
+    np.testing.assert_allclose(chosen[:, ok], whole[:, ok], atol=1e-5)
