@@ -307,6 +307,27 @@ def test_cli_method_svm(synthetic_scene, tmp_path, capsys, monkeypatch):
     assert "self-trained: the SVM refitted with" in text and "Method: svm; SVM self-trained with" in out
 
 
+def test_cli_cnn_member_and_training_filter_rule(synthetic_scene, tmp_path, capsys, monkeypatch):
+    """``hsigeo train --cnn-member --filter-rule training``: both reach the model file, the summary and the report."""
+    import json
+
+    from _cli_runner import run_in_process
+
+    from hsigeo.model.modelfile import read_metadata
+
+    monkeypatch.setenv("HSIGEO_HOME", str(tmp_path / "home"))
+    code, out, err = run_in_process(
+        capsys, "--progress", "none", "train", str(synthetic_scene.scene_path), "--labels",
+        str(synthetic_scene.labels_path), "--prompts", str(synthetic_scene.prompts_path), "-o", str(tmp_path / "e.hsigeo"),
+        "--train-fraction", "0.1", "--epochs", "2", "--cnn-member", "--filter-rule", "training")
+    assert code == 0, err
+    assert "Method: ensemble; confidence fusion; with a patch CNN member" in out
+    meta = read_metadata(tmp_path / "e.hsigeo")
+    assert meta["cnn"]["patch"] == 9 and meta["training"]["spatial_filter"]["rule"].startswith("the widest filter")
+    report = json.loads((tmp_path / "e_report" / "report.json").read_text())["extra"]
+    assert report["cnn_member"]["used"] and "training_accuracy" in report["spatial_filter"]
+
+
 def test_svm_accuracy_floor_on_salinas_a():
     """Salinas-A at 5 % (seed 0): the SVM with the filter stays above the benchmark's plain SVM range."""
     from hsigeo.datasets.scenes import find_data_dir, load_dataset
