@@ -182,7 +182,8 @@ def _filter_by_training(model: CombinedModel, data: TrainingData, mask: np.ndarr
     tol = cfg.spatial.filter_tolerance
     radius = max((r for r in range(top + 1) if accuracy[0] - accuracy[r] <= tol), default=0)
     record = {"radius": int(radius), "applied": radius > 0,
-              "rule": f"the widest filter that keeps the training pixels' accuracy within {tol:g} points",
+              "rule": f"the widest filter that keeps the training pixels' accuracy within {tol:g} "
+                      f"point{'' if tol == 1 else 's'}",
               "training_accuracy": {str(r): round(a, 2) for r, a in accuracy.items()},
               "training_pixels": int(inside.sum()), "tolerance": tol}
     return record, maps[radius]
