@@ -315,7 +315,8 @@ def _fuse_conf(*members: np.ndarray) -> np.ndarray:
     return sum(wi * m for wi, m in zip(w, members)) / np.maximum(sum(w), 1e-12)
 
 
-def ablate_cnn(path: Path, data_dir: str | None, factor: float = 3.0, keep: Path | None = None) -> dict[str, Any]:
+def ablate_cnn(path: Path, data_dir: str | None, factor: float = 3.0, keep: Path | None = None,
+               smoothing: float | None = None) -> dict[str, Any]:
     """A third, convolutional member beside the default ensemble's network and SVM, on one cached split.
 
     The CNN is the benchmark's HybridSN baseline (9 x 9 patches of 15 PCA components of the scene,
@@ -326,9 +327,12 @@ def ablate_cnn(path: Path, data_dir: str | None, factor: float = 3.0, keep: Path
     on the three-member map (``three-st``), and ``three`` without a filter (``three-nof``) or with the
     3 x 3 one everywhere (``three-f1``).  ``keep``: a folder where each split's member maps are
     stored (``<split>.npz``: ``p_net``, ``p_svm``, ``p_st``, ``p_st3``, ``p_cnn``, float16), so other
-    fusions and filters can be scored later without refitting anything.
+    fusions and filters can be scored later without refitting anything.  ``smoothing`` None: the
+    CNN is the benchmark's baseline, fitted on the raw scene (the first runs of round 6); a number:
+    the ensemble's own member, fitted on the standardised bands as ``hsigeo train`` does, with
+    that label smoothing.
     """
-    from hsigeo.evaluation.baselines.hybridsn import HybridSNBaseline
+    from hsigeo.model.patch_cnn import PatchCNN
 
     d = _load_split(path, data_dir)
     labels, m_test, p_net, values, guide = d["labels"], d["m_test"], d["p_net"], d["values"], d["guide"]
@@ -348,10 +352,19 @@ def ablate_cnn(path: Path, data_dir: str | None, factor: float = 3.0, keep: Path
     cv = info.get("cv_accuracy")
     radius = 1 if cv is not None and cv >= 0.9 else 2
     t0 = time.perf_counter()
-    cnn = HybridSNBaseline().fit(d["scene"].cube, labels, d["train"], seed=seed)
-    p_cnn = cnn.predict_proba(d["scene"].cube)
-    # the CNN's classes are the sorted training values, as the network's
-    assert list(cnn.classes_) == [int(v) for v in values], (cnn.classes_, values)
+    if smoothing is None:
+        from hsigeo.evaluation.baselines.hybridsn import HybridSNBaseline
+
+        base = HybridSNBaseline().fit(d["scene"].cube, labels, d["train"], seed=seed)
+        p_cnn = base.predict_proba(d["scene"].cube)
+        # the CNN's classes are the sorted training values, as the network's
+        assert list(base.classes_) == [int(v) for v in values], (base.classes_, values)
+    else:
+        # the ensemble's member: fitted on the standardised bands the other members read (hsigeo.model.selection)
+        rows, cols = np.nonzero(pool)
+        cnn = PatchCNN(label_smoothing=smoothing).fit_scene(guide, rows, cols, y, len(values), seed=seed,
+                                                              valid=valid)
+        p_cnn = cnn.proba_scene(guide).numpy()
     cnn_seconds = time.perf_counter() - t0
     p_st = refit(_filter(_fuse_max(p_net, p_svm), guide, radius))
     three = _fuse_conf(p_net, p_st, p_cnn)
@@ -375,7 +388,7 @@ def ablate_cnn(path: Path, data_dir: str | None, factor: float = 3.0, keep: Path
     return rec
 
 
-def score_kept(path: Path, data_dir: str | None) -> dict[str, Any]:
+def score_kept(path: Path, cache_dir: Path, data_dir: str | None) -> dict[str, Any]:
     """Filters of the two- and three-member fusions from one split's kept member maps (``--keep``).
 
     For ``two`` (network + self-trained SVM, today's default) and ``three`` (network, SVM
@@ -384,7 +397,7 @@ def score_kept(path: Path, data_dir: str | None) -> dict[str, Any]:
     and 2: OA % of the split's test pixels (``oa``) and of its own training pixels (``train``,
     what a rule may read).
     """
-    d = _load_split(Path(str(path).replace("/keep/", "/cache/")), data_dir)
+    d = _load_split(cache_dir / path.name, data_dir)
     k = np.load(path)
     labels, m_test, values, guide, pool = d["labels"], d["m_test"], d["values"], d["guide"], d["pool"]
     maps = {"two": _fuse_max(k["p_net"].astype(np.float32), k["p_st"].astype(np.float32)),
@@ -447,7 +460,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --ablate: where the default ensemble's filter goes (ablate_filters), not the members")
     ap.add_argument("--cnn", action="store_true",
                     help="with --ablate: a convolutional third member beside the default's two (ablate_cnn)")
-    ap.add_argument("--kept", default=None, help="score filters of the member maps kept in this folder (score_kept)")
+    ap.add_argument("--kept", default=None,
+                    help="score filters of the member maps kept in this folder (score_kept; with --cache)")
+    ap.add_argument("--cnn-smoothing", type=float, default=None,
+                    help="with --cnn: fit the ensemble's own CNN member with this label smoothing (default: the "
+                         "benchmark's HybridSN baseline, as the first runs of round 6)")
     ap.add_argument("--keep", default=None, help="with --cnn: folder for each split's member maps")
     ap.add_argument("--out", default="members.jsonl")
     ap.add_argument("--summary", action="append", default=[], help="print tables from JSON-lines files and exit")
@@ -458,10 +475,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     _init()
     if args.kept:
+        if not args.cache:
+            ap.error("--kept needs --cache: the folder of the network maps the kept members were scored with")
         for path in sorted(Path(args.kept).glob("*.npz")):
             if args.match in path.stem:
                 with open(args.out, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(score_kept(path, args.data_dir)) + "\n")
+                    fh.write(json.dumps(score_kept(path, Path(args.cache), args.data_dir)) + "\n")
         return 0
     if args.ablate:
         done = set()
@@ -474,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.match not in path.stem or (name, float(fraction), int(seed)) in done:
                 continue
             if args.cnn:
-                rec = ablate_cnn(path, args.data_dir, keep=Path(args.keep) if args.keep else None)
+                rec = ablate_cnn(path, args.data_dir, keep=Path(args.keep) if args.keep else None,
+                                 smoothing=args.cnn_smoothing)
             elif args.filters:
                 rec = ablate_filters(path, args.data_dir)
             else:

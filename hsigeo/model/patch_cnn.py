@@ -86,6 +86,9 @@ class PatchCNN:
         A random 90-degree rotation and flip of each mini-batch.
     hidden, dropout
         Width of the hidden dense layer and its dropout.
+    label_smoothing
+        Label smoothing of the cross-entropy (0: none): less extreme probabilities, so a fusion
+        that weights members by their confidence does not over-trust this one.
 
     Attributes
     ----------
@@ -103,12 +106,15 @@ class PatchCNN:
 
     def __init__(self, *, n_components: int = 15, patch: int = 9, steps: int = 400, batch_size: int = 64,
                  lr: float = 1e-3, weight_decay: float = 1e-4, augment: bool = True, hidden: int = 64,
-                 dropout: float = 0.4) -> None:
+                 dropout: float = 0.4, label_smoothing: float = 0.0) -> None:
         if patch % 2 != 1:
             raise InvalidInputError(f"patch must be odd, got {patch}")
         self.n_components, self.patch, self.steps, self.batch_size = n_components, patch, steps, batch_size
         self.lr, self.weight_decay, self.augment = lr, weight_decay, augment
         self.hidden, self.dropout = hidden, dropout
+        if not 0.0 <= label_smoothing < 1.0:
+            raise InvalidInputError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
         self.n_classes = 0
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
@@ -205,7 +211,7 @@ class PatchCNN:
         self.n_classes = int(n_classes)
         self.net = _build_net(padded.shape[0], self.patch, self.n_classes, self.hidden, self.dropout)
         opt = torch.optim.Adam(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        loss_fn = nn.CrossEntropyLoss()
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
         self.net.train()
         self.loss_history = []
         n = x_all.shape[0]
@@ -290,7 +296,8 @@ class PatchCNN:
         return {"n_components": int(self.basis.shape[0]) if self.basis is not None else self.n_components,
                 "patch": self.patch, "hidden": self.hidden, "dropout": self.dropout, "n_classes": self.n_classes,
                 "n_bands": int(self.basis.shape[1]) if self.basis is not None else None, "steps": self.steps,
-                "batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay}
+                "batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay,
+                "label_smoothing": self.label_smoothing}
 
     def tensors(self, prefix: str = "cnn.") -> dict[str, torch.Tensor]:
         """The PCA (``mean``, ``std``, ``basis``) and the network's state, named under ``prefix``."""
@@ -323,7 +330,8 @@ class PatchCNN:
         cnn = cls(n_components=int(settings["n_components"]), patch=int(settings["patch"]),
                   steps=int(settings.get("steps", 400)), batch_size=int(settings.get("batch_size", 64)),
                   lr=float(settings.get("lr", 1e-3)), weight_decay=float(settings.get("weight_decay", 1e-4)),
-                  hidden=int(settings["hidden"]), dropout=float(settings["dropout"]))
+                  hidden=int(settings["hidden"]), dropout=float(settings["dropout"]),
+                  label_smoothing=float(settings.get("label_smoothing", 0.0)))
         cnn.n_classes = int(settings["n_classes"])
         cnn.mean = tensors[f"{prefix}mean"].double().numpy()
         cnn.std = tensors[f"{prefix}std"].double().numpy()
