@@ -204,7 +204,8 @@ class PatchCNN:
         seed
             Seeds the weights, the mini-batches and the augmentation.
         """
-        x_all = self._patches(padded, torch.as_tensor(rows), torch.as_tensor(cols))
+        # patches are cut per mini-batch: all of them at once would take 4.9 kB per training pixel
+        rows_t, cols_t = torch.as_tensor(np.asarray(rows)), torch.as_tensor(np.asarray(cols))
         y_all = torch.as_tensor(np.asarray(targets), dtype=torch.int64)
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
@@ -214,10 +215,10 @@ class PatchCNN:
         loss_fn = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
         self.net.train()
         self.loss_history = []
-        n = x_all.shape[0]
+        n = y_all.shape[0]
         for _ in range(self.steps):
             idx = torch.randint(n, (min(self.batch_size, max(n, 2)),), generator=gen)
-            xb, yb = x_all[idx], y_all[idx]
+            xb, yb = self._patches(padded, rows_t[idx], cols_t[idx]), y_all[idx]
             if self.augment:
                 # one rotation/flip per batch: cheap, and patches have no preferred orientation
                 k = int(torch.randint(4, (1,), generator=gen))
