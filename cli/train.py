@@ -64,15 +64,15 @@ _REPORT_BYTES = 512 * 1024
 @click.option("--method", type=click.Choice(["auto", "net", "svm", "ensemble"]), default="ensemble",
               show_default=True,
               help="What to train: net (the spectral-spatial network), svm (an RBF SVM on each pixel's spectrum, "
-                   "then the edge-aware filter), ensemble (both, probabilities averaged with each member weighted "
-                   "by its confidence at the pixel, then the filter; the SVM of svm and ensemble is refitted once "
+                   "then the edge-aware filter), ensemble (both and a small patch CNN, probabilities averaged with each "
+                   "member weighted by its confidence at the pixel, then the filter; the SVM of svm and ensemble is refitted once "
                    "with the scene's most confidently mapped pixels, printed and stored in the report) or auto "
                    "(the best of the three by cross-validation on the training pixels; printed and stored in the "
                    "model's report). An svm or ensemble model cannot be re-anchored to other prompts at "
                    "classify time; use net for that.")
-@click.option("--cnn-member", is_flag=True, default=False,
-              help="ensemble (and auto): add a third member, a small patch CNN (9 x 9 patches of 15 PCA components, "
-                   "cross-entropy; about 15 s more on a CPU). Measured, not the default: README, 'Few labels on "
+@click.option("--cnn-member/--no-cnn-member", default=True, show_default=True,
+              help="ensemble (and auto): a third member, a small patch CNN (9 x 9 patches of 15 PCA components; "
+                   "5-15 s more on a CPU), fused with the network and the SVM. Measured: README, 'Few labels on "
                    "scenes nobody tuned on', sixth round.")
 @click.option("--filter-rule", type=click.Choice(["separable", "training"]), default=None,
               help="How an ensemble chooses its filter: separable (default: 3 x 3 where the SVM's cross-validated "
@@ -121,7 +121,7 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
            loss: str | None, seed: int, device: str, text_model: Path | None, report_dir: Path,
            overwrite: bool, *, val_fraction: float | None, threads: int | None, init: str = "scratch",
            smooth_radius: int | None = None, on_unknown: str = "error", method: str | None = None,
-           cnn_member: bool = False, filter_rule: str | None = None) -> None:
+           cnn_member: bool = True, filter_rule: str | None = None) -> None:
     """The work of :func:`train`, once its outputs are secured."""
     import numpy as np
 
@@ -157,7 +157,7 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
     options: dict[str, Any] = {"seed": seed}
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("loss", loss),
                        ("val_fraction", val_fraction), ("smooth_radius", smooth_radius), ("init", init),
-                       ("method", method), ("filter_rule", filter_rule), ("cnn_member", cnn_member or None)):
+                       ("method", method), ("filter_rule", filter_rule), ("cnn_member", cnn_member)):
         if value is not None:
             options[key] = value
     n_train = int(train_mask.sum())

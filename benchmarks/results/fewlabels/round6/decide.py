@@ -1,8 +1,17 @@
-import json, sys, numpy as np
+"""The rule of RULE.md on the kept member maps: ``python decide.py [KEPT CNN [CNN-COLUMN-TITLE]]``.
+
+Defaults: the first two candidates' files (kept.jsonl, cnn.jsonl, whose "cnn" is the HybridSN
+baseline); the third candidate: ``python decide.py kept_ls.jsonl cnn_ls.jsonl "CNN member alone"``.
+"""
+import json, sys, os, numpy as np
 from collections import defaultdict
 
-recs=[json.loads(l) for l in open("benchmarks/results/fewlabels/round6/kept.jsonl")]
-abl={ (r["dataset"],r["fraction"],r["seed"]): r for r in map(json.loads, open("benchmarks/results/fewlabels/round6/cnn.jsonl"))}
+HERE = os.path.dirname(os.path.abspath(__file__))
+KEPT = os.path.join(HERE, sys.argv[1] if len(sys.argv) > 1 else "kept.jsonl")
+CNN = os.path.join(HERE, sys.argv[2] if len(sys.argv) > 2 else "cnn.jsonl")
+CNN_TITLE = sys.argv[3] if len(sys.argv) > 3 else "HybridSN baseline"
+recs=[json.loads(l) for l in open(KEPT)]
+abl={ (r["dataset"],r["fraction"],r["seed"]): r for r in map(json.loads, open(CNN))}
 def pick(r, m, rule):
     if rule=="sep":
         cv=r["cv"]; rad = 1 if cv is not None and cv>=0.9 else 2
@@ -37,7 +46,7 @@ for (d, f, s), r in abl.items():
 show = [("default", "default (shipped)"), ("three-sep", "+ CNN member"), ("two-tr1", "+ training-pixel filter rule, tau 1"),
         ("three-tr1", "+ both, tau 1")]
 print()
-print("| dataset | share | " + " | ".join(t for _, t in show) + " | HybridSN baseline |")
+print("| dataset | share | " + " | ".join(t for _, t in show) + f" | {CNN_TITLE} |")
 print("| --- | ---: | " + " | ".join("---:" for _ in show) + " | ---: |")
 for c in cols:
     cells = [f"{np.mean(rows[c][n]):.2f} ± {np.std(rows[c][n], ddof=1):.2f}" for n, _ in show]
