@@ -104,11 +104,11 @@ class TrainAlgorithm(HsigeoAlgorithm):
         self.add_advanced(init)
         method = QgsProcessingParameterEnum(
             "METHOD", tr("Method"), defaultValue=0,
-            options=[tr("ensemble: network and SVM (default)"), tr("network alone"), tr("SVM alone"),
+            options=[tr("ensemble: network, SVM and patch CNN (default)"), tr("network alone"), tr("SVM alone"),
                      tr("automatic: chosen by cross-validation on the training pixels")])
         method.setHelp(tr("What is trained. The ensemble (default) combines the spectral-spatial network with an "
-                          "SVM on each pixel's spectrum; only a network model can take other prompts at classify "
-                          "time. What each gives, measured: README, 'Few labels on scenes nobody tuned on'."))
+                          "SVM on each pixel's spectrum and a small patch CNN; only a network model can take other "
+                          "prompts at classify time. What each gives, measured: README, 'Few labels on scenes nobody tuned on'."))
         self.add_advanced(method)
         text_model = QgsProcessingParameterFile(
             "TEXT_MODEL", tr("Text model folder"), behavior=QgsProcessingParameterFile.Folder, optional=True
