@@ -137,6 +137,13 @@ def combined_check(meta: dict[str, Any]) -> None:
         if check_int(cnn.get("n_bands"), "cnn n_bands", 1, 20_000) != n:
             raise ValueError("the CNN's band count differs from the model's")
         check_numbers([cnn.get("dropout")], "cnn dropout")
+        # training settings, kept for the record: bounded numbers too, so a file cannot smuggle anything else in
+        for key, low, high in (("steps", 1, 10**7), ("batch_size", 1, 10**6)):
+            if key in cnn:
+                check_int(cnn[key], f"cnn {key}", low, high)
+        for key in ("lr", "weight_decay", "label_smoothing"):
+            if key in cnn:
+                check_numbers([cnn[key]], f"cnn {key}")
         check_numbers([meta.get("cnn_weight")], "cnn_weight", positive=True)
         if not (0 <= cnn["dropout"] < 1 and meta["cnn_weight"] <= 1 and comps <= n):
             raise ValueError("cnn dropout must be in [0, 1) and cnn_weight in (0, 1]")

@@ -438,7 +438,8 @@ def test_cnn_member_is_fused_recorded_and_checked(models, scene, tmp_path, capsy
     out = CliRunner().invoke(cli, ["info", str(tmp_path / "m.hsigeo")]).output
     assert "CNN member" in out and "9 x 9 patches of 15 PCA components" in out
     # a file whose CNN settings lie is refused with a clear error, before any allocation
-    for key, value in (("patch", 8), ("n_components", 5000), ("hidden", 10**9), ("n_classes", 99)):
+    for key, value in (("patch", 8), ("n_components", 5000), ("hidden", 10**9), ("n_classes", 99),
+                       ("label_smoothing", "0.1; import os"), ("steps", -1)):
         with zipfile.ZipFile(tmp_path / "m.hsigeo") as src, zipfile.ZipFile(tmp_path / f"bad_{key}.hsigeo", "w") as dst:
             for item in src.infolist():
                 data = src.read(item.filename)
