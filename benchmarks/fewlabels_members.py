@@ -160,11 +160,12 @@ def _confidence(p: np.ndarray, rule: str) -> np.ndarray:
     return 1.0 - h
 
 
-def _fuse_max(p_net: np.ndarray, p_svm: np.ndarray, power: float = 1.0) -> np.ndarray:
-    """Equal weights, each scaled per pixel by the member's highest probability (``fusion="confidence"``;
-    ``power`` > 1 sharpens the preference for the surer member)."""
-    a, b = p_net.max(0) ** power, p_svm.max(0) ** power
-    return (a * p_net + b * p_svm) / np.maximum(a + b, 1e-12)
+def _fuse_conf(*members: np.ndarray, power: float = 1.0) -> np.ndarray:
+    """Confidence fusion (``fusion="confidence"``) of any number of members: equal weights, each
+    scaled per pixel by the member's highest probability (``power`` > 1 sharpens the preference
+    for the surer member)."""
+    w = [m.max(0) ** power for m in members]
+    return sum(wi * m for wi, m in zip(w, members)) / np.maximum(sum(w), 1e-12)
 
 
 def _pseudo(p: np.ndarray, pool: np.ndarray, valid: np.ndarray, n_train: np.ndarray,
@@ -182,6 +183,19 @@ def _pseudo(p: np.ndarray, pool: np.ndarray, valid: np.ndarray, n_train: np.ndar
             best = cand[np.argsort(-margin.ravel()[cand], kind="stable")[:k]]
             mask.ravel()[best] = True
     return mask, pred
+
+
+def _refit_svm(feats: np.ndarray, p_map: np.ndarray, d: dict[str, Any], ok: np.ndarray, factor: float,
+               info: dict[str, Any]) -> np.ndarray:
+    """Self-training of the SVM on one split: its training pixels plus the most confident pixels of
+    ``p_map`` within ``ok`` (:func:`_pseudo`), refitted with the ``C`` and ``gamma`` of ``info``;
+    its whole-scene map."""
+    pool, labels = d["pool"], d["labels"]
+    extra, pred = _pseudo(p_map, pool, ok, d["n_train"], factor)
+    mask = pool | extra
+    yy = np.where(pool[mask], -1, pred[mask])
+    yy[pool[mask]] = np.array([d["cls_of"][int(v)] for v in labels[mask & pool]])
+    return _svm_map(feats, mask, yy, len(d["values"]), d["seed"], fixed=info)[0]
 
 
 def _load_split(path: Path, data_dir: str | None) -> dict[str, Any]:
@@ -211,7 +225,7 @@ def ablate(path: Path, data_dir: str | None, radii: list[int], factors: list[flo
     d = _load_split(path, data_dir)
     name, fraction_f, seed_i, scene, labels = d["name"], d["fraction"], d["seed"], d["scene"], d["labels"]
     tr, m_test, p_net, values, guide, valid = d["train"], d["m_test"], d["p_net"], d["values"], d["guide"], d["valid"]
-    pool, cls_of, y, n_train = d["pool"], d["cls_of"], d["y"], d["n_train"]
+    pool, y = d["pool"], d["y"]
 
     def oa(p: np.ndarray) -> float:
         return float((values[np.nan_to_num(p, nan=-1.0).argmax(0)][m_test] == labels[m_test]).mean() * 100)
@@ -245,7 +259,7 @@ def ablate(path: Path, data_dir: str | None, radii: list[int], factors: list[flo
             out["oa"][f"net+{key}@{rule}+f"] = oa(_filter(mix, guide))
         # transductive self-training: confident pixels of a filtered map become labels, the SVM is refitted
         ens = _filter(0.5 * p_net + 0.5 * p, guide)
-        ensmax = _filter(_fuse_max(p_net, p), guide)
+        ensmax = _filter(_fuse_conf(p_net, p), guide)
         for src in sources:
             base = {"self": pf, "ens": ens, "agree": ens, "ensmax": ensmax}[src]
             for fac in factors:
@@ -253,20 +267,16 @@ def ablate(path: Path, data_dir: str | None, radii: list[int], factors: list[flo
                 ok = valid
                 if src == "agree":  # only where both members and the ensemble name the same class
                     ok = valid & (p_net.argmax(0) == p.argmax(0)) & (p.argmax(0) == ens.argmax(0))
-                extra, pred = _pseudo(base, pool, ok, n_train, fac)
-                mask = pool | extra
-                yy = np.where(pool[mask], -1, pred[mask])
-                yy[pool[mask]] = np.array([cls_of[int(v)] for v in labels[mask & pool]])
-                p2, _ = _svm_map(feats, mask, yy, len(values), seed_i, fixed=info)
+                p2 = _refit_svm(feats, base, d, ok, fac, info)
                 k2 = f"{key}-st{src}{fac:g}"
                 out["seconds"][k2] = time.perf_counter() - t0
                 out["oa"][f"{k2}+f"] = oa(_filter(p2, guide))
                 for w in (0.5, 0.6):
                     out["oa"][f"net+{k2}@{w:g}+f"] = oa(_filter((1 - w) * p_net + w * p2, guide))
-                out["oa"][f"net+{k2}@max+f"] = oa(_filter(_fuse_max(p_net, p2), guide))
-                out["oa"][f"net+{k2}@max"] = oa(_fuse_max(p_net, p2))
+                out["oa"][f"net+{k2}@max+f"] = oa(_filter(_fuse_conf(p_net, p2), guide))
+                out["oa"][f"net+{k2}@max"] = oa(_fuse_conf(p_net, p2))
                 for power in (2, 4):
-                    out["oa"][f"net+{k2}@max^{power}+f"] = oa(_filter(_fuse_max(p_net, p2, power), guide))
+                    out["oa"][f"net+{k2}@max^{power}+f"] = oa(_filter(_fuse_conf(p_net, p2, power=power), guide))
     return out
 
 
@@ -281,7 +291,7 @@ def ablate_filters(path: Path, data_dir: str | None, factor: float = 3.0) -> dic
     """
     d = _load_split(path, data_dir)
     labels, m_test, p_net, values, guide = d["labels"], d["m_test"], d["p_net"], d["values"], d["guide"]
-    pool, y, n_train, seed = d["pool"], d["y"], d["n_train"], d["seed"]
+    pool, y, seed = d["pool"], d["y"], d["seed"]
 
     def oa(p: np.ndarray) -> float:
         return float((values[np.nan_to_num(p, nan=-1.0).argmax(0)][m_test] == labels[m_test]).mean() * 100)
@@ -289,17 +299,12 @@ def ablate_filters(path: Path, data_dir: str | None, factor: float = 3.0) -> dic
     p_svm, info = _svm_map(guide, pool, y, len(values), seed)
     out: dict[str, Any] = {"dataset": d["name"], "fraction": d["fraction"], "seed": seed,
                            "cv": info.get("cv_accuracy"), "oa": {"net": oa(p_net), "svm": oa(p_svm)}}
-    combine = {"f2": lambda pn, ps: _filter(_fuse_max(pn, ps), guide, 2),
-               "f1": lambda pn, ps: _filter(_fuse_max(pn, ps), guide, 1),
-               "none": lambda pn, ps: _fuse_max(pn, ps),
-               "svm-f2": lambda pn, ps: _fuse_max(pn, _filter(ps, guide, 2))}
+    combine = {"f2": lambda pn, ps: _filter(_fuse_conf(pn, ps), guide, 2),
+               "f1": lambda pn, ps: _filter(_fuse_conf(pn, ps), guide, 1),
+               "none": lambda pn, ps: _fuse_conf(pn, ps),
+               "svm-f2": lambda pn, ps: _fuse_conf(pn, _filter(ps, guide, 2))}
     for name, fn in combine.items():
-        extra, pred = _pseudo(fn(p_net, p_svm), pool, d["valid"], n_train, factor)
-        mask = pool | extra
-        yy = np.where(pool[mask], -1, pred[mask])
-        yy[pool[mask]] = np.array([d["cls_of"][int(v)] for v in labels[mask & pool]])
-        p2, _ = _svm_map(guide, mask, yy, len(values), seed, fixed=info)
-        out["oa"][name] = oa(fn(p_net, p2))
+        out["oa"][name] = oa(fn(p_net, _refit_svm(guide, fn(p_net, p_svm), d, d["valid"], factor, info)))
     from hsigeo.evaluation.benchmark_config import BenchmarkConfig
     from hsigeo.evaluation.methods import METHODS
 
@@ -307,12 +312,6 @@ def ablate_filters(path: Path, data_dir: str | None, factor: float = 3.0) -> dic
     out["oa"]["baseline:svm"] = float((pred[m_test] == labels[m_test]).mean() * 100)
     _with_rule(out)
     return out
-
-
-def _fuse_conf(*members: np.ndarray) -> np.ndarray:
-    """Confidence fusion of any number of members: each weighted per pixel by its highest probability."""
-    w = [m.max(0) for m in members]
-    return sum(wi * m for wi, m in zip(w, members)) / np.maximum(sum(w), 1e-12)
 
 
 def ablate_cnn(path: Path, data_dir: str | None, factor: float = 3.0, keep: Path | None = None,
@@ -336,17 +335,10 @@ def ablate_cnn(path: Path, data_dir: str | None, factor: float = 3.0, keep: Path
 
     d = _load_split(path, data_dir)
     labels, m_test, p_net, values, guide = d["labels"], d["m_test"], d["p_net"], d["values"], d["guide"]
-    pool, y, n_train, seed, valid = d["pool"], d["y"], d["n_train"], d["seed"], d["valid"]
+    pool, y, seed, valid = d["pool"], d["y"], d["seed"], d["valid"]
 
     def oa(p: np.ndarray) -> float:
         return float((values[np.nan_to_num(p, nan=-1.0).argmax(0)][m_test] == labels[m_test]).mean() * 100)
-
-    def refit(p_map: np.ndarray) -> np.ndarray:
-        extra, pred = _pseudo(p_map, pool, valid, n_train, factor)
-        mask = pool | extra
-        yy = np.where(pool[mask], -1, pred[mask])
-        yy[pool[mask]] = np.array([d["cls_of"][int(v)] for v in labels[mask & pool]])
-        return _svm_map(guide, mask, yy, len(values), seed, fixed=info)[0]
 
     p_svm, info = _svm_map(guide, pool, y, len(values), seed)
     cv = info.get("cv_accuracy")
@@ -366,9 +358,9 @@ def ablate_cnn(path: Path, data_dir: str | None, factor: float = 3.0, keep: Path
                                                               valid=valid)
         p_cnn = cnn.proba_scene(guide).numpy()
     cnn_seconds = time.perf_counter() - t0
-    p_st = refit(_filter(_fuse_max(p_net, p_svm), guide, radius))
+    p_st = _refit_svm(guide, _filter(_fuse_conf(p_net, p_svm), guide, radius), d, valid, factor, info)
     three = _fuse_conf(p_net, p_st, p_cnn)
-    p_st3 = refit(_filter(_fuse_conf(p_net, p_svm, p_cnn), guide, radius))
+    p_st3 = _refit_svm(guide, _filter(_fuse_conf(p_net, p_svm, p_cnn), guide, radius), d, valid, factor, info)
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(keep / path.name, **{k: v.astype(np.float16) for k, v in
@@ -377,9 +369,9 @@ def ablate_cnn(path: Path, data_dir: str | None, factor: float = 3.0, keep: Path
     rec: dict[str, Any] = {"dataset": d["name"], "fraction": d["fraction"], "seed": seed, "cv": cv,
                            "cnn_seconds": cnn_seconds, "oa": {
                                "net": oa(p_net), "cnn": oa(p_cnn), "cnn+f": oa(_filter(p_cnn, guide, radius)),
-                               "default": oa(_filter(_fuse_max(p_net, p_st), guide, radius)),
-                               "net+cnn": oa(_filter(_fuse_max(p_net, p_cnn), guide, radius)),
-                               "net+cnn-nof": oa(_fuse_max(p_net, p_cnn)),
+                               "default": oa(_filter(_fuse_conf(p_net, p_st), guide, radius)),
+                               "net+cnn": oa(_filter(_fuse_conf(p_net, p_cnn), guide, radius)),
+                               "net+cnn-nof": oa(_fuse_conf(p_net, p_cnn)),
                                "three": oa(_filter(three, guide, radius)),
                                "three-st": oa(_filter(_fuse_conf(p_net, p_st3, p_cnn), guide, radius)),
                                "three-nof": oa(three),
@@ -400,10 +392,10 @@ def score_kept(path: Path, cache_dir: Path, data_dir: str | None) -> dict[str, A
     d = _load_split(cache_dir / path.name, data_dir)
     k = np.load(path)
     labels, m_test, values, guide, pool = d["labels"], d["m_test"], d["values"], d["guide"], d["pool"]
-    maps = {"two": _fuse_max(k["p_net"].astype(np.float32), k["p_st"].astype(np.float32)),
+    maps = {"two": _fuse_conf(k["p_net"].astype(np.float32), k["p_st"].astype(np.float32)),
             "three": _fuse_conf(*(k[n].astype(np.float32) for n in ("p_net", "p_st3", "p_cnn"))),
             # before self-training: what a rule deciding the filter ahead of it can read
-            "two_pre": _fuse_max(k["p_net"].astype(np.float32), k["p_svm"].astype(np.float32)),
+            "two_pre": _fuse_conf(k["p_net"].astype(np.float32), k["p_svm"].astype(np.float32)),
             "three_pre": _fuse_conf(*(k[n].astype(np.float32) for n in ("p_net", "p_svm", "p_cnn")))}
     rec: dict[str, Any] = {"dataset": d["name"], "fraction": d["fraction"], "seed": d["seed"],
                            "cv": None if not np.isfinite(k["cv"]) else float(k["cv"]), "oa": {}, "train": {}}
