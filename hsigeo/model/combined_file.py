@@ -127,7 +127,7 @@ def combined_check(meta: dict[str, Any]) -> None:
     if cnn is not None:
         if network is None or not isinstance(cnn, dict):
             raise ValueError("cnn must be a record, in an ensemble")
-        comps = check_int(cnn.get("n_components"), "cnn n_components", 11, min(n, _CNN_MAX["n_components"]))
+        check_int(cnn.get("n_components"), "cnn n_components", 11, min(n, _CNN_MAX["n_components"]))
         patch = check_int(cnn.get("patch"), "cnn patch", 7, _CNN_MAX["patch"])
         if patch % 2 != 1:
             raise ValueError("cnn patch must be odd")
@@ -145,7 +145,7 @@ def combined_check(meta: dict[str, Any]) -> None:
             if key in cnn:
                 check_numbers([cnn[key]], f"cnn {key}")
         check_numbers([meta.get("cnn_weight")], "cnn_weight", positive=True)
-        if not (0 <= cnn["dropout"] < 1 and meta["cnn_weight"] <= 1 and comps <= n):
+        if not (0 <= cnn["dropout"] < 1 and meta["cnn_weight"] <= 1):
             raise ValueError("cnn dropout must be in [0, 1) and cnn_weight in (0, 1]")
 
 

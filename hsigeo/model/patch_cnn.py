@@ -67,8 +67,7 @@ def _build_net(n_components: int, patch: int, n_classes: int, hidden: int, dropo
 class PatchCNN:
     """HybridSN-style CNN: PCA of the bands, a square patch per pixel, cross-entropy.
 
-    ``MIN_COMPONENTS``: the fewest PCA components (so bands) its spectral kernels need;
-    ``PCA_SAMPLE``: the most pixels of a scene its PCA is fitted on.
+    ``MIN_COMPONENTS``: the fewest PCA components (so bands) its spectral kernels need.
 
     Parameters
     ----------
@@ -102,7 +101,6 @@ class PatchCNN:
     """
 
     MIN_COMPONENTS = _K1 + _K2 - 1
-    PCA_SAMPLE = _PCA_SAMPLE
 
     def __init__(self, *, n_components: int = 15, patch: int = 9, steps: int = 400, batch_size: int = 64,
                  lr: float = 1e-3, weight_decay: float = 1e-4, augment: bool = True, hidden: int = 64,
@@ -155,13 +153,18 @@ class PatchCNN:
         scale = np.sqrt(max(float(evals[order].mean()), 1e-12))
         self.basis = (evecs[:, order] / scale).T.astype(np.float32)
 
-    def scene_sample(self, bands: np.ndarray, seed: int, where: np.ndarray | None = None) -> np.ndarray:
-        """``(n, B)`` pixels of a ``(B, H, W)`` scene to fit the PCA on: at most 50 k, drawn with ``seed``."""
-        flat = bands.reshape(bands.shape[0], -1)
-        pool = np.arange(flat.shape[1]) if where is None else np.flatnonzero(np.asarray(where).ravel())
+    @staticmethod
+    def sample_pixels(n_pixels: int, seed: int, where: np.ndarray | None = None) -> np.ndarray:
+        """Flat indices of the pixels (of ``where`` when given) to fit the PCA on: at most 50 k,
+        drawn with ``seed``."""
+        pool = np.arange(n_pixels) if where is None else np.flatnonzero(np.asarray(where).ravel())
         rng = np.random.default_rng(seed)
-        take = pool[rng.choice(pool.size, size=min(pool.size, _PCA_SAMPLE), replace=False)]
-        return flat[:, take].T
+        return pool[rng.choice(pool.size, size=min(pool.size, _PCA_SAMPLE), replace=False)]
+
+    def scene_sample(self, bands: np.ndarray, seed: int, where: np.ndarray | None = None) -> np.ndarray:
+        """``(n, B)`` pixels of a ``(B, H, W)`` scene to fit the PCA on (:meth:`sample_pixels`)."""
+        flat = bands.reshape(bands.shape[0], -1)
+        return flat[:, self.sample_pixels(flat.shape[1], seed, where)].T
 
     def reduce(self, bands: np.ndarray | torch.Tensor) -> torch.Tensor:
         """PCA scores ``(components, h, w)`` (float32) of ``(B, h, w)`` bands, on the bands' device."""

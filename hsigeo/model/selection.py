@@ -100,10 +100,8 @@ def _fit_cnn(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: np.nda
     n_bands = data.arr.shape[0]
     if n_bands < PatchCNN.MIN_COMPONENTS:
         return None, {"used": False, "why": f"{n_bands} bands; the CNN needs at least {PatchCNN.MIN_COMPONENTS}"}
-    rng = np.random.default_rng(seed)
-    pool = np.flatnonzero(data.valid.ravel())
     sample = np.zeros(data.valid.size, dtype=bool)
-    sample[pool[rng.choice(pool.size, size=min(pool.size, PatchCNN.PCA_SAMPLE), replace=False)]] = True
+    sample[PatchCNN.sample_pixels(data.valid.size, seed, data.valid)] = True
     cnn.fit_reduction(_standardised_pixels(data, mean, std, sample.reshape(data.valid.shape)))
     height = data.arr.shape[1]
     strip = max(1, (1 << 22) // max(1, n_bands * data.arr.shape[2]))  # about 16 MB of float32 bands a strip
@@ -326,7 +324,6 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
         if "svm" in which:
             models["svm"] = CombinedModel(svm, spatial=_filter(cfg), **common)
         if "ensemble" in which:
-            # decided before self-training, so its pseudo-labels come from the map the model will make
             cnn = None
             if cfg.cnn_member:
                 cnn, facts["cnn"] = _fit_cnn(data, mask, mean, std, cfg.seed)
