@@ -71,8 +71,8 @@ _REPORT_BYTES = 512 * 1024
                    "model's report). An svm or ensemble model cannot be re-anchored to other prompts at "
                    "classify time; use net for that.")
 @click.option("--cnn-member/--no-cnn-member", default=True, show_default=True,
-              help="ensemble (and auto): a third member, a small patch CNN (9 x 9 patches of 15 PCA components; "
-                   "5-15 s more on a CPU), fused with the network and the SVM. Measured: README, 'Few labels on "
+              help="ensemble (and auto): a third member, a small patch CNN (9 x 9 patches of 15 PCA components), "
+                   "fused with the network and the SVM. What it gives and costs, measured: README, 'Few labels on "
                    "scenes nobody tuned on', sixth round.")
 @click.option("--filter-rule", type=click.Choice(["separable", "training"]), default=None,
               help="How an ensemble chooses its filter: separable (default: 3 x 3 where the SVM's cross-validated "
