@@ -387,7 +387,7 @@ def score_kept(path: Path, cache_dir: Path, data_dir: str | None) -> dict[str, A
     self-trained on the three-member map, CNN), and both before self-training (``two_pre``,
     ``three_pre``), each through the edge-aware filter of radius 0, 1
     and 2: OA % of the split's test pixels (``oa``) and of its own training pixels (``train``,
-    what a rule may read).
+    what a rule may read); ``n_train``: training pixels per class (what the dense-labels rule reads).
     """
     d = _load_split(cache_dir / path.name, data_dir)
     k = np.load(path)
@@ -398,7 +398,8 @@ def score_kept(path: Path, cache_dir: Path, data_dir: str | None) -> dict[str, A
             "two_pre": _fuse_conf(k["p_net"].astype(np.float32), k["p_svm"].astype(np.float32)),
             "three_pre": _fuse_conf(*(k[n].astype(np.float32) for n in ("p_net", "p_svm", "p_cnn")))}
     rec: dict[str, Any] = {"dataset": d["name"], "fraction": d["fraction"], "seed": d["seed"],
-                           "cv": None if not np.isfinite(k["cv"]) else float(k["cv"]), "oa": {}, "train": {}}
+                           "cv": None if not np.isfinite(k["cv"]) else float(k["cv"]),
+                           "n_train": [int(n) for n in d["n_train"]], "oa": {}, "train": {}}
     for name, p in maps.items():
         for r in (0, 1, 2):
             pf = _filter(p, guide, r) if r else p

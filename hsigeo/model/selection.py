@@ -75,8 +75,7 @@ def _standardised_pixels(data: TrainingData, mean: np.ndarray, std: np.ndarray, 
 
 
 def _fit_svm(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: np.ndarray, seed: int) -> KernelSVM:
-    cls_of = {v: i for i, v in enumerate(data.values)}
-    y = np.array([cls_of[int(v)] for v in data.labels[mask]], dtype=np.int64)
+    y = data.class_indices(mask)
     return fit_svm(_standardised_pixels(data, mean, std, mask), y, len(data.values), seed=seed)
 
 
@@ -108,9 +107,8 @@ def _fit_cnn(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: np.nda
     scores = torch.cat([cnn.reduce(standardize_block(data.arr[:, r0 : r0 + strip], mean, std,
                                                      data.valid[r0 : r0 + strip]))
                         for r0 in range(0, height, strip)], dim=1)
-    cls_of = {v: i for i, v in enumerate(data.values)}
     rows, cols = np.nonzero(mask)
-    targets = np.array([cls_of[int(v)] for v in data.labels[mask]], dtype=np.int64)
+    targets = data.class_indices(mask)
     cnn.fit(cnn.pad(scores), rows, cols, targets, len(data.values), seed=seed)
     return cnn, {"used": True, "n_components": int(cnn.basis.shape[0]), "patch": cnn.patch,
                  "steps": cnn.steps, "n_trainable": cnn.n_trainable,
@@ -171,8 +169,9 @@ def _filter_by_training(model: CombinedModel, data: TrainingData, mask: np.ndarr
         return None
     top = cfg.spatial.smooth_radius
     probs, guide = _scene_probs(model, data, window, device, ring=top)
-    cls_of = {v: i for i, v in enumerate(data.values)}
-    truth = np.array([cls_of[int(v)] for v in data.labels[rows, cols][inside]])
+    in_window = np.zeros_like(mask)
+    in_window[rows, cols] = inside
+    truth = data.class_indices(in_window)  # raster order of the window's pixels, as probs[:, inside]
     n_bands = model.n_bands
     maps, accuracy = {}, {}
     with torch.inference_mode():
@@ -224,9 +223,8 @@ def _self_train(model: CombinedModel, data: TrainingData, mask: np.ndarray, cfg:
     rows, cols = _scene_window(data, cfg.seed)
     if probs is None:
         probs = _scene_probs(model, data, (rows, cols), device)[0]
-    cls_of = {v: i for i, v in enumerate(data.values)}
     y_train = np.full(data.labels.shape, -1, dtype=np.int64)
-    y_train[mask] = [cls_of[int(v)] for v in data.labels[mask]]
+    y_train[mask] = data.class_indices(mask)
     n_train = np.bincount(y_train[mask], minlength=len(data.values))
     free = data.valid[rows, cols] & ~mask[rows, cols] & np.isfinite(probs).all(0)
     pseudo = np.full(data.labels.shape, -1, dtype=np.int64)
@@ -251,20 +249,35 @@ def _filter(cfg: TrainConfig) -> SpatialFilter | None:
     return SpatialFilter.optional(cfg.spatial.smooth_radius, cfg.spatial.smooth_tau)
 
 
-def _ensemble_filter(cfg: TrainConfig, svm_info: dict[str, Any]) -> dict[str, Any]:
-    """The ensemble's filter radius (``cfg.spatial.separable_cv``, ``separable_radius``), and why.
+def _ensemble_filter(cfg: TrainConfig, svm_info: dict[str, Any], counts: np.ndarray | None = None) -> dict[str, Any]:
+    """The ensemble's filter radius under the ``"separable"`` and ``"dense"`` rules, and why.
+
+    In order: under ``"dense"``, no filter where the labels are dense (``cfg.spatial.dense_per_class``:
+    among the classes with training pixels, ``counts`` per class, the median has at least that
+    many and each at least two, so the SVM could be cross-validated); the narrow radius where the SVM's cross-validated accuracy reaches
+    ``separable_cv`` (``separable_radius``); else ``smooth_radius``.
 
     Returns
     -------
     dict
-        ``radius`` (0: no filter), ``applied`` (radius > 0), ``rule`` (why), ``svm_cv_accuracy`` and
-        ``threshold``: the record printed by ``hsigeo train`` and stored in the model file's report
+        ``radius`` (0: no filter), ``applied`` (radius > 0), ``rule`` (why), ``svm_cv_accuracy``,
+        ``threshold``, and with ``counts`` ``median_per_class`` and ``dense_per_class``: the
+        record printed by ``hsigeo train`` and stored in the model file's report
         (``training.spatial_filter``).
     """
     cv, threshold, radius = svm_info.get("cv_accuracy"), cfg.spatial.separable_cv, cfg.spatial.smooth_radius
-    record = {"svm_cv_accuracy": cv, "threshold": threshold}
+    record: dict[str, Any] = {"svm_cv_accuracy": cv, "threshold": threshold}
+    dense = cfg.spatial.dense_per_class if cfg.spatial.filter_rule == "dense" else None
+    median = None
+    if counts is not None:
+        counts = np.asarray(counts)[np.asarray(counts) > 0]  # a class without training pixels is not in the SVM
+    if counts is not None and len(counts):
+        median = float(np.median(counts))
+        record.update(median_per_class=median, dense_per_class=dense)
     if radius == 0:
         rule = "smooth_radius 0"
+    elif dense is not None and median is not None and median >= dense and int(np.min(counts)) >= 2:
+        rule, radius = f"the labels are dense: the median class has {median:g} training pixels (>= {dense})", 0
     elif threshold is None:
         rule = "always the same (separable_cv None)"
     elif cv is None:
@@ -286,7 +299,7 @@ def _print_filter(record: dict[str, Any]) -> None:
         why += f" on {record['training_pixels']} training pixels"
     else:
         cv, threshold = record["svm_cv_accuracy"], record["threshold"]
-        if cv is not None and threshold is not None and why != "smooth_radius 0":
+        if cv is not None and threshold is not None and "spectra" in why:
             why += f": SVM cross-validated accuracy {100 * cv:.1f} % {'>=' if cv >= threshold else '<'} {100 * threshold:g} %"
     print(f"spatial filter: {how} ({why})", file=sys.stderr, flush=True)
 
@@ -333,7 +346,8 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
                 chosen = _filter_by_training(ens, data, mask, cfg, _scene_window(data, cfg.seed),
                                              torch_device(settings.device))
             # decided before self-training, so its pseudo-labels come from the map the model will make
-            facts["spatial_filter"] = chosen[0] if chosen is not None else _ensemble_filter(cfg, svm.info)
+            counts = np.bincount(data.class_indices(mask), minlength=len(data.values))
+            facts["spatial_filter"] = chosen[0] if chosen is not None else _ensemble_filter(cfg, svm.info, counts)
             ens.spatial = SpatialFilter.optional(facts["spatial_filter"]["radius"], cfg.spatial.smooth_tau)
             if chosen is not None:
                 filtered["ensemble"] = chosen[1]

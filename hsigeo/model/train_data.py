@@ -66,10 +66,11 @@ class TrainingData:
         """Class label values in output order."""
         return [c.value for c in self.prompt_set.classes]
 
-    def class_indices(self) -> np.ndarray:
-        """Class index (prompt order) of each training pixel, in ``pool`` raster order."""
+    def class_indices(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Class index (prompt order) of each pixel of ``mask`` (default: ``pool``), in raster order."""
         cls_of = {v: i for i, v in enumerate(self.values)}
-        return np.array([cls_of[int(v)] for v in self.labels[self.pool]], dtype=np.int64)
+        labels = self.labels[self.pool if mask is None else mask]
+        return np.array([cls_of[int(v)] for v in labels], dtype=np.int64)
 
 
 def prepare_training(cube: Any, labels: Any, prompts: Any, *, train_mask: np.ndarray | None = None,

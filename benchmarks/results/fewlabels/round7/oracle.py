@@ -1,10 +1,15 @@
+"""Exploration before RULE.md: fusion weights (network 1, SVM a, CNN b) and a log-linear pool, each unfiltered
+(r0) and through today's filter rule, re-scored from round 6's kept member maps (development splits only).
+
+    python results/fewlabels/round7/oracle.py KEEP_DIR CACHE_DIR OUT.jsonl        # from benchmarks/
+"""
 import sys, json, numpy as np
 from pathlib import Path
 sys.path.insert(0, '.')
 import fewlabels_members as fm
 fm._init()
-keep = Path('/work/scratch/r6/keep_ls'); cache = Path('/work/scratch/r6/cache')
-out = open(sys.argv[1], 'w')
+keep, cache = Path(sys.argv[1]), Path(sys.argv[2])
+out = open(sys.argv[3], 'w')
 grid = [(a, b) for a in (0, 0.5, 1, 2) for b in (0, 0.5, 1, 2, 4)]
 for path in sorted(keep.glob('*.npz')):
     d = fm._load_split(cache / path.name, None)

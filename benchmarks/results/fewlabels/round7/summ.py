@@ -1,3 +1,4 @@
+"""Table of oracle.jsonl: python summ.py oracle.jsonl w1-1-rule [TOP]."""
 import json, sys, numpy as np
 from collections import defaultdict
 rows = defaultdict(lambda: defaultdict(list))

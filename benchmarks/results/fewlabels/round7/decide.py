@@ -1,0 +1,48 @@
+"""The rule of RULE.md on kept member maps: ``python decide.py KEPT.jsonl [KEPT.jsonl ...]``.
+
+Each line holds one split's OA for the three-member fusion through filters of radius 0, 1, 2
+(``fewlabels_members.py --kept``), its SVM's cross-validated accuracy and training pixels per
+class.  ``default``: today's rule (radius 1 where that accuracy reaches 0.9, else 2);
+``dense``: radius 0 where the median class has at least 50 training pixels and every class at
+least 2, else today's rule.  Prints the per-row table and the verdict of conditions 1-4.
+"""
+import json
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+DENSE = 50
+
+
+def radius(rec, rule):
+    cv = rec["cv"]
+    sep = 1 if cv is not None and cv >= 0.9 else 2
+    n = np.array(rec["n_train"])
+    if rule == "dense" and np.median(n) >= DENSE and n.min() >= 2:
+        return 0
+    return sep
+
+
+rows = defaultdict(lambda: defaultdict(list))
+for path in sys.argv[1:]:
+    for line in open(path, encoding="utf-8"):
+        r = json.loads(line)
+        key = (r["dataset"], r["fraction"])
+        for rule in ("default", "dense"):
+            rows[key][rule].append(r["oa"][f"three-r{radius(r, rule)}"])
+        rows[key]["median"].append(float(np.median(r["n_train"])))
+print("| dataset | share | median class (training px) | default (three members, separable rule) | dense-labels rule | difference |")
+print("| --- | ---: | ---: | ---: | ---: | ---: |")
+fails = []
+for key in sorted(rows):
+    d, c = np.array(rows[key]["default"]), np.array(rows[key]["dense"])
+    sd = d.std(ddof=1) if d.size > 1 else 0.0
+    diff = c.mean() - d.mean()
+    print(f"| {key[0]} | {key[1] * 100:g}% | {np.mean(rows[key]['median']):.0f} | {d.mean():.2f} ± {sd:.2f} | "
+          f"{c.mean():.2f} ± {c.std(ddof=1) if c.size > 1 else 0:.2f} | {diff:+.2f} |")
+    limit = 0.3 if key[0] == "indian-pines" else max(0.3, sd)
+    if diff < -limit:
+        fails.append((key, round(diff, 2), round(limit, 2)))
+mean_d = np.mean([np.mean(rows[k]["dense"]) - np.mean(rows[k]["default"]) for k in rows])
+print(f"\nmean difference over {len(rows)} rows: {mean_d:+.2f}; rows lower than allowed: {fails or 'none'}")
