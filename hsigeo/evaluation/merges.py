@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-__all__ = ["SCENES", "HELDOUT", "MERGE_FILES", "MergeTable", "load_merge", "merge_labels", "merges_dir", "prompts_dir"]
+__all__ = ["SCENES", "CONFIRM", "HELDOUT", "MERGE_FILES", "MergeTable", "load_merge", "merge_labels", "merges_dir", "prompts_dir"]
 
 #: Scenes with a merge table: dataset name -> merge file.
 SCENES = {"indian-pines": "indian_pines_coarse.yaml", "salinas-a": "salinas_a_coarse.yaml",
@@ -28,9 +28,13 @@ SCENES = {"indian-pines": "indian_pines_coarse.yaml", "salinas-a": "salinas_a_co
 HELDOUT = {"berlin-2009": "berlin_coarse.yaml", "berlin-2009-hymap": "berlin_coarse.yaml",
            "heldout-jasper-like": "jasper_like.yaml", "heldout-samson-like": "samson_like.yaml",
            "heldout-city-like": "city_like.yaml"}
-#: Every scene with a merge table: the development scenes (:data:`SCENES`, the default run) and
-#: the held-out ones.
-MERGE_FILES = {**SCENES, **HELDOUT}
+#: Development twins made to confirm a rule (``hsigeo.datasets.library_mosaic.CONFIRM_MOSAICS``):
+#: run only when named, like the held-out scenes, but development data.
+CONFIRM = {"landscape-jasper-like-31": "jasper_like.yaml", "landscape-samson-like-32": "samson_like.yaml",
+           "mosaic-jasper-like-34": "jasper_like.yaml", "mosaic-samson-like-35": "samson_like.yaml"}
+#: Every scene with a merge table: the development scenes (:data:`SCENES`, the default run), the
+#: confirmation twins and the held-out ones.
+MERGE_FILES = {**SCENES, **CONFIRM, **HELDOUT}
 
 
 def merges_dir() -> Path:
