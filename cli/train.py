@@ -75,10 +75,11 @@ _REPORT_BYTES = 512 * 1024
                    "fused with the network and the SVM. What it gives and costs, measured: README, 'Few labels on "
                    "scenes nobody tuned on', sixth round.")
 @click.option("--filter-rule", type=click.Choice(["separable", "dense", "training"]), default=None,
-              help="How an ensemble chooses its filter: separable (default: 3 x 3 where the SVM's cross-validated "
-                   "accuracy reaches 90 %, else 5 x 5), dense (none where the median class has at least 50 training "
-                   "pixels, else as separable) or training (the widest filter that relabels at most 1 point of the "
-                   "training pixels). Printed and stored in the report.")
+              help="How an ensemble chooses its filter: separable (default: where the SVM's cross-validated "
+                   "accuracy reaches 90 %, none if the median class has at least 50 training pixels, else 3 x 3; "
+                   "else 5 x 5), dense (none wherever the median class has at least 50 training pixels, else as "
+                   "separable) or training (the widest filter that relabels at most 1 point of the training "
+                   "pixels). Printed and stored in the report.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file and report folder.")
 def train(scene: Path | None, labels_path: Path | None, label_field: str | None, prompts_path: Path | None,
           dataset: str | None, data_dir: Path | None, output: Path, train_fraction: float | None,

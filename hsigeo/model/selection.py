@@ -252,10 +252,11 @@ def _filter(cfg: TrainConfig) -> SpatialFilter | None:
 def _ensemble_filter(cfg: TrainConfig, svm_info: dict[str, Any], counts: np.ndarray | None = None) -> dict[str, Any]:
     """The ensemble's filter radius under the ``"separable"`` and ``"dense"`` rules, and why.
 
-    In order: under ``"dense"``, no filter where the labels are dense (``cfg.spatial.dense_per_class``:
-    among the classes with training pixels, ``counts`` per class, the median has at least that
-    many and each at least two, so the SVM could be cross-validated); the narrow radius where the SVM's cross-validated accuracy reaches
-    ``separable_cv`` (``separable_radius``); else ``smooth_radius``.
+    The labels are *dense* when, among the classes with training pixels (``counts`` per class),
+    the median has at least ``cfg.spatial.dense_per_class`` and each at least two.  In order:
+    under ``"dense"``, no filter where the labels are dense; where the SVM's cross-validated
+    accuracy reaches ``separable_cv``, no filter if the labels are dense too, else the narrow
+    radius (``separable_radius``); else ``smooth_radius``.
 
     Returns
     -------
@@ -267,21 +268,25 @@ def _ensemble_filter(cfg: TrainConfig, svm_info: dict[str, Any], counts: np.ndar
     """
     cv, threshold, radius = svm_info.get("cv_accuracy"), cfg.spatial.separable_cv, cfg.spatial.smooth_radius
     record: dict[str, Any] = {"svm_cv_accuracy": cv, "threshold": threshold}
-    dense = cfg.spatial.dense_per_class if cfg.spatial.filter_rule == "dense" else None
-    median = None
+    dense = cfg.spatial.dense_per_class
+    median, is_dense = None, False
     if counts is not None:
         counts = np.asarray(counts)[np.asarray(counts) > 0]  # a class without training pixels is not in the SVM
     if counts is not None and len(counts):
         median = float(np.median(counts))
         record.update(median_per_class=median, dense_per_class=dense)
+        is_dense = dense is not None and median >= dense and int(np.min(counts)) >= 2
+    labels = f"the median class has {median:g} training pixels (>= {dense})" if is_dense else ""
     if radius == 0:
         rule = "smooth_radius 0"
-    elif dense is not None and median is not None and median >= dense and int(np.min(counts)) >= 2:
-        rule, radius = f"the labels are dense: the median class has {median:g} training pixels (>= {dense})", 0
+    elif is_dense and cfg.spatial.filter_rule == "dense":
+        rule, radius = f"the labels are dense: {labels}", 0
     elif threshold is None:
         rule = "always the same (separable_cv None)"
     elif cv is None:
         rule = "no cross-validated SVM accuracy (a class with too few training pixels)"
+    elif cv >= threshold and is_dense:
+        rule, radius = f"the spectra alone separate the training classes and the labels are dense: {labels}", 0
     elif cv >= threshold:
         rule, radius = "the spectra alone separate the training classes", min(radius, cfg.spatial.separable_radius)
     else:

@@ -153,8 +153,8 @@ def test_ensemble_narrows_the_filter_where_the_spectra_separate_the_classes(scen
     """The rule (``separable_cv`` 0.9, ``separable_radius`` 1): a 3 x 3 filter instead of 5 x 5 once the SVM's
     cross-validated accuracy on the training pixels reaches 0.9; the choice is stored in the report and printed;
     ``separable_cv=None`` keeps 5 x 5, ``separable_radius=0`` drops the filter; the SVM alone is not concerned.
-    ``filter_rule="dense"``: no filter where the median class with training pixels has at least ``dense_per_class``
-    (50), each at least 2."""
+    Dense labels (the median class with training pixels has at least ``dense_per_class``, 50, each at least 2): no
+    filter where the spectra separate the classes too (the default), or wherever (``filter_rule="dense"``)."""
     from hsigeo.model.selection import _ensemble_filter
     from hsigeo.model.train_options import TrainConfig
     from hsigeo.model.training import train
@@ -166,8 +166,8 @@ def test_ensemble_narrows_the_filter_where_the_spectra_separate_the_classes(scen
     assert ens.svm.info["cv_accuracy"] is None and rec["svm_cv_accuracy"] is None and rec["threshold"] == 0.9
     assert rec["radius"] == 2 and ens.spatial.radius == 2
     assert models["svm"].spatial.radius == 2 and "spatial_filter" not in models["svm"].report
-    # 30 %: every class cross-validated; the crop's spectra are distinct, so the filter narrows to 3 x 3; its median
-    # class holds 64.5 training pixels, so under the "dense" rule there is no filter
+    # 30 %: every class cross-validated and the crop's spectra are distinct; its median class holds 64.5 training
+    # pixels, so the labels are dense too: no filter. Without the dense step the filter narrows to 3 x 3
     da, labels, _, _, prompts = scene
     more, _ = stratified_split(labels, fraction=0.3, seed=0)
     counts = np.unique(labels[more & (labels > 0)], return_counts=True)[1]  # the classes with training pixels
@@ -176,25 +176,31 @@ def test_ensemble_narrows_the_filter_where_the_spectra_separate_the_classes(scen
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         kw = {"train_mask": more, "method": "ensemble", "epochs": EPOCHS, "seed": 0, "device": "cpu"}
-        narrow, _ = train(da, labels, prompts, **kw)
+        off, _ = train(da, labels, prompts, **kw)
+        narrow, _ = train(da, labels, prompts, **kw, dense_per_class=None)
         wide, _ = train(da, labels, prompts, **kw, separable_cv=None)
-        none, _ = train(da, labels, prompts, **kw, separable_radius=0, progress=False)
+        none, _ = train(da, labels, prompts, **kw, dense_per_class=None, separable_radius=0, progress=False)
         dense, _ = train(da, labels, prompts, **kw, filter_rule="dense")
     cv = narrow.svm.info["cv_accuracy"]
-    assert cv >= 0.9 and narrow.report["spatial_filter"] == {
+    assert cv >= 0.9 and off.spatial is None and off.radius == off.net.config.radius
+    assert off.report["spatial_filter"] == {
+        "radius": 0, "applied": False, "svm_cv_accuracy": cv, "threshold": 0.9, "median_per_class": med,
+        "dense_per_class": 50, "rule": "the spectra alone separate the training classes and the labels are dense: "
+                                      "the median class has 64.5 training pixels (>= 50)"}
+    assert narrow.report["spatial_filter"] == {
         "radius": 1, "applied": True, "rule": "the spectra alone separate the training classes",
         "svm_cv_accuracy": cv, "threshold": 0.9, "median_per_class": med, "dense_per_class": None}
     assert narrow.spatial.radius == 1 and narrow.radius == narrow.net.config.radius + 1
     assert wide.spatial.radius == 2 and wide.report["spatial_filter"]["rule"] == "always the same (separable_cv None)"
     assert none.spatial is None and none.radius == none.net.config.radius and not none.report["spatial_filter"]["applied"]
-    assert dense.spatial is None and dense.radius == dense.net.config.radius and dense.report["spatial_filter"] == {
-        "radius": 0, "applied": False, "svm_cv_accuracy": cv, "threshold": 0.9,
-        "rule": "the labels are dense: the median class has 64.5 training pixels (>= 50)",
-        "median_per_class": med, "dense_per_class": 50}
+    assert dense.spatial is None and dense.report["spatial_filter"]["rule"] == (
+        "the labels are dense: the median class has 64.5 training pixels (>= 50)")
     err = capsys.readouterr().err
     assert (f"spatial filter: 3 x 3 (the spectra alone separate the training classes: SVM cross-validated "
             f"accuracy {100 * cv:.1f} % >= 90 %)") in err and "spatial filter: 5 x 5 (always the same" in err
     assert "spatial filter: off (the labels are dense: the median class has 64.5 training pixels (>= 50))" in err
+    assert ("spatial filter: off (the spectra alone separate the training classes and the labels are dense: the "
+            f"median class has 64.5 training pixels (>= 50): SVM cross-validated accuracy {100 * cv:.1f} % >= 90 %)") in err
     # `hsigeo info` says which filter the file holds, and why
     from _cli_runner import run_in_process
 
@@ -215,7 +221,12 @@ def test_ensemble_narrows_the_filter_where_the_spectra_separate_the_classes(scen
     assert _ensemble_filter(dcfg, {"cv_accuracy": 0.95}, np.array([200, 49, 3]))["radius"] == 1  # median 49
     assert _ensemble_filter(dcfg, {"cv_accuracy": None}, np.array([200, 90, 1]))["radius"] == 2  # a class of one pixel
     assert _ensemble_filter(dcfg, {"cv_accuracy": 0.5}, np.array([200, 90, 0]))["radius"] == 0  # one without: aside
-    assert _ensemble_filter(cfg, {"cv_accuracy": 0.5}, np.array([200, 90, 80]))["radius"] == 2  # the default rule
+    # the default ("separable"): no filter only where the spectra separate the classes too
+    assert _ensemble_filter(cfg, {"cv_accuracy": 0.5}, np.array([200, 90, 80]))["radius"] == 2
+    assert _ensemble_filter(cfg, {"cv_accuracy": 0.9}, np.array([200, 90, 80]))["radius"] == 0
+    assert _ensemble_filter(cfg, {"cv_accuracy": 0.9}, np.array([200, 49, 30]))["radius"] == 1  # median 49
+    assert _ensemble_filter(cfg.with_options(dense_per_class=None), {"cv_accuracy": 0.9},
+                            np.array([200, 90, 80]))["radius"] == 1
 
 
 def test_confidence_fusion_lets_the_sure_member_decide():
