@@ -190,11 +190,11 @@ def _refit_svm(feats: np.ndarray, p_map: np.ndarray, d: dict[str, Any], ok: np.n
     """Self-training of the SVM on one split: its training pixels plus the most confident pixels of
     ``p_map`` within ``ok`` (:func:`_pseudo`), refitted with the ``C`` and ``gamma`` of ``info``;
     its whole-scene map."""
-    pool, labels = d["pool"], d["labels"]
+    pool = d["pool"]
     extra, pred = _pseudo(p_map, pool, ok, d["n_train"], factor)
     mask = pool | extra
     yy = np.where(pool[mask], -1, pred[mask])
-    yy[pool[mask]] = np.array([d["cls_of"][int(v)] for v in labels[mask & pool]])
+    yy[pool[mask]] = d["y"]  # the training pixels' class indices, in raster order as pool[mask] selects them
     return _svm_map(feats, mask, yy, len(d["values"]), d["seed"], fixed=info)[0]
 
 
@@ -215,7 +215,7 @@ def _load_split(path: Path, data_dir: str | None) -> dict[str, Any]:
     y = np.array([cls_of[int(v)] for v in labels[pool]])
     return {"name": name, "fraction": float(fraction), "seed": int(seed), "scene": scene, "labels": labels,
             "train": tr, "m_test": te & (labels > 0), "p_net": z["p_net"].astype(np.float32), "values": values,
-            "guide": np.nan_to_num(guide).astype(np.float32), "valid": valid, "pool": pool, "cls_of": cls_of,
+            "guide": np.nan_to_num(guide).astype(np.float32), "valid": valid, "pool": pool,
             "y": y, "n_train": np.bincount(y, minlength=len(values)), "seconds": float(z["seconds"])}
 
 

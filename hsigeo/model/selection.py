@@ -276,17 +276,17 @@ def _ensemble_filter(cfg: TrainConfig, svm_info: dict[str, Any], counts: np.ndar
         median = float(np.median(counts))
         record.update(median_per_class=median, dense_per_class=dense)
         is_dense = dense is not None and median >= dense and int(np.min(counts)) >= 2
-    labels = f"the median class has {median:g} training pixels (>= {dense})" if is_dense else ""
+    dense_why = f"the median class has {median:g} training pixels (>= {dense})" if is_dense else ""
     if radius == 0:
         rule = "smooth_radius 0"
     elif is_dense and cfg.spatial.filter_rule == "dense":
-        rule, radius = f"the labels are dense: {labels}", 0
+        rule, radius = f"the labels are dense: {dense_why}", 0
     elif threshold is None:
         rule = "always the same (separable_cv None)"
     elif cv is None:
         rule = "no cross-validated SVM accuracy (a class with too few training pixels)"
     elif cv >= threshold and is_dense:
-        rule, radius = f"the spectra alone separate the training classes and the labels are dense: {labels}", 0
+        rule, radius = f"the spectra alone separate the training classes and the labels are dense: {dense_why}", 0
     elif cv >= threshold:
         rule, radius = "the spectra alone separate the training classes", min(radius, cfg.spatial.separable_radius)
     else:
