@@ -1,0 +1,95 @@
+"""Round 9 (RULE.md): two-fold CV of cheap members on the training pixels, filtered or not, per kept split.
+
+    python benchmarks/results/fewlabels/round9/cvfilter.py --cache CACHE --keep KEEP --out FILE [--jobs 2]
+
+CACHE: the split's network cache (`fewlabels_members.py --cache`), KEEP: its kept member maps
+(`--ablate ... --cnn --cnn-smoothing 0.1 --keep`). One JSON line per split: the shipped three-member
+map's test OA at filter radius 0/1/2 (`oa`), the folds' accuracy of the SVM and of SVM + CNN at each
+radius (`cv_correct`, `cv_scored`), class counts and the SVM's CV accuracy (what the shipped rule reads).
+"""
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # benchmarks/
+
+
+def folds(y: np.ndarray, seed: int) -> np.ndarray:
+    """Stratified two-fold assignment (0/1); -1 for a class with one pixel (trained on in both, scored in neither)."""
+    rng = np.random.default_rng(seed)
+    fold = np.full(len(y), -1)
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        if len(idx) < 2:
+            continue
+        idx = rng.permutation(idx)
+        fold[idx[0::2]], fold[idx[1::2]] = 0, 1
+    return fold
+
+
+def score(keep_path: str, cache_dir: str, data_dir: str | None) -> dict:
+    from fewlabels_members import _filter, _fuse_conf, _init, _load_split, _svm_map
+
+    from hsigeo.model.patch_cnn import PatchCNN
+
+    _init()
+    t0 = time.perf_counter()
+    d = _load_split(Path(cache_dir) / Path(keep_path).name, data_dir)
+    k = np.load(keep_path)
+    labels, m_test, values, guide, pool, y, seed, valid = (d[n] for n in (
+        "labels", "m_test", "values", "guide", "pool", "y", "seed", "valid"))
+    n_cls = len(values)
+    _, info = _svm_map(guide, pool, y, n_cls, seed)  # C and gamma as the ensemble's SVM chooses them
+    rows, cols = np.nonzero(pool)  # raster order, as d["y"]
+    fold = folds(y, seed)
+    correct = {f"{m}-r{r}": 0 for m in ("svm", "two") for r in (0, 1, 2)}
+    for f in (0, 1):
+        tr, te = fold != f, fold == f
+        mask = np.zeros_like(pool)
+        mask[rows[tr], cols[tr]] = True
+        p_s, _ = _svm_map(guide, mask, y[tr], n_cls, seed, fixed=info)
+        cnn = PatchCNN(label_smoothing=0.1).fit_scene(guide, rows[tr], cols[tr], y[tr], n_cls, seed=seed, valid=valid)
+        p_c = cnn.proba_scene(guide).numpy()
+        for name, p in (("svm", p_s), ("two", _fuse_conf(p_s, p_c))):
+            for r in (0, 1, 2):
+                pf = _filter(p, guide, r) if r else p
+                correct[f"{name}-r{r}"] += int((pf.argmax(0)[rows[te], cols[te]] == y[te]).sum())
+    three = _fuse_conf(*(k[n].astype(np.float32) for n in ("p_net", "p_st3", "p_cnn")))
+    oa = {}
+    for r in (0, 1, 2):
+        pf = _filter(three, guide, r) if r else three
+        oa[f"three-r{r}"] = float((values[pf.argmax(0)][m_test] == labels[m_test]).mean() * 100)
+    cv = float(k["cv"])
+    return {"dataset": d["name"], "fraction": d["fraction"], "seed": seed, "cv": cv if np.isfinite(cv) else None,
+            "n_train": [int(n) for n in d["n_train"]], "oa": oa, "cv_correct": correct,
+            "cv_scored": int((fold >= 0).sum()), "seconds": time.perf_counter() - t0}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cache", required=True)
+    ap.add_argument("--keep", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--jobs", type=int, default=2)
+    a = ap.parse_args()
+    done = set()
+    if Path(a.out).exists():
+        done = {json.loads(x)["key"] for x in open(a.out, encoding="utf-8")}
+    todo = [str(p) for p in sorted(Path(a.keep).glob("*.npz")) if p.stem not in done]
+    with ProcessPoolExecutor(a.jobs) as ex, open(a.out, "a", encoding="utf-8") as fh:
+        for path, rec in zip(todo, ex.map(score, todo, [a.cache] * len(todo), [a.data_dir] * len(todo))):
+            rec["key"] = Path(path).stem
+            fh.write(json.dumps(rec) + "\n")
+            fh.flush()
+            print(rec["key"], rec["oa"], rec["cv_correct"], rec["cv_scored"], f"{rec['seconds']:.0f}s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""The rule of RULE.md: ``python decide.py FILE ...`` (cvfilter.py records)."""
+import json
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+
+def shipped_radius(rec):
+    """The shipped default (round 8): 0 where separable and dense, 1 where separable, else 2."""
+    cv = rec["cv"]
+    sep = cv is not None and cv >= 0.9
+    n = np.array(rec["n_train"])
+    if sep and np.median(n[n > 0]) >= 50 and n[n > 0].min() >= 2:
+        return 0
+    return 1 if sep else 2
+
+
+def radius(rec, rule):
+    r = shipped_radius(rec)
+    if rule == "shipped" or r == 0:
+        return r
+    c = rec["cv_correct"]
+    member = rule.split("-", 1)[1]
+    return 0 if c[f"{member}-r0"] > c[f"{member}-r{r}"] else r
+
+
+rows = defaultdict(lambda: defaultdict(list))
+for path in sys.argv[1:]:
+    for line in open(path, encoding="utf-8"):
+        rec = json.loads(line)
+        key = (rec["dataset"], rec["fraction"])
+        for rule in ("shipped", "cv-svm", "cv-two"):
+            rows[key][rule].append(rec["oa"][f"three-r{radius(rec, rule)}"])
+            rows[key][rule + "-off"].append(radius(rec, rule) == 0)
+print("| dataset | share | shipped default | cv-svm | diff | cv-two | diff | unfiltered splits (shipped / cv-svm / cv-two) |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+diffs, fails = defaultdict(list), defaultdict(list)
+for key in sorted(rows):
+    s = np.array(rows[key]["shipped"])
+    sd = s.std(ddof=1) if s.size > 1 else 0.0
+    cells = [f"{s.mean():.2f} ± {sd:.2f}"]
+    for rule in ("cv-svm", "cv-two"):
+        c = np.array(rows[key][rule])
+        diff = c.mean() - s.mean()
+        diffs[rule].append(diff)
+        limit = 0.3 if key[0] == "indian-pines" else max(0.3, sd)
+        if diff < -limit - 1e-9:
+            fails[rule].append((key, round(diff, 2), round(limit, 2)))
+        cells += [f"{c.mean():.2f} ± {c.std(ddof=1) if c.size > 1 else 0:.2f}", f"{diff:+.2f}"]
+    off = " / ".join(str(sum(rows[key][r + "-off"])) for r in ("shipped", "cv-svm", "cv-two"))
+    print(f"| {key[0]} | {key[1] * 100:g}% | " + " | ".join(cells) + f" | {off} |")
+print()
+for rule in ("cv-svm", "cv-two"):
+    m = float(np.mean(diffs[rule]))
+    ok = m >= 0.2 and not fails[rule]
+    print(f"{rule}: mean difference {m:+.2f} over {len(diffs[rule])} rows (needs >= +0.2); rows lower than allowed: "
+          f"{fails[rule] or 'none'} -> {'passes' if ok else 'fails'}")
