@@ -277,6 +277,7 @@ def _ensemble_filter(cfg: TrainConfig, svm_info: dict[str, Any], counts: np.ndar
         record.update(median_per_class=median, dense_per_class=dense)
         is_dense = dense is not None and median >= dense and int(np.min(counts)) >= 2
     dense_why = f"the median class has {median:g} training pixels (>= {dense})" if is_dense else ""
+    by_cv = False  # decided by the SVM's accuracy: the printed line then shows it against the threshold
     if radius == 0:
         rule = "smooth_radius 0"
     elif is_dense and cfg.spatial.filter_rule == "dense":
@@ -285,12 +286,15 @@ def _ensemble_filter(cfg: TrainConfig, svm_info: dict[str, Any], counts: np.ndar
         rule = "always the same (separable_cv None)"
     elif cv is None:
         rule = "no cross-validated SVM accuracy (a class with too few training pixels)"
-    elif cv >= threshold and is_dense:
-        rule, radius = f"the spectra alone separate the training classes and the labels are dense: {dense_why}", 0
-    elif cv >= threshold:
-        rule, radius = "the spectra alone separate the training classes", min(radius, cfg.spatial.separable_radius)
     else:
-        rule = "the spectra alone do not separate the training classes"
+        by_cv = True
+        if cv >= threshold and is_dense:
+            rule, radius = f"the spectra alone separate the training classes and the labels are dense: {dense_why}", 0
+        elif cv >= threshold:
+            rule, radius = "the spectra alone separate the training classes", min(radius, cfg.spatial.separable_radius)
+        else:
+            rule = "the spectra alone do not separate the training classes"
+    record["read_svm_cv"] = by_cv
     return {"radius": int(radius), "applied": radius > 0, "rule": rule, **record}
 
 
@@ -304,7 +308,7 @@ def _print_filter(record: dict[str, Any]) -> None:
         why += f" on {record['training_pixels']} training pixels"
     else:
         cv, threshold = record["svm_cv_accuracy"], record["threshold"]
-        if cv is not None and threshold is not None and "spectra" in why:
+        if record.get("read_svm_cv"):
             why += f": SVM cross-validated accuracy {100 * cv:.1f} % {'>=' if cv >= threshold else '<'} {100 * threshold:g} %"
     print(f"spatial filter: {how} ({why})", file=sys.stderr, flush=True)
 

@@ -185,17 +185,21 @@ def test_ensemble_narrows_the_filter_where_the_spectra_separate_the_classes(scen
     assert cv >= 0.9 and off.spatial is None and off.radius == off.net.config.radius
     assert off.report["spatial_filter"] == {
         "radius": 0, "applied": False, "svm_cv_accuracy": cv, "threshold": 0.9, "median_per_class": med,
-        "dense_per_class": 50, "rule": "the spectra alone separate the training classes and the labels are dense: "
+        "dense_per_class": 50, "read_svm_cv": True, "rule": "the spectra alone separate the training classes and the labels are dense: "
                                       "the median class has 64.5 training pixels (>= 50)"}
     assert narrow.report["spatial_filter"] == {
         "radius": 1, "applied": True, "rule": "the spectra alone separate the training classes",
-        "svm_cv_accuracy": cv, "threshold": 0.9, "median_per_class": med, "dense_per_class": None}
+        "svm_cv_accuracy": cv, "threshold": 0.9, "median_per_class": med, "dense_per_class": None, "read_svm_cv": True}
     assert narrow.spatial.radius == 1 and narrow.radius == narrow.net.config.radius + 1
     assert wide.spatial.radius == 2 and wide.report["spatial_filter"]["rule"] == "always the same (separable_cv None)"
     assert none.spatial is None and none.radius == none.net.config.radius and not none.report["spatial_filter"]["applied"]
     assert dense.spatial is None and dense.report["spatial_filter"]["rule"] == (
         "the labels are dense: the median class has 64.5 training pixels (>= 50)")
+    # the line says the SVM's accuracy only where it decided: not under "dense", nor without cross-validation
+    assert not dense.report["spatial_filter"]["read_svm_cv"] and not wide.report["spatial_filter"]["read_svm_cv"]
+    assert not rec["read_svm_cv"]
     err = capsys.readouterr().err
+    assert "spatial filter: off (the labels are dense: the median class has 64.5 training pixels (>= 50))\n" in err
     assert (f"spatial filter: 3 x 3 (the spectra alone separate the training classes: SVM cross-validated "
             f"accuracy {100 * cv:.1f} % >= 90 %)") in err and "spatial filter: 5 x 5 (always the same" in err
     assert "spatial filter: off (the labels are dense: the median class has 64.5 training pixels (>= 50))" in err
@@ -215,6 +219,9 @@ def test_ensemble_narrows_the_filter_where_the_spectra_separate_the_classes(scen
     assert _ensemble_filter(cfg, {"cv_accuracy": 0.89})["radius"] == 2
     assert _ensemble_filter(cfg, {"cv_accuracy": 0.9})["radius"] == 1
     assert _ensemble_filter(cfg.with_options(smooth_radius=0), {"cv_accuracy": 0.5})["radius"] == 0
+    # whether the SVM's accuracy decided (and is printed against the threshold)
+    assert _ensemble_filter(cfg, {"cv_accuracy": 0.89})["read_svm_cv"]
+    assert not _ensemble_filter(cfg.with_options(smooth_radius=0), {"cv_accuracy": 0.5})["read_svm_cv"]
     # "dense": median class >= 50 training pixels, every class >= 2: no filter, whatever the SVM's accuracy
     dcfg = cfg.with_options(filter_rule="dense")
     assert _ensemble_filter(dcfg, {"cv_accuracy": 0.5}, np.array([200, 50, 3]))["radius"] == 0
