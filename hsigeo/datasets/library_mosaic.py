@@ -120,12 +120,15 @@ HELDOUT_MOSAICS: dict[str, MosaicSpec] = {
 }
 MOSAICS.update(HELDOUT_MOSAICS)
 #: Development twins made to confirm a rule chosen on the development scenes
-#: (``benchmarks/results/fewlabels/round8/RULE.md``, written before they existed): new seeds of four of
-#: them, named ``<scene>-<seed>``.  Development data from then on.
+#: (``benchmarks/results/fewlabels/round8/RULE.md`` and ``round9/RULE.md``, each written before its
+#: twins existed): new seeds of development scenes, named ``<scene>-<seed>``.  Development data from then on.
 CONFIRM_MOSAICS: dict[str, MosaicSpec] = {
     f"{name}-{seed}": replace(MOSAICS[name], seed=seed)
     for name, seed in (("landscape-jasper-like", 31), ("landscape-samson-like", 32), ("mosaic-jasper-like", 34),
-                       ("mosaic-samson-like", 35))
+                       ("mosaic-samson-like", 35),
+                       # round 9's (benchmarks/results/fewlabels/round9/RULE.md, addendum)
+                       ("landscape-city-like", 41), ("mosaic-city-like", 42), ("landscape-jasper-like", 43),
+                       ("mosaic-samson-like", 44))
 }
 MOSAICS.update(CONFIRM_MOSAICS)
 

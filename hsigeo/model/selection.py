@@ -225,7 +225,7 @@ def _self_train(model: CombinedModel, data: TrainingData, mask: np.ndarray, cfg:
         probs = _scene_probs(model, data, (rows, cols), device)[0]
     y_train = np.full(data.labels.shape, -1, dtype=np.int64)
     y_train[mask] = data.class_indices(mask)
-    n_train = np.bincount(y_train[mask], minlength=len(data.values))
+    n_train = data.class_counts(mask)
     free = data.valid[rows, cols] & ~mask[rows, cols] & np.isfinite(probs).all(0)
     pseudo = np.full(data.labels.shape, -1, dtype=np.int64)
     pseudo[rows, cols] = _pseudo_labels(np.nan_to_num(probs), free, n_train, cfg.self_train)
@@ -355,8 +355,8 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
                 chosen = _filter_by_training(ens, data, mask, cfg, _scene_window(data, cfg.seed),
                                              torch_device(settings.device))
             # decided before self-training, so its pseudo-labels come from the map the model will make
-            counts = np.bincount(data.class_indices(mask), minlength=len(data.values))
-            facts["spatial_filter"] = chosen[0] if chosen is not None else _ensemble_filter(cfg, svm.info, counts)
+            facts["spatial_filter"] = chosen[0] if chosen is not None else _ensemble_filter(
+                cfg, svm.info, data.class_counts(mask))
             ens.spatial = SpatialFilter.optional(facts["spatial_filter"]["radius"], cfg.spatial.smooth_tau)
             if chosen is not None:
                 filtered["ensemble"] = chosen[1]
@@ -510,7 +510,7 @@ def train_selected(data: TrainingData, cfg: TrainConfig, settings: RunSettings) 
         report.config = {**report.config, **extra}
     else:
         values = data.values
-        n = np.bincount(data.class_indices(), minlength=len(values))
+        n = data.class_counts()
         report = TrainReport(config={**cfg.options(), **extra}, n_parameters=model.n_parameters(),
                              n_train=int(data.pool.sum()),
                              per_class={values[c]: [int(n[c]), 0] for c in range(len(values))}, device="cpu")

@@ -72,6 +72,10 @@ class TrainingData:
         labels = self.labels[self.pool if mask is None else mask]
         return np.array([cls_of[int(v)] for v in labels], dtype=np.int64)
 
+    def class_counts(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Pixels of each class (prompt order) in ``mask`` (default: ``pool``); zero for a class without any."""
+        return np.bincount(self.class_indices(mask), minlength=len(self.values))
+
 
 def prepare_training(cube: Any, labels: Any, prompts: Any, *, train_mask: np.ndarray | None = None,
                      fraction: float | None = None, count: int | None = None, seed: int = 0) -> TrainingData:

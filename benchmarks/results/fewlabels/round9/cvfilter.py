@@ -48,6 +48,8 @@ def score(keep_path: str, cache_dir: str, data_dir: str | None) -> dict:
     rows, cols = np.nonzero(pool)  # raster order, as d["y"]
     fold = folds(y, seed)
     correct = {f"{m}-r{r}": 0 for m in ("svm", "two") for r in (0, 1, 2)}
+    # McNemar: scored pixels right unfiltered and wrong at radius r ("<m>-r0>r"), and the reverse ("<m>-r>r0")
+    discordant = {f"{m}-{k}{r}": 0 for m in ("svm", "two") for r in (1, 2) for k in ("r0>r", "r>r0")}
     for f in (0, 1):
         tr, te = fold != f, fold == f
         mask = np.zeros_like(pool)
@@ -56,9 +58,14 @@ def score(keep_path: str, cache_dir: str, data_dir: str | None) -> dict:
         cnn = PatchCNN(label_smoothing=0.1).fit_scene(guide, rows[tr], cols[tr], y[tr], n_cls, seed=seed, valid=valid)
         p_c = cnn.proba_scene(guide).numpy()
         for name, p in (("svm", p_s), ("two", _fuse_conf(p_s, p_c))):
+            right = {}
             for r in (0, 1, 2):
                 pf = _filter(p, guide, r) if r else p
-                correct[f"{name}-r{r}"] += int((pf.argmax(0)[rows[te], cols[te]] == y[te]).sum())
+                right[r] = pf.argmax(0)[rows[te], cols[te]] == y[te]
+                correct[f"{name}-r{r}"] += int(right[r].sum())
+            for r in (1, 2):
+                discordant[f"{name}-r0>r{r}"] += int((right[0] & ~right[r]).sum())
+                discordant[f"{name}-r>r0{r}"] += int((right[r] & ~right[0]).sum())
     three = _fuse_conf(*(k[n].astype(np.float32) for n in ("p_net", "p_st3", "p_cnn")))
     oa = {}
     for r in (0, 1, 2):
@@ -66,7 +73,7 @@ def score(keep_path: str, cache_dir: str, data_dir: str | None) -> dict:
         oa[f"three-r{r}"] = float((values[pf.argmax(0)][m_test] == labels[m_test]).mean() * 100)
     cv = float(k["cv"])
     return {"dataset": d["name"], "fraction": d["fraction"], "seed": seed, "cv": cv if np.isfinite(cv) else None,
-            "n_train": [int(n) for n in d["n_train"]], "oa": oa, "cv_correct": correct,
+            "n_train": [int(n) for n in d["n_train"]], "oa": oa, "cv_correct": correct, "discordant": discordant,
             "cv_scored": int((fold >= 0).sum()), "seconds": time.perf_counter() - t0}
 
 
