@@ -298,6 +298,113 @@ def _ensemble_filter(cfg: TrainConfig, svm_info: dict[str, Any], counts: np.ndar
     return {"radius": int(radius), "applied": radius > 0, "rule": rule, **record}
 
 
+def _fold_assignment(data: TrainingData, mask: np.ndarray, seed: int) -> np.ndarray:
+    """Stratified two-fold split of the pixels of ``mask`` (raster order): 0/1, or -1 for the pixel of a
+    class that has only one (trained on in both folds, scored in neither)."""
+    y = data.class_indices(mask)
+    rng = np.random.default_rng(seed + 15485863)  # not the split's, the training's or method auto's stream
+    fold = np.full(y.size, -1, dtype=np.int64)
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        if idx.size > 1:
+            idx = idx[rng.permutation(idx.size)]
+            fold[idx[0::2]], fold[idx[1::2]] = 0, 1
+    return fold
+
+
+def _reflect(idx: np.ndarray, n: int) -> np.ndarray:
+    """Indices outside ``0..n-1`` mirrored about the edge pixels (``np.pad``'s "reflect")."""
+    idx = np.abs(idx)
+    return np.where(idx >= n, 2 * (n - 1) - idx, idx)
+
+
+def _fold_filter_test(data: TrainingData, mask: np.ndarray, cfg: TrainConfig, svm: KernelSVM, radius: int,
+                      mean: np.ndarray, std: np.ndarray, device: Any = None) -> dict[str, Any] | None:
+    """Does the ensemble's filter of ``radius`` help this scene?  Two-fold check on the training pixels.
+
+    The cheap members (the SVM with the ``C`` and ``gamma`` it chose, and the patch CNN) are fitted on
+    one half of the training pixels (stratified) and map the self-training window
+    (:func:`_scene_window`); the other half's pixels in it are scored unfiltered and through the
+    filter, and the halves swap.  Of the scored pixels where the two maps disagree, ``b`` are right
+    only unfiltered and ``c`` only filtered; the exact one-sided McNemar (sign) test gives the
+    p-value of "unfiltered is better" (``b`` of ``b + c`` under a fair coin).
+
+    Returns
+    -------
+    dict or None
+        ``better_unfiltered`` (b), ``better_filtered`` (c), ``p_value``, ``scored``, ``radius``,
+        ``level``, ``seconds``; None where the check cannot run (fewer than 11 bands for the CNN,
+        a half without two classes, no scored pixel in the window).
+    """
+    import torch
+    from scipy.stats import binomtest
+
+    t0 = time.perf_counter()
+    if data.arr.shape[0] < PatchCNN.MIN_COMPONENTS:
+        return None
+    fold = _fold_assignment(data, mask, cfg.seed)
+    rows, cols = np.nonzero(mask)
+    y = data.class_indices(mask)
+    win_r, win_c = _scene_window(data, cfg.seed)
+    rc = PatchCNN().radius
+    halo = rc + radius
+    # the window's standardised bands with the CNN's and the filter's halo, reflected at the scene's edge as
+    # np.pad(mode="reflect") does (read by index, so only the window is copied)
+    ri = _reflect(np.arange(win_r.start - halo, win_r.stop + halo), data.arr.shape[1])
+    ci = _reflect(np.arange(win_c.start - halo, win_c.stop + halo), data.arr.shape[2])
+    block = torch.from_numpy(standardize_block(data.arr[:, ri][:, :, ci], mean, std, data.valid[np.ix_(ri, ci)]))
+    guide = block[:, rc : block.shape[1] - rc, rc : block.shape[2] - rc]  # window + the filter's ring
+    hn, wn = guide.shape[1], guide.shape[2]
+    inside = (rows >= win_r.start) & (rows < win_r.stop) & (cols >= win_c.start) & (cols < win_c.stop)
+    b = c = scored = 0
+    for f in (0, 1):
+        fit_px, test_px = fold != f, (fold == f) & inside
+        if len(np.unique(y[fit_px])) < 2 or not test_px.any():
+            return None
+        fit_mask = np.zeros_like(mask)
+        fit_mask[rows[fit_px], cols[fit_px]] = True
+        x = _standardised_pixels(data, mean, std, fit_mask)
+        svm_f = fit_svm(x, y[fit_px], len(data.values), seed=cfg.seed, C_grid=(svm.info["C"],),
+                        gamma_factors=(svm.info["gamma"] * x.shape[1],))
+        cnn_f, _ = _fit_cnn(data, fit_mask, mean, std, cfg.seed)
+        with torch.inference_mode():
+            p_svm = svm_f.proba(guide.reshape(guide.shape[0], -1).t()).t().reshape(-1, hn, wn)
+            p_cnn = cnn_f.proba_tile(block, batch_size=4096)
+            # the ensemble's confidence fusion of two equal-weight members
+            w_svm, w_cnn = p_svm.amax(0, keepdim=True), p_cnn.amax(0, keepdim=True)
+            p = (w_svm * p_svm + w_cnn * p_cnn) / (w_svm + w_cnn).clamp_min(1e-12)
+            smooth = edge_aware_smooth(p, guide, radius, cfg.spatial.smooth_tau, groups=SpatialFilter().groups)
+        # scored pixels in window coordinates; the unfiltered map is cut to the same centre
+        tr, tc = rows[test_px] - win_r.start + radius, cols[test_px] - win_c.start + radius
+        right0 = p.argmax(0).numpy()[tr, tc] == y[test_px]
+        right_r = smooth.argmax(0).numpy()[tr - radius, tc - radius] == y[test_px]
+        b += int((right0 & ~right_r).sum())
+        c += int((right_r & ~right0).sum())
+        scored += int(test_px.sum())
+    p_value = float(binomtest(b, b + c, 0.5, alternative="greater").pvalue) if b + c else 1.0
+    return {"radius": int(radius), "better_unfiltered": b, "better_filtered": c, "p_value": round(p_value, 6),
+            "scored": scored, "level": cfg.spatial.fold_test, "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _apply_fold_test(record: dict[str, Any], data: TrainingData, mask: np.ndarray, cfg: TrainConfig,
+                     svm: KernelSVM, mean: np.ndarray, std: np.ndarray) -> None:
+    """Turn the filter of ``record`` (:func:`_ensemble_filter`) off, in place, where the two-fold check
+    (:func:`_fold_filter_test`) finds the unfiltered maps better at the level ``fold_test``."""
+    level = cfg.spatial.fold_test
+    if level is None or record["radius"] == 0:
+        return
+    test = _fold_filter_test(data, mask, cfg, svm, record["radius"], mean, std)
+    if test is None:
+        return
+    record["fold_test"] = test
+    if test["p_value"] < level:
+        side = 2 * record["radius"] + 1
+        record.update(radius=0, applied=False, read_svm_cv=False,
+                      rule=f"a two-fold check on the training pixels found the maps better without the {side} x "
+                           f"{side} filter: {test['better_unfiltered']} against {test['better_filtered']} of "
+                           f"{test['scored']} pixels, McNemar p = {test['p_value']:.2g} (< {level:g})")
+
+
 def _print_filter(record: dict[str, Any]) -> None:
     r = record["radius"]
     how = f"{2 * r + 1} x {2 * r + 1}" if r else "off"
@@ -310,6 +417,10 @@ def _print_filter(record: dict[str, Any]) -> None:
         cv, threshold = record["svm_cv_accuracy"], record["threshold"]
         if record.get("read_svm_cv"):
             why += f": SVM cross-validated accuracy {100 * cv:.1f} % {'>=' if cv >= threshold else '<'} {100 * threshold:g} %"
+    test = record.get("fold_test")
+    if test is not None and record["radius"]:  # checked, and kept
+        why += (f"; a two-fold check on the training pixels did not find it worse: {test['better_unfiltered']} "
+                f"pixels better without, {test['better_filtered']} with it, McNemar p = {test['p_value']:.2g}")
     print(f"spatial filter: {how} ({why})", file=sys.stderr, flush=True)
 
 
@@ -357,6 +468,8 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
             # decided before self-training, so its pseudo-labels come from the map the model will make
             facts["spatial_filter"] = chosen[0] if chosen is not None else _ensemble_filter(
                 cfg, svm.info, data.class_counts(mask))
+            if chosen is None and cnn is not None:
+                _apply_fold_test(facts["spatial_filter"], data, mask, cfg, svm, mean, std)
             ens.spatial = SpatialFilter.optional(facts["spatial_filter"]["radius"], cfg.spatial.smooth_tau)
             if chosen is not None:
                 filtered["ensemble"] = chosen[1]

@@ -175,7 +175,9 @@ def test_ensemble_narrows_the_filter_where_the_spectra_separate_the_classes(scen
     assert counts.min() == 2 and med == 64.5
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        kw = {"train_mask": more, "method": "ensemble", "epochs": EPOCHS, "seed": 0, "device": "cpu"}
+        # without the two-fold check (tested on its own below), so each rule's own choice shows
+        kw = {"train_mask": more, "method": "ensemble", "epochs": EPOCHS, "seed": 0, "device": "cpu",
+              "fold_test": None}
         off, _ = train(da, labels, prompts, **kw)
         narrow, _ = train(da, labels, prompts, **kw, dense_per_class=None)
         wide, _ = train(da, labels, prompts, **kw, separable_cv=None)
@@ -234,6 +236,67 @@ def test_ensemble_narrows_the_filter_where_the_spectra_separate_the_classes(scen
     assert _ensemble_filter(cfg, {"cv_accuracy": 0.9}, np.array([200, 49, 30]))["radius"] == 1  # median 49
     assert _ensemble_filter(cfg.with_options(dense_per_class=None), {"cv_accuracy": 0.9},
                             np.array([200, 90, 80]))["radius"] == 1
+
+
+def test_fold_assignment_and_reflection():
+    """Stratified halves (a one-pixel class in neither), seeded; window indices mirror as np.pad's "reflect"."""
+    from types import SimpleNamespace
+
+    from hsigeo.model.selection import _fold_assignment, _reflect
+
+    labels = np.zeros((6, 6), dtype=np.int64)
+    labels[0, :5], labels[2, :4], labels[4, 0] = 3, 7, 9
+    data = SimpleNamespace(values=[3, 7, 9], labels=labels, pool=labels > 0)
+    data.class_indices = lambda mask: np.array([{3: 0, 7: 1, 9: 2}[int(v)] for v in labels[mask]])
+    fold = _fold_assignment(data, labels > 0, seed=0)
+    y = data.class_indices(labels > 0)
+    assert fold[y == 2].tolist() == [-1]  # the class of one pixel
+    assert sorted(np.bincount(fold[y == 0])) == [2, 3] and np.bincount(fold[y == 1]).tolist() == [2, 2]
+    assert np.array_equal(fold, _fold_assignment(data, labels > 0, seed=0))
+    a = np.arange(7)
+    assert np.array_equal(a[_reflect(np.arange(-4, 11), 7)], np.pad(a, 4, mode="reflect"))
+
+
+def test_fold_test_turns_the_filter_off_only_when_significant(scene, models, capsys, monkeypatch):
+    """The two-fold check of the ensemble's filter: its record is consistent (McNemar's exact one-sided p of the
+    discordant counts, every training pixel of a class with two or more scored once), it is deterministic, and the
+    filter goes only at p below ``fold_test``; the outcome is printed and stored."""
+    from scipy.stats import binomtest
+
+    import hsigeo.model.selection as sel
+    from hsigeo.model.train_options import TrainConfig
+
+    ens = models["ensemble-cnn"]
+    rec = ens.report["spatial_filter"]
+    test = rec["fold_test"]  # 10 % of the crop: a class with one pixel, no SVM CV, so the 5 x 5 filter was checked
+    b, c = test["better_unfiltered"], test["better_filtered"]
+    assert test["radius"] == 2 and test["level"] == 0.05 and b + c <= test["scored"]
+    _, labels, train_mask, _, _ = scene
+    counts = np.unique(labels[train_mask & (labels > 0)], return_counts=True)[1]
+    assert test["scored"] == int(counts[counts > 1].sum())
+    assert test["p_value"] == pytest.approx(binomtest(b, b + c, 0.5, alternative="greater").pvalue if b + c else 1.0,
+                                            abs=1e-6)
+    assert (rec["radius"] == 0) == (test["p_value"] < 0.05)
+    # the outcome, both ways, as _apply_fold_test records and prints it
+    cfg = TrainConfig()
+    for p_value, radius in ((0.01, 0), (0.2, 2)):
+        monkeypatch.setattr(sel, "_fold_filter_test", lambda *a, p=p_value, **k: {
+            "radius": 2, "better_unfiltered": 9, "better_filtered": 2, "p_value": p, "scored": 80, "level": 0.05,
+            "seconds": 1.0})
+        record = sel._ensemble_filter(cfg, {"cv_accuracy": 0.8}, np.array([40, 30, 10]))
+        sel._apply_fold_test(record, None, None, cfg, None, None, None)
+        assert record["radius"] == radius and record["fold_test"]["p_value"] == p_value
+        sel._print_filter(record)
+    err = capsys.readouterr().err
+    assert ("spatial filter: off (a two-fold check on the training pixels found the maps better without the 5 x 5 "
+            "filter: 9 against 2 of 80 pixels, McNemar p = 0.01 (< 0.05))") in err
+    assert ("spatial filter: 5 x 5 (the spectra alone do not separate the training classes: SVM cross-validated "
+            "accuracy 80.0 % < 90 %; a two-fold check on the training pixels did not find it worse: 9 pixels better "
+            "without, 2 with it, McNemar p = 0.2)") in err
+    # fold_test=None: no check
+    none = sel._ensemble_filter(cfg.with_options(fold_test=None), {"cv_accuracy": 0.8})
+    sel._apply_fold_test(none, None, None, cfg.with_options(fold_test=None), None, None, None)
+    assert none["radius"] == 2 and "fold_test" not in none
 
 
 def test_confidence_fusion_lets_the_sure_member_decide():
