@@ -1,0 +1,75 @@
+"""The addendum's rule (RULE.md): ``python decide_sig.py DEV.jsonl ... -- CONFIRM.jsonl ...`` (cvfilter.py records).
+
+``cv-two-sig``: unfiltered where the shipped rule keeps a filter and the SVM + CNN fold maps are better
+unfiltered by an exact one-sided McNemar test, p < 0.05.
+"""
+import json
+import sys
+from collections import defaultdict
+
+import numpy as np
+from scipy.stats import binomtest
+
+LEVEL = 0.05
+
+
+def shipped_radius(rec):
+    cv = rec["cv"]
+    sep = cv is not None and cv >= 0.9
+    n = np.array(rec["n_train"])
+    n = n[n > 0]
+    if sep and np.median(n) >= 50 and n.min() >= 2:
+        return 0
+    return 1 if sep else 2
+
+
+def p_value(rec, r):
+    b, c = rec["discordant"][f"two-r0>r{r}"], rec["discordant"][f"two-r>r0{r}"]
+    return binomtest(b, b + c, 0.5, alternative="greater").pvalue if b + c else 1.0
+
+
+def radius(rec):
+    r = shipped_radius(rec)
+    if r == 0:
+        return 0
+    return 0 if p_value(rec, r) < LEVEL else r
+
+
+def table(paths, title):
+    rows = defaultdict(lambda: defaultdict(list))
+    for path in paths:
+        for line in open(path, encoding="utf-8"):
+            rec = json.loads(line)
+            key = (rec["dataset"], rec["fraction"])
+            r = radius(rec)
+            rows[key]["shipped"].append(rec["oa"][f"three-r{shipped_radius(rec)}"])
+            rows[key]["cand"].append(rec["oa"][f"three-r{r}"])
+            rows[key]["off"].append(r == 0 and shipped_radius(rec) != 0)
+            if "discordant" in rec and shipped_radius(rec):
+                rows[key]["p"].append(p_value(rec, shipped_radius(rec)))
+    print(f"\n### {title}\n")
+    print("| dataset | share | shipped default | cv-two-sig | difference | splits turned unfiltered | McNemar p per seed |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    diffs, fails = [], []
+    for key in sorted(rows):
+        s, c = np.array(rows[key]["shipped"]), np.array(rows[key]["cand"])
+        sd = s.std(ddof=1) if s.size > 1 else 0.0
+        diff = c.mean() - s.mean()
+        diffs.append(diff)
+        limit = 0.3 if key[0] == "indian-pines" else max(0.3, sd)
+        if diff < -limit - 1e-9:
+            fails.append((key, round(diff, 2), round(limit, 2)))
+        ps = ", ".join(f"{p:.2g}" for p in rows[key]["p"]) or "(shipped: unfiltered)"
+        print(f"| {key[0]} | {key[1] * 100:g}% | {s.mean():.2f} ± {sd:.2f} | {c.mean():.2f} ± "
+              f"{c.std(ddof=1) if c.size > 1 else 0:.2f} | {diff:+.2f} | {sum(rows[key]['off'])} | {ps} |")
+    m = float(np.mean(diffs))
+    ok = m >= 0.2 and not fails
+    print(f"\nmean difference {m:+.2f} over {len(diffs)} rows (needs >= +0.2); rows lower than allowed: "
+          f"{fails or 'none'} -> {'holds' if ok else 'fails'}")
+    return ok
+
+
+cut = sys.argv.index("--") if "--" in sys.argv else len(sys.argv)
+a = table(sys.argv[1:cut], "Condition A: the 36 development rows")
+b = table(sys.argv[cut + 1:], "Condition B: the eight confirmation rows") if cut < len(sys.argv) else False
+print(f"\n**cv-two-sig: {'passes' if a and b else 'fails'}** (A {'holds' if a else 'fails'}, B {'holds' if b else 'fails or not run'})")
