@@ -4,40 +4,22 @@
 
 One torch thread, seed 0, stratified splits; prints seconds per fit and the ratios.
 """
-import argparse
-import os
+import sys
 import time
-import warnings
+from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # benchmarks/
+from training_timing import prepare  # noqa: E402
 
 
 def main() -> None:
-    import torch
-
-    from hsigeo.evaluation.benchmark_config import BenchmarkConfig, Protocol
-    from hsigeo.evaluation.runner import load_scene
+    from hsigeo.evaluation.benchmark_config import Protocol
     from hsigeo.model.training import train
-    from hsigeo.progress import set_mode
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--dataset", action="append", default=None)
-    ap.add_argument("--share", type=float, default=0.01)
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    set_mode("none")
-    warnings.simplefilter("ignore")
-    names = args.dataset or ["salinas-a", "landscape-jasper-like", "indian-pines"]
-    scenes = {name: load_scene(name, BenchmarkConfig(data_dir=args.data_dir)) for name in names}
-    # one fit first, not timed: the text model, the base model and torch's kernels load once per process
-    first = scenes[names[0]]
-    train(first.cube, first.labels, first.prompts, train_mask=Protocol("stratified", 0.01).split(first.labels, 0)[0],
-          method="ensemble", seed=0, progress=False, device="cpu", epochs=1)
+    args, scenes = prepare(__doc__, lambda ap: ap.add_argument("--share", type=float, default=0.01))
     print("| dataset | share | default (with the check), s | without the check, s | network alone, s | "
           "check / without | default / network alone | check ran |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-    for name in names:
-        scene = scenes[name]
+    for name, scene in scenes.items():
         tr, _ = Protocol("stratified", args.share).split(scene.labels, 0)
         seconds, ran = {}, None
         for label, kw in (("net", {"method": "net"}), ("off", {"method": "ensemble", "fold_test": None}),
