@@ -321,7 +321,7 @@ def _reflect(idx: np.ndarray, n: int) -> np.ndarray:
 
 
 def _fold_filter_test(data: TrainingData, mask: np.ndarray, cfg: TrainConfig, svm: KernelSVM, radius: int,
-                      mean: np.ndarray, std: np.ndarray, device: Any = None) -> dict[str, Any] | None:
+                      mean: np.ndarray, std: np.ndarray) -> dict[str, Any] | None:
     """Does the ensemble's filter of ``radius`` help this scene?  Two-fold check on the training pixels.
 
     The cheap members (the SVM with the ``C`` and ``gamma`` it chose, and the patch CNN) are fitted on
@@ -351,10 +351,10 @@ def _fold_filter_test(data: TrainingData, mask: np.ndarray, cfg: TrainConfig, sv
     rc = PatchCNN().radius
     halo = rc + radius
     # the window's standardised bands with the CNN's and the filter's halo, reflected at the scene's edge as
-    # np.pad(mode="reflect") does (read by index, so only the window is copied)
-    ri = _reflect(np.arange(win_r.start - halo, win_r.stop + halo), data.arr.shape[1])
-    ci = _reflect(np.arange(win_c.start - halo, win_c.stop + halo), data.arr.shape[2])
-    block = torch.from_numpy(standardize_block(data.arr[:, ri][:, :, ci], mean, std, data.valid[np.ix_(ri, ci)]))
+    # np.pad(mode="reflect") does (read by index in one step, so only the window is copied)
+    ri = _reflect(np.arange(win_r.start - halo, win_r.stop + halo), data.arr.shape[1])[:, None]
+    ci = _reflect(np.arange(win_c.start - halo, win_c.stop + halo), data.arr.shape[2])[None, :]
+    block = torch.from_numpy(standardize_block(data.arr[:, ri, ci], mean, std, data.valid[ri, ci]))
     guide = block[:, rc : block.shape[1] - rc, rc : block.shape[2] - rc]  # window + the filter's ring
     hn, wn = guide.shape[1], guide.shape[2]
     inside = (rows >= win_r.start) & (rows < win_r.stop) & (cols >= win_c.start) & (cols < win_c.stop)
