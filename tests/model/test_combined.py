@@ -430,6 +430,24 @@ def test_cli_cnn_member_and_training_filter_rule(synthetic_scene, tmp_path, caps
     assert report["cnn_member"]["used"] and "training_accuracy" in report["spatial_filter"]
 
 
+def test_cli_no_fold_check(synthetic_scene, tmp_path, capsys, monkeypatch):
+    """``hsigeo train --no-fold-check``: the ensemble keeps the filter its rule chose, unchecked, and says so in the
+    model file (``fold_test`` None in the options, no ``fold_test`` record)."""
+    from _cli_runner import run_in_process
+
+    from hsigeo.model.modelfile import read_metadata
+
+    monkeypatch.setenv("HSIGEO_HOME", str(tmp_path / "home"))
+    code, _, err = run_in_process(
+        capsys, "--progress", "none", "train", str(synthetic_scene.scene_path), "--labels",
+        str(synthetic_scene.labels_path), "--prompts", str(synthetic_scene.prompts_path), "-o", str(tmp_path / "n.hsigeo"),
+        "--train-fraction", "0.1", "--epochs", "2", "--no-fold-check")
+    assert code == 0, err
+    training = read_metadata(tmp_path / "n.hsigeo")["training"]
+    assert training["config"]["fold_test"] is None and "fold_test" not in training["spatial_filter"]
+    assert training["spatial_filter"]["radius"] == 2 and "two-fold check" not in err
+
+
 def test_svm_accuracy_floor_on_salinas_a():
     """Salinas-A at 5 % (seed 0): the SVM with the filter stays above the benchmark's plain SVM range."""
     from hsigeo.datasets.scenes import find_data_dir, load_dataset
