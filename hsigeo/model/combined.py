@@ -38,12 +38,25 @@ from hsigeo.model.patch_cnn import PatchCNN
 from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
 from hsigeo.model.svm import KernelSVM
 
-__all__ = ["CombinedModel", "METHODS_COMBINED", "FUSIONS"]
+__all__ = ["CombinedModel", "METHODS_COMBINED", "FUSIONS", "fuse_members"]
 
 #: The ``model_type`` of the model files this module writes.
 METHODS_COMBINED = ("svm", "ensemble")
 #: How an ensemble combines its members' probabilities (see :meth:`CombinedModel.fuse`).
 FUSIONS = ("mean", "confidence")
+
+
+def fuse_members(members: list[tuple[float, torch.Tensor]], fusion: str) -> torch.Tensor:
+    """Probabilities ``(C, ...)`` from ``(weight, probabilities)`` members (:meth:`CombinedModel.fuse`).
+
+    ``"mean"``: the weighted mean; ``"confidence"``: each weight also multiplied, per pixel, by the
+    member's highest probability there.  The weights are normalised (per pixel).
+    """
+    if fusion == "confidence":
+        members = [(w * p.amax(0, keepdim=True), p) for w, p in members]
+    total = sum(w * p for w, p in members)
+    norm = sum(w for w, _ in members)
+    return total / (norm.clamp_min(1e-12) if isinstance(norm, torch.Tensor) else max(norm, 1e-12))
 
 
 @dataclass
@@ -214,11 +227,7 @@ class CombinedModel:
         members = [(1.0 - self.svm_weight, p_net), (self.svm_weight, p_svm)]
         if p_cnn is not None:
             members.append((self.cnn_weight, p_cnn))
-        if self.fusion == "confidence":
-            members = [(w * p.amax(0, keepdim=True), p) for w, p in members]
-        total = sum(w * p for w, p in members)
-        norm = sum(w for w, _ in members)
-        return total / (norm.clamp_min(1e-12) if isinstance(norm, torch.Tensor) else max(norm, 1e-12))
+        return fuse_members(members, self.fusion)
 
     def predict_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = 16384,
                      naive: bool = False) -> np.ndarray:

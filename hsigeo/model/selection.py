@@ -41,7 +41,7 @@ import numpy as np
 from hsigeo.device import torch_device
 from hsigeo.errors import LabelError
 from hsigeo.model.classifier import standardize_block
-from hsigeo.model.combined import CombinedModel
+from hsigeo.model.combined import CombinedModel, fuse_members
 from hsigeo.model.patch_cnn import PatchCNN
 from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
 from hsigeo.model.svm import KernelSVM, fit_svm
@@ -126,21 +126,40 @@ def _scene_window(data: TrainingData, seed: int, max_pixels: int = SELF_TRAIN_MA
     return slice(r0, r0 + h), slice(c0, c0 + w)
 
 
+def _reflect(idx: np.ndarray, n: int) -> np.ndarray:
+    """Indices outside ``0..n-1`` mirrored about the edge pixels, as ``np.pad(mode="reflect")`` pads."""
+    if n == 1:
+        return np.zeros_like(idx)
+    period = 2 * (n - 1)
+    idx = np.abs(idx) % period
+    return np.where(idx >= n, period - idx, idx)
+
+
+def _window_bands(data: TrainingData, window: tuple[slice, slice], halo: int, normalize: Any) -> np.ndarray:
+    """``normalize(bands, valid)`` of a window of the training scene and a ``halo``-pixel ring around it.
+
+    The ring is reflected at the scene's edge as ``np.pad(mode="reflect")`` does; the pixels are read
+    by index in one step, so only the window is copied, never the whole scene (the normalisation is
+    per pixel, so the result equals the same cut of the normalised, padded scene).
+    """
+    rows, cols = window
+    ri = _reflect(np.arange(rows.start - halo, rows.stop + halo), data.arr.shape[1])[:, None]
+    ci = _reflect(np.arange(cols.start - halo, cols.stop + halo), data.arr.shape[2])[None, :]
+    return normalize(data.arr[:, ri, ci], data.valid[ri, ci])
+
+
 def _scene_probs(model: CombinedModel, data: TrainingData, window: tuple[slice, slice], device: Any = None,
                  ring: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities ``(C, h + 2 ring, w + 2 ring)`` of a window of the training scene and its bands.
 
-    The scene is normalised, reflect-padded by the model's halo (and ``ring``) and run as one
-    tile, as the engines' whole-scene reference does (this layer cannot import the engines); the
-    window is read with its real halo.  Also returns the normalised bands of the same pixels
+    The window is read with the model's halo (and ``ring``), real inside the scene and reflected
+    at its edge (:func:`_window_bands`), normalised and run as one tile, as the engines'
+    whole-scene reference does (this layer cannot import the engines).  Also returns the normalised bands of the same pixels
     (``(B', h + 2 ring, w + 2 ring)``), the guide of a filter applied afterwards.
     """
     import torch
 
-    rows, cols = window
-    r = model.radius + ring
-    norm = np.pad(model.normalize(data.arr, data.valid), ((0, 0), (r, r), (r, r)), mode="reflect")
-    tile = torch.from_numpy(np.ascontiguousarray(norm[:, rows.start : rows.stop + 2 * r, cols.start : cols.stop + 2 * r]))
+    tile = torch.from_numpy(np.ascontiguousarray(_window_bands(data, window, model.radius + ring, model.normalize)))
     m = model.radius
     return model.predict_tile(tile, device=device), tile[:, m : tile.shape[1] - m, m : tile.shape[2] - m].numpy()
 
@@ -314,12 +333,6 @@ def _fold_assignment(data: TrainingData, mask: np.ndarray, seed: int) -> np.ndar
     return fold
 
 
-def _reflect(idx: np.ndarray, n: int) -> np.ndarray:
-    """Indices outside ``0..n-1`` mirrored about the edge pixels (``np.pad``'s "reflect")."""
-    idx = np.abs(idx)
-    return np.where(idx >= n, 2 * (n - 1) - idx, idx)
-
-
 def _fold_filter_test(data: TrainingData, mask: np.ndarray, cfg: TrainConfig, svm: KernelSVM, radius: int,
                       mean: np.ndarray, std: np.ndarray) -> dict[str, Any] | None:
     """Does the ensemble's filter of ``radius`` help this scene?  Two-fold check on the training pixels.
@@ -350,11 +363,9 @@ def _fold_filter_test(data: TrainingData, mask: np.ndarray, cfg: TrainConfig, sv
     win_r, win_c = _scene_window(data, cfg.seed)
     rc = PatchCNN().radius
     halo = rc + radius
-    # the window's standardised bands with the CNN's and the filter's halo, reflected at the scene's edge as
-    # np.pad(mode="reflect") does (read by index in one step, so only the window is copied)
-    ri = _reflect(np.arange(win_r.start - halo, win_r.stop + halo), data.arr.shape[1])[:, None]
-    ci = _reflect(np.arange(win_c.start - halo, win_c.stop + halo), data.arr.shape[2])[None, :]
-    block = torch.from_numpy(standardize_block(data.arr[:, ri, ci], mean, std, data.valid[ri, ci]))
+    # the window's standardised bands with the CNN's and the filter's halo
+    block = torch.from_numpy(_window_bands(data, (win_r, win_c), halo,
+                                           lambda bands, valid: standardize_block(bands, mean, std, valid)))
     guide = block[:, rc : block.shape[1] - rc, rc : block.shape[2] - rc]  # window + the filter's ring
     hn, wn = guide.shape[1], guide.shape[2]
     inside = (rows >= win_r.start) & (rows < win_r.stop) & (cols >= win_c.start) & (cols < win_c.stop)
@@ -373,8 +384,7 @@ def _fold_filter_test(data: TrainingData, mask: np.ndarray, cfg: TrainConfig, sv
             p_svm = svm_f.proba(guide.reshape(guide.shape[0], -1).t()).t().reshape(-1, hn, wn)
             p_cnn = cnn_f.proba_tile(block, batch_size=4096)
             # the ensemble's confidence fusion of two equal-weight members
-            w_svm, w_cnn = p_svm.amax(0, keepdim=True), p_cnn.amax(0, keepdim=True)
-            p = (w_svm * p_svm + w_cnn * p_cnn) / (w_svm + w_cnn).clamp_min(1e-12)
+            p = fuse_members([(1.0, p_svm), (1.0, p_cnn)], "confidence")
             smooth = edge_aware_smooth(p, guide, radius, cfg.spatial.smooth_tau, groups=SpatialFilter().groups)
         # scored pixels in window coordinates; the unfiltered map is cut to the same centre
         tr, tc = rows[test_px] - win_r.start + radius, cols[test_px] - win_c.start + radius

@@ -255,6 +255,8 @@ def test_fold_assignment_and_reflection():
     assert np.array_equal(fold, _fold_assignment(data, labels > 0, seed=0))
     a = np.arange(7)
     assert np.array_equal(a[_reflect(np.arange(-4, 11), 7)], np.pad(a, 4, mode="reflect"))
+    # a ring wider than the scene reflects again, as np.pad does
+    assert np.array_equal(a[:3][_reflect(np.arange(-8, 11), 3)], np.pad(a[:3], 8, mode="reflect"))
 
 
 def test_fold_test_turns_the_filter_off_only_when_significant(scene, models, capsys, monkeypatch):
