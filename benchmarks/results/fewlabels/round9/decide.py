@@ -1,9 +1,13 @@
 """The rule of RULE.md: ``python decide.py FILE ...`` (cvfilter.py records)."""
 import json
 import sys
+from pathlib import Path
 from collections import defaultdict
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # results/fewlabels/
+from rowcheck import compare, mean_std  # noqa: E402
 
 
 def shipped_radius(rec):
@@ -38,16 +42,14 @@ print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 diffs, fails = defaultdict(list), defaultdict(list)
 for key in sorted(rows):
     s = np.array(rows[key]["shipped"])
-    sd = s.std(ddof=1) if s.size > 1 else 0.0
-    cells = [f"{s.mean():.2f} ± {sd:.2f}"]
+    cells = [mean_std(s)]
     for rule in ("cv-svm", "cv-two"):
         c = np.array(rows[key][rule])
-        diff = c.mean() - s.mean()
+        diff, _, fail = compare(key, s, c, ip_limit=0.3)
         diffs[rule].append(diff)
-        limit = 0.3 if key[0] == "indian-pines" else max(0.3, sd)
-        if diff < -limit - 1e-9:
-            fails[rule].append((key, round(diff, 2), round(limit, 2)))
-        cells += [f"{c.mean():.2f} ± {c.std(ddof=1) if c.size > 1 else 0:.2f}", f"{diff:+.2f}"]
+        if fail:
+            fails[rule].append(fail)
+        cells += [mean_std(c), f"{diff:+.2f}"]
     off = " / ".join(str(sum(rows[key][r + "-off"])) for r in ("shipped", "cv-svm", "cv-two"))
     print(f"| {key[0]} | {key[1] * 100:g}% | " + " | ".join(cells) + f" | {off} |")
 print()

@@ -5,10 +5,14 @@ unfiltered by an exact one-sided McNemar test, p < 0.05.
 """
 import json
 import sys
+from pathlib import Path
 from collections import defaultdict
 
 import numpy as np
 from scipy.stats import binomtest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # results/fewlabels/
+from rowcheck import compare, mean_std  # noqa: E402
 
 LEVEL = 0.05
 
@@ -53,15 +57,13 @@ def table(paths, title):
     diffs, fails = [], []
     for key in sorted(rows):
         s, c = np.array(rows[key]["shipped"]), np.array(rows[key]["cand"])
-        sd = s.std(ddof=1) if s.size > 1 else 0.0
-        diff = c.mean() - s.mean()
+        diff, _, fail = compare(key, s, c, ip_limit=0.3)
         diffs.append(diff)
-        limit = 0.3 if key[0] == "indian-pines" else max(0.3, sd)
-        if diff < -limit - 1e-9:
-            fails.append((key, round(diff, 2), round(limit, 2)))
+        if fail:
+            fails.append(fail)
         ps = ", ".join(f"{p:.2g}" for p in rows[key]["p"]) or "(shipped: unfiltered)"
-        print(f"| {key[0]} | {key[1] * 100:g}% | {s.mean():.2f} ± {sd:.2f} | {c.mean():.2f} ± "
-              f"{c.std(ddof=1) if c.size > 1 else 0:.2f} | {diff:+.2f} | {sum(rows[key]['off'])} | {ps} |")
+        print(f"| {key[0]} | {key[1] * 100:g}% | {mean_std(s)} | {mean_std(c)} | {diff:+.2f} | "
+              f"{sum(rows[key]['off'])} | {ps} |")
     m = float(np.mean(diffs))
     ok = m >= 0.2 and not fails
     print(f"\nmean difference {m:+.2f} over {len(diffs)} rows (needs >= +0.2); rows lower than allowed: "
