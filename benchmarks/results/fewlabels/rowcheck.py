@@ -6,7 +6,18 @@ Indian Pines by at most ``ip_limit`` (each round's RULE.md says which).
 """
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+
 import numpy as np
+
+
+def records(paths: list[str]) -> Iterator[tuple[tuple[str, float], dict]]:
+    """``((dataset, share), record)`` of every JSON line of ``paths``, in file order."""
+    for path in paths:
+        for line in open(path, encoding="utf-8"):
+            rec = json.loads(line)
+            yield (rec["dataset"], rec["fraction"]), rec
 
 
 def mean_std(values: np.ndarray) -> str:

@@ -6,7 +6,6 @@ class.  ``default``: today's rule (radius 1 where that accuracy reaches 0.9, els
 ``dense``: radius 0 where the median class has at least 50 training pixels and every class at
 least 2, else today's rule.  Prints the per-row table and the verdict of conditions 1-4.
 """
-import json
 import sys
 from pathlib import Path
 from collections import defaultdict
@@ -14,7 +13,7 @@ from collections import defaultdict
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # results/fewlabels/
-from rowcheck import compare, mean_std  # noqa: E402
+from rowcheck import compare, mean_std, records  # noqa: E402
 
 DENSE = 50
 
@@ -29,13 +28,10 @@ def radius(rec, rule):
 
 
 rows = defaultdict(lambda: defaultdict(list))
-for path in sys.argv[1:]:
-    for line in open(path, encoding="utf-8"):
-        r = json.loads(line)
-        key = (r["dataset"], r["fraction"])
-        for rule in ("default", "dense"):
-            rows[key][rule].append(r["oa"][f"three-r{radius(r, rule)}"])
-        rows[key]["median"].append(float(np.median(r["n_train"])))
+for key, r in records(sys.argv[1:]):
+    for rule in ("default", "dense"):
+        rows[key][rule].append(r["oa"][f"three-r{radius(r, rule)}"])
+    rows[key]["median"].append(float(np.median(r["n_train"])))
 print("| dataset | share | median class (training px) | default (three members, separable rule) | dense-labels rule | difference |")
 print("| --- | ---: | ---: | ---: | ---: | ---: |")
 fails = []

@@ -5,7 +5,6 @@
 class at least 2.  Files before ``--`` are the confirmation rows (condition 1), after it the round-7 rows
 (condition 2).
 """
-import json
 import sys
 from pathlib import Path
 from collections import defaultdict
@@ -13,7 +12,7 @@ from collections import defaultdict
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # results/fewlabels/
-from rowcheck import compare, mean_std  # noqa: E402
+from rowcheck import compare, mean_std, records  # noqa: E402
 
 
 def radius(rec, rule):
@@ -27,14 +26,11 @@ def radius(rec, rule):
 
 def table(paths):
     rows = defaultdict(lambda: defaultdict(list))
-    for path in paths:
-        for line in open(path, encoding="utf-8"):
-            r = json.loads(line)
-            key = (r["dataset"], r["fraction"])
-            for rule in ("default", "candidate"):
-                rows[key][rule].append(r["oa"][f"three-r{radius(r, rule)}"])
-            rows[key]["median"].append(float(np.median(r["n_train"])))
-            rows[key]["cv"].append(r["cv"] if r["cv"] is not None else float("nan"))
+    for key, r in records(paths):
+        for rule in ("default", "candidate"):
+            rows[key][rule].append(r["oa"][f"three-r{radius(r, rule)}"])
+        rows[key]["median"].append(float(np.median(r["n_train"])))
+        rows[key]["cv"].append(r["cv"] if r["cv"] is not None else float("nan"))
     print("| dataset | share | median class | SVM CV | default | candidate | difference |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     fails, diffs = [], []

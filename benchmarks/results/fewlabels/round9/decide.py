@@ -1,5 +1,4 @@
 """The rule of RULE.md: ``python decide.py FILE ...`` (cvfilter.py records)."""
-import json
 import sys
 from pathlib import Path
 from collections import defaultdict
@@ -7,7 +6,7 @@ from collections import defaultdict
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # results/fewlabels/
-from rowcheck import compare, mean_std  # noqa: E402
+from rowcheck import compare, mean_std, records  # noqa: E402
 
 
 def shipped_radius(rec):
@@ -30,13 +29,10 @@ def radius(rec, rule):
 
 
 rows = defaultdict(lambda: defaultdict(list))
-for path in sys.argv[1:]:
-    for line in open(path, encoding="utf-8"):
-        rec = json.loads(line)
-        key = (rec["dataset"], rec["fraction"])
-        for rule in ("shipped", "cv-svm", "cv-two"):
-            rows[key][rule].append(rec["oa"][f"three-r{radius(rec, rule)}"])
-            rows[key][rule + "-off"].append(radius(rec, rule) == 0)
+for key, rec in records(sys.argv[1:]):
+    for rule in ("shipped", "cv-svm", "cv-two"):
+        rows[key][rule].append(rec["oa"][f"three-r{radius(rec, rule)}"])
+        rows[key][rule + "-off"].append(radius(rec, rule) == 0)
 print("| dataset | share | shipped default | cv-svm | diff | cv-two | diff | unfiltered splits (shipped / cv-svm / cv-two) |")
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 diffs, fails = defaultdict(list), defaultdict(list)

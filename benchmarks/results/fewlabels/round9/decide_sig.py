@@ -3,7 +3,6 @@
 ``cv-two-sig``: unfiltered where the shipped rule keeps a filter and the SVM + CNN fold maps are better
 unfiltered by an exact one-sided McNemar test, p < 0.05.
 """
-import json
 import sys
 from pathlib import Path
 from collections import defaultdict
@@ -12,7 +11,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # results/fewlabels/
-from rowcheck import compare, mean_std  # noqa: E402
+from rowcheck import compare, mean_std, records  # noqa: E402
 
 LEVEL = 0.05
 
@@ -41,16 +40,13 @@ def radius(rec):
 
 def table(paths, title):
     rows = defaultdict(lambda: defaultdict(list))
-    for path in paths:
-        for line in open(path, encoding="utf-8"):
-            rec = json.loads(line)
-            key = (rec["dataset"], rec["fraction"])
-            r = radius(rec)
-            rows[key]["shipped"].append(rec["oa"][f"three-r{shipped_radius(rec)}"])
-            rows[key]["cand"].append(rec["oa"][f"three-r{r}"])
-            rows[key]["off"].append(r == 0 and shipped_radius(rec) != 0)
-            if "discordant" in rec and shipped_radius(rec):
-                rows[key]["p"].append(p_value(rec, shipped_radius(rec)))
+    for key, rec in records(paths):
+        r = radius(rec)
+        rows[key]["shipped"].append(rec["oa"][f"three-r{shipped_radius(rec)}"])
+        rows[key]["cand"].append(rec["oa"][f"three-r{r}"])
+        rows[key]["off"].append(r == 0 and shipped_radius(rec) != 0)
+        if "discordant" in rec and shipped_radius(rec):
+            rows[key]["p"].append(p_value(rec, shipped_radius(rec)))
     print(f"\n### {title}\n")
     print("| dataset | share | shipped default | cv-two-sig | difference | splits turned unfiltered | McNemar p per seed |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
