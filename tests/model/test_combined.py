@@ -240,19 +240,13 @@ def test_ensemble_narrows_the_filter_where_the_spectra_separate_the_classes(scen
 
 def test_fold_assignment_and_reflection():
     """Stratified halves (a one-pixel class in neither), seeded; window indices mirror as np.pad's "reflect"."""
-    from types import SimpleNamespace
-
     from hsigeo.model.selection import _fold_assignment, _reflect
 
-    labels = np.zeros((6, 6), dtype=np.int64)
-    labels[0, :5], labels[2, :4], labels[4, 0] = 3, 7, 9
-    data = SimpleNamespace(values=[3, 7, 9], labels=labels, pool=labels > 0)
-    data.class_indices = lambda mask: np.array([{3: 0, 7: 1, 9: 2}[int(v)] for v in labels[mask]])
-    fold = _fold_assignment(data, labels > 0, seed=0)
-    y = data.class_indices(labels > 0)
+    y = np.array([0] * 5 + [1] * 4 + [2])
+    fold = _fold_assignment(y, seed=0)
     assert fold[y == 2].tolist() == [-1]  # the class of one pixel
     assert sorted(np.bincount(fold[y == 0])) == [2, 3] and np.bincount(fold[y == 1]).tolist() == [2, 2]
-    assert np.array_equal(fold, _fold_assignment(data, labels > 0, seed=0))
+    assert np.array_equal(fold, _fold_assignment(y, seed=0))
     a = np.arange(7)
     assert np.array_equal(a[_reflect(np.arange(-4, 11), 7)], np.pad(a, 4, mode="reflect"))
     # a ring wider than the scene reflects again, as np.pad does
