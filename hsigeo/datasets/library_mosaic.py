@@ -120,7 +120,7 @@ HELDOUT_MOSAICS: dict[str, MosaicSpec] = {
 }
 MOSAICS.update(HELDOUT_MOSAICS)
 #: Development twins made to confirm a rule chosen on the development scenes
-#: (``benchmarks/results/fewlabels/round8/RULE.md`` and ``round9/RULE.md``, each written before its
+#: (``benchmarks/results/fewlabels/round8/RULE.md``, ``round9/RULE.md`` and ``round10/RULE.md``, each written before its
 #: twins existed): new seeds of development scenes, named ``<scene>-<seed>``.  Development data from then on.
 CONFIRM_MOSAICS: dict[str, MosaicSpec] = {
     f"{name}-{seed}": replace(MOSAICS[name], seed=seed)
@@ -128,7 +128,10 @@ CONFIRM_MOSAICS: dict[str, MosaicSpec] = {
                        ("mosaic-samson-like", 35),
                        # round 9's (benchmarks/results/fewlabels/round9/RULE.md, addendum)
                        ("landscape-city-like", 41), ("mosaic-city-like", 42), ("landscape-jasper-like", 43),
-                       ("mosaic-samson-like", 44))
+                       ("mosaic-samson-like", 44),
+                       # round 10's (benchmarks/results/fewlabels/round10/RULE.md)
+                       ("mosaic-jasper-like", 51), ("mosaic-city-like", 52), ("landscape-samson-like", 53),
+                       ("landscape-city-like", 54))
 }
 MOSAICS.update(CONFIRM_MOSAICS)
 

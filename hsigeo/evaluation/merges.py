@@ -33,7 +33,9 @@ HELDOUT = {"berlin-2009": "berlin_coarse.yaml", "berlin-2009-hymap": "berlin_coa
 CONFIRM = {"landscape-jasper-like-31": "jasper_like.yaml", "landscape-samson-like-32": "samson_like.yaml",
            "mosaic-jasper-like-34": "jasper_like.yaml", "mosaic-samson-like-35": "samson_like.yaml",
            "landscape-city-like-41": "city_like.yaml", "mosaic-city-like-42": "city_like.yaml",
-           "landscape-jasper-like-43": "jasper_like.yaml", "mosaic-samson-like-44": "samson_like.yaml"}
+           "landscape-jasper-like-43": "jasper_like.yaml", "mosaic-samson-like-44": "samson_like.yaml",
+           "mosaic-jasper-like-51": "jasper_like.yaml", "mosaic-city-like-52": "city_like.yaml",
+           "landscape-samson-like-53": "samson_like.yaml", "landscape-city-like-54": "city_like.yaml"}
 #: Every scene with a merge table: the development scenes (:data:`SCENES`, the default run), the
 #: confirmation twins and the held-out ones.
 MERGE_FILES = {**SCENES, **CONFIRM, **HELDOUT}

@@ -1,0 +1,92 @@
+"""Round 10 (RULE.md): the fold maps of the cheap members, per pixel, and every member set's final map.
+
+    python benchmarks/results/fewlabels/round10/cvmembers.py --cache CACHE --keep KEEP --out FILE [--jobs 2]
+
+CACHE: the split's network cache (`fewlabels_members.py --cache`), KEEP: its kept member maps
+(`--ablate ... --cnn --cnn-smoothing 0.1 --keep`). One JSON line per split:
+
+- `oa`: the final map's test OA for each member set (`three`: network + self-trained SVM + CNN, the
+  shipped default's; `net-cnn`; `net-svm`), fused by confidence with equal weights, at filter radius 0/1/2;
+- `right`: for the fold maps (`svm`, `cnn`, `two` = both fused by confidence) at radius 0/1/2, a string of
+  0/1 per scored pixel (fold 0's pixels, then fold 1's, in raster order), so that any McNemar count
+  between two of them can be read off later; the folds are round 9's (the shipped check's halves);
+- `cv`, `n_train`: what the shipped filter rule reads.
+"""
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # benchmarks/
+
+SETS = {"three": ("p_net", "p_st3", "p_cnn"), "net-cnn": ("p_net", "p_cnn"), "net-svm": ("p_net", "p_st3")}
+
+
+def score(keep_path: str, cache_dir: str, data_dir: str | None) -> dict:
+    from fewlabels_members import _filter, _fuse_conf, _init, _load_split, _svm_map
+
+    from hsigeo.model.patch_cnn import PatchCNN
+    from hsigeo.model.selection import _fold_assignment
+
+    _init()
+    t0 = time.perf_counter()
+    d = _load_split(Path(cache_dir) / Path(keep_path).name, data_dir)
+    k = np.load(keep_path)
+    labels, m_test, values, guide, pool, y, seed, valid = (d[n] for n in (
+        "labels", "m_test", "values", "guide", "pool", "y", "seed", "valid"))
+    n_cls = len(values)
+    oa = {}
+    for name, members in SETS.items():
+        p = _fuse_conf(*(k[n].astype(np.float32) for n in members))
+        for r in (0, 1, 2):
+            pf = _filter(p, guide, r) if r else p
+            oa[f"{name}-r{r}"] = float((values[pf.argmax(0)][m_test] == labels[m_test]).mean() * 100)
+    cv = float(k["cv"])
+    _, info = _svm_map(guide, pool, y, n_cls, seed)  # C and gamma as the ensemble's SVM chooses them
+    rows, cols = np.nonzero(pool)  # raster order, as d["y"]
+    fold = _fold_assignment(y, seed)
+    right: dict[str, list[np.ndarray]] = {f"{m}-r{r}": [] for m in ("svm", "cnn", "two") for r in (0, 1, 2)}
+    for f in (0, 1):
+        tr, te = fold != f, fold == f
+        mask = np.zeros_like(pool)
+        mask[rows[tr], cols[tr]] = True
+        p_s, _ = _svm_map(guide, mask, y[tr], n_cls, seed, fixed=info)
+        cnn = PatchCNN(label_smoothing=0.1).fit_scene(guide, rows[tr], cols[tr], y[tr], n_cls, seed=seed, valid=valid)
+        p_c = cnn.proba_scene(guide).numpy()
+        for name, p in (("svm", p_s), ("cnn", p_c), ("two", _fuse_conf(p_s, p_c))):
+            for r in (0, 1, 2):
+                pf = _filter(p, guide, r) if r else p
+                right[f"{name}-r{r}"].append(pf.argmax(0)[rows[te], cols[te]] == y[te])
+    return {"dataset": d["name"], "fraction": d["fraction"], "seed": seed, "cv": cv if np.isfinite(cv) else None,
+            "n_train": [int(n) for n in d["n_train"]], "oa": oa,
+            "right": {key: "".join("1" if v else "0" for v in np.concatenate(parts)) for key, parts in right.items()},
+            "seconds": time.perf_counter() - t0}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cache", required=True)
+    ap.add_argument("--keep", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--jobs", type=int, default=2)
+    a = ap.parse_args()
+    done = set()
+    if Path(a.out).exists():
+        done = {json.loads(x)["key"] for x in open(a.out, encoding="utf-8")}
+    todo = [str(p) for p in sorted(Path(a.keep).glob("*.npz")) if p.stem not in done]
+    with ProcessPoolExecutor(a.jobs) as ex, open(a.out, "a", encoding="utf-8") as fh:
+        for path, rec in zip(todo, ex.map(score, todo, [a.cache] * len(todo), [a.data_dir] * len(todo))):
+            rec["key"] = Path(path).stem
+            fh.write(json.dumps(rec) + "\n")
+            fh.flush()
+            print(rec["key"], {k: round(v, 2) for k, v in rec["oa"].items()}, f"{rec['seconds']:.0f}s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
