@@ -6,6 +6,7 @@ Indian Pines by at most ``ip_limit`` (each round's RULE.md says which).
 """
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 
@@ -13,9 +14,9 @@ import numpy as np
 
 
 def records(paths: list[str]) -> Iterator[tuple[tuple[str, float], dict]]:
-    """``((dataset, share), record)`` of every JSON line of ``paths``, in file order."""
+    """``((dataset, share), record)`` of every JSON line of ``paths`` (gzip-compressed when named ``*.gz``), in file order."""
     for path in paths:
-        for line in open(path, encoding="utf-8"):
+        for line in (gzip.open if str(path).endswith(".gz") else open)(path, "rt", encoding="utf-8"):
             rec = json.loads(line)
             yield (rec["dataset"], rec["fraction"]), rec
 
