@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -38,3 +38,36 @@ def compare(key: tuple[str, float], default: list[float], candidate: list[float]
     limit = ip_limit if key[0] == "indian-pines" else max(0.3, sd)
     fail = (key, round(diff, 2), round(limit, 2)) if diff < -limit - tolerance else None
     return diff, sd, fail
+
+
+def row_table(rows: dict, default: str, candidate: str, cells: Callable[[tuple, np.ndarray, np.ndarray, float], list[str]],
+              *, ip_limit: float, tolerance: float = 1e-9) -> tuple[list[float], list[tuple]]:
+    """Print a markdown line per row (sorted): dataset, share, then ``cells(key, default, candidate, difference)``.
+
+    ``rows[key][default]`` and ``rows[key][candidate]`` hold one OA per seed; each row is checked by
+    :func:`compare`.  Returns the differences and the failures, in row order.
+    """
+    diffs, fails = [], []
+    for key in sorted(rows):
+        d, c = np.array(rows[key][default]), np.array(rows[key][candidate])
+        diff, _, fail = compare(key, d, c, ip_limit=ip_limit, tolerance=tolerance)
+        diffs.append(diff)
+        if fail:
+            fails.append(fail)
+        print(f"| {key[0]} | {key[1] * 100:g}% | " + " | ".join(cells(key, d, c, diff)) + " |")
+    return diffs, fails
+
+
+def rule_radius(rec: dict) -> int:
+    """The ensemble's filter radius by the rules of rounds 3 and 8 (before any fold check) from a record's SVM
+    cross-validated accuracy (``cv``) and class counts (``n_train``): 0 where the spectra separate the classes
+    (``cv`` >= 0.9) and the labels are dense (median class >= 50 training pixels, each class >= 2), 1 where they
+    only separate, else 2."""
+    cv = rec["cv"]
+    sep = cv is not None and cv >= 0.9
+    n = np.array(rec["n_train"])
+    n = n[n > 0]
+    if sep and np.median(n) >= 50 and n.min() >= 2:
+        return 0
+    return 1 if sep else 2
+

@@ -13,22 +13,11 @@ import numpy as np
 from scipy.stats import binomtest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # results/fewlabels/
-from rowcheck import compare, mean_std, records  # noqa: E402
+from rowcheck import mean_std, records, row_table  # noqa: E402
+from rowcheck import rule_radius as shipped_radius
 
 LEVEL = 0.05
 FOLD_MAP = {"three": "two", "net-cnn": "cnn", "net-svm": "svm"}  # the fold maps of the cheap members that stay
-
-
-def shipped_radius(rec):
-    """Rounds 3 and 8: 0 where the spectra separate the classes and the labels are dense, 1 where they
-    separate, else 2."""
-    cv = rec["cv"]
-    sep = cv is not None and cv >= 0.9
-    n = np.array(rec["n_train"])
-    n = n[n > 0]
-    if sep and np.median(n) >= 50 and n.min() >= 2:
-        return 0
-    return 1 if sep else 2
 
 
 def p_better(rec, a, b):
@@ -75,15 +64,8 @@ def table(paths, title, candidate):
     print(f"\n### {candidate}: {title}\n")
     print(f"| dataset | share | shipped default | {candidate} | difference | members (filter) per seed |")
     print("| --- | ---: | ---: | ---: | ---: | --- |")
-    diffs, fails = [], []
-    for key in sorted(rows):
-        s, c = np.array(rows[key]["shipped"]), np.array(rows[key]["cand"])
-        diff, _, fail = compare(key, s, c, ip_limit=0.3)
-        diffs.append(diff)
-        if fail:
-            fails.append(fail)
-        print(f"| {key[0]} | {key[1] * 100:g}% | {mean_std(s)} | {mean_std(c)} | {diff:+.2f} | "
-              f"{'; '.join(rows[key]['how'])} |")
+    diffs, fails = row_table(rows, "shipped", "cand", lambda key, s, c, diff: [
+        mean_std(s), mean_std(c), f"{diff:+.2f}", "; ".join(rows[key]["how"])], ip_limit=0.3)
     m = float(np.mean(diffs)) if diffs else float("nan")
     ok = bool(diffs) and m >= 0.2 and not fails
     print(f"\nmean difference {m:+.2f} over {len(diffs)} rows (needs >= +0.2); rows lower than allowed: "

@@ -13,7 +13,7 @@ from collections import defaultdict
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # results/fewlabels/
-from rowcheck import compare, mean_std, records  # noqa: E402
+from rowcheck import mean_std, records, row_table  # noqa: E402
 
 DENSE = 50
 
@@ -34,13 +34,7 @@ for key, r in records(sys.argv[1:]):
     rows[key]["median"].append(float(np.median(r["n_train"])))
 print("| dataset | share | median class (training px) | default (three members, separable rule) | dense-labels rule | difference |")
 print("| --- | ---: | ---: | ---: | ---: | ---: |")
-fails = []
-for key in sorted(rows):
-    d, c = np.array(rows[key]["default"]), np.array(rows[key]["dense"])
-    diff, _, fail = compare(key, d, c, ip_limit=0.3, tolerance=0.0)
-    print(f"| {key[0]} | {key[1] * 100:g}% | {np.mean(rows[key]['median']):.0f} | {mean_std(d)} | "
-          f"{mean_std(c)} | {diff:+.2f} |")
-    if fail:
-        fails.append(fail)
+_, fails = row_table(rows, "default", "dense", lambda key, d, c, diff: [
+    f"{np.mean(rows[key]['median']):.0f}", mean_std(d), mean_std(c), f"{diff:+.2f}"], ip_limit=0.3, tolerance=0.0)
 mean_d = np.mean([np.mean(rows[k]["dense"]) - np.mean(rows[k]["default"]) for k in rows])
 print(f"\nmean difference over {len(rows)} rows: {mean_d:+.2f}; rows lower than allowed: {fails or 'none'}")

@@ -6,13 +6,13 @@ class at least 2.  Files before ``--`` are the confirmation rows (condition 1), 
 (condition 2).
 """
 import sys
-from pathlib import Path
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # results/fewlabels/
-from rowcheck import compare, mean_std, records  # noqa: E402
+from rowcheck import mean_std, records, row_table  # noqa: E402
 
 
 def radius(rec, rule):
@@ -24,6 +24,11 @@ def radius(rec, rule):
     return 1 if sep else 2
 
 
+def cv_range(cvs):
+    cv = np.array(cvs)
+    return "n/a" if np.isnan(cv).all() else f"{np.nanmin(cv):.2f}-{np.nanmax(cv):.2f}"
+
+
 def table(paths):
     rows = defaultdict(lambda: defaultdict(list))
     for key, r in records(paths):
@@ -33,17 +38,9 @@ def table(paths):
         rows[key]["cv"].append(r["cv"] if r["cv"] is not None else float("nan"))
     print("| dataset | share | median class | SVM CV | default | candidate | difference |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    fails, diffs = [], []
-    for key in sorted(rows):
-        d, c = np.array(rows[key]["default"]), np.array(rows[key]["candidate"])
-        diff, _, fail = compare(key, d, c, ip_limit=0.0)
-        diffs.append(diff)
-        cv = np.array(rows[key]["cv"])
-        print(f"| {key[0]} | {key[1] * 100:g}% | {np.mean(rows[key]['median']):.0f} | "
-              f"{'n/a' if np.isnan(cv).all() else f'{np.nanmin(cv):.2f}-{np.nanmax(cv):.2f}'} | {mean_std(d)} | "
-              f"{mean_std(c)} | {diff:+.2f} |")
-        if fail:
-            fails.append(fail)
+    diffs, fails = row_table(rows, "default", "candidate", lambda key, d, c, diff: [
+        f"{np.mean(rows[key]['median']):.0f}", cv_range(rows[key]["cv"]), mean_std(d), mean_std(c), f"{diff:+.2f}"],
+        ip_limit=0.0)
     return float(np.mean(diffs)), fails
 
 

@@ -4,26 +4,17 @@
 unfiltered by an exact one-sided McNemar test, p < 0.05.
 """
 import sys
-from pathlib import Path
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import binomtest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # results/fewlabels/
-from rowcheck import compare, mean_std, records  # noqa: E402
+from rowcheck import mean_std, records, row_table  # noqa: E402
+from rowcheck import rule_radius as shipped_radius
 
 LEVEL = 0.05
-
-
-def shipped_radius(rec):
-    cv = rec["cv"]
-    sep = cv is not None and cv >= 0.9
-    n = np.array(rec["n_train"])
-    n = n[n > 0]
-    if sep and np.median(n) >= 50 and n.min() >= 2:
-        return 0
-    return 1 if sep else 2
 
 
 def p_value(rec, r):
@@ -50,16 +41,9 @@ def table(paths, title):
     print(f"\n### {title}\n")
     print("| dataset | share | shipped default | cv-two-sig | difference | splits turned unfiltered | McNemar p per seed |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
-    diffs, fails = [], []
-    for key in sorted(rows):
-        s, c = np.array(rows[key]["shipped"]), np.array(rows[key]["cand"])
-        diff, _, fail = compare(key, s, c, ip_limit=0.3)
-        diffs.append(diff)
-        if fail:
-            fails.append(fail)
-        ps = ", ".join(f"{p:.2g}" for p in rows[key]["p"]) or "(shipped: unfiltered)"
-        print(f"| {key[0]} | {key[1] * 100:g}% | {mean_std(s)} | {mean_std(c)} | {diff:+.2f} | "
-              f"{sum(rows[key]['off'])} | {ps} |")
+    diffs, fails = row_table(rows, "shipped", "cand", lambda key, s, c, diff: [
+        mean_std(s), mean_std(c), f"{diff:+.2f}", str(sum(rows[key]["off"])),
+        ", ".join(f"{p:.2g}" for p in rows[key]["p"]) or "(shipped: unfiltered)"], ip_limit=0.3)
     m = float(np.mean(diffs))
     ok = m >= 0.2 and not fails
     print(f"\nmean difference {m:+.2f} over {len(diffs)} rows (needs >= +0.2); rows lower than allowed: "
