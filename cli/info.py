@@ -195,6 +195,11 @@ def _model_info(path: Path) -> None:
         if cnn is not None:
             _line("CNN member", f"{cnn.patch} x {cnn.patch} patches of {cnn.basis.shape[0]} PCA components, "
                                 f"{cnn.n_trainable:,} parameters, weight {model.cnn_weight:g}")
+        members = (model.report or {}).get("members")
+        if members:
+            from hsigeo.model.fold_check import describe_members
+
+            _line("members", describe_members(members))
         selftrained = (model.report or {}).get("self_training")
         if selftrained:
             _line("self-trained", f"the SVM refitted with {selftrained['n_added']} confidently mapped pixels of the "

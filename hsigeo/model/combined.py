@@ -200,7 +200,9 @@ class CombinedModel:
         """Averaged, unfiltered probabilities ``(C, hn, wn)`` of the tile minus the members' halo."""
         rb = self.member_radius
         bands = t[: self.n_bands, rb : rb + hn, rb : rb + wn]
-        p_svm = self.svm.proba(bands.reshape(self.n_bands, -1).t(), batch_size=batch_size).t().reshape(-1, hn, wn)
+        p_svm = None
+        if self.net is None or self.svm_weight > 0:  # an ensemble whose member check left the SVM out skips it
+            p_svm = self.svm.proba(bands.reshape(self.n_bands, -1).t(), batch_size=batch_size).t().reshape(-1, hn, wn)
         if self.net is None:
             return p_svm
         o = rb - self.net.config.radius  # each member reads its own halo out of the widest one
@@ -215,16 +217,19 @@ class CombinedModel:
                                         batch_size=min(batch_size, 4096))
         return self.fuse(p_net, p_svm, p_cnn)
 
-    def fuse(self, p_net: torch.Tensor, p_svm: torch.Tensor, p_cnn: torch.Tensor | None = None) -> torch.Tensor:
+    def fuse(self, p_net: torch.Tensor, p_svm: torch.Tensor | None, p_cnn: torch.Tensor | None = None) -> torch.Tensor:
         """The ensemble's probabilities ``(C, ...)`` from its members'.
 
         Each member has a weight: ``1 - w`` the network, ``w`` = :attr:`svm_weight` the SVM, and
         :attr:`cnn_weight` the CNN when there is one.  ``"mean"``: the weighted mean.
         ``"confidence"``: each member's weight at a pixel is also multiplied by its highest
         probability there, so where one member is sure and another hesitates the sure one
-        decides.  The weights are normalised (per pixel), so the result sums to 1.
+        decides.  The weights are normalised (per pixel), so the result sums to 1.  ``p_svm`` may be
+        None where :attr:`svm_weight` is 0 (the SVM left out).
         """
-        members = [(1.0 - self.svm_weight, p_net), (self.svm_weight, p_svm)]
+        members = [(1.0 - self.svm_weight, p_net)]
+        if p_svm is not None and self.svm_weight > 0:
+            members.append((self.svm_weight, p_svm))
         if p_cnn is not None:
             members.append((self.cnn_weight, p_cnn))
         return fuse_members(members, self.fusion)

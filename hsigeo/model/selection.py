@@ -25,6 +25,13 @@ each class (by the margin between the two highest filtered probabilities, at mos
 both, with the ``C`` and ``gamma`` it chose.  Only predictions are read from those pixels, never
 their labels; what was added is printed (with ``progress``) and stored in the report
 (``self_training``).  See README, "Few labels on scenes nobody tuned on", for the evidence.
+
+An ensemble with a CNN member also checks itself on its training pixels before it is finished
+(:mod:`hsigeo.model.fold_check`): the filter its rules chose goes where held-out halves of them
+are mapped better without it (``fold_test``), and, as an option (``member_test``), a cheap member
+is left out where the other alone maps them better than the two together; both are printed and
+stored (``spatial_filter``, ``members``).  The
+members are fitted and the scene's windows read by :mod:`hsigeo.model.scene_members`.
 """
 
 from __future__ import annotations
@@ -40,11 +47,17 @@ import numpy as np
 
 from hsigeo.device import torch_device
 from hsigeo.errors import LabelError
-from hsigeo.model.classifier import standardize_block
-from hsigeo.model.combined import CombinedModel, fuse_members
-from hsigeo.model.patch_cnn import PatchCNN
+from hsigeo.model.combined import CombinedModel
+from hsigeo.model.fold_check import apply_fold_checks, describe_members
+from hsigeo.model.scene_members import (
+    fit_cnn_member,
+    fit_svm_member,
+    scene_window,
+    standardised_pixels,
+    window_bands,
+)
 from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
-from hsigeo.model.svm import KernelSVM, fit_svm
+from hsigeo.model.svm import fit_svm
 from hsigeo.model.train_data import TrainingData, scene_statistics
 from hsigeo.model.train_options import TrainConfig
 from hsigeo.model.trainer import NetworkTrainer, RunSettings, TrainReport
@@ -57,109 +70,18 @@ CANDIDATES = ("ensemble", "net", "svm")
 CV_EPOCH_SHARE = 1 / 3
 #: Folds of ``method="auto"``.
 CV_FOLDS = 2
-#: Label smoothing of the ensemble's CNN member.  With plain cross-entropy the CNN is over-confident
-#: where it is weakest (Indian Pines, the synthetic scene), and the confidence fusion over-trusts it;
-#: 0.1 (the usual value, not tuned) passed round 6's rule where plain cross-entropy did not (README,
-#: "Few labels on scenes nobody tuned on", sixth round).
-CNN_LABEL_SMOOTHING = 0.1
-#: Self-training maps at most this many pixels of the training scene (a window of a larger scene).
-SELF_TRAIN_MAX_PIXELS = 1 << 20
-
-
-def _standardised_pixels(data: TrainingData, mean: np.ndarray, std: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``(n, B)`` spectra of the pixels of ``mask``, standardised as the models' ``normalize`` does."""
-    x = data.arr[:, mask].T.astype(np.float32)
-    x = (x - mean[None, :]) / np.where(std > 0, std, 1.0)[None, :]
-    x[~np.isfinite(x)] = 0.0
-    return x
-
-
-def _fit_svm(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: np.ndarray, seed: int) -> KernelSVM:
-    y = data.class_indices(mask)
-    return fit_svm(_standardised_pixels(data, mean, std, mask), y, len(data.values), seed=seed)
-
-
-def _fit_cnn(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: np.ndarray, seed: int
-             ) -> tuple[PatchCNN | None, dict[str, Any]]:
-    """The ensemble's patch CNN, fitted on the standardised bands the other members read.
-
-    Its PCA is fitted on up to 50 k valid pixels of the scene (label-free) and the scene is
-    reduced in strips of rows, so no second full copy of the scene is made.
-
-    Returns
-    -------
-    (PatchCNN or None, dict)
-        The member (None where the scene has too few bands for its spectral kernels) and the
-        record stored in the report (``training.cnn``).
-    """
-    import torch
-
-    t0 = time.perf_counter()
-    cnn = PatchCNN(label_smoothing=CNN_LABEL_SMOOTHING)
-    n_bands = data.arr.shape[0]
-    if n_bands < PatchCNN.MIN_COMPONENTS:
-        return None, {"used": False, "why": f"{n_bands} bands; the CNN needs at least {PatchCNN.MIN_COMPONENTS}"}
-    sample = np.zeros(data.valid.size, dtype=bool)
-    sample[PatchCNN.sample_pixels(data.valid.size, seed, data.valid)] = True
-    cnn.fit_reduction(_standardised_pixels(data, mean, std, sample.reshape(data.valid.shape)))
-    height = data.arr.shape[1]
-    strip = max(1, (1 << 22) // max(1, n_bands * data.arr.shape[2]))  # about 16 MB of float32 bands a strip
-    scores = torch.cat([cnn.reduce(standardize_block(data.arr[:, r0 : r0 + strip], mean, std,
-                                                     data.valid[r0 : r0 + strip]))
-                        for r0 in range(0, height, strip)], dim=1)
-    rows, cols = np.nonzero(mask)
-    targets = data.class_indices(mask)
-    cnn.fit(cnn.pad(scores), rows, cols, targets, len(data.values), seed=seed)
-    return cnn, {"used": True, "n_components": int(cnn.basis.shape[0]), "patch": cnn.patch,
-                 "steps": cnn.steps, "n_trainable": cnn.n_trainable,
-                 "seconds": round(time.perf_counter() - t0, 2)}
-
-
-def _scene_window(data: TrainingData, seed: int, max_pixels: int = SELF_TRAIN_MAX_PIXELS) -> tuple[slice, slice]:
-    """The part of the training scene that self-training and the filter rule map: all of it, or a
-    random window of about ``max_pixels``."""
-    height, width = data.labels.shape
-    h = min(height, max(1, int(np.sqrt(max_pixels))))
-    w = min(width, max(1, max_pixels // h))
-    rng = np.random.default_rng(seed + 104729)  # not the split's or the training's own stream
-    r0, c0 = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
-    return slice(r0, r0 + h), slice(c0, c0 + w)
-
-
-def _reflect(idx: np.ndarray, n: int) -> np.ndarray:
-    """Indices outside ``0..n-1`` mirrored about the edge pixels, as ``np.pad(mode="reflect")`` pads."""
-    if n == 1:
-        return np.zeros_like(idx)
-    period = 2 * (n - 1)
-    idx = np.abs(idx) % period
-    return np.where(idx >= n, period - idx, idx)
-
-
-def _window_bands(data: TrainingData, window: tuple[slice, slice], halo: int, normalize: Any) -> np.ndarray:
-    """``normalize(bands, valid)`` of a window of the training scene and a ``halo``-pixel ring around it.
-
-    The ring is reflected at the scene's edge as ``np.pad(mode="reflect")`` does; the pixels are read
-    by index in one step, so only the window is copied, never the whole scene (the normalisation is
-    per pixel, so the result equals the same cut of the normalised, padded scene).
-    """
-    rows, cols = window
-    ri = _reflect(np.arange(rows.start - halo, rows.stop + halo), data.arr.shape[1])[:, None]
-    ci = _reflect(np.arange(cols.start - halo, cols.stop + halo), data.arr.shape[2])[None, :]
-    return normalize(data.arr[:, ri, ci], data.valid[ri, ci])
-
-
 def _scene_probs(model: CombinedModel, data: TrainingData, window: tuple[slice, slice], device: Any = None,
                  ring: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities ``(C, h + 2 ring, w + 2 ring)`` of a window of the training scene and its bands.
 
     The window is read with the model's halo (and ``ring``), real inside the scene and reflected
-    at its edge (:func:`_window_bands`), normalised and run as one tile, as the engines'
+    at its edge (:func:`window_bands`), normalised and run as one tile, as the engines'
     whole-scene reference does (this layer cannot import the engines).  Also returns the normalised bands of the same pixels
     (``(B', h + 2 ring, w + 2 ring)``), the guide of a filter applied afterwards.
     """
     import torch
 
-    tile = torch.from_numpy(np.ascontiguousarray(_window_bands(data, window, model.radius + ring, model.normalize)))
+    tile = torch.from_numpy(np.ascontiguousarray(window_bands(data, window, model.radius + ring, model.normalize)))
     m = model.radius
     return model.predict_tile(tile, device=device), tile[:, m : tile.shape[1] - m, m : tile.shape[2] - m].numpy()
 
@@ -231,7 +153,7 @@ def _self_train(model: CombinedModel, data: TrainingData, mask: np.ndarray, cfg:
     """Refit ``model``'s SVM on its training pixels plus the scene's most confident predictions (in place).
 
     ``device``: where the scene is mapped (the training's device); ``probs``: the model's map of
-    the window (:func:`_scene_window`) when the caller already made it.
+    the window (:func:`scene_window`) when the caller already made it.
 
     Returns
     -------
@@ -239,7 +161,7 @@ def _self_train(model: CombinedModel, data: TrainingData, mask: np.ndarray, cfg:
         The record: factor, pixels added per class value, mapped window, seconds.
     """
     t0 = time.perf_counter()
-    rows, cols = _scene_window(data, cfg.seed)
+    rows, cols = scene_window(data, cfg.seed)
     if probs is None:
         probs = _scene_probs(model, data, (rows, cols), device)[0]
     y_train = np.full(data.labels.shape, -1, dtype=np.int64)
@@ -251,7 +173,7 @@ def _self_train(model: CombinedModel, data: TrainingData, mask: np.ndarray, cfg:
     target = np.where(mask, y_train, pseudo)
     use = target >= 0
     svm = model.svm
-    x = _standardised_pixels(data, model.mean, model.std, use)
+    x = standardised_pixels(data, model.mean, model.std, use)
     # the refit keeps the C and gamma that cross-validation chose on the real labels: the
     # pseudo-labels agree with the model by construction, so a search on them would only
     # reward whatever they already say
@@ -317,105 +239,6 @@ def _ensemble_filter(cfg: TrainConfig, svm_info: dict[str, Any], counts: np.ndar
     return {"radius": int(radius), "applied": radius > 0, "rule": rule, **record}
 
 
-def _fold_assignment(y: np.ndarray, seed: int) -> np.ndarray:
-    """Stratified two-fold split of pixels of class indices ``y``: 0/1, or -1 for the pixel of a class that
-    has only one (trained on in both folds, scored in neither)."""
-    # seeded by the training seed alone, as in the evaluation that chose this check (round9/cvfilter.py calls this
-    # function), so a benchmark run reproduces its decisions: which halves are drawn moves the test (README, ninth round)
-    rng = np.random.default_rng(seed)
-    fold = np.full(y.size, -1, dtype=np.int64)
-    for c in np.unique(y):
-        idx = np.flatnonzero(y == c)
-        if idx.size > 1:
-            idx = idx[rng.permutation(idx.size)]
-            fold[idx[0::2]], fold[idx[1::2]] = 0, 1
-    return fold
-
-
-def _fold_filter_test(data: TrainingData, mask: np.ndarray, cfg: TrainConfig, svm: KernelSVM, radius: int,
-                      mean: np.ndarray, std: np.ndarray) -> dict[str, Any] | None:
-    """Does the ensemble's filter of ``radius`` help this scene?  Two-fold check on the training pixels.
-
-    The cheap members (the SVM with the ``C`` and ``gamma`` it chose, and the patch CNN) are fitted on
-    one half of the training pixels (stratified) and map the self-training window
-    (:func:`_scene_window`); the other half's pixels in it are scored unfiltered and through the
-    filter, and the halves swap.  Of the scored pixels where the two maps disagree, ``b`` are right
-    only unfiltered and ``c`` only filtered; the exact one-sided McNemar (sign) test gives the
-    p-value of "unfiltered is better" (``b`` of ``b + c`` under a fair coin).
-
-    Returns
-    -------
-    dict or None
-        ``better_unfiltered`` (b), ``better_filtered`` (c), ``p_value``, ``scored``, ``radius``,
-        ``level``, ``seconds``; None where the check cannot run (fewer than 11 bands for the CNN,
-        a half without two classes, no scored pixel in the window).
-    """
-    import torch
-    from scipy.stats import binomtest
-
-    t0 = time.perf_counter()
-    if data.arr.shape[0] < PatchCNN.MIN_COMPONENTS:
-        return None
-    rows, cols = np.nonzero(mask)
-    y = data.class_indices(mask)  # raster order, as rows and cols
-    fold = _fold_assignment(y, cfg.seed)
-    win_r, win_c = _scene_window(data, cfg.seed)
-    rc = PatchCNN().radius
-    halo = rc + radius
-    # the window's standardised bands with the CNN's and the filter's halo
-    block = torch.from_numpy(_window_bands(data, (win_r, win_c), halo,
-                                           lambda bands, valid: standardize_block(bands, mean, std, valid)))
-    guide = block[:, rc : block.shape[1] - rc, rc : block.shape[2] - rc]  # window + the filter's ring
-    hn, wn = guide.shape[1], guide.shape[2]
-    inside = (rows >= win_r.start) & (rows < win_r.stop) & (cols >= win_c.start) & (cols < win_c.stop)
-    b = c = scored = 0
-    for f in (0, 1):
-        fit_px, test_px = fold != f, (fold == f) & inside
-        if len(np.unique(y[fit_px])) < 2 or not test_px.any():
-            return None
-        fit_mask = np.zeros_like(mask)
-        fit_mask[rows[fit_px], cols[fit_px]] = True
-        x = _standardised_pixels(data, mean, std, fit_mask)
-        svm_f = fit_svm(x, y[fit_px], len(data.values), seed=cfg.seed, C_grid=(svm.info["C"],),
-                        gamma_factors=(svm.info["gamma"] * x.shape[1],))
-        cnn_f, _ = _fit_cnn(data, fit_mask, mean, std, cfg.seed)
-        with torch.inference_mode():
-            p_svm = svm_f.proba(guide.reshape(guide.shape[0], -1).t()).t().reshape(-1, hn, wn)
-            p_cnn = cnn_f.proba_tile(block, batch_size=4096)
-            # the ensemble's confidence fusion of two equal-weight members
-            p = fuse_members([(1.0, p_svm), (1.0, p_cnn)], "confidence")
-            smooth = edge_aware_smooth(p, guide, radius, cfg.spatial.smooth_tau, groups=SpatialFilter().groups)
-        # scored pixels in window coordinates; the unfiltered map is cut to the same centre
-        tr, tc = rows[test_px] - win_r.start + radius, cols[test_px] - win_c.start + radius
-        right0 = p.argmax(0).numpy()[tr, tc] == y[test_px]
-        right_r = smooth.argmax(0).numpy()[tr - radius, tc - radius] == y[test_px]
-        b += int((right0 & ~right_r).sum())
-        c += int((right_r & ~right0).sum())
-        scored += int(test_px.sum())
-    p_value = float(binomtest(b, b + c, 0.5, alternative="greater").pvalue) if b + c else 1.0
-    return {"radius": int(radius), "better_unfiltered": b, "better_filtered": c, "p_value": round(p_value, 6),
-            "scored": scored, "level": cfg.spatial.fold_test, "seconds": round(time.perf_counter() - t0, 2)}
-
-
-def _apply_fold_test(record: dict[str, Any], data: TrainingData, mask: np.ndarray, cfg: TrainConfig,
-                     svm: KernelSVM, mean: np.ndarray, std: np.ndarray) -> None:
-    """Turn the filter of ``record`` (:func:`_ensemble_filter`) off, in place, where the two-fold check
-    (:func:`_fold_filter_test`) finds the unfiltered maps better at the level ``fold_test``."""
-    level = cfg.spatial.fold_test
-    if level is None or record["radius"] == 0:
-        return
-    test = _fold_filter_test(data, mask, cfg, svm, record["radius"], mean, std)
-    if test is None:
-        return
-    record["fold_test"] = test
-    if test["p_value"] < level:
-        side = 2 * record["radius"] + 1
-        record.update(radius=0, applied=False, read_svm_cv=False,
-                      rule=f"a two-fold check on the training pixels found the maps better without the {side} x "
-                           f"{side} filter: {test['better_unfiltered']} against {test['better_filtered']} of "
-                           f"{test['scored']} pixels, McNemar p = {test['p_value']:.2g} (< {level:g})")
-
-
 def _print_filter(record: dict[str, Any]) -> None:
     r = record["radius"]
     how = f"{2 * r + 1} x {2 * r + 1}" if r else "off"
@@ -460,7 +283,7 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
     filtered: dict[str, np.ndarray] = {}  # a model's map of the self-training window, when already made
     if "svm" in which or "ensemble" in which:
         t0 = time.perf_counter()
-        svm = _fit_svm(data, mask, mean, std, cfg.seed)
+        svm = fit_svm_member(data, mask, mean, std, cfg.seed)
         facts["svm_seconds"] = time.perf_counter() - t0
         facts["svm"] = svm.info
         common = {"classes": list(data.prompt_set.classes), "mean": mean, "std": std,
@@ -470,17 +293,23 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
         if "ensemble" in which:
             cnn = None
             if cfg.cnn_member:
-                cnn, facts["cnn"] = _fit_cnn(data, mask, mean, std, cfg.seed)
+                cnn, facts["cnn"] = fit_cnn_member(data, mask, mean, std, cfg.seed)
             ens = CombinedModel(svm, net=_bare(net), svm_weight=cfg.svm_weight, fusion=cfg.fusion, cnn=cnn, **common)
             chosen = None
             if cfg.spatial.filter_rule == "training":
-                chosen = _filter_by_training(ens, data, mask, cfg, _scene_window(data, cfg.seed),
+                chosen = _filter_by_training(ens, data, mask, cfg, scene_window(data, cfg.seed),
                                              torch_device(settings.device))
             # decided before self-training, so its pseudo-labels come from the map the model will make
             facts["spatial_filter"] = chosen[0] if chosen is not None else _ensemble_filter(
                 cfg, svm.info, data.class_counts(mask))
             if chosen is None and cnn is not None:
-                _apply_fold_test(facts["spatial_filter"], data, mask, cfg, svm, mean, std)
+                members = apply_fold_checks(facts["spatial_filter"], data, mask, cfg, svm, mean, std)
+                if members is not None:
+                    facts["members"] = members
+                    if members["left_out"] == "svm":  # the network and the CNN, alike
+                        ens.svm_weight, ens.cnn_weight = 0.0, 1.0
+                    elif members["left_out"] == "cnn":
+                        ens.cnn = None
             ens.spatial = SpatialFilter.optional(facts["spatial_filter"]["radius"], cfg.spatial.smooth_tau)
             if chosen is not None:
                 filtered["ensemble"] = chosen[1]
@@ -488,7 +317,8 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
         if cfg.self_train > 0:
             device = torch_device(settings.device)  # map the scene where the network trained
             for name in ("svm", "ensemble"):
-                if name in models:
+                # an ensemble without its SVM (the member check) has nothing to refit
+                if name in models and (name == "svm" or models[name].svm_weight > 0):
                     facts.setdefault("self_training", {})[name] = _self_train(models[name], data, mask, cfg, device,
                                                                              filtered.get(name))
     if "net" in which:
@@ -653,6 +483,10 @@ def train_selected(data: TrainingData, cfg: TrainConfig, settings: RunSettings) 
         summary["cnn"] = facts["cnn"]
         if settings.progress:
             _print_cnn(summary["cnn"])
+    if method == "ensemble" and "members" in facts:
+        summary["members"] = facts["members"]
+        if settings.progress:
+            print(f"members: {describe_members(summary['members'])}", file=sys.stderr, flush=True)
     if method in facts.get("self_training", {}):
         summary["self_training"] = facts["self_training"][method]
         if settings.progress:

@@ -7,6 +7,8 @@ in the data folder.
 
 from __future__ import annotations
 
+import copy
+import sys
 import warnings
 
 import numpy as np
@@ -240,25 +242,39 @@ def test_ensemble_narrows_the_filter_where_the_spectra_separate_the_classes(scen
 
 def test_fold_assignment_and_reflection():
     """Stratified halves (a one-pixel class in neither), seeded; window indices mirror as np.pad's "reflect"."""
-    from hsigeo.model.selection import _fold_assignment, _reflect
+    from hsigeo.model.fold_check import fold_assignment
+    from hsigeo.model.scene_members import reflect_index
 
     y = np.array([0] * 5 + [1] * 4 + [2])
-    fold = _fold_assignment(y, seed=0)
+    fold = fold_assignment(y, seed=0)
     assert fold[y == 2].tolist() == [-1]  # the class of one pixel
     assert sorted(np.bincount(fold[y == 0])) == [2, 3] and np.bincount(fold[y == 1]).tolist() == [2, 2]
-    assert np.array_equal(fold, _fold_assignment(y, seed=0))
+    assert np.array_equal(fold, fold_assignment(y, seed=0))
     a = np.arange(7)
-    assert np.array_equal(a[_reflect(np.arange(-4, 11), 7)], np.pad(a, 4, mode="reflect"))
+    assert np.array_equal(a[reflect_index(np.arange(-4, 11), 7)], np.pad(a, 4, mode="reflect"))
     # a ring wider than the scene reflects again, as np.pad does
-    assert np.array_equal(a[:3][_reflect(np.arange(-8, 11), 3)], np.pad(a[:3], 8, mode="reflect"))
+    assert np.array_equal(a[:3][reflect_index(np.arange(-8, 11), 3)], np.pad(a[:3], 8, mode="reflect"))
 
 
-def test_fold_test_turns_the_filter_off_only_when_significant(scene, models, capsys, monkeypatch):
-    """The two-fold check of the ensemble's filter: its record is consistent (McNemar's exact one-sided p of the
-    discordant counts, every training pixel of a class with two or more scored once), it is deterministic, and the
-    filter goes only at p below ``fold_test``; the outcome is printed and stored."""
+def _fold_maps(**wrong):
+    """Fold maps of 80 scored pixels, each map wrong on the pixels given (``svm=range(12)``, ``two_r=[3]``: the
+    filtered map), right on every other."""
+    from hsigeo.model.fold_check import FoldMaps
+
+    right = {k: np.ones(80, dtype=bool) for k in ("svm", "cnn", "two", "svm-r", "cnn-r", "two-r")}
+    for name, idx in wrong.items():
+        right[name.replace("_r", "-r")][list(idx)] = False
+    return FoldMaps(right, 2, 80, 1.0)
+
+
+def test_fold_checks_decide_only_when_significant(scene, models, capsys, monkeypatch):
+    """The two-fold checks: the filter's record is consistent (McNemar's exact one-sided p of the discordant
+    counts, every training pixel of a class with two or more scored once) and deterministic; a member goes, and the
+    filter goes, only at p below their levels; the filter is checked on the members that stay; the outcomes are
+    printed and stored."""
     from scipy.stats import binomtest
 
+    import hsigeo.model.fold_check as fc
     import hsigeo.model.selection as sel
     from hsigeo.model.train_options import TrainConfig
 
@@ -266,33 +282,104 @@ def test_fold_test_turns_the_filter_off_only_when_significant(scene, models, cap
     rec = ens.report["spatial_filter"]
     test = rec["fold_test"]  # 10 % of the crop: a class with one pixel, no SVM CV, so the 5 x 5 filter was checked
     b, c = test["better_unfiltered"], test["better_filtered"]
-    assert test["radius"] == 2 and test["level"] == 0.05 and b + c <= test["scored"]
+    assert test["radius"] == 2 and test["level"] == 0.05 and b + c <= test["scored"] and test["members"] == "two"
     _, labels, train_mask, _, _ = scene
     counts = np.unique(labels[train_mask & (labels > 0)], return_counts=True)[1]
     assert test["scored"] == int(counts[counts > 1].sum())
     assert test["p_value"] == pytest.approx(binomtest(b, b + c, 0.5, alternative="greater").pvalue if b + c else 1.0,
                                             abs=1e-6)
     assert (rec["radius"] == 0) == (test["p_value"] < 0.05)
-    # the outcome, both ways, as _apply_fold_test records and prints it
-    cfg = TrainConfig()
-    for p_value, radius in ((0.01, 0), (0.2, 2)):
-        monkeypatch.setattr(sel, "_fold_filter_test", lambda *a, p=p_value, **k: {
-            "radius": 2, "better_unfiltered": 9, "better_filtered": 2, "p_value": p, "scored": 80, "level": 0.05,
-            "seconds": 1.0})
+    cfg = TrainConfig().with_options(member_test=0.05)  # the member check is an option (off by default)
+    outcomes = [
+        # (fold maps, member left out, filter radius after the check, the filter's counts)
+        (_fold_maps(two_r=range(9), two=[9, 10]), None, 0, (9, 2)),  # p 0.033: unfiltered
+        (_fold_maps(two_r=range(6), two=range(6, 11), svm=range(6, 11), cnn=range(6, 11)), None, 2, (6, 5)),  # p 0.5
+        # the CNN alone beats the pair (12 against 1, p 0.0017): the SVM goes, and the filter is checked on the
+        # CNN's maps alone (1 against 1: it stays), not on the pair's (8 against 0)
+        (_fold_maps(two=range(12), svm=range(12), cnn=[12], cnn_r=[13], two_r=range(20)), "svm", 2, (1, 1)),
+        (_fold_maps(two=range(12), cnn=range(12), svm=[12], svm_r=range(20, 30)), "cnn", 0, (10, 1)),
+        (_fold_maps(two=range(7), svm=range(7), cnn=range(7, 11)), None, 2, (0, 7)),  # CNN 7 against 4: p 0.27
+    ]
+    for maps, left_out, radius, counts_ in outcomes:
+        monkeypatch.setattr(fc, "fold_maps", lambda *a, m=maps, **k: m)
         record = sel._ensemble_filter(cfg, {"cv_accuracy": 0.8}, np.array([40, 30, 10]))
-        sel._apply_fold_test(record, None, None, cfg, None, None, None)
-        assert record["radius"] == radius and record["fold_test"]["p_value"] == p_value
+        members = fc.apply_fold_checks(record, None, None, cfg, None, None, None)
+        assert members["left_out"] == left_out and record["radius"] == radius
+        got = record["fold_test"]
+        assert (got["better_unfiltered"], got["better_filtered"]) == counts_
+        assert got["members"] == fc.STAYING_MAP[left_out]
+        assert members["p_cnn"] == pytest.approx(fc.mcnemar(maps.right["cnn"], maps.right["two"])[2], abs=1e-6)
         sel._print_filter(record)
+        print(fc.describe_members(members), file=sys.stderr)
     err = capsys.readouterr().err
     assert ("spatial filter: off (a two-fold check on the training pixels found the maps better without the 5 x 5 "
-            "filter: 9 against 2 of 80 pixels, McNemar p = 0.01 (< 0.05))") in err
+            "filter: 9 against 2 of 80 pixels, McNemar p = 0.033 (< 0.05))") in err
     assert ("spatial filter: 5 x 5 (the spectra alone do not separate the training classes: SVM cross-validated "
-            "accuracy 80.0 % < 90 %; a two-fold check on the training pixels did not find it worse: 9 pixels better "
-            "without, 2 with it, McNemar p = 0.2)") in err
-    # fold_test=None: no check
-    none = sel._ensemble_filter(cfg.with_options(fold_test=None), {"cv_accuracy": 0.8})
-    sel._apply_fold_test(none, None, None, cfg.with_options(fold_test=None), None, None, None)
+            "accuracy 80.0 % < 90 %; a two-fold check on the training pixels did not find it worse: 6 pixels better "
+            "without, 5 with it, McNemar p = 0.5)") in err
+    assert ("network + CNN, the SVM left out (a two-fold check on the training pixels found the CNN alone better "
+            "than the SVM and CNN together: right on 12 pixels they missed, against 1, of 80; McNemar p = 0.0017 "
+            "(< 0.05))") in err
+    assert "network + SVM, the CNN left out" in err and "found neither cheap member better alone" in err
+    # either level None: that check is not made; both None: no fold maps at all
+    monkeypatch.setattr(fc, "fold_maps", lambda *a, **k: _fold_maps(two=range(12), svm=range(12), cnn=[12],
+                                                                    two_r=range(21)))
+    for options, left, radius in (({"member_test": None}, None, 0), ({"fold_test": None}, "svm", 2)):
+        c2 = cfg.with_options(**options)
+        record = sel._ensemble_filter(c2, {"cv_accuracy": 0.8})
+        members = fc.apply_fold_checks(record, None, None, c2, None, None, None)
+        assert (members is None if left is None else members["left_out"] == left) and record["radius"] == radius
+    monkeypatch.setattr(fc, "fold_maps", lambda *a, **k: pytest.fail("no check wanted"))
+    c3 = cfg.with_options(member_test=None, fold_test=None)
+    none = sel._ensemble_filter(c3, {"cv_accuracy": 0.8})
+    assert fc.apply_fold_checks(none, None, None, c3, None, None, None) is None
     assert none["radius"] == 2 and "fold_test" not in none
+
+
+def test_member_check_is_an_option_that_leaves_a_member_out(scene, models):
+    """``member_test``: the record agrees with McNemar's test on the fold maps, the member left out has no weight in
+    the map (the SVM: network and CNN alike, no self-training; the CNN: gone); an ensemble without its SVM maps as the
+    network and the CNN fused alike and never runs the SVM."""
+    import hsigeo.model.fold_check as fc
+    from hsigeo.model.combined import CombinedModel, fuse_members
+    from hsigeo.model.training import train
+
+    da, labels, train_mask, _, prompts = scene
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, _ = train(da, labels, prompts, train_mask=train_mask, method="ensemble", epochs=EPOCHS, seed=0,
+                         progress=False, device="cpu", member_test=0.05)
+    rec = model.report["members"]
+    assert rec["level"] == 0.05 and "members" not in models["ensemble-cnn"].report  # an option, off by default
+    from scipy.stats import binomtest
+
+    for who in ("cnn", "svm"):
+        b, c = rec[f"{who}_alone"]
+        assert b + c <= rec["scored"] and rec[f"p_{who}"] == pytest.approx(
+            binomtest(b, b + c, 0.5, alternative="greater").pvalue if b + c else 1.0, abs=1e-6)
+    p_cnn, p_svm = rec["p_cnn"], rec["p_svm"]
+    assert rec["left_out"] == (None if min(p_cnn, p_svm) >= 0.05 else "svm" if p_cnn <= p_svm else "cnn")
+    if rec["left_out"] == "svm":
+        assert model.svm_weight == 0 and model.cnn_weight == 1 and "self_training" not in model.report
+    elif rec["left_out"] == "cnn":
+        assert model.cnn is None
+    # an ensemble without its SVM maps as the network and the CNN fused alike, and never runs the SVM
+    ens = models["ensemble-cnn"]
+    tile = ens.normalize(np.pad(np.asarray(da.values, np.float32)[:, :20, :20], ((0, 0), (ens.radius,) * 2,
+                                                                                (ens.radius,) * 2), mode="reflect"))
+    no_svm = CombinedModel(ens.svm, ens.classes, ens.mean, ens.std, net=ens.net, svm_weight=0.0, fusion=ens.fusion,
+                           cnn=ens.cnn, cnn_weight=1.0)
+    calls = []
+    no_svm.svm = copy.copy(ens.svm)
+    no_svm.svm.proba = lambda *a, **k: calls.append(1)  # the SVM must not run
+    t = torch.as_tensor(tile)
+    r, rc, rn = no_svm.member_radius, ens.cnn.radius, ens.net.config.radius
+    h = t.shape[1] - 2 * r
+    p_net = torch.as_tensor(ens.net.predict_tile(t[:, r - rn : r + h + rn, r - rn : r + h + rn]))
+    p_cnn = ens.cnn.proba_tile(t[: ens.n_bands, r - rc : r + h + rc, r - rc : r + h + rc])
+    want = fuse_members([(1.0, p_net), (1.0, p_cnn)], ens.fusion)
+    torch.testing.assert_close(torch.as_tensor(no_svm.predict_tile(t)), want, rtol=1e-5, atol=1e-6)
+    assert not calls
 
 
 def test_confidence_fusion_lets_the_sure_member_decide():
@@ -427,8 +514,9 @@ def test_cli_cnn_member_and_training_filter_rule(synthetic_scene, tmp_path, caps
 
 
 def test_cli_no_fold_check(synthetic_scene, tmp_path, capsys, monkeypatch):
-    """``hsigeo train --no-fold-check``: the ensemble keeps the filter its rule chose, unchecked, and says so in the
-    model file (``fold_test`` None in the options, no ``fold_test`` record)."""
+    """``hsigeo train --no-fold-check --member-check``: the ensemble keeps the filter its rule chose, unchecked, and
+    says so in the model file (``fold_test`` None in the options, no ``fold_test`` record); the member check, asked
+    for, ran on the same fold maps and is stored (``members``) and printed."""
     from _cli_runner import run_in_process
 
     from hsigeo.model.modelfile import read_metadata
@@ -437,11 +525,16 @@ def test_cli_no_fold_check(synthetic_scene, tmp_path, capsys, monkeypatch):
     code, _, err = run_in_process(
         capsys, "--progress", "none", "train", str(synthetic_scene.scene_path), "--labels",
         str(synthetic_scene.labels_path), "--prompts", str(synthetic_scene.prompts_path), "-o", str(tmp_path / "n.hsigeo"),
-        "--train-fraction", "0.1", "--epochs", "2", "--no-fold-check")
+        "--train-fraction", "0.1", "--epochs", "2", "--no-fold-check", "--member-check")
     assert code == 0, err
     training = read_metadata(tmp_path / "n.hsigeo")["training"]
     assert training["config"]["fold_test"] is None and "fold_test" not in training["spatial_filter"]
-    assert training["spatial_filter"]["radius"] == 2 and "two-fold check" not in err
+    assert training["spatial_filter"]["radius"] == 2 and "found the maps better without" not in err
+    assert training["config"]["member_test"] == 0.05 and training["members"]["level"] == 0.05
+    assert "members: network + " in err
+    code, out, err = run_in_process(capsys, "info", str(tmp_path / "n.hsigeo"))
+    assert code == 0, err
+    assert "members" in out and "a two-fold check on the training pixels found" in out
 
 
 def test_svm_accuracy_floor_on_salinas_a():
@@ -504,7 +597,8 @@ def test_fusion_and_self_train_options_are_checked():
 def test_self_training_maps_a_window_of_a_large_scene(scene, models):
     """Past the pixel budget one window is mapped, with its real halo: inside, the whole-scene map's values."""
     from hsigeo.inference.core import predict_proba_array
-    from hsigeo.model.selection import _scene_probs, _scene_window
+    from hsigeo.model.scene_members import scene_window as _scene_window
+    from hsigeo.model.selection import _scene_probs
     from hsigeo.model.training import prepare_training
 
     da, labels, train_mask, _, prompts = scene
@@ -584,7 +678,8 @@ def test_the_training_rule_filters_as_the_labels_allow(scene, capsys):
     accuracy; its record is stored and printed, the map it chose equals the final model's, and a
     tolerance of 0 points keeps only filters that relabel no training pixel."""
     from hsigeo.inference.core import predict_proba_array
-    from hsigeo.model.selection import _filter_by_training, _scene_window
+    from hsigeo.model.scene_members import scene_window as _scene_window
+    from hsigeo.model.selection import _filter_by_training
     from hsigeo.model.train_options import TrainConfig
     from hsigeo.model.training import prepare_training, train
 

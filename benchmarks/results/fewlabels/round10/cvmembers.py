@@ -12,16 +12,14 @@ CACHE: the split's network cache (`fewlabels_members.py --cache`), KEEP: its kep
   between two of them can be read off later; the folds are round 9's (the shipped check's halves);
 - `cv`, `n_train`: what the shipped filter rule reads.
 """
-import argparse
-import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # benchmarks/
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/results/fewlabels/
 
 SETS = {"three": ("p_net", "p_st3", "p_cnn"), "net-cnn": ("p_net", "p_cnn"), "net-svm": ("p_net", "p_st3")}
 
@@ -29,8 +27,8 @@ SETS = {"three": ("p_net", "p_st3", "p_cnn"), "net-cnn": ("p_net", "p_cnn"), "ne
 def score(keep_path: str, cache_dir: str, data_dir: str | None) -> dict:
     from fewlabels_members import _filter, _fuse_conf, _init, _load_split, _svm_map
 
+    from hsigeo.model.fold_check import fold_assignment
     from hsigeo.model.patch_cnn import PatchCNN
-    from hsigeo.model.selection import _fold_assignment
 
     _init()
     t0 = time.perf_counter()
@@ -48,7 +46,7 @@ def score(keep_path: str, cache_dir: str, data_dir: str | None) -> dict:
     cv = float(k["cv"])
     _, info = _svm_map(guide, pool, y, n_cls, seed)  # C and gamma as the ensemble's SVM chooses them
     rows, cols = np.nonzero(pool)  # raster order, as d["y"]
-    fold = _fold_assignment(y, seed)
+    fold = fold_assignment(y, seed)
     right: dict[str, list[np.ndarray]] = {f"{m}-r{r}": [] for m in ("svm", "cnn", "two") for r in (0, 1, 2)}
     for f in (0, 1):
         tr, te = fold != f, fold == f
@@ -68,24 +66,9 @@ def score(keep_path: str, cache_dir: str, data_dir: str | None) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cache", required=True)
-    ap.add_argument("--keep", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--jobs", type=int, default=2)
-    a = ap.parse_args()
-    done = set()
-    if Path(a.out).exists():
-        done = {json.loads(x)["key"] for x in open(a.out, encoding="utf-8")}
-    todo = [str(p) for p in sorted(Path(a.keep).glob("*.npz")) if p.stem not in done]
-    with ProcessPoolExecutor(a.jobs) as ex, open(a.out, "a", encoding="utf-8") as fh:
-        for path, rec in zip(todo, ex.map(score, todo, [a.cache] * len(todo), [a.data_dir] * len(todo))):
-            rec["key"] = Path(path).stem
-            fh.write(json.dumps(rec) + "\n")
-            fh.flush()
-            print(rec["key"], {k: round(v, 2) for k, v in rec["oa"].items()}, f"{rec['seconds']:.0f}s", flush=True)
-    return 0
+    from keptsplits import run
+
+    return run(score, __doc__, lambda rec: f"{ {k: round(v, 2) for k, v in rec['oa'].items()} } {rec['seconds']:.0f}s")
 
 
 if __name__ == "__main__":

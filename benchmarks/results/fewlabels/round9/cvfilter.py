@@ -7,24 +7,22 @@ CACHE: the split's network cache (`fewlabels_members.py --cache`), KEEP: its kep
 map's test OA at filter radius 0/1/2 (`oa`), the folds' accuracy of the SVM and of SVM + CNN at each
 radius (`cv_correct`, `cv_scored`), class counts and the SVM's CV accuracy (what the shipped rule reads).
 """
-import argparse
-import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # benchmarks/
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/results/fewlabels/
 
 
 def folds(y: np.ndarray, seed: int) -> np.ndarray:
     """Stratified two-fold assignment (0/1); -1 for a class with one pixel: the shipped check's own
-    (:func:`hsigeo.model.selection._fold_assignment`, which was this function's copy when the records were made)."""
-    from hsigeo.model.selection import _fold_assignment
+    (:func:`hsigeo.model.fold_check.fold_assignment`, which was this function's copy when the records were made)."""
+    from hsigeo.model.fold_check import fold_assignment
 
-    return _fold_assignment(y, seed)
+    return fold_assignment(y, seed)
 
 
 def score(keep_path: str, cache_dir: str, data_dir: str | None, skip_unfiltered: bool = False) -> dict:
@@ -77,27 +75,10 @@ def score(keep_path: str, cache_dir: str, data_dir: str | None, skip_unfiltered:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cache", required=True)
-    ap.add_argument("--keep", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--skip-unfiltered", action="store_true",
-                    help="no fold fits where the shipped rule already leaves the map unfiltered")
-    a = ap.parse_args()
-    done = set()
-    if Path(a.out).exists():
-        done = {json.loads(x)["key"] for x in open(a.out, encoding="utf-8")}
-    todo = [str(p) for p in sorted(Path(a.keep).glob("*.npz")) if p.stem not in done]
-    with ProcessPoolExecutor(a.jobs) as ex, open(a.out, "a", encoding="utf-8") as fh:
-        for path, rec in zip(todo, ex.map(score, todo, [a.cache] * len(todo), [a.data_dir] * len(todo),
-                                               [a.skip_unfiltered] * len(todo))):
-            rec["key"] = Path(path).stem
-            fh.write(json.dumps(rec) + "\n")
-            fh.flush()
-            print(rec["key"], rec["oa"], rec.get("discordant"), f"{rec['seconds']:.0f}s", flush=True)
-    return 0
+    from keptsplits import run
+
+    return run(score, __doc__, lambda rec: f"{rec['oa']} {rec.get('discordant')} {rec['seconds']:.0f}s",
+               {"skip-unfiltered": "no fold fits where the shipped rule already leaves the map unfiltered"})
 
 
 if __name__ == "__main__":
