@@ -340,7 +340,6 @@ def test_member_check_is_an_option_that_leaves_a_member_out(scene, models):
     """``member_test``: the record agrees with McNemar's test on the fold maps, the member left out has no weight in
     the map (the SVM: network and CNN alike, no self-training; the CNN: gone); an ensemble without its SVM maps as the
     network and the CNN fused alike and never runs the SVM."""
-    import hsigeo.model.fold_check as fc
     from hsigeo.model.combined import CombinedModel, fuse_members
     from hsigeo.model.training import train
 
@@ -597,14 +596,14 @@ def test_fusion_and_self_train_options_are_checked():
 def test_self_training_maps_a_window_of_a_large_scene(scene, models):
     """Past the pixel budget one window is mapped, with its real halo: inside, the whole-scene map's values."""
     from hsigeo.inference.core import predict_proba_array
-    from hsigeo.model.scene_members import scene_window as _scene_window
+    from hsigeo.model.scene_members import scene_window
     from hsigeo.model.selection import _scene_probs
     from hsigeo.model.training import prepare_training
 
     da, labels, train_mask, _, prompts = scene
     data = prepare_training(da, labels, prompts, train_mask=train_mask)
     model = models["ensemble"]
-    rows, cols = _scene_window(data, seed=0, max_pixels=400)
+    rows, cols = scene_window(data, seed=0, max_pixels=400)
     probs, guide = _scene_probs(model, data, (rows, cols))
     assert guide.shape[1:] == probs.shape[1:]
     assert probs.shape[1:] == (20, 20) and (rows.stop - rows.start, cols.stop - cols.start) == (20, 20)
@@ -678,7 +677,7 @@ def test_the_training_rule_filters_as_the_labels_allow(scene, capsys):
     accuracy; its record is stored and printed, the map it chose equals the final model's, and a
     tolerance of 0 points keeps only filters that relabel no training pixel."""
     from hsigeo.inference.core import predict_proba_array
-    from hsigeo.model.scene_members import scene_window as _scene_window
+    from hsigeo.model.scene_members import scene_window
     from hsigeo.model.selection import _filter_by_training
     from hsigeo.model.train_options import TrainConfig
     from hsigeo.model.training import prepare_training, train
@@ -698,7 +697,7 @@ def test_the_training_rule_filters_as_the_labels_allow(scene, capsys):
     data = prepare_training(da, labels, prompts, train_mask=train_mask)
     cfg = TrainConfig.from_options(filter_rule="training", filter_tolerance=0.0)
     bare = model.without_filter()
-    window = _scene_window(data, 0)
+    window = scene_window(data, 0)
     record, chosen = _filter_by_training(bare, data, data.pool, cfg, window)
     assert all(acc_r == record["training_accuracy"]["0"] or int(r) > record["radius"]
                for r, acc_r in record["training_accuracy"].items())
