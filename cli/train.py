@@ -219,8 +219,8 @@ def _train(scene: Path | None, labels_path: Path | None, label_field: str | None
         how += f"; {report.config.get('fusion', 'mean')} fusion"
         if cnn_member:
             how += "; with a patch CNN member" if cnn_member["used"] else f"; no CNN member ({cnn_member['why']})"
-        if members and members["left_out"]:
-            how += f"; the {members['left_out'].upper()} left out by the member check"
+        if members and members["left_out"] == "svm":  # a CNN left out says so in its own record
+            how += "; the SVM left out by the member check"
     if filtered and filtered.get("radius", 2) != report.config.get("smooth_radius", 2):
         r = filtered.get("radius", 0)
         how += f"; spatial filter {f'{2 * r + 1} x {2 * r + 1}' if r else 'off'} ({filtered['rule']})"

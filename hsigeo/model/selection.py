@@ -30,8 +30,8 @@ An ensemble with a CNN member also checks itself on its training pixels before i
 (:mod:`hsigeo.model.fold_check`): the filter its rules chose goes where held-out halves of them
 are mapped better without it (``fold_test``), and, as an option (``member_test``), a cheap member
 is left out where the other alone maps them better than the two together; both are printed and
-stored (``spatial_filter``, ``members``).  The
-members are fitted and the scene's windows read by :mod:`hsigeo.model.scene_members`.
+stored (``spatial_filter``, ``members``).  The members are fitted and the scene's windows read by
+:mod:`hsigeo.model.scene_members`.
 """
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ CANDIDATES = ("ensemble", "net", "svm")
 CV_EPOCH_SHARE = 1 / 3
 #: Folds of ``method="auto"``.
 CV_FOLDS = 2
+
+
 def _scene_probs(model: CombinedModel, data: TrainingData, window: tuple[slice, slice], device: Any = None,
                  ring: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities ``(C, h + 2 ring, w + 2 ring)`` of a window of the training scene and its bands.
@@ -310,6 +312,8 @@ def _candidates(data: TrainingData, cfg: TrainConfig, mask: np.ndarray, which: t
                         ens.svm_weight, ens.cnn_weight = 0.0, 1.0
                     elif members["left_out"] == "cnn":
                         ens.cnn = None
+                        facts["cnn"] = {**facts["cnn"], "used": False,
+                                        "why": "left out by the member check (training.members)"}
             ens.spatial = SpatialFilter.optional(facts["spatial_filter"]["radius"], cfg.spatial.smooth_tau)
             if chosen is not None:
                 filtered["ensemble"] = chosen[1]

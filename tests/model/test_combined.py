@@ -361,7 +361,7 @@ def test_member_check_is_an_option_that_leaves_a_member_out(scene, models):
     if rec["left_out"] == "svm":
         assert model.svm_weight == 0 and model.cnn_weight == 1 and "self_training" not in model.report
     elif rec["left_out"] == "cnn":
-        assert model.cnn is None
+        assert model.cnn is None and not model.report["cnn"]["used"] and "member check" in model.report["cnn"]["why"]
     # an ensemble without its SVM maps as the network and the CNN fused alike, and never runs the SVM
     ens = models["ensemble-cnn"]
     tile = ens.normalize(np.pad(np.asarray(da.values, np.float32)[:, :20, :20], ((0, 0), (ens.radius,) * 2,
