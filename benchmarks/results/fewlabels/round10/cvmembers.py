@@ -25,18 +25,12 @@ SETS = {"three": ("p_net", "p_st3", "p_cnn"), "net-cnn": ("p_net", "p_cnn"), "ne
 
 
 def score(keep_path: str, cache_dir: str, data_dir: str | None) -> dict:
-    from fewlabels_members import _filter, _fuse_conf, _init, _load_split, _svm_map
+    from fewlabels_members import _filter, _fuse_conf
+    from keptsplits import fold_member_maps, load
 
-    from hsigeo.model.fold_check import fold_assignment
-    from hsigeo.model.patch_cnn import PatchCNN
-
-    _init()
     t0 = time.perf_counter()
-    d = _load_split(Path(cache_dir) / Path(keep_path).name, data_dir)
-    k = np.load(keep_path)
-    labels, m_test, values, guide, pool, y, seed, valid = (d[n] for n in (
-        "labels", "m_test", "values", "guide", "pool", "y", "seed", "valid"))
-    n_cls = len(values)
+    d, k = load(keep_path, cache_dir, data_dir)
+    labels, m_test, values, guide, pool, y = (d[n] for n in ("labels", "m_test", "values", "guide", "pool", "y"))
     oa = {}
     for name, members in SETS.items():
         p = _fuse_conf(*(k[n].astype(np.float32) for n in members))
@@ -44,22 +38,14 @@ def score(keep_path: str, cache_dir: str, data_dir: str | None) -> dict:
             pf = _filter(p, guide, r) if r else p
             oa[f"{name}-r{r}"] = float((values[pf.argmax(0)][m_test] == labels[m_test]).mean() * 100)
     cv = float(k["cv"])
-    _, info = _svm_map(guide, pool, y, n_cls, seed)  # C and gamma as the ensemble's SVM chooses them
     rows, cols = np.nonzero(pool)  # raster order, as d["y"]
-    fold = fold_assignment(y, seed)
     right: dict[str, list[np.ndarray]] = {f"{m}-r{r}": [] for m in ("svm", "cnn", "two") for r in (0, 1, 2)}
-    for f in (0, 1):
-        tr, te = fold != f, fold == f
-        mask = np.zeros_like(pool)
-        mask[rows[tr], cols[tr]] = True
-        p_s, _ = _svm_map(guide, mask, y[tr], n_cls, seed, fixed=info)
-        cnn = PatchCNN(label_smoothing=0.1).fit_scene(guide, rows[tr], cols[tr], y[tr], n_cls, seed=seed, valid=valid)
-        p_c = cnn.proba_scene(guide).numpy()
+    for te, p_s, p_c in fold_member_maps(d):
         for name, p in (("svm", p_s), ("cnn", p_c), ("two", _fuse_conf(p_s, p_c))):
             for r in (0, 1, 2):
                 pf = _filter(p, guide, r) if r else p
                 right[f"{name}-r{r}"].append(pf.argmax(0)[rows[te], cols[te]] == y[te])
-    return {"dataset": d["name"], "fraction": d["fraction"], "seed": seed, "cv": cv if np.isfinite(cv) else None,
+    return {"dataset": d["name"], "fraction": d["fraction"], "seed": d["seed"], "cv": cv if np.isfinite(cv) else None,
             "n_train": [int(n) for n in d["n_train"]], "oa": oa,
             "right": {key: "".join("1" if v else "0" for v in np.concatenate(parts)) for key, parts in right.items()},
             "seconds": time.perf_counter() - t0}

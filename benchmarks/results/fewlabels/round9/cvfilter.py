@@ -17,50 +17,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # benchmarks/
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/results/fewlabels/
 
 
-def folds(y: np.ndarray, seed: int) -> np.ndarray:
-    """Stratified two-fold assignment (0/1); -1 for a class with one pixel: the shipped check's own
-    (:func:`hsigeo.model.fold_check.fold_assignment`, which was this function's copy when the records were made)."""
-    from hsigeo.model.fold_check import fold_assignment
-
-    return fold_assignment(y, seed)
-
-
 def score(keep_path: str, cache_dir: str, data_dir: str | None, skip_unfiltered: bool = False) -> dict:
-    from fewlabels_members import _filter, _fuse_conf, _init, _load_split, _svm_map
+    from fewlabels_members import _filter, _fuse_conf
+    from keptsplits import fold_member_maps, load
 
-    from hsigeo.model.patch_cnn import PatchCNN
-
-    _init()
     t0 = time.perf_counter()
-    d = _load_split(Path(cache_dir) / Path(keep_path).name, data_dir)
-    k = np.load(keep_path)
-    labels, m_test, values, guide, pool, y, seed, valid = (d[n] for n in (
-        "labels", "m_test", "values", "guide", "pool", "y", "seed", "valid"))
-    n_cls = len(values)
+    d, k = load(keep_path, cache_dir, data_dir)
+    labels, m_test, values, guide, pool, y = (d[n] for n in ("labels", "m_test", "values", "guide", "pool", "y"))
     three = _fuse_conf(*(k[n].astype(np.float32) for n in ("p_net", "p_st3", "p_cnn")))
     oa = {}
     for r in (0, 1, 2):
         pf = _filter(three, guide, r) if r else three
         oa[f"three-r{r}"] = float((values[pf.argmax(0)][m_test] == labels[m_test]).mean() * 100)
     cv = float(k["cv"])
-    rec = {"dataset": d["name"], "fraction": d["fraction"], "seed": seed, "cv": cv if np.isfinite(cv) else None,
+    rec = {"dataset": d["name"], "fraction": d["fraction"], "seed": d["seed"], "cv": cv if np.isfinite(cv) else None,
            "n_train": [int(n) for n in d["n_train"]], "oa": oa}
     n = d["n_train"][d["n_train"] > 0]
     if skip_unfiltered and np.isfinite(cv) and cv >= 0.9 and np.median(n) >= 50 and n.min() >= 2:
         return {**rec, "seconds": time.perf_counter() - t0}  # the shipped rule already leaves it unfiltered
-    _, info = _svm_map(guide, pool, y, n_cls, seed)  # C and gamma as the ensemble's SVM chooses them
     rows, cols = np.nonzero(pool)  # raster order, as d["y"]
-    fold = folds(y, seed)
     correct = {f"{m}-r{r}": 0 for m in ("svm", "two") for r in (0, 1, 2)}
     # McNemar: scored pixels right unfiltered and wrong at radius r ("<m>-r0>r"), and the reverse ("<m>-r>r0")
     discordant = {f"{m}-{k}{r}": 0 for m in ("svm", "two") for r in (1, 2) for k in ("r0>r", "r>r0")}
-    for f in (0, 1):
-        tr, te = fold != f, fold == f
-        mask = np.zeros_like(pool)
-        mask[rows[tr], cols[tr]] = True
-        p_s, _ = _svm_map(guide, mask, y[tr], n_cls, seed, fixed=info)
-        cnn = PatchCNN(label_smoothing=0.1).fit_scene(guide, rows[tr], cols[tr], y[tr], n_cls, seed=seed, valid=valid)
-        p_c = cnn.proba_scene(guide).numpy()
+    scored = 0
+    for te, p_s, p_c in fold_member_maps(d):
+        scored += int(te.sum())
         for name, p in (("svm", p_s), ("two", _fuse_conf(p_s, p_c))):
             right = {}
             for r in (0, 1, 2):
@@ -70,7 +51,7 @@ def score(keep_path: str, cache_dir: str, data_dir: str | None, skip_unfiltered:
             for r in (1, 2):
                 discordant[f"{name}-r0>r{r}"] += int((right[0] & ~right[r]).sum())
                 discordant[f"{name}-r>r0{r}"] += int((right[r] & ~right[0]).sum())
-    return {**rec, "cv_correct": correct, "discordant": discordant, "cv_scored": int((fold >= 0).sum()),
+    return {**rec, "cv_correct": correct, "discordant": discordant, "cv_scored": scored,
             "seconds": time.perf_counter() - t0}
 
 
