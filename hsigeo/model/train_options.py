@@ -277,7 +277,7 @@ class TrainConfig:
         level, the other is left out (the network stays; the two that stay count alike).  The
         same fold maps make the filter's check (``fold_test``).  The test and its outcome are
         printed and stored (``training.members``).  Measured: README, "Few labels on scenes
-        nobody tuned on", tenth round (+0.10 OA on the mean, short of the rule's +0.2).
+        nobody tuned on", tenth round (its gain fell short of its rule, so it is not the default).
     seed
         Seeds weights, batches, augmentation and negative sampling.
     """
