@@ -47,3 +47,22 @@ def prepare(description: str, extra: Any = None) -> tuple[argparse.Namespace, di
     train(first.cube, first.labels, first.prompts, train_mask=Protocol("stratified", 0.01).split(first.labels, 0)[0],
           method="ensemble", seed=0, progress=False, device="cpu", epochs=1)
     return args, scenes
+
+
+def timed_fits(scene: Any, share: float, configs: dict[str, dict[str, Any]]) -> dict[str, tuple[float, Any]]:
+    """Fit each of ``configs`` (label -> ``train`` options) in order on the scene's stratified ``share`` split
+    (seed 0, CPU, quiet): ``{label: (seconds, model)}``."""
+    import time
+
+    from hsigeo.evaluation.benchmark_config import Protocol
+    from hsigeo.model.training import train
+
+    tr, _ = Protocol("stratified", share).split(scene.labels, 0)
+    out = {}
+    for label, kw in configs.items():
+        t0 = time.perf_counter()
+        model, _ = train(scene.cube, scene.labels, scene.prompts, train_mask=tr, seed=0, progress=False,
+                         device="cpu", **kw)
+        out[label] = (time.perf_counter() - t0, model)
+    return out
+
