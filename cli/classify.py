@@ -80,10 +80,14 @@ def _flags(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 @click.option("--radiometry", type=click.Choice(["auto", "reflectance", "radiance"]), default=None,
               help="Base model only: whether the scene is reflectance or at-sensor radiance (radiance gets a "
                    "scene-level correction); auto (the default) looks at the 940/1130 nm water-vapour bands.")
-@click.option("--adapt", "adapt_scene", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+@click.option("--adapt", "adapt_scene", type=click.Choice(["auto", "on", "off", "endmembers"]), default="auto",
+              show_default=True,
               help="Base model only: adapt the prompt-only map to the scene by self-training on its own spectra "
                    "(the base model's confident pixels train a per-scene model). auto: on reflectance scenes "
-                   "(see the README's zero-shot table); off keeps the base model's per-pixel map.")
+                   "(see the README's zero-shot table); off keeps the base model's per-pixel map; endmembers: "
+                   "adapt, with the first seeds weighted by the scene's own cluster means as the prompts name them "
+                   "and several linear modes a class (helps mixed natural scenes, costs city scenes: README, "
+                   "'Words alone', round 10).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--resume", is_flag=True,
               help="Reuse outputs that an identical earlier run (same model, same scene file) finished; "

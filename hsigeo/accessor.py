@@ -195,7 +195,8 @@ class HSIAccessor:
         lowest best-class probability; ``radiometry`` is ``"auto"``, ``"reflectance"`` or ``"radiance"``
         (see :meth:`hsigeo.model.base.BaseModel.for_scene`); ``adapt`` adapts the prompt-only map
         to the scene by self-training on its own spectra (:mod:`hsigeo.model.adapt`): ``"auto"``
-        (default: reflectance scenes), ``"on"``/``True``, ``"off"``/``False``.
+        (default: reflectance scenes), ``"on"``/``True``, ``"off"``/``False``, ``"endmembers"``
+        (on, first seeds weighted by the scene's named cluster means: :data:`hsigeo.model.adapt.ENDMEMBER_CONFIG`).
         """
         from hsigeo.inference.distributed import classify_dataarray
 

@@ -718,8 +718,10 @@ def _adapted_check(meta: dict[str, Any]) -> None:
 def _adapted_shapes(meta: dict[str, Any]) -> dict[str, tuple[int | None, ...]]:
     want = _zero_shot_shapes(meta)
     n_bands, n_classes = int(meta["binding"]["n_bands"]), len(meta["classes"])
-    want["head.weight"] = (n_bands, n_classes)
-    want["head.bias"] = (n_classes,)
+    # one column per mode of the head (files written before modes: one per class, no head.classes)
+    want["head.weight"] = (n_bands, None)
+    want["head.bias"] = (None,)
+    want["head.classes?"] = (None,)
     # the typicality reference of the unknown outcome (k principal components of the scene)
     want.update({"typicality.proj?": (n_bands, None), "typicality.offset?": (None,),
                  "typicality.means?": (n_classes, None), "typicality.quantiles?": (n_classes, None)})

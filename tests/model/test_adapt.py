@@ -42,7 +42,8 @@ def test_windows_cover_big_scenes_in_bounded_pieces():
     assert 2 <= len(many) <= 6 and all(t.shape == (2, 20, 20) and v.all() for t, v in many)
 
 
-def test_adapted_model_runs_in_every_engine_and_round_trips(base, demo, tmp_path):
+@pytest.mark.parametrize("extra", [{}, {"endmembers": 3, "modes": 3}], ids=["default", "endmembers"])
+def test_adapted_model_runs_in_every_engine_and_round_trips(base, demo, tmp_path, extra):
     import rasterio
 
     from hsigeo.inference.core import classify_array
@@ -54,8 +55,17 @@ def test_adapted_model_runs_in_every_engine_and_round_trips(base, demo, tmp_path
 
     sc, da, truth = demo
     zs = base.for_scene(da, load_prompts(sc.prompts_path), threshold=0.0)
-    model = adapt(zs, da, AdaptConfig(rounds=2, sample_pixels=600, window=16))
+    model = adapt(zs, da, AdaptConfig(rounds=2, sample_pixels=600, window=16, **extra))
     assert isinstance(model, AdaptedModel) and model.info["rounds_done"] == 2
+    n_modes = len(model.head_classes)
+    if extra:  # 12 clusters named (every class at least one), several modes a class in the head
+        assert model.info["endmembers"]["clusters"] == 12
+        assert min(model.info["endmembers"]["clusters_per_class"].values()) >= 1
+        assert n_modes > model.n_classes and model.head_weight.shape == (model.n_bands, n_modes)
+        assert sorted(set(model.head_classes.tolist())) == list(range(model.n_classes))
+    else:  # one mode a class, as files before modes
+        assert model.head_classes.tolist() == list(range(model.n_classes))
+        assert model.info["endmembers"] == {"clusters": 0}
     assert 200 <= model.info["pixels"] <= 2 * 256  # two 16 x 16 windows, not the whole scene
     cube, nod = da.values, da.rio.nodata
     ref = model.predict_array(cube, nodata=nod)[0]
@@ -83,10 +93,78 @@ def test_adapted_model_runs_in_every_engine_and_round_trips(base, demo, tmp_path
     np.testing.assert_array_equal(again.predict_array(cube, nodata=nod)[0], ref)
     assert model_bytes(model) == model_bytes(again)
     assert again.report["adaptation"]["seeds_per_class"] == model.info["seeds_per_class"]
+    np.testing.assert_array_equal(again.head_classes, model.head_classes)
 
 
-def _bound_scene(base, name: str):
-    """A zero-shot benchmark scene with a merge table, bound to the base model (forced choice), and its merged truth."""
+def test_a_file_without_mode_classes_reads_one_mode_a_class(base, demo):
+    """Adapted files written before modes hold ``head.weight (B, C)`` and no ``head.classes``: mode k is class k.
+    Mode classes that do not fit the classes are a model-file error, not a wrong map."""
+    from hsigeo.errors import ModelFileError
+    from hsigeo.text.prompts import load_prompts
+
+    sc, da, _ = demo
+    model = adapt(base.for_scene(da, load_prompts(sc.prompts_path)), da, AdaptConfig(rounds=1, sample_pixels=600,
+                                                                                     window=16))
+    tensors, meta = model.file_parts()
+    old = {k: v for k, v in tensors.items() if k != "head.classes"}
+    again = AdaptedModel.from_file_parts(model, old, meta)
+    assert again.head_classes.tolist() == list(range(model.n_classes))
+    tile = model.normalize(np.asarray(da.values), None)
+    np.testing.assert_array_equal(again.pixel_probabilities(tile)[0], model.pixel_probabilities(tile)[0])
+    with pytest.raises(ModelFileError, match="mode classes"):
+        AdaptedModel(model, model.head_weight, model.head_bias, head_classes=np.array([0, 1, 2, 9]))
+
+
+def test_name_clusters_gives_every_named_class_a_cluster():
+    from hsigeo.model.adapt import name_clusters
+
+    # clusters 0-1 are class 0's, 2-3 class 1's; class 2 wins none, so it takes the cluster most like it
+    # relative to that cluster's own class: cluster 1 (log 0.4 - log 0.5 is the largest ratio)
+    p = np.array([[0.7, 0.5, 0.1, 0.1],
+                  [0.2, 0.1, 0.8, 0.6],
+                  [0.1, 0.4, 0.1, 0.3]])
+    assert name_clusters(p).tolist() == [0, 2, 1, 1]
+    # class 1 owns a single cluster, which class 2 would like best; it is not taken from it
+    q = np.array([[0.6, 0.6, 0.1],
+                  [0.1, 0.1, 0.5],
+                  [0.3, 0.3, 0.45]])
+    assert name_clusters(q).tolist() == [2, 0, 1]
+
+
+def test_abundances_recover_known_mixtures():
+    from hsigeo.model.adapt import abundances
+
+    rng = np.random.default_rng(0)
+    ends = rng.uniform(0.05, 0.6, (3, 40))
+    a = rng.dirichlet(np.ones(3), 50)
+    np.testing.assert_allclose(abundances(a @ ends, ends), a, atol=1e-6)
+    # non-negative even for a pixel outside the simplex (brighter than every mix)
+    assert (abundances(2.0 * ends[:1] + 0.1, ends) >= 0).all()
+
+
+def test_modes_let_the_head_score_a_class_with_two_looks():
+    """Class 0 at two brightnesses of one shape, class 1 between them: one linear score a class cannot
+    be high at both ends and low in the middle; three modes a class can."""
+    from hsigeo.model.adapt import _fit_head
+
+    rng = np.random.default_rng(1)
+    shape = np.linspace(0.5, 1.5, 8)
+    level = np.concatenate([rng.normal(0.1, 0.01, 100), rng.normal(0.9, 0.01, 100), rng.normal(0.5, 0.01, 200)])
+    x = level[:, None] * shape[None] + rng.normal(0, 0.003, (400, 8))
+    y = np.repeat([0, 0, 1], [100, 100, 200])
+    acc = {}
+    for modes in (1, 3):
+        w, b, _, mode_class = _fit_head(x, y, 2, AdaptConfig(modes=modes, strength=10.0), np.arange(8), 0)
+        logits = x @ w + b
+        e = np.exp(logits - logits.max(1, keepdims=True))
+        p = (e / e.sum(1, keepdims=True)) @ np.eye(2)[mode_class]
+        acc[modes] = (p.argmax(1) == y).mean()
+    assert acc[1] <= 0.8 and acc[3] >= 0.99
+
+
+def _bound_scene(base, name: str, names_only: bool = False):
+    """A zero-shot benchmark scene with a merge table, bound to the base model (forced choice; its descriptive prompts
+    or, with ``names_only``, the bare class names), and its merged truth."""
     from hsigeo.errors import DatasetError
     from hsigeo.evaluation.merges import MERGE_FILES, load_merge, merge_labels
     from hsigeo.evaluation.zero_shot import scene_arrays
@@ -97,7 +175,8 @@ def _bound_scene(base, name: str):
         cube, labels, wl, fwhm = scene_arrays(name, None)
     except DatasetError as exc:
         pytest.skip(f"{name} not found (set HSIGEO_DATA_DIR): {exc}")
-    zs = base.for_scene(cube, load_prompts(table.prompts), wavelengths=wl, fwhm=fwhm, threshold=0.0)
+    ps = load_prompts(table.prompts)
+    zs = base.for_scene(cube, ps.names_only() if names_only else ps, wavelengths=wl, fwhm=fwhm, threshold=0.0)
     return zs, cube, merge_labels(labels, table)
 
 
@@ -161,6 +240,7 @@ def test_auto_adapts_reflectance_only(base, demo):
     assert wants_adaptation("auto", refl) and not wants_adaptation("auto", rad)
     assert wants_adaptation("on", rad) and not wants_adaptation("off", refl)
     assert wants_adaptation(True, rad) and not wants_adaptation(False, refl)
+    assert wants_adaptation("endmembers", rad) and wants_adaptation("endmembers", refl)
     with pytest.raises(InvalidInputError, match="adapt must be"):
         wants_adaptation("sometimes", refl)
 
@@ -212,3 +292,19 @@ def test_head_and_typicality_in_pixel_strips_equal_the_whole_tile(base, demo, mo
     np.testing.assert_allclose(strips, whole, rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(np.nan_to_num(strips, nan=-1).argmax(0), np.nan_to_num(whole, nan=-1).argmax(0))
     assert np.isnan(whole).any() and not np.isnan(whole).all()
+
+
+def test_endmember_seeds_on_the_jasper_like_landscape(base):
+    """``--adapt endmembers`` on the development scene it was built for (round 10, README "Words alone"): with the
+    bare class names the default's first seeds follow the base model's shore mixtures (measured 61.1 %), the
+    endmember-weighted seeds do not (74.9 %); the record says which clusters each class named."""
+    from hsigeo.model.adapt import adapt_if_wanted
+
+    names, cube, truth = _bound_scene(base, "landscape-jasper-like", names_only=True)
+    oa = {}
+    for mode in ("auto", "endmembers"):
+        model = adapt_if_wanted(mode, names, cube, unknown=0.0)
+        pred = model.predict_array(cube)[0]
+        oa[mode] = (pred[truth > 0] == truth[truth > 0]).mean()
+    assert oa["endmembers"] >= oa["auto"] + 0.10 and oa["endmembers"] >= 0.72
+    assert sum(model.info["endmembers"]["clusters_per_class"].values()) == 12

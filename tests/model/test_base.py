@@ -209,6 +209,28 @@ def test_cli_classify_with_prompts_alone_uses_the_base_model(base, demo_scene, t
     assert (tmp_path / "conf.tif").exists()
 
 
+def test_cli_adapt_endmembers_says_what_named_the_first_seeds(base, demo_scene, tmp_path, capsys):
+    """``--adapt endmembers`` (an option, README "Words alone" round 10): the message says how many scene clusters
+    each class named; the map holds only the prompts' classes; the accessor takes the same mode."""
+    import rasterio
+
+    from hsigeo.io.raster import open_hsi
+    from hsigeo.text.prompts import load_prompts
+
+    out = tmp_path / "c.tif"
+    code, _, err = _run_cli(capsys, "--progress", "none", "classify", str(demo_scene.scene_path),
+                            "--prompts", str(demo_scene.prompts_path), "-o", str(out), "--adapt", "endmembers")
+    assert code == 0, err
+    assert "adapted to the scene by self-training" in err and "12 scene clusters named by the prompts" in err
+    with rasterio.open(out) as src:
+        values = src.read(1)
+    assert set(np.unique(values)) <= {0, 1, 2, 3, 4} and (values > 0).mean() > 0.5
+    da = open_hsi(demo_scene.scene_path)
+    lazy = da.hsi.classify(prompts=load_prompts(demo_scene.prompts_path), adapt="endmembers", threshold=0.0)
+    mapped = lazy.compute().values
+    assert set(np.unique(mapped)) <= {0, 1, 2, 3, 4} and (mapped > 0).mean() > 0.5  # 0: the scene's nodata
+
+
 def test_accessor_classify_with_prompts(base, demo_scene):
     from hsigeo.io.raster import open_hsi
     from hsigeo.text.prompts import load_prompts
