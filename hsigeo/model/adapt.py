@@ -13,8 +13,8 @@ rounds.
 **Endmember seeds** (``--adapt endmembers``, :data:`ENDMEMBER_CONFIG`; an option, not the
 default): the first round's confidence is not the base model's alone.  The scene's pixels are
 grouped into a few clusters per class (:func:`scene_endmembers`), each cluster's *mean
-spectrum* is named with the words by the base model (a mean is cleaner than any single pixel,
-so the words name it better), every pixel is unmixed into those means (:func:`abundances`),
+spectrum* is named with the words by the base model (a mean carries less noise and fewer
+shore or edge mixtures than a single pixel), every pixel is unmixed into those means (:func:`abundances`),
 and the base model's probabilities are weighted by the summed abundance of each class's
 clusters (:func:`endmember_scores`).  The head scores each class as a few linear **modes**
 (k-means of the class's seeds), summed per class, so a class with two looks (dark and bright
@@ -43,8 +43,8 @@ import numpy as np
 
 from hsigeo.model.base import ADAPTED_TYPE, ZeroShotModel
 
-__all__ = ["AdaptConfig", "ENDMEMBER_CONFIG", "AdaptedModel", "adapt", "sample_windows", "select_seeds", "ADAPT_MODES", "wants_adaptation",
-           "adapt_if_wanted", "abundances", "endmember_scores", "name_clusters", "scene_endmembers"]
+__all__ = ["AdaptConfig", "ENDMEMBER_CONFIG", "AdaptedModel", "adapt", "sample_windows", "select_seeds", "ADAPT_MODES",
+           "wants_adaptation", "adapt_if_wanted", "abundances", "endmember_scores", "name_clusters", "scene_endmembers"]
 
 #: When ``hsigeo classify --prompts`` adapts the map to the scene: ``auto`` (the default: on
 #: reflectance scenes), ``on``, ``off``, and ``endmembers`` (on, with :data:`ENDMEMBER_CONFIG`).
