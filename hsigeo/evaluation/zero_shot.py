@@ -9,6 +9,8 @@ have in common (the base model bound to the scene, its adaptation, the grid spec
 - ``default``: what ``hsigeo classify --prompts`` gives (``--adapt auto``: ``base-adapted`` on
   reflectance scenes, ``base-descriptions`` on radiance ones);
 - ``default-names``: the same rule for bare class names;
+- ``endmembers``, ``endmembers-names``: the ``--adapt endmembers`` option (not the default) with the
+  descriptive prompts and the bare names;
 - ``base-adapted``: the base model adapted to the scene by self-training on its own spectra
   (:mod:`hsigeo.model.adapt`);
 - ``base-descriptions``: the base model with the shipped descriptive prompts;
@@ -240,6 +242,12 @@ def _default_names(r: ZeroShotRun) -> np.ndarray:
     return adapt_if_wanted("auto", r.names, r.cube, unknown=0.0).predict_array(r.cube)[0]
 
 
+def _endmembers(zs: Any, r: ZeroShotRun) -> np.ndarray:
+    from hsigeo.model.adapt import adapt_if_wanted
+
+    return adapt_if_wanted("endmembers", zs, r.cube, unknown=0.0).predict_array(r.cube)[0]
+
+
 def _vnir(r: ZeroShotRun) -> np.ndarray:
     # auto-detection of radiance needs the 940/1130 nm water-vapour bands, which a 400-900 nm
     # sensor lacks: its user states the radiometry (here: as found on the full cube)
@@ -267,6 +275,10 @@ METHODS: dict[str, ZeroShotMethod] = {m.name: m for m in (
     ZeroShotMethod("default", "what `hsigeo classify --prompts` gives (--adapt auto: base-adapted on reflectance "
                    "scenes, base-descriptions on radiance ones)", _default),
     ZeroShotMethod("default-names", "the same rule for bare class names", _default_names),
+    ZeroShotMethod("endmembers", "`hsigeo classify --adapt endmembers` (an option: first seeds weighted by the "
+                   "scene's cluster means as the prompts name them, a head of several modes a class)",
+                   lambda r: _endmembers(r.descriptions, r)),
+    ZeroShotMethod("endmembers-names", "the same option with bare class names", lambda r: _endmembers(r.names, r)),
     ZeroShotMethod("base-adapted", "the base model adapted to the scene by self-training on its own spectra",
                    lambda r: r.adapted.predict_array(r.cube)[0]),
     ZeroShotMethod("base-descriptions", "the base model with the descriptive prompts",
