@@ -44,7 +44,8 @@ import numpy as np
 from hsigeo.model.base import ADAPTED_TYPE, ZeroShotModel
 
 __all__ = ["AdaptConfig", "ENDMEMBER_CONFIG", "AdaptedModel", "adapt", "sample_windows", "select_seeds", "ADAPT_MODES",
-           "wants_adaptation", "adapt_if_wanted", "abundances", "endmember_scores", "name_clusters", "scene_endmembers"]
+           "wants_adaptation", "adapt_if_wanted", "abundances", "endmember_scores", "name_clusters", "scene_endmembers",
+           "scene_sample"]
 
 #: When ``hsigeo classify --prompts`` adapts the map to the scene: ``auto`` (the default: on
 #: reflectance scenes), ``on``, ``off``, and ``endmembers`` (on, with :data:`ENDMEMBER_CONFIG`).
@@ -230,7 +231,7 @@ def endmember_scores(zs: ZeroShotModel, x: np.ndarray, use: np.ndarray, per_clas
                      seed: int = 0) -> tuple[np.ndarray | None, dict[str, Any]]:
     """Class scores ``(C, N)`` of pixels ``x (N, B)``: the summed abundance of the clusters each class names.
 
-    Rows sum to one.  ``None`` (and why, in the record) when the scene has too few pixels for
+    Each pixel's scores sum to one.  ``None`` (and why, in the record) when the scene has too few pixels for
     the clusters.  The record says how many clusters each class names.
     """
     means, label = scene_endmembers(zs, x, use, per_class, seed)
@@ -286,6 +287,20 @@ def sample_windows(scene: Any, radius: int, n_pixels: int, window: int) -> list[
             valid = np.pad(valid, widths[1:], mode="reflect")
         out.append((block, valid))
     return out
+
+
+def scene_sample(zs: ZeroShotModel, scene: Any, cfg: AdaptConfig
+                 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`adapt` reads of a scene: its windows (:func:`sample_windows`), normalised, with their halo;
+    their centre pixels ``(N, B)`` (float64); which of those are valid ``(N,)``; and the bands the head uses
+    (not flagged bad, not constant over the valid pixels)."""
+    r = zs.radius
+    tiles = [zs.normalize(block, valid) for block, valid in sample_windows(scene, r, cfg.sample_pixels, cfg.window)]
+    centres = [t[:, r:t.shape[1] - r, r:t.shape[2] - r].reshape(t.shape[0], -1) for t in tiles]
+    x = np.concatenate(centres, axis=1).T.astype(np.float64)
+    ok = np.abs(x).sum(1) > 0
+    bad = zs.resampler.bad_band if zs.resampler.bad_band is not None else np.zeros(zs.n_bands, dtype=bool)
+    return tiles, x, ok, np.flatnonzero(~np.asarray(bad, dtype=bool) & (x[ok].std(0) > 0))
 
 
 class AdaptedModel(ZeroShotModel):
@@ -514,20 +529,12 @@ def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, u
         Runs in every engine; ``report["adaptation"]`` says what it was fitted on.
     """
     cfg = config or AdaptConfig()
-    r = zs.radius
-    tiles = []
-    for block, valid in sample_windows(scene, r, cfg.sample_pixels, cfg.window):
-        tiles.append(zs.normalize(block, valid))
-    centres = [t[:, r:t.shape[1] - r, r:t.shape[2] - r].reshape(t.shape[0], -1) for t in tiles]
-    x = np.concatenate(centres, axis=1).T.astype(np.float64)  # (N, B)
-    ok = np.abs(x).sum(1) > 0
+    tiles, x, ok, use = scene_sample(zs, scene, cfg)
 
     def probabilities(model: ZeroShotModel) -> np.ndarray:
         m = model.with_threshold(0.0)
         return np.concatenate([m.predict_tile(t).reshape(m.n_classes, -1) for t in tiles], axis=1)[:, ok]
 
-    bad = zs.resampler.bad_band if zs.resampler.bad_band is not None else np.zeros(zs.n_bands, dtype=bool)
-    use = np.flatnonzero(~np.asarray(bad, dtype=bool) & (x[ok].std(0) > 0))
     model: ZeroShotModel = zs
     history = []
     p = probabilities(zs)

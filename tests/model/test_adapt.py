@@ -241,6 +241,13 @@ def test_auto_adapts_reflectance_only(base, demo):
     assert wants_adaptation("on", rad) and not wants_adaptation("off", refl)
     assert wants_adaptation(True, rad) and not wants_adaptation(False, refl)
     assert wants_adaptation("endmembers", rad) and wants_adaptation("endmembers", refl)
+    # the command line spells the modes out (it imports no model code to start); they are these
+    from hsigeo_cli.classify import classify
+
+    from hsigeo.model.adapt import ADAPT_MODES
+
+    choice = next(p for p in classify.params if p.name == "adapt_scene").type
+    assert tuple(choice.choices) == ADAPT_MODES
     with pytest.raises(InvalidInputError, match="adapt must be"):
         wants_adaptation("sometimes", refl)
 

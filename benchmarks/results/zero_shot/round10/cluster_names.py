@@ -22,7 +22,7 @@ def main(names):
         if label != "descriptions":
             continue
         vals = [c.value for c in zs.classes]
-        x, ok, use = E.scene_pixels(zs, cube)
+        _, x, ok, use = E.scene_sample(zs, cube)
         means, named = A.scene_endmembers(zs, x[ok], use, 3)
         t = truth[: len(ok)][ok]  # a scene under 40,000 pixels: one window
         d = ((x[ok][:, use, None] - means[:, use].T[None]) ** 2).sum(1)

@@ -22,8 +22,9 @@ def main(names):
         if label != "descriptions":
             continue
         vals = np.array([c.value for c in zs.classes])
-        x, ok, use = E.scene_pixels(zs, cube)
-        _, _, s3, _ = E.first_seeds(zs, cube, x, ok, use)
+        sample = E.scene_sample(zs, cube)
+        ok = sample[2]
+        _, _, s3, _ = E.first_seeds(zs, sample)
         y, t = A.select_seeds(s3, 0.5, 20), truth[: len(ok)][ok]  # a scene under 40,000 pixels: one window
         print(f"{name}: first seeds " + ", ".join(
             f"{c.name} {(y == k).sum()} ({100 * (t[y == k] == vals[k]).mean():.1f} % pure)"

@@ -41,16 +41,9 @@ from hsigeo.model.spatial import edge_aware_smooth
 FLOOR = 0.05
 
 
-def scene_pixels(zs, scene):
-    """The adaptation's sample (its windows, normalised), validity and used bands, as :func:`adapt` reads them."""
-    cfg = A.AdaptConfig()
-    r = zs.radius
-    tiles = [zs.normalize(b, v) for b, v in A.sample_windows(scene, r, cfg.sample_pixels, cfg.window)]
-    x = np.concatenate([t[:, r:t.shape[1] - r, r:t.shape[2] - r].reshape(t.shape[0], -1) for t in tiles],
-                       axis=1).T.astype(np.float64)
-    ok = np.abs(x).sum(1) > 0
-    bad = zs.resampler.bad_band if zs.resampler.bad_band is not None else np.zeros(zs.n_bands, dtype=bool)
-    return x, ok, np.flatnonzero(~np.asarray(bad, dtype=bool) & (x[ok].std(0) > 0))
+def scene_sample(zs, scene):
+    """The adaptation's sample of the scene: windows, centre pixels, validity, used bands (:func:`A.scene_sample`)."""
+    return A.scene_sample(zs, scene, A.AdaptConfig())
 
 
 def endmember_model(zs, x, use, k):
@@ -109,13 +102,13 @@ def bound_scenes(names):
         print(f"<!-- {name}: {time.time() - t0:.0f} s -->", flush=True)
 
 
-def first_seeds(zs, cube, x, ok, use):
+def first_seeds(zs, sample):
     """The k = 3 cluster means and names, their scores ``(C, N)`` and the mixed first-seed probabilities."""
+    tiles, x, ok, use = sample
     em, named = endmember_model(zs, x[ok], use, 3)
     s3 = scores(zs, em, named, x[ok], use)
-    cfg, forced = A.AdaptConfig(), zs.with_threshold(0.0)
-    pb = np.concatenate([forced.predict_tile(zs.normalize(b, v)).reshape(zs.n_classes, -1) for b, v in
-                         A.sample_windows(cube, zs.radius, cfg.sample_pixels, cfg.window)], axis=1)[:, ok]
+    forced = zs.with_threshold(0.0)
+    pb = np.concatenate([forced.predict_tile(t).reshape(zs.n_classes, -1) for t in tiles], axis=1)[:, ok]
     mixed = pb * (s3 + FLOOR)
     return em, named, s3, mixed / mixed.sum(0, keepdims=True)
 
@@ -132,14 +125,15 @@ def main(argv):
     for name, label, zs, cube, truth, lab in bound_scenes(argv):
         vals = np.array([c.value for c in zs.classes])
         oa = lambda p: 100 * (vals[p.reshape(len(vals), -1).argmax(0)][lab] == truth[lab]).mean()  # noqa: E731
-        x, ok, use = scene_pixels(zs, cube)
+        sample = scene_sample(zs, cube)
+        _, x, ok, use = sample
         row = {}
         if "shipped" in cols:
             pred = adapted(zs, cube, None).predict_array(cube, threshold=0.0)[0].ravel()
             row["shipped"] = 100 * (pred[lab] == truth[lab]).mean()
         if {"em3", "em5", "seeds-em", "seeds-both", "seeds-both-modes"} & set(cols):
             whole = zs.normalize(cube).reshape(cube.shape[0], -1).T.astype(np.float64)
-            em, named, s3, mixed = first_seeds(zs, cube, x, ok, use)
+            em, named, s3, mixed = first_seeds(zs, sample)
             if "em3" in cols:
                 row["em3"] = oa(filtered(zs, cube, scores(zs, em, named, whole, use)))
             if "em5" in cols:

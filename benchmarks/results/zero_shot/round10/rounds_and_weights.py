@@ -33,8 +33,8 @@ def run_variant(zs, cube, first, modes, rounds, balanced):
 def main(names):
     E.table_head([v[0] for v in VARIANTS])
     for name, label, zs, cube, truth, lab in E.bound_scenes(names):
-        x, ok, use = E.scene_pixels(zs, cube)
-        _, _, s3, mixed = E.first_seeds(zs, cube, x, ok, use)
+        sample = E.scene_sample(zs, cube)
+        _, _, s3, mixed = E.first_seeds(zs, sample)
         firsts = {"none": None, "both": mixed, "em": s3}
         row = []
         for _, f, modes, rounds, bal in VARIANTS:
