@@ -131,7 +131,12 @@ CONFIRM_MOSAICS: dict[str, MosaicSpec] = {
                        ("mosaic-samson-like", 44),
                        # round 10's (benchmarks/results/fewlabels/round10/RULE.md)
                        ("mosaic-jasper-like", 51), ("mosaic-city-like", 52), ("landscape-samson-like", 53),
-                       ("landscape-city-like", 54))
+                       ("landscape-city-like", 54),
+                       # words alone, round 11's (benchmarks/results/zero_shot/round11/RULE.md)
+                       ("landscape-jasper-like", 61), ("landscape-samson-like", 62), ("landscape-city-like", 63),
+                       ("mosaic-jasper-like", 64), ("mosaic-samson-like", 65), ("mosaic-city-like", 66),
+                       ("landscape-jasper-like", 67), ("landscape-samson-like", 68), ("landscape-city-like", 69),
+                       ("mosaic-jasper-like", 70), ("mosaic-samson-like", 71), ("mosaic-city-like", 72))
 }
 MOSAICS.update(CONFIRM_MOSAICS)
 

@@ -35,7 +35,14 @@ CONFIRM = {"landscape-jasper-like-31": "jasper_like.yaml", "landscape-samson-lik
            "landscape-city-like-41": "city_like.yaml", "mosaic-city-like-42": "city_like.yaml",
            "landscape-jasper-like-43": "jasper_like.yaml", "mosaic-samson-like-44": "samson_like.yaml",
            "mosaic-jasper-like-51": "jasper_like.yaml", "mosaic-city-like-52": "city_like.yaml",
-           "landscape-samson-like-53": "samson_like.yaml", "landscape-city-like-54": "city_like.yaml"}
+           "landscape-samson-like-53": "samson_like.yaml", "landscape-city-like-54": "city_like.yaml",
+           # words alone, round 11 (benchmarks/results/zero_shot/round11/RULE.md)
+           "landscape-jasper-like-61": "jasper_like.yaml", "landscape-samson-like-62": "samson_like.yaml",
+           "landscape-city-like-63": "city_like.yaml", "mosaic-jasper-like-64": "jasper_like.yaml",
+           "mosaic-samson-like-65": "samson_like.yaml", "mosaic-city-like-66": "city_like.yaml",
+           "landscape-jasper-like-67": "jasper_like.yaml", "landscape-samson-like-68": "samson_like.yaml",
+           "landscape-city-like-69": "city_like.yaml", "mosaic-jasper-like-70": "jasper_like.yaml",
+           "mosaic-samson-like-71": "samson_like.yaml", "mosaic-city-like-72": "city_like.yaml"}
 #: Every scene with a merge table: the development scenes (:data:`SCENES`, the default run), the
 #: confirmation twins and the held-out ones.
 MERGE_FILES = {**SCENES, **CONFIRM, **HELDOUT}
