@@ -1,0 +1,48 @@
+"""Words alone, round 11: the confirmation run of ``RULE.md`` (the gated endmember adaptation).
+
+    HSIGEO_DATA_DIR=... python benchmarks/results/zero_shot/round11/confirm.py SCENE [SCENE ...]
+
+Per scene and prompt set: ``conf`` (the words' pixel-weighted confidence on the scene's cluster means,
+``RULE.md``), the path the gate takes (``endmembers`` where ``conf >= 0.875``), and OA % on the labelled
+pixels (forced choice) of the shipped adaptation, of ``--adapt endmembers`` and of the gated candidate
+(= one of the two).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "round10"))
+import endmembers as E  # noqa: E402
+
+from hsigeo.model import adapt as A  # noqa: E402
+
+GATE = 0.875
+
+
+def naming_confidence(zs, x, use, means):
+    """Pixel-weighted mean of the top probability the words give each cluster mean (nearest mean per pixel)."""
+    member = ((x[:, use, None] - means[:, use].T[None]) ** 2).sum(1).argmin(1)
+    p = zs.pixel_probabilities(means.T.reshape(means.shape[1], -1, 1).astype(np.float32))[0]
+    return float(p.reshape(zs.n_classes, -1).max(0)[member].mean())
+
+
+def main(names):
+    print("| scene | prompts | conf | gate | shipped | endmembers | gated |\n| --- | --- | ---: | --- | ---: | ---: | ---: |")
+    for name, label, zs, cube, truth, lab in E.bound_scenes(names):
+        _, x, ok, use = E.scene_sample(zs, cube)
+        means, _ = A.scene_endmembers(zs, x[ok], use, 3)
+        conf = naming_confidence(zs, x[ok], use, means)
+        oa = {}
+        for col, cfg in (("shipped", None), ("endmembers", A.ENDMEMBER_CONFIG)):
+            pred = A.adapt(zs, cube, cfg, unknown=0.0).predict_array(cube, threshold=0.0)[0].ravel()
+            oa[col] = 100 * (pred[lab] == truth[lab]).mean()
+        gate = "endmembers" if conf >= GATE else "shipped"
+        print(f"| {name} | {label} | {conf:.3f} | {gate} | {oa['shipped']:.1f} | {oa['endmembers']:.1f} | "
+              f"{oa[gate]:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
