@@ -99,6 +99,13 @@ class Progress:
                 extra = f" {self._postfix}" if self._postfix else ""
                 print(f"{PLAIN_PREFIX} {pct:.1f} {self.desc}{extra}", file=sys.stderr, flush=True)
 
+    def set_total(self, total: float | None) -> None:
+        """Set the number of units once it is known (work whose size the first step decides)."""
+        self.total = total
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.refresh()
+
     def set_postfix(self, **values: Any) -> None:
         """Show key=value figures (e.g. loss, accuracy) beside the bar."""
         self._postfix = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())

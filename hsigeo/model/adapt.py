@@ -68,8 +68,16 @@ def adapt_if_wanted(mode: str | bool, zs: ZeroShotModel, scene: Any, *, unknown:
 
     if not wants_adaptation(mode, zs):
         return zs
+    from hsigeo.progress import Progress
+
     try:
-        return adapt(zs, scene, ENDMEMBER_CONFIG if mode == "endmembers" else None, unknown=unknown)
+        with Progress(None, "adapting to the scene", unit="step") as bar:
+            def step(done: int, total: int) -> None:
+                bar.set_total(total)
+                bar.update(done - bar.n)
+
+            return adapt(zs, scene, ENDMEMBER_CONFIG if mode == "endmembers" else None, unknown=unknown,
+                         progress=step)
     except HsigeoError as exc:
         if mode != "auto" or "fewer than two" not in str(exc):
             raise
@@ -521,7 +529,8 @@ def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, u
     seed
         Seed of the PCA's randomised solver.
     progress
-        Optional callable ``progress(round, n_rounds)``.
+        Optional callable ``progress(done, total)``, called after each step: the endmember step (when
+        ``config.endmembers``) and each self-training round.
 
     Returns
     -------
@@ -539,11 +548,14 @@ def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, u
     history = []
     p = probabilities(zs)
     endmembers: dict[str, Any] = {"clusters": 0}
+    steps = cfg.rounds + (cfg.endmembers > 0)
     if cfg.endmembers > 0:
         scores, endmembers = endmember_scores(zs, x[ok], use, cfg.endmembers, seed)
         if scores is not None:
             p = p * (scores + cfg.endmember_floor)
             p /= p.sum(0, keepdims=True)
+        if progress is not None:
+            progress(1, steps)
     for i in range(cfg.rounds):
         y = select_seeds(p, cfg.fraction, cfg.min_per_class)
         if len(np.unique(y[y >= 0])) < 2:
@@ -559,7 +571,7 @@ def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, u
         history.append({k: float(v) for k, v in zip([c.name for c in zs.classes], np.bincount(
             p.argmax(0), minlength=zs.n_classes) / max(1, p.shape[1]), strict=True)})
         if progress is not None:
-            progress(i + 1, cfg.rounds)
+            progress(steps - cfg.rounds + i + 1, steps)
     if isinstance(model, AdaptedModel):
         model.info["class_shares"] = history
         model.report["adaptation"] = model.info

@@ -315,3 +315,25 @@ def test_endmember_seeds_on_the_jasper_like_landscape(base):
         oa[mode] = (pred[truth > 0] == truth[truth > 0]).mean()
     assert oa["endmembers"] >= oa["auto"] + 0.10 and oa["endmembers"] >= 0.72
     assert sum(model.info["endmembers"]["clusters_per_class"].values()) == 12
+
+
+@pytest.mark.parametrize("mode, steps", [("on", 3), ("endmembers", 4)])
+def test_adaptation_reports_its_steps(base, demo, capsys, mode, steps):
+    """The adaptation is long work on a big scene: it reports each step (the endmember step, when it runs, and
+    each round) through hsigeo's progress lines, ending at 100 %, and the map is the one without reporting."""
+    from hsigeo.model.adapt import adapt_if_wanted
+    from hsigeo.progress import PLAIN_PREFIX, set_mode
+    from hsigeo.text.prompts import load_prompts
+
+    sc, da, _ = demo
+    zs = base.for_scene(da, load_prompts(sc.prompts_path), radiometry="reflectance")
+    set_mode("plain")
+    try:
+        model = adapt_if_wanted(mode, zs, da, unknown=0.0)
+    finally:
+        set_mode(None)
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith(PLAIN_PREFIX)]
+    assert len(lines) == steps and all("adapting to the scene" in ln for ln in lines)
+    assert [float(ln.split()[1]) for ln in lines] == pytest.approx([100.0 * k / steps for k in range(1, steps + 1)], abs=0.05)
+    quiet = adapt_if_wanted(mode, zs, da, unknown=0.0)
+    np.testing.assert_array_equal(model.head_weight, quiet.head_weight)
