@@ -30,7 +30,7 @@ import numpy as np
 from hsigeo.model.classifier import standardize_block
 from hsigeo.model.combined import fuse_members
 from hsigeo.model.patch_cnn import PatchCNN
-from hsigeo.model.scene_members import fit_cnn_member, scene_window, standardised_pixels, window_bands
+from hsigeo.model.scene_members import cnn_member, fit_cnn_member, scene_window, standardised_pixels, window_bands
 from hsigeo.model.spatial import SpatialFilter, edge_aware_smooth
 from hsigeo.model.svm import KernelSVM, fit_svm
 from hsigeo.model.train_data import TrainingData
@@ -102,7 +102,7 @@ def fold_maps(data: TrainingData, mask: np.ndarray, cfg: TrainConfig, svm: Kerne
     y = data.class_indices(mask)  # raster order, as rows and cols
     fold = fold_assignment(y, cfg.seed)
     win_r, win_c = scene_window(data, cfg.seed)
-    rc = PatchCNN().radius
+    rc = cnn_member().radius  # the CNN member's own patch, not PatchCNN's defaults
     halo = rc + radius
     # the window's standardised bands with the CNN's and the filter's halo
     block = torch.from_numpy(window_bands(data, (win_r, win_c), halo,

@@ -18,8 +18,8 @@ from hsigeo.model.patch_cnn import PatchCNN
 from hsigeo.model.svm import KernelSVM, fit_svm
 from hsigeo.model.train_data import TrainingData
 
-__all__ = ["CNN_LABEL_SMOOTHING", "SELF_TRAIN_MAX_PIXELS", "standardised_pixels", "fit_svm_member", "fit_cnn_member",
-           "scene_window", "reflect_index", "window_bands"]
+__all__ = ["CNN_LABEL_SMOOTHING", "SELF_TRAIN_MAX_PIXELS", "standardised_pixels", "fit_svm_member", "cnn_member",
+           "fit_cnn_member", "scene_window", "reflect_index", "window_bands"]
 
 #: Label smoothing of the ensemble's CNN member.  With plain cross-entropy the CNN is over-confident
 #: where it is weakest (Indian Pines, the synthetic scene), and the confidence fusion over-trusts it;
@@ -44,6 +44,11 @@ def fit_svm_member(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: 
     return fit_svm(standardised_pixels(data, mean, std, mask), y, len(data.values), seed=seed)
 
 
+def cnn_member() -> PatchCNN:
+    """The ensemble's patch CNN, unfitted: its settings (and so its patch radius) in one place."""
+    return PatchCNN(label_smoothing=CNN_LABEL_SMOOTHING)
+
+
 def fit_cnn_member(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: np.ndarray, seed: int
                    ) -> tuple[PatchCNN | None, dict[str, Any]]:
     """The ensemble's patch CNN, fitted on the standardised bands the other members read.
@@ -60,7 +65,7 @@ def fit_cnn_member(data: TrainingData, mask: np.ndarray, mean: np.ndarray, std: 
     import torch
 
     t0 = time.perf_counter()
-    cnn = PatchCNN(label_smoothing=CNN_LABEL_SMOOTHING)
+    cnn = cnn_member()
     n_bands = data.arr.shape[0]
     if n_bands < PatchCNN.MIN_COMPONENTS:
         return None, {"used": False, "why": f"{n_bands} bands; the CNN needs at least {PatchCNN.MIN_COMPONENTS}"}
