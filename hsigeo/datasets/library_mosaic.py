@@ -136,7 +136,12 @@ CONFIRM_MOSAICS: dict[str, MosaicSpec] = {
                        ("landscape-jasper-like", 61), ("landscape-samson-like", 62), ("landscape-city-like", 63),
                        ("mosaic-jasper-like", 64), ("mosaic-samson-like", 65), ("mosaic-city-like", 66),
                        ("landscape-jasper-like", 67), ("landscape-samson-like", 68), ("landscape-city-like", 69),
-                       ("mosaic-jasper-like", 70), ("mosaic-samson-like", 71), ("mosaic-city-like", 72))
+                       ("mosaic-jasper-like", 70), ("mosaic-samson-like", 71), ("mosaic-city-like", 72),
+                       # words alone, round 11's second rule (same RULE.md)
+                       ("landscape-jasper-like", 73), ("landscape-samson-like", 74), ("landscape-city-like", 75),
+                       ("mosaic-jasper-like", 76), ("mosaic-samson-like", 77), ("mosaic-city-like", 78),
+                       ("landscape-jasper-like", 79), ("landscape-samson-like", 80), ("landscape-city-like", 81),
+                       ("mosaic-jasper-like", 82), ("mosaic-samson-like", 83), ("mosaic-city-like", 84))
 }
 MOSAICS.update(CONFIRM_MOSAICS)
 

@@ -42,7 +42,14 @@ CONFIRM = {"landscape-jasper-like-31": "jasper_like.yaml", "landscape-samson-lik
            "mosaic-samson-like-65": "samson_like.yaml", "mosaic-city-like-66": "city_like.yaml",
            "landscape-jasper-like-67": "jasper_like.yaml", "landscape-samson-like-68": "samson_like.yaml",
            "landscape-city-like-69": "city_like.yaml", "mosaic-jasper-like-70": "jasper_like.yaml",
-           "mosaic-samson-like-71": "samson_like.yaml", "mosaic-city-like-72": "city_like.yaml"}
+           "mosaic-samson-like-71": "samson_like.yaml", "mosaic-city-like-72": "city_like.yaml",
+           # words alone, round 11's second rule
+           "landscape-jasper-like-73": "jasper_like.yaml", "landscape-samson-like-74": "samson_like.yaml",
+           "landscape-city-like-75": "city_like.yaml", "mosaic-jasper-like-76": "jasper_like.yaml",
+           "mosaic-samson-like-77": "samson_like.yaml", "mosaic-city-like-78": "city_like.yaml",
+           "landscape-jasper-like-79": "jasper_like.yaml", "landscape-samson-like-80": "samson_like.yaml",
+           "landscape-city-like-81": "city_like.yaml", "mosaic-jasper-like-82": "jasper_like.yaml",
+           "mosaic-samson-like-83": "samson_like.yaml", "mosaic-city-like-84": "city_like.yaml"}
 #: Every scene with a merge table: the development scenes (:data:`SCENES`, the default run), the
 #: confirmation twins and the held-out ones.
 MERGE_FILES = {**SCENES, **CONFIRM, **HELDOUT}

@@ -1,15 +1,17 @@
 """Words alone, round 11: the confirmation run of ``RULE.md`` (the gated endmember adaptation).
 
-    HSIGEO_DATA_DIR=... python benchmarks/results/zero_shot/round11/confirm.py SCENE [SCENE ...]
+    HSIGEO_DATA_DIR=... python benchmarks/results/zero_shot/round11/confirm.py [--rounds N] SCENE [SCENE ...]
 
 Per scene and prompt set: ``conf`` (the words' pixel-weighted confidence on the scene's cluster means,
 ``RULE.md``), the path the gate takes (``endmembers`` where ``conf >= 0.875``), and OA % on the labelled
 pixels (forced choice) of the shipped adaptation, of ``--adapt endmembers`` and of the gated candidate
-(= one of the two).
+(= one of the two). ``--rounds N``: the endmember path with ``N`` self-training rounds (the first rule: 3,
+``ENDMEMBER_CONFIG``'s; the second rule: 1).
 """
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +31,18 @@ def naming_confidence(zs, x, use, means):
     return float(p.reshape(zs.n_classes, -1).max(0)[member].mean())
 
 
-def main(names):
+def main(argv):
+    rounds = 3
+    if argv[:1] == ["--rounds"]:
+        rounds, argv = int(argv[1]), argv[2:]
+    endmember_cfg = replace(A.ENDMEMBER_CONFIG, rounds=rounds)
     print("| scene | prompts | conf | gate | shipped | endmembers | gated |\n| --- | --- | ---: | --- | ---: | ---: | ---: |")
-    for name, label, zs, cube, truth, lab in E.bound_scenes(names):
+    for name, label, zs, cube, truth, lab in E.bound_scenes(argv):
         _, x, ok, use = E.scene_sample(zs, cube)
         means, _ = A.scene_endmembers(zs, x[ok], use, 3)
         conf = naming_confidence(zs, x[ok], use, means)
         oa = {}
-        for col, cfg in (("shipped", None), ("endmembers", A.ENDMEMBER_CONFIG)):
+        for col, cfg in (("shipped", None), ("endmembers", endmember_cfg)):
             pred = A.adapt(zs, cube, cfg, unknown=0.0).predict_array(cube, threshold=0.0)[0].ravel()
             oa[col] = 100 * (pred[lab] == truth[lab]).mean()
         gate = "endmembers" if conf >= GATE else "shipped"
