@@ -84,10 +84,10 @@ def _flags(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
               show_default=True,
               help="Base model only: adapt the prompt-only map to the scene by self-training on its own spectra "
                    "(the base model's confident pixels train a per-scene model). auto: on reflectance scenes "
-                   "(see the README's zero-shot table); off keeps the base model's per-pixel map; endmembers: "
-                   "adapt, with the first seeds weighted by the scene's own cluster means as the prompts name them "
-                   "and several linear modes a class (helps mixed natural scenes, costs city scenes: README, "
-                   "'Words alone', round 10).")
+                   "(see the README's zero-shot table); where the prompts name the scene's own cluster means "
+                   "confidently, the first seeds are weighted by those clusters and each class gets several linear "
+                   "modes (README, 'Words alone', round 11); on: adapt any scene so; off keeps the base model's "
+                   "per-pixel map; endmembers: the cluster-weighted seeds whatever the confidence.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--resume", is_flag=True,
               help="Reuse outputs that an identical earlier run (same model, same scene file) finished; "

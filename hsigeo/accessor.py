@@ -195,8 +195,9 @@ class HSIAccessor:
         lowest best-class probability; ``radiometry`` is ``"auto"``, ``"reflectance"`` or ``"radiance"``
         (see :meth:`hsigeo.model.base.BaseModel.for_scene`); ``adapt`` adapts the prompt-only map
         to the scene by self-training on its own spectra (:mod:`hsigeo.model.adapt`): ``"auto"``
-        (default: reflectance scenes), ``"on"``/``True``, ``"off"``/``False``, ``"endmembers"``
-        (on, first seeds weighted by the scene's named cluster means: :data:`hsigeo.model.adapt.ENDMEMBER_CONFIG`).
+        (default: reflectance scenes, :data:`hsigeo.model.adapt.AUTO_CONFIG`), ``"on"``/``True``,
+        ``"off"``/``False``, ``"endmembers"`` (on, first seeds weighted by the scene's named cluster means
+        whatever the words' confidence in them: :data:`hsigeo.model.adapt.ENDMEMBER_CONFIG`).
         """
         from hsigeo.inference.distributed import classify_dataarray
 

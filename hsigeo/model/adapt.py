@@ -10,17 +10,19 @@ on the scene's **own bands** (standardised, PCA-whitened, brightness kept), runs
 the same edge-aware spatial filter, and repeats with the new map's confident pixels for a few
 rounds.
 
-**Endmember seeds** (``--adapt endmembers``, :data:`ENDMEMBER_CONFIG`; an option, not the
-default): the first round's confidence is not the base model's alone.  The scene's pixels are
-grouped into a few clusters per class (:func:`scene_endmembers`), each cluster's *mean
-spectrum* is named with the words by the base model (a mean carries less noise and fewer
-shore or edge mixtures than a single pixel), every pixel is unmixed into those means (:func:`abundances`),
-and the base model's probabilities are weighted by the summed abundance of each class's
-clusters (:func:`endmember_scores`).  The head scores each class as a few linear **modes**
-(k-means of the class's seeds), summed per class, so a class with two looks (dark and bright
-water) does not need one linear score that is high at both ends and low in between.  It
-failed its rule as a default (it lifts mixed natural scenes and costs city scenes; README,
-"Words alone", round 10), so it is offered, not chosen for the user.
+**Endmember seeds** (the default's path where the words are sure of the scene, :data:`AUTO_CONFIG`):
+the first round's confidence is not the base model's alone.  The scene's pixels are grouped into a few
+clusters per class (:func:`scene_endmembers`), each cluster's *mean spectrum* is named with the words by
+the base model (a mean carries less noise and fewer shore or edge mixtures than a single pixel), every
+pixel is unmixed into those means (:func:`abundances`), and the base model's probabilities are weighted by
+the summed abundance of each class's clusters (:func:`endmember_scores`).  The head scores each class as a
+few linear **modes** (k-means of the class's seeds), summed per class, so a class with two looks (dark and
+bright water) does not need one linear score that is high at both ends and low in between; one round is
+fitted, since later rounds drift from the endmember seeds.  The words name a city's clusters wrongly too
+often for this, and there they are also less sure of them: the path is taken only where their
+:func:`naming_confidence` reaches a gate, and a scene below it gets the plain adaptation (README, "Words
+alone", rounds 10 and 11).  ``--adapt endmembers`` (:data:`ENDMEMBER_CONFIG`) takes it whatever the
+confidence.
 
 The result, :class:`AdaptedModel`, is an ordinary zero-shot model whose per-pixel
 probabilities come from the fitted head instead of the text anchors: every engine (tiled,
@@ -36,16 +38,16 @@ Memory: the training pixels are read as a bounded number of windows spread over 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from hsigeo.model.base import ADAPTED_TYPE, ZeroShotModel
 
-__all__ = ["AdaptConfig", "ENDMEMBER_CONFIG", "AdaptedModel", "adapt", "sample_windows", "select_seeds", "ADAPT_MODES",
+__all__ = ["AdaptConfig", "AUTO_CONFIG", "ENDMEMBER_CONFIG", "AdaptedModel", "adapt", "sample_windows", "select_seeds", "ADAPT_MODES",
            "wants_adaptation", "adapt_if_wanted", "abundances", "endmember_scores", "name_clusters", "scene_endmembers",
-           "scene_sample"]
+           "scene_sample", "naming_confidence"]
 
 #: When ``hsigeo classify --prompts`` adapts the map to the scene: ``auto`` (the default: on
 #: reflectance scenes), ``on``, ``off``, and ``endmembers`` (on, with :data:`ENDMEMBER_CONFIG`).
@@ -58,7 +60,7 @@ def adapt_if_wanted(mode: str | bool, zs: ZeroShotModel, scene: Any, *, unknown:
                     ) -> ZeroShotModel:
     """``zs`` adapted to ``scene`` when :func:`wants_adaptation` says so, else ``zs`` itself.
 
-    ``endmembers`` adapts with :data:`ENDMEMBER_CONFIG`, the other modes with the default settings.
+    ``endmembers`` adapts with :data:`ENDMEMBER_CONFIG`, the other modes with :data:`AUTO_CONFIG`.
     Under ``auto``, a scene where adaptation finds no contrast (confident pixels of fewer than two
     classes) keeps the base model's map, with a warning; asked for explicitly, that is an error.
     """
@@ -137,6 +139,13 @@ class AdaptConfig:
     modes
         Linear modes per class of the head (k-means of the class's seeds; at least
         ``min_per_class`` seeds a mode); 1 (the default) is one linear score per class.
+    endmember_gate
+        With ``endmembers``: take the endmember path only where the words are sure of the scene's
+        clusters (:func:`naming_confidence` at least this); below it adapt with ``fallback``.  0 (the
+        default): always.
+    fallback
+        The settings below ``endmember_gate`` (``None``: this class's defaults); the scene's sample is
+        the one already read.
     """
 
     rounds: int = 3
@@ -150,11 +159,18 @@ class AdaptConfig:
     endmembers: int = 0
     endmember_floor: float = 0.05
     modes: int = 1
+    endmember_gate: float = 0.0
+    fallback: AdaptConfig | None = None
 
 
-#: ``--adapt endmembers``: first seeds weighted by the scene's named endmembers, three modes a class
-#: (round 10 of issue 21's words-alone work; settings fixed in its rule before the confirmation runs).
-ENDMEMBER_CONFIG = AdaptConfig(endmembers=3, modes=3)
+#: ``--adapt auto`` and ``on`` (the default): where the words name the scene's own cluster means with a
+#: pixel-weighted confidence of at least 0.875, one round from endmember-weighted first seeds with a head of
+#: three modes a class; elsewhere the plain adaptation (:class:`AdaptConfig`'s defaults: three rounds from the
+#: base model's seeds).  Round 11 of issue 21's words-alone work: gate and settings fixed in its rules before
+#: the confirmation runs (README, "Words alone").
+AUTO_CONFIG = AdaptConfig(rounds=1, endmembers=3, modes=3, endmember_gate=0.875)
+#: ``--adapt endmembers``: the default's endmember path whatever the words' confidence.
+ENDMEMBER_CONFIG = replace(AUTO_CONFIG, endmember_gate=0.0)
 
 
 def select_seeds(p: np.ndarray, fraction: float, min_per_class: int) -> np.ndarray:
@@ -235,20 +251,41 @@ def abundances(x: np.ndarray, endmembers: np.ndarray, weight: float = 1.0) -> np
     return out
 
 
+def naming_confidence(zs: ZeroShotModel, x: np.ndarray, use: np.ndarray, means: np.ndarray) -> float:
+    """How sure the words are of a scene's clusters: the top probability the base model gives each cluster mean
+    ``(E, B)``, averaged over the pixels ``x (N, B)`` (each counts its nearest mean on the bands ``use``).
+
+    Measured on the development scenes (README "Words alone", round 11): high on scenes of a few distinct
+    covers, lower in cities, where the words also name more clusters wrongly.  It says whether the words are
+    sure, not whether they are right.
+    """
+    member = np.concatenate([((x[i:i + _PIXEL_STRIP, use, None] - means[:, use].T[None]) ** 2).sum(1).argmin(1)
+                             for i in range(0, x.shape[0], _PIXEL_STRIP)])
+    p = zs.pixel_probabilities(means.T.reshape(means.shape[1], -1, 1).astype(np.float32))[0]
+    return float(p.reshape(zs.n_classes, -1).max(0)[member].mean())
+
+
 def endmember_scores(zs: ZeroShotModel, x: np.ndarray, use: np.ndarray, per_class: int,
-                     seed: int = 0) -> tuple[np.ndarray | None, dict[str, Any]]:
+                     seed: int = 0, gate: float = 0.0) -> tuple[np.ndarray | None, dict[str, Any]]:
     """Class scores ``(C, N)`` of pixels ``x (N, B)``: the summed abundance of the clusters each class names.
 
     Each pixel's scores sum to one.  ``None`` (and why, in the record) when the scene has too few pixels for
-    the clusters.  The record says how many clusters each class names.
+    the clusters, or when ``gate`` is set and the words' :func:`naming_confidence` is below it (then the
+    record's ``gated_out`` is true).  The record says how many clusters each class names.
     """
     means, label = scene_endmembers(zs, x, use, per_class, seed)
     if not len(label):
         return None, {"clusters": 0, "reason": "too few pixels for the clusters"}
+    gated: dict[str, Any] = {}
+    if gate > 0:
+        conf = naming_confidence(zs, x, use, means)
+        gated = {"naming_confidence": round(conf, 4), "gate": gate, "gated_out": conf < gate}
+        if conf < gate:
+            return None, {"clusters": int(len(label)), **gated}
     s = abundances(x[:, use], means[:, use]) @ np.eye(zs.n_classes)[label]
     s /= np.maximum(s.sum(1, keepdims=True), 1e-12)
     named = np.bincount(label, minlength=zs.n_classes)
-    return s.T, {"clusters": int(len(label)),
+    return s.T, {"clusters": int(len(label)), **gated,
                  "clusters_per_class": {zs.classes[k].name: int(named[k]) for k in range(zs.n_classes)}}
 
 
@@ -537,7 +574,7 @@ def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, u
     AdaptedModel
         Runs in every engine; ``report["adaptation"]`` says what it was fitted on.
     """
-    cfg = config or AdaptConfig()
+    cfg = config or AUTO_CONFIG
     tiles, x, ok, use = scene_sample(zs, scene, cfg)
 
     def probabilities(model: ZeroShotModel) -> np.ndarray:
@@ -550,10 +587,13 @@ def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, u
     endmembers: dict[str, Any] = {"clusters": 0}
     steps = cfg.rounds + (cfg.endmembers > 0)
     if cfg.endmembers > 0:
-        scores, endmembers = endmember_scores(zs, x[ok], use, cfg.endmembers, seed)
+        scores, endmembers = endmember_scores(zs, x[ok], use, cfg.endmembers, seed, cfg.endmember_gate)
         if scores is not None:
             p = p * (scores + cfg.endmember_floor)
             p /= p.sum(0, keepdims=True)
+        elif endmembers.get("gated_out"):
+            cfg = cfg.fallback or AdaptConfig()
+            steps = cfg.rounds + 1
         if progress is not None:
             progress(1, steps)
     for i in range(cfg.rounds):
@@ -590,8 +630,14 @@ def describe(model: AdaptedModel) -> str:
     """One line on what the adaptation was fitted on (for CLI messages)."""
     info = model.info
     seeds = ", ".join(f"{k} {v}" for k, v in info.get("seeds_per_class", {}).items())
-    em = info.get("endmembers", {}).get("clusters_per_class")
+    rec = info.get("endmembers", {})
+    em = rec.get("clusters_per_class")
+    sure = (f", the words' confidence in them {rec['naming_confidence']:.2f} at least {rec['gate']:g}"
+            if "naming_confidence" in rec else "")
     named = (f"; first seeds weighted by {sum(em.values())} scene clusters named by the prompts "
-             f"({', '.join(f'{k} {v}' for k, v in em.items())})") if em else ""
+             f"({', '.join(f'{k} {v}' for k, v in em.items())}{sure})") if em else ""
+    if rec.get("gated_out"):
+        named = (f"; the scene's {rec['clusters']} clusters were not used: the words' confidence in them, "
+                 f"{rec['naming_confidence']:.2f}, is below {rec['gate']:g}")
     return (f"adapted to the scene by self-training ({info.get('rounds_done')} rounds on {info.get('pixels')} pixels; "
             f"seed pixels per class: {seeds}{named})")

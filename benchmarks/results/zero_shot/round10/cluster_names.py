@@ -37,8 +37,9 @@ def main(names):
             print(f"  cluster {e:2d}: {m.sum():5d} labelled pixels, named {zs.classes[named[e]].name:15s} "
                   f"mostly {zs.classes[vals.index(major)].name}{'' if vals[named[e]] == major else '  (wrong)'}")
         print(f"{name}: {100 * wrong / (t > 0).sum():.1f} % of the labelled pixels in wrongly named clusters")
-        for mode in ("auto", "endmembers"):
-            pred = A.adapt_if_wanted(mode, zs, cube, unknown=0.0).predict_array(cube)[0].ravel()
+        # round 10's two adaptations: the plain one (then --adapt auto's) and its --adapt endmembers (three rounds)
+        for mode, cfg in (("auto", A.AdaptConfig()), ("endmembers", A.AdaptConfig(endmembers=3, modes=3))):
+            pred = A.adapt(zs, cube, cfg, unknown=0.0).predict_array(cube)[0].ravel()
             print(f"  --adapt {mode}: OA {100 * (pred[lab] == truth[lab]).mean():.1f}; " + ", ".join(
                 f"{c.name} {100 * (pred[truth == v] == v).mean():.0f}" for c, v in zip(zs.classes, vals, strict=True)))
 
