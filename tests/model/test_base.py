@@ -210,8 +210,9 @@ def test_cli_classify_with_prompts_alone_uses_the_base_model(base, demo_scene, t
 
 
 def test_cli_adapt_endmembers_says_what_named_the_first_seeds(base, demo_scene, tmp_path, capsys):
-    """``--adapt endmembers`` (an option, README "Words alone" round 10): the message says how many scene clusters
-    each class named; the map holds only the prompts' classes; the accessor takes the same mode."""
+    """``--adapt endmembers`` (the default's endmember path without its gate, README "Words alone" rounds 10-11): the
+    message says how many scene clusters each class named; the map holds only the prompts' classes; the accessor
+    takes the same mode."""
     import rasterio
 
     from hsigeo.io.raster import open_hsi
