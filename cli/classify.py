@@ -80,14 +80,16 @@ def _flags(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 @click.option("--radiometry", type=click.Choice(["auto", "reflectance", "radiance"]), default=None,
               help="Base model only: whether the scene is reflectance or at-sensor radiance (radiance gets a "
                    "scene-level correction); auto (the default) looks at the 940/1130 nm water-vapour bands.")
-@click.option("--adapt", "adapt_scene", type=click.Choice(["auto", "on", "off", "endmembers"]), default="auto",
+@click.option("--adapt", "adapt_scene", type=click.Choice(["auto", "on", "off", "endmembers", "plain"]), default="auto",
               show_default=True,
               help="Base model only: adapt the prompt-only map to the scene by self-training on its own spectra "
                    "(the base model's confident pixels train a per-scene model). auto: on reflectance scenes "
                    "(see the README's zero-shot table); where the prompts name the scene's own cluster means "
                    "confidently, the first seeds are weighted by those clusters and each class gets several linear "
                    "modes (README, 'Words alone', round 11); on: adapt any scene so; off keeps the base model's "
-                   "per-pixel map; endmembers: the cluster-weighted seeds whatever the confidence.")
+                   "per-pixel map; endmembers: the cluster-weighted seeds whatever the confidence; plain: three "
+                   "rounds from the base model's seeds (the default before round 11; it catches a cover the prompts "
+                   "do not name more often).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--resume", is_flag=True,
               help="Reuse outputs that an identical earlier run (same model, same scene file) finished; "

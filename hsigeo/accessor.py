@@ -197,7 +197,8 @@ class HSIAccessor:
         to the scene by self-training on its own spectra (:mod:`hsigeo.model.adapt`): ``"auto"``
         (default: reflectance scenes, :data:`hsigeo.model.adapt.AUTO_CONFIG`), ``"on"``/``True``,
         ``"off"``/``False``, ``"endmembers"`` (on, first seeds weighted by the scene's named cluster means
-        whatever the words' confidence in them: :data:`hsigeo.model.adapt.ENDMEMBER_CONFIG`).
+        whatever the words' confidence in them: :data:`hsigeo.model.adapt.ENDMEMBER_CONFIG`), ``"plain"`` (on,
+        three rounds from the base model's seeds: the default before round 11).
         """
         from hsigeo.inference.distributed import classify_dataarray
 

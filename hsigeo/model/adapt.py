@@ -50,8 +50,10 @@ __all__ = ["AdaptConfig", "AUTO_CONFIG", "ENDMEMBER_CONFIG", "AdaptedModel", "ad
            "scene_sample", "naming_confidence"]
 
 #: When ``hsigeo classify --prompts`` adapts the map to the scene: ``auto`` (the default: on
-#: reflectance scenes), ``on``, ``off``, and ``endmembers`` (on, with :data:`ENDMEMBER_CONFIG`).
-ADAPT_MODES = ("auto", "on", "off", "endmembers")
+#: reflectance scenes), ``on``, ``off``, ``endmembers`` (on, with :data:`ENDMEMBER_CONFIG`) and ``plain``
+#: (on, with the plain adaptation, :class:`AdaptConfig`'s defaults: the default before round 11, which
+#: catches a class nobody named more often).
+ADAPT_MODES = ("auto", "on", "off", "endmembers", "plain")
 # pixels per step of the head and the typicality test (a few MB of temporaries, whatever the tile size)
 _PIXEL_STRIP = 16384
 
@@ -60,7 +62,8 @@ def adapt_if_wanted(mode: str | bool, zs: ZeroShotModel, scene: Any, *, unknown:
                     ) -> ZeroShotModel:
     """``zs`` adapted to ``scene`` when :func:`wants_adaptation` says so, else ``zs`` itself.
 
-    ``endmembers`` adapts with :data:`ENDMEMBER_CONFIG`, the other modes with :data:`AUTO_CONFIG`.
+    ``endmembers`` adapts with :data:`ENDMEMBER_CONFIG`, ``plain`` with :class:`AdaptConfig`'s defaults, the
+    other modes with :data:`AUTO_CONFIG`.
     Under ``auto``, a scene where adaptation finds no contrast (confident pixels of fewer than two
     classes) keeps the base model's map, with a warning; asked for explicitly, that is an error.
     """
@@ -78,8 +81,8 @@ def adapt_if_wanted(mode: str | bool, zs: ZeroShotModel, scene: Any, *, unknown:
                 bar.set_total(total)
                 bar.update(done - bar.n)
 
-            return adapt(zs, scene, ENDMEMBER_CONFIG if mode == "endmembers" else None, unknown=unknown,
-                         progress=step)
+            config = {"endmembers": ENDMEMBER_CONFIG, "plain": AdaptConfig()}.get(str(mode), AUTO_CONFIG)
+            return adapt(zs, scene, config, unknown=unknown, progress=step)
     except HsigeoError as exc:
         if mode != "auto" or "fewer than two" not in str(exc):
             raise
@@ -104,7 +107,7 @@ def wants_adaptation(mode: str | bool, zs: ZeroShotModel) -> bool:
         raise InvalidInputError(f"adapt must be one of {', '.join(ADAPT_MODES)} (or True/False), not {mode!r}")
     if mode == "auto":
         return zs.radiometry == "reflectance"
-    return mode in ("on", "endmembers")
+    return mode in ("on", "endmembers", "plain")
 
 
 

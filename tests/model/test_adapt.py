@@ -241,6 +241,7 @@ def test_auto_adapts_reflectance_only(base, demo):
     assert wants_adaptation("on", rad) and not wants_adaptation("off", refl)
     assert wants_adaptation(True, rad) and not wants_adaptation(False, refl)
     assert wants_adaptation("endmembers", rad) and wants_adaptation("endmembers", refl)
+    assert wants_adaptation("plain", rad) and wants_adaptation("plain", refl)
     # the command line spells the modes out (it imports no model code to start); they are these
     from hsigeo_cli.classify import classify
 
@@ -381,3 +382,16 @@ def test_adaptation_reports_its_steps(base, demo, capsys, mode):
                                                                    abs=0.05)
     quiet = adapt_if_wanted(mode, zs, da, unknown=0.0)
     np.testing.assert_array_equal(model.head_weight, quiet.head_weight)
+
+
+def test_plain_mode_is_the_adaptation_before_the_gate(base, demo):
+    """``--adapt plain`` (the default before round 11, which catches a cover nobody named more often) is
+    :class:`AdaptConfig`'s defaults: three rounds from the base model's seeds, no endmember step."""
+    from hsigeo.model.adapt import adapt_if_wanted
+    from hsigeo.text.prompts import load_prompts
+
+    sc, da, _ = demo
+    zs = base.for_scene(da, load_prompts(sc.prompts_path), radiometry="reflectance")
+    plain = adapt_if_wanted("plain", zs, da, unknown=0.0)
+    assert plain.info["endmembers"] == {"clusters": 0} and plain.info["config"]["endmembers"] == 0
+    np.testing.assert_array_equal(plain.head_weight, adapt(zs, da, AdaptConfig(), unknown=0.0).head_weight)
