@@ -45,9 +45,9 @@ import numpy as np
 
 from hsigeo.model.base import ADAPTED_TYPE, ZeroShotModel
 
-__all__ = ["AdaptConfig", "AUTO_CONFIG", "ENDMEMBER_CONFIG", "AdaptedModel", "adapt", "sample_windows", "select_seeds", "ADAPT_MODES",
-           "wants_adaptation", "adapt_if_wanted", "abundances", "endmember_scores", "name_clusters", "scene_endmembers",
-           "scene_sample", "naming_confidence"]
+__all__ = ["AdaptConfig", "AUTO_CONFIG", "ENDMEMBER_CONFIG", "AdaptedModel", "adapt", "sample_windows", "select_seeds",
+           "ADAPT_MODES", "wants_adaptation", "adapt_if_wanted", "abundances", "endmember_scores", "name_clusters",
+           "scene_endmembers", "scene_sample", "naming_confidence"]
 
 #: When ``hsigeo classify --prompts`` adapts the map to the scene: ``auto`` (the default: on
 #: reflectance scenes), ``on``, ``off``, ``endmembers`` (on, with :data:`ENDMEMBER_CONFIG`) and ``plain``
@@ -144,8 +144,8 @@ class AdaptConfig:
         ``min_per_class`` seeds a mode); 1 (the default) is one linear score per class.
     endmember_gate
         With ``endmembers``: take the endmember path only where the words are sure of the scene's
-        clusters (:func:`naming_confidence` at least this); below it adapt with ``fallback``.  0 (the
-        default): always.
+        clusters (:func:`naming_confidence` at least this); below it, or where the scene has too few
+        pixels for the clusters, adapt with ``fallback``.  0 (the default): always.
     fallback
         The settings below ``endmember_gate`` (``None``: this class's defaults); the scene's sample is
         the one already read.
@@ -594,7 +594,7 @@ def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, u
         if scores is not None:
             p = p * (scores + cfg.endmember_floor)
             p /= p.sum(0, keepdims=True)
-        elif endmembers.get("gated_out"):
+        elif cfg.endmember_gate > 0:  # below the gate, or too few pixels to judge: the fallback settings
             cfg = cfg.fallback or AdaptConfig()
             steps = cfg.rounds + 1
         if progress is not None:
@@ -642,5 +642,7 @@ def describe(model: AdaptedModel) -> str:
     if rec.get("gated_out"):
         named = (f"; the scene's {rec['clusters']} clusters were not used: the words' confidence in them, "
                  f"{rec['naming_confidence']:.2f}, is below {rec['gate']:g}")
-    return (f"adapted to the scene by self-training ({info.get('rounds_done')} rounds on {info.get('pixels')} pixels; "
+    rounds = info.get("rounds_done")
+    return (f"adapted to the scene by self-training ({rounds} round{'' if rounds == 1 else 's'} on "
+            f"{info.get('pixels')} pixels; "
             f"seed pixels per class: {seeds}{named})")

@@ -395,3 +395,19 @@ def test_plain_mode_is_the_adaptation_before_the_gate(base, demo):
     plain = adapt_if_wanted("plain", zs, da, unknown=0.0)
     assert plain.info["endmembers"] == {"clusters": 0} and plain.info["config"]["endmembers"] == 0
     np.testing.assert_array_equal(plain.head_weight, adapt(zs, da, AdaptConfig(), unknown=0.0).head_weight)
+
+
+def test_a_scene_too_small_for_the_clusters_gets_the_plain_adaptation(base, demo, monkeypatch):
+    """Fewer pixels than ten a cluster (``scene_endmembers`` finds none): the default cannot judge the clusters,
+    so it adapts as ``plain`` does, and says why."""
+    from hsigeo.model import adapt as adapt_module
+    from hsigeo.text.prompts import load_prompts
+
+    sc, da, _ = demo
+    zs = base.for_scene(da, load_prompts(sc.prompts_path), radiometry="reflectance")
+    monkeypatch.setattr(adapt_module, "scene_endmembers",
+                        lambda zs, x, *a, **k: (np.zeros((0, x.shape[1])), np.zeros(0, dtype=np.int64)))
+    auto = adapt(zs, da, adapt_module.AUTO_CONFIG, unknown=0.0)
+    assert auto.info["endmembers"] == {"clusters": 0, "reason": "too few pixels for the clusters"}
+    assert auto.info["rounds_done"] == AdaptConfig().rounds
+    np.testing.assert_array_equal(auto.head_weight, adapt(zs, da, AdaptConfig(), unknown=0.0).head_weight)
