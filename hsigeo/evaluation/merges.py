@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from hsigeo.datasets.library_mosaic import CONFIRM_MOSAICS
+
 __all__ = ["SCENES", "CONFIRM", "HELDOUT", "MERGE_FILES", "MergeTable", "load_merge", "merge_labels", "merges_dir", "prompts_dir"]
 
 #: Scenes with a merge table: dataset name -> merge file.
@@ -30,26 +32,9 @@ HELDOUT = {"berlin-2009": "berlin_coarse.yaml", "berlin-2009-hymap": "berlin_coa
            "heldout-city-like": "city_like.yaml"}
 #: Development twins made to confirm a rule (``hsigeo.datasets.library_mosaic.CONFIRM_MOSAICS``):
 #: run only when named, like the held-out scenes, but development data.
-CONFIRM = {"landscape-jasper-like-31": "jasper_like.yaml", "landscape-samson-like-32": "samson_like.yaml",
-           "mosaic-jasper-like-34": "jasper_like.yaml", "mosaic-samson-like-35": "samson_like.yaml",
-           "landscape-city-like-41": "city_like.yaml", "mosaic-city-like-42": "city_like.yaml",
-           "landscape-jasper-like-43": "jasper_like.yaml", "mosaic-samson-like-44": "samson_like.yaml",
-           "mosaic-jasper-like-51": "jasper_like.yaml", "mosaic-city-like-52": "city_like.yaml",
-           "landscape-samson-like-53": "samson_like.yaml", "landscape-city-like-54": "city_like.yaml",
-           # words alone, round 11 (benchmarks/results/zero_shot/round11/RULE.md)
-           "landscape-jasper-like-61": "jasper_like.yaml", "landscape-samson-like-62": "samson_like.yaml",
-           "landscape-city-like-63": "city_like.yaml", "mosaic-jasper-like-64": "jasper_like.yaml",
-           "mosaic-samson-like-65": "samson_like.yaml", "mosaic-city-like-66": "city_like.yaml",
-           "landscape-jasper-like-67": "jasper_like.yaml", "landscape-samson-like-68": "samson_like.yaml",
-           "landscape-city-like-69": "city_like.yaml", "mosaic-jasper-like-70": "jasper_like.yaml",
-           "mosaic-samson-like-71": "samson_like.yaml", "mosaic-city-like-72": "city_like.yaml",
-           # words alone, round 11's second rule
-           "landscape-jasper-like-73": "jasper_like.yaml", "landscape-samson-like-74": "samson_like.yaml",
-           "landscape-city-like-75": "city_like.yaml", "mosaic-jasper-like-76": "jasper_like.yaml",
-           "mosaic-samson-like-77": "samson_like.yaml", "mosaic-city-like-78": "city_like.yaml",
-           "landscape-jasper-like-79": "jasper_like.yaml", "landscape-samson-like-80": "samson_like.yaml",
-           "landscape-city-like-81": "city_like.yaml", "mosaic-jasper-like-82": "jasper_like.yaml",
-           "mosaic-samson-like-83": "samson_like.yaml", "mosaic-city-like-84": "city_like.yaml"}
+#: Each is named ``<development scene>-<seed>`` and shares that scene's merge table, so the table follows
+#: from the name: a twin registered there needs nothing here.
+CONFIRM = {name: SCENES[name.rsplit("-", 1)[0]] for name in CONFIRM_MOSAICS}
 #: Every scene with a merge table: the development scenes (:data:`SCENES`, the default run), the
 #: confirmation twins and the held-out ones.
 MERGE_FILES = {**SCENES, **CONFIRM, **HELDOUT}

@@ -9,8 +9,8 @@ have in common (the base model bound to the scene, its adaptation, the grid spec
 - ``default``: what ``hsigeo classify --prompts`` gives (``--adapt auto``: ``base-adapted`` on
   reflectance scenes, ``base-descriptions`` on radiance ones);
 - ``default-names``: the same rule for bare class names;
-- ``endmembers``, ``endmembers-names``: the ``--adapt endmembers`` option (not the default) with the
-  descriptive prompts and the bare names;
+- ``endmembers``, ``endmembers-names``: ``--adapt endmembers`` (the default's endmember path whatever
+  the words' confidence) with the descriptive prompts and the bare names;
 - ``base-adapted``: the base model adapted to the scene by self-training on its own spectra
   (:mod:`hsigeo.model.adapt`);
 - ``base-descriptions``: the base model with the shipped descriptive prompts;
@@ -275,8 +275,9 @@ METHODS: dict[str, ZeroShotMethod] = {m.name: m for m in (
     ZeroShotMethod("default", "what `hsigeo classify --prompts` gives (--adapt auto: base-adapted on reflectance "
                    "scenes, base-descriptions on radiance ones)", _default),
     ZeroShotMethod("default-names", "the same rule for bare class names", _default_names),
-    ZeroShotMethod("endmembers", "`hsigeo classify --adapt endmembers` (an option: first seeds weighted by the "
-                   "scene's cluster means as the prompts name them, a head of several modes a class)",
+    ZeroShotMethod("endmembers", "`hsigeo classify --adapt endmembers` (the default's endmember path whatever the "
+                   "words' confidence: first seeds weighted by the scene's cluster means as the prompts name them, "
+                   "a head of several modes a class)",
                    lambda r: _endmembers(r.descriptions, r)),
     ZeroShotMethod("endmembers-names", "the same option with bare class names", lambda r: _endmembers(r.names, r)),
     ZeroShotMethod("base-adapted", "the base model adapted to the scene by self-training on its own spectra",

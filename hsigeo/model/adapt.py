@@ -107,7 +107,7 @@ def wants_adaptation(mode: str | bool, zs: ZeroShotModel) -> bool:
         raise InvalidInputError(f"adapt must be one of {', '.join(ADAPT_MODES)} (or True/False), not {mode!r}")
     if mode == "auto":
         return zs.radiometry == "reflectance"
-    return mode in ("on", "endmembers", "plain")
+    return mode != "off"  # every other mode adapts (with its own settings, adapt_if_wanted)
 
 
 
@@ -635,13 +635,16 @@ def describe(model: AdaptedModel) -> str:
     seeds = ", ".join(f"{k} {v}" for k, v in info.get("seeds_per_class", {}).items())
     rec = info.get("endmembers", {})
     em = rec.get("clusters_per_class")
-    sure = (f", the words' confidence in them {rec['naming_confidence']:.2f} at least {rec['gate']:g}"
-            if "naming_confidence" in rec else "")
-    named = (f"; first seeds weighted by {sum(em.values())} scene clusters named by the prompts "
-             f"({', '.join(f'{k} {v}' for k, v in em.items())}{sure})") if em else ""
     if rec.get("gated_out"):
         named = (f"; the scene's {rec['clusters']} clusters were not used: the words' confidence in them, "
                  f"{rec['naming_confidence']:.2f}, is below {rec['gate']:g}")
+    elif em:
+        sure = (f", the words' confidence in them {rec['naming_confidence']:.2f} at least {rec['gate']:g}"
+                if "naming_confidence" in rec else "")
+        named = (f"; first seeds weighted by {sum(em.values())} scene clusters named by the prompts "
+                 f"({', '.join(f'{k} {v}' for k, v in em.items())}{sure})")
+    else:
+        named = ""
     rounds = info.get("rounds_done")
     return (f"adapted to the scene by self-training ({rounds} round{'' if rounds == 1 else 's'} on "
             f"{info.get('pixels')} pixels; "

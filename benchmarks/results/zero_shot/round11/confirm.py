@@ -15,21 +15,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "round10"))
 import endmembers as E  # noqa: E402
 
 from hsigeo.model import adapt as A  # noqa: E402
 
 GATE = 0.875
-
-
-def naming_confidence(zs, x, use, means):
-    """Pixel-weighted mean of the top probability the words give each cluster mean (nearest mean per pixel)."""
-    member = ((x[:, use, None] - means[:, use].T[None]) ** 2).sum(1).argmin(1)
-    p = zs.pixel_probabilities(means.T.reshape(means.shape[1], -1, 1).astype(np.float32))[0]
-    return float(p.reshape(zs.n_classes, -1).max(0)[member].mean())
 
 
 def main(argv):
@@ -41,7 +32,7 @@ def main(argv):
     for name, label, zs, cube, truth, lab in E.bound_scenes(argv):
         _, x, ok, use = E.scene_sample(zs, cube)
         means, _ = A.scene_endmembers(zs, x[ok], use, 3)
-        conf = naming_confidence(zs, x[ok], use, means)
+        conf = A.naming_confidence(zs, x[ok], use, means)
         oa = {}
         for col, cfg in (("shipped", A.AdaptConfig()), ("endmembers", endmember_cfg)):
             pred = A.adapt(zs, cube, cfg, unknown=0.0).predict_array(cube, threshold=0.0)[0].ravel()

@@ -40,8 +40,7 @@ def main(names):
         em3 = (ab @ np.eye(zs.n_classes)[named]).argmax(1)
         resid = np.linalg.norm(ab @ means[:, use] - xs[:, use], axis=1) / np.maximum(
             np.linalg.norm(xs[:, use], axis=1), 1e-12)
-        p_mean = zs.pixel_probabilities(means.T.reshape(means.shape[1], -1, 1).astype(np.float32))[0]
-        conf = (p_mean.reshape(zs.n_classes, -1).max(0)[member]).mean()
+        conf = A.naming_confidence(zs, xs, use, means)  # shipped since; first computed here in the same way
 
         def sample_map(model):
             m = model.with_threshold(0.0)
