@@ -141,7 +141,12 @@ CONFIRM_MOSAICS: dict[str, MosaicSpec] = {
                        ("landscape-jasper-like", 73), ("landscape-samson-like", 74), ("landscape-city-like", 75),
                        ("mosaic-jasper-like", 76), ("mosaic-samson-like", 77), ("mosaic-city-like", 78),
                        ("landscape-jasper-like", 79), ("landscape-samson-like", 80), ("landscape-city-like", 81),
-                       ("mosaic-jasper-like", 82), ("mosaic-samson-like", 83), ("mosaic-city-like", 84))
+                       ("mosaic-jasper-like", 82), ("mosaic-samson-like", 83), ("mosaic-city-like", 84),
+                       # words alone, round 12's (benchmarks/results/zero_shot/round12/RULE.md)
+                       ("landscape-jasper-like", 85), ("landscape-samson-like", 86), ("landscape-city-like", 87),
+                       ("mosaic-jasper-like", 88), ("mosaic-samson-like", 89), ("mosaic-city-like", 90),
+                       ("landscape-jasper-like", 91), ("landscape-samson-like", 92), ("landscape-city-like", 93),
+                       ("mosaic-jasper-like", 94), ("mosaic-samson-like", 95), ("mosaic-city-like", 96))
 }
 MOSAICS.update(CONFIRM_MOSAICS)
 

@@ -47,7 +47,7 @@ from hsigeo.model.base import ADAPTED_TYPE, ZeroShotModel
 
 __all__ = ["AdaptConfig", "AUTO_CONFIG", "ENDMEMBER_CONFIG", "AdaptedModel", "adapt", "sample_windows", "select_seeds",
            "ADAPT_MODES", "wants_adaptation", "adapt_if_wanted", "abundances", "endmember_scores", "name_clusters",
-           "scene_endmembers", "scene_sample", "naming_confidence"]
+           "scene_endmembers", "scene_sample", "naming_confidence", "unnamed_clusters"]
 
 #: When ``hsigeo classify --prompts`` adapts the map to the scene: ``auto`` (the default: on
 #: reflectance scenes), ``on``, ``off``, ``endmembers`` (on, with :data:`ENDMEMBER_CONFIG`) and ``plain``
@@ -149,6 +149,11 @@ class AdaptConfig:
     fallback
         The settings below ``endmember_gate`` (``None``: this class's defaults); the scene's sample is
         the one already read.
+    unnamed_gap
+        With ``endmembers``: a cluster whose mean the base model's own vocabulary names better than any
+        class, by at least this many logits (:func:`unnamed_clusters`), names no class, and pixels mostly
+        made of such clusters are no first-round seeds, so a cover the prompts leave out is not learned
+        as one of theirs and stays atypical (unknown).  0 (the default): every cluster names a class.
     """
 
     rounds: int = 3
@@ -164,6 +169,7 @@ class AdaptConfig:
     modes: int = 1
     endmember_gate: float = 0.0
     fallback: AdaptConfig | None = None
+    unnamed_gap: float = 0.0
 
 
 #: ``--adapt auto`` and ``on`` (the default): where the words name the scene's own cluster means with a
@@ -176,12 +182,13 @@ AUTO_CONFIG = AdaptConfig(rounds=1, endmembers=3, modes=3, endmember_gate=0.875)
 ENDMEMBER_CONFIG = replace(AUTO_CONFIG, endmember_gate=0.0)
 
 
-def select_seeds(p: np.ndarray, fraction: float, min_per_class: int) -> np.ndarray:
+def select_seeds(p: np.ndarray, fraction: float, min_per_class: int,
+                 exclude: np.ndarray | None = None) -> np.ndarray:
     """Seed labels ``(N,)`` (class index, -1 = none) from probabilities ``(C, N)``.
 
     Per class: among the pixels it wins, the ``fraction`` with the largest margin (log
     probability over the best other class); at least ``min_per_class`` pixels by that margin.
-    A pixel picked for two classes is dropped.
+    A pixel picked for two classes is dropped; pixels flagged in ``exclude (N,)`` are never seeds.
     """
     c, n = p.shape
     lp = np.log(np.clip(np.nan_to_num(p, nan=1.0 / c), 1e-9, 1.0))
@@ -189,8 +196,11 @@ def select_seeds(p: np.ndarray, fraction: float, min_per_class: int) -> np.ndarr
     taken = np.zeros(n, dtype=np.int64)
     for k in range(c):
         margin = lp[k] - np.max(np.delete(lp, k, axis=0), axis=0) if c > 1 else lp[k]
+        if exclude is not None:
+            margin = np.where(exclude, -np.inf, margin)
         wins = int((margin > 0).sum())
         top = np.argsort(-margin, kind="stable")[:min(n, max(int(fraction * wins), min_per_class))]
+        top = top[np.isfinite(margin[top])]
         taken[top] += 1
         y[top] = k
     y[taken > 1] = -1
@@ -268,13 +278,45 @@ def naming_confidence(zs: ZeroShotModel, x: np.ndarray, use: np.ndarray, means: 
     return float(p.reshape(zs.n_classes, -1).max(0)[member].mean())
 
 
+def unnamed_clusters(zs: ZeroShotModel, means: np.ndarray, gap: float, encoder: Any = None
+                     ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Which cluster means ``(E, B)`` none of the classes names: ``(E,)`` flags and a record.
+
+    The base model's own vocabulary (its concepts, :meth:`BaseModel.concept_anchors`) is a wider set of
+    words than the prompts.  A cluster is unnamed when its best concept's logit exceeds its best class's
+    by at least ``gap`` (odds of ``e**gap`` in a softmax over both): the words would call it something
+    the prompts do not say.  A softmax over the prompts alone cannot tell (README "Words alone", round
+    12: a missing cover's clusters get a prompt's name with probability 0.96-1.00).  Without concepts or
+    a text model to embed them, no cluster is flagged and the record says why.
+    """
+    from hsigeo.errors import HsigeoError
+
+    flags = np.zeros(len(means), dtype=bool)
+    try:
+        keys, anchors = zs.base.concept_anchors(encoder)
+    except HsigeoError as exc:
+        return flags, {"unnamed_gap": gap, "unnamed_test": f"not run: {exc}"}
+    if not keys:
+        return flags, {"unnamed_gap": gap, "unnamed_test": "not run: the base model carries no concepts"}
+    concept = zs.spectra_logits(means, anchors)
+    cls = zs.spectra_logits(means)
+    flags = concept.max(1) - cls.max(1) >= gap
+    found: dict[str, int] = {}
+    for j in np.flatnonzero(flags):
+        found[keys[int(concept[j].argmax())]] = found.get(keys[int(concept[j].argmax())], 0) + 1
+    return flags, {"unnamed_gap": gap, "unnamed_clusters": int(flags.sum()), "unnamed_as": found}
+
+
 def endmember_scores(zs: ZeroShotModel, x: np.ndarray, use: np.ndarray, per_class: int,
-                     seed: int = 0, gate: float = 0.0) -> tuple[np.ndarray | None, dict[str, Any]]:
+                     seed: int = 0, gate: float = 0.0, unnamed_gap: float = 0.0,
+                     encoder: Any = None) -> tuple[np.ndarray | None, dict[str, Any]]:
     """Class scores ``(C, N)`` of pixels ``x (N, B)``: the summed abundance of the clusters each class names.
 
-    Each pixel's scores sum to one.  ``None`` (and why, in the record) when the scene has too few pixels for
-    the clusters, or when ``gate`` is set and the words' :func:`naming_confidence` is below it (then the
-    record's ``gated_out`` is true).  The record says how many clusters each class names.
+    Each pixel's scores sum to its share of named clusters: one, unless ``unnamed_gap`` is set and
+    :func:`unnamed_clusters` flags some (their abundance goes to no class).  ``None`` (and why, in the
+    record) when the scene has too few pixels for the clusters, or when ``gate`` is set and the words'
+    :func:`naming_confidence` is below it (then the record's ``gated_out`` is true).  The record says how
+    many clusters each class names.
     """
     means, label = scene_endmembers(zs, x, use, per_class, seed)
     if not len(label):
@@ -285,9 +327,14 @@ def endmember_scores(zs: ZeroShotModel, x: np.ndarray, use: np.ndarray, per_clas
         gated = {"naming_confidence": round(conf, 4), "gate": gate, "gated_out": conf < gate}
         if conf < gate:
             return None, {"clusters": int(len(label)), **gated}
-    s = abundances(x[:, use], means[:, use]) @ np.eye(zs.n_classes)[label]
-    s /= np.maximum(s.sum(1, keepdims=True), 1e-12)
-    named = np.bincount(label, minlength=zs.n_classes)
+    unnamed = np.zeros(len(label), dtype=bool)
+    if unnamed_gap > 0:
+        unnamed, rec = unnamed_clusters(zs, means, unnamed_gap, encoder)
+        gated.update(rec)
+    ab = abundances(x[:, use], means[:, use])
+    s = ab @ (np.eye(zs.n_classes)[label] * ~unnamed[:, None])
+    s /= np.maximum(ab.sum(1, keepdims=True), 1e-12)
+    named = np.bincount(label[~unnamed], minlength=zs.n_classes)
     return s.T, {"clusters": int(len(label)), **gated,
                  "clusters_per_class": {zs.classes[k].name: int(named[k]) for k in range(zs.n_classes)}}
 
@@ -552,7 +599,7 @@ def _typicality(z: np.ndarray, y: np.ndarray, pca: Any, proj: np.ndarray, mean: 
 
 
 def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, unknown: float | None = None,
-          seed: int = 0, progress: Any = None) -> AdaptedModel:
+          seed: int = 0, progress: Any = None, encoder: Any = None) -> AdaptedModel:
     """Self-train a scene head from a zero-shot model's confident pixels (see the module docstring).
 
     Parameters
@@ -571,6 +618,9 @@ def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, u
     progress
         Optional callable ``progress(done, total)``, called after each step: the endmember step (when
         ``config.endmembers``) and each self-training round.
+    encoder
+        Text encoder that embeds the base model's concepts for ``config.unnamed_gap`` (``None``: the
+        default text model).
 
     Returns
     -------
@@ -589,9 +639,14 @@ def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, u
     p = probabilities(zs)
     endmembers: dict[str, Any] = {"clusters": 0}
     steps = cfg.rounds + (cfg.endmembers > 0)
+    exclude = None  # first-round pixels mostly of clusters no class names (unnamed_gap)
     if cfg.endmembers > 0:
-        scores, endmembers = endmember_scores(zs, x[ok], use, cfg.endmembers, seed, cfg.endmember_gate)
+        scores, endmembers = endmember_scores(zs, x[ok], use, cfg.endmembers, seed, cfg.endmember_gate,
+                                              cfg.unnamed_gap, encoder)
         if scores is not None:
+            exclude = scores.sum(0) < 0.5
+            if exclude.any():
+                endmembers["unnamed_pixels"] = round(float(exclude.mean()), 4)
             p = p * (scores + cfg.endmember_floor)
             p /= p.sum(0, keepdims=True)
         elif cfg.endmember_gate > 0:  # below the gate, or too few pixels to judge: the fallback settings
@@ -600,7 +655,7 @@ def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, u
         if progress is not None:
             progress(1, steps)
     for i in range(cfg.rounds):
-        y = select_seeds(p, cfg.fraction, cfg.min_per_class)
+        y = select_seeds(p, cfg.fraction, cfg.min_per_class, exclude if i == 0 else None)
         if len(np.unique(y[y >= 0])) < 2:
             break  # nothing to contrast: keep the last model
         weight, bias, typ, mode_class = _fit_head(x[ok], y, zs.n_classes, cfg, use, seed)
@@ -643,6 +698,9 @@ def describe(model: AdaptedModel) -> str:
                 if "naming_confidence" in rec else "")
         named = (f"; first seeds weighted by {sum(em.values())} scene clusters named by the prompts "
                  f"({', '.join(f'{k} {v}' for k, v in em.items())}{sure})")
+        if rec.get("unnamed_clusters"):
+            named += (f"; {rec['unnamed_clusters']} cluster(s) the words call none of the classes "
+                      f"({', '.join(rec['unnamed_as'])}) gave no first seeds")
     else:
         named = ""
     rounds = info.get("rounds_done")

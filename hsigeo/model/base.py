@@ -247,6 +247,26 @@ class BaseModel:
         vocab = {k: v["sentences"] for k, v in (self.meta.get("concepts") or {}).items()} if vocabulary else None
         return vocabulary_embeddings([list(c.prompts) for c in prompt_set.classes], encoder, vocab)[0]
 
+    def concept_anchors(self, encoder: Any = None) -> tuple[list[str], np.ndarray]:
+        """This model's vocabulary concepts (its metadata's ``concepts``) and their joint-space anchors ``(K, D)``.
+
+        Each anchor is the probe's image of the mean embedding of the concept's sentences
+        (:func:`hsigeo.text.vocabulary.concept_embeddings`); cached per text model.  Empty when the
+        model file carries no concepts.
+        """
+        from hsigeo.text.encoder import TextEncoder
+        from hsigeo.text.vocabulary import concept_embeddings
+
+        concepts = {k: v["sentences"] for k, v in (self.meta.get("concepts") or {}).items()}
+        if not concepts:
+            return [], np.zeros((0, self.net.out_dim), dtype=np.float32)
+        if encoder is None:
+            encoder = TextEncoder()
+        cache = self.__dict__.setdefault("_concept_anchors", {})
+        if encoder.model_id not in cache:
+            cache[encoder.model_id] = self.text_anchors(concept_embeddings(concepts, encoder))
+        return list(concepts), cache[encoder.model_id]
+
     def for_scene(self, scene: Any, prompts: Any, *, wavelengths: Any = None, fwhm: Any = None,
                   bad_band: Any = None, radiometry: str = "auto", threshold: float | None = None,
                   encoder: Any = None, text_embeddings: np.ndarray | None = None,
@@ -491,6 +511,15 @@ class ZeroShotModel:
         with torch.inference_mode():
             p = torch.softmax(self._scale * self._embed(feats, batch_size) @ self._anchors.t(), dim=-1).numpy()
         return np.ascontiguousarray(p.T.reshape(-1, hp, wp)), ok.reshape(hp, wp)
+
+    def spectra_logits(self, spectra: np.ndarray, anchors: np.ndarray | None = None) -> np.ndarray:
+        """Logits ``(N, K)`` (temperature x cosine) of normalised spectra ``(N, B)`` (as :meth:`normalize` leaves
+        them) against joint-space ``anchors (K, D)`` (``None``: the classes' own)."""
+        x = np.asarray(spectra, dtype=np.float32)
+        feats, _ = self.features(np.ascontiguousarray(x.T).reshape(x.shape[1], x.shape[0], 1))
+        a = self._anchors if anchors is None else torch.from_numpy(np.asarray(anchors, dtype=np.float32))
+        with torch.inference_mode():
+            return (self._scale * self._embed(feats, 65536) @ a.t()).numpy()
 
     def predict_tile(self, tile: np.ndarray | torch.Tensor, *, device: Any = None, batch_size: int = 65536,
                      naive: bool = False) -> np.ndarray:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["split_negations", "vocabulary_embeddings", "SHORT_PROMPT_WORDS"]
+__all__ = ["split_negations", "vocabulary_embeddings", "concept_embeddings", "SHORT_PROMPT_WORDS"]
 
 #: Prompts of at most this many words are matched to the vocabulary (bare names, "low vegetation").
 SHORT_PROMPT_WORDS = 3
@@ -71,6 +71,15 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
+def concept_embeddings(vocabulary: Mapping[str, Sequence[str]], encoder: Any) -> np.ndarray:
+    """Unit-norm text embeddings ``(K, dim)`` of a vocabulary's concepts, in its key order: the mean of each
+    concept's sentence embeddings (what the words of the concept say on average)."""
+    sentences = [list(v) for v in vocabulary.values()]
+    s_emb = np.asarray(encoder.encode([s for ss in sentences for s in ss]), dtype=np.float32)
+    bounds = np.cumsum([0] + [len(ss) for ss in sentences])
+    return _unit(np.stack([s_emb[a:b].mean(0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]))
+
+
 def vocabulary_embeddings(classes: Sequence[Sequence[str]], encoder: Any,
                           vocabulary: Mapping[str, Sequence[str]] | None = None, *,
                           short_words: int = SHORT_PROMPT_WORDS) -> tuple[np.ndarray, list[list[str | None]]]:
@@ -101,10 +110,7 @@ def vocabulary_embeddings(classes: Sequence[Sequence[str]], encoder: Any,
     emb = np.asarray(encoder.encode(flat), dtype=np.float32)
     keys: list[str] = list(vocabulary or {})
     if keys:
-        sentences = [list(vocabulary[k]) for k in keys]  # type: ignore[index]
-        s_emb = np.asarray(encoder.encode([s for ss in sentences for s in ss]), dtype=np.float32)
-        bounds = np.cumsum([0] + [len(ss) for ss in sentences])
-        concept = _unit(np.stack([s_emb[a:b].mean(0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]))
+        concept = concept_embeddings(vocabulary, encoder)  # type: ignore[arg-type]
     out, matches, i = [], [], 0
     for ts, negs in zip(texts, only_negation, strict=True):
         rows, found = [], []
