@@ -174,10 +174,11 @@ class AdaptConfig:
 
 #: ``--adapt auto`` and ``on`` (the default): where the words name the scene's own cluster means with a
 #: pixel-weighted confidence of at least 0.875, one round from endmember-weighted first seeds with a head of
-#: three modes a class; elsewhere the plain adaptation (:class:`AdaptConfig`'s defaults: three rounds from the
-#: base model's seeds).  Round 11 of issue 21's words-alone work: gate and settings fixed in its rules before
-#: the confirmation runs (README, "Words alone").
-AUTO_CONFIG = AdaptConfig(rounds=1, endmembers=3, modes=3, endmember_gate=0.875)
+#: three modes a class, clusters the base model's vocabulary names better than any prompt by 7 logits giving no
+#: first seeds; elsewhere the plain adaptation (:class:`AdaptConfig`'s defaults: three rounds from the base
+#: model's seeds).  Rounds 11 and 12 of issue 21's words-alone work: gate and settings fixed in their rules
+#: before the confirmation runs (README, "Words alone").
+AUTO_CONFIG = AdaptConfig(rounds=1, endmembers=3, modes=3, endmember_gate=0.875, unnamed_gap=7.0)
 #: ``--adapt endmembers``: the default's endmember path whatever the words' confidence.
 ENDMEMBER_CONFIG = replace(AUTO_CONFIG, endmember_gate=0.0)
 
