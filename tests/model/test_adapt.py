@@ -33,6 +33,16 @@ def test_seeds_take_each_class_by_margin_with_a_floor():
     assert y.tolist() == [0, 0, -1, 1, 0, 1]
 
 
+def test_excluded_pixels_are_never_seeds():
+    """Pixels flagged by ``exclude`` (mostly of clusters no class names) are dropped before the margins are
+    ranked: the next pixels by margin take their places, up to each class's floor."""
+    p = np.array([[0.9, 0.8, 0.7, 0.6, 0.95, 0.55],
+                  [0.1, 0.2, 0.3, 0.4, 0.05, 0.45]])
+    exclude = np.array([False, False, False, True, True, False])
+    y = select_seeds(p, fraction=0.5, min_per_class=2, exclude=exclude)
+    assert y.tolist() == [0, 0, 1, -1, -1, 1] and (y[exclude] == -1).all()
+
+
 def test_windows_cover_big_scenes_in_bounded_pieces():
     cube = np.arange(2 * 50 * 70, dtype=np.float32).reshape(2, 50, 70) + 1
     one = sample_windows(cube, 2, 50 * 70, 16)
@@ -411,3 +421,62 @@ def test_a_scene_too_small_for_the_clusters_gets_the_plain_adaptation(base, demo
     assert auto.info["endmembers"] == {"clusters": 0, "reason": "too few pixels for the clusters"}
     assert auto.info["rounds_done"] == AdaptConfig().rounds
     np.testing.assert_array_equal(auto.head_weight, adapt(zs, da, AdaptConfig(), unknown=0.0).head_weight)
+
+
+def _without(ps, name: str):
+    """A prompt set with one class left out (a cover the user did not name)."""
+    from hsigeo.text.prompts import PromptSet
+
+    return PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)}
+                                            for c in ps.classes if c.name != name]})
+
+
+def test_the_vocabulary_flags_a_cover_nobody_named(base):
+    """Round 12 (README "Words alone", the default since): on the Samson-like development landscape with soil's
+    prompt removed, the prompts name the soil cluster water, sure of it; the base model's own vocabulary names it better than any
+    prompt by more than 7 logits, so it names no class and its pixels give no first seeds.  The adapted map
+    then leaves most soil pixels unknown at the default level (measured 80.7 %, without the test 0.3 %) and
+    few of the others (0.7 %).  With every prompt no cluster is flagged and the head is the default's."""
+    from dataclasses import replace
+
+    from hsigeo.model.adapt import AUTO_CONFIG, describe, scene_endmembers, scene_sample, unnamed_clusters
+
+    zs, cube, truth = _bound_scene(base, "landscape-samson-like")
+    soil = zs.prompts.by_name("Soil").value
+    cfg, off = AUTO_CONFIG, replace(AUTO_CONFIG, unnamed_gap=0.0)
+    assert cfg.unnamed_gap == 7.0  # the default since round 12
+    every = adapt(zs, cube, cfg, unknown=0.0)
+    assert every.info["endmembers"]["unnamed_clusters"] == 0
+    np.testing.assert_array_equal(every.head_weight, adapt(zs, cube, off, unknown=0.0).head_weight)
+
+    sub = base.for_scene(cube, _without(zs.prompts, "Soil"), wavelengths=zs.wavelengths, threshold=0.0)
+    _, x, ok, use = scene_sample(sub, cube, cfg)
+    means, named = scene_endmembers(sub, x[ok], use, 3)
+    flags, rec = unnamed_clusters(sub, means, 7.0)
+    near = ((sub.normalize(cube).reshape(cube.shape[0], -1).T[:, use, None] - means[:, use].T[None]) ** 2
+            ).sum(1).argmin(1)
+    t = truth.ravel()
+    for j in np.flatnonzero(flags):  # each flagged cluster is mostly soil, and the prompts had named it otherwise
+        assert np.bincount(t[(near == j) & (t > 0)]).argmax() == soil
+    assert flags.any() and rec["unnamed_clusters"] == int(flags.sum()) and sum(rec["unnamed_as"].values()) == flags.sum()
+
+    maps = {}
+    for key, c in (("with", cfg), ("without", off)):
+        pred = adapt(sub, cube, c, unknown=0.0).with_threshold(0.003).predict_array(cube)[0]
+        maps[key] = ((pred[truth == soil] == 0).mean(), (pred[(truth > 0) & (truth != soil)] == 0).mean())
+    assert maps["with"][0] >= 0.6 and maps["without"][0] <= 0.1 and maps["with"][1] <= 0.03
+    assert "the words call none of the classes" in describe(adapt(sub, cube, cfg, unknown=0.0))
+
+
+def test_the_vocabulary_test_says_when_it_cannot_run(base, demo, monkeypatch):
+    """A base model without concepts (or no text model to embed them) flags nothing and says why."""
+    from hsigeo.model.adapt import scene_endmembers, scene_sample, unnamed_clusters
+    from hsigeo.text.prompts import load_prompts
+
+    sc, da, _ = demo
+    zs = base.for_scene(da, load_prompts(sc.prompts_path), radiometry="reflectance")
+    _, x, ok, use = scene_sample(zs, da, AdaptConfig(sample_pixels=600, window=16))
+    means, _ = scene_endmembers(zs, x[ok], use, 3)
+    monkeypatch.setitem(zs.base.meta, "concepts", {})
+    flags, rec = unnamed_clusters(zs, means, 7.0)
+    assert not flags.any() and rec["unnamed_test"] == "not run: the base model carries no concepts"
