@@ -146,7 +146,12 @@ CONFIRM_MOSAICS: dict[str, MosaicSpec] = {
                        ("landscape-jasper-like", 85), ("landscape-samson-like", 86), ("landscape-city-like", 87),
                        ("mosaic-jasper-like", 88), ("mosaic-samson-like", 89), ("mosaic-city-like", 90),
                        ("landscape-jasper-like", 91), ("landscape-samson-like", 92), ("landscape-city-like", 93),
-                       ("mosaic-jasper-like", 94), ("mosaic-samson-like", 95), ("mosaic-city-like", 96))
+                       ("mosaic-jasper-like", 94), ("mosaic-samson-like", 95), ("mosaic-city-like", 96),
+                       # words alone, round 13's (benchmarks/results/zero_shot/round13/RULE.md)
+                       ("landscape-jasper-like", 97), ("landscape-samson-like", 98), ("landscape-city-like", 99),
+                       ("mosaic-jasper-like", 100), ("mosaic-samson-like", 101), ("mosaic-city-like", 102),
+                       ("landscape-jasper-like", 103), ("landscape-samson-like", 104), ("landscape-city-like", 105),
+                       ("mosaic-jasper-like", 106), ("mosaic-samson-like", 107), ("mosaic-city-like", 108))
 }
 MOSAICS.update(CONFIRM_MOSAICS)
 

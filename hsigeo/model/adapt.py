@@ -159,6 +159,11 @@ class AdaptConfig:
         7 caught a missing class far more often on the twins of round 12, but a class described in other
         words than the vocabulary's concept can be flagged though named (the synthetic scene's "Bare soil":
         forced choice 100 -> 44 %), so it is not the default (README, "Words alone", round 12).
+    unnamed_cover
+        With ``unnamed_gap``: a flagged cluster's best concept is still taken as named when some class's
+        anchor is at least this close to the concept's (cosine in the joint space), so a class worded
+        otherwise than its concept keeps it ("Bare soil" and the concept "bare soil": 0.61).  1.0 (the
+        default): no concept is covered (round 12 as its rule ran).
     """
 
     rounds: int = 3
@@ -175,6 +180,7 @@ class AdaptConfig:
     endmember_gate: float = 0.0
     fallback: AdaptConfig | None = None
     unnamed_gap: float = 0.0
+    unnamed_cover: float = 1.0
 
 
 #: ``--adapt auto`` and ``on`` (the default): where the words name the scene's own cluster means with a
@@ -284,15 +290,16 @@ def naming_confidence(zs: ZeroShotModel, x: np.ndarray, use: np.ndarray, means: 
     return float(p.reshape(zs.n_classes, -1).max(0)[member].mean())
 
 
-def unnamed_clusters(zs: ZeroShotModel, means: np.ndarray, gap: float, encoder: Any = None
-                     ) -> tuple[np.ndarray, dict[str, Any]]:
+def unnamed_clusters(zs: ZeroShotModel, means: np.ndarray, gap: float, encoder: Any = None,
+                     cover: float = 1.0) -> tuple[np.ndarray, dict[str, Any]]:
     """Which cluster means ``(E, B)`` none of the classes names: ``(E,)`` flags and a record.
 
     The base model's own vocabulary (its concepts, :meth:`BaseModel.concept_anchors`) is a wider set of
     words than the prompts.  A cluster is unnamed when its best concept's logit exceeds its best class's
     by at least ``gap`` (odds of ``e**gap`` in a softmax over both): the words would call it something
     the prompts do not say.  A softmax over the prompts alone cannot tell (README "Words alone", round
-    12: a missing cover's clusters get a prompt's name with probability 0.96-1.00).  On a radiance scene,
+    12: a missing cover's clusters get a prompt's name with probability 0.96-1.00).  A concept some class's
+    anchor is at least ``cover`` close to (joint-space cosine) counts as named.  On a radiance scene,
     without concepts or without a text model to embed them, no cluster is flagged and the record says why.
     """
     from hsigeo.errors import HsigeoError
@@ -311,7 +318,9 @@ def unnamed_clusters(zs: ZeroShotModel, means: np.ndarray, gap: float, encoder: 
         return flags, {"unnamed_gap": gap, "unnamed_test": "not run: the base model carries no concepts"}
     concept = zs.spectra_logits(means, anchors)
     cls = zs.spectra_logits(means)
-    flags = concept.max(1) - cls.max(1) >= gap
+    # concepts a class's own anchor is close to are that class's words, not another name
+    covered = (anchors @ zs.class_anchors.T).max(1) >= cover
+    flags = (concept.max(1) - cls.max(1) >= gap) & ~covered[concept.argmax(1)]
     found: dict[str, int] = {}
     for j in np.flatnonzero(flags):
         found[keys[int(concept[j].argmax())]] = found.get(keys[int(concept[j].argmax())], 0) + 1
@@ -320,7 +329,7 @@ def unnamed_clusters(zs: ZeroShotModel, means: np.ndarray, gap: float, encoder: 
 
 def endmember_scores(zs: ZeroShotModel, x: np.ndarray, use: np.ndarray, per_class: int,
                      seed: int = 0, gate: float = 0.0, unnamed_gap: float = 0.0,
-                     encoder: Any = None) -> tuple[np.ndarray | None, dict[str, Any]]:
+                     encoder: Any = None, unnamed_cover: float = 1.0) -> tuple[np.ndarray | None, dict[str, Any]]:
     """Class scores ``(C, N)`` of pixels ``x (N, B)``: the summed abundance of the clusters each class names.
 
     Each pixel's scores sum to its share of named clusters: one, unless ``unnamed_gap`` is set and
@@ -340,7 +349,7 @@ def endmember_scores(zs: ZeroShotModel, x: np.ndarray, use: np.ndarray, per_clas
             return None, {"clusters": int(len(label)), **gated}
     unnamed = np.zeros(len(label), dtype=bool)
     if unnamed_gap > 0:
-        unnamed, rec = unnamed_clusters(zs, means, unnamed_gap, encoder)
+        unnamed, rec = unnamed_clusters(zs, means, unnamed_gap, encoder, unnamed_cover)
         gated.update(rec)
     ab = abundances(x[:, use], means[:, use])
     s = ab @ (np.eye(zs.n_classes)[label] * ~unnamed[:, None])
@@ -653,7 +662,7 @@ def adapt(zs: ZeroShotModel, scene: Any, config: AdaptConfig | None = None, *, u
     exclude = None  # first-round pixels mostly of clusters no class names (unnamed_gap)
     if cfg.endmembers > 0:
         scores, endmembers = endmember_scores(zs, x[ok], use, cfg.endmembers, seed, cfg.endmember_gate,
-                                              cfg.unnamed_gap, encoder)
+                                              cfg.unnamed_gap, encoder, cfg.unnamed_cover)
         if scores is not None:
             exclude = scores.sum(0) < 0.5
             if exclude.any():

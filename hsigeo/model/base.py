@@ -512,6 +512,11 @@ class ZeroShotModel:
             p = torch.softmax(self._scale * self._embed(feats, batch_size) @ self._anchors.t(), dim=-1).numpy()
         return np.ascontiguousarray(p.T.reshape(-1, hp, wp)), ok.reshape(hp, wp)
 
+    @property
+    def class_anchors(self) -> np.ndarray:
+        """The classes' unit-norm joint-space anchors ``(C, D)`` (their prompts through the base model's probe)."""
+        return self._anchors.numpy()
+
     def spectra_logits(self, spectra: np.ndarray, anchors: np.ndarray | None = None) -> np.ndarray:
         """Logits ``(N, K)`` (temperature x cosine) of normalised spectra ``(N, B)`` (as :meth:`normalize` leaves
         them) against joint-space ``anchors (K, D)`` (``None``: the classes' own)."""
