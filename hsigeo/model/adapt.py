@@ -21,9 +21,9 @@ bright water) does not need one linear score that is high at both ends and low i
 fitted, since later rounds drift from the endmember seeds.  The words name a city's clusters wrongly too
 often for this, and there they are also less sure of them: the path is taken only where their
 :func:`naming_confidence` reaches a gate, and a scene below it gets the plain adaptation (README, "Words
-alone", rounds 10 and 11).  As an option (``AdaptConfig.unnamed_gap``, round 12, not the default), a
-cluster the base model's wider vocabulary names better than any prompt (:func:`unnamed_clusters`) names no
-class, so a cover the prompts leave out gives no seeds and stays unknown.  ``--adapt endmembers`` (:data:`ENDMEMBER_CONFIG`) takes it whatever the
+alone", rounds 10 and 11).  A cluster the base model's wider vocabulary names better than any prompt, with
+a concept no class is close to (:func:`unnamed_clusters`), names no class, so a cover the prompts leave out
+gives no seeds and stays unknown (rounds 12 and 13).  ``--adapt endmembers`` (:data:`ENDMEMBER_CONFIG`) takes it whatever the
 confidence.
 
 The result, :class:`AdaptedModel`, is an ordinary zero-shot model whose per-pixel
@@ -158,12 +158,12 @@ class AdaptConfig:
         as one of theirs and stays atypical (unknown).  0 (the default): every cluster names a class.
         7 caught a missing class far more often on the twins of round 12, but a class described in other
         words than the vocabulary's concept can be flagged though named (the synthetic scene's "Bare soil":
-        forced choice 100 -> 44 %), so it is not the default (README, "Words alone", round 12).
+        forced choice 100 -> 44 %), hence ``unnamed_cover`` (README, "Words alone", rounds 12 and 13).
     unnamed_cover
         With ``unnamed_gap``: a flagged cluster's best concept is still taken as named when some class's
         anchor is at least this close to the concept's (cosine in the joint space), so a class worded
         otherwise than its concept keeps it ("Bare soil" and the concept "bare soil": 0.61).  1.0 (the
-        default): no concept is covered (round 12 as its rule ran).
+        default of this class): no concept is covered (round 12 as its rule ran); :data:`AUTO_CONFIG`: 0.5.
     """
 
     rounds: int = 3
@@ -185,11 +185,13 @@ class AdaptConfig:
 
 #: ``--adapt auto`` and ``on`` (the default): where the words name the scene's own cluster means with a
 #: pixel-weighted confidence of at least 0.875, one round from endmember-weighted first seeds with a head of
-#: three modes a class; elsewhere the plain adaptation (:class:`AdaptConfig`'s defaults: three rounds from the
-#: base model's seeds).  Round 11 of issue 21's words-alone work: gate and settings fixed in its rules before
-#: the confirmation runs (README, "Words alone").  Round 12's vocabulary test (``unnamed_gap``) is not part of
-#: it: it passed its rule, then flagged a named class's clusters on the synthetic development scene.
-AUTO_CONFIG = AdaptConfig(rounds=1, endmembers=3, modes=3, endmember_gate=0.875)
+#: three modes a class, and clusters the base model's vocabulary names better than any prompt (by 7 logits, with
+#: a concept no class's anchor is within 0.5 of) giving no first seeds; elsewhere the plain adaptation
+#: (:class:`AdaptConfig`'s defaults: three rounds from the base model's seeds).  Rounds 11 and 13 of issue 21's
+#: words-alone work: gate and settings fixed in their rules before the confirmation runs (README, "Words
+#: alone"); round 12's test without the cover passed its rule, then flagged a named class on the synthetic
+#: development scene.
+AUTO_CONFIG = AdaptConfig(rounds=1, endmembers=3, modes=3, endmember_gate=0.875, unnamed_gap=7.0, unnamed_cover=0.5)
 #: ``--adapt endmembers``: the default's endmember path whatever the words' confidence.
 ENDMEMBER_CONFIG = replace(AUTO_CONFIG, endmember_gate=0.0)
 

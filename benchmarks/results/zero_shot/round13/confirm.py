@@ -26,25 +26,19 @@ from hsigeo.evaluation.runner import load_scene
 from hsigeo.evaluation.zero_shot import prepare_scene
 from hsigeo.model import adapt as A
 from hsigeo.text.encoder import TextEncoder
-from hsigeo.text.prompts import PromptSet, load_prompts
+from hsigeo.text.prompts import load_prompts
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "round12"))
+import confirm as R12  # noqa: E402  (round 12's cells: the same measurements)
+
 CANDIDATE = replace(A.AUTO_CONFIG, unnamed_gap=7.0, unnamed_cover=0.5)
 
 
 def reworded(name):
+    """The classes of a twin of ``name``'s kind in other words (this folder's ``<kind>_like_reworded.yaml``)."""
     kind = next(k for k in ("jasper", "samson", "city") if k in name)
     return load_prompts(HERE / f"{kind}_like_reworded.yaml")
-
-
-def without(ps, value):
-    return PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)}
-                                            for c in ps.classes if c.value != value]})
-
-
-def flagged(model):
-    rec = model.info["endmembers"]
-    return rec.get("unnamed_clusters", 0) if "clusters_per_class" in rec else "-"
 
 
 def main(argv):
@@ -54,27 +48,19 @@ def main(argv):
     for name in argv:
         run = prepare_scene(load_scene(name, BenchmarkConfig()), base, enc)
         cube, truth = np.asarray(run.cube, np.float32), run.truth
-        lab = truth > 0
         sets = {"descriptions": run.prompts, "bare names": run.prompts.names_only(), "reworded": reworded(name)}
         for label, ps in sets.items():
             zs = base.for_scene(cube, ps, wavelengths=run.wavelengths, fwhm=run.fwhm, threshold=0.0, encoder=enc)
-            cells = []
-            for cfg in cfgs.values():
-                model = A.adapt(zs, cube, cfg, unknown=0.0, encoder=enc)
-                pred = model.predict_array(cube)[0]
-                cells.append(f"{100 * (pred[lab] == truth[lab]).mean():.1f} ({flagged(model)})")
+            cells = [R12.forced_cell(A.adapt(zs, cube, cfg, unknown=0.0, encoder=enc), cube, truth)
+                     for cfg in cfgs.values()]
             print(f"| {name} | forced choice, {label} | " + " | ".join(cells) + " |", flush=True)
         for label in ("descriptions", "reworded"):
             ps = sets[label]
             for drop in ps.values:
-                zs = base.for_scene(cube, without(ps, drop), wavelengths=run.wavelengths, fwhm=run.fwhm,
+                zs = base.for_scene(cube, R12.without(ps, drop), wavelengths=run.wavelengths, fwhm=run.fwhm,
                                     threshold=0.0, encoder=enc)
-                cells = []
-                for cfg in cfgs.values():
-                    model = A.adapt(zs, cube, cfg, unknown=0.0, encoder=enc)
-                    pred = model.with_threshold(0.003).predict_array(cube)[0]
-                    cells.append(f"{100 * (pred[truth == drop] == 0).mean():.1f} / "
-                                 f"{100 * (pred[lab & (truth != drop)] == 0).mean():.1f} ({flagged(model)})")
+                cells = [R12.open_set_cell(A.adapt(zs, cube, cfg, unknown=0.0, encoder=enc), cube, truth, drop)
+                         for cfg in cfgs.values()]
                 print(f"| {name} | open set ({label}), {ps.class_names[drop]} removed | " + " | ".join(cells) + " |",
                       flush=True)
 
