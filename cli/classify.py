@@ -86,10 +86,11 @@ def _flags(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
                    "(the base model's confident pixels train a per-scene model). auto: on reflectance scenes "
                    "(see the README's zero-shot table); where the prompts name the scene's own cluster means "
                    "confidently, the first seeds are weighted by those clusters and each class gets several linear "
-                   "modes (README, 'Words alone', round 11); on: adapt any scene so; off keeps the base model's "
-                   "per-pixel map; endmembers: the cluster-weighted seeds whatever the confidence; plain: three "
-                   "rounds from the base model's seeds (the default before round 11; it catches a cover the prompts "
-                   "do not name more often).")
+                   "modes, and clusters the base model's own vocabulary calls none of the classes give no seeds, "
+                   "so a cover the prompts do not name is left unknown (README, 'Words alone', rounds 11 and 13); "
+                   "on: adapt any scene so; off keeps the base model's per-pixel map; endmembers: the "
+                   "cluster-weighted seeds whatever the confidence; plain: three rounds from the base model's "
+                   "seeds (the default before round 11).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--resume", is_flag=True,
               help="Reuse outputs that an identical earlier run (same model, same scene file) finished; "

@@ -432,8 +432,8 @@ def _without(ps, name: str):
 
 
 def test_the_vocabulary_flags_a_cover_nobody_named(base):
-    """Round 12's option (README "Words alone"): on the Samson-like development landscape with soil's prompt
-    removed, the prompts name the soil cluster water, sure of it; the base model's own vocabulary names it better than any
+    """Rounds 12 and 13 (README "Words alone", the default since): on the Samson-like development landscape with
+    soil's prompt removed, the prompts name the soil cluster water, sure of it; the base model's own vocabulary names it better than any
     prompt by more than 7 logits, so it names no class and its pixels give no first seeds.  The adapted map
     then leaves most soil pixels unknown at the default level (measured 80.7 %, without the test 0.3 %) and
     few of the others (0.7 %).  With every prompt no cluster is flagged and the head is the default's."""
@@ -443,8 +443,8 @@ def test_the_vocabulary_flags_a_cover_nobody_named(base):
 
     zs, cube, truth = _bound_scene(base, "landscape-samson-like")
     soil = zs.prompts.by_name("Soil").value
-    cfg, off = replace(AUTO_CONFIG, unnamed_gap=7.0), AUTO_CONFIG
-    assert off.unnamed_gap == 0.0  # an option, not the default (next test)
+    cfg, off = AUTO_CONFIG, replace(AUTO_CONFIG, unnamed_gap=0.0)
+    assert (cfg.unnamed_gap, cfg.unnamed_cover) == (7.0, 0.5)  # the default since round 13
     every = adapt(zs, cube, cfg, unknown=0.0)
     assert every.info["endmembers"]["unnamed_clusters"] == 0
     np.testing.assert_array_equal(every.head_weight, adapt(zs, cube, off, unknown=0.0).head_weight)
@@ -452,7 +452,7 @@ def test_the_vocabulary_flags_a_cover_nobody_named(base):
     sub = base.for_scene(cube, _without(zs.prompts, "Soil"), wavelengths=zs.wavelengths, threshold=0.0)
     _, x, ok, use = scene_sample(sub, cube, cfg)
     means, named = scene_endmembers(sub, x[ok], use, 3)
-    flags, rec = unnamed_clusters(sub, means, 7.0)
+    flags, rec = unnamed_clusters(sub, means, 7.0, cover=0.5)
     near = ((sub.normalize(cube).reshape(cube.shape[0], -1).T[:, use, None] - means[:, use].T[None]) ** 2
             ).sum(1).argmin(1)
     t = truth.ravel()
@@ -492,8 +492,8 @@ def test_the_vocabulary_test_can_flag_a_named_class(base, demo):
     """Why round 12's test was not the default: the synthetic scene's "Bare soil" is described in other words than
     the vocabulary's "bare soil" concept, which fits its clusters better by more than 7 logits, so with every
     class named they are flagged and the soil seeds are lost (measured: forced choice 100 % -> 44 %).  Round
-    13 counts a concept a class's anchor is close to (``unnamed_cover``) as that class's: nothing is flagged
-    and the map is the default's."""
+    13 counts a concept a class's anchor is close to (``unnamed_cover``, the default) as that class's: nothing
+    is flagged and the map is the one without the test."""
     from dataclasses import replace
 
     from hsigeo.model.adapt import AUTO_CONFIG
@@ -503,8 +503,9 @@ def test_the_vocabulary_test_can_flag_a_named_class(base, demo):
     zs = base.for_scene(da, load_prompts(sc.prompts_path), threshold=0.0)
     lab = truth > 0
     oa = {}
-    for key, cfg in (("default", AUTO_CONFIG), ("test", replace(AUTO_CONFIG, unnamed_gap=7.0)),
-                     ("covered", replace(AUTO_CONFIG, unnamed_gap=7.0, unnamed_cover=0.5))):
+    for key, cfg in (("no test", replace(AUTO_CONFIG, unnamed_gap=0.0)),
+                     ("test", replace(AUTO_CONFIG, unnamed_gap=7.0, unnamed_cover=1.0)),  # round 12's
+                     ("covered", AUTO_CONFIG)):  # round 13's, the default
         model = adapt(zs, da, cfg, unknown=0.0)
         pred = model.predict_array(da.values, nodata=da.rio.nodata)[0]
         oa[key] = (pred[lab] == truth[lab]).mean()
@@ -512,4 +513,4 @@ def test_the_vocabulary_test_can_flag_a_named_class(base, demo):
             assert model.info["endmembers"]["unnamed_as"] == {"soil_iron": model.info["endmembers"]["unnamed_clusters"]}
         if key == "covered":  # round 13: "Bare soil"'s anchor is close to the concept "bare soil", which it then names
             assert model.info["endmembers"]["unnamed_clusters"] == 0
-    assert oa["default"] >= 0.98 and oa["test"] <= 0.6 and oa["covered"] == oa["default"]
+    assert oa["no test"] >= 0.98 and oa["test"] <= 0.6 and oa["covered"] == oa["no test"]
