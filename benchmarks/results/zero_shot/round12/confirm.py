@@ -34,6 +34,27 @@ def flagged(model):
         "endmembers"] else 0)
 
 
+def without(ps, value):
+    """``ps`` with the class of ``value`` left out (a cover the user did not name)."""
+    return PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)}
+                                            for c in ps.classes if c.value != value]})
+
+
+def forced_cell(model, cube, truth):
+    """OA % on the labelled pixels, forced choice, and the clusters flagged."""
+    lab = truth > 0
+    pred = model.predict_array(cube, threshold=0.0)[0]
+    return f"{100 * (pred[lab] == truth[lab]).mean():.1f} ({flagged(model)})"
+
+
+def open_set_cell(model, cube, truth, drop):
+    """% of the removed class ``drop`` left unknown at 0.003 / % of the other labelled pixels, and the flags."""
+    lab = truth > 0
+    pred = model.with_threshold(0.003).predict_array(cube)[0]
+    return (f"{100 * (pred[truth == drop] == 0).mean():.1f} / "
+            f"{100 * (pred[lab & (truth != drop)] == 0).mean():.1f} ({flagged(model)})")
+
+
 def main(argv):
     gap = 7.0
     if argv[:1] == ["--gap"]:
@@ -44,24 +65,14 @@ def main(argv):
     for name in argv:
         run = prepare_scene(load_scene(name, BenchmarkConfig()), base, enc)
         ps, cube, truth = run.prompts, np.asarray(run.cube, np.float32), run.truth
-        lab = truth > 0
         for label, zs in (("descriptions", run.descriptions), ("bare names", run.names)):
-            cells = []
-            for cfg in cfgs.values():
-                ad = A.adapt(zs, cube, cfg, unknown=0.0, encoder=enc)
-                pred = ad.predict_array(cube, threshold=0.0)[0]
-                cells.append(f"{100 * (pred[lab] == truth[lab]).mean():.1f} ({flagged(ad)})")
+            cells = [forced_cell(A.adapt(zs, cube, cfg, unknown=0.0, encoder=enc), cube, truth) for cfg in cfgs.values()]
             print(f"| {name} | forced choice, {label} | " + " | ".join(cells) + " |", flush=True)
         for drop in ps.values:
-            sub = PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)}
-                                                   for c in ps.classes if c.value != drop]})
-            zs = base.for_scene(cube, sub, wavelengths=run.wavelengths, fwhm=run.fwhm, threshold=0.0, encoder=enc)
-            cells = []
-            for cfg in cfgs.values():
-                ad = A.adapt(zs, cube, cfg, unknown=0.0, encoder=enc)
-                pred = ad.with_threshold(0.003).predict_array(cube)[0]
-                cells.append(f"{100 * (pred[truth == drop] == 0).mean():.1f} / "
-                             f"{100 * (pred[lab & (truth != drop)] == 0).mean():.1f} ({flagged(ad)})")
+            zs = base.for_scene(cube, without(ps, drop), wavelengths=run.wavelengths, fwhm=run.fwhm, threshold=0.0,
+                                encoder=enc)
+            cells = [open_set_cell(A.adapt(zs, cube, cfg, unknown=0.0, encoder=enc), cube, truth, drop)
+                     for cfg in cfgs.values()]
             print(f"| {name} | open set, {ps.class_names[drop]} removed | " + " | ".join(cells) + " |", flush=True)
 
 
