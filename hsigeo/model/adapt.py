@@ -21,10 +21,10 @@ bright water) does not need one linear score that is high at both ends and low i
 fitted, since later rounds drift from the endmember seeds.  The words name a city's clusters wrongly too
 often for this, and there they are also less sure of them: the path is taken only where their
 :func:`naming_confidence` reaches a gate, and a scene below it gets the plain adaptation (README, "Words
-alone", rounds 10 and 11).  A cluster the base model's wider vocabulary names better than any prompt, with
-a concept no class is close to (:func:`unnamed_clusters`), names no class, so a cover the prompts leave out
-gives no seeds and stays unknown (rounds 12 and 13).  ``--adapt endmembers`` (:data:`ENDMEMBER_CONFIG`) takes it whatever the
-confidence.
+alone", rounds 10 and 11).  A cluster the base model's wider vocabulary names better than any prompt,
+with a concept no class is close to (:func:`unnamed_clusters`), names no class, so a cover the prompts
+leave out gives no seeds and stays unknown (rounds 12 and 13).  ``--adapt endmembers``
+(:data:`ENDMEMBER_CONFIG`) takes the endmember path whatever the confidence.
 
 The result, :class:`AdaptedModel`, is an ordinary zero-shot model whose per-pixel
 probabilities come from the fitted head instead of the text anchors: every engine (tiled,
@@ -40,6 +40,7 @@ Memory: the training pixels are read as a bounded number of windows spread over 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -318,14 +319,14 @@ def unnamed_clusters(zs: ZeroShotModel, means: np.ndarray, gap: float, encoder: 
         return flags, {"unnamed_gap": gap, "unnamed_test": f"not run: {exc}"}
     if not keys:
         return flags, {"unnamed_gap": gap, "unnamed_test": "not run: the base model carries no concepts"}
-    concept = zs.spectra_logits(means, anchors)
-    cls = zs.spectra_logits(means)
+    # one embedding of the means against the concepts and the classes together
+    logits = zs.spectra_logits(means, np.vstack([anchors, zs.class_anchors]))
+    concept, cls = logits[:, :len(keys)], logits[:, len(keys):]
+    best = concept.argmax(1)
     # concepts a class's own anchor is close to are that class's words, not another name
     covered = (anchors @ zs.class_anchors.T).max(1) >= cover
-    flags = (concept.max(1) - cls.max(1) >= gap) & ~covered[concept.argmax(1)]
-    found: dict[str, int] = {}
-    for j in np.flatnonzero(flags):
-        found[keys[int(concept[j].argmax())]] = found.get(keys[int(concept[j].argmax())], 0) + 1
+    flags = (concept.max(1) - cls.max(1) >= gap) & ~covered[best]
+    found = dict(Counter(keys[int(j)] for j in best[flags]))
     return flags, {"unnamed_gap": gap, "unnamed_clusters": int(flags.sum()), "unnamed_as": found}
 
 

@@ -244,8 +244,13 @@ class BaseModel:
                 f"{self.net.probe.in_features}-d ones ({self.meta.get('text_model', {}).get('id')}). "
                 "Use the default text model (all-MiniLM-L6-v2) with the base model."
             )
-        vocab = {k: v["sentences"] for k, v in (self.meta.get("concepts") or {}).items()} if vocabulary else None
+        vocab = self.vocabulary if vocabulary else None
         return vocabulary_embeddings([list(c.prompts) for c in prompt_set.classes], encoder, vocab)[0]
+
+    @property
+    def vocabulary(self) -> dict[str, list[str]]:
+        """This model's concepts and their sentences (its metadata's ``concepts``; empty when it has none)."""
+        return {k: v["sentences"] for k, v in (self.meta.get("concepts") or {}).items()}
 
     def concept_anchors(self, encoder: Any = None) -> tuple[list[str], np.ndarray]:
         """This model's vocabulary concepts (its metadata's ``concepts``) and their joint-space anchors ``(K, D)``.
@@ -257,7 +262,7 @@ class BaseModel:
         from hsigeo.text.encoder import TextEncoder
         from hsigeo.text.vocabulary import concept_embeddings
 
-        concepts = {k: v["sentences"] for k, v in (self.meta.get("concepts") or {}).items()}
+        concepts = self.vocabulary
         if not concepts:
             return [], np.zeros((0, self.net.out_dim), dtype=np.float32)
         if encoder is None:
