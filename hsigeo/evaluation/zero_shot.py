@@ -310,15 +310,13 @@ def open_set_check(base: Any, cube: np.ndarray, truth: np.ndarray, ps: Any, wl: 
     the removed class's share high.
     """
     from hsigeo.model.adapt import adapt
-    from hsigeo.text.prompts import PromptSet
 
     out = {}
     lab = truth > 0
     for drop in ps.values:
-        sub = PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)}
-                                               for c in ps.classes if c.value != drop]})
+        sub = ps.without(drop)
         zs = base.for_scene(cube, sub, wavelengths=wl, fwhm=fwhm, threshold=0.5, encoder=encoder)
-        ad = adapt(zs, cube, unknown=0.0)
+        ad = adapt(zs, cube, unknown=0.0, encoder=encoder)
         row = {}
         for key, model in [("base p<0.5", zs), *((f"adapted {a}", ad.with_threshold(a)) for a in UNKNOWN_LEVELS)]:
             pred = model.predict_array(cube)[0]

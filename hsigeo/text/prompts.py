@@ -187,6 +187,21 @@ class PromptSet:
         )
         return replace(self, classes=classes, description=f"class names only ({self.name or 'prompt set'})")
 
+    def without(self, value: int) -> PromptSet:
+        """Return a copy without the class of label ``value`` (a cover the user did not name; the open-set checks).
+
+        Raises
+        ------
+        UnknownClassError
+            When no class has that value.
+        PromptError
+            When it is the only class (a prompt set needs at least one).
+        """
+        self.by_value(value)
+        if len(self.classes) == 1:
+            raise PromptError(f"{self._where()}: cannot leave out its only class (value {value}).")
+        return replace(self, classes=tuple(c for c in self.classes if c.value != value))
+
     # -- (de)serialisation --------------------------------------------------- #
     @classmethod
     def from_dict(cls, data: Any, *, source: str | os.PathLike | None = None) -> PromptSet:

@@ -265,7 +265,7 @@ def test_auto_adapts_reflectance_only(base, demo):
 
 def test_calibrated_unknown_leaves_a_foreign_class_unknown(base, demo):
     """Unknown = less typical of its class than all but a share of the class's seeds."""
-    from hsigeo.text.prompts import PromptSet, load_prompts
+    from hsigeo.text.prompts import load_prompts
 
     sc, da, truth = demo
     ps = load_prompts(sc.prompts_path)
@@ -277,8 +277,7 @@ def test_calibrated_unknown_leaves_a_foreign_class_unknown(base, demo):
     assert shares[0] <= shares[1] <= 0.5
     # the last class's prompt removed: its pixels are far from every remaining class
     drop = ps.classes[-1].value
-    sub = PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)}
-                                           for c in ps.classes if c.value != drop]})
+    sub = ps.without(drop)
     pred = adapt(base.for_scene(da, sub, threshold=0.0), da).predict_array(cube, nodata=nod)[0]  # the default level
     removed, kept = (pred[truth == drop] == 0).mean(), (pred[(truth > 0) & (truth != drop)] == 0).mean()
     assert removed >= 0.5 and kept <= 0.1
@@ -423,14 +422,6 @@ def test_a_scene_too_small_for_the_clusters_gets_the_plain_adaptation(base, demo
     np.testing.assert_array_equal(auto.head_weight, adapt(zs, da, AdaptConfig(), unknown=0.0).head_weight)
 
 
-def _without(ps, name: str):
-    """A prompt set with one class left out (a cover the user did not name)."""
-    from hsigeo.text.prompts import PromptSet
-
-    return PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)}
-                                            for c in ps.classes if c.name != name]})
-
-
 def test_the_vocabulary_flags_a_cover_nobody_named(base):
     """Rounds 12 and 13 (README "Words alone", the default since): on the Samson-like development landscape with
     soil's prompt removed, the prompts name the soil cluster water, sure of it; the base model's own vocabulary names it better than any
@@ -449,7 +440,7 @@ def test_the_vocabulary_flags_a_cover_nobody_named(base):
     assert every.info["endmembers"]["unnamed_clusters"] == 0
     np.testing.assert_array_equal(every.head_weight, adapt(zs, cube, off, unknown=0.0).head_weight)
 
-    sub = base.for_scene(cube, _without(zs.prompts, "Soil"), wavelengths=zs.wavelengths, threshold=0.0)
+    sub = base.for_scene(cube, zs.prompts.without(soil), wavelengths=zs.wavelengths, threshold=0.0)
     _, x, ok, use = scene_sample(sub, cube, cfg)
     means, named = scene_endmembers(sub, x[ok], use, 3)
     flags, rec = unnamed_clusters(sub, means, 7.0, cover=0.5)

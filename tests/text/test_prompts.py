@@ -223,6 +223,24 @@ def test_names_only() -> None:
     assert ps[0].prompts != bare[0].prompts  # the original is untouched
 
 
+def test_without_leaves_out_one_class() -> None:
+    """The open-set checks' prompt set: one class left out, the others as they were (prompts, values, colours)."""
+    from hsigeo.errors import PromptError
+
+    ps = load_prompts(PROMPT_DIR / "salinas_a.yaml")
+    drop = ps.values[1]
+    sub = ps.without(drop)
+    assert drop not in sub.values and len(sub) == len(ps) - 1
+    assert [c for c in ps.classes if c.value != drop] == list(sub.classes) and sub.name == ps.name
+    with pytest.raises(KeyError):
+        ps.without(999)
+    one = ps
+    for v in ps.values[1:]:
+        one = one.without(v)
+    with pytest.raises(PromptError, match="only class"):
+        one.without(ps.values[0])
+
+
 def test_prompt_hash() -> None:
     ps = load_prompts(PROMPT_DIR / "salinas_a.yaml")
     h = prompt_hash(ps, "m1")

@@ -12,7 +12,6 @@ round 10's ``ENDMEMBER_CONFIG``; the second rule: 1). ``shipped`` is the adaptat
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "round10"))

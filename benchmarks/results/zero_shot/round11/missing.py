@@ -23,7 +23,6 @@ from hsigeo.evaluation.benchmark_config import BenchmarkConfig  # noqa: E402
 from hsigeo.evaluation.runner import load_scene  # noqa: E402
 from hsigeo.evaluation.zero_shot import prepare_scene  # noqa: E402
 from hsigeo.model import adapt as A  # noqa: E402
-from hsigeo.text.prompts import PromptSet  # noqa: E402
 
 
 def main(argv):
@@ -34,8 +33,7 @@ def main(argv):
         run = prepare_scene(load_scene(name, BenchmarkConfig()), base, None)
         ps = run.prompts
         gone = ps.by_name(drop).value
-        sub = PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)}
-                                               for c in ps.classes if c.value != gone]})
+        sub = ps.without(gone)
         cube, truth = np.asarray(run.cube, np.float32), run.truth.ravel()
         zs = base.for_scene(cube, sub, wavelengths=run.wavelengths, fwhm=run.fwhm, threshold=0.0,
                             encoder=run.encoder)

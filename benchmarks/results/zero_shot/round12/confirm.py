@@ -26,18 +26,11 @@ from hsigeo.evaluation.runner import load_scene
 from hsigeo.evaluation.zero_shot import prepare_scene
 from hsigeo.model import adapt as A
 from hsigeo.text.encoder import TextEncoder
-from hsigeo.text.prompts import PromptSet
 
 
 def flagged(model):
     return model.info["endmembers"].get("unnamed_clusters", "-" if "clusters_per_class" not in model.info[
         "endmembers"] else 0)
-
-
-def without(ps, value):
-    """``ps`` with the class of ``value`` left out (a cover the user did not name)."""
-    return PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)}
-                                            for c in ps.classes if c.value != value]})
 
 
 def forced_cell(model, cube, truth):
@@ -69,7 +62,7 @@ def main(argv):
             cells = [forced_cell(A.adapt(zs, cube, cfg, unknown=0.0, encoder=enc), cube, truth) for cfg in cfgs.values()]
             print(f"| {name} | forced choice, {label} | " + " | ".join(cells) + " |", flush=True)
         for drop in ps.values:
-            zs = base.for_scene(cube, without(ps, drop), wavelengths=run.wavelengths, fwhm=run.fwhm, threshold=0.0,
+            zs = base.for_scene(cube, ps.without(drop), wavelengths=run.wavelengths, fwhm=run.fwhm, threshold=0.0,
                                 encoder=enc)
             cells = [open_set_cell(A.adapt(zs, cube, cfg, unknown=0.0, encoder=enc), cube, truth, drop)
                      for cfg in cfgs.values()]

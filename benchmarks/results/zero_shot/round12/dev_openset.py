@@ -14,7 +14,6 @@ from hsigeo.evaluation.runner import load_scene
 from hsigeo.evaluation.zero_shot import prepare_scene
 from hsigeo.model import adapt as A
 from hsigeo.text.encoder import TextEncoder
-from hsigeo.text.prompts import PromptSet
 
 gaps = [float(g) for g in sys.argv[1].split(",")]
 base = hsigeo.load_model("base")
@@ -26,7 +25,7 @@ for name in sys.argv[2:]:
     ps, cube, truth = run.prompts, np.asarray(run.cube, np.float32), run.truth
     lab = truth > 0
     for drop in [None, *ps.values]:
-        sub = ps if drop is None else PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)} for c in ps.classes if c.value != drop]})
+        sub = ps if drop is None else ps.without(drop)
         zs = base.for_scene(cube, sub, wavelengths=run.wavelengths, fwhm=run.fwhm, threshold=0.0, encoder=enc)
         cells = []
         for k, cfg in cfgs.items():

@@ -20,7 +20,6 @@ from hsigeo.evaluation.runner import load_scene
 from hsigeo.evaluation.zero_shot import prepare_scene
 from hsigeo.model import adapt as A
 from hsigeo.text.encoder import TextEncoder
-from hsigeo.text.prompts import PromptSet
 
 base = hsigeo.load_model("base")
 enc = TextEncoder()
@@ -38,7 +37,7 @@ for name in sys.argv[1:]:
     ps = run.prompts
     cube, truth = np.asarray(run.cube, np.float32), run.truth.ravel()
     for drop in [None, *ps.values]:
-        sub = ps if drop is None else PromptSet.from_dict({"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)} for c in ps.classes if c.value != drop]})
+        sub = ps if drop is None else ps.without(drop)
         zs = base.for_scene(cube, sub, wavelengths=run.wavelengths, fwhm=run.fwhm, threshold=0.0, encoder=enc)
         _, x, ok, use = E.scene_sample(zs, cube)
         means, named = A.scene_endmembers(zs, x[ok], use, 3)

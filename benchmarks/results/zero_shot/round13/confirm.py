@@ -57,7 +57,7 @@ def main(argv):
         for label in ("descriptions", "reworded"):
             ps = sets[label]
             for drop in ps.values:
-                zs = base.for_scene(cube, R12.without(ps, drop), wavelengths=run.wavelengths, fwhm=run.fwhm,
+                zs = base.for_scene(cube, ps.without(drop), wavelengths=run.wavelengths, fwhm=run.fwhm,
                                     threshold=0.0, encoder=enc)
                 cells = [R12.open_set_cell(A.adapt(zs, cube, cfg, unknown=0.0, encoder=enc), cube, truth, drop)
                          for cfg in cfgs.values()]

@@ -23,7 +23,7 @@ from hsigeo.evaluation.runner import load_scene
 from hsigeo.evaluation.zero_shot import prepare_scene
 from hsigeo.model import adapt as A
 from hsigeo.text.encoder import TextEncoder
-from hsigeo.text.prompts import PromptSet, load_prompts
+from hsigeo.text.prompts import load_prompts
 
 
 def synthetic():
@@ -56,9 +56,7 @@ def main(argv):
             cube, truth, ps, wl, fwhm = np.asarray(run.cube, np.float32), run.truth, run.prompts, run.wavelengths, run.fwhm
         lab = truth > 0
         for drop in [None, *ps.values]:
-            sub = ps if drop is None else PromptSet.from_dict(
-                {"classes": [{"name": c.name, "value": c.value, "prompts": list(c.prompts)} for c in ps.classes
-                             if c.value != drop]})
+            sub = ps if drop is None else ps.without(drop)
             zs = base.for_scene(cube, sub, wavelengths=wl, fwhm=fwhm, threshold=0.0, encoder=enc)
             cells = []
             for cfg in cfgs.values():
